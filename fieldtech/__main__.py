@@ -1,0 +1,5 @@
+import sys
+
+from fieldtech.cli import main
+
+sys.exit(main())

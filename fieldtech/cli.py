@@ -1,0 +1,67 @@
+"""Entry points: `fieldtech`, `fieldtech demo`, `fieldtech seed`, `fieldtech cloud serve`, …
+
+Each part of the system registers its own sub-commands (a `commands.py` beside it) so this file
+stays a table of contents. Registration only builds argparse parsers; the heavy imports happen
+inside the handlers, which keeps `fieldtech --help` and the TUI's start-up fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Modules with a `register(subparsers)` function. A part that is not installed (e.g. the server
+# extra) still registers its commands; its handler explains what to install.
+COMMAND_MODULES = (
+    "fieldtech.app_commands",  # the TUI, demo, seed, export/import
+    "fieldtech.cloud.commands",  # login, logout, auth status, sync
+    "fieldtech.server.commands",  # cloud serve
+    "fieldtech.simulator.commands",  # simulate
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fieldtech",
+        description="Fleet, offline configuration, on-site discovery and cloud sync for "
+        "irrigation contractors. With no command, opens the app on your own data.",
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument(
+        "--data-dir", help="Where the local store lives (default: the user data dir)."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a real import error inside the module: show it
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        from fieldtech.app_commands import run_app
+
+        handler = run_app
+    try:
+        return int(handler(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _version() -> str:
+    from fieldtech import __version__
+
+    return f"fieldtech {__version__}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

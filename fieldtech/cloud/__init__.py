@@ -1,0 +1,1 @@
+"""The cloud client: httpx API client, the sync engine and credentials (keyring)."""

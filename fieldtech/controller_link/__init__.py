@@ -1,0 +1,1 @@
+"""Talking to real controllers: discovery (mDNS, serial, subnet probe), transports and drivers."""

@@ -1,0 +1,26 @@
+"""Validation limits: the one source of truth for every range the app and the cloud check."""
+
+from __future__ import annotations
+
+import re
+
+NAME_MAX = 32  # controllers show names on small displays; OpenSprinkler's own limit is 32
+TEXT_MAX = 2000  # notes, location, address
+ZONES_MIN, ZONES_MAX = 1, 200  # OpenSprinkler tops out at 200 stations with expansion boards
+RUN_MINUTES_MIN, RUN_MINUTES_MAX = 0, 720  # 0 = zone not watered by this entry; 12 h cap
+CYCLE_MINUTES_MAX = 240
+SOAK_MINUTES_MAX = 240
+SEASONAL_ADJUST_MIN, SEASONAL_ADJUST_MAX = 0, 250  # percent
+PROGRAMS_MAX = 40
+START_TIMES_MAX = 4
+INTERVAL_DAYS_MIN, INTERVAL_DAYS_MAX = 2, 30
+RAIN_DELAY_HOURS_MAX = 24 * 14
+MANUAL_RUN_SECONDS_MAX = 64800  # 18 h, the OpenSprinkler limit
+
+# A plan code is four hex characters, a dash, four more: 45F2-644E.
+PLAN_CODE_RE = re.compile(r"^[0-9A-F]{4}-[0-9A-F]{4}$")
+# Serial numbers: a 2–4 character maker prefix, a dash, 6–16 characters (FT1-0A1B2C3D,
+# OS-A1B2C3D4E5F6 for an OpenSprinkler keyed by its MAC address).
+SERIAL_RE = re.compile(r"^[A-Z0-9]{2,4}-[A-Z0-9]{6,16}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+START_TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")

@@ -1,0 +1,262 @@
+"""Plain records of the domain: accounts, customers, controllers and their configuration.
+
+No I/O here. Every record converts to and from a JSON-ready dict (`to_dict` / `from_dict`);
+the offline store, the cloud API, TOML export and the device drivers all speak that form.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, Self
+
+from fieldtech.domain.plans import CustomerPlan, Membership, SelfManagement, Tier, TierLimits
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class ControllerState(StrEnum):
+    """What the fleet list shows for a controller (cloud-side states of DESIGN.md)."""
+
+    ONLINE = "online"
+    OFFLINE = "offline"  # no contact for about 7 minutes
+    NOT_LINKED = "not_linked"  # a record with no hardware bound yet
+    OUT_OF_SYNC = "out_of_sync"  # the device's config differs from the cloud's
+    WAITING = "waiting"  # a change was sent, the device has not confirmed it
+
+    @property
+    def label(self) -> str:
+        return {
+            "online": "online",
+            "offline": "offline",
+            "not_linked": "not linked",
+            "out_of_sync": "out of sync",
+            "waiting": "waiting",
+        }[self.value]
+
+
+class ScheduleKind(StrEnum):
+    WEEKDAYS = "weekdays"
+    ODD = "odd"
+    EVEN = "even"
+    INTERVAL = "interval"
+
+
+WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass
+class Zone:
+    number: int
+    name: str
+    enabled: bool = True
+    run_minutes: int = 10
+    cycle_minutes: int | None = None  # cycle-and-soak: water this long, then soak
+    soak_minutes: int | None = None
+    master_valve: bool = False  # zone opens the master valve / pump
+    seasonal_adjust_pct: int = 100
+    suspended_until: date | None = None  # zone suspension until a date
+
+    def to_dict(self) -> dict[str, Any]:
+        d = _plain(self)
+        d["suspended_until"] = _iso(self.suspended_until)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Self:
+        d = _known(cls, d)
+        if d.get("suspended_until"):
+            d["suspended_until"] = date.fromisoformat(str(d["suspended_until"]))
+        return cls(**d)
+
+
+@dataclass
+class Program:
+    name: str
+    enabled: bool = True
+    schedule: ScheduleKind = ScheduleKind.WEEKDAYS
+    days: list[int] = field(default_factory=lambda: [0, 2, 4])  # 0 = Monday, for WEEKDAYS
+    interval_days: int = 2  # for INTERVAL
+    start_times: list[str] = field(default_factory=lambda: ["06:00"])  # "HH:MM", up to 4
+    zone_minutes: dict[int, int] = field(default_factory=dict)  # zone number -> minutes
+
+    def to_dict(self) -> dict[str, Any]:
+        d = _plain(self)
+        d["schedule"] = self.schedule.value
+        d["zone_minutes"] = {str(k): v for k, v in sorted(self.zone_minutes.items())}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Self:
+        d = _known(cls, d)
+        if "schedule" in d:
+            d["schedule"] = ScheduleKind(d["schedule"])
+        if "zone_minutes" in d:
+            d["zone_minutes"] = {int(k): int(v) for k, v in dict(d["zone_minutes"]).items()}
+        if "days" in d:
+            d["days"] = [int(x) for x in d["days"]]
+        if "start_times" in d:
+            d["start_times"] = [str(x) for x in d["start_times"]]
+        return cls(**d)
+
+    def describe_schedule(self) -> str:
+        if self.schedule is ScheduleKind.WEEKDAYS:
+            return " ".join(WEEKDAY_NAMES[i] for i in sorted(self.days)) or "no days"
+        if self.schedule is ScheduleKind.INTERVAL:
+            return f"every {self.interval_days} days"
+        return f"{self.schedule.value} days"
+
+
+@dataclass
+class ControllerConfig:
+    """What is pushed to a device: one document with a revision in the cloud."""
+
+    zones: list[Zone] = field(default_factory=list)
+    programs: list[Program] = field(default_factory=list)
+    rain_delay_until: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "zones": [z.to_dict() for z in self.zones],
+            "programs": [p.to_dict() for p in self.programs],
+            "rain_delay_until": _iso(self.rain_delay_until),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Self:
+        rd = d.get("rain_delay_until")
+        return cls(
+            zones=[Zone.from_dict(z) for z in d.get("zones") or []],
+            programs=[Program.from_dict(p) for p in d.get("programs") or []],
+            rain_delay_until=datetime.fromisoformat(rd) if rd else None,
+        )
+
+    def zone(self, number: int) -> Zone | None:
+        return next((z for z in self.zones if z.number == number), None)
+
+    @classmethod
+    def default_for(cls, zone_count: int) -> Self:
+        return cls(zones=[Zone(number=n, name=f"Zone {n}") for n in range(1, zone_count + 1)])
+
+
+@dataclass
+class Account:
+    """A contractor's account."""
+
+    id: str
+    name: str
+    tier: Tier = Tier.STARTER
+    custom_limits: TierLimits | None = None  # Platinum only
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "tier": self.tier.value,
+            "custom_limits": _plain(self.custom_limits) if self.custom_limits else None,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Self:
+        cl = d.get("custom_limits")
+        return cls(
+            id=d["id"],
+            name=d["name"],
+            tier=Tier(d.get("tier", "starter")),
+            custom_limits=TierLimits(**cl) if cl else None,
+        )
+
+
+@dataclass
+class Customer:
+    id: str
+    name: str
+    email: str = ""
+    phone: str = ""
+    address: str = ""
+    plan: CustomerPlan = CustomerPlan.HOME
+    self_management: SelfManagement = SelfManagement.NONE
+    membership: Membership = Membership.NONE
+
+    def to_dict(self) -> dict[str, Any]:
+        d = _plain(self)
+        d.update(
+            plan=self.plan.value,
+            self_management=self.self_management.value,
+            membership=self.membership.value,
+        )
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Self:
+        d = _known(cls, d)
+        for key, enum in (
+            ("plan", CustomerPlan),
+            ("self_management", SelfManagement),
+            ("membership", Membership),
+        ):
+            if key in d:
+                d[key] = enum(d[key])
+        return cls(**d)
+
+
+@dataclass
+class Controller:
+    id: str
+    customer_id: str
+    name: str
+    model: str = "FT-8"
+    zone_count: int = 8
+    serial: str | None = None  # None: "not linked" — a record prepared before any hardware
+    timezone: str = "UTC"
+    location: str = ""
+    notes: str = ""
+    config: ControllerConfig = field(default_factory=ControllerConfig)
+
+    @property
+    def linked(self) -> bool:
+        return self.serial is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "config"}
+        d["config"] = self.config.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Self:
+        d = _known(cls, d)
+        d["config"] = ControllerConfig.from_dict(d.get("config") or {})
+        return cls(**d)
+
+    def copy_config_from(self, other: Controller) -> Controller:
+        """This controller with `other`'s zones and programs, cut or padded to our zone count."""
+        cfg = ControllerConfig.from_dict(other.config.to_dict())
+        zones = [z for z in cfg.zones if z.number <= self.zone_count]
+        have = {z.number for z in zones}
+        zones += [
+            Zone(number=n, name=f"Zone {n}")
+            for n in range(1, self.zone_count + 1)
+            if n not in have
+        ]
+        zones.sort(key=lambda z: z.number)
+        for p in cfg.programs:
+            p.zone_minutes = {k: v for k, v in p.zone_minutes.items() if k <= self.zone_count}
+        return replace(self, config=replace(cfg, zones=zones))
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+
+def _known(cls: type, d: dict[str, Any]) -> dict[str, Any]:
+    """Only the keys `cls` has: records from newer peers may carry fields we do not know."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in d.items() if k in names}

@@ -1,0 +1,1 @@
+"""Textual screens: the only part (with widgets/) that imports textual."""

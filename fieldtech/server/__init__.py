@@ -1,0 +1,1 @@
+"""The reference cloud service (FastAPI + SQLAlchemy), installed with the `server` extra."""

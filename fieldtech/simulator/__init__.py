@@ -1,0 +1,1 @@
+"""Virtual controllers for demos, training and tests (mDNS + HTTP + pty serial, OpenSprinkler)."""
