@@ -1,0 +1,92 @@
+"""The store's schema as numbered migrations; PRAGMA user_version says which have run."""
+
+from __future__ import annotations
+
+import sqlite3
+
+# Append only: a shipped migration never changes, a new one is added at the end.
+MIGRATIONS: list[str] = [
+    # 1: records, base copies, the outbox, sync cursors, recents.
+    """
+    CREATE TABLE account (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        custom_limits TEXT,            -- JSON, Platinum only
+        controllers_used INTEGER,      -- last known from the cloud (NULL: never synced)
+        enthusiast_used INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE customer (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        email TEXT NOT NULL DEFAULT '',
+        phone TEXT NOT NULL DEFAULT '',
+        address TEXT NOT NULL DEFAULT '',
+        plan TEXT NOT NULL DEFAULT 'home',
+        self_management TEXT NOT NULL DEFAULT 'none',
+        membership TEXT NOT NULL DEFAULT 'none',
+        revision INTEGER NOT NULL DEFAULT 0      -- 0: never synced
+    );
+    CREATE TABLE controller (
+        id TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL REFERENCES customer(id),
+        name TEXT NOT NULL,
+        model TEXT NOT NULL,
+        zone_count INTEGER NOT NULL,
+        serial TEXT,                   -- NULL: not linked
+        timezone TEXT NOT NULL DEFAULT 'UTC',
+        location TEXT NOT NULL DEFAULT '',
+        notes TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL DEFAULT 'not_linked',
+        fault TEXT,                    -- the device's last reported fault, if any
+        last_contact TEXT,
+        revision INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX controller_customer ON controller(customer_id);
+    -- The configuration document apart, so scanning the fleet list never reads it.
+    CREATE TABLE controller_config (
+        controller_id TEXT PRIMARY KEY REFERENCES controller(id) ON DELETE CASCADE,
+        config TEXT NOT NULL           -- JSON ControllerConfig
+    );
+    -- Each record as last synced: the base of three-way merges.
+    CREATE TABLE base (
+        entity TEXT NOT NULL,
+        id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (entity, id)
+    );
+    -- Every local edit, in order. id is the request's Idempotency-Key.
+    CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        op TEXT NOT NULL,              -- create | update | delete
+        entity TEXT NOT NULL,          -- customer | controller
+        entity_id TEXT NOT NULL,
+        patch TEXT NOT NULL,           -- JSON: the fields this edit set
+        base_revision INTEGER NOT NULL,
+        state TEXT NOT NULL DEFAULT 'queued',
+        message TEXT                   -- why it is rejected / in conflict, for the user
+    );
+    CREATE INDEX outbox_entity ON outbox(entity, entity_id);
+    CREATE INDEX outbox_state ON outbox(state);
+    CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE recent (controller_id TEXT PRIMARY KEY, used_at REAL NOT NULL);
+    """,
+]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Run the migrations this database has not seen; returns the schema version."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"This data was written by a newer fieldtech (schema {version}); please upgrade."
+        )
+    for number in range(version + 1, len(MIGRATIONS) + 1):
+        with conn:  # one transaction per migration, together with its version bump
+            conn.executescript(
+                "BEGIN;" + MIGRATIONS[number - 1] + f";PRAGMA user_version={number};COMMIT;"
+            )
+    return len(MIGRATIONS)

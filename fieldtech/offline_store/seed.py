@@ -1,0 +1,178 @@
+"""A realistic generated account: the demo's data and the benchmarks' 10,000-controller fleet."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+from fieldtech.domain.models import (
+    Account,
+    Controller,
+    ControllerConfig,
+    ControllerState,
+    Customer,
+    Program,
+    ScheduleKind,
+    Zone,
+)
+from fieldtech.domain.plans import (
+    CustomerPlan,
+    Membership,
+    SelfManagement,
+    Tier,
+    TierLimits,
+    smallest_tier_for,
+)
+from fieldtech.offline_store.store import Store
+
+FIRST = ("Ana", "Ben", "Carla", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas",
+         "Kara", "Luis", "Maya", "Nils", "Olga", "Pablo", "Quinn", "Rosa", "Sam", "Tara",
+         "Uma", "Victor", "Wen", "Xavier", "Yara", "Zane")
+LAST = ("Alvarez", "Brooks", "Chen", "Dubois", "Evans", "Fischer", "Garcia", "Haddad", "Ito",
+        "Jensen", "Kowalski", "Lopez", "Moreau", "Nakamura", "Okafor", "Patel", "Quint", "Rossi",
+        "Schmidt", "Tanaka", "Ueda", "Varga", "Weber", "Young", "Zimmer")
+BUSINESS = ("HOA", "Dental", "Golf Club", "Apartments", "School", "Church", "Park District",
+            "Office Park", "Vineyard", "Hotel", "Library", "Clinic")
+PLACE = ("Oakridge", "Maple", "Cedar Hill", "Riverside", "Sunset", "Willow Creek", "Pinecrest",
+         "Lakeview", "Stonegate", "Fairview", "Brookside", "Highland", "Meadow", "Harbor")
+STREET = ("Oak St", "Elm Ave", "Main St", "Park Rd", "Hill Dr", "Lake Blvd", "Vine Ln",
+          "Birch Ct", "River Rd", "Sunset Way", "Mill St", "Church Rd")
+CITY = ("Fresno, CA", "Mesa, AZ", "Boise, ID", "Austin, TX", "Reno, NV", "Tucson, AZ",
+        "Sacramento, CA", "Provo, UT", "Tulsa, OK", "Eugene, OR")
+SITES = ("Front yard", "Back yard", "Side strip", "Courtyard", "North lawn", "South beds",
+         "Clubhouse", "Entrance", "Pool area", "Orchard", "Parking islands", "Garden")
+ZONES = ("Front lawn", "Back lawn", "Drip beds", "Roses", "Hedges", "Trees", "Veg garden",
+         "Park strip", "Planters", "Slope", "Turf east", "Turf west", "Shrubs", "Pots")
+MODELS = (("FT-8", 8), ("FT-16", 16), ("FT-24", 24), ("FT-4", 4), ("OS-3.3", 8), ("FT-12", 12))
+FAULTS = ("Zone 4: no current (broken wire?)", "Flow sensor: high flow", "Rain sensor fault",
+          "Master valve stuck", "Low voltage (24 VAC transformer?)")
+TIMEZONES = ("America/Los_Angeles", "America/Denver", "America/Phoenix", "America/Chicago")
+
+
+def seed_store(
+    store: Store,
+    customers: int,
+    controllers: int,
+    seed: int = 7,
+    tier: Tier | None = None,
+    account_name: str = "Greenline Irrigation",
+) -> tuple[int, int]:
+    """Fill `store` with an account of `customers` customers sharing `controllers` controllers.
+
+    Records are written as if pulled from the cloud (revision 1, a base copy, no outbox rows).
+    Returns (customers, controllers) written.
+    """
+    rnd = random.Random(seed)
+    customers = max(1, min(customers, controllers or 1))
+    tier = tier or smallest_tier_for(controllers)
+    custom = None
+    if tier is Tier.PLATINUM:  # a Platinum contract is sized to the fleet, with headroom
+        custom = TierLimits(controllers=(controllers // 1000 + 2) * 1000, staff_users=200,
+                            included_enthusiast=controllers // 10)
+    account = Account(id=_uuid(rnd), name=account_name, tier=tier, custom_limits=custom)
+    store.set_account(account, controllers_used=controllers, enthusiast_used=0)
+
+    made_customers = [_customer(rnd, i) for i in range(customers)]
+    # Every customer gets at least one controller; the rest are spread unevenly (a few
+    # customers — HOAs, golf clubs — own many).
+    owners = list(range(customers)) + [
+        min(customers - 1, int(rnd.paretovariate(1.2)) - 1 + rnd.randrange(customers))
+        for _ in range(max(0, controllers - customers))
+    ]
+    made_controllers = []
+    for n, owner in enumerate(owners[:controllers]):
+        made_controllers.append(_controller(rnd, made_customers[owner], n))
+
+    enthusiast = sum(1 for c in made_customers if c.plan is CustomerPlan.ENTHUSIAST)
+    store.put_synced_many(((c, 1) for c in made_customers), made_controllers)
+    store.set_account(account, controllers_used=controllers, enthusiast_used=enthusiast)
+    return len(made_customers), len(made_controllers)
+
+
+def _uuid(rnd: random.Random) -> str:
+    return str(uuid.UUID(int=rnd.getrandbits(128), version=4))
+
+
+def _customer(rnd: random.Random, i: int) -> Customer:
+    if rnd.random() < 0.2:
+        name = f"{rnd.choice(PLACE)} {rnd.choice(BUSINESS)}"
+        email = f"office{i}@{name.split()[0].lower()}.example"
+    else:
+        first, last = rnd.choice(FIRST), rnd.choice(LAST)
+        name = f"{first} {last}"
+        email = f"{first.lower()}.{last.lower()}{i}@mail.example"
+    return Customer(
+        id=_uuid(rnd),
+        name=name[:32],
+        email=email,
+        phone=f"555-{rnd.randrange(100, 999)}-{rnd.randrange(1000, 9999)}",
+        address=f"{rnd.randrange(1, 9999)} {rnd.choice(STREET)}, {rnd.choice(CITY)}",
+        plan=CustomerPlan.ENTHUSIAST if rnd.random() < 0.15 else CustomerPlan.HOME,
+        self_management=rnd.choice(list(SelfManagement)),
+        membership=rnd.choices(list(Membership), weights=(50, 25, 12, 8, 5))[0],
+    )
+
+
+def _controller(
+    rnd: random.Random, customer: Customer, n: int
+) -> tuple[Controller, int, ControllerState, str | None]:
+    model, zone_count = rnd.choice(MODELS)
+    linked = rnd.random() > 0.06
+    serial = f"FT1-{rnd.getrandbits(32):08X}" if linked else None
+    if model.startswith("OS") and linked:
+        serial = f"OS-{rnd.getrandbits(48):012X}"
+    zones = [
+        Zone(
+            number=z,
+            name=f"{rnd.choice(ZONES)} {z}"[:32],
+            run_minutes=rnd.choice((5, 8, 10, 12, 15, 20, 30)),
+            enabled=rnd.random() > 0.05,
+            cycle_minutes=(c := rnd.choice((None, None, None, 5, 10))),
+            soak_minutes=None if c is None else rnd.choice((10, 20, 30)),
+            master_valve=z == 1 and rnd.random() < 0.3,
+            seasonal_adjust_pct=rnd.choice((80, 90, 100, 100, 100, 110, 120)),
+            suspended_until=(date(2026, 12, 1) + timedelta(days=rnd.randrange(60)))
+            if rnd.random() < 0.02 else None,
+        )
+        for z in range(1, zone_count + 1)
+    ]
+    programs = []
+    for p in range(rnd.choice((1, 1, 2, 3))):
+        kind = rnd.choice(list(ScheduleKind))
+        programs.append(
+            Program(
+                name=("Lawns", "Beds", "Drip", "Trees")[p % 4],
+                schedule=kind,
+                days=sorted(rnd.sample(range(7), rnd.randrange(1, 5))),
+                interval_days=rnd.randrange(2, 5),
+                start_times=[f"{h:02d}:{rnd.choice((0, 15, 30, 45)):02d}"
+                             for h in sorted(rnd.sample(range(3, 8), rnd.randrange(1, 3)))],
+                zone_minutes={z.number: z.run_minutes for z in zones if rnd.random() < 0.6},
+            )
+        )
+    rain = None
+    if rnd.random() < 0.05:
+        rain = datetime(2026, 11, 22, tzinfo=UTC) + timedelta(hours=rnd.randrange(4, 72))
+    controller = Controller(
+        id=_uuid(rnd),
+        customer_id=customer.id,
+        name=f"{rnd.choice(SITES)}" + (f" {n % 7 + 1}" if rnd.random() < 0.3 else ""),
+        model=model,
+        zone_count=zone_count,
+        serial=serial,
+        timezone=rnd.choice(TIMEZONES),
+        location=customer.address,
+        notes=rnd.choice(("", "", "Gate code 4412", "Dog in yard", "Valve box behind shed")),
+        config=ControllerConfig(zones=zones, programs=programs, rain_delay_until=rain),
+    )
+    if not linked:
+        state = ControllerState.NOT_LINKED
+    else:
+        state = rnd.choices(
+            (ControllerState.ONLINE, ControllerState.OFFLINE, ControllerState.OUT_OF_SYNC,
+             ControllerState.WAITING),
+            weights=(85, 8, 4, 3),
+        )[0]
+    fault = rnd.choice(FAULTS) if linked and rnd.random() < 0.03 else None
+    return controller, 1, state, fault

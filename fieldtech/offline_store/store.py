@@ -1,0 +1,486 @@
+"""The offline store: the local copy of the account in SQLite (WAL), and its outbox.
+
+Every edit is one transaction that changes the record *and* appends an outbox row whose id is
+the future request's Idempotency-Key, so a crash at any point keeps either both or neither.
+Records as last synced are kept in `base` for three-way merges. Usable from a plain script; one
+connection shared by threads under a lock (SQLite serialises writers anyway).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from fieldtech.domain.errors import NotFound
+from fieldtech.domain.models import (
+    Account,
+    Controller,
+    ControllerConfig,
+    ControllerState,
+    Customer,
+    new_id,
+)
+from fieldtech.domain.plans import Tier, TierLimits, Usage, usage
+from fieldtech.domain.validation import check, validate_controller, validate_customer
+from fieldtech.offline_store.schema import migrate
+
+CUSTOMER_COLUMNS = ("id", "name", "email", "phone", "address", "plan", "self_management",
+                    "membership")
+CONTROLLER_COLUMNS = ("id", "customer_id", "name", "model", "zone_count", "serial", "timezone",
+                      "location", "notes")
+# Outbox states, in the user's words on the pending-changes screen.
+QUEUED, SENDING, APPLIED, CONFLICT, REJECTED, DRAFT = (
+    "queued", "sending", "applied", "conflict", "rejected", "draft")
+PENDING_STATES = (QUEUED, SENDING, CONFLICT, REJECTED, DRAFT)
+
+
+class FleetRow(NamedTuple):
+    """One controller as the fleet list and the finder show it (no config: that stays on disk).
+
+    A NamedTuple: 10,000 of them are built at start-up, about 3x faster than a dataclass.
+    """
+
+    controller_id: str
+    customer_id: str
+    customer_name: str
+    name: str
+    serial: str | None
+    state: ControllerState
+    fault: str | None
+    zone_count: int
+    model: str
+    address: str
+    membership: str
+    pending: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    seq: int
+    id: str  # Idempotency-Key
+    created_at: str
+    op: str
+    entity: str
+    entity_id: str
+    patch: dict[str, Any]
+    base_revision: int
+    state: str
+    message: str | None
+
+    def describe(self) -> str:
+        fields = ", ".join(sorted(self.patch)) if self.op == "update" else ""
+        return f"{self.op} {self.entity}" + (f" ({fields})" if fields else "")
+
+
+class Store:
+    """The local copy of one contractor account."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we say BEGIN/COMMIT ourselves, so a transaction is exactly
+        # what `_write` wraps and nothing more.
+        self._conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=10
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is durable across a killed process in WAL mode (only power loss may drop the
+        # last commits), and much faster than FULL.
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        with self._lock:
+            migrate(self._conn)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions -------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, tuple(params)).fetchall()
+
+    # -- account and usage --------------------------------------------------------------------
+
+    def account(self) -> Account | None:
+        rows = self._query("SELECT * FROM account LIMIT 1")
+        if not rows:
+            return None
+        r = rows[0]
+        limits = json.loads(r["custom_limits"]) if r["custom_limits"] else None
+        return Account(
+            id=r["id"],
+            name=r["name"],
+            tier=Tier(r["tier"]),
+            custom_limits=TierLimits(**limits) if limits else None,
+        )
+
+    def set_account(
+        self,
+        account: Account,
+        controllers_used: int | None = None,
+        enthusiast_used: int = 0,
+    ) -> None:
+        cl = json.dumps(account.to_dict()["custom_limits"]) if account.custom_limits else None
+        with self._write() as db:
+            db.execute("DELETE FROM account")
+            db.execute(
+                "INSERT INTO account VALUES (?,?,?,?,?,?)",
+                (account.id, account.name, account.tier.value, cl, controllers_used,
+                 enthusiast_used),
+            )
+
+    def usage(self) -> Usage | None:
+        """Plan usage from the last known cloud figure plus controllers created here since."""
+        account = self.account()
+        if account is None:
+            return None
+        r = self._query("SELECT controllers_used, enthusiast_used FROM account")[0]
+        local_creates = self._query(
+            "SELECT count(*) FROM outbox WHERE op='create' AND entity='controller' AND state!=?",
+            (APPLIED,),
+        )[0][0]
+        if r["controllers_used"] is None:  # never synced: count what we hold
+            used = self._query("SELECT count(*) FROM controller")[0][0]
+        else:
+            used = r["controllers_used"] + local_creates
+        return usage(account.tier, used, r["enthusiast_used"], account.custom_limits)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def fleet_rows(self) -> list[FleetRow]:
+        """Every controller with its customer, sorted by customer then controller name."""
+        # Joined in Python: two plain scans beat SQLite's per-row text-key lookups (~3x here).
+        customers = {
+            r[0]: (r[1], r[2], r[3])
+            for r in self._query("SELECT id, name, address, membership FROM customer")
+        }
+        pending = dict(self._query(
+            "SELECT entity_id, count(*) FROM outbox WHERE entity='controller' AND state != ? "
+            "GROUP BY entity_id", (APPLIED,)))
+        states = {s.value: s for s in ControllerState}
+        rows = []
+        for r in self._query(
+            "SELECT id, customer_id, name, serial, state, fault, zone_count, model FROM controller"
+        ):
+            k_name, k_address, k_membership = customers[r[1]]
+            rows.append(FleetRow(r[0], r[1], k_name, r[2], r[3], states[r[4]], r[5], r[6], r[7],
+                                 k_address, k_membership, pending.get(r[0], 0)))
+        rows.sort(key=lambda f: (f[2].casefold(), f[1], f[3].casefold()))
+        return rows
+
+    def customers(self) -> list[Customer]:
+        rows = self._query("SELECT * FROM customer ORDER BY name COLLATE NOCASE")
+        return [Customer.from_dict(dict(r)) for r in rows]
+
+    def customer(self, customer_id: str) -> Customer:
+        rows = self._query("SELECT * FROM customer WHERE id=?", (customer_id,))
+        if not rows:
+            raise NotFound(f"No customer {customer_id} in this store.")
+        return Customer.from_dict(dict(rows[0]))
+
+    def controllers_of(self, customer_id: str) -> list[Controller]:
+        rows = self._query(
+            "SELECT c.*, f.config FROM controller c JOIN controller_config f "
+            "ON f.controller_id = c.id WHERE customer_id=? ORDER BY name COLLATE NOCASE",
+            (customer_id,),
+        )
+        return [_controller(r) for r in rows]
+
+    def controller(self, controller_id: str) -> Controller:
+        rows = self._query(
+            "SELECT c.*, f.config FROM controller c JOIN controller_config f "
+            "ON f.controller_id = c.id WHERE c.id=?",
+            (controller_id,),
+        )
+        if not rows:
+            raise NotFound(f"No controller {controller_id} in this store.")
+        return _controller(rows[0])
+
+    def controller_row(self, controller_id: str) -> FleetRow:
+        rows = [r for r in self._fleet_row(controller_id)]
+        if not rows:
+            raise NotFound(f"No controller {controller_id} in this store.")
+        return rows[0]
+
+    def _fleet_row(self, controller_id: str) -> list[FleetRow]:
+        r = self._query(
+            """
+            SELECT c.id, c.customer_id, k.name, c.name, c.serial, c.state, c.fault,
+                   c.zone_count, c.model, k.address, k.membership,
+                   (SELECT count(*) FROM outbox o WHERE o.entity='controller'
+                    AND o.entity_id=c.id AND o.state != 'applied')
+            FROM controller c JOIN customer k ON k.id = c.customer_id WHERE c.id=?
+            """,
+            (controller_id,),
+        )
+        return [FleetRow(x[0], x[1], x[2], x[3], x[4], ControllerState(x[5]), x[6], x[7], x[8],
+                         x[9], x[10], x[11]) for x in r]
+
+    def revision(self, entity: str, record_id: str) -> int:
+        rows = self._query(f"SELECT revision FROM {_table(entity)} WHERE id=?", (record_id,))
+        return rows[0][0] if rows else 0
+
+    def base(self, entity: str, record_id: str) -> tuple[int, dict[str, Any]] | None:
+        """The record as last synced (revision, data), or None if never synced."""
+        rows = self._query(
+            "SELECT revision, data FROM base WHERE entity=? AND id=?", (entity, record_id)
+        )
+        return (rows[0][0], json.loads(rows[0][1])) if rows else None
+
+    # -- local edits: record + outbox row in one transaction ----------------------------------
+
+    def create_customer(self, customer: Customer) -> OutboxEntry:
+        check(validate_customer(customer))
+        data = customer.to_dict()
+        with self._write() as db:
+            _insert(db, "customer", CUSTOMER_COLUMNS, data)
+            return _append(db, "create", "customer", customer.id, data, 0)
+
+    def update_customer(self, customer_id: str, **changes: Any) -> OutboxEntry | None:
+        with self._write() as db:
+            current = self.customer(customer_id)
+            updated = replace(current, **changes)
+            check(validate_customer(updated))
+            patch = _changed(current.to_dict(), updated.to_dict())
+            if not patch:
+                return None
+            _update(db, "customer", customer_id, patch)
+            return _append(db, "update", "customer", customer_id, patch,
+                           self.revision("customer", customer_id))
+
+    def create_controller(self, controller: Controller) -> OutboxEntry:
+        """A new controller, possibly with no hardware yet (serial None = not linked)."""
+        self.customer(controller.customer_id)  # NotFound if the customer is gone
+        if not controller.config.zones:
+            controller = replace(
+                controller, config=ControllerConfig.default_for(controller.zone_count)
+            )
+        check(validate_controller(controller))
+        data = controller.to_dict()
+        with self._write() as db:
+            _insert_controller(db, data, ControllerState.NOT_LINKED if controller.serial is None
+                               else ControllerState.OFFLINE)
+            return _append(db, "create", "controller", controller.id, data, 0)
+
+    def update_controller(self, controller_id: str, **changes: Any) -> OutboxEntry | None:
+        """Change fields of a controller (config= a whole ControllerConfig); None if no change."""
+        with self._write() as db:
+            current = self.controller(controller_id)
+            updated = replace(current, **changes)
+            check(validate_controller(updated))
+            patch = _changed(current.to_dict(), updated.to_dict())
+            if not patch:
+                return None
+            row = {k: v for k, v in patch.items() if k != "config"}
+            if "config" in patch:
+                db.execute(
+                    "UPDATE controller_config SET config=? WHERE controller_id=?",
+                    (json.dumps(patch["config"]), controller_id),
+                )
+            if "serial" in patch:  # binding hardware changes what the list shows
+                row["state"] = (ControllerState.NOT_LINKED if updated.serial is None
+                                else ControllerState.OFFLINE).value
+            if row:
+                _update(db, "controller", controller_id, row)
+            return _append(db, "update", "controller", controller_id, patch,
+                           self.revision("controller", controller_id))
+
+    def delete_controller(self, controller_id: str) -> OutboxEntry:
+        with self._write() as db:
+            self.controller(controller_id)
+            revision = self.revision("controller", controller_id)
+            db.execute("DELETE FROM controller_config WHERE controller_id=?", (controller_id,))
+            db.execute("DELETE FROM controller WHERE id=?", (controller_id,))
+            db.execute("DELETE FROM recent WHERE controller_id=?", (controller_id,))
+            return _append(db, "delete", "controller", controller_id, {}, revision)
+
+    # -- the outbox ---------------------------------------------------------------------------
+
+    def outbox(self, states: Iterable[str] = PENDING_STATES) -> list[OutboxEntry]:
+        states = tuple(states)
+        marks = ",".join("?" * len(states))
+        rows = self._query(f"SELECT * FROM outbox WHERE state IN ({marks}) ORDER BY seq", states)
+        return [_entry(r) for r in rows]
+
+    def outbox_for(self, entity: str, entity_id: str) -> list[OutboxEntry]:
+        rows = self._query(
+            "SELECT * FROM outbox WHERE entity=? AND entity_id=? AND state!=? ORDER BY seq",
+            (entity, entity_id, APPLIED),
+        )
+        return [_entry(r) for r in rows]
+
+    def pending_count(self) -> int:
+        return self._query("SELECT count(*) FROM outbox WHERE state != ?", (APPLIED,))[0][0]
+
+    def set_outbox_state(self, entry_id: str, state: str, message: str | None = None) -> None:
+        with self._write() as db:
+            db.execute("UPDATE outbox SET state=?, message=? WHERE id=?", (state, message,
+                                                                          entry_id))
+
+    # -- records as synced (seed, and later the sync engine's pull) ---------------------------
+
+    def put_synced_customer(self, customer: Customer, revision: int) -> None:
+        data = customer.to_dict()
+        with self._write() as db:
+            _upsert(db, "customer", CUSTOMER_COLUMNS, data, revision)
+            _put_base(db, "customer", customer.id, revision, data)
+
+    def put_synced_many(
+        self,
+        customers: Iterable[tuple[Customer, int]],
+        controllers: Iterable[tuple[Controller, int, ControllerState, str | None]],
+    ) -> None:
+        """Bulk write of records as the cloud has them (no outbox rows): seed and initial pull."""
+        with self._write() as db:
+            for customer, rev in customers:
+                data = customer.to_dict()
+                _upsert(db, "customer", CUSTOMER_COLUMNS, data, rev)
+                _put_base(db, "customer", customer.id, rev, data)
+            for controller, rev, state, fault in controllers:
+                data = controller.to_dict()
+                db.execute("DELETE FROM controller_config WHERE controller_id=?", (controller.id,))
+                db.execute("DELETE FROM controller WHERE id=?", (controller.id,))
+                _insert_controller(db, data, state, fault=fault, revision=rev)
+                _put_base(db, "controller", controller.id, rev, data)
+
+    # -- recents (for the switcher) -----------------------------------------------------------
+
+    def touch_recent(self, controller_id: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO recent VALUES (?, ?) ON CONFLICT(controller_id) "
+                "DO UPDATE SET used_at=excluded.used_at",
+                (controller_id, time.time()),
+            )
+
+    def recent(self, limit: int = 9) -> list[str]:
+        rows = self._query(
+            "SELECT r.controller_id FROM recent r JOIN controller c ON c.id = r.controller_id "
+            "ORDER BY used_at DESC LIMIT ?",
+            (limit,),
+        )
+        return [r[0] for r in rows]
+
+    def get_state(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM sync_state WHERE key=?", (key,))
+        return rows[0][0] if rows else None
+
+    def set_state(self, key: str, value: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO sync_state VALUES (?,?) ON CONFLICT(key) DO UPDATE SET value=?",
+                (key, value, value),
+            )
+
+    def counts(self) -> tuple[int, int]:
+        """(customers, controllers) held."""
+        r = self._query(
+            "SELECT (SELECT count(*) FROM customer), (SELECT count(*) FROM controller)"
+        )[0]
+        return r[0], r[1]
+
+
+def _table(entity: str) -> str:
+    if entity not in ("customer", "controller"):
+        raise ValueError(f"unknown entity {entity!r}")
+    return entity
+
+
+def _controller(r: sqlite3.Row) -> Controller:
+    d = {k: r[k] for k in CONTROLLER_COLUMNS}
+    d["config"] = json.loads(r["config"])
+    return Controller.from_dict(d)
+
+
+def _insert(db: sqlite3.Connection, table: str, columns: tuple[str, ...], data: dict) -> None:
+    db.execute(
+        f"INSERT INTO {table} ({','.join(columns)}) VALUES ({','.join('?' * len(columns))})",
+        [data[c] for c in columns],
+    )
+
+
+def _upsert(db: sqlite3.Connection, table: str, columns: tuple[str, ...], data: dict,
+            revision: int) -> None:
+    cols = (*columns, "revision")
+    sets = ",".join(f"{c}=excluded.{c}" for c in cols if c != "id")
+    db.execute(
+        f"INSERT INTO {table} ({','.join(cols)}) VALUES ({','.join('?' * len(cols))}) "
+        f"ON CONFLICT(id) DO UPDATE SET {sets}",
+        [*(data[c] for c in columns), revision],
+    )
+
+
+def _insert_controller(db: sqlite3.Connection, data: dict, state: ControllerState,
+                       fault: str | None = None, revision: int = 0) -> None:
+    cols = (*CONTROLLER_COLUMNS, "state", "fault", "revision")
+    db.execute(
+        f"INSERT INTO controller ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",
+        [*(data[c] for c in CONTROLLER_COLUMNS), state.value, fault, revision],
+    )
+    db.execute("INSERT INTO controller_config VALUES (?, ?)", (data["id"],
+                                                              json.dumps(data["config"])))
+
+
+def _update(db: sqlite3.Connection, table: str, record_id: str, row: dict[str, Any]) -> None:
+    sets = ",".join(f"{k}=?" for k in row)
+    db.execute(f"UPDATE {table} SET {sets} WHERE id=?", [*row.values(), record_id])
+
+
+def _put_base(db: sqlite3.Connection, entity: str, record_id: str, revision: int,
+              data: dict) -> None:
+    db.execute(
+        "INSERT INTO base VALUES (?,?,?,?) ON CONFLICT(entity, id) DO UPDATE SET "
+        "revision=excluded.revision, data=excluded.data",
+        (entity, record_id, revision, json.dumps(data)),
+    )
+
+
+def _append(db: sqlite3.Connection, op: str, entity: str, entity_id: str,
+            patch: dict[str, Any], base_revision: int) -> OutboxEntry:
+    entry_id = new_id()
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    cur = db.execute(
+        "INSERT INTO outbox (id, created_at, op, entity, entity_id, patch, base_revision) "
+        "VALUES (?,?,?,?,?,?,?)",
+        (entry_id, created, op, entity, entity_id, json.dumps(patch), base_revision),
+    )
+    return OutboxEntry(cur.lastrowid or 0, entry_id, created, op, entity, entity_id, patch,
+                       base_revision, QUEUED, None)
+
+
+def _entry(r: sqlite3.Row) -> OutboxEntry:
+    return OutboxEntry(r["seq"], r["id"], r["created_at"], r["op"], r["entity"], r["entity_id"],
+                       json.loads(r["patch"]), r["base_revision"], r["state"], r["message"])
+
+
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in after.items() if before.get(k) != v}

@@ -1,0 +1,140 @@
+"""The offline store on a real SQLite file: edits, outbox, validation, migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+
+import pytest
+
+from fieldtech.domain import ControllerState, Customer, ValidationError, new_id
+from fieldtech.offline_store import APPLIED, QUEUED, Store
+from fieldtech.offline_store.schema import MIGRATIONS
+from fieldtech.offline_store.seed import seed_store
+from tests.conftest import make_controller
+
+
+def test_edit_changes_record_and_appends_outbox_row(store: Store, customer: Customer) -> None:
+    c = make_controller(customer)
+    created = store.create_controller(c)
+    assert created.op == "create" and created.entity_id == c.id
+    assert store.controller_row(c.id).state is ControllerState.NOT_LINKED
+
+    config = store.controller(c.id).config
+    config.zones[2].run_minutes = 25
+    entry = store.update_controller(c.id, config=config, notes="Gate code 4412")
+    assert entry is not None
+    assert set(entry.patch) == {"config", "notes"}
+    again = store.controller(c.id)
+    assert again.notes == "Gate code 4412"
+    assert again.config.zone(3).run_minutes == 25
+
+    pending = store.outbox()
+    assert [e.op for e in pending] == ["create", "create", "update"]  # customer, controller, edit
+    assert all(e.state == QUEUED for e in pending)
+    assert len({e.id for e in pending}) == 3  # distinct idempotency keys
+    assert store.fleet_rows()[0].pending == 2
+
+
+def test_no_change_writes_no_outbox_row(store: Store, customer: Customer) -> None:
+    c = make_controller(customer)
+    store.create_controller(c)
+    before = store.pending_count()
+    assert store.update_controller(c.id, name=c.name) is None
+    assert store.pending_count() == before
+
+
+def test_invalid_edit_saves_nothing(store: Store, customer: Customer) -> None:
+    c = make_controller(customer)
+    store.create_controller(c)
+    before = store.pending_count()
+    config = store.controller(c.id).config
+    config.zones[0].run_minutes = 9999
+    with pytest.raises(ValidationError) as err:
+        store.update_controller(c.id, config=config, name="")
+    fields = {e.field for e in err.value.errors}
+    assert fields == {"name", "zones.1.run_minutes"}
+    assert store.controller(c.id).name == "Front yard"
+    assert store.controller(c.id).config.zone(1).run_minutes == 10
+    assert store.pending_count() == before
+
+
+def test_binding_a_serial_changes_state(store: Store, customer: Customer) -> None:
+    c = make_controller(customer)
+    store.create_controller(c)
+    store.update_controller(c.id, serial="FT1-0A1B2C3D")
+    assert store.controller_row(c.id).state is ControllerState.OFFLINE
+    with pytest.raises(ValidationError):
+        store.update_controller(c.id, serial="not a serial")
+
+
+def test_usage_counts_local_creates_on_top_of_last_known(store: Store) -> None:
+    seed_store(store, customers=5, controllers=24)
+    u = store.usage()
+    assert (u.controllers_used, u.controllers_limit, u.tier.value) == (24, 25, "starter")
+    k = store.customers()[0]
+    store.create_controller(make_controller(k))
+    u = store.usage()
+    assert u.controllers_used == 25
+    assert u.controller_warning() is not None and "26 of 25" in u.controller_warning()
+
+
+def test_seed_is_realistic(store: Store) -> None:
+    customers, controllers = seed_store(store, customers=40, controllers=200)
+    rows = store.fleet_rows()
+    assert (customers, controllers) == (40, 200) == (len(store.customers()), len(rows))
+    states = {r.state for r in rows}
+    assert ControllerState.NOT_LINKED in states and ControllerState.ONLINE in states
+    assert all(4 <= r.zone_count <= 24 for r in rows)
+    assert [r.customer_name.casefold() for r in rows] == sorted(
+        r.customer_name.casefold() for r in rows)
+    some = store.controller(rows[0].controller_id)
+    assert some.config.programs and len(some.config.zones) == some.zone_count
+    assert store.pending_count() == 0  # seeded records are "as synced"
+    assert store.base("controller", some.id)[0] == 1
+
+
+def test_reopen_keeps_data_and_schema_version(tmp_path) -> None:
+    path = tmp_path / "s.db"
+    with Store(path) as s:
+        k = Customer(id=new_id(), name="Ben Ito")
+        s.create_customer(k)
+    with Store(path) as s:
+        assert s.customer(k.id).name == "Ben Ito"
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_newer_schema_is_refused_with_a_clear_message(tmp_path) -> None:
+    path = tmp_path / "s.db"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
+    conn.commit()
+    with pytest.raises(RuntimeError, match="newer fieldtech"):
+        Store(path)
+
+
+def test_recent_controllers_most_recent_first(store: Store, customer: Customer) -> None:
+    ids = []
+    for n in range(3):
+        c = make_controller(customer, name=f"Site {n}")
+        store.create_controller(c)
+        ids.append(c.id)
+    for i in ids:
+        store.touch_recent(i)
+    store.touch_recent(ids[0])
+    assert store.recent() == [ids[0], ids[2], ids[1]]
+    store.delete_controller(ids[2])
+    assert store.recent() == [ids[0], ids[1]]
+
+
+def test_outbox_state_transitions(store: Store, customer: Customer) -> None:
+    entries = store.outbox()
+    store.set_outbox_state(entries[0].id, APPLIED)
+    assert store.outbox() == []
+    assert store.pending_count() == 0
+    k2 = replace(customer, id=new_id(), name="Second")
+    store.create_customer(k2)
+    assert store.pending_count() == 1
