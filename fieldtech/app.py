@@ -1,0 +1,369 @@
+"""The Textual app: the fleet, the controller screen, the switcher, and the edit flows.
+
+Screens ask the app to do things; the app runs store I/O in thread workers and repaints with
+the result. Nothing here builds SQL: it calls the offline store.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from fieldtech import config_files
+from fieldtech.domain.errors import FieldtechError, ValidationError
+from fieldtech.domain.models import Controller, Program, Zone
+from fieldtech.fleet_index import FleetIndex
+from fieldtech.offline_store.paths import templates_dir
+from fieldtech.offline_store.store import FleetRow, Store
+from fieldtech.screens.controller import ControllerScreen
+from fieldtech.screens.fleet import FleetScreen
+from fieldtech.screens.forms import ConfirmScreen, Field, FormScreen, HelpScreen
+from fieldtech.screens.record_forms import (
+    controller_form,
+    customer_form,
+    new_controller_form,
+    path_form,
+    program_form,
+    rain_delay_form,
+    zone_form,
+)
+from fieldtech.screens.switcher import SwitcherScreen
+from fieldtech.screens.topbar import TopBar
+from fieldtech.settings import Settings
+
+
+class FieldtechApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "fieldtech"
+    ENABLE_COMMAND_PALETTE = False  # the switcher and finder are our palettes
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "Keys", id="help"),
+        Binding("s", "switcher", "Switch", id="switcher"),
+        Binding("f", "finder", "Find", id="finder"),
+        Binding("b", "previous", "Previous", id="previous"),
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, store: Store, settings: Settings, data_dir: Path,
+                 account_label: str | None = None):
+        super().__init__()
+        self.store = store
+        self.settings = settings
+        self.data_dir = data_dir
+        self.account_label = account_label
+        self.rows: list[FleetRow] = []
+        self.index: FleetIndex | None = None
+        self.rows_by_id: dict[str, FleetRow] = {}
+        self.recent_ids: list[str] = []
+        self.current_controller: str | None = None
+        self.previous_controller: str | None = None
+        self.started = time.perf_counter()
+        self._topbar: tuple[str, Any, int] = ("", None, 0)
+        if settings.theme in self.available_themes:
+            self.theme = settings.theme
+        if settings.keys:
+            self.set_keymap(settings.keys)
+
+    def on_mount(self) -> None:
+        self.install_screen(ControllerScreen(), "controller")
+        self.push_screen(FleetScreen())
+        if self.settings.problem:
+            self.notify(self.settings.problem, severity="warning", timeout=10)
+        self.load_fleet()
+
+    # -- the fleet ----------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="fleet")
+    def load_fleet(self, keep: str | None = None) -> None:
+        """Read every controller (tens of ms at 10,000) and the account, off the event loop."""
+        store = self.store
+        rows = store.fleet_rows()
+        index = FleetIndex(rows)
+        account = store.account()
+        usage = store.usage()
+        pending = store.pending_count()
+        recent = store.recent()
+        name = self.account_label or (account.name if account else "Local account")
+        self.call_from_thread(self._fleet_loaded, rows, index, (name, usage, pending), recent,
+                              keep)
+        index.letters()  # warm the fuzzy matcher after the first paint, not before
+
+    def _fleet_loaded(self, rows: list[FleetRow], index: FleetIndex, topbar: tuple,
+                      recent: list[str], keep: str | None) -> None:
+        self.rows, self.index = rows, index
+        self.rows_by_id = {r.controller_id: r for r in rows}
+        self.recent_ids = recent
+        self._topbar = topbar
+        for screen in self.screen_stack:
+            if isinstance(screen, FleetScreen):
+                screen.show_rows(keep=keep or self.current_controller)
+            self.refresh_topbar(screen)
+
+    def refresh_topbar(self, screen: Screen) -> None:
+        for bar in screen.query(TopBar):
+            bar.show(*self._topbar)
+
+    # -- switching ----------------------------------------------------------------------------
+
+    def open_controller(self, controller_id: str) -> None:
+        if controller_id != self.current_controller:
+            self.previous_controller = self.current_controller
+        self.current_controller = controller_id
+        if controller_id in self.recent_ids:
+            self.recent_ids.remove(controller_id)
+        self.recent_ids.insert(0, controller_id)
+        self._touch_recent(controller_id)
+        screen = self.get_screen("controller")
+        if self.screen is not screen:
+            self.push_screen(screen)
+        screen.load(controller_id)
+
+    @work(thread=True, group="recent")
+    def _touch_recent(self, controller_id: str) -> None:
+        self.store.touch_recent(controller_id)
+
+    def shortcuts(self) -> list[tuple[FleetRow, bool]]:
+        """Pinned controllers, then the most recent ones, nine at most (keys 1–9)."""
+        out: list[tuple[FleetRow, bool]] = []
+        seen: set[str] = set()
+        for cid, pinned in [(p, True) for p in self.settings.pinned] + [
+                (r, False) for r in self.recent_ids]:
+            row = self.rows_by_id.get(cid)
+            if row is not None and cid not in seen:
+                out.append((row, pinned))
+                seen.add(cid)
+        return out[:9]
+
+    def action_switcher(self) -> None:
+        self._pick(SwitcherScreen(self.shortcuts()))
+
+    def action_finder(self) -> None:
+        self._pick(SwitcherScreen([], finder=True))
+
+    def _pick(self, screen: SwitcherScreen) -> None:
+        if isinstance(self.screen, SwitcherScreen):
+            return
+        self.push_screen(screen, lambda cid: cid and self.open_controller(cid))
+
+    def action_previous(self) -> None:
+        if self.previous_controller and self.previous_controller in self.rows_by_id:
+            self.open_controller(self.previous_controller)
+        else:
+            self.notify("No previous controller yet.", timeout=2)
+
+    def action_fleet(self) -> None:
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        if isinstance(self.screen, ControllerScreen):
+            self.pop_screen()
+
+    def action_help(self) -> None:
+        rows = [("s then 1–9", "open a pinned or recent controller", "")]
+        for key, active in self.active_bindings.items():
+            b = active.binding
+            if b.description and b.action not in ("cursor(-1)", "cursor(1)"):
+                rows.append((self.get_key_display(b) or key, b.description, b.id or ""))
+        rows.append(("↑↓ PgUp PgDn", "move in lists; Enter opens", ""))
+        rows.append(("[ ]", "previous / next tab on a controller", ""))
+        self.push_screen(HelpScreen(rows))
+
+    def toggle_pin(self, controller_id: str) -> None:
+        pinned = self.settings.toggle_pin(controller_id)
+        self.settings.save()
+        self.notify("Pinned: it keeps a digit in the switcher." if pinned else "Unpinned.",
+                    timeout=2)
+        self.get_screen("controller").load(controller_id)
+
+    # -- edits: validated in the form, written in a worker ------------------------------------
+
+    def _form(self, title: str, form: tuple[list[Field], Any],
+              then: Callable[[Any], None]) -> None:
+        fields, build = form
+        self.push_screen(FormScreen(title, fields, build),
+                         lambda result: result is not None and then(result))
+
+    @work(thread=True, group="save")
+    def _save(self, what: str, write: Callable[[], Any], open_id: str | None = None) -> None:
+        try:
+            write()
+        except ValidationError as exc:  # forms validate first; this is a last line of defence
+            self.call_from_thread(self.notify, f"Not saved: {exc}", severity="error")
+            return
+        except (FieldtechError, OSError) as exc:
+            self.call_from_thread(self.notify, f"Not saved: {exc}", severity="error")
+            return
+        self.call_from_thread(self._saved, what, open_id)
+
+    def _saved(self, what: str, open_id: str | None) -> None:
+        self.notify(f"{what} — saved, will sync.", timeout=3)
+        if open_id is not None:
+            self.open_controller(open_id)
+        self.load_fleet(keep=open_id)
+
+    def new_customer(self) -> None:
+        def save(customer: Any) -> None:
+            self._save(f"Customer {customer.name}", lambda: self.store.create_customer(customer))
+        self._form("New customer", customer_form(None), save)
+
+    def edit_customer(self, customer_id: str) -> None:
+        customer = self.store.customer(customer_id)
+
+        def save(k: Any) -> None:
+            changes = {f: getattr(k, f) for f in ("name", "email", "phone", "address", "plan",
+                                                   "self_management", "membership")}
+            self._save(f"Customer {k.name}",
+                       lambda: self.store.update_customer(customer_id, **changes))
+        self._form(f"Customer — {customer.name}", customer_form(customer), save)
+
+    def new_controller(self, customer_id: str | None) -> None:
+        if customer_id is None:
+            self.notify("Create a customer first (n).", severity="warning")
+            return
+        customer = self.store.customer(customer_id)
+        usage = self.store.usage()
+        warning = usage.controller_warning() if usage else None
+        if warning:
+            self.notify(warning, severity="warning", timeout=8)
+
+        def save(c: Controller) -> None:
+            self._save(f"Controller {c.name}", lambda: self.store.create_controller(c),
+                       open_id=c.id)
+        title = f"New controller for {customer.name} (no hardware needed)"
+        self._form(title, new_controller_form(customer), save)
+
+    def _update(self, controller: Controller, what: str, **changes: Any) -> None:
+        self._save(what, lambda: self.store.update_controller(controller.id, **changes),
+                   open_id=controller.id)
+
+    def edit_controller(self, controller: Controller) -> None:
+        def save(c: Controller) -> None:
+            fields = ("name", "model", "zone_count", "serial", "timezone", "location", "notes",
+                      "config")
+            self._update(controller, f"Controller {c.name}",
+                         **{f: getattr(c, f) for f in fields})
+        self._form(f"Controller — {controller.name}", controller_form(controller), save)
+
+    def edit_zone(self, controller: Controller, zone: Zone) -> None:
+        def save(z: Zone) -> None:
+            zones = [z if x.number == zone.number else x for x in controller.config.zones]
+            self._update(controller, f"Zone {z.number}",
+                         config=replace(controller.config, zones=zones))
+        self._form(f"Zone {zone.number} — {controller.name}",
+                   zone_form(zone, controller.zone_count), save)
+
+    def edit_program(self, controller: Controller, index: int | None) -> None:
+        programs = list(controller.config.programs)
+        program = programs[index] if index is not None else Program(name="New program")
+
+        def save(p: Program) -> None:
+            if index is None:
+                programs.append(p)
+            else:
+                programs[index] = p
+            self._update(controller, f"Program {p.name}",
+                         config=replace(controller.config, programs=programs))
+        self._form(f"Program — {program.name}", program_form(program, controller.zone_count),
+                   save)
+
+    def delete_program(self, controller: Controller, index: int) -> None:
+        program = controller.config.programs[index]
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                programs = [p for i, p in enumerate(controller.config.programs) if i != index]
+                self._update(controller, f"Program {program.name} deleted",
+                             config=replace(controller.config, programs=programs))
+        self.push_screen(ConfirmScreen(f"Delete program “{program.name}”?"), answer)
+
+    def edit_rain_delay(self, controller: Controller) -> None:
+        def save(until: Any) -> None:
+            self._update(controller, "Rain delay",
+                         config=replace(controller.config, rain_delay_until=until or None))
+        self._form(f"Rain delay — {controller.name}",
+                   rain_delay_form(controller.config.rain_delay_until),
+                   lambda until: save(until))
+
+    # -- configuration files ------------------------------------------------------------------
+
+    def export_config(self, controller: Controller) -> None:
+        default = self.data_dir / "exports" / f"{_slug(controller.name)}-{controller.id[:8]}.toml"
+
+        def write(path: str) -> None:
+            self._file_job(lambda: config_files.export_controller(controller, Path(path)),
+                           f"Exported to {path}")
+        self._form("Export configuration to", path_form("File", str(default)), write)
+
+    def save_template(self, controller: Controller) -> None:
+        default = templates_dir(self.data_dir) / f"{_slug(controller.name)}.toml"
+
+        def write(path: str) -> None:
+            self._file_job(lambda: config_files.export_controller(controller, Path(path)),
+                           f"Template saved: {Path(path).name}")
+        self._form("Save as template", path_form("Template file", str(default)), write)
+
+    @work(thread=True, group="files")
+    def _file_job(self, job: Callable[[], Any], done: str) -> None:
+        try:
+            job()
+        except OSError as exc:
+            self.call_from_thread(self.notify, f"Could not write: {exc}", severity="error")
+            return
+        self.call_from_thread(self.notify, done, timeout=4)
+
+    def import_config(self, controller: Controller) -> None:
+        default = str(self.data_dir / "exports") + "/"
+        self._form("Import configuration from", path_form("File", default),
+                   lambda path: self._import(controller, Path(path)))
+
+    def apply_template(self, controller: Controller) -> None:
+        found = config_files.templates(templates_dir(self.data_dir))
+        if not found:
+            self.notify("No templates yet: press T on a controller to save one.", timeout=5)
+            return
+        field = Field("path", "Template", str(found[0]), "select",
+                      options=[(p.stem, str(p)) for p in found])
+        self._form(f"Apply a template to {controller.name}",
+                   ([field], lambda v: (v["path"], [])),
+                   lambda path: self._import(controller, Path(path)))
+
+    @work(thread=True, group="files")
+    def _import(self, controller: Controller, path: Path) -> None:
+        try:
+            config = config_files.read_config(path, controller.zone_count)
+        except ValidationError as exc:
+            lines = "\n".join(f"• {e.field}: {e.message}" for e in exc.errors[:6])
+            self.call_from_thread(self.notify, f"Not imported — nothing changed:\n{lines}",
+                                  severity="error", timeout=12)
+            return
+        except OSError as exc:
+            self.call_from_thread(self.notify, f"Could not read {path}: {exc.strerror}",
+                                  severity="error")
+            return
+        self.call_from_thread(self._update, controller, f"Imported {path.name}", config=config)
+
+    def copy_config_from(self, controller: Controller) -> None:
+        def picked(source_id: str | None) -> None:
+            if not source_id or source_id == controller.id:
+                return
+            self._copy(controller, source_id)
+        self.push_screen(SwitcherScreen([], finder=True), picked)
+
+    @work(thread=True, group="files")
+    def _copy(self, controller: Controller, source_id: str) -> None:
+        source = self.store.controller(source_id)
+        copied = controller.copy_config_from(source)
+        self.call_from_thread(self._update, controller, f"Copied from {source.name}",
+                              config=copied.config)
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-") or "controller"

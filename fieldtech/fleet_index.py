@@ -1,0 +1,118 @@
+"""In-memory search over the fleet: the `/` filter and the fuzzy finder (no textual).
+
+Built once from the store's fleet rows (~10,000); each keystroke then costs a few ms. The
+haystack is lower-cased once; substring tests run in C, and a query that extends the previous
+one only searches the previous matches.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from fieldtech.offline_store.store import FleetRow
+
+FINDER_LIMIT = 50
+FUZZY_BELOW = 5
+
+
+class FleetIndex:
+    def __init__(self, rows: Sequence[FleetRow]):
+        self.rows = list(rows)
+        self._names = [r.name.casefold() for r in self.rows]
+        self._customers = [r.customer_name.casefold() for r in self.rows]
+        self._serials = [(r.serial or "").casefold() for r in self.rows]
+        self._hay = [
+            f"{n}\t{k}\t{r.address.casefold()}\t{s}"
+            for r, n, k, s in zip(self.rows, self._names, self._customers, self._serials,
+                                  strict=True)
+        ]
+        # Fuzzy matching looks at names only: near misses in addresses and serials are noise.
+        self._short = [f"{n}\t{k}" for n, k in zip(self._names, self._customers, strict=True)]
+        self._last: tuple[str, list[int]] = ("", list(range(len(self.rows))))
+        self._letters: list[frozenset[str]] | None = None
+        self._last_fuzzy: tuple[str, list[int]] = ("", [])
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def filter(self, query: str) -> list[int]:
+        """Indices of rows containing every word of `query`, in list order."""
+        terms = query.casefold().split()
+        if not terms:
+            return list(range(len(self.rows)))
+        return self._matching(terms, query.casefold())
+
+    def search(self, query: str, limit: int = FINDER_LIMIT) -> list[FleetRow]:
+        """The best `limit` rows for a finder query: exact words first, then fuzzy matches.
+
+        Ranking: serial or controller-name prefix, then a word of the name or the customer's
+        name starting with the query, then a match anywhere; ties keep list order.
+        """
+        q = query.casefold().strip()
+        terms = q.split()
+        if not terms:
+            return []
+        hits = self._matching(terms, q)
+        ranked = self._best(hits, terms[0], limit)
+        if len(hits) < FUZZY_BELOW:  # few exact hits: also show near misses (typos, no vowels)
+            ranked += self._fuzzy(terms, set(hits), limit - len(ranked))
+        return [self.rows[i] for i in ranked]
+
+    def _matching(self, terms: list[str], key: str) -> list[int]:
+        last_key, last_hits = self._last
+        # A longer query only narrows: search the previous matches, not all 10,000 rows.
+        pool = last_hits if last_key and key.startswith(last_key) else range(len(self.rows))
+        hay = self._hay
+        if len(terms) == 1:
+            t = terms[0]
+            hits = [i for i in pool if t in hay[i]]
+        else:
+            hits = [i for i in pool if all(t in hay[i] for t in terms)]
+        self._last = (key, hits)
+        return hits
+
+    def _best(self, hits: list[int], term: str, limit: int) -> list[int]:
+        """The first `limit` hits by rank tier, scanning tier by tier and stopping when full."""
+        names, serials, customers = self._names, self._serials, self._customers
+        word = " " + term
+        tiers = (
+            lambda i: serials[i].startswith(term) or names[i].startswith(term),
+            lambda i: word in " " + names[i] or word in " " + customers[i],
+            lambda i: True,
+        )
+        out: list[int] = []
+        taken: set[int] = set()
+        for in_tier in tiers:
+            for i in hits:
+                if i not in taken and in_tier(i):
+                    out.append(i)
+                    taken.add(i)
+                    if len(out) >= limit:
+                        return out
+        return out
+
+    def _fuzzy(self, terms: list[str], exclude: set[int], limit: int) -> list[int]:
+        """Rows where each term's letters appear in order (frnt yrd → Front yard)."""
+        key = " ".join(terms)
+        last_key, last_hits = self._last_fuzzy
+        # As with substrings, a longer query only narrows the previous fuzzy matches.
+        pool = last_hits if last_key and key.startswith(last_key) else range(len(self._short))
+        pattern = re.compile(".*?".join(map(re.escape, terms[0])))
+        others = [re.compile(".*?".join(map(re.escape, t))) for t in terms[1:]]
+        letters = frozenset(key.replace(" ", ""))
+        row_letters = self.letters()
+        hay = self._short
+        hits = [
+            i for i in pool
+            if letters <= row_letters[i] and pattern.search(hay[i])
+            and all(p.search(hay[i]) for p in others)
+        ]
+        self._last_fuzzy = (key, hits)
+        return [i for i in hits if i not in exclude][:limit]
+
+    def letters(self) -> list[frozenset[str]]:
+        """Each row's set of letters, for a C-speed first test; built once (~40 ms)."""
+        if self._letters is None:
+            self._letters = [frozenset(h) for h in self._short]
+        return self._letters

@@ -1,0 +1,104 @@
+"""Home: the fleet — customers and their controllers, `/` to filter."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from fieldtech.screens.topbar import TopBar
+from fieldtech.widgets.fleet_list import FleetList
+
+if TYPE_CHECKING:
+    from fieldtech.app import FieldtechApp
+
+WELCOME = """[b]Welcome to fieldtech.[/b]
+
+Your store is empty. Start by creating a customer, then a controller for them — no hardware
+is needed: controllers can be prepared offline and bound to a device on site later.
+
+  [b]n[/b]  new customer        [b]c[/b]  new controller for the customer
+  [b]?[/b]  every key           [b]q[/b]  quit
+
+To explore with a realistic account first, quit and run [b]fieldtech demo[/b].
+"""
+
+
+class FleetScreen(Screen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("n", "new_customer", "New customer", id="new_customer"),
+        Binding("c", "new_controller", "New controller", id="new_controller"),
+        Binding("e", "edit_customer", "Edit customer", id="edit_customer", show=False),
+    ]
+
+    app: FieldtechApp
+
+    def compose(self) -> ComposeResult:
+        yield TopBar(id="topbar")
+        yield Input(placeholder="Filter: name, customer, address or serial", id="filter")
+        yield Static(WELCOME, id="empty")
+        yield FleetList(id="fleet")
+        yield Footer()
+
+    @property
+    def fleet_list(self) -> FleetList:
+        return self.query_one("#fleet", FleetList)
+
+    def show_rows(self, keep: str | None = None) -> None:
+        """Show the app's rows, through the filter if one is typed."""
+        rows = self.app.rows
+        self.query_one("#empty").set_class(not rows, "visible")
+        self.fleet_list.display = bool(rows)
+        query = self.query_one("#filter", Input).value
+        if query and self.app.index is not None:
+            rows = [rows[i] for i in self.app.index.filter(query)]
+        self.fleet_list.set_rows(rows, keep=keep)
+
+    def on_mount(self) -> None:
+        self.fleet_list.focus()
+
+    def on_fleet_list_selected(self, event: FleetList.Selected) -> None:
+        if event.is_customer:
+            self.app.edit_customer(event.row.customer_id)
+        else:
+            self.app.open_controller(event.row.controller_id)
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("visible")
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.show_rows()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self.fleet_list.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.value or box.has_class("visible"):
+            box.value = ""
+            box.remove_class("visible")
+            self.show_rows()
+            self.fleet_list.focus()
+
+    def _customer_under_cursor(self) -> str | None:
+        current = self.fleet_list.current
+        return current[0].customer_id if current else None
+
+    def action_new_customer(self) -> None:
+        self.app.new_customer()
+
+    def action_new_controller(self) -> None:
+        self.app.new_controller(self._customer_under_cursor())
+
+    def action_edit_customer(self) -> None:
+        if customer_id := self._customer_under_cursor():
+            self.app.edit_customer(customer_id)

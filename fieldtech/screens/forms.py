@@ -1,0 +1,188 @@
+"""One form dialog for every record: fields, per-field errors, nothing saved half-valid.
+
+A form is a list of `Field`s and a `build` function that turns the typed values into a record
+and returns the domain's FieldErrors. The dialog shows each error under its field and only
+dismisses (with the built record) once `build` reports none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static, Switch
+
+from fieldtech.domain.errors import FieldError
+
+
+@dataclass
+class Field:
+    name: str
+    label: str
+    value: Any = ""
+    kind: str = "text"  # text | int | optional_int | bool | select
+    options: Sequence[tuple[str, Any]] = ()  # for select: (label, value)
+    hint: str = ""
+
+
+Builder = Callable[[dict[str, Any]], tuple[Any, list[FieldError]]]
+
+
+def field_for(error_path: str, names: Sequence[str]) -> str | None:
+    """Which form field a domain error path belongs to ("zones.3.run_minutes" → run_minutes)."""
+    parts = error_path.split(".")
+    for part in reversed(parts):
+        if part in names:
+            return part
+    return None
+
+
+class FormScreen(ModalScreen[Any]):
+    """Edit some fields; dismisses with the record `build` made, or None on cancel."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "save", "Save"),
+    ]
+
+    def __init__(self, title: str, fields: Sequence[Field], build: Builder):
+        super().__init__()
+        self.title_text = title
+        self.fields = list(fields)
+        self.build = build
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.title_text, classes="dialog-title")
+            with VerticalScroll(classes="form-body"):
+                for f in self.fields:
+                    yield Label(f.label + (f"  [dim]{f.hint}[/dim]" if f.hint else ""),
+                                classes="field-label")
+                    yield self._input(f)
+                    yield Static("", id=f"err-{f.name}", classes="field-error empty")
+            yield Static("", id="err-form", classes="field-error empty")
+            with Horizontal(classes="form-buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Save (Ctrl+S)", id="save", variant="primary")
+
+    def _input(self, f: Field):
+        if f.kind == "bool":
+            return Switch(value=bool(f.value), id=f"in-{f.name}")
+        if f.kind == "select":
+            return Select(list(f.options), value=f.value, allow_blank=False, id=f"in-{f.name}")
+        value = "" if f.value is None else str(f.value)
+        return Input(value=value, id=f"in-{f.name}")
+
+    def on_mount(self) -> None:
+        first = self.query(".form-body Input, .form-body Switch, .form-body Select").first()
+        first.focus()
+
+    def values(self) -> tuple[dict[str, Any], list[FieldError]]:
+        """Typed values converted to Python; conversion problems as FieldErrors."""
+        out: dict[str, Any] = {}
+        errors: list[FieldError] = []
+        for f in self.fields:
+            widget = self.query_one(f"#in-{f.name}")
+            raw = widget.value
+            if f.kind in ("int", "optional_int"):
+                text = str(raw).strip()
+                if not text and f.kind == "optional_int":
+                    out[f.name] = None
+                    continue
+                try:
+                    out[f.name] = int(text)
+                except ValueError:
+                    errors.append(FieldError(f.name, "Enter a whole number."))
+            elif f.kind == "text":
+                out[f.name] = str(raw).strip()
+            else:
+                out[f.name] = raw
+        return out, errors
+
+    def action_save(self) -> None:
+        values, errors = self.values()
+        record = None
+        if not errors:
+            try:
+                record, errors = self.build(values)
+            except ValueError as exc:  # a builder's own parse error, e.g. "06:00 xx"
+                errors = [FieldError("", str(exc))]
+        if errors:
+            self.show_errors(errors)
+            return
+        self.dismiss(record)
+
+    def show_errors(self, errors: Sequence[FieldError]) -> None:
+        names = [f.name for f in self.fields]
+        by_field: dict[str, list[str]] = {}
+        for e in errors:
+            by_field.setdefault(field_for(e.field, names) or "form", []).append(e.message)
+        for name in [*names, "form"]:
+            box = self.query_one(f"#err-{name}", Static)
+            messages = by_field.get(name, [])
+            box.update("\n".join(messages))
+            box.set_class(not messages, "empty")
+            if name != "form":
+                self.query_one(f"#in-{name}").set_class(bool(messages), "-invalid")
+        first = next((n for n in names if n in by_field), None)
+        if first:
+            self.query_one(f"#in-{first}").focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            self.action_save()
+        else:
+            self.action_cancel()
+
+    def on_input_submitted(self) -> None:
+        self.action_save()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str):
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.question, classes="dialog-title")
+            yield Static("[b]y[/b] yes · [b]n[/b] no", classes="dialog-hint")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key of the screen below and of the app, with its current (remappable) key."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q", "close", "Close")]
+
+    def __init__(self, rows: list[tuple[str, str, str]]):
+        super().__init__()
+        self.rows = rows  # (keys, description, binding id)
+
+    def compose(self) -> ComposeResult:
+        lines = [f" [b]{keys:<14}[/b] {desc}" + (f" [dim]({bid})[/dim]" if bid else "")
+                 for keys, desc, bid in self.rows]
+        with Vertical(classes="dialog"):
+            yield Static("Keys", classes="dialog-title")
+            with VerticalScroll(id="help-body"):
+                yield Static("\n".join(lines))
+            yield Static("Remap a key in settings.toml under [keys], e.g. finder = \"ctrl+f\" "
+                         "(ids in brackets). Esc closes.", classes="dialog-hint")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,211 @@
+"""The form for each record: its fields and how typed values become a validated record.
+
+Only domain calls here (no I/O): a builder returns (record, errors) and the dialog shows them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from fieldtech.domain import limits as L
+from fieldtech.domain.errors import FieldError
+from fieldtech.domain.models import (
+    WEEKDAY_NAMES,
+    Controller,
+    ControllerConfig,
+    Customer,
+    Program,
+    ScheduleKind,
+    Zone,
+    new_id,
+)
+from fieldtech.domain.plans import CustomerPlan, Membership, SelfManagement
+from fieldtech.domain.validation import (
+    normalize_serial,
+    validate_controller,
+    validate_customer,
+    validate_program,
+    validate_zone,
+)
+from fieldtech.screens.forms import Builder, Field
+
+
+def zone_form(zone: Zone, zone_count: int) -> tuple[list[Field], Builder]:
+    fields = [
+        Field("name", "Name", zone.name),
+        Field("enabled", "Enabled", zone.enabled, "bool"),
+        Field("run_minutes", "Run time", zone.run_minutes, "int",
+              hint=f"minutes, {L.RUN_MINUTES_MIN}–{L.RUN_MINUTES_MAX}"),
+        Field("cycle_minutes", "Cycle", zone.cycle_minutes, "optional_int",
+              hint="minutes; blank = no cycle-and-soak"),
+        Field("soak_minutes", "Soak", zone.soak_minutes, "optional_int", hint="minutes"),
+        Field("master_valve", "Opens the master valve", zone.master_valve, "bool"),
+        Field("seasonal_adjust_pct", "Seasonal adjust", zone.seasonal_adjust_pct, "int",
+              hint=f"%, {L.SEASONAL_ADJUST_MIN}–{L.SEASONAL_ADJUST_MAX}"),
+        Field("suspended_until", "Suspended until", _iso(zone.suspended_until),
+              hint="YYYY-MM-DD; blank = not suspended"),
+    ]
+
+    def build(v: dict[str, Any]) -> tuple[Zone, list[FieldError]]:
+        errors: list[FieldError] = []
+        until = _date(v.pop("suspended_until"), "suspended_until", errors)
+        z = replace(zone, suspended_until=until, **v)
+        return z, errors + validate_zone(z, zone_count)
+
+    return fields, build
+
+
+def program_form(program: Program, zone_count: int) -> tuple[list[Field], Builder]:
+    fields = [
+        Field("name", "Name", program.name),
+        Field("enabled", "Enabled", program.enabled, "bool"),
+        Field("schedule", "Schedule", program.schedule, "select",
+              options=[("Days of the week", ScheduleKind.WEEKDAYS), ("Odd days", ScheduleKind.ODD),
+                       ("Even days", ScheduleKind.EVEN),
+                       ("Every N days", ScheduleKind.INTERVAL)]),
+        Field("days", "Days of the week", " ".join(WEEKDAY_NAMES[d] for d in program.days),
+              hint="e.g. Mon Wed Fri"),
+        Field("interval_days", "Every N days", program.interval_days, "int",
+              hint=f"{L.INTERVAL_DAYS_MIN}–{L.INTERVAL_DAYS_MAX}"),
+        Field("start_times", "Start times", " ".join(program.start_times),
+              hint=f"HH:MM, up to {L.START_TIMES_MAX}, e.g. 05:30 19:00"),
+        Field("zone_minutes", "Zone minutes",
+              " ".join(f"{z}={m}" for z, m in sorted(program.zone_minutes.items())),
+              hint="zone=minutes, e.g. 1=10 2=15"),
+    ]
+
+    def build(v: dict[str, Any]) -> tuple[Program, list[FieldError]]:
+        errors: list[FieldError] = []
+        days = _weekdays(v.pop("days"), errors)
+        minutes = _zone_minutes(v.pop("zone_minutes"), errors)
+        starts = v.pop("start_times").split()
+        p = replace(program, days=days, zone_minutes=minutes, start_times=starts, **v)
+        return p, errors + validate_program(p, zone_count)
+
+    return fields, build
+
+
+def controller_form(controller: Controller) -> tuple[list[Field], Builder]:
+    fields = [
+        Field("name", "Name", controller.name),
+        Field("model", "Model", controller.model),
+        Field("zone_count", "Zones", controller.zone_count, "int",
+              hint=f"{L.ZONES_MIN}–{L.ZONES_MAX}"),
+        Field("serial", "Serial number", controller.serial or "",
+              hint="blank until the hardware is bound"),
+        Field("timezone", "Time zone", controller.timezone, hint="e.g. America/Denver"),
+        Field("location", "Location", controller.location),
+        Field("notes", "Notes", controller.notes),
+    ]
+
+    def build(v: dict[str, Any]) -> tuple[Controller, list[FieldError]]:
+        v["serial"] = normalize_serial(v["serial"]) or None
+        c = replace(controller, **v)
+        if isinstance(c.zone_count, int) and c.zone_count != controller.zone_count:
+            c = c.copy_config_from(controller)  # zones cut or added to the new count
+        return c, validate_controller(c)
+
+    return fields, build
+
+
+def new_controller_form(customer: Customer) -> tuple[list[Field], Builder]:
+    blank = Controller(id=new_id(), customer_id=customer.id, name="", location=customer.address)
+    fields, build = controller_form(blank)
+
+    def build_new(v: dict[str, Any]) -> tuple[Controller, list[FieldError]]:
+        c, errors = build(v)
+        c = replace(c, config=ControllerConfig.default_for(c.zone_count)) if not errors else c
+        return c, errors
+
+    return fields, build_new
+
+
+def customer_form(customer: Customer | None) -> tuple[list[Field], Builder]:
+    c = customer or Customer(id=new_id(), name="")
+    fields = [
+        Field("name", "Name", c.name),
+        Field("email", "E-mail", c.email),
+        Field("phone", "Phone", c.phone),
+        Field("address", "Address", c.address),
+        Field("plan", "Customer plan", c.plan, "select",
+              options=[(p.label, p) for p in CustomerPlan]),
+        Field("self_management", "Customer may", c.self_management, "select",
+              options=[(p.label, p) for p in SelfManagement]),
+        Field("membership", "Service membership", c.membership, "select",
+              options=[(f"{m.label} — {m.promise}", m) for m in Membership]),
+    ]
+
+    def build(v: dict[str, Any]) -> tuple[Customer, list[FieldError]]:
+        k = replace(c, **v)
+        return k, validate_customer(k)
+
+    return fields, build
+
+
+def rain_delay_form(until: datetime | None) -> tuple[list[Field], Builder]:
+    hours = 0
+    if until is not None:
+        hours = max(0, round((until - datetime.now(UTC)).total_seconds() / 3600))
+    fields = [Field("hours", "Rain delay", hours, "int",
+                    hint=f"hours from now, 0 clears, up to {L.RAIN_DELAY_HOURS_MAX}")]
+
+    def build(v: dict[str, Any]) -> tuple[datetime | None, list[FieldError]]:
+        h = v["hours"]
+        if not 0 <= h <= L.RAIN_DELAY_HOURS_MAX:
+            return None, [FieldError("hours", f"Between 0 and {L.RAIN_DELAY_HOURS_MAX} hours.")]
+        when = None if h == 0 else (datetime.now(UTC) + timedelta(hours=h)).replace(
+            second=0, microsecond=0)
+        return when, []
+
+    return fields, build
+
+
+def path_form(label: str, default: str) -> tuple[list[Field], Builder]:
+    fields = [Field("path", label, default)]
+
+    def build(v: dict[str, Any]) -> tuple[str, list[FieldError]]:
+        if not v["path"]:
+            return "", [FieldError("path", "Enter a file path.")]
+        return v["path"], []
+
+    return fields, build
+
+
+def _iso(d: date | None) -> str:
+    return d.isoformat() if d else ""
+
+
+def _date(text: str, name: str, errors: list[FieldError]) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        errors.append(FieldError(name, "Enter a date as YYYY-MM-DD, e.g. 2026-12-24."))
+        return None
+
+
+def _weekdays(text: str, errors: list[FieldError]) -> list[int]:
+    days = []
+    names = [n.lower() for n in WEEKDAY_NAMES]
+    for word in text.replace(",", " ").split():
+        key = word[:3].lower()
+        if key in names:
+            days.append(names.index(key))
+        else:
+            errors.append(FieldError("days", f"“{word}” is not a day: use Mon Tue Wed …"))
+            break
+    return days
+
+
+def _zone_minutes(text: str, errors: list[FieldError]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for item in text.replace(",", " ").split():
+        zone, sep, minutes = item.partition("=")
+        if not sep or not zone.isdigit() or not minutes.isdigit():
+            errors.append(FieldError("zone_minutes", f"Write zone=minutes, e.g. 3=15 (“{item}”)."))
+            break
+        out[int(zone)] = int(minutes)
+    return out

@@ -1,0 +1,73 @@
+"""User settings in one TOML file in the config dir: theme, key overrides, pinned controllers.
+
+Never holds a token (those live in the OS keyring). A broken file is reported, not overwritten.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomli_w
+
+from fieldtech.offline_store.paths import config_dir
+
+PINNED_MAX = 9  # the switcher shows digits 1-9
+
+
+@dataclass
+class Settings:
+    theme: str = "textual-dark"
+    keys: dict[str, str] = field(default_factory=dict)  # binding id -> keys, e.g. "finder"="f"
+    pinned: list[str] = field(default_factory=list)  # controller ids, switcher order
+    ssh_profile: bool | None = None  # None: on when SSH_CONNECTION is set
+    path: Path | None = field(default=None, compare=False)
+    problem: str | None = field(default=None, compare=False)  # why the file could not be read
+
+    @classmethod
+    def load(cls, directory: Path | None = None) -> Settings:
+        path = (directory or config_dir()) / "settings.toml"
+        if not path.exists():
+            return cls(path=path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            return cls(path=path, problem=f"{path} could not be read ({exc}); using defaults.")
+        s = cls(path=path)
+        if isinstance(data.get("theme"), str):
+            s.theme = data["theme"]
+        keys = data.get("keys", {})
+        if isinstance(keys, dict):
+            s.keys = {str(k): str(v) for k, v in keys.items() if isinstance(v, str)}
+        pinned = data.get("pinned", [])
+        if isinstance(pinned, list):
+            s.pinned = [str(p) for p in pinned][:PINNED_MAX]
+        if isinstance(data.get("ssh_profile"), bool):
+            s.ssh_profile = data["ssh_profile"]
+        return s
+
+    def save(self) -> None:
+        if self.path is None or self.problem:  # never overwrite a file we could not read
+            return
+        data: dict[str, object] = {"theme": self.theme, "pinned": self.pinned, "keys": self.keys}
+        if self.ssh_profile is not None:
+            data["ssh_profile"] = self.ssh_profile
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
+        os.replace(tmp, self.path)  # atomic: a crash leaves the old file or the new one
+
+    def toggle_pin(self, controller_id: str) -> bool:
+        """Pin or unpin; returns True if now pinned. The oldest pin drops past nine."""
+        if controller_id in self.pinned:
+            self.pinned.remove(controller_id)
+            return False
+        self.pinned = [controller_id, *self.pinned][:PINNED_MAX]
+        return True
+
+    def use_ssh_profile(self) -> bool:
+        if self.ssh_profile is not None:
+            return self.ssh_profile
+        return bool(os.environ.get("SSH_CONNECTION"))
