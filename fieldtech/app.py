@@ -100,7 +100,7 @@ class FieldtechApp(App):
     def _fleet_loaded(self, rows: list[FleetRow], index: FleetIndex, topbar: tuple,
                       recent: list[str], keep: str | None) -> None:
         self.rows, self.index = rows, index
-        self.rows_by_id = {r.controller_id: r for r in rows}
+        self.rows_by_id = {r.controller_id: r for r in rows if r.controller_id}
         self.recent_ids = recent
         self._topbar = topbar
         for screen in self.screen_stack:
@@ -192,7 +192,8 @@ class FieldtechApp(App):
                          lambda result: result is not None and then(result))
 
     @work(thread=True, group="save")
-    def _save(self, what: str, write: Callable[[], Any], open_id: str | None = None) -> None:
+    def _save(self, what: str, write: Callable[[], Any], open_id: str | None = None,
+              keep: str | None = None) -> None:
         try:
             write()
         except ValidationError as exc:  # forms validate first; this is a last line of defence
@@ -201,17 +202,18 @@ class FieldtechApp(App):
         except (FieldtechError, OSError) as exc:
             self.call_from_thread(self.notify, f"Not saved: {exc}", severity="error")
             return
-        self.call_from_thread(self._saved, what, open_id)
+        self.call_from_thread(self._saved, what, open_id, keep)
 
-    def _saved(self, what: str, open_id: str | None) -> None:
+    def _saved(self, what: str, open_id: str | None, keep: str | None) -> None:
         self.notify(f"{what} — saved, will sync.", timeout=3)
         if open_id is not None:
             self.open_controller(open_id)
-        self.load_fleet(keep=open_id)
+        self.load_fleet(keep=open_id or keep)
 
     def new_customer(self) -> None:
         def save(customer: Any) -> None:
-            self._save(f"Customer {customer.name}", lambda: self.store.create_customer(customer))
+            self._save(f"Customer {customer.name}", lambda: self.store.create_customer(customer),
+                       keep=customer.id)
         self._form("New customer", customer_form(None), save)
 
     def edit_customer(self, customer_id: str) -> None:
@@ -221,7 +223,8 @@ class FieldtechApp(App):
             changes = {f: getattr(k, f) for f in ("name", "email", "phone", "address", "plan",
                                                    "self_management", "membership")}
             self._save(f"Customer {k.name}",
-                       lambda: self.store.update_customer(customer_id, **changes))
+                       lambda: self.store.update_customer(customer_id, **changes),
+                       keep=customer_id)
         self._form(f"Customer — {customer.name}", customer_form(customer), save)
 
     def new_controller(self, customer_id: str | None) -> None:
@@ -229,7 +232,7 @@ class FieldtechApp(App):
             self.notify("Create a customer first (n).", severity="warning")
             return
         customer = self.store.customer(customer_id)
-        usage = self.store.usage()
+        usage = self._topbar[1]  # last known usage, as the top bar shows it
         warning = usage.controller_warning() if usage else None
         if warning:
             self.notify(warning, severity="warning", timeout=8)
@@ -241,36 +244,47 @@ class FieldtechApp(App):
         self._form(title, new_controller_form(customer), save)
 
     def _update(self, controller: Controller, what: str, **changes: Any) -> None:
-        self._save(what, lambda: self.store.update_controller(controller.id, **changes),
+        self._edit(controller, what, lambda _current: changes)
+
+    def _edit(self, controller: Controller, what: str,
+              change: Callable[[Controller], dict[str, Any]]) -> None:
+        """Save `change(record as stored)`: never a stale copy of what the screen showed."""
+        self._save(what, lambda: self.store.edit_controller(controller.id, change),
                    open_id=controller.id)
 
     def edit_controller(self, controller: Controller) -> None:
         def save(c: Controller) -> None:
-            fields = ("name", "model", "zone_count", "serial", "timezone", "location", "notes",
-                      "config")
-            self._update(controller, f"Controller {c.name}",
-                         **{f: getattr(c, f) for f in fields})
+            fields = ("name", "model", "zone_count", "serial", "timezone", "location", "notes")
+            changes = {f: getattr(c, f) for f in fields}
+
+            def change(current: Controller) -> dict[str, Any]:
+                if c.zone_count == current.zone_count:
+                    return changes
+                resized = replace(current, zone_count=c.zone_count).copy_config_from(current)
+                return {**changes, "config": resized.config}
+            self._edit(controller, f"Controller {c.name}", change)
         self._form(f"Controller — {controller.name}", controller_form(controller), save)
 
     def edit_zone(self, controller: Controller, zone: Zone) -> None:
         def save(z: Zone) -> None:
-            zones = [z if x.number == zone.number else x for x in controller.config.zones]
-            self._update(controller, f"Zone {z.number}",
-                         config=replace(controller.config, zones=zones))
+            self._edit(controller, f"Zone {z.number}", lambda c: {"config": replace(
+                c.config, zones=[z if x.number == z.number else x for x in c.config.zones])})
         self._form(f"Zone {zone.number} — {controller.name}",
                    zone_form(zone, controller.zone_count), save)
 
     def edit_program(self, controller: Controller, index: int | None) -> None:
-        programs = list(controller.config.programs)
+        programs = controller.config.programs
         program = programs[index] if index is not None else Program(name="New program")
 
         def save(p: Program) -> None:
-            if index is None:
-                programs.append(p)
-            else:
-                programs[index] = p
-            self._update(controller, f"Program {p.name}",
-                         config=replace(controller.config, programs=programs))
+            def change(c: Controller) -> dict[str, Any]:
+                current = list(c.config.programs)
+                if index is None or index >= len(current):
+                    current.append(p)
+                else:
+                    current[index] = p
+                return {"config": replace(c.config, programs=current)}
+            self._edit(controller, f"Program {p.name}", change)
         self._form(f"Program — {program.name}", program_form(program, controller.zone_count),
                    save)
 
@@ -279,18 +293,17 @@ class FieldtechApp(App):
 
         def answer(yes: bool | None) -> None:
             if yes:
-                programs = [p for i, p in enumerate(controller.config.programs) if i != index]
-                self._update(controller, f"Program {program.name} deleted",
-                             config=replace(controller.config, programs=programs))
+                self._edit(controller, f"Program {program.name} deleted", lambda c: {
+                    "config": replace(c.config, programs=[
+                        p for p in c.config.programs if p != program])})
         self.push_screen(ConfirmScreen(f"Delete program “{program.name}”?"), answer)
 
     def edit_rain_delay(self, controller: Controller) -> None:
-        def save(until: Any) -> None:
-            self._update(controller, "Rain delay",
-                         config=replace(controller.config, rain_delay_until=until or None))
+        def save(result: dict[str, Any]) -> None:
+            self._edit(controller, "Rain delay", lambda c: {
+                "config": replace(c.config, rain_delay_until=result["until"])})
         self._form(f"Rain delay — {controller.name}",
-                   rain_delay_form(controller.config.rain_delay_until),
-                   lambda until: save(until))
+                   rain_delay_form(controller.config.rain_delay_until), save)
 
     # -- configuration files ------------------------------------------------------------------
 

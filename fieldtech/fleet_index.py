@@ -18,7 +18,7 @@ FUZZY_BELOW = 5
 
 class FleetIndex:
     def __init__(self, rows: Sequence[FleetRow]):
-        self.rows = list(rows)
+        self.rows = [r for r in rows if r.controller_id]  # controllers only
         self._names = [r.name.casefold() for r in self.rows]
         self._customers = [r.customer_name.casefold() for r in self.rows]
         self._serials = [(r.serial or "").casefold() for r in self.rows]

@@ -110,6 +110,18 @@ class ControllerScreen(Screen):
         self._fill_programs(controller, keep=same)
         self._fill_details(controller)
         self._fill_pending(pending)
+        if not same or self.focused is None:
+            self._focus_tab()
+
+    def _focus_tab(self) -> None:
+        """Arrow keys go to the table of the tab on show, so ↓ then e edits the next zone."""
+        pane = self.query_one(TabbedContent).active_pane
+        tables = pane.query(DataTable) if pane is not None else []
+        if tables:
+            tables.first().focus()
+
+    def on_tabbed_content_tab_activated(self) -> None:
+        self._focus_tab()
 
     def _fill_zones(self, c: Controller, keep: bool) -> None:
         table = self.query_one("#zone-table", DataTable)

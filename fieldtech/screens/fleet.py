@@ -56,7 +56,8 @@ class FleetScreen(Screen):
         self.fleet_list.display = bool(rows)
         query = self.query_one("#filter", Input).value
         if query and self.app.index is not None:
-            rows = [rows[i] for i in self.app.index.filter(query)]
+            index = self.app.index
+            rows = [index.rows[i] for i in index.filter(query)]
         self.fleet_list.set_rows(rows, keep=keep)
 
     def on_mount(self) -> None:

@@ -151,13 +151,14 @@ def rain_delay_form(until: datetime | None) -> tuple[list[Field], Builder]:
     fields = [Field("hours", "Rain delay", hours, "int",
                     hint=f"hours from now, 0 clears, up to {L.RAIN_DELAY_HOURS_MAX}")]
 
-    def build(v: dict[str, Any]) -> tuple[datetime | None, list[FieldError]]:
+    def build(v: dict[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
+        # A dict, not the datetime: None (cleared) must not read as "cancelled".
         h = v["hours"]
         if not 0 <= h <= L.RAIN_DELAY_HOURS_MAX:
-            return None, [FieldError("hours", f"Between 0 and {L.RAIN_DELAY_HOURS_MAX} hours.")]
+            return {}, [FieldError("hours", f"Between 0 and {L.RAIN_DELAY_HOURS_MAX} hours.")]
         when = None if h == 0 else (datetime.now(UTC) + timedelta(hours=h)).replace(
             second=0, microsecond=0)
-        return when, []
+        return {"until": when}, []
 
     return fields, build
 

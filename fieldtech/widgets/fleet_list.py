@@ -91,7 +91,7 @@ class FleetList(ScrollView, can_focus=True):
     # -- data ---------------------------------------------------------------------------------
 
     def set_rows(self, rows: Sequence[FleetRow], keep: str | None = None) -> None:
-        """Show `rows` (already in order); keep the cursor on controller `keep` if present."""
+        """Show `rows` (in order); keep the cursor on `keep`, a controller or customer id."""
         self.rows = list(rows)
         lines: list[tuple[int, int]] = []
         last_customer = None
@@ -99,7 +99,8 @@ class FleetList(ScrollView, can_focus=True):
             if self.grouped and r.customer_id != last_customer:
                 lines.append((CUSTOMER, i))
                 last_customer = r.customer_id
-            lines.append((CONTROLLER, i))
+            if r.controller_id:  # empty: a customer with no controller yet
+                lines.append((CONTROLLER, i))
         self._lines = lines
         self._cache.clear()
         self.virtual_size = Size(self.size.width, len(lines))
@@ -107,8 +108,9 @@ class FleetList(ScrollView, can_focus=True):
         if keep is not None:
             self.cursor = next(
                 (n for n, (kind, i) in enumerate(lines)
-                 if kind == CONTROLLER and self.rows[i].controller_id == keep), 0)
-        elif self.grouped and len(lines) > 1:
+                 if (kind == CONTROLLER and self.rows[i].controller_id == keep)
+                 or (kind == CUSTOMER and self.rows[i].customer_id == keep)), 0)
+        elif self.grouped and len(lines) > 1 and lines[1][0] == CONTROLLER:
             self.cursor = 1  # on the first controller rather than its customer
         self.scroll_to(y=max(0, self.cursor - self.size.height // 2), animate=False)
         self.refresh()

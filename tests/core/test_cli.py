@@ -1,0 +1,39 @@
+"""The command line: seed into a data dir, refuse to mix, clear errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from fieldtech.offline_store import Store
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "fieldtech", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_seed_then_refuse_to_seed_again(tmp_path: Path) -> None:
+    result = run("--data-dir", str(tmp_path), "seed", "--customers", "30", "--controllers", "90")
+    assert result.returncode == 0, result.stderr
+    assert "Seeded 30 customers and 90 controllers" in result.stdout
+    with Store(tmp_path / "fieldtech.db") as s:
+        assert s.counts() == (30, 90)
+        assert s.usage().controllers_limit == 150  # Bronze holds 90
+    again = run("--data-dir", str(tmp_path), "seed")
+    assert again.returncode == 1 and "already holds data" in again.stderr
+
+
+def test_seed_rejects_nonsense(tmp_path: Path) -> None:
+    result = run("--data-dir", str(tmp_path), "seed", "--controllers", "0")
+    assert result.returncode == 2 and "at least 1" in result.stderr
+    result = run("--data-dir", str(tmp_path), "seed", "--controllers", "many")
+    assert result.returncode == 2 and "invalid int" in result.stderr
+
+
+def test_help_lists_commands() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("demo", "seed"):
+        assert command in result.stdout

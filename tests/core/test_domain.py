@@ -1,0 +1,123 @@
+"""Validation messages, the plan table and usage: the rules every part shares."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from fieldtech.domain import (
+    Controller,
+    ControllerConfig,
+    Program,
+    ScheduleKind,
+    Tier,
+    ValidationError,
+    Zone,
+    new_id,
+    usage,
+)
+from fieldtech.domain.plans import PLAN_TABLE, smallest_tier_for, tier_limits
+from fieldtech.domain.validation import (
+    parse_config,
+    parse_controller,
+    plan_code_error,
+    serial_error,
+    validate_config,
+    validate_program,
+)
+
+
+def controller(**kw) -> Controller:
+    zones = kw.pop("zone_count", 4)
+    return Controller(id=new_id(), customer_id="k1", name=kw.pop("name", "Front"),
+                      zone_count=zones, config=ControllerConfig.default_for(zones), **kw)
+
+
+def test_plan_table_matches_design() -> None:
+    expected = {Tier.STARTER: (25, 5, 0), Tier.CONTRACTOR: (75, 5, 2), Tier.BRONZE: (150, 15, 12),
+                Tier.SILVER: (250, 30, 20), Tier.GOLD: (400, 45, 35)}
+    got = {t: (x.controllers, x.staff_users, x.included_enthusiast) for t, x in PLAN_TABLE.items()}
+    assert got == expected
+    assert smallest_tier_for(26) is Tier.CONTRACTOR and smallest_tier_for(401) is Tier.PLATINUM
+    assert tier_limits(Tier.PLATINUM).controllers > 400
+
+
+def test_usage_reports_used_limit_and_enthusiast_available() -> None:
+    u = usage(Tier.BRONZE, controllers_used=149, enthusiast_used=5)
+    assert (u.controllers_limit, u.controllers_free, u.enthusiast_available) == (150, 1, 7)
+    assert u.controller_warning() == "This is 150 of 150 controllers on Bronze."
+    over = u.controller_warning(adding=2)
+    assert "151 of 150" in over and "Silver" in over
+    assert usage(Tier.BRONZE, 10, 0).controller_warning() is None
+
+
+@pytest.mark.parametrize("code, ok", [
+    ("45F2-644E", True), ("45f2-644e", True), ("45F2644E", False), ("45G2-644E", False),
+    ("45F2-644", False), ("", False), (" 45F2-644E ", True)])
+def test_plan_code_shape(code: str, ok: bool) -> None:
+    assert (plan_code_error(code) is None) is ok
+
+
+def test_serial_shape() -> None:
+    assert serial_error("FT1-0A1B2C3D") is None
+    assert serial_error("OS-A1B2C3D4E5F6") is None
+    assert serial_error("ft1-0a1b2c3d") is None  # normalised before checking
+    assert "label" in serial_error("12345")
+
+
+def test_every_problem_reported_with_its_field() -> None:
+    c = controller(zone_count=4, name="x" * 40)
+    c.config.zones[1].run_minutes = -1
+    c.config.zones.append(Zone(number=9, name="Ghost"))
+    c.config.programs.append(Program(name="", start_times=["6:00"], zone_minutes={7: 5}))
+    with pytest.raises(ValidationError) as err:
+        parse_controller(c.to_dict())
+    fields = {e.field for e in err.value.errors}
+    assert {"name", "zones.2.run_minutes", "zones.9.number", "programs.0.name",
+            "programs.0.start_times", "programs.0.zone_minutes.7"} <= fields
+    msg = dict((e.field, e.message) for e in err.value.errors)["zones.9.number"]
+    assert "has 4 zones" in msg
+
+
+def test_duplicate_zone_numbers_and_start_times() -> None:
+    cfg = ControllerConfig(zones=[Zone(1, "A"), Zone(1, "B")],
+                           programs=[Program(name="P", start_times=["06:00", "06:00"])])
+    fields = [e.field for e in validate_config(cfg, 4)]
+    assert "zones.1.number" in fields and "programs.0.start_times" in fields
+
+
+def test_program_rules() -> None:
+    p = Program(name="P", schedule=ScheduleKind.INTERVAL, interval_days=1)
+    assert [e.field for e in validate_program(p, 8)] == ["program.interval_days"]
+    p = Program(name="P", days=[], start_times=["01:00"] * 5)
+    assert {e.field for e in validate_program(p, 8)} == {"program.days", "program.start_times"}
+
+
+def test_wrong_types_are_errors_not_crashes() -> None:
+    with pytest.raises(ValidationError) as err:
+        parse_config({"zones": [{"number": "one", "name": 5}]}, 8)
+    assert {e.field for e in err.value.errors} == {"zones.one.number", "zones.one.name"}
+    with pytest.raises(ValidationError):
+        parse_config({"zones": [{"number": 1, "name": "A", "suspended_until": "soon"}]}, 8)
+    with pytest.raises(ValidationError):
+        parse_controller("not a dict")  # type: ignore[arg-type]
+
+
+def test_round_trip_through_dict_keeps_everything() -> None:
+    c = controller(zone_count=3, serial="FT1-0A1B2C3D", notes="Dog")
+    c.config.zones[0].suspended_until = date(2026, 12, 24)
+    c.config.zones[1].cycle_minutes, c.config.zones[1].soak_minutes = 5, 20
+    c.config.programs.append(Program(name="Lawn", zone_minutes={1: 10, 3: 5}))
+    assert Controller.from_dict(c.to_dict()) == c
+    assert parse_controller(c.to_dict()) == c
+
+
+def test_copy_config_cuts_or_pads_to_zone_count() -> None:
+    big = controller(zone_count=8)
+    big.config.programs.append(Program(name="All", zone_minutes={1: 5, 8: 9}))
+    small = controller(zone_count=4).copy_config_from(big)
+    assert [z.number for z in small.config.zones] == [1, 2, 3, 4]
+    assert small.config.programs[0].zone_minutes == {1: 5}
+    grown = controller(zone_count=10).copy_config_from(big)
+    assert len(grown.config.zones) == 10

@@ -1,0 +1,47 @@
+"""A real app on a real seeded SQLite store, driven by Textual's Pilot at 80×24."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from fieldtech.app import FieldtechApp
+from fieldtech.domain.models import Account, new_id
+from fieldtech.offline_store import Store
+from fieldtech.offline_store.seed import seed_store
+from fieldtech.settings import Settings
+
+SIZE = (80, 24)
+
+
+def make_app(tmp_path: Path, customers: int = 30, controllers: int = 80) -> FieldtechApp:
+    store = Store(tmp_path / "store.db")
+    if controllers:
+        seed_store(store, customers, controllers)
+    else:
+        store.set_account(Account(id=new_id(), name="My company"))
+    settings = Settings.load(tmp_path / "config")
+    return FieldtechApp(store, settings, tmp_path / "data")
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> FieldtechApp:
+    a = make_app(tmp_path)
+    yield a
+    a.store.close()
+
+
+@pytest.fixture
+def empty_app(tmp_path: Path) -> FieldtechApp:
+    a = make_app(tmp_path, controllers=0)
+    yield a
+    a.store.close()
+
+
+async def settle(pilot: Pilot) -> None:
+    """Let workers finish and the screen repaint."""
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()

@@ -1,0 +1,147 @@
+"""Two keystrokes land on the right controller; filter and finder find the long tail."""
+
+from __future__ import annotations
+
+from textual.widgets import Input, Static
+
+from fieldtech.app import FieldtechApp
+from fieldtech.screens.controller import ControllerScreen
+from fieldtech.screens.fleet import FleetScreen
+from fieldtech.screens.switcher import SwitcherScreen
+from fieldtech.widgets.fleet_list import FleetList
+from tests.tui.conftest import SIZE, settle
+
+
+async def open_by_id(pilot, app: FieldtechApp, controller_id: str) -> None:
+    app.open_controller(controller_id)
+    await settle(pilot)
+
+
+def header(app: FieldtechApp) -> str:
+    return str(app.screen.query_one("#ctl-header", Static).render())
+
+
+async def test_switcher_key_then_digit_opens_that_recent_controller(app: FieldtechApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        rows = app.rows
+        visited = [rows[3], rows[10], rows[20]]
+        for r in visited:
+            await open_by_id(pilot, app, r.controller_id)
+        # Most recent first: 1 = rows[20] (current), 2 = rows[10], 3 = rows[3].
+        await pilot.press("s")
+        assert isinstance(app.screen, SwitcherScreen)
+        await pilot.press("3")
+        await settle(pilot)
+        assert isinstance(app.screen, ControllerScreen)
+        assert app.current_controller == rows[3].controller_id
+        assert app.screen.controller.id == rows[3].controller_id
+        assert rows[3].name in header(app) and rows[3].customer_name in header(app)
+
+        await pilot.press("s", "2")  # rows[20] is now second
+        await settle(pilot)
+        assert app.screen.controller.id == rows[20].controller_id
+
+
+async def test_previous_key_jumps_back_and_forth(app: FieldtechApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        a, b = app.rows[1], app.rows[7]
+        await open_by_id(pilot, app, a.controller_id)
+        await open_by_id(pilot, app, b.controller_id)
+        await pilot.press("b")
+        await settle(pilot)
+        assert app.screen.controller.id == a.controller_id
+        await pilot.press("b")
+        await settle(pilot)
+        assert app.screen.controller.id == b.controller_id
+
+
+async def test_pinned_controller_keeps_digit_one(app: FieldtechApp, tmp_path) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        pinned, other = app.rows[5], app.rows[9]
+        await open_by_id(pilot, app, pinned.controller_id)
+        await pilot.press("p")
+        await settle(pilot)
+        await open_by_id(pilot, app, other.controller_id)
+        await pilot.press("s", "1")
+        await settle(pilot)
+        assert app.screen.controller.id == pinned.controller_id
+    assert pinned.controller_id in (tmp_path / "config" / "settings.toml").read_text()
+
+
+async def test_digit_is_search_text_once_typing_started(app: FieldtechApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_by_id(pilot, app, app.rows[0].controller_id)
+        serial_row = next(r for r in app.rows if r.serial and r.serial.startswith("FT1-"))
+        await pilot.press("s", *serial_row.serial.lower())
+        assert isinstance(app.screen, SwitcherScreen)
+        assert app.screen.query_one("#finder-input", Input).value == serial_row.serial.lower()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.controller.id == serial_row.controller_id
+
+
+async def test_finder_fuzzy_query_opens_the_match(app: FieldtechApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        target = app.rows[42]
+        # Customer name without vowels, then a piece of the controller name.
+        query = "".join(ch for ch in target.customer_name.lower() if ch not in "aeiou")
+        await pilot.press("f", *query)
+        results = app.screen.query_one("#finder-list", FleetList)
+        assert any(r.customer_id == target.customer_id for r in results.rows)
+        # Move to the exact target among the customer's controllers, then open it.
+        index = next(i for i, r in enumerate(results.rows)
+                     if r.controller_id == target.controller_id)
+        for _ in range(index):
+            await pilot.press("down")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.controller.id == target.controller_id
+
+
+async def test_slash_filters_the_fleet_and_escape_clears(app: FieldtechApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        target = app.rows[30]
+        await pilot.press("slash", *target.customer_name.lower())
+        fleet = app.screen.query_one(FleetList)
+        assert fleet.rows and all(
+            target.customer_name.lower() in f"{r.customer_name} {r.name}".lower()
+            or target.customer_name.lower() in r.address.lower()
+            for r in fleet.rows)
+        assert len(fleet.rows) < len(app.rows)
+        await pilot.press("enter")  # back to the list
+        await pilot.press("escape")
+        assert len(app.screen.query_one(FleetList).rows) == len(app.rows)
+
+
+async def test_enter_on_fleet_opens_controller_and_escape_returns(app: FieldtechApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        fleet = app.screen.query_one(FleetList)
+        await pilot.press("down", "down", "down")
+        row, is_customer = fleet.current
+        await pilot.press("enter")
+        await settle(pilot)
+        if is_customer:  # a customer header opens the customer form instead
+            await pilot.press("escape")
+            await pilot.press("down", "enter")
+            await settle(pilot)
+            row = fleet.current[0]
+        assert isinstance(app.screen, ControllerScreen)
+        assert app.screen.controller.id == row.controller_id
+        await pilot.press("escape")
+        assert isinstance(app.screen, FleetScreen)
+
+
+async def test_help_lists_the_keys(app: FieldtechApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        text = " ".join(str(s.render()) for s in app.screen.query(Static))
+        for words in ("Filter", "Switch", "Find", "New controller", "s then 1–9"):
+            assert words in text
