@@ -54,14 +54,15 @@ class FleetScreen(Screen):
         rows = self.app.rows
         self.query_one("#empty").set_class(not rows, "visible")
         self.fleet_list.display = bool(rows)
+        if not rows:
+            self.set_focus(None)  # nothing to move through: the welcome text's keys apply
+        elif self.focused is None:
+            self.fleet_list.focus()
         query = self.query_one("#filter", Input).value
         if query and self.app.index is not None:
             index = self.app.index
             rows = [index.rows[i] for i in index.filter(query)]
         self.fleet_list.set_rows(rows, keep=keep)
-
-    def on_mount(self) -> None:
-        self.fleet_list.focus()
 
     def on_fleet_list_selected(self, event: FleetList.Selected) -> None:
         if event.is_customer:
