@@ -36,6 +36,7 @@ class FleetScreen(Screen):
         Binding("e", "edit_customer", "Edit customer", id="edit_customer", show=False),
     ]
 
+    AUTO_FOCUS = "#fleet"  # never the hidden filter box; show_rows unfocuses an empty list
     app: FieldtechApp
 
     def compose(self) -> ComposeResult:
@@ -56,7 +57,7 @@ class FleetScreen(Screen):
         self.fleet_list.display = bool(rows)
         if not rows:
             self.set_focus(None)  # nothing to move through: the welcome text's keys apply
-        elif self.focused is None:
+        elif not (self.focused and self.focused.id == "filter"):
             self.fleet_list.focus()
         query = self.query_one("#filter", Input).value
         if query and self.app.index is not None:

@@ -45,3 +45,14 @@ async def settle(pilot: Pilot) -> None:
     for _ in range(3):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
+
+
+async def wait_for(pilot: Pilot, condition, timeout: float = 10.0) -> None:
+    """Pause until `condition()` holds (workers chain: a save starts a reload when it ends)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await pilot.pause(0.02)
+    await settle(pilot)

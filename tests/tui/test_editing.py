@@ -8,7 +8,7 @@ from fieldtech.app import FieldtechApp
 from fieldtech.domain import ControllerState
 from fieldtech.screens.controller import ControllerScreen
 from fieldtech.screens.forms import FormScreen
-from tests.tui.conftest import SIZE, settle
+from tests.tui.conftest import SIZE, settle, wait_for
 
 
 def set_input(app: FieldtechApp, name: str, value: str) -> None:
@@ -95,7 +95,7 @@ async def test_first_run_create_customer_then_controller_offline(
         set_input(app, "email", "rosa@mail.example")
         set_input(app, "address", "12 Oak St, Fresno, CA")
         await pilot.press("ctrl+s")
-        await settle(pilot)
+        await wait_for(pilot, lambda: app.rows)
         assert [k.name for k in app.store.customers()] == ["Rosa Patel"]
         assert not app.screen.query_one("#empty").has_class("visible")
 
