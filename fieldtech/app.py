@@ -17,15 +17,16 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+# The controller screen and the form dialogs (DataTable, TabbedContent, Select, Switch, …) are
+# imported on first use, not here: they are not needed for the first paint of the fleet.
 from fieldtech import config_files
 from fieldtech.domain.errors import FieldtechError, ValidationError
 from fieldtech.domain.models import Controller, Program, Zone
 from fieldtech.fleet_index import FleetIndex
 from fieldtech.offline_store.paths import templates_dir
 from fieldtech.offline_store.store import FleetRow, Store
-from fieldtech.screens.controller import ControllerScreen
 from fieldtech.screens.fleet import FleetScreen
-from fieldtech.screens.forms import ConfirmScreen, Field, FormScreen, HelpScreen
+from fieldtech.screens.form_fields import Field
 from fieldtech.screens.record_forms import (
     controller_form,
     customer_form,
@@ -38,6 +39,8 @@ from fieldtech.screens.record_forms import (
 from fieldtech.screens.switcher import SwitcherScreen
 from fieldtech.screens.topbar import TopBar
 from fieldtech.settings import Settings
+
+FIRST_SCREEN = 60  # rows read before the first paint; a 24-line terminal shows ~20
 
 
 class FieldtechApp(App):
@@ -74,7 +77,6 @@ class FieldtechApp(App):
             self.set_keymap(settings.keys)
 
     def on_mount(self) -> None:
-        self.install_screen(ControllerScreen(), "controller")
         self.push_screen(FleetScreen())
         if self.settings.problem:
             self.notify(self.settings.problem, severity="warning", timeout=10)
@@ -86,6 +88,9 @@ class FieldtechApp(App):
     def load_fleet(self, keep: str | None = None) -> None:
         """Read every controller (tens of ms at 10,000) and the account, off the event loop."""
         store = self.store
+        if not self.rows:  # first load: paint a screenful now, the whole fleet a moment later
+            head = store.fleet_rows(first=FIRST_SCREEN)
+            self.call_from_thread(self._first_screen, head)
         rows = store.fleet_rows()
         index = FleetIndex(rows)
         account = store.account()
@@ -96,12 +101,23 @@ class FieldtechApp(App):
         self.call_from_thread(self._fleet_loaded, rows, index, (name, usage, pending), recent,
                               keep)
         index.letters()  # warm the fuzzy matcher after the first paint, not before
+        # Likewise the controller screen and forms, so the first switch is as quick as the rest.
+        import fieldtech.screens.controller
+        import fieldtech.screens.forms  # noqa: F401
+
+    def _first_screen(self, rows: list[FleetRow]) -> None:
+        if self.rows:  # the whole fleet already arrived
+            return
+        for screen in self.screen_stack:
+            if isinstance(screen, FleetScreen):
+                screen.show_rows(rows=rows)
 
     def _fleet_loaded(self, rows: list[FleetRow], index: FleetIndex, topbar: tuple,
                       recent: list[str], keep: str | None) -> None:
         self.rows, self.index = rows, index
         self.rows_by_id = {r.controller_id: r for r in rows if r.controller_id}
-        self.recent_ids = recent
+        # Switches made while this load ran are newer than what the store said: keep them first.
+        self.recent_ids += [r for r in recent if r not in self.recent_ids]
         self._topbar = topbar
         for screen in self.screen_stack:
             if isinstance(screen, FleetScreen):
@@ -122,10 +138,18 @@ class FieldtechApp(App):
             self.recent_ids.remove(controller_id)
         self.recent_ids.insert(0, controller_id)
         self._touch_recent(controller_id)
-        screen = self.get_screen("controller")
+        screen = self.controller_screen()
         if self.screen is not screen:
             self.push_screen(screen)
         screen.load(controller_id)
+
+    def controller_screen(self) -> Screen:
+        """The one controller screen, built on first use."""
+        if not self.is_screen_installed("controller"):
+            from fieldtech.screens.controller import ControllerScreen
+
+            self.install_screen(ControllerScreen(), "controller")
+        return self.get_screen("controller")
 
     @work(thread=True, group="recent")
     def _touch_recent(self, controller_id: str) -> None:
@@ -163,7 +187,7 @@ class FieldtechApp(App):
     def action_fleet(self) -> None:
         while len(self.screen_stack) > 2:
             self.pop_screen()
-        if isinstance(self.screen, ControllerScreen):
+        if not isinstance(self.screen, FleetScreen):
             self.pop_screen()
 
     def action_help(self) -> None:
@@ -174,6 +198,8 @@ class FieldtechApp(App):
                 rows.append((self.get_key_display(b) or key, b.description, b.id or ""))
         rows.append(("↑↓ PgUp PgDn", "move in lists; Enter opens", ""))
         rows.append(("[ ]", "previous / next tab on a controller", ""))
+        from fieldtech.screens.forms import HelpScreen
+
         self.push_screen(HelpScreen(rows))
 
     def toggle_pin(self, controller_id: str) -> None:
@@ -181,12 +207,14 @@ class FieldtechApp(App):
         self.settings.save()
         self.notify("Pinned: it keeps a digit in the switcher." if pinned else "Unpinned.",
                     timeout=2)
-        self.get_screen("controller").load(controller_id)
+        self.controller_screen().load(controller_id)
 
     # -- edits: validated in the form, written in a worker ------------------------------------
 
     def _form(self, title: str, form: tuple[list[Field], Any],
               then: Callable[[Any], None]) -> None:
+        from fieldtech.screens.forms import FormScreen
+
         fields, build = form
         self.push_screen(FormScreen(title, fields, build),
                          lambda result: result is not None and then(result))
@@ -296,6 +324,8 @@ class FieldtechApp(App):
                 self._edit(controller, f"Program {program.name} deleted", lambda c: {
                     "config": replace(c.config, programs=[
                         p for p in c.config.programs if p != program])})
+        from fieldtech.screens.forms import ConfirmScreen
+
         self.push_screen(ConfirmScreen(f"Delete program “{program.name}”?"), answer)
 
     def edit_rain_delay(self, controller: Controller) -> None:

@@ -50,9 +50,9 @@ class FleetScreen(Screen):
     def fleet_list(self) -> FleetList:
         return self.query_one("#fleet", FleetList)
 
-    def show_rows(self, keep: str | None = None) -> None:
-        """Show the app's rows, through the filter if one is typed."""
-        rows = self.app.rows
+    def show_rows(self, keep: str | None = None, rows: list | None = None) -> None:
+        """Show the app's rows (or `rows`, the first screenful), through the filter if typed."""
+        rows = self.app.rows if rows is None else rows
         self.query_one("#empty").set_class(not rows, "visible")
         self.fleet_list.display = bool(rows)
         if not rows:

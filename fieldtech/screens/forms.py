@@ -7,8 +7,7 @@ dismisses (with the built record) once `build` reports none.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
@@ -18,28 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, Switch
 
 from fieldtech.domain.errors import FieldError
-
-
-@dataclass
-class Field:
-    name: str
-    label: str
-    value: Any = ""
-    kind: str = "text"  # text | int | optional_int | bool | select
-    options: Sequence[tuple[str, Any]] = ()  # for select: (label, value)
-    hint: str = ""
-
-
-Builder = Callable[[dict[str, Any]], tuple[Any, list[FieldError]]]
-
-
-def field_for(error_path: str, names: Sequence[str]) -> str | None:
-    """Which form field a domain error path belongs to ("zones.3.run_minutes" → run_minutes)."""
-    parts = error_path.split(".")
-    for part in reversed(parts):
-        if part in names:
-            return part
-    return None
+from fieldtech.screens.form_fields import Builder, Field, field_for
 
 
 class FormScreen(ModalScreen[Any]):

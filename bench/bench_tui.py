@@ -1,0 +1,234 @@
+"""The TUI's budgets in a real pty at 80×24 on a 10,000-controller store (issue 2).
+
+    python bench/bench_tui.py [--controllers 10000] [--runs 5]
+
+Prints: start-to-first-paint (fieldtech vs a bare Textual "hello" app, same run), keypress to a
+switched controller fully painted (s + digit), finder keystroke to results painted and the search
+itself, bytes written for one cursor move (256 colours, the SSH profile), and resident memory.
+"Fully painted" is the last byte of the burst the keypress caused (output then idle for 250 ms).
+Loopback-free: it only spawns local processes on a pty.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import pty
+import select
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fieldtech.fleet_index import FleetIndex  # noqa: E402
+from fieldtech.offline_store import Store  # noqa: E402
+from fieldtech.offline_store.seed import seed_store  # noqa: E402
+
+IDLE = 0.25  # a paint under load can pause; the figure is the last byte, not this wait
+HELLO = textwrap.dedent("""
+    from textual.app import App
+    from textual.widgets import Static
+    class Hello(App):
+        def compose(self):
+            yield Static("HELLO-PAINTED")
+    Hello().run()
+""")
+
+
+LIVE: list[Term] = []
+
+
+class Term:
+    """A child process on a real pty, 80×24, with timed reads of what it paints."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]):
+        LIVE.append(self)
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
+                                     close_fds=True, start_new_session=True)
+        os.close(slave)
+        self.screen = b""
+
+    def read_until(self, marker: bytes, timeout: float = 30.0) -> float:
+        """Seconds from start until `marker` is painted."""
+        deadline = time.monotonic() + timeout
+        while marker not in self.screen:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{marker!r} never painted; got {self.screen[-300:]!r}")
+            self._read(0.5)
+        return time.perf_counter() - self.started
+
+    def _read(self, timeout: float) -> bytes:
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        if not ready:
+            return b""
+        try:
+            data = os.read(self.master, 65536)
+        except OSError:
+            return b""
+        self.screen += data
+        return data
+
+    def drain(self) -> None:
+        while self._read(IDLE * 2):
+            pass
+
+    def key(self, keys: bytes) -> tuple[float, int, bytes]:
+        """Send keys; return (seconds to the last byte of the burst, bytes, the burst)."""
+        self.drain()
+        sent = time.perf_counter()
+        os.write(self.master, keys)
+        burst = b""
+        last = sent
+        while True:
+            data = self._read(IDLE)
+            if not data:
+                if burst or time.perf_counter() - sent > 2:
+                    break
+                continue
+            burst += data
+            last = time.perf_counter()
+        return last - sent, len(burst), burst
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def close(self) -> None:
+        if self in LIVE:
+            LIVE.remove(self)
+            self.proc.kill()
+            self.proc.wait()
+            os.close(self.master)
+
+
+def env_for(data_dir: Path, ssh: bool) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTUAL")}
+    env.update(TERM="xterm-256color", FIELDTECH_DATA_DIR=str(data_dir),
+               FIELDTECH_CONFIG_DIR=str(data_dir / "config"), COLORTERM="truecolor")
+    env.pop("SSH_CONNECTION", None)
+    if ssh:
+        env["SSH_CONNECTION"] = "127.0.0.1 50000 127.0.0.1 22"
+    return env
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--controllers", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="ft-bench-"))
+    store = Store(work / "fieldtech.db")
+    t = time.perf_counter()
+    seed_store(store, args.controllers // 4, args.controllers)
+    print(f"seeded {args.controllers} controllers in {time.perf_counter() - t:.1f} s")
+    rows = [r for r in store.fleet_rows() if r.controller_id]
+    picks = rows[:: max(1, len(rows) // 9)][:9]
+    for r in reversed(picks):  # recents: picks[0] most recent
+        store.touch_recent(r.controller_id)
+    store.close()
+    first_customer = rows[0].customer_name.encode()
+    app = [sys.executable, "-m", "fieldtech"]
+
+    # 1. Start-up: first paint of the fleet list vs a bare Textual app, alternating runs.
+    hello_times, app_times, rss = [], [], 0.0
+    for _ in range(args.runs):
+        term = Term([sys.executable, "-c", HELLO], env_for(work, ssh=False))
+        hello_times.append(term.read_until(b"HELLO-PAINTED"))
+        term.close()
+        term = Term(app, env_for(work, ssh=False))
+        app_times.append(term.read_until(first_customer))
+        term.drain()
+        rss = max(rss, term.rss_mb())
+        term.close()
+    hello, start = statistics.median(hello_times), statistics.median(app_times)
+    print(f"start to first paint: fieldtech {ms(start)}, bare Textual hello {ms(hello)}, "
+          f"ratio {start / hello:.2f} (budget ≤ 1.5, target ≤ 400 ms)")
+
+    # 2. Two-keystroke switch, 3. finder, 5. memory — default profile.
+    term = Term(app, env_for(work, ssh=False))
+    term.read_until(first_customer)
+    term.drain()
+    recents = [r.controller_id for r in picks]
+    by_id = {r.controller_id: r for r in rows}
+    switch_times = []
+    for n in range(max(18, args.runs * 4) + 1):  # the first switch builds the screen: warm-up
+        term.key(b"s")
+        target = recents[8] if n else recents[0]
+        digit = b"9" if n else b"1"
+        took, _, burst = term.key(digit)
+        recents.remove(target)
+        recents.insert(0, target)
+        # Textual repaints only changed cells: two sites may share a name, not all three.
+        r = by_id[target]
+        painted = any(x.encode() in burst for x in (r.name, r.customer_name, r.serial or "—"))
+        if n and not painted:
+            raise SystemExit(f"switch {n} did not paint {r.name!r}: {burst[:500]!r}")
+        if n:
+            switch_times.append(took)
+    print(f"switch (s + digit), keypress to controller painted: median "
+          f"{ms(statistics.median(switch_times))}, p90 "
+          f"{ms(sorted(switch_times)[int(len(switch_times) * 0.9)])} over {len(switch_times)} "
+          f"(budget median ≤ 50 ms)")
+
+    term.key(b"\x1b")
+    term.key(b"f")
+    finder_times = []
+    for word in ("frnt yrd", "oakridge", "ft1-a"):
+        for ch in word:
+            took, _, _ = term.key(ch.encode())
+            finder_times.append(took)
+        for _ in word:
+            term.key(b"\x7f")
+    print(f"finder keystroke to results painted: median {ms(statistics.median(finder_times))}, "
+          f"max {ms(max(finder_times))} over {len(finder_times)} keys (budget ≤ 50 ms)")
+    rss = max(rss, term.rss_mb())
+    term.close()
+
+    index = FleetIndex(rows)
+    index.letters()
+    search_times = []
+    for word in ("frnt yrd", "oakridge", "ft1-a", "rosa patel", "clbhse"):
+        for i in range(1, len(word) + 1):
+            t = time.perf_counter()
+            index.search(word[:i])
+            search_times.append(time.perf_counter() - t)
+    print(f"search itself: median {statistics.median(search_times) * 1000:.2f} ms, max "
+          f"{max(search_times) * 1000:.2f} ms over {len(search_times)} queries (budget ≤ 10 ms)")
+
+    # 4. Bytes for one cursor move, SSH profile (256 colours, low frame rate).
+    term = Term(app, env_for(work, ssh=True))
+    term.read_until(first_customer)
+    term.drain()
+    sizes = [term.key(b"\x1b[B")[1] for _ in range(8)]
+    print(f"bytes written for one cursor move (256 colours): median "
+          f"{statistics.median(sizes):.0f} B, max {max(sizes)} B (budget ≤ 1.5 KB)")
+    rss = max(rss, term.rss_mb())
+    term.close()
+    print(f"resident memory: {rss:.0f} MB (budget ≤ 250 MB)")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:  # never leave an app running on a closed pty
+        for term in list(LIVE):
+            term.close()
