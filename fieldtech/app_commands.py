@@ -77,7 +77,7 @@ def _launch(directory: Path, label: str | None = None) -> int:
     if settings.use_ssh_profile():
         # Over SSH every byte counts: fewer frames, 256 colours, no animation. Textual reads
         # these once, at import, so they are set before it is imported.
-        os.environ.setdefault("TEXTUAL_FPS", "15")
+        os.environ.setdefault("TEXTUAL_FPS", "30")
         os.environ.setdefault("TEXTUAL_COLOR_SYSTEM", "256")
         os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
     from fieldtech.app import FieldtechApp

@@ -13,6 +13,12 @@ CORE = [
     "fieldtech.controller_link",
     "fieldtech.simulator",
     "fieldtech.server",
+    # Services the screens call: usable from a script, so no textual either.
+    "fieldtech.fleet_index",
+    "fieldtech.settings",
+    "fieldtech.config_files",
+    "fieldtech.offline_store.seed",
+    "fieldtech.screens.record_forms",
 ]
 
 

@@ -55,8 +55,11 @@ class FleetScreen(Screen):
         rows = self.app.rows if rows is None else rows
         self.query_one("#empty").set_class(not rows, "visible")
         self.fleet_list.display = bool(rows)
+        # An empty list cannot take focus (not even from AUTO_FOCUS racing this call), so the
+        # footer shows the welcome's keys.
+        self.fleet_list.can_focus = bool(rows)
         if not rows:
-            self.set_focus(None)  # nothing to move through: the welcome text's keys apply
+            self.set_focus(None)
         elif not (self.focused and self.focused.id == "filter"):
             self.fleet_list.focus()
         query = self.query_one("#filter", Input).value
