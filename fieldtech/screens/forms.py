@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static, Switch
+from textual.widgets import Button, Input, Label, Select, Static
 
 from fieldtech.domain.errors import FieldError
 from fieldtech.screens.form_fields import Builder, Field, field_for
@@ -39,9 +39,11 @@ class FormScreen(ModalScreen[Any]):
             yield Static(self.title_text, classes="dialog-title")
             with VerticalScroll(classes="form-body"):
                 for f in self.fields:
-                    yield Label(f.label + (f"  [dim]{f.hint}[/dim]" if f.hint else ""),
-                                classes="field-label")
-                    yield self._input(f)
+                    with Horizontal(classes="field-row"):
+                        yield Label(f.label, classes="field-label")
+                        yield self._input(f)
+                    if f.hint:
+                        yield Static(f.hint, classes="field-hint")
                     yield Static("", id=f"err-{f.name}", classes="field-error empty")
             yield Static("", id="err-form", classes="field-error empty")
             with Horizontal(classes="form-buttons"):
@@ -49,15 +51,17 @@ class FormScreen(ModalScreen[Any]):
                 yield Button("Save (Ctrl+S)", id="save", variant="primary")
 
     def _input(self, f: Field):
-        if f.kind == "bool":
-            return Switch(value=bool(f.value), id=f"in-{f.name}")
+        if f.kind == "bool":  # a Select, not a Switch: readable in one line and under NO_COLOR
+            return Select([("Yes", True), ("No", False)], value=bool(f.value), allow_blank=False,
+                          id=f"in-{f.name}")
         if f.kind == "select":
             return Select(list(f.options), value=f.value, allow_blank=False, id=f"in-{f.name}")
         value = "" if f.value is None else str(f.value)
-        return Input(value=value, id=f"in-{f.name}")
+        # No select-on-focus: a stray key must not replace the whole value.
+        return Input(value=value, id=f"in-{f.name}", select_on_focus=False)
 
     def on_mount(self) -> None:
-        first = self.query(".form-body Input, .form-body Switch, .form-body Select").first()
+        first = self.query(".form-body Input, .form-body Select").first()
         first.focus()
 
     def values(self) -> tuple[dict[str, Any], list[FieldError]]:
