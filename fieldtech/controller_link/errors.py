@@ -137,7 +137,7 @@ OPENSPRINKLER_RESULTS: dict[int, tuple[type[OpenSprinklerError], str]] = {
         "The OpenSprinkler refused the password. Check it in the controller's own app "
         "(factory password: opendoor).",
     ),
-    3: (PasswordMismatch, "The new password and its confirmation differ."),
+    3: (PasswordMismatch, "The OpenSprinkler says the new password and its confirmation differ."),
     16: (DataMissing, "The OpenSprinkler says a value is missing from the request."),
     17: (
         OutOfRange,
