@@ -238,3 +238,10 @@ class SerialAlreadyBound(BindError):
 
 class RecordAlreadyBound(BindError):
     """The record is bound to a different device; binding again replaces it (confirm first)."""
+
+
+# --- discovery -----------------------------------------------------------------------------
+
+
+class ProbeRefused(LinkError):
+    """fieldtech will not probe that address (public, or outside what this session allows)."""

@@ -193,6 +193,10 @@ class ImprovClient:
     async def device_info(self) -> ImprovDeviceInfo:
         return await asyncio.to_thread(self._device_info)
 
+    async def rpc(self, command: int, payload: bytes = b"") -> list[str]:
+        """Any Improv RPC command; the strings of its result."""
+        return await asyncio.to_thread(self._rpc, command, payload)
+
     async def set_wifi(self, ssid: str, password: str, timeout: float = 30.0) -> ImprovStatus:
         """Send credentials; returns once provisioned, with the URL the device reports."""
         payload = wifi_payload(ssid, password)
@@ -233,18 +237,22 @@ class ImprovClient:
             raise self._timeout()
 
     def _device_info(self) -> ImprovDeviceInfo:
+        strings = self._rpc(Command.DEVICE_INFO, b"")
+        if len(strings) < 4:
+            raise ProtocolError("The device sent incomplete Improv device info.",
+                                address=self.address)
+        return ImprovDeviceInfo(*strings[:4])
+
+    def _rpc(self, command: int, payload: bytes) -> list[str]:
         with self._lock:
-            self._send(encode_rpc(Command.DEVICE_INFO))
+            self._send(encode_rpc(command, payload))
             for frame in self._frames(time.monotonic() + self.timeout):
                 if frame.type == FrameType.ERROR_STATE:
                     self._raise_error(frame)
                 if frame.type == FrameType.RPC_RESULT:
-                    command, strings = parse_rpc_result(frame.data)
-                    if command == Command.DEVICE_INFO:
-                        if len(strings) < 4:
-                            raise ProtocolError("The device sent incomplete Improv device info.",
-                                                address=self.address)
-                        return ImprovDeviceInfo(*strings[:4])
+                    answered, strings = parse_rpc_result(frame.data)
+                    if answered == command:
+                        return strings
             raise self._timeout()
 
     def _set_wifi(self, payload: bytes, timeout: float) -> ImprovStatus:

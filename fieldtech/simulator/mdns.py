@@ -31,6 +31,7 @@ class Advertiser:
         self.interfaces = list(interfaces)
         self.zeroconf: AsyncZeroconf | None = None
         self._infos: dict[str, AsyncServiceInfo] = {}
+        self._announcements: list[asyncio.Future[object]] = []
 
     async def start(self) -> None:
         self.zeroconf = AsyncZeroconf(interfaces=self.interfaces)
@@ -38,9 +39,13 @@ class Advertiser:
     async def register(self, devices: list[tuple[NativeDevice, str, int]]) -> None:
         assert self.zeroconf is not None
         infos = [service_info(d, host, port) for d, host, port in devices]
-        # each registration probes for name conflicts (~0.75 s); run them side by side
-        waits = [await self.zeroconf.async_register_service(info) for info in infos]
-        await asyncio.gather(*waits)
+        # Each registration first probes for name conflicts (~0.75 s): run them side by side.
+        # What they return is the announcement task; the service already answers queries, so
+        # the simulator is ready without waiting for the announcements to finish.
+        announcements = await asyncio.gather(
+            *(self.zeroconf.async_register_service(info) for info in infos)
+        )
+        self._announcements.extend(asyncio.ensure_future(a) for a in announcements)
         self._infos.update({d.serial: info for (d, _, _), info in zip(devices, infos, strict=True)})
 
     async def unregister(self, serial: str) -> None:
@@ -52,6 +57,9 @@ class Advertiser:
     async def stop(self) -> None:
         if self.zeroconf is None:
             return
+        for announcement in self._announcements:
+            announcement.cancel()
+        self._announcements.clear()
         await self.zeroconf.async_unregister_all_services()  # goodbye packets
         await self.zeroconf.async_close()
         self.zeroconf = None

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from fieldtech.controller_link.safety import LOOPBACK_ONLY_ENV
 from fieldtech.simulator import Simulator
+
+# Belt and braces: with this set, discovery refuses anything but 127.0.0.x / 127.0.0.1.
+os.environ[LOOPBACK_ONLY_ENV] = "1"
 
 
 @pytest.fixture
