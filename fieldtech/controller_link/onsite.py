@@ -120,12 +120,12 @@ class ConfigDifference:
     label: str  # "Zone 3 name"
     record: Any  # None when only the device has it
     device: Any  # None when only the record has it
+    whole: bool = False  # a zone or program that exists on one side only
 
     def describe(self) -> str:
-        if self.device is None and self.record is not None and self.path.count(".") <= 1:
-            return f"{self.label}: only in the record"
-        if self.record is None and self.device is not None and self.path.count(".") <= 1:
-            return f"{self.label}: only on the controller"
+        if self.whole:
+            side = "in the record" if self.device is None else "on the controller"
+            return f"{self.label}: only {side}"
         return f"{self.label}: {_show(self.record)} in the record, {_show(self.device)} on the " \
                "controller"
 
@@ -144,7 +144,7 @@ def diff_config(record: ControllerConfig,
         label = f"Zone {number}"
         if mine is None or other is None:
             out.append(ConfigDifference(f"zones.{number}", label, _zone_text(mine),
-                                        _zone_text(other)))
+                                        _zone_text(other), whole=True))
             continue
         for name in ZONE_FIELDS:
             if f"zone.{name}" in unsupported:
@@ -169,7 +169,8 @@ def _diff_program(i: int, mine: Program | None, other: Program | None) -> list[C
     path = f"programs.{i}"
     if mine is None or other is None:
         label = f"Program {i + 1} '{(mine or other).name}'"  # type: ignore[union-attr]
-        return [ConfigDifference(path, label, mine and mine.name, other and other.name)]
+        return [ConfigDifference(path, label, mine and mine.name, other and other.name,
+                                 whole=True)]
     label = f"Program {i + 1} '{mine.name}'"
     out = []
     fields = ["name", "enabled", "schedule", "start_times"]

@@ -1,4 +1,4 @@
-"""Discovery for real: zeroconf on 127.0.0.1, pty serial ports, OpenSprinkler probes on 127.0.0.x."""
+"""Discovery for real: zeroconf on 127.0.0.1, pty serial ports, probes of 127.0.0.x."""
 
 from __future__ import annotations
 
