@@ -55,12 +55,13 @@ class OpenSprinklerClient:
     """Requests to one OpenSprinkler, strictly one at a time (its server is single-threaded)."""
 
     def __init__(self, address: str, password: str = DEFAULT_PASSWORD, timeout: float = 5.0,
-                 password_is_hash: bool = False):
+                 password_is_hash: bool = False,
+                 transport: httpx.AsyncBaseTransport | None = None):
         self.address = normalize_address(address)
         self._pw = password if password_is_hash else password_hash(password)
         self._lock = asyncio.Lock()
         # Connection: close on every answer, so no pool; trust_env off: never via a proxy
-        self._client = httpx.AsyncClient(timeout=timeout, trust_env=False)
+        self._client = httpx.AsyncClient(timeout=timeout, trust_env=False, transport=transport)
 
     async def get(self, path: str, **params: Any) -> Any:
         """GET `path` with `params` (and the password); the decoded JSON answer.
@@ -133,8 +134,9 @@ def _encode(value: Any) -> str:
 
 
 class OpenSprinklerLink(ControllerLink):
-    def __init__(self, address: str, password: str = DEFAULT_PASSWORD, timeout: float = 5.0):
-        self.client = OpenSprinklerClient(address, password, timeout)
+    def __init__(self, address: str, password: str = DEFAULT_PASSWORD, timeout: float = 5.0,
+                 transport: httpx.AsyncBaseTransport | None = None):
+        self.client = OpenSprinklerClient(address, password, timeout, transport=transport)
         self.info: DeviceInfo | None = None
 
     @property

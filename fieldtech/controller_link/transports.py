@@ -38,12 +38,13 @@ class RpcTransport(ABC):
 
 
 class HttpRpc(RpcTransport):
-    def __init__(self, base_url: str, timeout: float = 5.0):
+    def __init__(self, base_url: str, timeout: float = 5.0,
+                 transport: httpx.AsyncBaseTransport | None = None):
         super().__init__()
         self.address = base_url.rstrip("/")
         if "://" not in self.address:
             self.address = "http://" + self.address
-        self._client = httpx.AsyncClient(timeout=timeout, trust_env=False)
+        self._client = httpx.AsyncClient(timeout=timeout, trust_env=False, transport=transport)
 
     async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
         request_id = next(self._ids)
