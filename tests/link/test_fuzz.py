@@ -23,6 +23,7 @@ from fieldtech.controller_link.errors import (
     LinkError,
     ProtocolError,
 )
+from fieldtech.controller_link.link import DeviceConfig, DeviceInfo, DeviceStatus
 from fieldtech.controller_link.native import NativeLink
 from fieldtech.controller_link.opensprinkler import OpenSprinklerLink
 from fieldtech.controller_link.transports import HttpRpc, SerialRpc
@@ -78,6 +79,20 @@ def _run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
+def _named_error_or(expected: type, coro: Any) -> None:
+    """The call either returns a well-typed record or raises a LinkError with a message."""
+    try:
+        value = _run(coro)
+    except LinkError as exc:
+        assert str(exc).strip()
+    else:
+        assert isinstance(value, expected)
+
+
+RECORD_OF = {"device.info": DeviceInfo, "config.get": DeviceConfig, "status.get": DeviceStatus,
+             "identify": DeviceInfo, "read_config": DeviceConfig, "read_status": DeviceStatus}
+
+
 async def _native_call(method: str, body: bytes | Any) -> Any:
     """Call `method` on a NativeLink whose device answers with `body`."""
     def reply(request: httpx.Request) -> httpx.Response:
@@ -101,20 +116,14 @@ async def _native_call(method: str, body: bytes | Any) -> Any:
 @FUZZ
 @given(raw=st.binary(max_size=200) | json_values.map(lambda v: json.dumps(v).encode()))
 def test_garbage_json_rpc_bodies(raw: bytes) -> None:
-    try:
-        _run(_native_call("device.info", raw))
-    except LinkError:
-        pass
+    _named_error_or(DeviceInfo, _native_call("device.info", raw))
 
 
 @FUZZ
 @given(data=st.data(), method=st.sampled_from(sorted(NATIVE_RESULTS)))
 def test_native_results_with_wrong_types(data: st.DataObject, method: str) -> None:
     result = data.draw(mutated(NATIVE_RESULTS[method]) | json_values)
-    try:
-        _run(_native_call(method, result))
-    except LinkError:
-        pass
+    _named_error_or(RECORD_OF[method], _native_call(method, result))
 
 
 @FUZZ
@@ -185,7 +194,7 @@ def _readable(fd: int) -> bool:
 @given(raw=st.binary(max_size=300))
 def test_improv_decoder_on_random_bytes(raw: bytes) -> None:
     try:
-        frames, rest = improv.decode_frames(raw)
+        frames, _rest = improv.decode_frames(raw)
         for frame in frames:
             if frame.type == improv.FrameType.RPC_RESULT:
                 improv.parse_rpc_result(frame.data)
@@ -227,10 +236,7 @@ def test_opensprinkler_answers_with_wrong_types(data: st.DataObject, action: str
     valid = OS_JA if action == "read_config" else OS_JA["settings"]
     body = data.draw(mutated(valid) | json_values | st.binary(max_size=50).map(
         lambda b: {"raw": b.hex()}))
-    try:
-        _run(_os_call(action, json.dumps(body).encode()))
-    except LinkError:
-        pass
+    _named_error_or(RECORD_OF[action], _os_call(action, json.dumps(body).encode()))
 
 
 @FUZZ
