@@ -48,6 +48,15 @@ class Advertiser:
         self._announcements.extend(asyncio.ensure_future(a) for a in announcements)
         self._infos.update({d.serial: info for (d, _, _), info in zip(devices, infos, strict=True)})
 
+    async def update(self, device: NativeDevice) -> None:
+        """Re-announce a device whose TXT record changed (e.g. after a firmware update)."""
+        old = self._infos.get(device.serial)
+        if old is None or self.zeroconf is None:
+            return
+        info = service_info(device, old.parsed_addresses()[0], old.port or 0)
+        self._infos[device.serial] = info
+        await (await self.zeroconf.async_update_service(info))
+
     async def unregister(self, serial: str) -> None:
         """Take one device off the network (it sends a goodbye)."""
         info = self._infos.pop(serial, None)

@@ -50,6 +50,22 @@ async def test_mdns_finds_devices_live_and_sees_goodbye(tmp_path: Path) -> None:
         assert gone.serial not in {d.serial for d in browser.devices.values()}
 
 
+async def test_mdns_reports_a_firmware_update(tmp_path: Path) -> None:
+    async with (
+        Simulator(count=1, data_dir=tmp_path) as sim,
+        MdnsBrowser(LOOPBACK_INTERFACES) as browser,
+    ):
+        event = await browser.next_event(MDNS_WAIT)
+        assert event is not None and event.kind == "found"
+        state = sim.devices[0].state
+        state.firmware = "2.0.0"
+        assert sim.advertiser is not None
+        await sim.advertiser.update(state)  # type: ignore[arg-type]
+        event = await browser.next_event(MDNS_WAIT)
+        assert event is not None and event.kind == "updated"
+        assert event.device is not None and event.device.firmware == "2.0.0"
+
+
 async def test_mdns_refuses_unpinned_interfaces_in_loopback_sessions() -> None:
     with pytest.raises(ProbeRefused, match="loopback-only"):
         MdnsBrowser(None)

@@ -173,3 +173,43 @@ async def test_nothing_listening_is_unreachable(sim: Simulator) -> None:
     async with NativeLink.http(device.address, timeout=1) as link:
         with pytest.raises(DeviceUnreachable, match="Nothing answers"):
             await link.identify()
+
+
+async def test_wifi_and_cloud_pairing_over_serial(sim: Simulator) -> None:
+    assert sim.serial_path
+    state = sim.device("FT1-USB00001").state
+    async with NativeLink.serial(sim.serial_path) as link:
+        with pytest.raises(RpcError, match="wrong password") as caught:
+            await link.set_wifi("Site-WiFi", "short")
+        assert caught.value.code == -32003
+        answer = await link.set_wifi("Site-WiFi", "long enough secret")
+        assert answer["state"] == "connected" and answer["url"] == state.http_url
+        assert (await link.pair_cloud("https://cloud.example", "PAIR-1234"))["paired"] is True
+    assert (state.wifi_ssid, state.cloud_url) == ("Site-WiFi", "https://cloud.example")
+
+
+def test_permission_denied_names_the_dialout_group() -> None:
+    # Faked: these tests run as root, for whom a real "permission denied" cannot happen.
+    import errno
+
+    import serial
+
+    from fieldtech.controller_link.errors import SerialPermissionDenied
+    from fieldtech.controller_link.serial_port import port_error
+
+    exc = serial.SerialException(errno.EACCES, "could not open port /dev/ttyUSB0: [Errno 13]")
+    error = port_error(exc, "/dev/ttyUSB0")
+    assert isinstance(error, SerialPermissionDenied) and "dialout" in str(error)
+
+
+def test_background_simulator_for_synchronous_callers(tmp_path: Path) -> None:
+    import httpx
+
+    from fieldtech.simulator import BackgroundSimulator
+
+    with BackgroundSimulator(count=1, data_dir=tmp_path, advertise=False) as sim:
+        url = sim.devices[0].address + "/rpc"
+        reply = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "device.info"})
+        assert reply.json()["result"]["serial"] == "FT1-SIM00001"
+    with pytest.raises(httpx.ConnectError):  # stopped: nothing listens any more
+        httpx.post(url, json={})

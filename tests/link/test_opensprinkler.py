@@ -177,3 +177,18 @@ async def test_client_accepts_host_port_forms(os_address: str) -> None:
         assert (await client.get("/jo"))["fwv"] == 221
     finally:
         await client.aclose()
+
+
+async def test_parallel_requests_stall_like_the_firmware(os_address: str) -> None:
+    """Two clients at once (what the driver's lock prevents): the second waits ~1 s."""
+    url = f"http://{os_address}/jo?pw={password_hash('opendoor')}"
+    loop = asyncio.get_running_loop()
+
+    async def timed() -> float:
+        async with httpx.AsyncClient() as client:
+            started = loop.time()
+            await client.get(url)
+            return loop.time() - started
+
+    times = sorted(await asyncio.gather(timed(), timed()))
+    assert times[0] < 0.5 and times[1] >= 0.9
