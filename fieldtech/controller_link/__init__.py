@@ -6,7 +6,8 @@ The public API, for the TUI and scripts (nothing here imports textual):
   from a found device with `open_link(device, password)`; Wi-Fi over a cable: `ImprovClient`.
 - Discovery: `MdnsBrowser` (live `DiscoveryEvent`s), `list_serial_ports` +
   `probe_serial_port(s)`, `probe_opensprinkler(hosts, …)` with `hosts_in_subnet(cidr)`.
-- On site: `match_controller`, `bind_serial`, `diff_config`, `merge_pulled`, `test_zones`.
+- On site: `match_devices` / `match_controller`, `bind_serial`, `diff_config`,
+  `merge_pulled`, `test_zones`.
 - Errors: every one a `LinkError` (controller_link.errors), written for the technician.
 """
 
@@ -29,10 +30,12 @@ from fieldtech.controller_link.native import NativeLink
 from fieldtech.controller_link.onsite import (
     Binding,
     ConfigDifference,
+    FoundDevice,
     ZoneTestEvent,
     bind_serial,
     diff_config,
     match_controller,
+    match_devices,
     merge_pulled,
     open_link,
     test_zones,
@@ -57,6 +60,7 @@ __all__ = [
     "DeviceInfo",
     "DeviceStatus",
     "DiscoveryEvent",
+    "FoundDevice",
     "ImprovClient",
     "ImprovDeviceInfo",
     "ImprovState",
@@ -75,6 +79,7 @@ __all__ = [
     "hosts_in_subnet",
     "list_serial_ports",
     "match_controller",
+    "match_devices",
     "merge_pulled",
     "open_link",
     "probe_opensprinkler",

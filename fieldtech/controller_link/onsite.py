@@ -70,6 +70,25 @@ def match_controller(device: DeviceInfo, controllers: Iterable[Controller]) -> C
 
 
 @dataclass(frozen=True)
+class FoundDevice:
+    """A discovered device and the controller record it belongs to (None: not bound yet)."""
+
+    device: DeviceInfo
+    record: Controller | None
+
+    def describe(self) -> str:
+        where = f"controller '{self.record.name}'" if self.record else "no controller record"
+        return f"{self.device.describe()} — {where}"
+
+
+def match_devices(devices: Iterable[DeviceInfo],
+                  controllers: Iterable[Controller]) -> list[FoundDevice]:
+    """Each device with its record, matched by serial number (for the discovery list)."""
+    records = list(controllers)
+    return [FoundDevice(d, match_controller(d, records)) for d in devices]
+
+
+@dataclass(frozen=True)
 class Binding:
     controller: Controller  # the record with the device's serial (not yet saved)
     warnings: tuple[str, ...] = ()

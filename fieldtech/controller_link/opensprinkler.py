@@ -13,8 +13,6 @@ import httpx
 from fieldtech.controller_link import opensprinkler_map as osmap
 from fieldtech.controller_link import parse
 from fieldtech.controller_link.errors import (
-    DeviceTimeout,
-    DeviceUnreachable,
     NotSupported,
     ProtocolError,
     WrongPassword,
@@ -27,6 +25,7 @@ from fieldtech.controller_link.link import (
     DeviceStatus,
     RunningZone,
 )
+from fieldtech.controller_link.transports import http_errors
 from fieldtech.domain.limits import MANUAL_RUN_SECONDS_MAX
 from fieldtech.domain.models import ControllerConfig
 
@@ -72,23 +71,14 @@ class OpenSprinklerClient:
         query = "&".join([f"pw={self._pw}"] + [f"{k}={_encode(v)}" for k, v in params.items()])
         url = f"{self.address}{path}?{query}"
         async with self._lock:
-            try:
+            with http_errors(
+                self.address, "The OpenSprinkler",
+                busy="It serves one request at a time; if its own app is open, close it and "
+                "try again.",
+                where="Check the address and port (80 or 8080) and that the controller is on "
+                "this network.",
+            ):
                 reply = await self._client.get(url)
-            except httpx.TimeoutException as exc:
-                raise DeviceTimeout(
-                    f"The OpenSprinkler at {self.address} did not answer in time. It serves one "
-                    "request at a time; if its own app is open, close it and try again.",
-                    address=self.address,
-                ) from exc
-            except (httpx.ConnectError, httpx.NetworkError) as exc:
-                raise DeviceUnreachable(
-                    f"Nothing answers at {self.address}. Check the address and port (80 or "
-                    "8080) and that the controller is on this network.",
-                    address=self.address,
-                ) from exc
-            except httpx.HTTPError as exc:
-                raise ProtocolError(f"The OpenSprinkler at {self.address} broke off its answer.",
-                                    address=self.address) from exc
         return self._decode(reply, path)
 
     def _decode(self, reply: httpx.Response, path: str) -> Any:

@@ -8,6 +8,8 @@ import json
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -20,6 +22,23 @@ from fieldtech.controller_link.errors import (
     ProtocolError,
 )
 from fieldtech.controller_link.serial_port import open_port, port_error
+
+
+@contextmanager
+def http_errors(address: str, device: str, busy: str, where: str) -> Iterator[None]:
+    """httpx's exceptions as the named LinkErrors, with driver-specific advice."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise DeviceTimeout(f"{device} at {address} did not answer in time. {busy}",
+                            address=address) from exc
+    except (httpx.ConnectError, httpx.NetworkError) as exc:
+        raise DeviceUnreachable(f"Nothing answers at {address}. {where}", address=address) from exc
+    except httpx.HTTPError as exc:
+        raise ProtocolError(
+            f"{device} at {address} broke off its answer ({exc.__class__.__name__}).",
+            address=address,
+        ) from exc
 
 
 class RpcTransport(ABC):
@@ -50,28 +69,12 @@ class HttpRpc(RpcTransport):
         request_id = next(self._ids)
         body = jsonrpc.encode_request(method, params, request_id)
         url = self.address + jsonrpc.RPC_PATH
-        try:
+        with http_errors(self.address, "The controller",
+                         busy="It may be busy or on a weak Wi-Fi link; try again.",
+                         where="Check that the controller is on and on this network."):
             reply = await self._client.post(
                 url, content=body, headers={"Content-Type": "application/json"}
             )
-        except httpx.TimeoutException as exc:
-            raise DeviceTimeout(
-                f"The controller at {self.address} did not answer in time. It may be busy or "
-                "on a weak Wi-Fi link; try again.",
-                address=self.address,
-            ) from exc
-        except (httpx.ConnectError, httpx.NetworkError) as exc:
-            raise DeviceUnreachable(
-                f"Nothing answers at {self.address}. Check that the controller is on and on "
-                "this network.",
-                address=self.address,
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise ProtocolError(
-                f"The controller at {self.address} broke off its answer "
-                f"({exc.__class__.__name__}).",
-                address=self.address,
-            ) from exc
         if reply.status_code != 200:
             raise ProtocolError(
                 f"{self.address} answered HTTP {reply.status_code} to the fieldtech protocol: "

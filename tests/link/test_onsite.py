@@ -15,6 +15,7 @@ from fieldtech.controller_link import (
     bind_serial,
     diff_config,
     match_controller,
+    match_devices,
     merge_pulled,
     open_link,
     test_zones,
@@ -45,6 +46,10 @@ def test_match_by_serial_ignores_case_and_spaces() -> None:
     assert match_controller(_device(" ft1-sim00001 "), records) is records[1]
     assert match_controller(_device("FT1-SIM00002"), records) is None
     assert match_controller(_device(None), records) is None
+    found = match_devices([_device("FT1-SIM00001"), _device("FT1-SIM00009")], records)
+    assert [f.record for f in found] == [records[1], None]
+    assert found[0].describe().endswith("— controller 'Jones'")
+    assert found[1].describe().endswith("— no controller record")
 
 
 def test_bind_assigns_serial_and_warns_about_zone_count() -> None:
