@@ -5,7 +5,8 @@ The public API, for the TUI and scripts (nothing here imports textual):
 - Drivers behind one interface: `ControllerLink` (`NativeLink`, `OpenSprinklerLink`), opened
   from a found device with `open_link(device, password)`; Wi-Fi over a cable: `ImprovClient`.
 - Discovery: `MdnsBrowser` (live `DiscoveryEvent`s), `list_serial_ports` +
-  `probe_serial_port(s)`, `probe_opensprinkler(hosts, …)` with `hosts_in_subnet(cidr)`.
+  `probe_serial_port(s)`, `probe_opensprinkler(hosts, …)` with `hosts_in_subnet(cidr)`,
+  `identify_address(typed host:port)`.
 - On site: `match_devices` / `match_controller`, `bind_serial`, `diff_config`,
   `merge_pulled`, `test_zones`.
 - Errors: every one a `LinkError` (controller_link.errors), written for the technician.
@@ -41,7 +42,7 @@ from fieldtech.controller_link.onsite import (
     test_zones,
 )
 from fieldtech.controller_link.opensprinkler import OpenSprinklerLink
-from fieldtech.controller_link.probe import probe_opensprinkler
+from fieldtech.controller_link.probe import identify_address, probe_opensprinkler
 from fieldtech.controller_link.safety import LOOPBACK_INTERFACES, hosts_in_subnet
 from fieldtech.controller_link.serial_ports import (
     ProbeResult,
@@ -77,6 +78,7 @@ __all__ = [
     "diff_config",
     "discover_mdns",
     "hosts_in_subnet",
+    "identify_address",
     "list_serial_ports",
     "match_controller",
     "match_devices",

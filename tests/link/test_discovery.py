@@ -14,12 +14,19 @@ from fieldtech.controller_link import (
     LOOPBACK_INTERFACES,
     MdnsBrowser,
     hosts_in_subnet,
+    identify_address,
     list_serial_ports,
     probe_opensprinkler,
     probe_serial_port,
     probe_serial_ports,
 )
-from fieldtech.controller_link.errors import DeviceTimeout, ProbeRefused, SerialPortBusy
+from fieldtech.controller_link.errors import (
+    DeviceTimeout,
+    DeviceUnreachable,
+    ProbeRefused,
+    ProtocolError,
+    SerialPortBusy,
+)
 from fieldtech.controller_link.serial_port import open_port
 from fieldtech.simulator import Simulator
 
@@ -157,3 +164,29 @@ async def test_probe_refuses_anything_but_loopback_here() -> None:
     assert hosts_in_subnet("127.0.0.0/30") == ["127.0.0.1", "127.0.0.2"]
     with pytest.raises(ProbeRefused, match="at most"):
         hosts_in_subnet("127.0.0.0/8")
+
+
+async def test_typed_address_is_identified_whatever_answers(sim: Simulator) -> None:
+    os_device, native = sim.of_kind("opensprinkler")[0], sim.of_kind("native")[0]
+    found = await identify_address(os_device.address)
+    assert (found.driver, found.serial) == ("opensprinkler", os_device.serial)
+    locked = await identify_address(os_device.address, password="wrong")
+    assert locked.driver == "opensprinkler" and locked.needs_password and locked.serial is None
+    found = await identify_address(native.address.removeprefix("http://"))
+    assert (found.driver, found.serial) == ("native", native.serial)
+    server = await asyncio.start_server(_http_teapot, "127.0.0.1", 0)
+    try:
+        with pytest.raises(ProtocolError, match="neither as a fieldtech controller"):
+            await identify_address(f"127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    finally:
+        server.close()
+    await sim.take_offline(native.serial)
+    with pytest.raises(DeviceUnreachable):
+        await identify_address(native.address, timeout=1)
+
+
+async def _http_teapot(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+    writer.write(b"HTTP/1.1 418 I'm a teapot\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    await writer.drain()
+    writer.close()
