@@ -168,14 +168,12 @@ def parse_rpc_result(data: bytes) -> tuple[int, list[str]]:
 
 
 def parse_state(data: bytes) -> ImprovState:
+    if len(data) != 1:
+        raise ProtocolError(f"The device reported an unreadable Improv state {data.hex()}.")
     try:
-        return ImprovState(data[0]) if len(data) == 1 else _bad_state(data)
+        return ImprovState(data[0])
     except ValueError as exc:
         raise ProtocolError(f"The device reported an unknown Improv state {data.hex()}.") from exc
-
-
-def _bad_state(data: bytes) -> ImprovState:
-    raise ProtocolError(f"The device reported an unreadable Improv state {data.hex()}.")
 
 
 class ImprovClient:

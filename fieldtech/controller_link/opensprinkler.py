@@ -28,6 +28,7 @@ from fieldtech.controller_link.link import (
 from fieldtech.controller_link.transports import http_errors
 from fieldtech.domain.limits import MANUAL_RUN_SECONDS_MAX
 from fieldtech.domain.models import ControllerConfig
+from fieldtech.domain.validation import check, validate_config
 
 DEFAULT_PASSWORD = "opendoor"
 MANUAL_PID = 99
@@ -176,6 +177,8 @@ class OpenSprinklerLink(ControllerLink):
                 "Add an expansion board or lower the controller's zone count.",
                 address=self.address,
             )
+        # nothing is sent unless all of it can be: a half-pushed configuration helps no one
+        check(validate_config(config, nstations))
         await self._write_stations(config, base)
         await self._write_programs(config, base, nstations)
         wanted = osmap.rain_delay_hours(config.rain_delay_until)

@@ -151,7 +151,7 @@ def entry_from_program(program: Program, original: list[Any] | None,
     else:
         kind, days1 = TYPE_INTERVAL, program.interval_days
         same = original and (original[0] >> 4) & 3 == TYPE_INTERVAL and original[2] == days1
-        days0 = original[1] % days1 if same and original else 0
+        days0 = original[1] % days1 if same and original and days1 > 0 else 0
     flag = (old_flag & (WEATHER | DATE_RANGE)) | FIXED_STARTS | restrict << 2 | kind << 4
     flag |= ENABLED if program.enabled else 0
     starts = [int(t[:2]) * 60 + int(t[3:]) for t in program.start_times]

@@ -22,6 +22,7 @@ from fieldtech.controller_link.opensprinkler import (
     OpenSprinklerLink,
     password_hash,
 )
+from fieldtech.domain.errors import ValidationError
 from fieldtech.domain.models import Program, ScheduleKind
 from fieldtech.simulator import Simulator
 
@@ -192,3 +193,17 @@ async def test_parallel_requests_stall_like_the_firmware(os_address: str) -> Non
 
     times = sorted(await asyncio.gather(timed(), timed()))
     assert times[0] < 0.5 and times[1] >= 0.9
+
+
+async def test_invalid_config_sends_nothing(sim: Simulator, os_address: str) -> None:
+    server = sim.of_kind("opensprinkler")[0].server
+    assert server is not None
+    async with OpenSprinklerLink(os_address) as link:
+        base = await link.read_config()
+        base.config.zones[0].name = "Renamed"
+        base.config.programs = [Program(name="Bad", start_times=["25:00"])]
+        before = server.requests
+        with pytest.raises(ValidationError, match="start_times"):
+            await link.apply_config(base.config, base)
+    assert server.requests == before
+    assert sim.of_kind("opensprinkler")[0].state.s["snames"][0] == "S01"  # type: ignore[union-attr]
