@@ -1,0 +1,75 @@
+"""Advertising simulated controllers as `_fieldtech._tcp.local.` (interfaces pinned)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
+
+from fieldtech.controller_link.jsonrpc import SERVICE_TYPE
+from fieldtech.simulator.native_device import NativeDevice
+
+LOOPBACK = ("127.0.0.1",)
+
+
+def service_info(device: NativeDevice, host: str, port: int) -> AsyncServiceInfo:
+    return AsyncServiceInfo(
+        SERVICE_TYPE,
+        f"fieldtech-{device.serial.lower()}.{SERVICE_TYPE}",
+        addresses=[socket.inet_aton(host)],
+        port=port,
+        properties={"serial": device.serial, "model": device.model, "fw": device.firmware},
+        server=f"fieldtech-{device.serial.lower()}.local.",
+    )
+
+
+class Advertiser:
+    """One zeroconf instance registering many services; says goodbye for each on stop."""
+
+    def __init__(self, interfaces: tuple[str, ...] | list[str] = LOOPBACK):
+        self.interfaces = list(interfaces)
+        self.zeroconf: AsyncZeroconf | None = None
+        self._infos: dict[str, AsyncServiceInfo] = {}
+        self._announcements: list[asyncio.Future[object]] = []
+
+    async def start(self) -> None:
+        self.zeroconf = AsyncZeroconf(interfaces=self.interfaces)
+
+    async def register(self, devices: list[tuple[NativeDevice, str, int]]) -> None:
+        assert self.zeroconf is not None
+        infos = [service_info(d, host, port) for d, host, port in devices]
+        # Each registration first probes for name conflicts (~0.75 s): run them side by side.
+        # What they return is the announcement task; the service already answers queries, so
+        # the simulator is ready without waiting for the announcements to finish.
+        announcements = await asyncio.gather(
+            *(self.zeroconf.async_register_service(info) for info in infos)
+        )
+        self._announcements.extend(asyncio.ensure_future(a) for a in announcements)
+        self._infos.update({d.serial: info for (d, _, _), info in zip(devices, infos, strict=True)})
+
+    async def update(self, device: NativeDevice) -> None:
+        """Re-announce a device whose TXT record changed (e.g. after a firmware update)."""
+        old = self._infos.get(device.serial)
+        if old is None or self.zeroconf is None:
+            return
+        info = service_info(device, old.parsed_addresses()[0], old.port or 0)
+        self._infos[device.serial] = info
+        await (await self.zeroconf.async_update_service(info))
+
+    async def unregister(self, serial: str) -> None:
+        """Take one device off the network (it sends a goodbye)."""
+        info = self._infos.pop(serial, None)
+        if info is not None and self.zeroconf is not None:
+            await (await self.zeroconf.async_unregister_service(info))
+
+    async def stop(self) -> None:
+        if self.zeroconf is None:
+            return
+        for announcement in self._announcements:
+            announcement.cancel()
+        self._announcements.clear()
+        await self.zeroconf.async_unregister_all_services()  # goodbye packets
+        await self.zeroconf.async_close()
+        self.zeroconf = None
+        self._infos.clear()
