@@ -84,33 +84,48 @@ class FieldtechApp(App):
 
     # -- the fleet ----------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="fleet")
     def load_fleet(self, keep: str | None = None) -> None:
-        """Read every controller (tens of ms at 10,000) and the account, off the event loop."""
+        """Read the fleet and the account off the event loop, and show them.
+
+        On the first load a screenful is read and painted first; the whole fleet (tens of ms
+        at 10,000, plus the search index) is read only after that paint, so the two do not
+        compete for the interpreter during start-up.
+        """
+        if self.rows:
+            self._read_fleet(keep)
+        else:
+            self._read_first_screen()
+
+    @work(thread=True, exclusive=True, group="fleet")
+    def _read_first_screen(self) -> None:
+        head = self.store.fleet_rows(first=FIRST_SCREEN)
+        self.call_from_thread(self._first_screen, head, self._read_topbar())
+
+    def _first_screen(self, rows: list[FleetRow], topbar: tuple) -> None:
+        self._topbar = topbar
+        for screen in self.screen_stack:
+            if isinstance(screen, FleetScreen):
+                screen.show_rows(rows=rows)
+            self.refresh_topbar(screen)
+        self.call_after_refresh(self._read_fleet)
+
+    def _read_topbar(self) -> tuple:
+        """(account name, plan usage, pending edits) for the top bar; call from a worker."""
+        account = self.store.account()
+        name = self.account_label or (account.name if account else "Local account")
+        return name, self.store.usage(), self.store.pending_count()
+
+    @work(thread=True, exclusive=True, group="fleet")
+    def _read_fleet(self, keep: str | None = None) -> None:
         store = self.store
-        if not self.rows:  # first load: paint a screenful now, the whole fleet a moment later
-            head = store.fleet_rows(first=FIRST_SCREEN)
-            self.call_from_thread(self._first_screen, head)
         rows = store.fleet_rows()
         index = FleetIndex(rows)
-        account = store.account()
-        usage = store.usage()
-        pending = store.pending_count()
         recent = store.recent()
-        name = self.account_label or (account.name if account else "Local account")
-        self.call_from_thread(self._fleet_loaded, rows, index, (name, usage, pending), recent,
-                              keep)
+        self.call_from_thread(self._fleet_loaded, rows, index, self._read_topbar(), recent, keep)
         index.letters()  # warm the fuzzy matcher after the first paint, not before
         # Likewise the controller screen and forms, so the first switch is as quick as the rest.
         import fieldtech.screens.controller
         import fieldtech.screens.forms  # noqa: F401
-
-    def _first_screen(self, rows: list[FleetRow]) -> None:
-        if self.rows:  # the whole fleet already arrived
-            return
-        for screen in self.screen_stack:
-            if isinstance(screen, FleetScreen):
-                screen.show_rows(rows=rows)
 
     def _fleet_loaded(self, rows: list[FleetRow], index: FleetIndex, topbar: tuple,
                       recent: list[str], keep: str | None) -> None:

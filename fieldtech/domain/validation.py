@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import available_timezones
 
 from fieldtech.domain import limits as L
 from fieldtech.domain.errors import FieldError, ValidationError
@@ -265,6 +264,8 @@ def _readable(exc: Exception) -> str:
 
 def _timezones() -> set[str]:
     global _TIMEZONES
-    if _TIMEZONES is None:
+    if _TIMEZONES is None:  # read once, on first use (it scans the tz database)
+        from zoneinfo import available_timezones
+
         _TIMEZONES = available_timezones() | {"UTC"}
     return _TIMEZONES
