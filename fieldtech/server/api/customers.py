@@ -13,9 +13,9 @@ from fieldtech.server import operations as ops
 from fieldtech.server import quota
 from fieldtech.server.api.auth_routes import check_email, normalize_email
 from fieldtech.server.api.common import context, parse_if_match
-from fieldtech.server.auth import Staff, State
-from fieldtech.server.journal import audit, log_change
-from fieldtech.server.problems import Problem, ProblemType, validation
+from fieldtech.server.auth import Caller, Staff, State, User
+from fieldtech.server.journal import Context, audit, log_change
+from fieldtech.server.problems import Problem, ProblemType, not_found, validation
 from fieldtech.server.schemas import (
     CustomerIn,
     CustomerPatch,
@@ -33,7 +33,7 @@ from fieldtech.server.tables import (
     PurchaseRequestRow,
     UserRow,
 )
-from fieldtech.server.views import customer_json, etag, iso
+from fieldtech.server.views import config_json, controller_json, customer_json, etag, iso
 
 router = APIRouter(prefix="/v1", tags=["customers"])
 IfMatch = Annotated[str | None, Header(description='The ETag you read, e.g. "3"')]
@@ -301,3 +301,88 @@ def _purchase_json(r: PurchaseRequestRow) -> dict[str, Any]:
         "status": r.status,
         "created_at": iso(r.created_at),
     }
+
+
+# ---- the customer's side of a link request ----
+
+
+def _own_request(s, caller: Caller, request_id: str) -> LinkRequestRow:  # type: ignore[no-untyped-def]
+    row = s.get(LinkRequestRow, request_id)
+    if (
+        caller.customer_id is None
+        or row is None
+        or row.customer_id != caller.customer_id
+        or row.status != "pending"
+    ):
+        raise not_found("link request")
+    return row
+
+
+@router.get("/me/link-requests", tags=["customers"], summary="Contractors asking to link you")
+def my_link_requests(state: State, caller: User) -> dict[str, Any]:
+    with state.db.read() as s:
+        rows = s.execute(
+            select(LinkRequestRow, AccountRow.name)
+            .join(AccountRow, AccountRow.id == LinkRequestRow.account_id)
+            .where(
+                LinkRequestRow.customer_id == (caller.customer_id or ""),
+                LinkRequestRow.status == "pending",
+            )
+            .order_by(LinkRequestRow.created_at)
+        ).all()
+    return {
+        "link_requests": [
+            {"id": r.id, "contractor": name, "created_at": iso(r.created_at)} for r, name in rows
+        ]
+    }
+
+
+@router.post(
+    "/me/link-requests/{request_id}/approve",
+    tags=["customers"],
+    summary="Join the contractor's account with your controllers (counts toward their plan)",
+)
+def approve_link(state: State, caller: User, request_id: str) -> dict[str, Any]:
+    with state.db.read() as s:
+        account_id = _own_request(s, caller, request_id).account_id
+    ctx = Context(account_id=account_id, actor=f"customer:{caller.email}", now=state.clock())
+    with state.db.write(account_id) as s:
+        request = _own_request(s, caller, request_id)
+        customer = s.get_one(CustomerRow, request.customer_id)
+        if customer.account_id is not None:
+            raise Problem(
+                ProblemType.FORBIDDEN,
+                "You are linked to a contractor already; ask them to unlink you first.",
+            )
+        controllers = list(
+            s.scalars(select(ControllerRow).where(ControllerRow.customer_id == customer.id))
+        )
+        if controllers:
+            quota.take_controller_slots(s, s.get_one(AccountRow, account_id), len(controllers))
+        customer.account_id = account_id
+        customer.revision += 1
+        customer.updated_at = ctx.now
+        request.status = "approved"
+        for c in controllers:
+            c.account_id = account_id
+        s.flush()
+        log_change(s, ctx, "customer", customer.id, "upsert", customer_json(customer))
+        for c in controllers:
+            log_change(s, ctx, "controller", c.id, "upsert", controller_json(c))
+            log_change(s, ctx, "config", c.id, "upsert", config_json(c))
+        audit(
+            s,
+            ctx,
+            "customer.link",
+            customer_id=customer.id,
+            detail={"controllers": len(controllers)},
+        )
+    return {"customer_id": customer.id, "linked": True, "controllers": len(controllers)}
+
+
+@router.post(
+    "/me/link-requests/{request_id}/decline", status_code=204, tags=["customers"], summary="Decline"
+)
+def decline_link(state: State, caller: User, request_id: str) -> None:
+    with state.db.write() as s:
+        _own_request(s, caller, request_id).status = "declined"
