@@ -104,3 +104,8 @@ def problem(r: httpx.Response, status: int, slug: str) -> dict[str, Any]:
     assert body["type"] == f"https://fieldtech.dev/problems/{slug}", body
     assert body["status"] == status
     return body
+
+
+def new_serial() -> str:
+    """A serial no other test uses (serials are unique across the whole service)."""
+    return "FT1-" + uuid.uuid4().hex[:10].upper()
