@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
 from sqlalchemy import delete, select, text, update
+from sqlalchemy.orm import defer
 
 from fieldtech.domain.validation import normalize_serial, serial_error
 from fieldtech.server.auth import DeviceTokenHash, State, unauthorized_device
@@ -108,6 +109,7 @@ def heartbeat(state: State, digest: DeviceTokenHash, body: HeartbeatIn) -> dict[
             .join(DeviceTokenRow, DeviceTokenRow.controller_id == DeviceStatusRow.controller_id)
             .join(ControllerRow, ControllerRow.id == DeviceStatusRow.controller_id)
             .where(DeviceTokenRow.token_hash == digest)
+            .options(defer(ControllerRow.config))  # a heartbeat never needs the document
             .with_for_update(of=DeviceStatusRow)
         ).first()
         if found is None:
