@@ -275,6 +275,8 @@ async def run_load(
 
 def bench_backend(name: str, db_url: str, args: argparse.Namespace) -> None:
     email = seed(db_url, args.devices)
+    # SQLite has one writer: more processes only fight over its lock.
+    workers = 1 if name == "sqlite" else args.workers
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
@@ -291,7 +293,7 @@ def bench_backend(name: str, db_url: str, args: argparse.Namespace) -> None:
             "--port",
             str(port),
             "--workers",
-            str(args.workers),
+            str(workers),
         ],
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL,
@@ -322,6 +324,7 @@ def bench_backend(name: str, db_url: str, args: argparse.Namespace) -> None:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+    print(f"{name:9s} ({workers} worker{'s' if workers > 1 else ''})")
     print(f"{name:9s} devices    : {devices.summary()}")
     print(f"{name:9s} contractor : {contractor.summary()}")
 
@@ -333,13 +336,15 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=600, help="Offered device req/s.")
     parser.add_argument("--duration", type=float, default=20, help="Measured seconds (max 120).")
     parser.add_argument("--warmup", type=float, default=3)
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes.")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="uvicorn workers for PostgreSQL (SQLite: 1)."
+    )
     parser.add_argument("--connections", type=int, default=100, help="Device connection pool.")
     args = parser.parse_args()
     args.duration = min(args.duration, 120)
     print(
         f"{args.devices} devices, offered {args.rate:.0f} device req/s for {args.duration:.0f} s, "
-        f"{args.workers} uvicorn workers, {os.cpu_count()} CPUs, loopback only"
+        f"{os.cpu_count()} CPUs, loopback only"
     )
     if args.backend in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as tmp:
