@@ -173,6 +173,9 @@ async def device_loop(
             return
         try:
             async with gate:  # httpx's pool gets slow with hundreds of waiters: queue here
+                if time.perf_counter() >= stop:
+                    samples.not_sent += math.ceil((stop - next_at) / period)
+                    return
                 r = await _device_request(client, beat, headers, revision)
             if not beat and r.status_code == 200:
                 revision = r.json()["revision"]
