@@ -1,0 +1,168 @@
+"""The account: tier and usage, tier changes, the change log (sync) and the audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from fieldtech.domain.plans import Tier, usage
+from fieldtech.server import quota
+from fieldtech.server.api.common import context
+from fieldtech.server.auth import Staff, State
+from fieldtech.server.journal import audit, log_change
+from fieldtech.server.problems import Problem, ProblemType
+from fieldtech.server.schemas import TierIn
+from fieldtech.server.tables import (
+    AccountRow,
+    AuditRow,
+    ChangeRow,
+    ControllerRow,
+    DeviceStatusRow,
+)
+from fieldtech.server.views import audit_json, iso, status_json
+
+router = APIRouter(prefix="/v1", tags=["account"])
+MAX_ID = 2**53  # cursors and ids fit every database's integer
+
+
+def account_json(a: AccountRow) -> dict[str, Any]:
+    limits = quota.limits_of(a)
+    u = usage(Tier(a.tier), a.controllers_used, a.enthusiast_used, limits)
+    return {
+        "id": a.id,
+        "name": a.name,
+        "tier": a.tier,
+        "tier_label": Tier(a.tier).label,
+        "usage": {
+            "controllers_used": u.controllers_used,
+            "controllers_limit": u.controllers_limit,
+            "staff_used": a.staff_used,
+            "staff_limit": u.staff_limit,
+            "enthusiast_used": u.enthusiast_used,
+            "enthusiast_included": limits.included_enthusiast,
+            "enthusiast_available": u.enthusiast_available,
+        },
+        "change_cursor": a.change_seq,
+    }
+
+
+@router.get("/account", summary="Plan tier and usage")
+def get_account(state: State, caller: Staff) -> dict[str, Any]:
+    with state.db.read() as s:
+        return account_json(s.get_one(AccountRow, caller.account_id))
+
+
+@router.put("/account/tier", summary="Change the contractor tier (no downgrade below usage)")
+def change_tier(state: State, caller: Staff, body: TierIn) -> dict[str, Any]:
+    ctx = context(state, caller)
+    with state.db.write(ctx.account_id) as s:
+        account = s.get_one(AccountRow, ctx.account_id)
+        if body.tier is Tier.PLATINUM and account.custom_controllers is None:
+            raise Problem(
+                ProblemType.FORBIDDEN,
+                "Platinum limits are set per account by the vendor.",
+                fix="Contact the vendor to move to Platinum.",
+            )
+        old = account.tier
+        account.tier = body.tier.value
+        limits = quota.limits_of(account)
+        over = [
+            (what, used, limit)
+            for what, used, limit in (
+                ("controllers", account.controllers_used, limits.controllers),
+                ("staff_users", account.staff_used, limits.staff_users),
+                ("included_enthusiast", account.enthusiast_used, limits.included_enthusiast),
+            )
+            if used > limit
+        ]
+        if over:
+            what, used, limit = over[0]
+            raise Problem(
+                ProblemType.DOWNGRADE_BELOW_USAGE,
+                f"{body.tier.label} allows {limit} {what.replace('_', ' ')}; the account uses "
+                f"{used}.",
+                what=what,
+                limit=limit,
+                used=used,
+                plan=body.tier.value,
+                remove={w: u - lim for w, u, lim in over},
+                fix="Remove "
+                + ", ".join(f"{u - lim} {w.replace('_', ' ')}" for w, u, lim in over)
+                + " first, or choose a larger tier.",
+            )
+        if old != account.tier:
+            s.flush()
+            log_change(s, ctx, "account", ctx.account_id, "upsert", {"tier": account.tier})
+            audit(s, ctx, "account.tier", detail={"from": old, "to": account.tier})
+        return account_json(account)
+
+
+@router.get("/changes", tags=["sync"], summary="The account's change log after a cursor")
+def changes(
+    state: State,
+    caller: Staff,
+    cursor: Annotated[int, Query(ge=0, le=MAX_ID, description="Last seq you have")] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    with state.db.read() as s:
+        rows = s.scalars(
+            select(ChangeRow)
+            .where(ChangeRow.account_id == caller.account_id, ChangeRow.seq > cursor)
+            .order_by(ChangeRow.seq)
+            .limit(limit + 1)
+        ).all()
+    page = rows[:limit]
+    return {
+        "cursor": page[-1].seq if page else cursor,
+        "more": len(rows) > limit,
+        "changes": [
+            {
+                "seq": c.seq,
+                "entity": c.entity,
+                "id": c.entity_id,
+                "op": c.op,
+                "data": c.data,
+                "at": iso(c.at),
+            }
+            for c in page
+        ],
+    }
+
+
+@router.get("/audit", summary="Who changed what and when, newest first")
+def audit_log(
+    state: State,
+    caller: Staff,
+    controller_id: str | None = None,
+    customer_id: str | None = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID, description="An entry id")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    query = select(AuditRow).where(AuditRow.account_id == caller.account_id)
+    if controller_id:
+        query = query.where(AuditRow.controller_id == controller_id)
+    if customer_id:
+        query = query.where(AuditRow.customer_id == customer_id)
+    if before:
+        query = query.where(AuditRow.id < before)
+    with state.db.read() as s:
+        rows = s.scalars(query.order_by(AuditRow.id.desc()).limit(limit)).all()
+    return {
+        "entries": [audit_json(a) for a in rows],
+        "before": rows[-1].id if len(rows) == limit else None,
+    }
+
+
+@router.get("/fleet/status", tags=["devices"], summary="Every controller's state, for triage")
+def fleet_status(state: State, caller: Staff) -> dict[str, Any]:
+    now = state.clock()
+    with state.db.read() as s:
+        rows = s.execute(
+            select(ControllerRow, DeviceStatusRow)
+            .outerjoin(DeviceStatusRow, DeviceStatusRow.controller_id == ControllerRow.id)
+            .where(ControllerRow.account_id == caller.account_id)
+            .order_by(ControllerRow.id)
+        ).all()
+    return {"controllers": [status_json(c, st, now) for c, st in rows]}

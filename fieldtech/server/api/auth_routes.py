@@ -1,0 +1,162 @@
+"""Signing in, API tokens, and the contractor's staff users."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import func, select
+
+from fieldtech.domain.limits import EMAIL_RE
+from fieldtech.server import quota
+from fieldtech.server.api.common import context
+from fieldtech.server.auth import Staff, State, User
+from fieldtech.server.journal import audit
+from fieldtech.server.problems import Problem, ProblemType, not_found, validation
+from fieldtech.server.schemas import LoginIn, StaffIn
+from fieldtech.server.security import (
+    burn_password_time,
+    hash_password,
+    new_user_token,
+    token_hash,
+    verify_password,
+)
+from fieldtech.server.tables import AccountRow, ApiTokenRow, UserRow
+from fieldtech.server.views import iso
+
+router = APIRouter(prefix="/v1", tags=["auth"])
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def check_email(email: str) -> None:
+    if not EMAIL_RE.match(email):
+        raise validation([("email", "That does not look like an e-mail address.")])
+
+
+@router.post("/auth/login", summary="Sign in; returns an API token (shown once)")
+def login(state: State, body: LoginIn) -> dict[str, Any]:
+    email = normalize_email(body.email)
+    state.login_limiter.check(email)
+    with state.db.read() as s:
+        user = s.scalar(select(UserRow).where(UserRow.email == email))
+    if user is None:
+        burn_password_time(body.password)
+        raise Problem(ProblemType.BAD_CREDENTIALS, "Check the e-mail and password.")
+    if not verify_password(body.password, user.password_hash):
+        raise Problem(ProblemType.BAD_CREDENTIALS, "Check the e-mail and password.")
+    token = new_user_token()
+    now = state.clock()
+    row = ApiTokenRow(
+        id=str(uuid.uuid4()),
+        user_id=user.id,
+        token_hash=token_hash(token),
+        name=body.token_name,
+        created_at=now,
+        last_used_at=now,
+        revoked_at=None,
+    )
+    with state.db.write() as s:
+        s.add(row)
+    return {
+        "token": token,
+        "token_id": row.id,
+        "user": {"id": user.id, "email": user.email, "role": user.role},
+    }
+
+
+@router.get("/me", summary="Who the token belongs to")
+def me(caller: User) -> dict[str, Any]:
+    return {
+        "user_id": caller.user_id,
+        "email": caller.email,
+        "role": caller.role,
+        "account_id": caller.account_id,
+        "customer_id": caller.customer_id,
+        "token_id": caller.token_id,
+    }
+
+
+@router.get("/auth/tokens", summary="Your API tokens (never the secret)")
+def list_tokens(state: State, caller: User) -> dict[str, Any]:
+    with state.db.read() as s:
+        rows = s.scalars(
+            select(ApiTokenRow)
+            .where(ApiTokenRow.user_id == caller.user_id, ApiTokenRow.revoked_at.is_(None))
+            .order_by(ApiTokenRow.created_at)
+        ).all()
+    return {
+        "tokens": [
+            {
+                "id": t.id,
+                "name": t.name,
+                "created_at": iso(t.created_at),
+                "last_used_at": iso(t.last_used_at),
+                "current": t.id == caller.token_id,
+            }
+            for t in rows
+        ]
+    }
+
+
+@router.delete("/auth/tokens/{token_id}", status_code=204, summary="Revoke one of your tokens")
+def revoke_token(state: State, caller: User, token_id: str) -> None:
+    with state.db.write() as s:
+        row = s.get(ApiTokenRow, token_id)
+        if row is None or row.user_id != caller.user_id or row.revoked_at is not None:
+            raise not_found("token")
+        row.revoked_at = state.clock()
+
+
+@router.get("/staff", tags=["account"], summary="The account's staff users")
+def list_staff(state: State, caller: Staff) -> dict[str, Any]:
+    with state.db.read() as s:
+        rows = s.scalars(
+            select(UserRow)
+            .where(UserRow.account_id == caller.account_id, UserRow.role == "staff")
+            .order_by(UserRow.created_at, UserRow.email)
+        ).all()
+    return {
+        "staff": [{"id": u.id, "email": u.email, "created_at": iso(u.created_at)} for u in rows]
+    }
+
+
+@router.post("/staff", status_code=201, tags=["account"], summary="Add a staff user (plan limit)")
+def add_staff(state: State, caller: Staff, body: StaffIn) -> dict[str, Any]:
+    email = normalize_email(body.email)
+    check_email(email)
+    password_hash = hash_password(body.password)  # slow: outside the transaction
+    ctx = context(state, caller)
+    with state.db.write(ctx.account_id) as s:
+        if s.scalar(select(func.count()).where(UserRow.email == email)):
+            raise Problem(ProblemType.ALREADY_EXISTS, "A user with this e-mail already exists.")
+        quota.take_staff_seat(s, s.get_one(AccountRow, ctx.account_id))
+        user = UserRow(
+            id=str(uuid.uuid4()),
+            account_id=ctx.account_id,
+            customer_id=None,
+            role="staff",
+            email=email,
+            password_hash=password_hash,
+            created_at=ctx.now,
+        )
+        s.add(user)
+        audit(s, ctx, "staff.add", detail={"email": email})
+    return {"id": user.id, "email": email, "created_at": iso(user.created_at)}
+
+
+@router.delete("/staff/{user_id}", status_code=204, tags=["account"], summary="Remove a staff user")
+def remove_staff(state: State, caller: Staff, user_id: str) -> None:
+    ctx = context(state, caller)
+    with state.db.write(ctx.account_id) as s:
+        user = s.get(UserRow, user_id)
+        if user is None or user.account_id != ctx.account_id or user.role != "staff":
+            raise not_found("staff user")
+        if user.id == caller.user_id:
+            raise Problem(ProblemType.FORBIDDEN, "You cannot remove yourself.")
+        s.delete(user)
+        quota.release_staff_seat(s, ctx.account_id)
+        audit(s, ctx, "staff.remove", detail={"email": user.email})

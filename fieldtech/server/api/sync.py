@@ -1,0 +1,149 @@
+"""The sync batch: many mutations in one request, each applied at most once by its key."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from fieldtech.server import operations as ops
+from fieldtech.server.api.common import context
+from fieldtech.server.auth import Staff, State
+from fieldtech.server.journal import Context
+from fieldtech.server.problems import Problem, ProblemType
+from fieldtech.server.schemas import (
+    BatchIn,
+    BatchItem,
+    ConfigIn,
+    ControllerIn,
+    ControllerPatch,
+    CustomerIn,
+    CustomerPatch,
+)
+from fieldtech.server.state import ServerState
+from fieldtech.server.tables import IdempotencyRow
+from fieldtech.server.views import config_json, controller_json, customer_json
+
+router = APIRouter(prefix="/v1/sync", tags=["sync"])
+
+# Outcomes that depend only on the item itself are kept with its key and replayed. Conflicts and
+# quota refusals depend on the server's state: they are worked out again on a retry (the same
+# answer while nothing changed), so the same key can succeed after a merge or an upgrade.
+_KEPT_REJECTIONS = {ProblemType.VALIDATION, ProblemType.ALREADY_EXISTS}
+
+
+@router.post("/batch", summary="Apply mutations in order; per-item applied/conflict/rejected")
+def batch(state: State, caller: Staff, body: BatchIn) -> dict[str, Any]:
+    ctx = context(state, caller)
+    return {"results": [_run(state, ctx, item) for item in body.items]}
+
+
+def _run(state: ServerState, ctx: Context, item: BatchItem) -> dict[str, Any]:
+    digest = _request_hash(item)
+    try:
+        # The key is looked up under the account lock, so two copies of a retried batch
+        # racing each other still apply the item once.
+        with state.db.write(ctx.account_id) as s:
+            kept = _kept(s, ctx.account_id, item.key)
+            if kept is not None:
+                return _replay(kept, digest, item)
+            result = {"key": item.key, "op": item.op, "status": "applied", **_apply(s, ctx, item)}
+            s.add(_keep(ctx, item.key, digest, result))
+            return result
+    except Problem as problem:
+        outcome = "conflict" if problem.kind is ProblemType.STALE_REVISION else "rejected"
+        result = {"key": item.key, "op": item.op, "status": outcome, "problem": problem.body()}
+        if problem.kind in _KEPT_REJECTIONS:
+            try:
+                with state.db.write(ctx.account_id) as s:
+                    if _kept(s, ctx.account_id, item.key) is None:
+                        s.add(_keep(ctx, item.key, digest, result))
+            except IntegrityError:
+                pass  # a racing copy kept it first
+        return result
+    except IntegrityError:  # e.g. the same serial registered by someone else at this moment
+        problem = Problem(ProblemType.ALREADY_EXISTS, "The record clashes with another one.")
+        return {"key": item.key, "op": item.op, "status": "rejected", "problem": problem.body()}
+
+
+def _apply(s: Session, ctx: Context, item: BatchItem) -> dict[str, Any]:
+    data = dict(item.data)
+    record_id = str(item.id) if item.id else None
+    if item.op.endswith(".create") and record_id:
+        data.setdefault("id", record_id)
+    if item.op != "config.put" and not item.op.endswith(".create") and record_id is None:
+        raise Problem(
+            ProblemType.VALIDATION,
+            "This operation needs the record's id.",
+            errors=[{"field": "id", "message": "Required."}],
+        )
+    match item.op:
+        case "customer.create":
+            row = ops.create_customer(s, ctx, ops.body_checked(CustomerIn, data))
+            return {"id": row.id, "revision": row.revision, "record": customer_json(row)}
+        case "customer.update":
+            patch = ops.body_checked(CustomerPatch, data)
+            row = ops.update_customer(s, ctx, record_id or "", patch, item.base_revision)
+            return {"id": row.id, "revision": row.revision, "record": customer_json(row)}
+        case "customer.delete":
+            ops.delete_customer(s, ctx, record_id or "", item.base_revision)
+            return {"id": record_id, "revision": None}
+        case "controller.create":
+            ctl = ops.create_controller(s, ctx, ops.body_checked(ControllerIn, data))
+            return {"id": ctl.id, "revision": ctl.revision, "record": controller_json(ctl)}
+        case "controller.update":
+            patch_c = ops.body_checked(ControllerPatch, data)
+            ctl = ops.update_controller(s, ctx, record_id or "", patch_c, item.base_revision)
+            return {"id": ctl.id, "revision": ctl.revision, "record": controller_json(ctl)}
+        case "controller.delete":
+            ops.delete_controller(s, ctx, record_id or "", item.base_revision)
+            return {"id": record_id, "revision": None}
+        case "config.put":
+            if record_id is None or item.base_revision is None:
+                raise Problem(
+                    ProblemType.VALIDATION,
+                    "config.put needs the controller id and the base_revision it was based on.",
+                    errors=[{"field": "base_revision", "message": "Required."}],
+                )
+            config = ops.body_checked(ConfigIn, data)
+            ctl = ops.put_config(s, ctx, record_id, config, item.base_revision)
+            return {"id": ctl.id, "revision": ctl.config_revision, "record": config_json(ctl)}
+    raise AssertionError(item.op)  # BatchItem.op is a closed Literal
+
+
+def _request_hash(item: BatchItem) -> str:
+    payload = item.model_dump(mode="json", exclude={"key"})
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _kept(s: Session, account_id: str, key: str) -> IdempotencyRow | None:
+    return s.scalar(
+        select(IdempotencyRow).where(
+            IdempotencyRow.account_id == account_id, IdempotencyRow.key == key
+        )
+    )
+
+
+def _keep(ctx: Context, key: str, digest: str, result: dict[str, Any]) -> IdempotencyRow:
+    return IdempotencyRow(
+        account_id=ctx.account_id, key=key, request_hash=digest, result=result, created_at=ctx.now
+    )
+
+
+def _replay(kept: IdempotencyRow, digest: str, item: BatchItem) -> dict[str, Any]:
+    if kept.request_hash != digest:
+        return {
+            "key": item.key,
+            "op": item.op,
+            "status": "rejected",
+            "problem": Problem(
+                ProblemType.IDEMPOTENCY_KEY_REUSED,
+                "This idempotency key was used for a different change. Use a new key per change.",
+            ).body(),
+        }
+    return kept.result

@@ -1,0 +1,117 @@
+"""The FastAPI application: `create_app(db_url)` builds it, `fieldtech cloud serve` runs it."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError
+from starlette.exceptions import HTTPException
+
+from fieldtech import __version__
+from fieldtech.server.api import account, auth_routes, controllers, customers, devices, sync
+from fieldtech.server.db import Database, make_engine, migrate
+from fieldtech.server.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemType
+from fieldtech.server.state import Limits, ServerState, utcnow
+
+DB_URL_ENV = "FIELDTECH_SERVER_DB"  # how `cloud serve --workers N` hands the URL to workers
+log = logging.getLogger("fieldtech.server")
+
+
+def create_app(
+    db_url: str,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    limits: Limits | None = None,
+    run_migrations: bool = True,
+) -> FastAPI:
+    engine = make_engine(db_url)
+    if run_migrations:
+        migrate(engine)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="fieldtech cloud",
+        version=__version__,
+        summary="Contractor accounts, customers, controllers, plans, sync and devices.",
+        description="Errors are RFC 9457 application/problem+json; see docs/server.md.",
+    )
+    app.state.server = ServerState(Database(engine), clock=clock, limits=limits or Limits())
+    for module in (auth_routes, account, customers, controllers, sync, devices):
+        app.include_router(module.router)
+    _install_error_handlers(app)
+
+    @app.get("/healthz", tags=["meta"], summary="Liveness")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn workers (`--workers N`): the parent already ran the migrations."""
+    return create_app(os.environ[DB_URL_ENV], run_migrations=False)
+
+
+def _problem_response(problem: Problem, request: Request) -> JSONResponse:
+    return JSONResponse(
+        problem.body(instance=request.url.path),
+        status_code=problem.kind.status,
+        headers=problem.headers,
+        media_type=PROBLEM_MEDIA_TYPE,
+    )
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return _problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"field": "", "message": "invalid"}
+        problem = Problem(
+            ProblemType.VALIDATION, f"{first['field']}: {first['message']}", errors=errors
+        )
+        return _problem_response(problem, request)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        kind = {
+            404: ProblemType.NOT_FOUND,
+            405: ProblemType.METHOD_NOT_ALLOWED,
+            401: ProblemType.UNAUTHORIZED,
+        }.get(exc.status_code)
+        if kind is None:
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        return _problem_response(Problem(kind, str(exc.detail)), request)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        # Two writers raced for the same unique value (an id, a serial, an e-mail).
+        problem = Problem(ProblemType.ALREADY_EXISTS, "That clashes with a record just created.")
+        return _problem_response(problem, request)
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        problem = Problem(
+            ProblemType.VALIDATION,
+            "A value could not be stored (too long, or with characters text cannot hold).",
+            errors=[{"field": "", "message": "Value not storable."}],
+        )
+        return _problem_response(problem, request)

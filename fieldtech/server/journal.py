@@ -1,0 +1,71 @@
+"""What every change leaves behind: a change-log entry (for sync) and an audit entry (for people).
+
+Call these inside the write transaction of the change, so neither can exist without the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from fieldtech.server.tables import AccountRow, AuditRow, ChangeRow
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who is changing which account, and when."""
+
+    account_id: str
+    actor: str  # the staff e-mail, or "device:<controller id>"
+    now: datetime
+
+
+def log_change(
+    s: Session, ctx: Context, entity: str, entity_id: str, op: str, data: dict[str, Any] | None
+) -> int:
+    # The account row is locked by Database.write(account_id), so sequence numbers of one
+    # account are handed out in commit order and a cursor never skips a late commit.
+    seq = s.execute(
+        update(AccountRow)
+        .where(AccountRow.id == ctx.account_id)
+        .values(change_seq=AccountRow.change_seq + 1)
+        .returning(AccountRow.change_seq)
+    ).scalar_one()
+    s.add(
+        ChangeRow(
+            account_id=ctx.account_id,
+            seq=seq,
+            entity=entity,
+            entity_id=entity_id,
+            op=op,
+            data=data,
+            at=ctx.now,
+        )
+    )
+    return seq
+
+
+def audit(
+    s: Session,
+    ctx: Context,
+    action: str,
+    *,
+    controller_id: str | None = None,
+    customer_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    s.add(
+        AuditRow(
+            account_id=ctx.account_id,
+            controller_id=controller_id,
+            customer_id=customer_id,
+            actor=ctx.actor,
+            action=action,
+            detail=detail or {},
+            at=ctx.now,
+        )
+    )

@@ -1,0 +1,320 @@
+"""The changes a contractor makes to customers, controllers and configurations.
+
+Shared by the REST endpoints and the sync batch, so both apply the same rules. Each function
+runs inside `Database.write(account_id)` and raises `Problem` to refuse.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticError
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from fieldtech.domain.errors import ValidationError
+from fieldtech.domain.models import ControllerConfig
+from fieldtech.domain.validation import parse_config, parse_controller, parse_customer
+from fieldtech.server import quota
+from fieldtech.server.journal import Context, audit, log_change
+from fieldtech.server.problems import Problem, ProblemType, not_found, validation
+from fieldtech.server.schemas import (
+    ConfigIn,
+    ControllerIn,
+    ControllerPatch,
+    CustomerIn,
+    CustomerPatch,
+)
+from fieldtech.server.tables import (
+    AccountRow,
+    ControllerRow,
+    CustomerRow,
+    DeviceStatusRow,
+    DeviceTokenRow,
+)
+from fieldtech.server.views import config_json, controller_json, customer_json, etag
+
+# ---- lookups (scoped to the account: another account's record is simply "not found") ----
+
+
+def get_customer(s: Session, account_id: str, customer_id: str) -> CustomerRow:
+    row = s.get(CustomerRow, str(customer_id))
+    if row is None or row.account_id != account_id:
+        raise not_found("customer")
+    return row
+
+
+def get_controller(s: Session, account_id: str, controller_id: str) -> ControllerRow:
+    row = s.get(ControllerRow, str(controller_id))
+    if row is None or row.account_id != account_id:
+        raise not_found("controller")
+    return row
+
+
+def domain_checked(parse, *args):  # type: ignore[no-untyped-def]
+    """Run a domain parser; its ValidationError becomes a 422 naming each field."""
+    try:
+        return parse(*args)
+    except ValidationError as exc:
+        raise validation([(e.field, e.message) for e in exc.errors]) from exc
+    except (TypeError, ValueError) as exc:  # a shape the domain parser did not expect
+        raise validation([("", f"Could not read this: {exc}")]) from exc
+
+
+def body_checked(model: type[BaseModel], data: dict[str, Any]) -> Any:
+    """Validate a batch item's `data` with the same schema as the REST endpoint."""
+    try:
+        return model.model_validate(data)
+    except PydanticError as exc:
+        raise validation(
+            [(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()]
+        ) from exc
+
+
+def check_revision(current: int, base: int | None, what: str, server_copy: dict[str, Any]) -> None:
+    if base is not None and base != current:
+        raise Problem(
+            ProblemType.STALE_REVISION,
+            f"The {what} is at revision {current} on the server; your edit was based on {base}. "
+            "Merge with the server copy and send it again with the new revision.",
+            headers={"ETag": etag(current)},
+            current=server_copy,
+        )
+
+
+# ---- customers ----
+
+
+def create_customer(s: Session, ctx: Context, body: CustomerIn) -> CustomerRow:
+    data = body.model_dump(mode="json")
+    customer = domain_checked(parse_customer, data)
+    if s.get(CustomerRow, customer.id) is not None:
+        raise Problem(ProblemType.ALREADY_EXISTS, "A customer with this id already exists.")
+    row = CustomerRow(
+        id=customer.id,
+        account_id=ctx.account_id,
+        name=customer.name,
+        email=customer.email,
+        phone=customer.phone,
+        address=customer.address,
+        plan="home",
+        plan_source=None,
+        self_management=customer.self_management.value,
+        membership=customer.membership.value,
+        revision=1,
+        created_at=ctx.now,
+        updated_at=ctx.now,
+    )
+    s.add(row)
+    s.flush()
+    log_change(s, ctx, "customer", row.id, "upsert", customer_json(row))
+    audit(s, ctx, "customer.create", customer_id=row.id, detail={"name": row.name})
+    return row
+
+
+def update_customer(
+    s: Session, ctx: Context, customer_id: str, patch: CustomerPatch, base_revision: int | None
+) -> CustomerRow:
+    row = get_customer(s, ctx.account_id, customer_id)
+    check_revision(row.revision, base_revision, "customer", customer_json(row))
+    changes = patch.model_dump(mode="json", exclude_unset=True)
+    changes = {k: v for k, v in changes.items() if v is not None}
+    merged = {**customer_json(row), **changes}
+    merged.pop("plan", None)  # plans change only through the plan endpoints
+    domain_checked(parse_customer, merged)
+    changed = {k: v for k, v in changes.items() if getattr(row, k) != v}
+    if changed:
+        for key, value in changed.items():
+            setattr(row, key, value)
+        row.revision += 1
+        row.updated_at = ctx.now
+        s.flush()
+        log_change(s, ctx, "customer", row.id, "upsert", customer_json(row))
+        audit(s, ctx, "customer.update", customer_id=row.id, detail={"changed": sorted(changed)})
+    return row
+
+
+def delete_customer(s: Session, ctx: Context, customer_id: str, base_revision: int | None) -> None:
+    row = get_customer(s, ctx.account_id, customer_id)
+    check_revision(row.revision, base_revision, "customer", customer_json(row))
+    count = s.scalar(select(func.count()).where(ControllerRow.customer_id == row.id)) or 0
+    if count:
+        raise Problem(
+            ProblemType.CUSTOMER_HAS_CONTROLLERS,
+            f"{row.name} still has {count} controller(s).",
+            controllers=count,
+            fix="Delete or move the controllers first, or unlink the customer to let them "
+            "keep their controllers on their own.",
+        )
+    if row.plan_source == "included":
+        quota.release_included_enthusiast(s, ctx.account_id)
+    s.delete(row)
+    s.flush()
+    log_change(s, ctx, "customer", customer_id, "delete", None)
+    audit(s, ctx, "customer.delete", customer_id=customer_id, detail={"name": row.name})
+
+
+def unlink_customer(s: Session, ctx: Context, customer_id: str) -> int:
+    """The customer leaves the account with their controllers, which stop counting."""
+    row = get_customer(s, ctx.account_id, customer_id)
+    controllers = list(s.scalars(select(ControllerRow).where(ControllerRow.customer_id == row.id)))
+    if row.plan_source == "included":  # included plans belong to the contractor
+        quota.release_included_enthusiast(s, ctx.account_id)
+        row.plan, row.plan_source = "home", None
+    for c in controllers:
+        c.account_id = None
+        log_change(s, ctx, "controller", c.id, "delete", None)
+    quota.release_controller_slots(s, ctx.account_id, len(controllers))
+    row.account_id = None
+    row.revision += 1
+    row.updated_at = ctx.now
+    s.flush()
+    log_change(s, ctx, "customer", row.id, "delete", None)
+    audit(
+        s,
+        ctx,
+        "customer.unlink",
+        customer_id=row.id,
+        detail={"name": row.name, "controllers_freed": len(controllers)},
+    )
+    return len(controllers)
+
+
+# ---- controllers ----
+
+
+def create_controller(s: Session, ctx: Context, body: ControllerIn) -> ControllerRow:
+    get_customer(s, ctx.account_id, str(body.customer_id))
+    data = body.model_dump(mode="json")
+    if data["config"] is None:
+        zones = data["zone_count"] if isinstance(data["zone_count"], int) else 0
+        data["config"] = ControllerConfig.default_for(max(0, min(zones, 200))).to_dict()
+    controller = domain_checked(parse_controller, data)
+    if s.get(ControllerRow, controller.id) is not None:
+        raise Problem(ProblemType.ALREADY_EXISTS, "A controller with this id already exists.")
+    if controller.serial:
+        check_serial_free(s, controller.serial)
+    account = s.get_one(AccountRow, ctx.account_id)
+    quota.take_controller_slots(s, account)  # same transaction as the insert below
+    row = ControllerRow(
+        id=controller.id,
+        account_id=ctx.account_id,
+        customer_id=controller.customer_id,
+        name=controller.name,
+        model=controller.model,
+        zone_count=controller.zone_count,
+        serial=controller.serial,
+        timezone=controller.timezone,
+        location=controller.location,
+        notes=controller.notes,
+        revision=1,
+        config=controller.config.to_dict(),
+        config_revision=1,
+        created_at=ctx.now,
+        updated_at=ctx.now,
+    )
+    s.add(row)
+    s.add(DeviceStatusRow(controller_id=row.id, locally_modified=False))
+    s.flush()
+    log_change(s, ctx, "controller", row.id, "upsert", controller_json(row))
+    log_change(s, ctx, "config", row.id, "upsert", config_json(row))
+    audit(
+        s,
+        ctx,
+        "controller.create",
+        controller_id=row.id,
+        customer_id=row.customer_id,
+        detail={"name": row.name, "serial": row.serial},
+    )
+    return row
+
+
+def update_controller(
+    s: Session, ctx: Context, controller_id: str, patch: ControllerPatch, base_revision: int | None
+) -> ControllerRow:
+    row = get_controller(s, ctx.account_id, controller_id)
+    check_revision(row.revision, base_revision, "controller", controller_json(row))
+    changes = patch.model_dump(mode="json", exclude_unset=True)
+    # null means "no change" except for serial, where it unbinds the hardware
+    changes = {k: v for k, v in changes.items() if v is not None or k == "serial"}
+    if "customer_id" in changes:
+        get_customer(s, ctx.account_id, changes["customer_id"])
+    merged = {**controller_json(row), **changes, "config": row.config}
+    domain_checked(parse_controller, merged)
+    changed = {k: v for k, v in changes.items() if getattr(row, k) != v}
+    if changed.get("serial"):
+        check_serial_free(s, changed["serial"])
+    if "serial" in changed:  # other hardware, or none: the old device's token stops working
+        s.execute(delete(DeviceTokenRow).where(DeviceTokenRow.controller_id == row.id))
+    if changed:
+        for key, value in changed.items():
+            setattr(row, key, value)
+        row.revision += 1
+        row.updated_at = ctx.now
+        s.flush()
+        log_change(s, ctx, "controller", row.id, "upsert", controller_json(row))
+        action = "controller.move" if "customer_id" in changed else "controller.update"
+        audit(
+            s,
+            ctx,
+            action,
+            controller_id=row.id,
+            customer_id=row.customer_id,
+            detail={"changed": {k: changed[k] for k in sorted(changed)}},
+        )
+    return row
+
+
+def delete_controller(
+    s: Session, ctx: Context, controller_id: str, base_revision: int | None
+) -> None:
+    row = get_controller(s, ctx.account_id, controller_id)
+    check_revision(row.revision, base_revision, "controller", controller_json(row))
+    s.delete(row)
+    quota.release_controller_slots(s, ctx.account_id)
+    s.flush()
+    log_change(s, ctx, "controller", controller_id, "delete", None)
+    audit(
+        s,
+        ctx,
+        "controller.delete",
+        controller_id=controller_id,
+        customer_id=row.customer_id,
+        detail={"name": row.name, "serial": row.serial},
+    )
+
+
+def put_config(
+    s: Session, ctx: Context, controller_id: str, body: ConfigIn, base_revision: int
+) -> ControllerRow:
+    row = get_controller(s, ctx.account_id, controller_id)
+    check_revision(row.config_revision, base_revision, "configuration", config_json(row))
+    config = domain_checked(parse_config, body.model_dump(mode="json"), row.zone_count)
+    new = config.to_dict()
+    changed = sorted(k for k in new if new[k] != (row.config or {}).get(k))
+    if changed:
+        row.config = new
+        row.config_revision += 1
+        row.updated_at = ctx.now
+        s.flush()
+        log_change(s, ctx, "config", row.id, "upsert", config_json(row))
+        audit(
+            s,
+            ctx,
+            "config.update",
+            controller_id=row.id,
+            customer_id=row.customer_id,
+            detail={"changed": changed, "revision": row.config_revision},
+        )
+    return row
+
+
+def check_serial_free(s: Session, serial: str) -> None:
+    if s.scalar(select(ControllerRow.id).where(ControllerRow.serial == serial)) is not None:
+        raise Problem(
+            ProblemType.SERIAL_TAKEN,
+            f"Serial {serial} is already bound to a controller record.",
+            fix="Check the label; if the hardware moved, remove the serial from its old record "
+            "first.",
+        )

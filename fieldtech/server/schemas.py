@@ -1,0 +1,169 @@
+"""Request bodies as the API documents them (OpenAPI). They fix only the JSON types; every range
+and rule is checked by fieldtech.domain.validation, the one owner of those limits."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fieldtech.domain.models import ScheduleKind
+from fieldtech.domain.plans import Membership, SelfManagement, Tier
+
+Text = Field(default="", max_length=4000)
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginIn(Body):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1000)
+    token_name: str = Field(default="api", max_length=100, description="Shown in the token list.")
+
+
+class StaffIn(Body):
+    email: str = Field(max_length=320)
+    password: str = Field(min_length=8, max_length=1000)
+
+
+class ZoneIn(Body):
+    number: int
+    name: str = Field(max_length=200)
+    enabled: bool = True
+    run_minutes: int = 10
+    cycle_minutes: int | None = None
+    soak_minutes: int | None = None
+    master_valve: bool = False
+    seasonal_adjust_pct: int = 100
+    suspended_until: date | None = None
+
+
+class ProgramIn(Body):
+    name: str = Field(max_length=200)
+    enabled: bool = True
+    schedule: ScheduleKind = ScheduleKind.WEEKDAYS
+    days: list[int] = Field(default_factory=lambda: [0, 2, 4], max_length=7)
+    interval_days: int = 2
+    start_times: list[str] = Field(default_factory=lambda: ["06:00"], max_length=10)
+    zone_minutes: dict[int, int] = Field(default_factory=dict)
+
+
+class ConfigIn(Body):
+    """A controller's configuration: zones, programs, rain delay and zone suspensions."""
+
+    zones: list[ZoneIn] = Field(default_factory=list, max_length=400)
+    programs: list[ProgramIn] = Field(default_factory=list, max_length=100)
+    rain_delay_until: datetime | None = None
+
+
+class CustomerIn(Body):
+    id: UUID = Field(description="Chosen by the client, so a record made offline keeps its id.")
+    name: str = Field(max_length=200)
+    email: str = Field(default="", max_length=320)
+    phone: str = Text
+    address: str = Text
+    self_management: SelfManagement = SelfManagement.NONE
+    membership: Membership = Membership.NONE
+
+
+class CustomerPatch(Body):
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=4000)
+    address: str | None = Field(default=None, max_length=4000)
+    self_management: SelfManagement | None = None
+    membership: Membership | None = None
+
+
+class ControllerIn(Body):
+    id: UUID = Field(description="Chosen by the client, so a record made offline keeps its id.")
+    customer_id: UUID
+    name: str = Field(max_length=200)
+    model: str = Field(default="FT-8", max_length=64)
+    zone_count: int = 8
+    serial: str | None = Field(default=None, max_length=64, description="None: not linked yet.")
+    timezone: str = Field(default="UTC", max_length=64)
+    location: str = Text
+    notes: str = Text
+    config: ConfigIn | None = Field(default=None, description="Default: every zone, no programs.")
+
+
+class ControllerPatch(Body):
+    """Fields to change. `customer_id` moves the controller; `serial: null` unbinds it."""
+
+    customer_id: UUID | None = None
+    name: str | None = Field(default=None, max_length=200)
+    model: str | None = Field(default=None, max_length=64)
+    zone_count: int | None = None
+    serial: str | None = Field(default=None, max_length=64)
+    timezone: str | None = Field(default=None, max_length=64)
+    location: str | None = Field(default=None, max_length=4000)
+    notes: str | None = Field(default=None, max_length=4000)
+
+
+class PlanCodeIn(Body):
+    code: str = Field(max_length=64, examples=["45F2-644E"])
+
+
+class TierIn(Body):
+    tier: Tier
+
+
+class LinkIn(Body):
+    """Find an unlinked customer by e-mail or by the serial of one of their controllers."""
+
+    email: str | None = Field(default=None, max_length=320)
+    serial: str | None = Field(default=None, max_length=64)
+
+
+class CustomerUserIn(Body):
+    email: str = Field(max_length=320)
+    password: str = Field(min_length=8, max_length=1000)
+
+
+class PairIn(Body):
+    code: str = Field(max_length=64, description="The pairing code the contractor got, XXXX-XXXX.")
+    serial: str = Field(max_length=64, description="The serial number the device reports.")
+    firmware: str | None = Field(default=None, max_length=64)
+
+
+class HeartbeatIn(Body):
+    applied_revision: int | None = Field(default=None, ge=0, le=2**31)
+    firmware: str | None = Field(default=None, max_length=64)
+    locally_modified: bool = Field(
+        default=False, description="The configuration was changed on the device itself."
+    )
+
+
+class RunZoneIn(Body):
+    zone: int = Field(ge=1, le=200)
+    seconds: int = Field(ge=1, le=64800)
+
+
+Op = Literal[
+    "customer.create",
+    "customer.update",
+    "customer.delete",
+    "controller.create",
+    "controller.update",
+    "controller.delete",
+    "config.put",
+]
+
+
+class BatchItem(Body):
+    key: str = Field(min_length=1, max_length=200, description="The idempotency key.")
+    op: Op
+    id: UUID | None = Field(default=None, description="The record (not needed for creates).")
+    base_revision: int | None = Field(
+        default=None, ge=0, le=2**31, description="The revision the edit was based on."
+    )
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class BatchIn(Body):
+    items: list[BatchItem] = Field(max_length=200)

@@ -1,0 +1,41 @@
+"""What every request handler reaches through `request.app.state.server`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from fieldtech.server.db import Database
+from fieldtech.server.ratelimit import Rate, RateLimiter
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Rate limits; tests and the benchmark pass their own."""
+
+    # a sync engine pushing a batch, then pulling
+    user: Rate = field(default_factory=lambda: Rate(per_second=20, burst=60))
+    # a controller polls about once a minute
+    device: Rate = field(default_factory=lambda: Rate(per_second=1, burst=10))
+    # per e-mail: ten tries, then one every 5 s
+    login: Rate = field(default_factory=lambda: Rate(per_second=0.2, burst=10))
+    # per client address
+    pairing: Rate = field(default_factory=lambda: Rate(per_second=0.2, burst=10))
+
+
+@dataclass
+class ServerState:
+    db: Database
+    clock: Callable[[], datetime] = utcnow
+    limits: Limits = field(default_factory=Limits)
+
+    def __post_init__(self) -> None:
+        self.user_limiter = RateLimiter(self.limits.user)
+        self.device_limiter = RateLimiter(self.limits.device)
+        self.login_limiter = RateLimiter(self.limits.login)
+        self.pairing_limiter = RateLimiter(self.limits.pairing)

@@ -1,0 +1,232 @@
+"""The database schema (SQLAlchemy 2 declarative). Alembic migrations in alembic/ follow it.
+
+Times are naive UTC (SQLite keeps no zone); the API adds the "Z".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ID = String(36)  # uuid strings, chosen by the client for customers and controllers
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class AccountRow(Base):
+    __tablename__ = "account"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    tier: Mapped[str] = mapped_column(String(20))
+    # Platinum only: limits set per account by the vendor.
+    custom_controllers: Mapped[int | None] = mapped_column(Integer)
+    custom_staff: Mapped[int | None] = mapped_column(Integer)
+    custom_enthusiast: Mapped[int | None] = mapped_column(Integer)
+    # Usage counters, changed only by conditional UPDATEs in the transaction that adds or
+    # removes the thing they count (quota.py): the race-free quota.
+    controllers_used: Mapped[int] = mapped_column(Integer, default=0)
+    staff_used: Mapped[int] = mapped_column(Integer, default=0)
+    enthusiast_used: Mapped[int] = mapped_column(Integer, default=0)
+    # Last change-log sequence number of this account (changes.py).
+    change_seq: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+
+
+class UserRow(Base):
+    """A person who signs in: contractor staff, or a customer managing their own controllers."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(20))  # "staff" | "customer"
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime]
+
+
+class ApiTokenRow(Base):
+    __tablename__ = "api_token"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex; never the token
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class CustomerRow(Base):
+    __tablename__ = "customer"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    # None: the customer left the contractor (unlinked) and manages alone.
+    account_id: Mapped[str | None] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), default="", index=True)
+    phone: Mapped[str] = mapped_column(Text, default="")
+    address: Mapped[str] = mapped_column(Text, default="")
+    plan: Mapped[str] = mapped_column(String(20), default="home")
+    plan_source: Mapped[str | None] = mapped_column(String(20))  # code | included | None
+    self_management: Mapped[str] = mapped_column(String(20), default="none")
+    membership: Mapped[str] = mapped_column(String(20), default="none")
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ControllerRow(Base):
+    __tablename__ = "controller"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    # Copied from the customer so every query is scoped by one indexed column.
+    account_id: Mapped[str | None] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    model: Mapped[str] = mapped_column(String(64))
+    zone_count: Mapped[int] = mapped_column(Integer)
+    serial: Mapped[str | None] = mapped_column(String(32), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    location: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    revision: Mapped[int] = mapped_column(Integer, default=1)  # the record's fields
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    config_revision: Mapped[int] = mapped_column(Integer, default=1)  # the config document
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class DeviceStatusRow(Base):
+    """What the hardware last reported. Written by heartbeats only, so device traffic never
+    locks the rows contractors edit."""
+
+    __tablename__ = "device_status"
+
+    controller_id: Mapped[str] = mapped_column(
+        ForeignKey("controller.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_contact: Mapped[datetime | None]
+    applied_revision: Mapped[int | None] = mapped_column(Integer)
+    firmware: Mapped[str | None] = mapped_column(String(64))
+    locally_modified: Mapped[bool] = mapped_column(default=False)
+    # Zone runs asked for by a person, handed to the device with its next heartbeat.
+    commands: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+
+
+class DeviceTokenRow(Base):
+    __tablename__ = "device_token"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    controller_id: Mapped[str] = mapped_column(
+        ForeignKey("controller.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime]
+
+
+class PairingCodeRow(Base):
+    __tablename__ = "pairing_code"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    controller_id: Mapped[str] = mapped_column(
+        ForeignKey("controller.id", ondelete="CASCADE"), index=True
+    )
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class PlanCodeRow(Base):
+    """Enthusiast plan codes issued by the vendor (`fieldtech cloud issue-plan-codes`)."""
+
+    __tablename__ = "plan_code"
+
+    code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    issued_at: Mapped[datetime]
+    redeemed_at: Mapped[datetime | None]
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customer.id", ondelete="SET NULL"))
+
+
+class PurchaseRequestRow(Base):
+    __tablename__ = "purchase_request"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20), default="requested")
+    created_at: Mapped[datetime]
+
+
+class LinkRequestRow(Base):
+    """A contractor asks an unlinked customer to join their account; the customer approves."""
+
+    __tablename__ = "link_request"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customer.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    created_at: Mapped[datetime]
+
+
+class AuditRow(Base):
+    __tablename__ = "audit"
+    __table_args__ = (Index("ix_audit_account_id_id", "account_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    controller_id: Mapped[str | None] = mapped_column(ID, index=True)  # kept after a delete
+    customer_id: Mapped[str | None] = mapped_column(ID)
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime]
+
+
+class ChangeRow(Base):
+    """The per-account change log the sync engine pulls with a cursor (changes.py)."""
+
+    __tablename__ = "change"
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity: Mapped[str] = mapped_column(String(20))
+    entity_id: Mapped[str] = mapped_column(ID)
+    op: Mapped[str] = mapped_column(String(10))  # upsert | delete
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    at: Mapped[datetime]
+
+
+class IdempotencyRow(Base):
+    """Results of applied batch items, replayed when the same key comes again."""
+
+    __tablename__ = "idempotency"
+    __table_args__ = (UniqueConstraint("account_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]

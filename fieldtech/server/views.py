@@ -1,0 +1,94 @@
+"""How rows look in the API (JSON-ready dicts): one place, used by responses and the change log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fieldtech.server.status import controller_state
+from fieldtech.server.tables import (
+    AuditRow,
+    ControllerRow,
+    CustomerRow,
+    DeviceStatusRow,
+)
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") + "Z" if value else None
+
+
+def etag(revision: int) -> str:
+    return f'"{revision}"'
+
+
+def customer_json(c: CustomerRow) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "name": c.name,
+        "email": c.email,
+        "phone": c.phone,
+        "address": c.address,
+        "plan": c.plan,
+        "plan_source": c.plan_source,
+        "self_management": c.self_management,
+        "membership": c.membership,
+        "revision": c.revision,
+        "updated_at": iso(c.updated_at),
+    }
+
+
+def controller_json(c: ControllerRow) -> dict[str, Any]:
+    """The record without its configuration (that is its own document, with its own revision)."""
+    return {
+        "id": c.id,
+        "customer_id": c.customer_id,
+        "name": c.name,
+        "model": c.model,
+        "zone_count": c.zone_count,
+        "serial": c.serial,
+        "timezone": c.timezone,
+        "location": c.location,
+        "notes": c.notes,
+        "revision": c.revision,
+        "config_revision": c.config_revision,
+        "updated_at": iso(c.updated_at),
+    }
+
+
+def config_json(c: ControllerRow) -> dict[str, Any]:
+    return {"controller_id": c.id, "revision": c.config_revision, "config": c.config}
+
+
+def status_json(c: ControllerRow, st: DeviceStatusRow | None, now: datetime) -> dict[str, Any]:
+    last = st.last_contact if st else None
+    applied = st.applied_revision if st else None
+    state = controller_state(
+        serial=c.serial,
+        config_revision=c.config_revision,
+        last_contact=last,
+        applied_revision=applied,
+        locally_modified=bool(st and st.locally_modified),
+        now=now,
+    )
+    return {
+        "controller_id": c.id,
+        "state": state.value,
+        "online": state not in ("offline", "not_linked"),
+        "last_contact": iso(last),
+        "revision": c.config_revision,
+        "applied_revision": applied,
+        "firmware": st.firmware if st else None,
+    }
+
+
+def audit_json(a: AuditRow) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "at": iso(a.at),
+        "actor": a.actor,
+        "action": a.action,
+        "controller_id": a.controller_id,
+        "customer_id": a.customer_id,
+        "detail": a.detail,
+    }

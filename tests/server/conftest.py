@@ -1,0 +1,94 @@
+"""The reference server on a real 127.0.0.1 port, once per database backend.
+
+Every test taking `server` runs twice: on a SQLite file and on PostgreSQL. PostgreSQL needs
+FIELDTECH_TEST_POSTGRES_URL (.ci/postgres.sh sets it); without it that half is skipped on a
+developer's machine and fails in CI. Tests stay independent by each making fresh accounts.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+from server_helpers import TEST_LIMITS, Account, Clock, Server
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from fieldtech.server.app import create_app
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("FIELDTECH_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run the server tests on PostgreSQL: source .ci/postgres.sh")
+        pytest.skip("FIELDTECH_TEST_POSTGRES_URL is not set (see .ci/postgres.sh)")
+    return url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    drop: tuple[str, str] | None = None
+    if request.param == "sqlite":
+        db_url = f"sqlite:///{tmp_path_factory.mktemp('cloud') / 'cloud.sqlite3'}"
+    else:
+        base = make_url(_postgres_url())
+        name = f"ft_test_{uuid.uuid4().hex[:12]}"  # a fresh database per run
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        db_url = base.set(database=name).render_as_string(hide_password=False)
+        drop = (base.render_as_string(hide_password=False), name)
+
+    clock = Clock()
+    app = create_app(db_url, clock=clock, limits=TEST_LIMITS)
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, name=f"uvicorn-{request.param}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    srv = Server(request.param, f"http://127.0.0.1:{port}", app.state.server.db, clock, app)
+    try:
+        yield srv
+    finally:
+        for c in srv._clients:
+            c.close()
+        uv.should_exit = True
+        thread.join(timeout=10)
+        app.state.server.db.engine.dispose()
+        if drop:
+            admin = create_engine(drop[0], isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{drop[1]}" WITH (FORCE)'))
+            admin.dispose()
+
+
+@pytest.fixture
+def acme(server: Server) -> Account:
+    """A Starter account."""
+    return server.account()
+
+
+@pytest.fixture
+def rival(server: Server) -> Account:
+    """Another contractor, who must never see acme's records."""
+    return server.account()

@@ -1,0 +1,111 @@
+"""Helpers for the server tests: the running server, signed-in accounts, problem checks."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from fieldtech.domain.plans import Tier, TierLimits
+from fieldtech.server.accounts import create_account, issue_plan_codes
+from fieldtech.server.db import Database
+from fieldtech.server.ratelimit import Rate
+from fieldtech.server.state import Limits, utcnow
+
+PASSWORD = "correct horse battery"
+# Generous limits so the tests measure behaviour, not the limiter (which has its own tests).
+TEST_LIMITS = Limits(
+    user=Rate(per_second=1000, burst=1000),
+    device=Rate(per_second=1000, burst=1000),
+    login=Rate(per_second=0.2, burst=10),
+    pairing=Rate(per_second=1000, burst=1000),
+)
+
+
+class Clock:
+    """The server's clock, which a test may move forward (device offline after 7 minutes)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return utcnow() + self.offset
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta
+
+
+@dataclass
+class Server:
+    backend: str
+    base_url: str
+    db: Database
+    clock: Clock
+    app: Any
+    _clients: list[httpx.Client] = field(default_factory=list)
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        client = httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+        self._clients.append(client)
+        return client
+
+    def account(self, tier: Tier = Tier.STARTER, custom: TierLimits | None = None) -> Account:
+        """A new contractor account and a client signed in as its admin."""
+        email = f"admin-{uuid.uuid4().hex[:10]}@example.com"
+        new = create_account(
+            self.db,
+            email=email,
+            password=PASSWORD,
+            name=f"Contractor {email[6:12]}",
+            tier=tier,
+            custom=custom,
+        )
+        token = self.login(email)
+        return Account(self, new.account_id, email, token, self.client(token))
+
+    def login(self, email: str, password: str = PASSWORD) -> str:
+        r = self.client().post("/v1/auth/login", json={"email": email, "password": password})
+        assert r.status_code == 200, r.text
+        return r.json()["token"]
+
+    def plan_codes(self, n: int) -> list[str]:
+        return issue_plan_codes(self.db, n)
+
+
+@dataclass
+class Account:
+    server: Server
+    id: str
+    email: str
+    token: str
+    http: httpx.Client
+
+    def customer(self, name: str = "Ada Lovelace", **fields: Any) -> dict[str, Any]:
+        r = self.http.post("/v1/customers", json={"id": str(uuid.uuid4()), "name": name, **fields})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def controller(self, customer_id: str, name: str = "Front yard", **fields: Any) -> dict:
+        body = {"id": str(uuid.uuid4()), "customer_id": customer_id, "name": name, **fields}
+        r = self.http.post("/v1/controllers", json=body)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+
+def problem(r: httpx.Response, status: int, slug: str) -> dict[str, Any]:
+    """Assert `r` is an RFC 9457 problem of this status and type; return its body."""
+    assert r.status_code == status, f"{r.status_code} {r.text}"
+    assert r.headers["content-type"].startswith("application/problem+json"), r.headers
+    body = r.json()
+    assert body["type"] == f"https://fieldtech.dev/problems/{slug}", body
+    assert body["status"] == status
+    return body
+
+
+def new_serial() -> str:
+    """A serial no other test uses (serials are unique across the whole service)."""
+    return "FT1-" + uuid.uuid4().hex[:10].upper()

@@ -1,0 +1,135 @@
+"""Customers: CRUD, self-management for customer logins, link (customer approves) and unlink."""
+
+from __future__ import annotations
+
+import uuid
+
+from server_helpers import PASSWORD, Account, Server, new_serial, problem
+
+from fieldtech.domain.plans import Tier, TierLimits
+
+
+def test_crud_with_client_chosen_ids(server: Server, acme: Account) -> None:
+    cid = str(uuid.uuid4())
+    created = acme.http.post(
+        "/v1/customers", json={"id": cid, "name": "Grace", "membership": "priority"}
+    )
+    assert created.status_code == 201 and created.json()["id"] == cid
+    problem(acme.http.post("/v1/customers", json={"id": cid, "name": "Dup"}), 409, "already-exists")
+    bad = acme.http.post(
+        "/v1/customers", json={"id": str(uuid.uuid4()), "name": "G", "email": "nope"}
+    )
+    assert problem(bad, 422, "validation")["errors"][0]["field"] == "email"
+    patched = acme.http.patch(f"/v1/customers/{cid}", json={"self_management": "modify"})
+    assert patched.json()["self_management"] == "modify" and patched.json()["revision"] == 2
+    ctl = acme.controller(cid)
+    problem(acme.http.delete(f"/v1/customers/{cid}"), 409, "customer-has-controllers")
+    acme.http.delete(f"/v1/controllers/{ctl['id']}")
+    assert acme.http.delete(f"/v1/customers/{cid}").status_code == 204
+    problem(acme.http.get(f"/v1/customers/{cid}"), 404, "not-found")
+
+
+def test_controllers_move_between_customers_and_get_serials_later(
+    server: Server, acme: Account
+) -> None:
+    a, b = acme.customer("A"), acme.customer("B")
+    ctl = acme.controller(a["id"])
+    assert ctl["serial"] is None
+    serial = new_serial()
+    moved = acme.http.patch(
+        f"/v1/controllers/{ctl['id']}", json={"customer_id": b["id"], "serial": serial}
+    )
+    assert moved.status_code == 200
+    assert (moved.json()["customer_id"], moved.json()["serial"]) == (b["id"], serial)
+    other = acme.controller(a["id"])
+    problem(
+        acme.http.patch(f"/v1/controllers/{other['id']}", json={"serial": serial}),
+        409,
+        "serial-taken",
+    )
+    bad = acme.http.patch(f"/v1/controllers/{other['id']}", json={"serial": "nope"})
+    assert problem(bad, 422, "validation")["errors"][0]["field"] == "serial"
+    actions = [
+        e["action"] for e in acme.http.get(f"/v1/controllers/{ctl['id']}/audit").json()["entries"]
+    ]
+    assert actions == ["controller.move", "controller.create"]
+
+
+def _customer_login(server: Server, acme: Account, level: str) -> tuple[dict, dict, object]:
+    customer = acme.customer(self_management=level)
+    ctl = acme.controller(customer["id"], zone_count=2)
+    email = f"home-{uuid.uuid4().hex[:8]}@example.com"
+    r = acme.http.post(
+        f"/v1/customers/{customer['id']}/users", json={"email": email, "password": PASSWORD}
+    )
+    assert r.status_code == 201
+    return customer, ctl, server.client(server.login(email))
+
+
+def test_customer_self_management_levels(server: Server, acme: Account) -> None:
+    _, ctl, none = _customer_login(server, acme, "none")
+    assert none.get("/v1/controllers").json()["controllers"] == []
+    problem(none.get(f"/v1/controllers/{ctl['id']}/config"), 404, "not-found")
+
+    _, viewed, viewer = _customer_login(server, acme, "view_and_run")
+    url = f"/v1/controllers/{viewed['id']}"
+    config = viewer.get(f"{url}/config").json()["config"]
+    assert [c["id"] for c in viewer.get("/v1/controllers").json()["controllers"]] == [viewed["id"]]
+    assert viewer.post(f"{url}/run", json={"zone": 1, "seconds": 60}).status_code == 202
+    put = viewer.put(f"{url}/config", json=config, headers={"If-Match": '"1"'})
+    problem(put, 403, "forbidden")
+    problem(viewer.get("/v1/customers"), 403, "forbidden")  # staff-only endpoints
+
+    _, ctl, modifier = _customer_login(server, acme, "modify")
+    config["zones"][0]["name"] = "Veggies"
+    ok = modifier.put(
+        f"/v1/controllers/{ctl['id']}/config", json=config, headers={"If-Match": '"1"'}
+    )
+    assert ok.status_code == 200 and ok.json()["revision"] == 2
+    problem(modifier.get(url), 404, "not-found")  # never another customer's controller
+    entries = acme.http.get(f"/v1/audit?controller_id={ctl['id']}").json()["entries"]
+    assert entries[0]["action"] == "config.update"
+    assert entries[0]["actor"].startswith("customer:home-")
+
+
+def test_unlinked_customers_keep_their_controllers_and_asking_reveals_nothing(
+    server: Server,
+) -> None:
+    first, second = server.account(), server.account()
+    customer, ctl, home = _customer_login(server, first, "modify")
+    first.http.post(f"/v1/customers/{customer['id']}/unlink")
+    assert home.get(f"/v1/controllers/{ctl['id']}").status_code == 200  # still theirs to see
+    problem(first.http.get(f"/v1/controllers/{ctl['id']}"), 404, "not-found")
+    # the same answer whether someone matched or not
+    by_serial = second.http.post("/v1/customers/link", json={"serial": "FT1-NOBODY00"})
+    by_email = second.http.post("/v1/customers/link", json={"email": "nobody@example.com"})
+    assert by_serial.json() == by_email.json() and by_email.status_code == 202
+
+
+def test_link_request_approval_counts_the_controllers(server: Server) -> None:
+    first = server.account()
+    second = server.account(
+        Tier.PLATINUM, TierLimits(controllers=1, staff_users=5, included_enthusiast=0)
+    )
+    email = f"family-{uuid.uuid4().hex[:6]}@example.com"
+    customer = first.customer("Family", email=email, self_management="modify")
+    first.controller(customer["id"], serial=new_serial())
+    first.controller(customer["id"])
+    r = first.http.post(
+        f"/v1/customers/{customer['id']}/users", json={"email": email, "password": PASSWORD}
+    )
+    assert r.status_code == 201
+    home = server.client(server.login(email))
+    first.http.post(f"/v1/customers/{customer['id']}/unlink")
+    second.http.post("/v1/customers/link", json={"email": email.upper()})
+    requests = home.get("/v1/me/link-requests").json()["link_requests"]
+    assert len(requests) == 1
+    too_many = home.post(f"/v1/me/link-requests/{requests[0]['id']}/approve")
+    body = problem(too_many, 409, "quota-exceeded")  # 2 controllers, 1 slot
+    assert (body["limit"], body["used"]) == (1, 0)
+    second.http.put("/v1/account/tier", json={"tier": "starter"})
+    ok = home.post(f"/v1/me/link-requests/{requests[0]['id']}/approve")
+    assert ok.status_code == 200 and ok.json()["controllers"] == 2
+    assert second.http.get(f"/v1/customers/{customer['id']}").status_code == 200
+    assert second.http.get("/v1/account").json()["usage"]["controllers_used"] == 2
+    problem(first.http.get(f"/v1/customers/{customer['id']}"), 404, "not-found")

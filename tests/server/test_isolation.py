@@ -1,0 +1,114 @@
+"""A contractor never sees, changes or learns about another account's records: every endpoint
+with a record id answers 404 to the wrong account, and lists never include foreign records."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from server_helpers import Account, Server, new_serial, problem
+
+SAMPLE_BODIES = {
+    "/v1/controllers/{controller_id}/config": {"zones": [], "programs": []},
+    "/v1/controllers/{controller_id}/run": {"zone": 1, "seconds": 60},
+    "/v1/customers/{customer_id}/plan/redeem": {"code": "45F2-644E"},
+    "/v1/customers/{customer_id}/users": {"email": "x@example.com", "password": "longenough"},
+}
+
+
+def _foreign_world(acme: Account) -> dict[str, str]:
+    customer = acme.customer("Private Person", email="private@example.com")
+    controller = acme.controller(customer["id"], serial=new_serial())
+    tokens = acme.http.get("/v1/auth/tokens").json()["tokens"]
+    staff = acme.http.get("/v1/staff").json()["staff"]
+    return {
+        "customer_id": customer["id"],
+        "controller_id": controller["id"],
+        "token_id": tokens[0]["id"],
+        "user_id": staff[0]["id"],
+        "request_id": "00000000-0000-0000-0000-000000000000",
+    }
+
+
+def test_every_endpoint_with_an_id_answers_404_to_another_account(
+    server: Server, acme: Account, rival: Account
+) -> None:
+    ids = _foreign_world(acme)
+    paths = server.app.openapi()["paths"]
+    checked = 0
+    for path, methods in paths.items():
+        params = re.findall(r"{(\w+)}", path)
+        if not params or path.startswith("/v1/me/"):
+            continue
+        url = path.format(**{p: ids[p] for p in params})
+        for method, spec in methods.items():
+            body = SAMPLE_BODIES.get(path, {} if "requestBody" in spec else None)
+            headers = {"If-Match": '"1"'}
+            r = rival.http.request(method.upper(), url, json=body, headers=headers)
+            assert r.status_code == 404, f"{method.upper()} {path}: {r.status_code} {r.text}"
+            assert r.json()["type"].endswith("/not-found")
+            checked += 1
+    assert checked >= 15  # the walk really covered the API
+    # and nothing was changed for acme
+    assert acme.http.get(f"/v1/controllers/{ids['controller_id']}").json()["revision"] == 1
+    assert acme.http.get(f"/v1/customers/{ids['customer_id']}").json()["revision"] == 1
+    assert acme.http.get("/v1/auth/tokens").status_code == 200
+
+
+def test_lists_logs_and_changes_show_only_your_own_records(
+    server: Server, acme: Account, rival: Account
+) -> None:
+    ids = _foreign_world(acme)
+    rival.customer("Rival's own")
+    for url in (
+        "/v1/customers",
+        "/v1/controllers",
+        f"/v1/controllers?customer_id={ids['customer_id']}",
+        "/v1/changes?cursor=0&limit=500",
+        "/v1/audit",
+        f"/v1/audit?controller_id={ids['controller_id']}",
+        "/v1/fleet/status",
+        "/v1/staff",
+        "/v1/purchase-requests",
+        "/v1/auth/tokens",
+    ):
+        r = rival.http.get(url)
+        assert r.status_code == 200, url
+        for secret in (ids["customer_id"], ids["controller_id"], "Private Person", acme.email):
+            assert secret not in r.text, f"{url} leaks {secret}"
+
+
+@pytest.mark.parametrize(
+    "op",
+    ["customer.update", "customer.delete", "controller.update", "controller.delete", "config.put"],
+)
+def test_batch_mutations_on_foreign_ids_are_rejected_as_not_found(
+    server: Server, acme: Account, rival: Account, op: str
+) -> None:
+    ids = _foreign_world(acme)
+    target = ids["customer_id"] if op.startswith("customer") else ids["controller_id"]
+    item = {"key": f"k-{op}", "op": op, "id": target, "base_revision": 1, "data": {}}
+    result = rival.http.post("/v1/sync/batch", json={"items": [item]}).json()["results"][0]
+    assert result["status"] == "rejected"
+    assert result["problem"]["type"].endswith("/not-found")
+
+
+def test_a_controller_of_another_account_cannot_be_used_as_a_customer_target(
+    server: Server, acme: Account, rival: Account
+) -> None:
+    ids = _foreign_world(acme)
+    mine = rival.customer()
+    theirs = rival.http.post(
+        "/v1/controllers",
+        json={
+            "id": "6f0e3c1e-1111-4a1a-9a1a-000000000001",
+            "customer_id": ids["customer_id"],
+            "name": "Sneaky",
+        },
+    )
+    problem(theirs, 404, "not-found")
+    ctl = rival.controller(mine["id"])
+    move = rival.http.patch(
+        f"/v1/controllers/{ctl['id']}", json={"customer_id": ids["customer_id"]}
+    )
+    problem(move, 404, "not-found")

@@ -1,0 +1,161 @@
+"""The change log (cursor paging, cheap idle polls) and the idempotent mutation batch."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from server_helpers import Account, Server
+from sqlalchemy import func, select
+
+from fieldtech.server.tables import CustomerRow
+
+
+def test_changes_page_through_every_change_once_in_order(server: Server, acme: Account) -> None:
+    made = [acme.customer(f"Customer {i}")["id"] for i in range(7)]
+    acme.http.patch(f"/v1/customers/{made[0]}", json={"phone": "555"})
+    seen, cursor, pages = [], 0, 0
+    while True:
+        page = acme.http.get("/v1/changes", params={"cursor": cursor, "limit": 3}).json()
+        pages += 1
+        seen += page["changes"]
+        assert page["cursor"] >= cursor
+        cursor = page["cursor"]
+        if not page["more"]:
+            break
+    assert pages == 3  # 8 changes, 3 a page
+    seqs = [c["seq"] for c in seen]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs) == 8
+    assert [c["id"] for c in seen[:7]] == made
+    assert seen[-1]["data"]["phone"] == "555" and seen[-1]["data"]["revision"] == 2
+
+
+def test_an_idle_sync_is_one_tiny_answer_with_the_same_cursor(
+    server: Server, acme: Account
+) -> None:
+    acme.customer()
+    cursor = acme.http.get("/v1/changes", params={"cursor": 0}).json()["cursor"]
+    idle = acme.http.get("/v1/changes", params={"cursor": cursor})
+    assert idle.json() == {"cursor": cursor, "more": False, "changes": []}
+    assert len(idle.content) < 64
+
+
+def test_deletes_appear_in_the_log(server: Server, acme: Account) -> None:
+    customer = acme.customer()
+    controller = acme.controller(customer["id"])
+    cursor = acme.http.get("/v1/changes").json()["cursor"]
+    acme.http.delete(f"/v1/controllers/{controller['id']}")
+    changes = acme.http.get("/v1/changes", params={"cursor": cursor}).json()["changes"]
+    assert [(c["entity"], c["id"], c["op"]) for c in changes] == [
+        ("controller", controller["id"], "delete")
+    ]
+
+
+def _batch(acme: Account) -> tuple[list[dict], str, str]:
+    customer = acme.customer()
+    controller = acme.controller(customer["id"], zone_count=2)
+    config = acme.http.get(f"/v1/controllers/{controller['id']}/config").json()["config"]
+    acme.http.put(  # someone else moved the config to revision 2
+        f"/v1/controllers/{controller['id']}/config",
+        json={**config, "rain_delay_until": "2030-01-01T00:00:00"},
+        headers={"If-Match": '"1"'},
+    )
+    new_id = str(uuid.uuid4())
+    items = [
+        {"key": f"a-{new_id}", "op": "customer.create", "data": {"id": new_id, "name": "New"}},
+        {
+            "key": f"b-{new_id}",
+            "op": "customer.update",
+            "id": customer["id"],
+            "base_revision": 1,
+            "data": {"address": "1 Main St"},
+        },
+        {
+            "key": f"c-{new_id}",
+            "op": "config.put",
+            "id": controller["id"],
+            "base_revision": 1,
+            "data": config,
+        },
+        {
+            "key": f"d-{new_id}",
+            "op": "customer.create",
+            "data": {"id": str(uuid.uuid4()), "name": "x" * 40},
+        },
+    ]
+    return items, new_id, controller["id"]
+
+
+def test_batch_answers_per_item_and_one_bad_item_does_not_sink_it(
+    server: Server, acme: Account
+) -> None:
+    items, new_id, _ = _batch(acme)
+    results = acme.http.post("/v1/sync/batch", json={"items": items}).json()["results"]
+    assert [r["status"] for r in results] == ["applied", "applied", "conflict", "rejected"]
+    assert results[0]["revision"] == 1 and results[0]["id"] == new_id
+    assert results[1]["record"]["address"] == "1 Main St" and results[1]["revision"] == 2
+    assert results[2]["problem"]["status"] == 412
+    assert results[2]["problem"]["current"]["revision"] == 2
+    assert results[3]["problem"]["errors"][0]["field"] == "name"
+
+
+def test_a_retried_batch_gives_the_same_results_and_applies_nothing_twice(
+    server: Server, acme: Account
+) -> None:
+    items, _, _ = _batch(acme)
+    first = acme.http.post("/v1/sync/batch", json={"items": items}).json()
+    cursor = acme.http.get("/v1/changes").json()["cursor"]
+    second = acme.http.post("/v1/sync/batch", json={"items": items}).json()
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+    assert acme.http.get("/v1/changes", params={"cursor": cursor}).json()["changes"] == []
+    customer = acme.http.get(f"/v1/customers/{items[1]['id']}").json()
+    assert customer["revision"] == 2  # the update applied once
+
+
+def test_concurrent_copies_of_a_batch_apply_each_item_once(server: Server, acme: Account) -> None:
+    new_id = str(uuid.uuid4())
+    items = [
+        {"key": f"k-{new_id}", "op": "customer.create", "data": {"id": new_id, "name": "Once"}}
+    ]
+
+    def send(_: int) -> list[dict]:
+        r = acme.http.post("/v1/sync/batch", json={"items": items})
+        return r.json()["results"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(send, range(8)))
+    assert all(a == answers[0] for a in answers) and answers[0][0]["status"] == "applied"
+    with server.db.read() as s:
+        assert s.scalar(select(func.count()).where(CustomerRow.id == new_id)) == 1
+
+
+def test_a_key_reused_for_another_change_is_rejected(server: Server, acme: Account) -> None:
+    key = f"k-{uuid.uuid4()}"
+    first = {"key": key, "op": "customer.create", "data": {"id": str(uuid.uuid4()), "name": "A"}}
+    other = {"key": key, "op": "customer.create", "data": {"id": str(uuid.uuid4()), "name": "B"}}
+    acme.http.post("/v1/sync/batch", json={"items": [first]})
+    result = acme.http.post("/v1/sync/batch", json={"items": [other]}).json()["results"][0]
+    assert result["status"] == "rejected"
+    assert result["problem"]["type"].endswith("/idempotency-key-reused")
+
+
+def test_a_quota_refusal_is_retried_afresh_after_the_upgrade(server: Server) -> None:
+    from fieldtech.domain.plans import Tier
+
+    acme = server.account(Tier.STARTER)
+    customer = acme.customer()
+    for i in range(25):
+        acme.controller(customer["id"], name=f"C{i}")
+    item = {
+        "key": f"q-{uuid.uuid4()}",
+        "op": "controller.create",
+        "data": {"id": str(uuid.uuid4()), "customer_id": customer["id"], "name": "Draft"},
+    }
+    refused = acme.http.post("/v1/sync/batch", json={"items": [item]}).json()["results"][0]
+    assert refused["status"] == "rejected"
+    assert refused["problem"]["type"].endswith("/quota-exceeded")
+    assert refused["problem"]["limit"] == 25
+    acme.http.put("/v1/account/tier", json={"tier": "contractor"})
+    applied = acme.http.post("/v1/sync/batch", json={"items": [item]}).json()["results"][0]
+    assert applied["status"] == "applied"
