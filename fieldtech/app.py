@@ -163,7 +163,7 @@ class FieldtechApp(App):
         if not self.is_screen_installed("controller"):
             from fieldtech.screens.controller import ControllerScreen
 
-            self.install_screen(ControllerScreen(), "controller")
+            self.install_screen(ControllerScreen(self.store), "controller")
         return self.get_screen("controller")
 
     @work(thread=True, group="recent")
@@ -183,7 +183,15 @@ class FieldtechApp(App):
         return out[:9]
 
     def action_switcher(self) -> None:
-        self._pick(SwitcherScreen(self.shortcuts()))
+        shortcuts = self.shortcuts()
+        self._prefetch([row.controller_id for row, _ in shortcuts])
+        self._pick(SwitcherScreen(shortcuts))
+
+    @work(thread=True, group="prefetch")
+    def _prefetch(self, controller_ids: list[str]) -> None:
+        """While the switcher is open, read its candidates so the chosen one paints at once."""
+        self.call_from_thread(self.controller_screen)  # installed on the event loop
+        self.controller_screen().prefetch(controller_ids)
 
     def action_finder(self) -> None:
         self._pick(SwitcherScreen([], finder=True))
@@ -222,7 +230,7 @@ class FieldtechApp(App):
         self.settings.save()
         self.notify("Pinned: it keeps a digit in the switcher." if pinned else "Unpinned.",
                     timeout=2)
-        self.controller_screen().load(controller_id)
+        self.controller_screen().reload(controller_id)  # the pin mark is in its header
 
     # -- edits: validated in the form, written in a worker ------------------------------------
 
@@ -250,6 +258,7 @@ class FieldtechApp(App):
     def _saved(self, what: str, open_id: str | None, keep: str | None) -> None:
         self.notify(f"{what} — saved, will sync.", timeout=3)
         if open_id is not None:
+            self.controller_screen().forget(open_id)
             self.open_controller(open_id)
         self.load_fleet(keep=open_id or keep)
 

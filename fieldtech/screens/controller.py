@@ -6,6 +6,7 @@ a new screen, which is what keeps a switch within a frame or two.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
@@ -13,15 +14,20 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from fieldtech.domain.models import Controller
-from fieldtech.offline_store.store import FleetRow, OutboxEntry
+from fieldtech.offline_store.store import FleetRow, OutboxEntry, Store
 from fieldtech.screens.topbar import TopBar
 from fieldtech.widgets.fleet_list import STATE_MARK
+from fieldtech.widgets.record_table import RecordTable
+from fieldtech.widgets.text_line import TextBox
 
 if TYPE_CHECKING:
     from fieldtech.app import FieldtechApp
+
+
+CACHE_SIZE = 32
 
 
 class ControllerScreen(Screen):
@@ -45,33 +51,47 @@ class ControllerScreen(Screen):
 
     app: FieldtechApp
 
-    def __init__(self) -> None:
+    def __init__(self, store: Store) -> None:
         super().__init__()
+        self.store = store  # its own reference: prefetching may run before it is mounted
         self.controller: Controller | None = None
         self.row: FleetRow | None = None
+        self._pending: list[OutboxEntry] = []
+        self._stale = False  # repaint on the next show even if nothing changed
         self._ready = False  # composed and mounted: a load before that waits for on_mount
         self._waiting: str | None = None
+        # Recently shown or prefetched controllers: a switch paints from here at once, then
+        # the fresh read repaints only if something changed. Bounded; edits forget entries.
+        self._cache: OrderedDict[str, tuple[Controller, FleetRow, list[OutboxEntry]]] = (
+            OrderedDict())
 
     def compose(self) -> ComposeResult:
         yield TopBar(id="topbar")
-        yield Static("", id="ctl-header")
+        yield TextBox(id="ctl-header")
+        tables = {
+            "zones": RecordTable([("#", 3), ("Zone", 20), ("On", 3), ("Min", 4),
+                                  ("Cycle/soak", 10), ("MV", 3), ("Adj", 5), ("Suspended", 0)],
+                                 id="zone-table"),
+            "programs": RecordTable([("Program", 16), ("On", 3), ("Schedule", 16),
+                                     ("Starts", 12), ("Zones", 0)], id="program-table"),
+            "pending": RecordTable([("When", 16), ("Edit", 26), ("State", 9), ("Why", 0)],
+                                   id="pending-table"),
+        }
         with TabbedContent(id="ctl-tabs", initial="zones"):
             with TabPane("Zones", id="zones"):
-                yield DataTable(id="zone-table", cursor_type="row", zebra_stripes=True)
+                yield Static(tables["zones"].header(), classes="table-header")
+                yield tables["zones"]
             with TabPane("Programs", id="programs"):
-                yield DataTable(id="program-table", cursor_type="row")
+                yield Static(tables["programs"].header(), classes="table-header")
+                yield tables["programs"]
             with TabPane("Details", id="details-tab"):
-                yield Static("", id="details")
+                yield TextBox(id="details")
             with TabPane("Pending", id="pending"):
-                yield DataTable(id="pending-table", cursor_type="row")
+                yield Static(tables["pending"].header(), classes="table-header")
+                yield tables["pending"]
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#zone-table", DataTable).add_columns(
-            "#", "Zone", "On", "Min", "Cycle/soak", "MV", "Adj", "Suspended")
-        self.query_one("#program-table", DataTable).add_columns(
-            "Program", "On", "Schedule", "Starts", "Zones")
-        self.query_one("#pending-table", DataTable).add_columns("When", "Edit", "State", "Why")
         self._ready = True
         if self._waiting:
             self.load(self._waiting)
@@ -83,23 +103,54 @@ class ControllerScreen(Screen):
         if not self._ready:
             self._waiting = controller_id
             return
+        if cached := self._cache.get(controller_id):
+            self.show(*cached)
         self._read(controller_id)
+
+    def prefetch(self, controller_ids: list[str]) -> None:
+        """Read these controllers (call from a worker) so a switch to one paints at once."""
+        for controller_id in controller_ids:
+            if controller_id not in self._cache:
+                self._remember(self._read_one(controller_id))
+
+    def forget(self, controller_id: str) -> None:
+        """Drop a cached copy (it was just edited): the next show waits for the store."""
+        self._cache.pop(controller_id, None)
+
+    def reload(self, controller_id: str) -> None:
+        """Read and repaint even if the record did not change (e.g. it was just pinned)."""
+        self.forget(controller_id)
+        self._stale = True
+        self.load(controller_id)
+
+    def _read_one(self, controller_id: str) -> tuple[Controller, FleetRow, list[OutboxEntry]]:
+        store = self.store
+        return (store.controller(controller_id), store.controller_row(controller_id),
+                store.outbox_for("controller", controller_id))
+
+    def _remember(self, shown: tuple[Controller, FleetRow, list[OutboxEntry]]) -> None:
+        self._cache[shown[0].id] = shown
+        self._cache.move_to_end(shown[0].id)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
 
     @work(thread=True, exclusive=True, group="controller")
     def _read(self, controller_id: str) -> None:
-        store = self.app.store
-        controller = store.controller(controller_id)
-        row = store.controller_row(controller_id)
-        pending = store.outbox_for("controller", controller_id)
-        self.app.call_from_thread(self.show, controller, row, pending)
+        self.app.call_from_thread(self.show, *self._read_one(controller_id))
 
     def show(self, controller: Controller, row: FleetRow, pending: list[OutboxEntry]) -> None:
+        if not self._stale and (controller, row, pending) == (
+                self.controller, self.row, self._pending):
+            return  # the fresh read found what the cached copy already showed
+        self._stale = False
+        self._remember((controller, row, pending))
+        self._pending = pending
         same = self.controller is not None and self.controller.id == controller.id
         self.controller, self.row = controller, row
         self.app.refresh_topbar(self)
         pin = " 📌" if controller.id in self.app.settings.pinned else ""
         serial = controller.serial or "not linked"
-        self.query_one("#ctl-header", Static).update(
+        self.query_one("#ctl-header", TextBox).update(
             f"[b]{controller.name}[/b]{pin} — {row.customer_name}\n"
             f"{STATE_MARK[row.state]} {row.state.label} · {controller.model} · "
             f"{controller.zone_count} zones · {serial}"
@@ -116,7 +167,7 @@ class ControllerScreen(Screen):
     def _focus_tab(self) -> None:
         """Arrow keys go to the table of the tab on show, so ↓ then e edits the next zone."""
         pane = self.query_one(TabbedContent).active_pane
-        tables = pane.query(DataTable) if pane is not None else []
+        tables = pane.query(RecordTable) if pane is not None else []
         if tables:
             tables.first().focus()
 
@@ -124,30 +175,20 @@ class ControllerScreen(Screen):
         self._focus_tab()
 
     def _fill_zones(self, c: Controller, keep: bool) -> None:
-        table = self.query_one("#zone-table", DataTable)
-        cursor = table.cursor_row if keep else 0
-        table.clear()
         today = datetime.now(UTC).date()
-        for z in c.config.zones:
-            cs = f"{z.cycle_minutes}/{z.soak_minutes}" if z.cycle_minutes else "—"
-            suspended = z.suspended_until.isoformat() if (
-                z.suspended_until and z.suspended_until >= today) else ""
-            table.add_row(str(z.number), z.name, "✓" if z.enabled else "✗", str(z.run_minutes),
-                          cs, "✓" if z.master_valve else "", f"{z.seasonal_adjust_pct}%",
-                          suspended, key=str(z.number))
-        if table.row_count:
-            table.move_cursor(row=min(cursor, table.row_count - 1), animate=False)
+        self.query_one("#zone-table", RecordTable).set_rows([
+            (str(z.number), z.name, "✓" if z.enabled else "✗", str(z.run_minutes),
+             f"{z.cycle_minutes}/{z.soak_minutes}" if z.cycle_minutes else "—",
+             "✓" if z.master_valve else "", f"{z.seasonal_adjust_pct}%",
+             z.suspended_until.isoformat() if (z.suspended_until
+                                               and z.suspended_until >= today) else "")
+            for z in c.config.zones], keep_cursor=keep)
 
     def _fill_programs(self, c: Controller, keep: bool) -> None:
-        table = self.query_one("#program-table", DataTable)
-        cursor = table.cursor_row if keep else 0
-        table.clear()
-        for i, p in enumerate(c.config.programs):
-            zones = ", ".join(f"{z}:{m}" for z, m in sorted(p.zone_minutes.items()) if m)
-            table.add_row(p.name, "✓" if p.enabled else "✗", p.describe_schedule(),
-                          " ".join(p.start_times), zones or "—", key=str(i))
-        if table.row_count:
-            table.move_cursor(row=min(cursor, table.row_count - 1), animate=False)
+        self.query_one("#program-table", RecordTable).set_rows([
+            (p.name, "✓" if p.enabled else "✗", p.describe_schedule(), " ".join(p.start_times),
+             ", ".join(f"{z}:{m}" for z, m in sorted(p.zone_minutes.items()) if m) or "—")
+            for p in c.config.programs], keep_cursor=keep)
 
     def _fill_details(self, c: Controller) -> None:
         rain = c.config.rain_delay_until
@@ -156,7 +197,7 @@ class ControllerScreen(Screen):
                      if rain and rain > now else "none")
         suspended = [f"{z.number} {z.name} until {z.suspended_until}"
                      for z in c.config.zones if z.suspended_until]
-        self.query_one("#details", Static).update(
+        self.query_one("#details", TextBox).update(
             f"[b]Serial[/b]      {c.serial or 'not linked (bind on site)'}\n"
             f"[b]Model[/b]       {c.model}, {c.zone_count} zones\n"
             f"[b]Time zone[/b]   {c.timezone}\n"
@@ -167,11 +208,9 @@ class ControllerScreen(Screen):
         )
 
     def _fill_pending(self, pending: list[OutboxEntry]) -> None:
-        table = self.query_one("#pending-table", DataTable)
-        table.clear()
-        for e in pending:
-            table.add_row(e.created_at.replace("T", " ")[:16], e.describe(), e.state,
-                          e.message or "")
+        self.query_one("#pending-table", RecordTable).set_rows([
+            (e.created_at.replace("T", " ")[:16], e.describe(), e.state, e.message or "")
+            for e in pending])
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -187,18 +226,18 @@ class ControllerScreen(Screen):
             return
         tab = self._active_tab()
         if tab == "zones":
-            table = self.query_one("#zone-table", DataTable)
+            table = self.query_one("#zone-table", RecordTable)
             if table.row_count:
-                self.app.edit_zone(self.controller, self.controller.config.zones[table.cursor_row])
+                self.app.edit_zone(self.controller, self.controller.config.zones[table.cursor])
         elif tab == "programs":
-            table = self.query_one("#program-table", DataTable)
+            table = self.query_one("#program-table", RecordTable)
             if table.row_count:
-                self.app.edit_program(self.controller, table.cursor_row)
+                self.app.edit_program(self.controller, table.cursor)
         else:
             self.action_details()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id in ("zone-table", "program-table"):
+    def on_record_table_selected(self, event: RecordTable.Selected) -> None:
+        if event.table.id in ("zone-table", "program-table"):
             self.action_edit()
 
     def action_details(self) -> None:
@@ -216,9 +255,9 @@ class ControllerScreen(Screen):
 
     def action_delete_program(self) -> None:
         if self.controller and self._active_tab() == "programs":
-            table = self.query_one("#program-table", DataTable)
+            table = self.query_one("#program-table", RecordTable)
             if table.row_count:
-                self.app.delete_program(self.controller, table.cursor_row)
+                self.app.delete_program(self.controller, table.cursor)
 
     def action_pin(self) -> None:
         if self.controller:

@@ -105,8 +105,10 @@ class SwitcherScreen(ModalScreen[str | None]):
         results = self.query_one("#finder-list", FleetList)
         query = event.value.strip()
         hits = self.app.index.search(query) if (query and self.app.index) else []
-        results.set_classes("" if query else "hidden")
-        self.query_one("#switcher-items").display = not query
+        # Toggle what shows only when it changes: each toggle costs a layout pass.
+        if results.has_class("hidden") == bool(query):
+            results.set_class(not query, "hidden")
+            self.query_one("#switcher-items").display = not query
         results.set_rows(hits)
 
     def action_move(self, step: int) -> None:

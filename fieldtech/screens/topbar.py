@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from textual.widgets import Static
-
 from fieldtech.domain.plans import Usage
+from fieldtech.widgets.text_line import TextBox
 
 
-class TopBar(Static):
+class TopBar(TextBox):
     def show(self, account_name: str, usage: Usage | None, pending: int, extra: str = "") -> None:
         parts = [f"[b]{account_name}[/b]"]
         if usage is not None:

@@ -115,7 +115,7 @@ async def test_first_run_create_customer_then_controller_offline(
         assert [z.number for z in controller.config.zones] == [1, 2, 3, 4, 5, 6]
         assert [(e.op, e.entity) for e in app.store.outbox()] == [
             ("create", "customer"), ("create", "controller")]
-        assert "not linked" in str(app.screen.query_one("#ctl-header", Static).render())
+        assert "not linked" in str(app.screen.query_one("#ctl-header").render())
 
 
 async def test_creating_past_the_plan_limit_warns_but_keeps_the_draft(tmp_path) -> None:

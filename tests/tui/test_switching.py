@@ -18,7 +18,7 @@ async def open_by_id(pilot, app: FieldtechApp, controller_id: str) -> None:
 
 
 def header(app: FieldtechApp) -> str:
-    return str(app.screen.query_one("#ctl-header", Static).render())
+    return str(app.screen.query_one("#ctl-header").render())
 
 
 async def test_switcher_key_then_digit_opens_that_recent_controller(app: FieldtechApp) -> None:
@@ -41,6 +41,23 @@ async def test_switcher_key_then_digit_opens_that_recent_controller(app: Fieldte
         await pilot.press("s", "2")  # rows[20] is now second
         await settle(pilot)
         assert app.screen.controller.id == rows[20].controller_id
+
+
+async def test_first_switch_straight_from_the_fleet(tmp_path) -> None:
+    """At start-up, before any controller was shown: s + digit opens a stored recent one."""
+    from tests.tui.conftest import make_app
+
+    app = make_app(tmp_path)
+    rows = [r for r in app.store.fleet_rows() if r.controller_id]
+    for r in (rows[40], rows[12], rows[3]):  # rows[3] most recent
+        app.store.touch_recent(r.controller_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s", "2")
+        await settle(pilot)
+        assert isinstance(app.screen, ControllerScreen)
+        assert app.screen.controller.id == rows[12].controller_id
+    app.store.close()
 
 
 async def test_previous_key_jumps_back_and_forth(app: FieldtechApp) -> None:

@@ -1,0 +1,173 @@
+"""A list on Textual's line API with a cursor: the base of the fleet list and record tables.
+
+Only visible lines are rendered; each rendered line is kept in a small LRU cache; a cursor move
+within view repaints just the two lines that changed. Subclasses say what a line shows
+(`line_parts`) and what Enter means (`action_select`).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+# (text, style name) pieces of one line; the style name is a `list--NAME` component class.
+Parts = list[tuple[str, str]]
+
+
+def fit(text: str, width: int) -> str:
+    """`text` cut with an ellipsis or padded to exactly `width` cells."""
+    if width <= 0:
+        return ""
+    if len(text) > width:
+        return text[: max(0, width - 1)] + "…"
+    return text.ljust(width)
+
+
+class CursorList(ScrollView, can_focus=True):
+    DEFAULT_CSS = """
+    CursorList { background: $surface; }
+    CursorList > .list--cursor { background: $accent 40%; text-style: bold; }
+    CursorList:focus > .list--cursor { background: $accent; color: $text; }
+    CursorList > .list--strong { text-style: bold; color: $text; }
+    CursorList > .list--dim { color: $text-muted; }
+    CursorList > .list--online { color: $success; }
+    CursorList > .list--offline { color: $error; }
+    CursorList > .list--warning { color: $warning; }
+    CursorList > .list--pending { color: $secondary; }
+    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "list--cursor", "list--strong", "list--dim", "list--online", "list--offline",
+        "list--warning", "list--pending",
+    }
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False),
+        Binding("enter", "select", "Open", id="open"),
+    ]
+
+    def __init__(self, *, name: str | None = None, id: str | None = None,
+                 classes: str | None = None):
+        super().__init__(name=name, id=id, classes=classes)
+        self.cursor = 0
+        self._count = 0
+        self._cache: LRUCache[tuple[int, bool, int], Strip] = LRUCache(256)
+        self._styles: dict[str, Style] = {}
+
+    # -- for subclasses -----------------------------------------------------------------------
+
+    def line_parts(self, line: int, width: int) -> Parts:
+        raise NotImplementedError
+
+    def action_select(self) -> None:
+        """Enter on the line under the cursor."""
+
+    def reset_lines(self, count: int, cursor: int = 0) -> None:
+        """The content changed: `count` lines now, cursor on `cursor`."""
+        self._count = count
+        self._cache.clear()
+        self._size_to_content()
+        self.cursor = max(0, min(cursor, count - 1))
+        height = self.scrollable_content_region.height or self.size.height
+        top = self.scroll_offset.y
+        if not top <= self.cursor < top + max(1, height):
+            self.scroll_to(y=max(0, self.cursor - height // 2), animate=False)
+        self.refresh()
+
+    @property
+    def line_count(self) -> int:
+        return self._count
+
+    # -- cursor -------------------------------------------------------------------------------
+
+    def move_to(self, line: int) -> None:
+        if not self._count:
+            return
+        line = max(0, min(line, self._count - 1))
+        old, self.cursor = self.cursor, line
+        top, height = self.scroll_offset.y, self.scrollable_content_region.height
+        if line < top:
+            self.scroll_to(y=line, animate=False)
+        elif line >= top + height:
+            self.scroll_to(y=line - height + 1, animate=False)
+        else:  # still in view: repaint only the two lines that changed
+            self.refresh_lines(old)
+            self.refresh_lines(line)
+
+    def action_cursor(self, step: int) -> None:
+        self.move_to(self.cursor + step)
+
+    def action_page(self, direction: int) -> None:
+        self.move_to(self.cursor + direction * max(1, self.scrollable_content_region.height - 1))
+
+    def action_first(self) -> None:
+        self.move_to(0)
+
+    def action_last(self) -> None:
+        self.move_to(self._count - 1)
+
+    # -- rendering ----------------------------------------------------------------------------
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        self._cache.clear()
+
+    def on_resize(self) -> None:
+        self._size_to_content()
+        self._cache.clear()
+
+    def _size_to_content(self) -> None:
+        # Setting virtual_size costs a layout pass of the whole screen (~20 ms): skip it when
+        # nothing changes, and let lists that fit in view keep the view's own height.
+        if not self.size.height:  # not shown (a hidden tab): on_resize sizes it when shown
+            return
+        size = Size(self.size.width, max(self._count, self.size.height))
+        if size != self.virtual_size:
+            self.virtual_size = size
+
+    def _style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.get_component_rich_style(f"list--{name}")
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        line = y + self.scroll_offset.y
+        width = self.scrollable_content_region.width
+        if line >= self._count:
+            return Strip.blank(width, self.rich_style)
+        key = (line, line == self.cursor, width)
+        strip = self._cache.get(key)
+        if strip is None:
+            strip = self._cache[key] = self._render(line, width)
+        return strip
+
+    def _render(self, line: int, width: int) -> Strip:
+        base = self.rich_style
+        cursor = line == self.cursor
+        segments = []
+        used = 0
+        for text, style_name in self.line_parts(line, width):
+            text = text[: width - used]
+            if not text:
+                break
+            style = base + self._style(style_name) if style_name else base
+            if cursor:
+                style += self._style("cursor")
+            segments.append(Segment(text, style))
+            used += len(text)
+        if used < width:
+            pad = base + self._style("cursor") if cursor else base
+            segments.append(Segment(" " * (width - used), pad))
+        return Strip(segments, width)

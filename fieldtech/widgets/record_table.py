@@ -1,0 +1,61 @@
+"""A light table of records (zones, programs, pending edits) with a cursor (a CursorList).
+
+DataTable renders every cell through Rich and re-lays itself out on each refill: ~50 ms a
+controller switch here. This renders plain fixed-width columns, which is all these need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.message import Message
+
+from fieldtech.widgets.cursor_list import CursorList, Parts, fit
+
+
+class RecordTable(CursorList):
+    # Enter edits the row; the screen's own "e Edit" already says so in the footer.
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select", "Edit", show=False)]
+
+    class Selected(Message):
+        """Enter on a row."""
+
+        def __init__(self, table: RecordTable, row: int):
+            super().__init__()
+            self.table = table
+            self.row = row
+
+    def __init__(self, columns: Sequence[tuple[str, int]], *, empty: str = "Nothing here.",
+                 id: str | None = None, classes: str | None = None):
+        """`columns`: (title, width); a width of 0 takes what is left of the line."""
+        super().__init__(id=id, classes=classes)
+        self.columns = list(columns)
+        self.empty = empty
+        self.rows: list[tuple[str, ...]] = []
+
+    def header(self, width: int = 80) -> str:
+        return "".join(self._cells(tuple(title for title, _ in self.columns), width))
+
+    def set_rows(self, rows: Sequence[tuple[str, ...]], keep_cursor: bool = False) -> None:
+        self.rows = list(rows)
+        self.reset_lines(len(self.rows), self.cursor if keep_cursor else 0)
+
+    @property
+    def row_count(self) -> int:
+        return len(self.rows)
+
+    def action_select(self) -> None:
+        if self.rows:
+            self.post_message(self.Selected(self, self.cursor))
+
+    def line_parts(self, line: int, width: int) -> Parts:
+        return [(cell, "") for cell in self._cells(self.rows[line], width)]
+
+    def _cells(self, values: tuple[str, ...], width: int) -> list[str]:
+        fixed = sum(w + 1 for _, w in self.columns if w)
+        cells = [" "]
+        for (_, w), value in zip(self.columns, values, strict=False):
+            cells.append(fit(value, w or max(4, width - fixed - 2)) + " ")
+        return cells
