@@ -57,7 +57,8 @@ class FieldtechApp(App):
     ]
 
     def __init__(self, store: Store, settings: Settings, data_dir: Path,
-                 account_label: str | None = None):
+                 account_label: str | None = None, mdns_interfaces: list[str] | None = None,
+                 simulator: Any = None, zone_test_seconds: int = 30):
         super().__init__()
         self.store = store
         self.settings = settings
@@ -71,6 +72,11 @@ class FieldtechApp(App):
         self.previous_controller: str | None = None
         self.started = time.perf_counter()
         self._topbar: tuple[str, Any, int] = ("", None, 0)
+        # On site: where mDNS listens (None = every interface; tests and the demo pin
+        # loopback), and the demo's simulated controllers, if any, to prefill the forms.
+        self.mdns_interfaces = mdns_interfaces or settings.mdns_interfaces
+        self.simulator = simulator
+        self.zone_test_seconds = zone_test_seconds
         if settings.theme in self.available_themes:
             self.theme = settings.theme
         if settings.keys:
@@ -189,6 +195,12 @@ class FieldtechApp(App):
             self.pop_screen()
         if not isinstance(self.screen, FleetScreen):
             self.pop_screen()
+
+    def open_onsite(self, controller_id: str | None = None) -> None:
+        """The on-site screen: find, bind, compare, push or pull, test zones, set Wi-Fi."""
+        from fieldtech.screens.onsite import OnsiteScreen
+
+        self.push_screen(OnsiteScreen(controller_id))
 
     def action_help(self) -> None:
         rows = [("s then 1–9", "open a pinned or recent controller", "")]

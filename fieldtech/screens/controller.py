@@ -33,6 +33,7 @@ class ControllerScreen(Screen):
         Binding("a", "add_program", "Add program", id="add_program", show=False),
         Binding("delete", "delete_program", "Delete program", id="delete_program", show=False),
         Binding("p", "pin", "Pin", id="pin"),
+        Binding("o", "onsite", "On site", id="onsite"),
         Binding("x", "export", "Export", id="export", show=False),
         Binding("i", "import", "Import", id="import", show=False),
         Binding("t", "template", "Template", id="template", show=False),
@@ -219,6 +220,9 @@ class ControllerScreen(Screen):
             table = self.query_one("#program-table", DataTable)
             if table.row_count:
                 self.app.delete_program(self.controller, table.cursor_row)
+
+    def action_onsite(self) -> None:
+        self.app.open_onsite(self.controller.id if self.controller else None)
 
     def action_pin(self) -> None:
         if self.controller:
