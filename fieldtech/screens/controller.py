@@ -33,7 +33,7 @@ class ControllerScreen(Screen):
         Binding("a", "add_program", "Add program", id="add_program", show=False),
         Binding("delete", "delete_program", "Delete program", id="delete_program", show=False),
         Binding("p", "pin", "Pin", id="pin"),
-        Binding("o", "onsite", "On site", id="onsite"),
+        Binding("o", "onsite", "On site", id="onsite", show=False),
         Binding("x", "export", "Export", id="export", show=False),
         Binding("i", "import", "Import", id="import", show=False),
         Binding("t", "template", "Template", id="template", show=False),

@@ -34,7 +34,7 @@ class FleetScreen(Screen):
         Binding("n", "new_customer", "New customer", id="new_customer"),
         Binding("c", "new_controller", "New controller", id="new_controller"),
         Binding("e", "edit_customer", "Edit customer", id="edit_customer", show=False),
-        Binding("o", "onsite", "On site", id="onsite"),
+        Binding("o", "onsite", "On site", id="onsite", show=False),
     ]
 
     AUTO_FOCUS = "#fleet"  # never the hidden filter box; show_rows unfocuses an empty list

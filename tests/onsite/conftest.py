@@ -16,6 +16,7 @@ from fieldtech.controller_link import LOOPBACK_INTERFACES
 from fieldtech.controller_link.safety import LOOPBACK_ONLY_ENV
 from fieldtech.offline_store import Store
 from fieldtech.offline_store.seed import seed_onsite, seed_store
+from fieldtech.screens.onsite import OnsiteScreen
 from fieldtech.settings import Settings
 from fieldtech.simulator import Simulator
 
@@ -47,14 +48,19 @@ def app(tmp_path: Path, sim: Simulator) -> FieldtechApp:
     store.close()
 
 
+def onsite(app: FieldtechApp) -> OnsiteScreen:
+    """The on-site screen, even under a dialog."""
+    return next(s for s in app.screen_stack if isinstance(s, OnsiteScreen))
+
+
 def panel(app: FieldtechApp) -> str:
-    return str(app.screen.query_one("#onsite-panel", Static).render())
+    return str(onsite(app).query_one("#onsite-panel", Static).render())
 
 
 def row_of(app: FieldtechApp, address: str) -> list[str] | None:
     """The device row for `address` (rows are keyed by address: other simulators on this
     host may advertise the same serial numbers)."""
-    table = app.screen.query_one("#onsite-devices", DataTable)
+    table = onsite(app).query_one("#onsite-devices", DataTable)
     if address not in table.rows:
         return None
     return [str(c) for c in table.get_row(address)]

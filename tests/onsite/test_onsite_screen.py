@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from textual.widgets import Input
+
 from fieldtech.app import FieldtechApp
+from fieldtech.controller_link import DeviceConfig, DeviceInfo, diff_config, open_link
+from fieldtech.screens.bind_record import BindRecordScreen
+from fieldtech.screens.forms import ConfirmScreen, FormScreen
+from fieldtech.screens.onsite import OnsiteScreen
 from fieldtech.simulator import Simulator
-from tests.onsite.conftest import SIZE_ONSITE, open_onsite, row_of, until
+from tests.onsite.conftest import SIZE_ONSITE, open_onsite, panel, row_of, until
 
 
 async def test_discovery_lists_devices_with_their_records_live(app: FieldtechApp,
@@ -22,3 +30,129 @@ async def test_discovery_lists_devices_with_their_records_live(app: FieldtechApp
         await sim.take_offline(spare.serial)  # goodbye on mDNS: the row goes
         await until(pilot, lambda: row_of(app, spare.address) is None, what="removal")
         assert row_of(app, bound.address) is not None
+
+
+async def _device_config(device) -> DeviceConfig:
+    async with open_link(DeviceInfo(driver="native", address=device.address)) as link:
+        return await link.read_config()
+
+
+async def test_binding_a_prepared_record_writes_the_serial_through_the_outbox(
+        app: FieldtechApp, sim: Simulator) -> None:
+    spare = sim.device("FT1-SIM00002")
+    async with app.run_test(size=SIZE_ONSITE) as pilot:
+        await open_onsite(pilot, spare.address)
+        before = len(app.store.outbox_for("controller", app.prepared_id))
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, BindRecordScreen), what="bind dialog")
+        await pilot.press(*"entrance")
+        await pilot.pause()
+        await pilot.press("enter")
+        await until(pilot, lambda: app.store.controller(app.prepared_id).serial, what="saved")
+        assert app.store.controller(app.prepared_id).serial == "FT1-SIM00002"
+        outbox = app.store.outbox_for("controller", app.prepared_id)
+        assert len(outbox) == before + 1 and outbox[-1].patch == {"serial": "FT1-SIM00002"}
+        await until(pilot, lambda: row_of(app, spare.address)[-1].startswith("✓ Entrance"),
+                    what="row shows the record")
+        assert "now bound to Entrance" in panel(app)
+
+
+async def test_compare_shows_a_change_and_push_makes_the_device_equal(
+        app: FieldtechApp, sim: Simulator) -> None:
+    device = sim.device("FT1-SIM00001")
+    app.store.edit_controller(app.bound_id, lambda c: {"config": replace(c.config, zones=[
+        replace(z, run_minutes=42) if z.number == 2 else z for z in c.config.zones])})
+    pending = app.store.pending_count()
+    async with app.run_test(size=SIZE_ONSITE) as pilot:
+        await open_onsite(pilot, device.address)
+        await pilot.press("c")
+        await until(pilot, lambda: "difference" in panel(app), what="diff shown")
+        assert "Zone 2 run time (min): 42 in the record, 10 on the controller" in panel(app)
+        assert ("Zone 1 name: 'Clubhouse front lawn' in the record, 'Zone 1' on the controller"
+                in panel(app))
+
+        await pilot.press("p")
+        assert isinstance(app.screen, ConfirmScreen)  # nothing is pushed unconfirmed
+        await pilot.press("y")
+        await until(pilot, lambda: "Pushed" in panel(app), what="pushed")
+        assert "matches the record" in panel(app)
+    record = app.store.controller(app.bound_id)
+    assert diff_config(record.config, await _device_config(device)) == []
+    assert app.store.pending_count() == pending  # a push changes the device, not the record
+
+
+async def test_pull_makes_the_record_equal_the_device(app: FieldtechApp,
+                                                      sim: Simulator) -> None:
+    device = sim.device("FT1-SIM00001")
+    async with app.run_test(size=SIZE_ONSITE) as pilot:
+        await open_onsite(pilot, device.address)
+        await pilot.press("l", "y")
+        await until(pilot, lambda: "Pulled" in panel(app), what="pulled")
+        assert "matches the record" in panel(app)
+    record = app.store.controller(app.bound_id)
+    assert record.config.zones[0].name == "Zone 1"
+    assert diff_config(record.config, await _device_config(device)) == []
+    outbox = app.store.outbox_for("controller", app.bound_id)
+    assert len(outbox) == 1 and "config" in outbox[0].patch
+
+
+async def test_zone_test_shows_the_running_zone_and_x_stops_everything(
+        app: FieldtechApp, sim: Simulator) -> None:
+    device = sim.device("FT1-SIM00001")
+    async with app.run_test(size=SIZE_ONSITE) as pilot:
+        await open_onsite(pilot, device.address)
+        await pilot.press("t")
+        assert isinstance(app.screen, FormScreen)
+        app.screen.query_one("#in-zones", Input).value = "2-4"
+        app.screen.query_one("#in-seconds", Input).value = "120"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "▶ Zone 2 (1 of 3) running" in panel(app), what="running")
+        assert "s left" in panel(app)
+        async with open_link(DeviceInfo(driver="native", address=device.address)) as link:
+            assert (await link.read_status()).seconds_left(2)  # really on, on the device
+            await pilot.press("x")
+            await until(pilot, lambda: "Stopped: every zone is off" in panel(app),
+                        what="stopped")
+            status = await link.read_status()
+        assert status.running == () and status.queued == ()
+
+
+async def test_a_stopped_controller_shows_a_message_and_leaves_the_store_alone(
+        app: FieldtechApp, sim: Simulator) -> None:
+    device = sim.device("FT1-SIM00001")
+    before = app.store.controller(app.bound_id)
+    pending = app.store.pending_count()
+    async with app.run_test(size=SIZE_ONSITE) as pilot:
+        await open_onsite(pilot, device.address)
+        await device.server.stop()  # the controller loses power after it was found
+        await pilot.press("l", "y")
+        await until(pilot, lambda: "Not pulled" in panel(app), what="error shown")
+        assert "Nothing was changed in the record" in panel(app)
+        assert "Traceback" not in panel(app)
+        assert isinstance(app.screen, OnsiteScreen)
+    assert app.store.controller(app.bound_id) == before
+    assert app.store.pending_count() == pending
+
+
+async def test_typed_opensprinkler_address_with_a_wrong_password_asks_again(
+        app: FieldtechApp, sim: Simulator) -> None:
+    device = sim.of_kind("opensprinkler")[0]
+    pending = app.store.pending_count()
+    async with app.run_test(size=SIZE_ONSITE) as pilot:
+        await pilot.press("o", "a")
+        assert isinstance(app.screen, FormScreen)
+        assert app.screen.query_one("#in-address", Input).value == device.address
+        app.screen.query_one("#in-password", Input).value = "wrong"
+        await pilot.press("ctrl+s")
+        url = f"http://{device.address}"
+        await until(pilot, lambda: row_of(app, url), what="typed device listed")
+        assert row_of(app, url)[-1] == "password needed"
+        assert "password was refused" in panel(app)
+        await pilot.press("b")  # binding needs its serial: the password is asked for
+        await until(pilot, lambda: isinstance(app.screen, FormScreen), what="password form")
+        app.screen.query_one("#in-password", Input).value = "opendoor"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, BindRecordScreen), what="identified")
+        assert row_of(app, url)[2] == device.serial
+        await pilot.press("escape")
+    assert app.store.pending_count() == pending
