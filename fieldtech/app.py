@@ -58,7 +58,8 @@ class FieldtechApp(App):
 
     def __init__(self, store: Store, settings: Settings, data_dir: Path,
                  account_label: str | None = None, mdns_interfaces: list[str] | None = None,
-                 simulator: Any = None, zone_test_seconds: int = 30):
+                 simulator: Any = None, zone_test_seconds: int = 30,
+                 after_first_paint: Callable[[], None] | None = None):
         super().__init__()
         self.store = store
         self.settings = settings
@@ -77,6 +78,7 @@ class FieldtechApp(App):
         self.mdns_interfaces = mdns_interfaces or settings.mdns_interfaces
         self.simulator = simulator
         self.zone_test_seconds = zone_test_seconds
+        self.after_first_paint = after_first_paint
         if settings.theme in self.available_themes:
             self.theme = settings.theme
         if settings.keys:
@@ -87,6 +89,8 @@ class FieldtechApp(App):
         if self.settings.problem:
             self.notify(self.settings.problem, severity="warning", timeout=10)
         self.load_fleet()
+        if self.after_first_paint is not None:
+            self.call_after_refresh(self.after_first_paint)
 
     # -- the fleet ----------------------------------------------------------------------------
 

@@ -61,6 +61,11 @@ from fieldtech.screens.topbar import TopBar
 if TYPE_CHECKING:
     from fieldtech.app import FieldtechApp
 
+def device_key(device: DeviceInfo) -> str:
+    """One row per device, however it was found ("http://127.0.0.1:80" = "127.0.0.1:80")."""
+    return device.address.removeprefix("http://")
+
+
 DRIVER_LABEL = {"native": "fieldtech", "opensprinkler": "OpenSpr.", "improv": "Improv"}
 HINT = ("[b]a[/b] typed address · [b]r[/b] probe serial · [b]n[/b] subnet probe · "
         "[b]w[/b] Wi-Fi over cable · [b]?[/b] all keys")
@@ -89,6 +94,7 @@ class OnsiteScreen(Screen):
         self.devices: dict[str, DeviceInfo] = {}  # by address: one row each
         self.found_by: dict[str, str] = {}
         self.passwords: dict[str, str] = {}  # OpenSprinkler passwords typed this session only
+        self.refused: set[str] = set()  # devices whose password was refused
         self.records: dict[str, FleetRow] = {}  # by normalized serial
         self.ports: list[SerialPortInfo] = []
         self.mdns_state = "starting"
@@ -136,26 +142,27 @@ class OnsiteScreen(Screen):
             f"[b]On site[/b] · {escape(mdns)} · serial ports: {escape(ports)}")
 
     def _port_names(self) -> list[str]:
+        """USB ports first (list_serial_ports sorts them so), the demo's pty before all."""
         names = [p.by_id or p.device for p in self.ports]
         sim = self.app.simulator
         if sim is not None and sim.serial_path and sim.serial_path not in names:
-            names.append(sim.serial_path)  # the demo's pty is no USB port: list it anyway
+            names.insert(0, sim.serial_path)  # no USB port, but the one the demo plugged in
         return names
 
     def _row(self, key: str) -> tuple[str, ...]:
         d = self.devices[key]
         row = self._record_row(d)
         record = f"✓ {row.name} — {row.customer_name}" if row else "— not bound"
-        if d.needs_password and not d.serial:
-            record = "password needed"
+        if not d.serial and d.driver == "opensprinkler":
+            record = "password refused" if key in self.refused else "b identifies it"
         return (DRIVER_LABEL.get(d.driver, d.driver), d.model or "?", d.serial or "?",
-                d.firmware or "?", d.address.removeprefix("http://"), record)
+                d.firmware or "?", key, record)
 
     def _record_row(self, device: DeviceInfo) -> FleetRow | None:
         return self.records.get(normalize_serial(device.serial)) if device.serial else None
 
     def add_device(self, device: DeviceInfo, found_by: str) -> None:
-        key = device.address
+        key = device_key(device)
         table = self.query_one("#onsite-devices", DataTable)
         self.devices[key] = device
         self.found_by.setdefault(key, found_by)
@@ -230,7 +237,7 @@ class OnsiteScreen(Screen):
                     if event.device is None:
                         continue
                     if event.kind == "removed":
-                        self.remove_device(event.device.address)
+                        self.remove_device(device_key(event.device))
                     else:
                         self.add_device(event.device, "mDNS")
         except (LinkError, OSError) as exc:  # no multicast here, or a loopback-only session
@@ -253,10 +260,13 @@ class OnsiteScreen(Screen):
         except LinkError as exc:
             self._failed(f"Nothing usable at {typed.address}", exc)
             return
-        self.passwords[device.address] = typed.password
-        self.add_device(device, "typed")
-        self._select(device.address)
+        key = device_key(device)
+        self.passwords[key] = typed.password
         if device.needs_password and not device.serial:
+            self.refused.add(key)
+        self.add_device(device, "typed")
+        self._select(key)
+        if key in self.refused:
             self.show_panel(f"An OpenSprinkler answers at {escape(device.address)}, but the "
                             "password was refused. Press [b]b[/b] to type it again.")
         else:
@@ -343,7 +353,10 @@ class OnsiteScreen(Screen):
             try:
                 async with open_link(device, self._password(key)) as link:
                     device = replace(await link.identify(), address=device.address)
+                self.refused.discard(key)
             except WrongPassword:
+                self.refused.add(key)
+                self.add_device(device, "")
                 self._ask_password(key)
                 return
             except LinkError as exc:

@@ -61,6 +61,7 @@ def row_of(app: FieldtechApp, address: str) -> list[str] | None:
     """The device row for `address` (rows are keyed by address: other simulators on this
     host may advertise the same serial numbers)."""
     table = onsite(app).query_one("#onsite-devices", DataTable)
+    address = address.removeprefix("http://")
     if address not in table.rows:
         return None
     return [str(c) for c in table.get_row(address)]
@@ -85,5 +86,5 @@ async def open_onsite(pilot: Pilot, address: str) -> None:
 
 
 def select(app: FieldtechApp, address: str) -> None:
-    table = app.screen.query_one("#onsite-devices", DataTable)
-    table.move_cursor(row=table.get_row_index(address))
+    table = onsite(app).query_one("#onsite-devices", DataTable)
+    table.move_cursor(row=table.get_row_index(address.removeprefix("http://")))

@@ -144,9 +144,9 @@ async def test_typed_opensprinkler_address_with_a_wrong_password_asks_again(
         assert app.screen.query_one("#in-address", Input).value == device.address
         app.screen.query_one("#in-password", Input).value = "wrong"
         await pilot.press("ctrl+s")
-        url = f"http://{device.address}"
+        url = device.address
         await until(pilot, lambda: row_of(app, url), what="typed device listed")
-        assert row_of(app, url)[-1] == "password needed"
+        assert row_of(app, url)[-1] == "password refused"
         assert "password was refused" in panel(app)
         await pilot.press("b")  # binding needs its serial: the password is asked for
         await until(pilot, lambda: isinstance(app.screen, FormScreen), what="password form")
