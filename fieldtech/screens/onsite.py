@@ -21,6 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
+from textual.worker import Worker, WorkerState
 
 from fieldtech.controller_link import (
     DeviceConfig,
@@ -206,7 +207,7 @@ class OnsiteScreen(Screen):
 
     # -- discovery ------------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="records")
+    @work(thread=True, exclusive=True, group="records", exit_on_error=False)
     def _load_records(self) -> None:
         """Which serial belongs to which record: read fresh, since binding changes it."""
         rows = self.app.store.fleet_rows()
@@ -217,7 +218,7 @@ class OnsiteScreen(Screen):
         self.records = records
         self._refresh_rows()
 
-    @work(thread=True, exclusive=True, group="ports")
+    @work(thread=True, exclusive=True, group="ports", exit_on_error=False)
     def _list_ports(self) -> None:
         ports = list_serial_ports()
         self.app.call_from_thread(self._ports_listed, ports)
@@ -226,7 +227,7 @@ class OnsiteScreen(Screen):
         self.ports = ports
         self._show_status()
 
-    @work(exclusive=True, group="mdns")
+    @work(exclusive=True, group="mdns", exit_on_error=False)
     async def _browse(self) -> None:
         """Live mDNS: rows appear as controllers answer and go when they say goodbye."""
         try:
@@ -240,7 +241,7 @@ class OnsiteScreen(Screen):
                         self.remove_device(device_key(event.device))
                     else:
                         self.add_device(event.device, "mDNS")
-        except (LinkError, OSError) as exc:  # no multicast here, or a loopback-only session
+        except (FieldtechError, OSError) as exc:  # no multicast here, or a loopback-only session
             self.mdns_state = f"mDNS unavailable ({exc})"
             self._show_status()
 
@@ -252,12 +253,12 @@ class OnsiteScreen(Screen):
         self._form("Connect to a controller by address", address_form(default),
                    self._identify)
 
-    @work(exclusive=True, group="probe")
+    @work(exclusive=True, group="probe", exit_on_error=False)
     async def _identify(self, typed: TypedAddress) -> None:
         self.show_panel(f"Asking {escape(typed.address)}…")
         try:
             device = await identify_address(typed.address, typed.password)
-        except LinkError as exc:
+        except FieldtechError as exc:
             self._failed(f"Nothing usable at {typed.address}", exc)
             return
         key = device_key(device)
@@ -284,7 +285,7 @@ class OnsiteScreen(Screen):
             return
         self._probe_ports(names)
 
-    @work(exclusive=True, group="probe")
+    @work(exclusive=True, group="probe", exit_on_error=False)
     async def _probe_ports(self, paths: list[str]) -> None:
         self.show_panel(f"Probing {escape(', '.join(paths))}…")
         results = await probe_serial_ports(paths)
@@ -318,7 +319,7 @@ class OnsiteScreen(Screen):
         self.app.push_screen(ConfirmScreen(question),
                              lambda yes: yes and self._probe_subnet(probe))
 
-    @work(exclusive=True, group="probe")
+    @work(exclusive=True, group="probe", exit_on_error=False)
     async def _probe_subnet(self, probe: SubnetProbe) -> None:
         self.show_panel(f"Probing {escape(probe.subnet)}…")
         found = 0
@@ -326,7 +327,7 @@ class OnsiteScreen(Screen):
             async for device in probe_opensprinkler(probe.hosts, probe.ports):
                 found += 1
                 self.add_device(device, "probe")
-        except LinkError as exc:
+        except FieldtechError as exc:
             self._failed("Subnet probe refused", exc)
             return
         self.show_panel(f"Subnet probe done: {found} OpenSprinkler(s) in {escape(probe.subnet)}."
@@ -342,7 +343,7 @@ class OnsiteScreen(Screen):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_bind()
 
-    @work(exclusive=True, group="step")
+    @work(exclusive=True, group="step", exit_on_error=False)
     async def _bind_flow(self, key: str) -> None:
         device = self.devices[key]
         if device.driver == "improv":
@@ -359,7 +360,7 @@ class OnsiteScreen(Screen):
                 self.add_device(device, "")
                 self._ask_password(key)
                 return
-            except LinkError as exc:
+            except FieldtechError as exc:
                 self._failed("Could not identify the controller", exc)
                 return
             self.add_device(device, "")
@@ -396,7 +397,7 @@ class OnsiteScreen(Screen):
         else:
             self._new_record(key, record_id)
 
-    @work(thread=True, group="step")
+    @work(thread=True, group="step", exit_on_error=False)
     def _bind(self, key: str, controller_id: str, replace_existing: bool = False) -> None:
         """Assign the device's serial to the record, in one store transaction + outbox row."""
         device = self.devices[key]
@@ -414,7 +415,7 @@ class OnsiteScreen(Screen):
         except RecordAlreadyBound as exc:
             self.app.call_from_thread(self._confirm_replace, key, controller_id, exc)
             return
-        except (LinkError, FieldtechError) as exc:
+        except FieldtechError as exc:
             self.app.call_from_thread(self._failed, "Not bound", exc)
             return
         self.app.call_from_thread(self._bound, key, controller, warnings)
@@ -456,7 +457,7 @@ class OnsiteScreen(Screen):
                    new_controller_form(customer, **prefill),
                    lambda c: self._create(key, c))
 
-    @work(thread=True, group="step")
+    @work(thread=True, group="step", exit_on_error=False)
     def _create(self, key: str, controller: Controller) -> None:
         device = self.devices[key]
         store = self.app.store
@@ -464,7 +465,7 @@ class OnsiteScreen(Screen):
             # The serial is the device's, whatever was typed; refused if another record has it.
             binding = bind_serial(replace(controller, serial=None), device, self._holders(device))
             store.create_controller(binding.controller)
-        except (LinkError, FieldtechError) as exc:
+        except FieldtechError as exc:
             self.app.call_from_thread(self._failed, "Not created", exc)
             return
         self.app.call_from_thread(self._bound, key, binding.controller, list(binding.warnings))
@@ -482,12 +483,12 @@ class OnsiteScreen(Screen):
     async def _read_record(self, controller_id: str) -> Controller:
         return await asyncio.to_thread(self.app.store.controller, controller_id)
 
-    @work(exclusive=True, group="step")
+    @work(exclusive=True, group="step", exit_on_error=False)
     async def _compare(self, key: str, controller_id: str, heading: str = "") -> None:
         self.show_panel("Reading the controller's configuration…")
         try:
             read = await self._read_device(key)
-        except LinkError as exc:
+        except FieldtechError as exc:
             self._failed("Could not read the controller", exc)
             return
         self._show_difference(key, await self._read_record(controller_id), read, heading)
@@ -518,7 +519,7 @@ class OnsiteScreen(Screen):
         self.app.push_screen(ConfirmScreen(question),
                              lambda yes: yes and self._push(key, row.controller_id))
 
-    @work(exclusive=True, group="step")
+    @work(exclusive=True, group="step", exit_on_error=False)
     async def _push(self, key: str, controller_id: str) -> None:
         self.show_panel("Pushing the record to the controller…")
         record = await self._read_record(controller_id)
@@ -527,7 +528,7 @@ class OnsiteScreen(Screen):
                 base = await link.read_config()
                 await link.apply_config(record.config, base)
                 after = await link.read_config()
-        except LinkError as exc:
+        except FieldtechError as exc:
             self._failed("Not pushed", exc)
             return
         self.notify("Pushed to the controller.", timeout=3)
@@ -543,12 +544,12 @@ class OnsiteScreen(Screen):
         self.app.push_screen(ConfirmScreen(question),
                              lambda yes: yes and self._pull(key, row.controller_id))
 
-    @work(exclusive=True, group="step")
+    @work(exclusive=True, group="step", exit_on_error=False)
     async def _pull(self, key: str, controller_id: str) -> None:
         self.show_panel("Reading the controller's configuration…")
         try:
             read = await self._read_device(key)
-        except LinkError as exc:
+        except FieldtechError as exc:
             self._failed("Not pulled", exc)
             return
         store = self.app.store
@@ -578,7 +579,7 @@ class OnsiteScreen(Screen):
                    zone_test_form(zone_count, self.app.zone_test_seconds),
                    lambda test: self._test_zones(key, test))
 
-    @work(exclusive=True, group="zonetest")
+    @work(exclusive=True, group="zonetest", exit_on_error=False)
     async def _test_zones(self, key: str, test: ZoneTest) -> None:
         device = self.devices[key]
         title = f"[b]Testing zones on {escape(device.serial or device.address)}[/b] — " \
@@ -609,7 +610,7 @@ class OnsiteScreen(Screen):
             # test_zones stopped every zone on the way out (its finally), before we get here
             self.show_panel("■ Stopped: every zone is off.")
             raise
-        except LinkError as exc:
+        except FieldtechError as exc:
             self._failed("Zone test failed", exc)
 
     def action_stop(self) -> None:
@@ -622,12 +623,12 @@ class OnsiteScreen(Screen):
         if (key := self.selected()) is not None and self.devices[key].driver != "improv":
             self._stop_all(key)
 
-    @work(group="stop")
+    @work(group="stop", exit_on_error=False)
     async def _stop_all(self, key: str) -> None:
         try:
             async with open_link(self.devices[key], self._password(key)) as link:
                 await link.stop_all()
-        except LinkError as exc:
+        except FieldtechError as exc:
             self._failed("Could not stop the zones", exc)
             return
         self.show_panel("■ Stopped: every zone is off.")
@@ -643,13 +644,13 @@ class OnsiteScreen(Screen):
         port = port or next(iter(self._port_names()), "")
         self._form("Set Wi-Fi over the serial cable (Improv)", wifi_form(port), self._set_wifi)
 
-    @work(exclusive=True, group="wifi")
+    @work(exclusive=True, group="wifi", exit_on_error=False)
     async def _set_wifi(self, setup: WifiSetup) -> None:
         self.show_panel(f"Sending Wi-Fi “{escape(setup.ssid)}” over {escape(setup.port)}…")
         try:
             async with ImprovClient(setup.port) as improv:
                 status = await improv.set_wifi(setup.ssid, setup.password)
-        except LinkError as exc:
+        except FieldtechError as exc:
             self._failed("Wi-Fi not set", exc)
             return
         where = f" It reports {escape(status.url)}: press [b]a[/b] to connect to it." \
@@ -658,6 +659,11 @@ class OnsiteScreen(Screen):
         self.notify("Wi-Fi set.", timeout=3)
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # The steps catch every error they expect; anything else still ends as a message.
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self._failed("Something went wrong", event.worker.error)
 
     def _form(self, title: str, form: tuple, then: Callable[[Any], Any]) -> None:
         from fieldtech.screens.forms import FormScreen

@@ -112,8 +112,8 @@ def controller_form(controller: Controller) -> tuple[list[Field], Builder]:
 
 def new_controller_form(customer: Customer, **prefill: Any) -> tuple[list[Field], Builder]:
     """`prefill`: what a found device already says (serial, model, zone_count, name)."""
-    blank = Controller(id=new_id(), customer_id=customer.id, name="", location=customer.address,
-                       **prefill)
+    blank = Controller(id=new_id(), customer_id=customer.id,
+                       **{"name": "", "location": customer.address, **prefill})
     fields, build = controller_form(blank)
 
     def build_new(v: dict[str, Any]) -> tuple[Controller, list[FieldError]]:

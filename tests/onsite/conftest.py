@@ -50,7 +50,9 @@ def app(tmp_path: Path, sim: Simulator) -> FieldtechApp:
 
 def onsite(app: FieldtechApp) -> OnsiteScreen:
     """The on-site screen, even under a dialog."""
-    return next(s for s in app.screen_stack if isinstance(s, OnsiteScreen))
+    found = [s for s in app.screen_stack if isinstance(s, OnsiteScreen)]
+    assert found, "the on-site screen is not open"
+    return found[0]
 
 
 def panel(app: FieldtechApp) -> str:
@@ -60,6 +62,8 @@ def panel(app: FieldtechApp) -> str:
 def row_of(app: FieldtechApp, address: str) -> list[str] | None:
     """The device row for `address` (rows are keyed by address: other simulators on this
     host may advertise the same serial numbers)."""
+    if not any(isinstance(s, OnsiteScreen) for s in app.screen_stack):
+        return None
     table = onsite(app).query_one("#onsite-devices", DataTable)
     address = address.removeprefix("http://")
     if address not in table.rows:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from textual.widgets import Input
+from textual.widgets import Input, OptionList, Static
 
 from fieldtech.app import FieldtechApp
 from fieldtech.controller_link import DeviceConfig, DeviceInfo, diff_config, open_link
 from fieldtech.screens.bind_record import BindRecordScreen
+from fieldtech.screens.controller import ControllerScreen
 from fieldtech.screens.forms import ConfirmScreen, FormScreen
 from fieldtech.screens.onsite import OnsiteScreen
 from fieldtech.simulator import Simulator
-from tests.onsite.conftest import SIZE_ONSITE, open_onsite, panel, row_of, until
+from tests.onsite.conftest import SIZE_ONSITE, open_onsite, panel, row_of, select, until
 
 
 async def test_discovery_lists_devices_with_their_records_live(app: FieldtechApp,
@@ -156,3 +157,79 @@ async def test_typed_opensprinkler_address_with_a_wrong_password_asks_again(
         assert row_of(app, url)[2] == device.serial
         await pilot.press("escape")
     assert app.store.pending_count() == pending
+
+
+async def test_wifi_over_the_cable_reports_errors_and_never_shows_the_password(
+        app: FieldtechApp, sim: Simulator) -> None:
+    async with app.run_test(size=SIZE_ONSITE) as pilot:
+        await pilot.press("o", "w")
+        assert isinstance(app.screen, FormScreen)
+        assert app.screen.query_one("#in-port", Input).value == sim.serial_path
+        app.screen.query_one("#in-ssid", Input).value = "Site-WiFi"
+        app.screen.query_one("#in-password", Input).value = "short"  # the device refuses it
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "Wi-Fi not set" in panel(app), what="Improv error")
+        assert "could not join" in panel(app)
+
+        await pilot.press("w")
+        app.screen.query_one("#in-ssid", Input).value = "Site-WiFi"
+        app.screen.query_one("#in-password", Input).value = "correct horse battery"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "joined" in panel(app), what="provisioned")
+        assert sim.device("FT1-USB00001").state.http_url in panel(app)
+        shown = panel(app) + " ".join(str(n.message) for n in app._notifications)
+        assert "correct horse" not in shown and "short" not in shown
+    assert sim.device("FT1-USB00001").state.wifi_ssid == "Site-WiFi"
+
+
+async def test_a_new_record_for_a_found_device_warns_about_the_quota(
+        app: FieldtechApp, sim: Simulator) -> None:
+    spare = sim.device("FT1-SIM00002")
+    usage = app.store.usage()
+    account = app.store.account()
+    # One below the plan's limit: this record is the last one the plan allows.
+    app.store.set_account(account, controllers_used=usage.controllers_limit - 1)
+    async with app.run_test(size=SIZE_ONSITE) as pilot:
+        await open_onsite(pilot, spare.address)
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, BindRecordScreen), what="dialog")
+        quota = str(app.screen.query_one("#bind-quota", Static).render())
+        assert f"This is {usage.controllers_limit} of {usage.controllers_limit}" in quota
+        await pilot.press(*"willow")
+        await pilot.pause()
+        options = app.screen.query_one("#bind-options", OptionList)
+        labels = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        assert labels[-1] == "＋ New controller for Willow Creek HOA (on-site demo)"
+        options.highlighted = options.option_count - 1
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, FormScreen), what="record form")
+        assert app.screen.query_one("#in-serial", Input).value == "FT1-SIM00002"
+        app.screen.query_one("#in-name", Input).value = "Pool house"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: row_of(app, spare.address)[-1].startswith("✓ Pool house"),
+                    what="bound to the new record")
+    created = [e for e in app.store.outbox() if e.op == "create"]
+    assert len(created) == 1 and created[0].patch["serial"] == "FT1-SIM00002"
+    assert created[0].patch["name"] == "Pool house"
+
+
+async def test_from_a_controller_o_offers_that_record_first(app: FieldtechApp,
+                                                            sim: Simulator) -> None:
+    spare = sim.device("FT1-SIM00002")
+    async with app.run_test(size=SIZE_ONSITE) as pilot:
+        await pilot.pause()
+        app.open_controller(app.prepared_id)
+        await until(pilot, lambda: isinstance(app.screen, ControllerScreen)
+                    and app.screen.controller is not None, what="controller shown")
+        await pilot.press("o")
+        await until(pilot, lambda: row_of(app, spare.address), what="discovered")
+        select(app, spare.address)
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(app.screen, BindRecordScreen), what="dialog")
+        options = app.screen.query_one("#bind-options", OptionList)
+        assert str(options.get_option_at_index(0).prompt).startswith("Entrance [dim]— Willow Creek")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.store.controller(app.prepared_id).serial, what="bound")
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ControllerScreen), what="back")
+    assert app.store.controller(app.prepared_id).serial == "FT1-SIM00002"
