@@ -68,8 +68,12 @@ def device_key(device: DeviceInfo) -> str:
 
 
 DRIVER_LABEL = {"native": "fieldtech", "opensprinkler": "OpenSpr.", "improv": "Improv"}
-HINT = ("[b]a[/b] typed address · [b]r[/b] probe serial · [b]n[/b] subnet probe · "
-        "[b]w[/b] Wi-Fi over cable · [b]?[/b] all keys")
+HINT = ("Looking for controllers. Pick one with ↑↓, then:\n"
+        " [b]b[/b] bind to a record · [b]c[/b] compare · [b]p[/b] push ours · "
+        "[b]l[/b] pull theirs\n"
+        " [b]t[/b] test zones · [b]x[/b] stop every zone\n"
+        "Not in the list? [b]a[/b] address · [b]r[/b] serial probe · [b]n[/b] subnet probe\n"
+        "Not on the network yet? [b]w[/b] sets Wi-Fi over the USB cable")
 
 
 class OnsiteScreen(Screen):
@@ -77,8 +81,8 @@ class OnsiteScreen(Screen):
         Binding("escape", "back", "Back", id="onsite_back"),
         Binding("b", "bind", "Bind", id="onsite_bind"),
         Binding("c", "compare", "Compare", id="onsite_compare"),
-        Binding("p", "push", "Push ours", id="onsite_push"),
-        Binding("l", "pull", "Pull theirs", id="onsite_pull"),
+        Binding("p", "push", "Push", id="onsite_push"),
+        Binding("l", "pull", "Pull", id="onsite_pull"),
         Binding("t", "test_zones", "Test zones", id="onsite_test"),
         Binding("x", "stop", "Stop all", id="onsite_stop"),
         Binding("a", "address", "Typed address", id="onsite_address", show=False),
@@ -114,8 +118,7 @@ class OnsiteScreen(Screen):
         table.add_columns("Driver", "Model", "Serial", "Firmware", "Address", "Record")
         table.focus()
         self.app.refresh_topbar(self)
-        self.show_panel("Looking for controllers. Pick one with ↑↓, then [b]b[/b] bind · "
-                        "[b]c[/b] compare · [b]t[/b] test zones.\n" + HINT)
+        self.show_panel(HINT)
         self._show_status()
         self._load_records()
         self._list_ports()
@@ -169,7 +172,7 @@ class OnsiteScreen(Screen):
         self.found_by.setdefault(key, found_by)
         if key in table.rows:
             for column, value in zip(table.columns, self._row(key), strict=True):
-                table.update_cell(key, column, value)
+                table.update_cell(key, column, value, update_width=True)
         else:
             table.add_row(*self._row(key), key=key)
         self._show_status()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 from textual.widgets import Input, OptionList, Static
@@ -115,7 +116,16 @@ async def test_zone_test_shows_the_running_zone_and_x_stops_everything(
             await until(pilot, lambda: "Stopped: every zone is off" in panel(app),
                         what="stopped")
             status = await link.read_status()
-        assert status.running == () and status.queued == ()
+            assert status.running == () and status.queued == ()
+
+            await pilot.press("t", "ctrl+s")  # again, then leave the screen mid-test
+            await until(pilot, lambda: "▶ Zone 1" in panel(app), what="running again")
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, OnsiteScreen), what="left")
+            deadline = asyncio.get_running_loop().time() + 5
+            while (await link.read_status()).running:  # leaving stops every zone too
+                assert asyncio.get_running_loop().time() < deadline, "zones left running"
+                await asyncio.sleep(0.1)
 
 
 async def test_a_stopped_controller_shows_a_message_and_leaves_the_store_alone(
