@@ -169,7 +169,7 @@ class OnsiteScreen(Screen):
         key = device_key(device)
         table = self.query_one("#onsite-devices", DataTable)
         self.devices[key] = device
-        self.found_by.setdefault(key, found_by)
+        self.found_by.setdefault(key, found_by or "typed")
         if key in table.rows:
             for column, value in zip(table.columns, self._row(key), strict=True):
                 table.update_cell(key, column, value, update_width=True)
@@ -178,16 +178,17 @@ class OnsiteScreen(Screen):
         self._show_status()
 
     def remove_device(self, key: str) -> None:
+        """Drop the row. The DeviceInfo stays known: a step already under way with it ends
+        with a clear "unreachable" message, never a lookup error."""
         table = self.query_one("#onsite-devices", DataTable)
         if key in table.rows:
             table.remove_row(key)
-        self.devices.pop(key, None)
         self.found_by.pop(key, None)
         self._show_status()
 
     def _refresh_rows(self) -> None:
-        for key in list(self.devices):
-            self.add_device(self.devices[key], self.found_by.get(key, ""))
+        for key in list(self.found_by):
+            self.add_device(self.devices[key], self.found_by[key])
 
     def selected(self) -> str | None:
         """The address of the device under the cursor, or None (with a hint)."""
@@ -233,16 +234,19 @@ class OnsiteScreen(Screen):
     @work(exclusive=True, group="mdns", exit_on_error=False)
     async def _browse(self) -> None:
         """Live mDNS: rows appear as controllers answer and go when they say goodbye."""
+        names: dict[str, str] = {}  # mDNS instance name -> row key
         try:
             async with MdnsBrowser(self.app.mdns_interfaces) as browser:
                 self.mdns_state = "looking"
                 self._show_status()
                 async for event in browser:
-                    if event.device is None:
-                        continue
-                    if event.kind == "removed":
-                        self.remove_device(device_key(event.device))
-                    else:
+                    # One row per mDNS name: a device that moved (new DHCP lease) moves its row.
+                    previous = names.pop(event.name, None)
+                    if previous is not None and (event.kind == "removed" or event.device is None
+                                                 or device_key(event.device) != previous):
+                        self.remove_device(previous)
+                    if event.kind != "removed" and event.device is not None:
+                        names[event.name] = device_key(event.device)
                         self.add_device(event.device, "mDNS")
         except (FieldtechError, OSError) as exc:  # no multicast here, or a loopback-only session
             self.mdns_state = f"mDNS unavailable ({exc})"
