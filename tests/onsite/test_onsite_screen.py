@@ -243,3 +243,33 @@ async def test_from_a_controller_o_offers_that_record_first(app: FieldtechApp,
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, ControllerScreen), what="back")
     assert app.store.controller(app.prepared_id).serial == "FT1-SIM00002"
+
+
+async def test_subnet_probe_only_after_confirming_and_only_on_loopback(
+        app: FieldtechApp, sim: Simulator) -> None:
+    device = sim.of_kind("opensprinkler")[0]
+    async with app.run_test(size=SIZE_ONSITE) as pilot:
+        await pilot.press("o", "n")
+        assert isinstance(app.screen, FormScreen)
+        assert app.screen.query_one("#in-subnet", Input).value == "127.0.0.1/32"
+        app.screen.query_one("#in-subnet", Input).value = "10.0.0.0/30"
+        await pilot.press("ctrl+s")  # refused before anything is sent
+        assert "loopback-only" in str(app.screen.query_one("#err-subnet", Static).render())
+        app.screen.query_one("#in-subnet", Input).value = "127.0.0.1/32"
+        port = device.address.rsplit(":", 1)[1]
+        app.screen.query_one("#in-ports", Input).value = port
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")  # not confirmed: no probe
+        await pilot.pause(0.3)
+        assert row_of(app, device.address) is None
+
+        await pilot.press("n")
+        app.screen.query_one("#in-ports", Input).value = port
+        await pilot.press("ctrl+s", "y")
+        await until(pilot, lambda: row_of(app, device.address), what="probe finds it")
+        assert row_of(app, device.address)[-1] == "b identifies it"
+        select(app, device.address)
+        await pilot.press("b")  # asks it who it is (default password), then offers records
+        await until(pilot, lambda: isinstance(app.screen, BindRecordScreen), what="identified")
+        assert row_of(app, device.address)[2] == device.serial
