@@ -14,7 +14,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.console import Group
 from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -126,8 +129,8 @@ class OnsiteScreen(Screen):
 
     # -- what is shown ------------------------------------------------------------------------
 
-    def show_panel(self, text: str) -> None:
-        self.query_one("#onsite-panel", Static).update(text)
+    def show_panel(self, content: str | Group) -> None:
+        self.query_one("#onsite-panel", Static).update(content)
 
     def _failed(self, what: str, exc: BaseException) -> None:
         """A step failed: say so plainly (never a traceback); the store was not touched."""
@@ -505,16 +508,23 @@ class OnsiteScreen(Screen):
         self.last_read = (key, read)
         differences = diff_config(record.config, read)
         lines = [heading] if heading else []
-        if differences:
-            lines.append(f"[b]{len(differences)} difference(s)[/b] between the record "
-                         f"[b]{escape(record.name)}[/b] and the controller:")
-            lines += [f" • {escape(d.describe())}" for d in differences]
-            lines.append("[b]p[/b] push ours to the controller · [b]l[/b] pull theirs into "
-                         "the record")
-        else:
+        notes = "".join(f"\n[dim]{escape(note)}[/dim]" for note in read.notes)
+        if not differences:
             lines.append(f"✓ The controller matches the record [b]{escape(record.name)}[/b].")
-        lines += [f"[dim]{escape(note)}[/dim]" for note in read.notes]
-        self.show_panel("\n".join(lines))
+            self.show_panel("\n".join(lines) + notes)
+            return
+        count = f"{len(differences)} difference{'s' if len(differences) > 1 else ''}"
+        lines.append(f"[b]{count}[/b] with the record [b]{escape(record.name)}[/b] — "
+                     "[b]p[/b] push ours · [b]l[/b] pull theirs")
+        # One line per difference, side by side: reads at 80 columns without wrapping.
+        table = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
+        table.add_column("What", ratio=4)
+        table.add_column("In the record", ratio=3)
+        table.add_column("On the controller", ratio=3)
+        for d in differences:
+            table.add_row(d.label, *d.sides())
+        self.show_panel(Group(Text.from_markup("\n".join(lines)), table,
+                              Text.from_markup(notes.lstrip("\n"))))
 
     def action_push(self) -> None:
         if not ((key := self.selected()) and (row := self._bound_record(key))):

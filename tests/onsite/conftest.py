@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from rich.console import Console
+from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
@@ -56,7 +59,19 @@ def onsite(app: FieldtechApp) -> OnsiteScreen:
 
 
 def panel(app: FieldtechApp) -> str:
-    return str(onsite(app).query_one("#onsite-panel", Static).render())
+    """The panel's words, wrapping undone (for `in` checks)."""
+    return " ".join(panel_lines(app))
+
+
+def panel_lines(app: FieldtechApp) -> list[str]:
+    """The panel's lines as they read at 80 columns (markup resolved, tables laid out)."""
+    content = onsite(app).query_one("#onsite-panel", Static).content
+    if isinstance(content, str):
+        content = Text.from_markup(content)
+    console = Console(width=78, file=io.StringIO(), color_system=None)
+    with console.capture() as captured:
+        console.print(content)
+    return [" ".join(line.split()) for line in captured.get().splitlines()]
 
 
 def row_of(app: FieldtechApp, address: str) -> list[str] | None:
