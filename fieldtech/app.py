@@ -57,7 +57,9 @@ class FieldtechApp(App):
     ]
 
     def __init__(self, store: Store, settings: Settings, data_dir: Path,
-                 account_label: str | None = None):
+                 account_label: str | None = None, mdns_interfaces: list[str] | None = None,
+                 simulator: Any = None, zone_test_seconds: int = 30,
+                 after_first_paint: Callable[[], None] | None = None):
         super().__init__()
         self.store = store
         self.settings = settings
@@ -71,6 +73,12 @@ class FieldtechApp(App):
         self.previous_controller: str | None = None
         self.started = time.perf_counter()
         self._topbar: tuple[str, Any, int] = ("", None, 0)
+        # On site: where mDNS listens (None = every interface; tests and the demo pin
+        # loopback), and the demo's simulated controllers, if any, to prefill the forms.
+        self.mdns_interfaces = mdns_interfaces or settings.mdns_interfaces
+        self.simulator = simulator
+        self.zone_test_seconds = zone_test_seconds
+        self.after_first_paint = after_first_paint
         if settings.theme in self.available_themes:
             self.theme = settings.theme
         if settings.keys:
@@ -81,6 +89,8 @@ class FieldtechApp(App):
         if self.settings.problem:
             self.notify(self.settings.problem, severity="warning", timeout=10)
         self.load_fleet()
+        if self.after_first_paint is not None:
+            self.call_after_refresh(self.after_first_paint)
 
     # -- the fleet ----------------------------------------------------------------------------
 
@@ -212,6 +222,12 @@ class FieldtechApp(App):
             self.pop_screen()
         if not isinstance(self.screen, FleetScreen):
             self.pop_screen()
+
+    def open_onsite(self, controller_id: str | None = None) -> None:
+        """The on-site screen: find, bind, compare, push or pull, test zones, set Wi-Fi."""
+        from fieldtech.screens.onsite import OnsiteScreen
+
+        self.push_screen(OnsiteScreen(controller_id))
 
     def action_help(self) -> None:
         rows = [("s then 1–9", "open a pinned or recent controller", "")]

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 DEMO_CUSTOMERS, DEMO_CONTROLLERS = 110, 236  # Silver (250): close enough to see the quota
+DEMO_ZONE_TEST_SECONDS = 5  # a demo zone test should not take four minutes
+# controller_link's LOOPBACK_INTERFACES and LOOPBACK_ONLY_ENV (a test checks they agree):
+# importing them here would load zeroconf and httpx before the first paint.
+DEMO_MDNS_INTERFACES = ["127.0.0.1"]
+DEMO_LOOPBACK_ONLY_ENV = "FIELDTECH_LOOPBACK_ONLY"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,18 +40,77 @@ def run_app(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     from fieldtech.offline_store import Store
     from fieldtech.offline_store.paths import data_dir, store_path
-    from fieldtech.offline_store.seed import seed_store
+    from fieldtech.offline_store.seed import ONSITE_CUSTOMER, seed_onsite, seed_store
 
+    # The demo never sends a packet beyond this machine: probes refuse anything but 127.0.0.x.
+    os.environ.setdefault(DEMO_LOOPBACK_ONLY_ENV, "1")
     directory = data_dir(args.data_dir, demo=True)
     path = store_path(directory)
-    if args.reset and path.exists():
+    if args.reset:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
+        shutil.rmtree(directory / "simulator", ignore_errors=True)
     with Store(path) as store:
         if store.counts()[1] == 0:
             print("Preparing the demo account…", file=sys.stderr)
             seed_store(store, DEMO_CUSTOMERS, DEMO_CONTROLLERS)
-    return _launch(directory, label="Greenline Irrigation (demo)")
+        if not any(c.name == ONSITE_CUSTOMER for c in store.customers()):  # older demo stores
+            seed_onsite(store, bound_serial="FT1-SIM00001")
+    controllers = DemoControllers(directory / "simulator")
+    try:
+        return _launch(directory, label="Greenline Irrigation (demo)",
+                       mdns_interfaces=DEMO_MDNS_INTERFACES, simulator=controllers,
+                       after_first_paint=controllers.start,
+                       zone_test_seconds=DEMO_ZONE_TEST_SECONDS)
+    finally:
+        controllers.stop()
+        if controllers.problem:
+            print(f"The demo's simulated controllers did not start: {controllers.problem}",
+                  file=sys.stderr)
+
+
+class DemoControllers:
+    """The demo's simulated controllers (3 on mDNS, 1 OpenSprinkler, 1 on a pty serial port).
+
+    Started on a thread after the first paint, so neither importing zeroconf nor mDNS ever
+    delays it. Until then (or if they fail to start) the on-site screen just finds nothing.
+    """
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.background: Any = None
+        self.problem: str | None = None
+        self._thread = threading.Thread(target=self._start, name="demo-controllers",
+                                        daemon=True)
+
+    def _start(self) -> None:
+        from fieldtech.simulator import BackgroundSimulator
+
+        background = BackgroundSimulator(count=3, opensprinkler=1, serial=True,
+                                         data_dir=self.directory)
+        try:
+            background.__enter__()
+        except Exception as exc:  # the app still runs; on site just finds nothing
+            self.problem = str(exc) or type(exc).__name__
+            return
+        self.background = background
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread.ident is not None:  # started: wait for it to finish starting
+            self._thread.join(60)
+        if self.background is not None:
+            self.background.__exit__(None, None, None)
+
+    # What the on-site screen asks of a simulator, to prefill its forms.
+    @property
+    def serial_path(self) -> str | None:
+        return self.background.simulator.serial_path if self.background else None
+
+    def of_kind(self, kind: str) -> list[Any]:
+        return self.background.simulator.of_kind(kind) if self.background else []
 
 
 def run_seed(args: argparse.Namespace) -> int:
@@ -70,7 +137,7 @@ def run_seed(args: argparse.Namespace) -> int:
     return 0
 
 
-def _launch(directory: Path, label: str | None = None) -> int:
+def _launch(directory: Path, label: str | None = None, **app_options: Any) -> int:
     from fieldtech.settings import Settings
 
     settings = Settings.load()
@@ -89,7 +156,7 @@ def _launch(directory: Path, label: str | None = None) -> int:
     if store.account() is None:  # first run: a local account until one is linked to a cloud
         store.set_account(Account(id=new_id(), name="My company"))
     try:
-        FieldtechApp(store, settings, directory, account_label=label).run()
+        FieldtechApp(store, settings, directory, account_label=label, **app_options).run()
     finally:
         store.close()
     return 0

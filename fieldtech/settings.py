@@ -23,6 +23,7 @@ class Settings:
     keys: dict[str, str] = field(default_factory=dict)  # binding id -> keys, e.g. "finder"="f"
     pinned: list[str] = field(default_factory=list)  # controller ids, switcher order
     ssh_profile: bool | None = None  # None: on when SSH_CONNECTION is set
+    mdns_interfaces: list[str] | None = None  # addresses mDNS binds on site; None = all
     path: Path | None = field(default=None, compare=False)
     problem: str | None = field(default=None, compare=False)  # why the file could not be read
 
@@ -46,6 +47,9 @@ class Settings:
             s.pinned = [str(p) for p in pinned][:PINNED_MAX]
         if isinstance(data.get("ssh_profile"), bool):
             s.ssh_profile = data["ssh_profile"]
+        interfaces = data.get("mdns_interfaces")
+        if isinstance(interfaces, list) and interfaces:
+            s.mdns_interfaces = [str(i) for i in interfaces]
         return s
 
     def save(self) -> None:
@@ -54,6 +58,8 @@ class Settings:
         data: dict[str, object] = {"theme": self.theme, "pinned": self.pinned, "keys": self.keys}
         if self.ssh_profile is not None:
             data["ssh_profile"] = self.ssh_profile
+        if self.mdns_interfaces is not None:
+            data["mdns_interfaces"] = self.mdns_interfaces
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(tomli_w.dumps(data), encoding="utf-8")

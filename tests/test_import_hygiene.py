@@ -19,6 +19,7 @@ CORE = [
     "fieldtech.config_files",
     "fieldtech.offline_store.seed",
     "fieldtech.screens.record_forms",
+    "fieldtech.screens.onsite_forms",
 ]
 
 

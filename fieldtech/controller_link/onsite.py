@@ -141,6 +141,12 @@ class ConfigDifference:
     device: Any  # None when only the record has it
     whole: bool = False  # a zone or program that exists on one side only
 
+    def sides(self) -> tuple[str, str]:
+        """(record, controller) as the technician reads them, e.g. ("'Roses'", "none")."""
+        if self.whole:
+            return ("has it", "—") if self.device is None else ("—", "has it")
+        return _show(self.record), _show(self.device)
+
     def describe(self) -> str:
         if self.whole:
             side = "in the record" if self.device is None else "on the controller"

@@ -176,3 +176,28 @@ def _controller(
         )[0]
     fault = rnd.choice(FAULTS) if linked and rnd.random() < 0.03 else None
     return controller, 1, state, fault
+
+
+ONSITE_CUSTOMER = "Willow Creek HOA (on-site demo)"
+
+
+def seed_onsite(store: Store, bound_serial: str = "FT1-SIM00001") -> tuple[str, str]:
+    """A customer for the on-site walk-through: "Clubhouse", bound to `bound_serial` but with
+    zone names the device does not have yet (compare shows them), and "Entrance", prepared
+    with no hardware (bind a found device to it). Returns (bound id, prepared id)."""
+    customer = Customer(id=str(uuid.uuid4()), name=ONSITE_CUSTOMER, email="board@willow.example",
+                        phone="555-010-2040", address="1 Willow Creek Dr, Boise, ID")
+    made = []
+    for name, serial in (("Clubhouse", bound_serial), ("Entrance", None)):
+        config = ControllerConfig.default_for(8)
+        for zone, label in zip(config.zones, ZONES, strict=False):
+            zone.name = f"{name} {label.lower()}"
+        config.programs = [Program(name="Lawns", days=[0, 2, 4], start_times=["05:30"],
+                                   zone_minutes={1: 10, 2: 10, 3: 6})]
+        controller = Controller(id=str(uuid.uuid4()), customer_id=customer.id, name=name,
+                                model="FT-8", zone_count=8, serial=serial, timezone="America/Boise",
+                                location=customer.address, config=config)
+        state = ControllerState.NOT_LINKED if serial is None else ControllerState.OUT_OF_SYNC
+        made.append((controller, 1, state, None))
+    store.put_synced_many([(customer, 1)], made)
+    return made[0][0].id, made[1][0].id

@@ -39,6 +39,7 @@ class ControllerScreen(Screen):
         Binding("a", "add_program", "Add program", id="add_program", show=False),
         Binding("delete", "delete_program", "Delete program", id="delete_program", show=False),
         Binding("p", "pin", "Pin", id="pin"),
+        Binding("o", "onsite", "On site", id="onsite", show=False),
         Binding("x", "export", "Export", id="export", show=False),
         Binding("i", "import", "Import", id="import", show=False),
         Binding("t", "template", "Template", id="template", show=False),
@@ -258,6 +259,9 @@ class ControllerScreen(Screen):
             table = self.query_one("#program-table", RecordTable)
             if table.row_count:
                 self.app.delete_program(self.controller, table.cursor)
+
+    def action_onsite(self) -> None:
+        self.app.open_onsite(self.controller.id if self.controller else None)
 
     def action_pin(self) -> None:
         if self.controller:

@@ -34,6 +34,7 @@ class FleetScreen(Screen):
         Binding("n", "new_customer", "New customer", id="new_customer"),
         Binding("c", "new_controller", "New controller", id="new_controller"),
         Binding("e", "edit_customer", "Edit customer", id="edit_customer", show=False),
+        Binding("o", "onsite", "On site", id="onsite", show=False),
     ]
 
     AUTO_FOCUS = "#fleet"  # never the hidden filter box; show_rows unfocuses an empty list
@@ -104,6 +105,9 @@ class FleetScreen(Screen):
 
     def action_new_controller(self) -> None:
         self.app.new_controller(self._customer_under_cursor())
+
+    def action_onsite(self) -> None:
+        self.app.open_onsite()
 
     def action_edit_customer(self) -> None:
         if customer_id := self._customer_under_cursor():

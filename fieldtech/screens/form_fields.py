@@ -18,7 +18,7 @@ class Field:
     name: str
     label: str
     value: Any = ""
-    kind: str = "text"  # text | int | optional_int | bool | select
+    kind: str = "text"  # text | int | optional_int | bool | select | password
     options: Sequence[tuple[str, Any]] = ()  # for select: (label, value)
     hint: str = ""
 

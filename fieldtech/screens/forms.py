@@ -57,6 +57,8 @@ class FormScreen(ModalScreen[Any]):
         if f.kind == "select":
             return Select(list(f.options), value=f.value, allow_blank=False, id=f"in-{f.name}")
         value = "" if f.value is None else str(f.value)
+        if f.kind == "password":  # typed blind, never echoed on a screen someone can see
+            return Input(value=value, id=f"in-{f.name}", password=True, select_on_focus=False)
         # No select-on-focus: a stray key must not replace the whole value.
         return Input(value=value, id=f"in-{f.name}", select_on_focus=False)
 

@@ -110,8 +110,10 @@ def controller_form(controller: Controller) -> tuple[list[Field], Builder]:
     return fields, build
 
 
-def new_controller_form(customer: Customer) -> tuple[list[Field], Builder]:
-    blank = Controller(id=new_id(), customer_id=customer.id, name="", location=customer.address)
+def new_controller_form(customer: Customer, **prefill: Any) -> tuple[list[Field], Builder]:
+    """`prefill`: what a found device already says (serial, model, zone_count, name)."""
+    blank = Controller(id=new_id(), customer_id=customer.id,
+                       **{"name": "", "location": customer.address, **prefill})
     fields, build = controller_form(blank)
 
     def build_new(v: dict[str, Any]) -> tuple[Controller, list[FieldError]]:

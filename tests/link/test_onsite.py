@@ -170,3 +170,13 @@ async def test_zone_test_reports_a_refused_zone(sim: Simulator) -> None:
 def test_improv_devices_cannot_be_opened_as_links() -> None:
     with pytest.raises(NotSupported, match="Wi-Fi"):
         open_link(DeviceInfo(driver="improv", address="/dev/ttyUSB0", transport="serial"))
+
+
+def test_differences_read_side_by_side() -> None:
+    record = ControllerConfig.default_for(2)
+    device = ControllerConfig.default_for(3)
+    record.zones[0].name = "Roses"
+    record.programs = [Program(name="Night")]
+    sides = {d.label: d.sides() for d in diff_config(record, device)}
+    assert sides == {"Zone 1 name": ("'Roses'", "'Zone 1'"), "Zone 3": ("—", "has it"),
+                     "Program 1 'Night'": ("has it", "—")}
