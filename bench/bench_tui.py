@@ -5,7 +5,8 @@
 Prints: start-to-first-paint (fieldtech vs a bare Textual "hello" app, same run), keypress to a
 switched controller fully painted (s + digit), finder keystroke to results painted and the search
 itself, bytes written for one cursor move (256 colours, the SSH profile), and resident memory.
-"Fully painted" is the last byte of the burst the keypress caused (output then idle for 250 ms).
+"Fully painted" is the last byte of the burst the keypress caused (output then idle for 250 ms;
+the cursor blink is turned off in the bench's settings so the terminal can go idle).
 Loopback-free: it only spawns local processes on a pty.
 """
 
@@ -16,6 +17,7 @@ import fcntl
 import os
 import pty
 import select
+import signal
 import statistics
 import struct
 import subprocess
@@ -161,6 +163,9 @@ def main() -> None:
         store.touch_recent(r.controller_id)
         time.sleep(0.002)
     store.close()
+    # A blinking cursor never lets the terminal go idle, which is how a paint's end is seen.
+    (work / "config").mkdir(exist_ok=True)
+    (work / "config" / "settings.toml").write_text("cursor_blink = false\n")
     first_customer = rows[0].customer_name.encode()
     app = [sys.executable, "-m", "fieldtech"]
 
@@ -247,6 +252,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # A SIGTERM (e.g. from `timeout`) must still run the clean-up below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         main()
     finally:  # never leave an app running on a closed pty

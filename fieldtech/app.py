@@ -12,10 +12,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.widgets import Input
 
 # The controller screen and the form dialogs (DataTable, TabbedContent, Select, Switch, …) are
 # imported on first use, not here: they are not needed for the first paint of the fleet.
@@ -83,6 +84,11 @@ class FieldtechApp(App):
             self.theme = settings.theme
         if settings.keys:
             self.set_keymap(settings.keys)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        # A blinking cursor repaints twice a second: off over SSH, or when settings say so.
+        if isinstance(event.widget, Input) and not self.settings.blink():
+            event.widget.cursor_blink = False
 
     def on_mount(self) -> None:
         self.push_screen(FleetScreen())

@@ -23,6 +23,7 @@ class Settings:
     keys: dict[str, str] = field(default_factory=dict)  # binding id -> keys, e.g. "finder"="f"
     pinned: list[str] = field(default_factory=list)  # controller ids, switcher order
     ssh_profile: bool | None = None  # None: on when SSH_CONNECTION is set
+    cursor_blink: bool | None = None  # None: blink, except in the SSH profile (bytes)
     mdns_interfaces: list[str] | None = None  # addresses mDNS binds on site; None = all
     path: Path | None = field(default=None, compare=False)
     problem: str | None = field(default=None, compare=False)  # why the file could not be read
@@ -47,6 +48,8 @@ class Settings:
             s.pinned = [str(p) for p in pinned][:PINNED_MAX]
         if isinstance(data.get("ssh_profile"), bool):
             s.ssh_profile = data["ssh_profile"]
+        if isinstance(data.get("cursor_blink"), bool):
+            s.cursor_blink = data["cursor_blink"]
         interfaces = data.get("mdns_interfaces")
         if isinstance(interfaces, list) and interfaces:
             s.mdns_interfaces = [str(i) for i in interfaces]
@@ -58,6 +61,8 @@ class Settings:
         data: dict[str, object] = {"theme": self.theme, "pinned": self.pinned, "keys": self.keys}
         if self.ssh_profile is not None:
             data["ssh_profile"] = self.ssh_profile
+        if self.cursor_blink is not None:
+            data["cursor_blink"] = self.cursor_blink
         if self.mdns_interfaces is not None:
             data["mdns_interfaces"] = self.mdns_interfaces
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,6 +77,9 @@ class Settings:
             return False
         self.pinned = [controller_id, *self.pinned][:PINNED_MAX]
         return True
+
+    def blink(self) -> bool:
+        return self.cursor_blink if self.cursor_blink is not None else not self.use_ssh_profile()
 
     def use_ssh_profile(self) -> bool:
         if self.ssh_profile is not None:

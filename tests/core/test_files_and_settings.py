@@ -87,6 +87,10 @@ def test_ssh_profile_defaults_from_environment(monkeypatch: pytest.MonkeyPatch,
     assert Settings.load(tmp_path).use_ssh_profile() is False
     monkeypatch.setenv("SSH_CONNECTION", "127.0.0.1 5000 127.0.0.1 22")
     assert Settings.load(tmp_path).use_ssh_profile() is True
+    assert Settings.load(tmp_path).blink() is False  # no blinking cursor over SSH
     s = Settings.load(tmp_path)
     s.ssh_profile = False
-    assert s.use_ssh_profile() is False
+    assert s.use_ssh_profile() is False and s.blink() is True
+    s.cursor_blink = False
+    s.save()
+    assert Settings.load(tmp_path).blink() is False
