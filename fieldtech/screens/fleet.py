@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
 WELCOME = """[b]Welcome to fieldtech.[/b]
 
-Your store is empty. Start by creating a customer, then a controller for them — no hardware
-is needed: controllers can be prepared offline and bound to a device on site later.
+Your store is empty. Start by creating a customer, then a controller for them — no \
+hardware is needed: controllers can be prepared offline and bound to a device on site later.
 
   [b]n[/b]  new customer        [b]c[/b]  new controller for the customer
   [b]?[/b]  every key           [b]q[/b]  quit
