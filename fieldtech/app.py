@@ -6,7 +6,6 @@ the result. Nothing here builds SQL: it calls the offline store.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -72,7 +71,6 @@ class FieldtechApp(App):
         self.recent_ids: list[str] = []
         self.current_controller: str | None = None
         self.previous_controller: str | None = None
-        self.started = time.perf_counter()
         self._topbar: tuple[str, Any, int] = ("", None, 0)
         # On site: where mDNS listens (None = every interface; tests and the demo pin
         # loopback), and the demo's simulated controllers, if any, to prefill the forms.

@@ -66,13 +66,6 @@ def read_config(path: Path, zone_count: int) -> ControllerConfig:
     return parse_config(config, zone_count)
 
 
-def read_controller_header(path: Path) -> dict[str, Any]:
-    """The [controller] table (name, model, zone count) of an exported file, if any."""
-    doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    header = doc.get("controller")
-    return header if isinstance(header, dict) else {}
-
-
 def templates(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.toml")) if directory.exists() else []
 

@@ -31,14 +31,6 @@ class ValidationError(FieldtechError, ValueError):
         self.errors = list(errors)
         super().__init__("; ".join(str(e) for e in self.errors) or "invalid")
 
-    def for_field(self, field: str) -> list[str]:
-        """Messages for one field (exact match or anything below it)."""
-        return [
-            e.message
-            for e in self.errors
-            if e.field == field or e.field.startswith(field + ".")
-        ]
-
 
 class QuotaExceeded(FieldtechError):
     """The contractor plan's limit would be passed."""

@@ -225,14 +225,6 @@ class Store:
             raise NotFound(f"No customer {customer_id} in this store.")
         return Customer.from_dict(dict(rows[0]))
 
-    def controllers_of(self, customer_id: str) -> list[Controller]:
-        rows = self._query(
-            "SELECT c.*, f.config FROM controller c JOIN controller_config f "
-            "ON f.controller_id = c.id WHERE customer_id=? ORDER BY name COLLATE NOCASE",
-            (customer_id,),
-        )
-        return [_controller(r) for r in rows]
-
     def controller(self, controller_id: str) -> Controller:
         rows = self._query(
             "SELECT c.*, f.config FROM controller c JOIN controller_config f "
@@ -244,12 +236,7 @@ class Store:
         return _controller(rows[0])
 
     def controller_row(self, controller_id: str) -> FleetRow:
-        rows = [r for r in self._fleet_row(controller_id)]
-        if not rows:
-            raise NotFound(f"No controller {controller_id} in this store.")
-        return rows[0]
-
-    def _fleet_row(self, controller_id: str) -> list[FleetRow]:
+        """One controller as the fleet list shows it (after an edit, without re-reading all)."""
         r = self._query(
             """
             SELECT c.id, c.customer_id, k.name, c.name, c.serial, c.state, c.fault,
@@ -260,8 +247,11 @@ class Store:
             """,
             (controller_id,),
         )
-        return [FleetRow(x[0], x[1], x[2], x[3], x[4], ControllerState(x[5]), x[6], x[7], x[8],
-                         x[9], x[10], x[11]) for x in r]
+        if not r:
+            raise NotFound(f"No controller {controller_id} in this store.")
+        x = r[0]
+        return FleetRow(x[0], x[1], x[2], x[3], x[4], ControllerState(x[5]), x[6], x[7], x[8],
+                        x[9], x[10], x[11])
 
     def revision(self, entity: str, record_id: str) -> int:
         rows = self._query(f"SELECT revision FROM {_table(entity)} WHERE id=?", (record_id,))
@@ -376,12 +366,6 @@ class Store:
 
     # -- records as synced (seed, and later the sync engine's pull) ---------------------------
 
-    def put_synced_customer(self, customer: Customer, revision: int) -> None:
-        data = customer.to_dict()
-        with self._write() as db:
-            _upsert(db, "customer", CUSTOMER_COLUMNS, data, revision)
-            _put_base(db, "customer", customer.id, revision, data)
-
     def put_synced_many(
         self,
         customers: Iterable[tuple[Customer, int]],
@@ -417,17 +401,6 @@ class Store:
             (limit,),
         )
         return [r[0] for r in rows]
-
-    def get_state(self, key: str) -> str | None:
-        rows = self._query("SELECT value FROM sync_state WHERE key=?", (key,))
-        return rows[0][0] if rows else None
-
-    def set_state(self, key: str, value: str) -> None:
-        with self._write() as db:
-            db.execute(
-                "INSERT INTO sync_state VALUES (?,?) ON CONFLICT(key) DO UPDATE SET value=?",
-                (key, value, value),
-            )
 
     def counts(self) -> tuple[int, int]:
         """(customers, controllers) held."""

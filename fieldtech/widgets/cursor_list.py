@@ -84,10 +84,6 @@ class CursorList(ScrollView, can_focus=True):
             self.scroll_to(y=max(0, self.cursor - height // 2), animate=False)
         self.refresh()
 
-    @property
-    def line_count(self) -> int:
-        return self._count
-
     # -- cursor -------------------------------------------------------------------------------
 
     def move_to(self, line: int) -> None:
