@@ -42,3 +42,32 @@ class QuotaExceeded(FieldtechError):
 
 class NotFound(FieldtechError, LookupError):
     """A record the caller named does not exist (or is not theirs to see)."""
+
+
+# -- the cloud (raised by fieldtech.cloud, shown by the CLI and the TUI) --------------------------
+
+
+class CloudUnavailable(FieldtechError):
+    """The cloud could not be reached (network, timeouts, 5xx) even after retrying."""
+
+
+class NotSignedIn(FieldtechError):
+    """No token, or the cloud no longer accepts it (401): log in again."""
+
+
+class CloudProblem(FieldtechError):
+    """The cloud refused a request: an RFC 9457 problem, told apart by its stable `slug`."""
+
+    def __init__(self, status: int, body: dict | None):
+        self.status = status
+        self.body = body or {}
+        kind = str(self.body.get("type", ""))
+        self.slug = kind.rsplit("/", 1)[-1] if kind else f"http-{status}"
+        detail = self.body.get("detail") or self.body.get("title") or f"HTTP {status}"
+        fix = self.body.get("fix")
+        super().__init__(f"{detail} {fix}" if fix else str(detail))
+
+    @property
+    def field_errors(self) -> list[FieldError]:
+        return [FieldError(str(e.get("field", "")), str(e.get("message", "")))
+                for e in self.body.get("errors") or [] if isinstance(e, dict)]

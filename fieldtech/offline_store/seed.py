@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from fieldtech.domain.models import (
@@ -50,6 +51,47 @@ FAULTS = ("Zone 4: no current (broken wire?)", "Flow sensor: high flow", "Rain s
 TIMEZONES = ("America/Los_Angeles", "America/Denver", "America/Phoenix", "America/Chicago")
 
 
+@dataclass(frozen=True)
+class GeneratedAccount:
+    """An account as the seeder makes it, before it is written anywhere (store or cloud)."""
+
+    account: Account
+    customers: list[Customer]
+    controllers: list[tuple[Controller, int, ControllerState, str | None]]  # rev, state, fault
+
+    @property
+    def enthusiast(self) -> int:
+        return sum(1 for c in self.customers if c.plan is CustomerPlan.ENTHUSIAST)
+
+
+def generate_account(
+    customers: int,
+    controllers: int,
+    seed: int = 7,
+    tier: Tier | None = None,
+    account_name: str = "Greenline Irrigation",
+) -> GeneratedAccount:
+    """`customers` customers sharing `controllers` controllers, the same for the same seed."""
+    rnd = random.Random(seed)
+    customers = max(1, min(customers, controllers or 1))
+    tier = tier or smallest_tier_for(controllers)
+    custom = None
+    if tier is Tier.PLATINUM:  # a Platinum contract is sized to the fleet, with headroom
+        custom = TierLimits(controllers=(controllers // 1000 + 2) * 1000, staff_users=200,
+                            included_enthusiast=controllers // 10)
+    account = Account(id=_uuid(rnd), name=account_name, tier=tier, custom_limits=custom)
+    made_customers = [_customer(rnd, i) for i in range(customers)]
+    # Every customer gets at least one controller; the rest are spread unevenly (a few
+    # customers — HOAs, golf clubs — own many).
+    owners = list(range(customers)) + [
+        min(customers - 1, int(rnd.paretovariate(1.2)) - 1 + rnd.randrange(customers))
+        for _ in range(max(0, controllers - customers))
+    ]
+    made_controllers = [_controller(rnd, made_customers[owner], n)
+                        for n, owner in enumerate(owners[:controllers])]
+    return GeneratedAccount(account, made_customers, made_controllers)
+
+
 def seed_store(
     store: Store,
     customers: int,
@@ -63,31 +105,11 @@ def seed_store(
     Records are written as if pulled from the cloud (revision 1, a base copy, no outbox rows).
     Returns (customers, controllers) written.
     """
-    rnd = random.Random(seed)
-    customers = max(1, min(customers, controllers or 1))
-    tier = tier or smallest_tier_for(controllers)
-    custom = None
-    if tier is Tier.PLATINUM:  # a Platinum contract is sized to the fleet, with headroom
-        custom = TierLimits(controllers=(controllers // 1000 + 2) * 1000, staff_users=200,
-                            included_enthusiast=controllers // 10)
-    account = Account(id=_uuid(rnd), name=account_name, tier=tier, custom_limits=custom)
-    store.set_account(account, controllers_used=controllers, enthusiast_used=0)
-
-    made_customers = [_customer(rnd, i) for i in range(customers)]
-    # Every customer gets at least one controller; the rest are spread unevenly (a few
-    # customers — HOAs, golf clubs — own many).
-    owners = list(range(customers)) + [
-        min(customers - 1, int(rnd.paretovariate(1.2)) - 1 + rnd.randrange(customers))
-        for _ in range(max(0, controllers - customers))
-    ]
-    made_controllers = []
-    for n, owner in enumerate(owners[:controllers]):
-        made_controllers.append(_controller(rnd, made_customers[owner], n))
-
-    enthusiast = sum(1 for c in made_customers if c.plan is CustomerPlan.ENTHUSIAST)
-    store.put_synced_many(((c, 1) for c in made_customers), made_controllers)
-    store.set_account(account, controllers_used=controllers, enthusiast_used=enthusiast)
-    return len(made_customers), len(made_controllers)
+    made = generate_account(customers, controllers, seed, tier, account_name)
+    store.put_synced_many(((c, 1) for c in made.customers), made.controllers)
+    store.set_account(made.account, controllers_used=len(made.controllers),
+                      enthusiast_used=made.enthusiast)
+    return len(made.customers), len(made.controllers)
 
 
 def _uuid(rnd: random.Random) -> str:

@@ -1,0 +1,188 @@
+"""The cloud API over HTTP (httpx): one small client, with the retry rules in one place.
+
+Retries: network errors, timeouts, 429 and 5xx are retried with exponential backoff and full
+jitter, honouring `Retry-After`. That is safe for every call the sync engine makes: reads are
+reads, and each mutation in a batch carries its idempotency key, so the server applies it at
+most once however often it arrives. Any other error is a `CloudProblem` (RFC 9457 body kept),
+a 401 is `NotSignedIn`, and running out of retries is `CloudUnavailable`.
+
+The token is sent in a header and never logged; `repr(CloudAPI)` does not show it.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from fieldtech.domain.errors import CloudProblem, CloudUnavailable, NotSignedIn
+
+BATCH_LIMIT = 200  # items per POST /v1/sync/batch, the server's cap
+PAGE_LIMIT = 500  # changes per GET /v1/changes, the server's cap
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to keep trying before telling the user the cloud is unreachable."""
+
+    attempts: int = 6
+    base_s: float = 0.5
+    cap_s: float = 30.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        # Full jitter: many clients coming back after an outage don't all hit the server at
+        # the same instant. Retry-After is a floor the server asked for.
+        backoff = random.uniform(0, min(self.cap_s, self.base_s * 2**attempt))
+        return max(backoff, retry_after or 0.0)
+
+
+class CloudAPI:
+    """A signed-in (or not yet) connection to one cloud account."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float = 15.0,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        headers = {"User-Agent": "fieldtech", "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
+        )
+        self.bytes_sent = 0  # request lines, headers and bodies: the idle-sync budget
+        self.bytes_received = 0
+        self.requests = 0
+
+    def __repr__(self) -> str:
+        return f"CloudAPI({self.base_url!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> CloudAPI:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the calls ----------------------------------------------------------------------------
+
+    def login(self, email: str, password: str, token_name: str = "fieldtech") -> dict[str, Any]:
+        """→ {token, token_id, user}. Wrong e-mail or password is a CloudProblem."""
+        body = {"email": email, "password": password, "token_name": token_name}
+        return self._call("POST", "/v1/auth/login", json=body, auth_401_is_problem=True)
+
+    def me(self) -> dict[str, Any]:
+        return self._call("GET", "/v1/me")
+
+    def revoke_current_token(self) -> None:
+        for t in self._call("GET", "/v1/auth/tokens")["tokens"]:
+            if t.get("current"):
+                self._call("DELETE", f"/v1/auth/tokens/{t['id']}")
+
+    def account(self) -> dict[str, Any]:
+        return self._call("GET", "/v1/account")
+
+    def changes(self, cursor: int, limit: int = PAGE_LIMIT) -> dict[str, Any]:
+        """One page of the change log after `cursor`: {cursor, more, changes}."""
+        return self._call("GET", "/v1/changes", params={"cursor": cursor, "limit": limit})
+
+    def batch(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Mutations in order, each with its key; one result per item."""
+        return self._call("POST", "/v1/sync/batch", json={"items": items})["results"]
+
+    def set_customer_plan(self, customer_id: str, plan: str) -> dict[str, Any]:
+        """Home, or one of the account's included Enthusiast plans."""
+        path = "included" if plan == "enthusiast" else "home"
+        return self._call("POST", f"/v1/customers/{customer_id}/plan/{path}")
+
+    def redeem_plan_code(self, customer_id: str, code: str) -> dict[str, Any]:
+        return self._call("POST", f"/v1/customers/{customer_id}/plan/redeem",
+                          json={"code": code})
+
+    def request_purchase(self, customer_id: str) -> dict[str, Any]:
+        return self._call("POST", f"/v1/customers/{customer_id}/plan/purchase-request")
+
+    def fleet_status(self) -> dict[str, Any]:
+        return self._call("GET", "/v1/fleet/status")
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, *, auth_401_is_problem: bool = False,
+              **kwargs: Any) -> Any:
+        last_error = ""
+        for attempt in range(self.retry.attempts):
+            retry_after: float | None = None
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:  # refused, reset, timed out, DNS…
+                last_error = _network_reason(exc)
+            else:
+                self._count(response)
+                status = response.status_code
+                if status < 400:
+                    return response.json() if response.content else {}
+                if status == 401 and not auth_401_is_problem:
+                    raise NotSignedIn("The cloud no longer accepts this sign-in. Log in again; "
+                                      "nothing queued is lost.")
+                if status not in RETRY_STATUSES:
+                    raise CloudProblem(status, _json_or_none(response))
+                retry_after = _retry_after(response)
+                last_error = f"the server answered {status}"
+            if attempt + 1 < self.retry.attempts:
+                self._sleep(self.retry.delay(attempt, retry_after))
+        raise CloudUnavailable(f"Cannot reach the cloud at {self.base_url}: {last_error}. "
+                               "Your edits stay queued and will be sent later.")
+
+    def _count(self, response: httpx.Response) -> None:
+        request = response.request
+        self.requests += 1
+        self.bytes_sent += _head_size(request.method, str(request.url.raw_path, "ascii"),
+                                      request.headers) + len(request.content)
+        self.bytes_received += 17 + sum(len(k) + len(v) + 4
+                                        for k, v in response.headers.items()) + len(
+            response.content)
+
+
+def _head_size(method: str, target: str, headers: httpx.Headers) -> int:
+    # The bytes of "METHOD target HTTP/1.1\r\n" + "k: v\r\n"… + "\r\n" as they go on the wire.
+    return (len(method) + len(target) + 12
+            + sum(len(k) + len(v) + 4 for k, v in headers.raw) + 2)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return min(float(value), 300.0) if value else None
+    except ValueError:  # an HTTP date: rare; back off normally
+        return None
+
+
+def _json_or_none(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _network_reason(exc: httpx.TransportError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "no answer in time"
+    if isinstance(exc, httpx.ConnectError):
+        return "connection refused or no route"
+    return f"the connection broke ({type(exc).__name__})"
