@@ -74,6 +74,41 @@ MIGRATIONS: list[str] = [
     CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE recent (controller_id TEXT PRIMARY KEY, used_at REAL NOT NULL);
     """,
+    # 2: sync. The configuration is its own document with its own revision (as in the cloud),
+    # so it gets its own base copy and its own outbox rows; an item being sent keeps the exact
+    # request (`sent`) so a retry after a crash is byte-for-byte the same; conflicts keep the
+    # cloud's copy until the user settles them.
+    """
+    ALTER TABLE controller ADD COLUMN config_revision INTEGER NOT NULL DEFAULT 0;
+    UPDATE controller SET config_revision = revision;
+    ALTER TABLE outbox ADD COLUMN sent TEXT;
+    CREATE TABLE conflict (
+        entity TEXT NOT NULL,          -- customer | controller | config
+        id TEXT NOT NULL,
+        revision INTEGER NOT NULL,     -- the cloud's revision of `theirs`
+        theirs TEXT NOT NULL,          -- JSON: the cloud's copy
+        fields TEXT NOT NULL,          -- JSON list of field paths changed on both sides
+        PRIMARY KEY (entity, id)
+    );
+    INSERT OR REPLACE INTO base
+        SELECT 'config', id, revision, json(json_extract(data, '$.config'))
+        FROM base WHERE entity = 'controller' AND json_extract(data, '$.config') IS NOT NULL;
+    UPDATE base SET data = json_remove(data, '$.config') WHERE entity = 'controller';
+    UPDATE outbox SET entity = 'config'
+        WHERE entity = 'controller' AND op = 'update'
+        AND json_extract(patch, '$.config') IS NOT NULL
+        AND (SELECT count(*) FROM json_each(outbox.patch)) = 1;
+    INSERT INTO outbox (id, created_at, op, entity, entity_id, patch, base_revision, state,
+                        message)
+        SELECT id || '.config', created_at, 'update', 'config', entity_id,
+               json_object('config', json(json_extract(patch, '$.config'))), base_revision,
+               state, message
+        FROM outbox WHERE entity = 'controller' AND op = 'update'
+        AND json_extract(patch, '$.config') IS NOT NULL;
+    UPDATE outbox SET patch = json_remove(patch, '$.config')
+        WHERE entity = 'controller' AND op = 'update'
+        AND json_extract(patch, '$.config') IS NOT NULL;
+    """,
 ]
 
 

@@ -196,8 +196,8 @@ class Store:
             controller_sql = f" WHERE customer_id IN ({','.join('?' * len(params))})"
         customers = {r[0]: (r[1], r[2], r[3]) for r in customer_rows}
         pending = dict(self._query(
-            "SELECT entity_id, count(*) FROM outbox WHERE entity='controller' AND state != ? "
-            "GROUP BY entity_id", (APPLIED,)))
+            "SELECT entity_id, count(*) FROM outbox WHERE entity IN ('controller', 'config') "
+            "AND state != ? GROUP BY entity_id", (APPLIED,)))
         states = {s.value: s for s in ControllerState}
         rows = []
         for r in self._query(
@@ -241,7 +241,7 @@ class Store:
             """
             SELECT c.id, c.customer_id, k.name, c.name, c.serial, c.state, c.fault,
                    c.zone_count, c.model, k.address, k.membership,
-                   (SELECT count(*) FROM outbox o WHERE o.entity='controller'
+                   (SELECT count(*) FROM outbox o WHERE o.entity IN ('controller', 'config')
                     AND o.entity_id=c.id AND o.state != 'applied')
             FROM controller c JOIN customer k ON k.id = c.customer_id WHERE c.id=?
             """,
@@ -252,6 +252,10 @@ class Store:
         x = r[0]
         return FleetRow(x[0], x[1], x[2], x[3], x[4], ControllerState(x[5]), x[6], x[7], x[8],
                         x[9], x[10], x[11])
+
+    def _config_revision(self, controller_id: str) -> int:
+        rows = self._query("SELECT config_revision FROM controller WHERE id=?", (controller_id,))
+        return rows[0][0] if rows else 0
 
     def revision(self, entity: str, record_id: str) -> int:
         rows = self._query(f"SELECT revision FROM {_table(entity)} WHERE id=?", (record_id,))
@@ -319,18 +323,24 @@ class Store:
             if not patch:
                 return None
             row = {k: v for k, v in patch.items() if k != "config"}
+            entry = None
+            if row:
+                entry = _append(db, "update", "controller", controller_id, dict(row),
+                                self.revision("controller", controller_id))
+                if "serial" in row:  # binding hardware changes what the list shows
+                    row["state"] = (ControllerState.NOT_LINKED if updated.serial is None
+                                    else ControllerState.OFFLINE).value
+                _update(db, "controller", controller_id, row)
             if "config" in patch:
+                # The configuration is its own document in the cloud, with its own revision:
+                # its edits are their own outbox rows.
                 db.execute(
                     "UPDATE controller_config SET config=? WHERE controller_id=?",
                     (json.dumps(patch["config"]), controller_id),
                 )
-            if "serial" in patch:  # binding hardware changes what the list shows
-                row["state"] = (ControllerState.NOT_LINKED if updated.serial is None
-                                else ControllerState.OFFLINE).value
-            if row:
-                _update(db, "controller", controller_id, row)
-            return _append(db, "update", "controller", controller_id, patch,
-                           self.revision("controller", controller_id))
+                entry = _append(db, "update", "config", controller_id,
+                                {"config": patch["config"]}, self._config_revision(controller_id))
+            return entry
 
     def delete_controller(self, controller_id: str) -> OutboxEntry:
         with self._write() as db:
@@ -350,9 +360,12 @@ class Store:
         return [_entry(r) for r in rows]
 
     def outbox_for(self, entity: str, entity_id: str) -> list[OutboxEntry]:
+        """Pending edits of one record (a controller's include its configuration's)."""
+        entities = ("controller", "config") if entity == "controller" else (entity,)
         rows = self._query(
-            "SELECT * FROM outbox WHERE entity=? AND entity_id=? AND state!=? ORDER BY seq",
-            (entity, entity_id, APPLIED),
+            f"SELECT * FROM outbox WHERE entity IN ({','.join('?' * len(entities))}) "
+            "AND entity_id=? AND state!=? ORDER BY seq",
+            (*entities, entity_id, APPLIED),
         )
         return [_entry(r) for r in rows]
 
@@ -382,7 +395,222 @@ class Store:
                 db.execute("DELETE FROM controller_config WHERE controller_id=?", (controller.id,))
                 db.execute("DELETE FROM controller WHERE id=?", (controller.id,))
                 _insert_controller(db, data, state, fault=fault, revision=rev)
+                config = data.pop("config")
                 _put_base(db, "controller", controller.id, rev, data)
+                _put_base(db, "config", controller.id, rev, config)
+
+    # -- sync (fieldtech.cloud.sync drives these; each call is one transaction) ---------------
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold off this process's other users of the store (e.g. reads, then a claim)."""
+        with self._lock:
+            yield
+
+    def sync_value(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM sync_state WHERE key=?", (key,))
+        return rows[0][0] if rows else None
+
+    def set_sync_values(self, **values: str | None) -> None:
+        """Set (or, with None, forget) sync facts: cursor, last sync time, account id…"""
+        with self._write() as db:
+            for key, value in values.items():
+                if value is None:
+                    db.execute("DELETE FROM sync_state WHERE key=?", (key,))
+                else:
+                    db.execute("INSERT INTO sync_state VALUES (?, ?) ON CONFLICT(key) DO "
+                               "UPDATE SET value=excluded.value", (key, value))
+
+    def record_data(self, entity: str, record_id: str) -> tuple[int, dict[str, Any]] | None:
+        """(revision, data) of one part as held here: a customer, a controller's record fields,
+        or a controller's configuration ("config"). None if it is not here."""
+        with self._lock:
+            return _part(self._conn, entity, record_id)
+
+    def claim(self, items: list[tuple[list[str], dict[str, Any]]]) -> None:
+        """Mark the entries behind each batch item as sending, keeping the item as sent."""
+        with self._write() as db:
+            for entry_ids, item in items:
+                sent = json.dumps(item)
+                db.executemany("UPDATE outbox SET state=?, sent=?, message=NULL WHERE id=?",
+                               [(SENDING, sent, e) for e in entry_ids])
+
+    def sending(self) -> list[tuple[OutboxEntry, dict[str, Any]]]:
+        """Entries sent but not answered (a crash or a dead link): to be sent again as they were."""
+        rows = self._query("SELECT * FROM outbox WHERE state=? ORDER BY seq", (SENDING,))
+        return [(_entry(r), json.loads(r["sent"]) if r["sent"] else {}) for r in rows]
+
+    def set_entries(self, entry_ids: Iterable[str], state: str,
+                    message: str | None = None) -> None:
+        """Move entries to `state` (queued again, rejected, draft…), forgetting what was sent."""
+        with self._write() as db:
+            db.executemany("UPDATE outbox SET state=?, message=?, sent=NULL WHERE id=?",
+                           [(state, message, e) for e in entry_ids])
+
+    def discard(self, entry_id: str) -> None:
+        """Undo one pending edit (the user confirmed): the fields it set go back to the values
+        last synced, a record it created goes away, a record it deleted comes back."""
+        with self._write() as db:
+            r = db.execute("SELECT * FROM outbox WHERE id=? AND state NOT IN (?, ?)",
+                           (entry_id, SENDING, APPLIED)).fetchone()
+            if r is None:
+                return
+            entry = _entry(r)
+            rid, entity = entry.entity_id, entry.entity
+            db.execute("DELETE FROM outbox WHERE id=?", (entry_id,))
+            if entry.op == "create":
+                _delete_part(db, entity, rid)
+                return
+            base = _base(db, entity, rid)
+            base_rev = db.execute("SELECT revision FROM base WHERE entity=? AND id=?",
+                                  (entity, rid)).fetchone()
+            if base is None or base_rev is None:
+                return  # never synced: nothing to go back to; the values stay
+            if entry.op == "delete":
+                config = _base(db, "config", rid) if entity == "controller" else None
+                if entity == "controller" and config is not None:
+                    _insert_controller(db, {**base, "config": config}, ControllerState.OFFLINE
+                                       if base.get("serial") else ControllerState.NOT_LINKED,
+                                       revision=base_rev[0])
+                elif entity == "customer":
+                    _upsert(db, "customer", CUSTOMER_COLUMNS, base, base_rev[0])
+                return
+            part = _part(db, entity, rid)
+            if part is None:
+                return
+            if entity == "config":
+                _write_part(db, entity, rid, part[0], base)
+            else:
+                _write_part(db, entity, rid, part[0],
+                            {**part[1], **{k: base[k] for k in entry.patch if k in base}})
+
+    def record_applied(self, entry_ids: Iterable[str],
+                       parts: Iterable[tuple[str, str, int, dict[str, Any] | None]]) -> None:
+        """The cloud applied these entries: each part (entity, id, revision, data) as the cloud
+        now has it becomes the base, and the local copy too unless newer edits wait to be sent.
+        data None: the record was deleted."""
+        entry_ids = list(entry_ids)
+        with self._write() as db:
+            db.executemany("UPDATE outbox SET state=?, sent=NULL, message=NULL WHERE id=?",
+                           [(APPLIED, e) for e in entry_ids])
+            for entity, record_id, revision, data in parts:
+                if data is None:
+                    db.execute("DELETE FROM base WHERE id=? AND entity=?", (record_id, entity))
+                    if entity == "controller":
+                        db.execute("DELETE FROM base WHERE id=? AND entity='config'",
+                                   (record_id,))
+                    continue
+                _put_base(db, entity, record_id, revision, data)
+                if _pending(db, entity, record_id):
+                    _set_revision(db, entity, record_id, revision)
+                else:
+                    _write_part(db, entity, record_id, revision, data)
+                db.execute("DELETE FROM conflict WHERE entity=? AND id=?", (entity, record_id))
+
+    def rebase(self, entity: str, record_id: str, revision: int, theirs: dict[str, Any],
+               merged: dict[str, Any], entry_ids: Iterable[str] = ()) -> None:
+        """Local edits merged onto the cloud's copy: `merged` becomes the local part, `theirs`
+        the base; the entries go back in the queue to be sent on the new revision."""
+        with self._write() as db:
+            _put_base(db, entity, record_id, revision, theirs)
+            _write_part(db, entity, record_id, revision, merged)
+            db.executemany("UPDATE outbox SET state=?, sent=NULL, message=NULL WHERE id=?",
+                           [(QUEUED, e) for e in entry_ids])
+            db.execute("DELETE FROM conflict WHERE entity=? AND id=?", (entity, record_id))
+
+    def record_conflict(self, entry_ids: Iterable[str], entity: str, record_id: str,
+                        revision: int, theirs: dict[str, Any], fields: Iterable[str],
+                        message: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO conflict VALUES (?,?,?,?,?) ON CONFLICT(entity, id) DO UPDATE SET "
+                "revision=excluded.revision, theirs=excluded.theirs, fields=excluded.fields",
+                (entity, record_id, revision, json.dumps(theirs), json.dumps(list(fields))))
+            db.executemany("UPDATE outbox SET state=?, sent=NULL, message=? WHERE id=?",
+                           [(CONFLICT, message, e) for e in entry_ids])
+
+    def clear_conflict(self, entity: str, record_id: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM conflict WHERE entity=? AND id=?", (entity, record_id))
+
+    def requeue_delete(self, entry_ids: Iterable[str], revision: int) -> None:
+        """Delete anyway: send the delete again, now based on the cloud's newer revision."""
+        with self._write() as db:
+            db.executemany("UPDATE outbox SET state=?, sent=NULL, message=NULL, "
+                           "base_revision=? WHERE id=?",
+                           [(QUEUED, revision, e) for e in entry_ids])
+
+    def conflicts(self) -> list[Conflict]:
+        return [Conflict(r[0], r[1], r[2], json.loads(r[3]), tuple(json.loads(r[4])))
+                for r in self._query("SELECT * FROM conflict ORDER BY entity, id")]
+
+    def conflict(self, entity: str, record_id: str) -> Conflict | None:
+        return next((c for c in self.conflicts() if (c.entity, c.id) == (entity, record_id)),
+                    None)
+
+    def apply_changes(self, changes: list[dict[str, Any]], cursor: int) -> PullResult:
+        """One page of the cloud's change log, in one transaction with the new cursor.
+
+        Records with no pending local edit take the cloud's copy. Those with pending edits are
+        rebased when the edits touch other fields than the cloud's change; when both changed the
+        same field the record is left alone and the push meets the conflict (412).
+        """
+        from fieldtech.domain.merge import merge_config, three_way
+
+        changed: set[str] = set()
+        account_changed = False
+        with self._write() as db:
+            for change in changes:
+                entity, record_id, op, data = (change["entity"], change["id"], change["op"],
+                                               change.get("data"))
+                if entity == "account":
+                    if data and data.get("tier"):
+                        db.execute("UPDATE account SET tier=?", (data["tier"],))
+                    account_changed = True
+                    continue
+                if entity not in ("customer", "controller", "config"):
+                    continue  # a newer server's kind of record: not ours to hold yet
+                pending = _pending(db, entity, record_id)
+                if op == "delete":
+                    if not pending and _delete_part(db, entity, record_id):
+                        changed.add(record_id)
+                    continue
+                revision, theirs = from_cloud(entity, data or {})
+                local = _part(db, entity, record_id)
+                if local is not None and revision <= local[0]:
+                    continue  # our own change coming back, or older than what we hold
+                if local is None:
+                    if _insert_part(db, entity, record_id, revision, theirs):
+                        changed.add(record_id)
+                    continue
+                if pending:
+                    base = _base(db, entity, record_id)
+                    merge = (merge_config if entity == "config" else three_way)(
+                        base, theirs, local[1])
+                    if not merge.clean:
+                        continue  # the push will meet the 412 and ask the user
+                    mine = merge.merged
+                else:
+                    mine = theirs
+                _put_base(db, entity, record_id, revision, theirs)
+                _write_part(db, entity, record_id, revision, mine)
+                changed.add(record_id)
+            db.execute("INSERT INTO sync_state VALUES ('cursor', ?) ON CONFLICT(key) DO UPDATE "
+                       "SET value=excluded.value", (str(cursor),))
+        return PullResult(changed, account_changed)
+
+    def apply_status(self, statuses: Iterable[tuple[str, str, str | None]]) -> int:
+        """Device states from the cloud (controller id, state, last contact); returns how many
+        changed."""
+        valid = {s.value for s in ControllerState}
+        with self._write() as db:
+            before = db.total_changes
+            db.executemany(
+                "UPDATE controller SET state=?, last_contact=? WHERE id=? AND "
+                "(state IS NOT ? OR last_contact IS NOT ?)",
+                [(state, last, cid, state, last) for cid, state, last in statuses
+                 if state in valid])
+            return db.total_changes - before
 
     # -- recents (for the switcher) -----------------------------------------------------------
 
@@ -408,6 +636,124 @@ class Store:
             "SELECT (SELECT count(*) FROM customer), (SELECT count(*) FROM controller)"
         )[0]
         return r[0], r[1]
+
+
+# -- sync helpers: one "part" is a customer, a controller's record fields, or its config --------
+
+
+class PullResult(NamedTuple):
+    changed: set[str]  # ids of customers and controllers that changed here
+    account_changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A record both sides changed: the cloud's copy is kept here until the user decides."""
+
+    entity: str  # customer | controller | config
+    id: str
+    revision: int
+    theirs: dict[str, Any]
+    fields: tuple[str, ...]
+
+
+def _part(db: sqlite3.Connection, entity: str, record_id: str) -> tuple[int, dict] | None:
+    if entity == "customer":
+        r = db.execute("SELECT * FROM customer WHERE id=?", (record_id,)).fetchone()
+        return (r["revision"], Customer.from_dict(dict(r)).to_dict()) if r else None
+    if entity == "controller":
+        r = db.execute(f"SELECT revision, {','.join(CONTROLLER_COLUMNS)} FROM controller "
+                       "WHERE id=?", (record_id,)).fetchone()
+        return (r[0], {c: r[c] for c in CONTROLLER_COLUMNS}) if r else None
+    if entity == "config":
+        r = db.execute("SELECT c.config_revision, f.config FROM controller c JOIN "
+                       "controller_config f ON f.controller_id = c.id WHERE c.id=?",
+                       (record_id,)).fetchone()
+        return (r[0], json.loads(r[1])) if r else None
+    raise ValueError(f"unknown entity {entity!r}")
+
+
+def from_cloud(entity: str, data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """(revision, part) from the cloud's JSON of a record."""
+    if entity == "customer":
+        return int(data["revision"]), Customer.from_dict(data).to_dict()
+    if entity == "controller":
+        return int(data["revision"]), {c: data.get(c) for c in CONTROLLER_COLUMNS}
+    return int(data["revision"]), data["config"]
+
+
+def _pending(db: sqlite3.Connection, entity: str, record_id: str) -> bool:
+    """Local edits of this part not yet applied by the cloud (a controller's create holds its
+    configuration too)."""
+    extra = " OR (entity='controller' AND op='create')" if entity == "config" else ""
+    return db.execute(
+        f"SELECT 1 FROM outbox WHERE entity_id=? AND state != ? AND (entity=?{extra}) LIMIT 1",
+        (record_id, APPLIED, entity)).fetchone() is not None
+
+
+def _base(db: sqlite3.Connection, entity: str, record_id: str) -> dict[str, Any] | None:
+    r = db.execute("SELECT data FROM base WHERE entity=? AND id=?", (entity, record_id)).fetchone()
+    return json.loads(r[0]) if r else None
+
+
+def _set_revision(db: sqlite3.Connection, entity: str, record_id: str, revision: int) -> None:
+    column, table = ("config_revision", "controller") if entity == "config" else ("revision",
+                                                                                 entity)
+    db.execute(f"UPDATE {table} SET {column}=? WHERE id=?", (revision, record_id))
+
+
+def _write_part(db: sqlite3.Connection, entity: str, record_id: str, revision: int,
+                data: dict[str, Any]) -> None:
+    if entity == "customer":
+        _upsert(db, "customer", CUSTOMER_COLUMNS, Customer.from_dict(data).to_dict(), revision)
+    elif entity == "controller":
+        row = {c: data[c] for c in CONTROLLER_COLUMNS if c != "id"}
+        current = db.execute("SELECT serial FROM controller WHERE id=?", (record_id,)).fetchone()
+        if current and current[0] != row["serial"]:
+            row["state"] = (ControllerState.NOT_LINKED if row["serial"] is None
+                            else ControllerState.OFFLINE).value
+        _update(db, "controller", record_id, {**row, "revision": revision})
+    else:
+        db.execute("UPDATE controller_config SET config=? WHERE controller_id=?",
+                   (json.dumps(data), record_id))
+        _set_revision(db, "config", record_id, revision)
+
+
+def _insert_part(db: sqlite3.Connection, entity: str, record_id: str, revision: int,
+                 data: dict[str, Any]) -> bool:
+    """A record new to this store. Its configuration follows in the change log; until then the
+    controller holds the default one (config revision 0)."""
+    if entity == "customer":
+        _upsert(db, "customer", CUSTOMER_COLUMNS, data, revision)
+    elif entity == "controller":
+        if db.execute("SELECT 1 FROM customer WHERE id=?", (data["customer_id"],)).fetchone() \
+                is None:
+            return False  # its customer is not here (should not happen: the log is in order)
+        full = {**data, "config": ControllerConfig.default_for(
+            max(0, min(int(data["zone_count"] or 0), 200))).to_dict()}
+        _insert_controller(db, full, ControllerState.NOT_LINKED if data["serial"] is None
+                           else ControllerState.OFFLINE, revision=revision, config_revision=0)
+    else:
+        return False  # the configuration of a controller this store does not hold
+    _put_base(db, entity, record_id, revision, data)
+    return True
+
+
+def _delete_part(db: sqlite3.Connection, entity: str, record_id: str) -> bool:
+    if entity == "controller":
+        db.execute("DELETE FROM controller_config WHERE controller_id=?", (record_id,))
+        gone = db.execute("DELETE FROM controller WHERE id=?", (record_id,)).rowcount
+        db.execute("DELETE FROM recent WHERE controller_id=?", (record_id,))
+        db.execute("DELETE FROM base WHERE id=? AND entity IN ('controller', 'config')",
+                   (record_id,))
+        return bool(gone)
+    if entity == "customer":
+        if db.execute("SELECT 1 FROM controller WHERE customer_id=? LIMIT 1",
+                      (record_id,)).fetchone():
+            return False  # a controller made here for them still waits to be sent
+        db.execute("DELETE FROM base WHERE id=? AND entity='customer'", (record_id,))
+        return bool(db.execute("DELETE FROM customer WHERE id=?", (record_id,)).rowcount)
+    return False
 
 
 def _table(entity: str) -> str:
@@ -441,11 +787,13 @@ def _upsert(db: sqlite3.Connection, table: str, columns: tuple[str, ...], data: 
 
 
 def _insert_controller(db: sqlite3.Connection, data: dict, state: ControllerState,
-                       fault: str | None = None, revision: int = 0) -> None:
-    cols = (*CONTROLLER_COLUMNS, "state", "fault", "revision")
+                       fault: str | None = None, revision: int = 0,
+                       config_revision: int | None = None) -> None:
+    cols = (*CONTROLLER_COLUMNS, "state", "fault", "revision", "config_revision")
     db.execute(
         f"INSERT INTO controller ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",
-        [*(data[c] for c in CONTROLLER_COLUMNS), state.value, fault, revision],
+        [*(data[c] for c in CONTROLLER_COLUMNS), state.value, fault, revision,
+         revision if config_revision is None else config_revision],
     )
     db.execute("INSERT INTO controller_config VALUES (?, ?)", (data["id"],
                                                               json.dumps(data["config"])))

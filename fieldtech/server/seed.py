@@ -11,11 +11,11 @@ from sqlalchemy import update
 from fieldtech.domain.plans import CustomerPlan
 from fieldtech.offline_store.seed import GeneratedAccount
 from fieldtech.server import operations as ops
+from fieldtech.server.db import Database
 from fieldtech.server.journal import Context
 from fieldtech.server.schemas import ControllerIn, CustomerIn
 from fieldtech.server.state import utcnow
 from fieldtech.server.tables import CustomerRow, DeviceStatusRow
-from fieldtech.server.db import Database
 
 CHUNK = 500  # records per transaction: big enough to be quick, small enough to stay light
 

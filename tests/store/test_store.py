@@ -24,16 +24,20 @@ def test_edit_changes_record_and_appends_outbox_row(store: Store, customer: Cust
     config.zones[2].run_minutes = 25
     entry = store.update_controller(c.id, config=config, notes="Gate code 4412")
     assert entry is not None
-    assert set(entry.patch) == {"config", "notes"}
     again = store.controller(c.id)
     assert again.notes == "Gate code 4412"
     assert again.config.zone(3).run_minutes == 25
 
     pending = store.outbox()
-    assert [e.op for e in pending] == ["create", "create", "update"]  # customer, controller, edit
+    # customer, controller, then the edit: one row for the record, one for its configuration
+    # (its own document in the cloud, with its own revision)
+    assert [(e.op, e.entity) for e in pending] == [
+        ("create", "customer"), ("create", "controller"), ("update", "controller"),
+        ("update", "config")]
+    assert set(pending[2].patch) == {"notes"} and set(pending[3].patch) == {"config"}
     assert all(e.state == QUEUED for e in pending)
-    assert len({e.id for e in pending}) == 3  # distinct idempotency keys
-    assert store.fleet_rows()[0].pending == 2
+    assert len({e.id for e in pending}) == 4  # distinct idempotency keys
+    assert store.fleet_rows()[0].pending == 3
 
 
 def test_no_change_writes_no_outbox_row(store: Store, customer: Customer) -> None:

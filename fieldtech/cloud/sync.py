@@ -1,0 +1,497 @@
+"""The sync engine: the offline store's outbox up to the cloud, the cloud's change log down.
+
+One `sync()`:
+1. sends again, byte for byte, any batch item that was sent but never answered (a killed
+   process, a dropped link) — its idempotency key makes the server apply it at most once;
+2. pulls the change log after the stored cursor, one store transaction per page (pending local
+   edits are rebased, never overwritten);
+3. pushes the queued outbox in order, in batches. Applied → new revision and base. Conflict
+   (412) → three-way merge against the base: clean merges go back in the queue by themselves,
+   overlapping fields become a conflict for the user. Rejected (quota, validation…) → kept,
+   marked, with the server's reason; later edits of that record wait behind it;
+4. refreshes plan usage when controllers came or went, and device states now and then.
+
+Network trouble, 429 and 5xx are retried by `CloudAPI` with backoff; past that, the sync stops
+with the outbox intact and says why. No textual here: the TUI runs this in a worker thread and
+`fieldtech sync` runs it from cron.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from fieldtech.cloud.api import BATCH_LIMIT, PAGE_LIMIT, CloudAPI
+from fieldtech.domain.errors import CloudProblem, CloudUnavailable, NotSignedIn
+from fieldtech.domain.merge import (
+    MISSING,
+    canonical_config,
+    describe_path,
+    flatten_config,
+    merge_config,
+    three_way,
+    unflatten_config,
+)
+from fieldtech.domain.models import Account
+from fieldtech.domain.plans import Tier, TierLimits
+from fieldtech.offline_store.store import (
+    APPLIED,
+    CONFLICT,
+    DRAFT,
+    QUEUED,
+    REJECTED,
+    OutboxEntry,
+    Store,
+    from_cloud,
+)
+
+STATUS_EVERY_S = 300.0  # device states: on the first sync, then at most this often
+MAX_ROUNDS = 8  # push rounds per sync (a round sends what no earlier edit blocks)
+QUOTA = "quota-exceeded"
+# Customer fields the batch API does not take: the plan changes through its own endpoints.
+PLAN_FIELD = "plan"
+
+
+@dataclass
+class SyncReport:
+    """What one sync did, in the words `fieldtech sync` prints."""
+
+    pulled: int = 0  # records changed here by the cloud's changes
+    applied: int = 0  # local edits the cloud applied
+    merged: int = 0  # local edits merged with the cloud's by themselves
+    conflicts: int = 0  # records both sides changed: the user decides (pending screen)
+    rejected: int = 0  # edits the cloud refused (kept as drafts with the reason)
+    needs_upgrade: int = 0  # of those, refused by the plan's quota
+    waiting: int = 0  # edits held back behind a conflict or a refusal
+    error: str | None = None  # why the sync stopped early (outbox intact)
+    signed_out: bool = False  # the cloud refused the token: log in again
+    changed_ids: set[str] = field(default_factory=set)
+    seconds: float = 0.0
+    requests: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(self.error or self.conflicts or self.rejected)
+
+    def summary(self) -> str:
+        parts = [f"{self.applied} applied"]
+        if self.merged:
+            parts.append(f"{self.merged} merged")
+        if self.pulled:
+            parts.append(f"{self.pulled} updated from the cloud")
+        if self.conflicts:
+            parts.append(f"{self.conflicts} conflict" + ("s" if self.conflicts > 1 else ""))
+        if self.needs_upgrade:
+            parts.append(f"{self.needs_upgrade} need{'s' if self.needs_upgrade == 1 else ''} "
+                         "a plan upgrade")
+        if self.rejected - self.needs_upgrade:
+            parts.append(f"{self.rejected - self.needs_upgrade} rejected")
+        if self.waiting:
+            parts.append(f"{self.waiting} waiting")
+        text = ", ".join(parts)
+        return f"{text}. Stopped: {self.error}" if self.error else text
+
+
+@dataclass
+class _Item:
+    """One batch item and the outbox entries it carries (several edits of one record are sent
+    as one item: the record's current values)."""
+
+    entries: list[OutboxEntry]
+    body: dict[str, Any]
+    plan: str | None = None  # a customer plan change, sent through its own endpoint after
+
+    @property
+    def key(self) -> str:
+        return self.body["key"]
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        store: Store,
+        api: CloudAPI,
+        *,
+        batch_size: int = BATCH_LIMIT,
+        page_size: int = PAGE_LIMIT,
+        status_every_s: float = STATUS_EVERY_S,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.store = store
+        self.api = api
+        self.batch_size = min(batch_size, BATCH_LIMIT)
+        self.page_size = min(page_size, PAGE_LIMIT)
+        self.status_every_s = status_every_s
+        self.clock = clock
+
+    # -- the whole round trip -----------------------------------------------------------------
+
+    def sync(self) -> SyncReport:
+        report = SyncReport()
+        started = time.perf_counter()
+        before = (self.api.requests, self.api.bytes_sent, self.api.bytes_received)
+        usage_stale = self.store.sync_value("cursor") is None
+        try:
+            usage_stale |= self._resend(report)
+            usage_stale |= self.pull(report)
+            usage_stale |= self.push(report)
+            if usage_stale:
+                self.refresh_account()
+            self._maybe_refresh_status(report)
+            self.store.set_sync_values(last_sync_at=_now(), last_error=None)
+        except NotSignedIn as exc:
+            report.error, report.signed_out = str(exc), True
+        except (CloudUnavailable, CloudProblem) as exc:
+            report.error = str(exc)
+        if report.error:
+            self.store.set_sync_values(last_error=report.error)
+        report.waiting = len(self.store.outbox([QUEUED]))  # held back: sent next time
+        report.seconds = time.perf_counter() - started
+        report.requests = self.api.requests - before[0]
+        report.bytes_sent = self.api.bytes_sent - before[1]
+        report.bytes_received = self.api.bytes_received - before[2]
+        return report
+
+    # -- pull ---------------------------------------------------------------------------------
+
+    def pull(self, report: SyncReport) -> bool:
+        """The change log after our cursor, page by page. True if the account changed."""
+        cursor = int(self.store.sync_value("cursor") or 0)
+        account_changed = False
+        while True:
+            page = self.api.changes(cursor, self.page_size)
+            changes = page.get("changes") or []
+            if changes or page["cursor"] != cursor:
+                result = self.store.apply_changes(changes, int(page["cursor"]))
+                report.pulled += len(result.changed - report.changed_ids)
+                report.changed_ids |= result.changed
+                account_changed |= result.account_changed
+                # a controller coming or going changes the usage figures
+                account_changed |= any(c["entity"] == "controller" and c["op"] == "delete"
+                                       for c in changes)
+                account_changed |= any(c["entity"] == "controller" and
+                                       (c.get("data") or {}).get("revision") == 1
+                                       for c in changes)
+            cursor = int(page["cursor"])
+            if not page.get("more"):
+                return account_changed
+
+    # -- push ---------------------------------------------------------------------------------
+
+    def push(self, report: SyncReport) -> bool:
+        """Queued edits up, in order. True if controllers were created or deleted (usage)."""
+        usage_changed = False
+        for _round in range(MAX_ROUNDS):
+            items = self._claim()
+            if not items:
+                break
+            progressed = False
+            for start in range(0, len(items), self.batch_size):
+                chunk = items[start:start + self.batch_size]
+                results = self.api.batch([_wire(i.body) for i in chunk])
+                for item, result in zip(chunk, results, strict=True):
+                    requeued, created = self._settle(item, result, report)
+                    progressed |= not requeued
+                    usage_changed |= created
+            if not progressed:
+                break
+        return usage_changed
+
+    def _resend(self, report: SyncReport) -> bool:
+        """Items sent before but never answered go again exactly as they were."""
+        by_key: dict[str, _Item] = {}
+        for entry, body in self.store.sending():
+            if not body:  # sent by an older version that kept no copy: build it again
+                self.store.set_entries([entry.id], QUEUED)
+                continue
+            item = by_key.setdefault(body["key"], _Item([], body))
+            item.entries.append(entry)
+        usage_changed = False
+        items = list(by_key.values())
+        for start in range(0, len(items), self.batch_size):
+            chunk = items[start:start + self.batch_size]
+            results = self.api.batch([_wire(i.body) for i in chunk])
+            for item, result in zip(chunk, results, strict=True):
+                usage_changed |= self._settle(item, result, report)[1]
+        return usage_changed
+
+    def _claim(self) -> list[_Item]:
+        """The queued edits no earlier edit holds back, as batch items, marked as sending."""
+        with self.store.locked():
+            blocked = {(e.entity if e.entity != "config" else "controller", e.entity_id)
+                       for e in self.store.outbox([CONFLICT, REJECTED, DRAFT])}
+            items: list[_Item] = []
+            open_items: dict[tuple[str, str], _Item] = {}  # (entity, id) → item still growing
+            creating: set[tuple[str, str]] = set()
+            held: set[tuple[str, str]] = set()  # records with an item this round that closed
+            for entry in self.store.outbox([QUEUED]):
+                record = ("customer" if entry.entity == "customer" else "controller",
+                          entry.entity_id)
+                group = (entry.entity, entry.entity_id)
+                if record in blocked or group in held:
+                    continue
+                if entry.entity != "customer" and self._customer_blocked(entry, blocked):
+                    blocked.add(record)
+                    continue
+                if entry.op == "update" and record in creating:
+                    open_items[("controller" if entry.entity == "config" else entry.entity,
+                                entry.entity_id)].entries.append(entry)
+                    continue
+                if entry.op == "update" and group in open_items:
+                    open_items[group].entries.append(entry)
+                    continue
+                if group in open_items or (entry.op == "delete" and record in creating):
+                    held.add(group)  # a delete after an edit: next round, once that is in
+                    continue
+                item = _Item([entry], {})
+                items.append(item)
+                if entry.op == "delete":
+                    held.add(group)
+                else:
+                    open_items[group] = item
+                if entry.op == "create":
+                    creating.add(record)
+                if len(items) >= self.batch_size * 5:
+                    break
+            claims = []
+            for item in items:
+                self._build(item)
+                if item.body:
+                    claims.append(([e.id for e in item.entries], item.body))
+            self.store.claim(claims)
+        return [i for i in items if i.body]
+
+    def _customer_blocked(self, entry: OutboxEntry, blocked: set[tuple[str, str]]) -> bool:
+        part = self.store.record_data("controller", entry.entity_id)
+        return part is not None and ("customer", part[1]["customer_id"]) in blocked
+
+    def _build(self, item: _Item) -> None:
+        """The batch item for these entries, from the record's values now."""
+        first = item.entries[0]
+        keys = [e.id for e in item.entries]
+        key = keys[0] if len(keys) == 1 else "m-" + hashlib.sha256(
+            "|".join(keys).encode()).hexdigest()[:40]
+        rid = first.entity_id
+        body: dict[str, Any] = {"key": key, "id": rid}
+        if first.op == "delete":
+            body |= {"op": f"{first.entity}.delete", "base_revision": first.base_revision}
+        elif first.entity == "customer":
+            part = self.store.record_data("customer", rid)
+            if part is None:
+                self.store.set_entries(keys, APPLIED, "The customer is no longer here.")
+                return
+            revision, data = part
+            fields = set(data) if first.op == "create" else set().union(
+                *(e.patch for e in item.entries))
+            if PLAN_FIELD in fields and (first.op == "update" or data[PLAN_FIELD] != "home"):
+                item.plan = data[PLAN_FIELD]
+            send = {k: data[k] for k in fields if k not in (PLAN_FIELD, "id")}
+            if first.op == "create":
+                body |= {"op": "customer.create", "data": {**send, "id": rid}}
+            else:
+                body |= {"op": "customer.update", "base_revision": revision, "data": send}
+        elif first.entity == "controller" and first.op == "create":
+            record = self.store.record_data("controller", rid)
+            config = self.store.record_data("config", rid)
+            if record is None or config is None:
+                self.store.set_entries(keys, APPLIED, "The controller is no longer here.")
+                return
+            body |= {"op": "controller.create", "data": {**record[1], "config": config[1]}}
+        elif first.entity == "controller":
+            part = self.store.record_data("controller", rid)
+            if part is None:
+                self.store.set_entries(keys, APPLIED, "The controller is no longer here.")
+                return
+            revision, data = part
+            fields = set().union(*(e.patch for e in item.entries)) - {"id"}
+            body |= {"op": "controller.update", "base_revision": revision,
+                     "data": {k: data[k] for k in fields}}
+        else:  # config
+            part = self.store.record_data("config", rid)
+            if part is None:
+                self.store.set_entries(keys, APPLIED, "The controller is no longer here.")
+                return
+            body |= {"op": "config.put", "base_revision": part[0], "data": part[1]}
+        if item.plan is not None:
+            body["plan"] = item.plan  # kept with the item so a resend knows it too
+        item.body = body
+
+    def _settle(self, item: _Item, result: dict[str, Any],
+                report: SyncReport) -> tuple[bool, bool]:
+        """Record one item's outcome. → (requeued, usage changed)."""
+        body = dict(item.body)
+        plan = body.pop("plan", None)
+        op, rid = body["op"], body["id"]
+        ids = [e.id for e in item.entries]
+        status = result.get("status")
+        if status == "applied":
+            record = result.get("record") or {}
+            parts: list[tuple[str, str, int, dict[str, Any] | None]]
+            if op.endswith(".delete"):
+                parts = [(op.split(".")[0], rid, 0, None)]
+            elif op == "config.put":
+                parts = [("config", rid, int(result["revision"]), record.get("config"))]
+            elif op == "controller.create":
+                parts = [("controller", rid, *from_cloud("controller", record)),
+                         ("config", rid, int(record.get("config_revision") or 1),
+                          body["data"]["config"])]
+            else:
+                entity = op.split(".")[0]
+                parts = [(entity, rid, *from_cloud(entity, record))]
+            if plan is not None and op.startswith("customer."):
+                self._set_plan(rid, plan, ids, report)
+            self.store.record_applied(ids, parts)
+            report.applied += len(ids)
+            report.changed_ids.add(rid)
+            return False, op in ("controller.create", "controller.delete")
+        problem = result.get("problem") or {}
+        if status == "conflict":
+            return self._conflict(item, op, rid, problem, report), False
+        slug = str(problem.get("type", "")).rsplit("/", 1)[-1]
+        message = _reason(problem)
+        if op.endswith(".delete") and slug == "not-found":  # gone already: what we wanted
+            self.store.record_applied(ids, [(op.split(".")[0], rid, 0, None)])
+            report.applied += len(ids)
+            return False, True
+        self.store.set_entries(ids, REJECTED, message)
+        report.rejected += len(ids)
+        if slug == QUOTA:
+            report.needs_upgrade += len(ids)
+        return False, slug == QUOTA
+
+    def _conflict(self, item: _Item, op: str, rid: str, problem: dict[str, Any],
+                  report: SyncReport) -> bool:
+        """A 412: merge against the base. Clean → queued again (True); else the user decides."""
+        ids = [e.id for e in item.entries]
+        current = problem.get("current") or {}
+        entity = "config" if op == "config.put" else op.split(".")[0]
+        if op.endswith(".delete"):
+            revision = int(current.get("revision") or 0)
+            self.store.record_conflict(ids, entity, rid, revision, current, ("deleted",),
+                                       "Deleted here, but changed in the cloud since.")
+            report.conflicts += 1
+            return False
+        mine_part = self.store.record_data(entity, rid)
+        if mine_part is None:
+            self.store.set_entries(ids, APPLIED, "The record is no longer here.")
+            return False
+        base = self.store.base(entity, rid)
+        if entity == "config":
+            revision, theirs = int(current["revision"]), current["config"]
+            merge = merge_config(base[1] if base else None, theirs, mine_part[1])
+        else:
+            revision = int(current["revision"])
+            theirs = {k: current.get(k) for k in mine_part[1]}
+            merge = three_way(base[1] if base else None, theirs, mine_part[1])
+        if merge.clean:
+            self.store.rebase(entity, rid, revision, theirs, merge.merged, ids)
+            report.merged += len(ids)
+            return True
+        fields = ", ".join(describe_path(f) for f in merge.conflicts)
+        self.store.record_conflict(ids, entity, rid, revision, theirs, merge.conflicts,
+                                   f"Changed here and in the cloud: {fields}.")
+        report.conflicts += 1
+        return False
+
+    def _set_plan(self, customer_id: str, plan: str, ids: list[str], report: SyncReport) -> None:
+        try:
+            self.api.set_customer_plan(customer_id, plan)
+        except CloudProblem as exc:
+            if exc.slug != "already-enthusiast":
+                # The record went in; the plan change did not. Say so on the edit.
+                self.store.set_entries(ids[-1:], REJECTED, f"Plan not changed: {exc}")
+                report.rejected += 1
+                report.needs_upgrade += exc.slug == QUOTA
+
+    # -- account and device states --------------------------------------------------------------
+
+    def refresh_account(self) -> None:
+        a = self.api.account()
+        u = a["usage"]
+        tier = Tier(a["tier"])
+        custom = None
+        if tier is Tier.PLATINUM:
+            custom = TierLimits(controllers=u["controllers_limit"], staff_users=u["staff_limit"],
+                                included_enthusiast=u["enthusiast_included"])
+        self.store.set_account(Account(id=a["id"], name=a["name"], tier=tier,
+                                       custom_limits=custom),
+                               controllers_used=u["controllers_used"],
+                               enthusiast_used=u["enthusiast_used"])
+        self.store.set_sync_values(account_id=a["id"])
+
+    def _maybe_refresh_status(self, report: SyncReport) -> None:
+        last = float(self.store.sync_value("status_at") or 0)
+        if self.clock() - last < self.status_every_s:
+            return
+        rows = self.api.fleet_status().get("controllers") or []
+        changed = self.store.apply_status(
+            (r["controller_id"], r["state"], r.get("last_contact")) for r in rows)
+        if changed:
+            report.changed_ids |= {r["controller_id"] for r in rows}
+        self.store.set_sync_values(status_at=str(self.clock()))
+
+
+def _wire(body: dict[str, Any]) -> dict[str, Any]:
+    """The item as the batch API takes it (our own notes about it stay here)."""
+    return {k: v for k, v in body.items() if k != "plan"}
+
+
+def _reason(problem: dict[str, Any]) -> str:
+    detail = problem.get("detail") or problem.get("title") or "Refused by the cloud."
+    errors = "; ".join(f"{e.get('field')}: {e.get('message')}"
+                       for e in problem.get("errors") or [] if isinstance(e, dict))
+    fix = problem.get("fix")
+    return " ".join(p for p in (detail, errors and f"({errors})", fix) if p)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# -- what the user decides on the pending-changes screen ------------------------------------------
+
+
+def resolve_conflict(store: Store, entity: str, record_id: str, take_theirs: set[str]) -> None:
+    """Settle a conflict field by field: the fields in `take_theirs` get the cloud's value, the
+    other conflicting fields keep mine; fields only one side changed merge as usual. What is
+    left to send goes back in the queue on the cloud's revision."""
+    conflict = store.conflict(entity, record_id)
+    if conflict is None:
+        return
+    ids = [e.id for e in store.outbox([CONFLICT])
+           if e.entity == entity and e.entity_id == record_id]
+    if conflict.fields == ("deleted",):
+        if "deleted" in take_theirs:  # keep the cloud's record: bring it back with a re-pull
+            for entry_id in ids:
+                store.discard(entry_id)
+            store.set_sync_values(cursor="0")
+        else:
+            store.requeue_delete(ids, conflict.revision)
+        store.clear_conflict(entity, record_id)
+        return
+    mine_part = store.record_data(entity, record_id)
+    if mine_part is None:
+        store.clear_conflict(entity, record_id)
+        return
+    base = store.base(entity, record_id)
+    if entity == "config":
+        flat = [flatten_config(canonical_config(x)) if x is not None else None
+                for x in (base[1] if base else None, conflict.theirs, mine_part[1])]
+        merge = three_way(*flat)
+        chosen = {**merge.merged, **{f: flat[1].get(f) for f in take_theirs if f in flat[1]}}
+        merged = unflatten_config({k: v for k, v in chosen.items() if v is not MISSING})
+        same = canonical_config(merged) == canonical_config(conflict.theirs)
+    else:
+        merge = three_way(base[1] if base else None, conflict.theirs, mine_part[1])
+        merged = {**merge.merged, **{f: conflict.theirs[f] for f in take_theirs
+                                     if f in conflict.theirs}}
+        same = merged == conflict.theirs
+    store.rebase(entity, record_id, conflict.revision, conflict.theirs, merged, ids)
+    if same:  # nothing of mine is left to send
+        store.set_entries(ids, APPLIED, "Kept the cloud's version.")
