@@ -360,9 +360,8 @@ class SyncEngine:
             report.applied += len(ids)
             return False, True
         self.store.set_entries(ids, REJECTED, message)
-        report.rejected += len(ids)
-        if slug == QUOTA:
-            report.needs_upgrade += len(ids)
+        report.rejected += 1  # one record refused, however many edits it carried
+        report.needs_upgrade += slug == QUOTA
         return False, slug == QUOTA
 
     def _conflict(self, item: _Item, op: str, rid: str, problem: dict[str, Any],
@@ -395,7 +394,7 @@ class SyncEngine:
             return True
         fields = ", ".join(describe_path(f) for f in merge.conflicts)
         self.store.record_conflict(ids, entity, rid, revision, theirs, merge.conflicts,
-                                   f"Changed here and in the cloud: {fields}.")
+                                   f"Changed here and in the cloud: {fields}.", merge.merged)
         report.conflicts += 1
         return False
 

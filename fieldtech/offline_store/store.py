@@ -520,8 +520,14 @@ class Store:
 
     def record_conflict(self, entry_ids: Iterable[str], entity: str, record_id: str,
                         revision: int, theirs: dict[str, Any], fields: Iterable[str],
-                        message: str) -> None:
+                        message: str, merged: dict[str, Any] | None = None) -> None:
+        """Both sides changed the same fields: keep the cloud's copy for the user to compare.
+        `merged`: the local copy with the cloud's other changes taken in (mine where they
+        clash); the base stays, so the user's decision is still a three-way merge."""
         with self._write() as db:
+            held = _part(db, entity, record_id)
+            if merged is not None and held is not None:
+                _write_part(db, entity, record_id, held[0], merged)
             db.execute(
                 "INSERT INTO conflict VALUES (?,?,?,?,?) ON CONFLICT(entity, id) DO UPDATE SET "
                 "revision=excluded.revision, theirs=excluded.theirs, fields=excluded.fields",

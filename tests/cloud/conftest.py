@@ -8,13 +8,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from fieldtech.cloud.api import CloudAPI, RetryPolicy
 from fieldtech.domain.plans import Tier
-from fieldtech.offline_store.store import Store
 from fieldtech.server.accounts import create_account
 from fieldtech.server.embedded import EmbeddedServer
 
@@ -54,9 +52,3 @@ def new_account(cloud: EmbeddedServer) -> Callable[..., CloudAccount]:
         return CloudAccount(cloud.url, email, PASSWORD, made.account_id, token)
 
     return make
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "local.sqlite3") as s:
-        yield s

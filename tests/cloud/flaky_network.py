@@ -1,0 +1,84 @@
+"""A misbehaving network in front of the real server: an HTTP proxy on 127.0.0.1 that answers
+500 or 429, drops the connection before forwarding, or forwards and then drops the answer (the
+server applied the request but the client never hears it) — the cases sync retries must
+survive. Everything else is passed to the real server untouched."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+
+from fieldtech.server.embedded import free_port
+
+
+class FlakyProxy:
+    def __init__(self, upstream: str, faults: list[str]):
+        self.upstream = upstream
+        self.faults = list(faults)  # one per request, in order: "500" "429" "drop" "lost" "ok"
+        self.seen: list[str] = []
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with proxy._lock:
+                    fault = proxy.faults.pop(0) if proxy.faults else "ok"
+                    proxy.seen.append(fault)
+                if fault == "drop":
+                    self._drop()
+                    return
+                if fault in ("500", "429"):
+                    payload = b'{"type":"about:blank","title":"trouble","status":%s}' % (
+                        fault.encode())
+                    self.send_response(int(fault))
+                    self.send_header("Content-Type", "application/problem+json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    if fault == "429":
+                        self.send_header("Retry-After", "0")
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("host", "content-length", "connection")}
+                r = httpx.request(self.command, proxy.upstream + self.path, content=body,
+                                  headers=headers)
+                if fault == "lost":  # applied upstream, the answer never arrives
+                    self._drop()
+                    return
+                self.send_response(r.status_code)
+                for k, v in r.headers.items():
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection",
+                                         "content-encoding"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(r.content)))
+                self.end_headers()
+                self.wfile.write(r.content)
+
+            def _drop(self) -> None:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FlakyProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,228 @@
+"""The sync engine against the real reference server on 127.0.0.1 (and a real SQLite store)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fieldtech.cloud.sync import SyncEngine, resolve_conflict
+from fieldtech.domain.models import Controller, ControllerConfig, Customer, new_id
+from fieldtech.domain.plans import CustomerPlan, Tier
+from fieldtech.offline_store.seed import generate_account
+from fieldtech.offline_store.store import APPLIED, CONFLICT, QUEUED, REJECTED, Store
+from fieldtech.server.seed import seed_account
+
+
+_seeds = itertools.count(100)  # record ids are unique across the whole server
+
+
+def seeded(cloud, new_account, customers=8, controllers=20, tier=Tier.CONTRACTOR):
+    account = new_account(tier)
+    seed_account(cloud.db, account.account_id,
+                 generate_account(customers, controllers, seed=next(_seeds)))
+    return account
+
+
+def server_get(account, path: str) -> dict:
+    r = httpx.get(account.url + path, headers={"Authorization": f"Bearer {account.token}"})
+    r.raise_for_status()
+    return r.json()
+
+
+def test_first_sync_pulls_the_account_and_an_idle_sync_is_one_small_request(
+        cloud, new_account, store: Store) -> None:
+    account = seeded(cloud, new_account)
+    engine = SyncEngine(store, account.api())
+    first = engine.sync()
+    assert first.error is None
+    assert store.counts() == (8, 20)
+    usage = store.usage()
+    assert (usage.controllers_used, usage.controllers_limit) == (20, 75)
+    some = store.fleet_rows()[0]
+    remote = server_get(account, f"/v1/controllers/{some.controller_id}/config")
+    assert store.controller(some.controller_id).config.to_dict()["zones"] == \
+        remote["config"]["zones"]
+
+    idle = engine.sync()
+    assert idle.error is None and idle.pulled == 0 and idle.applied == 0
+    assert idle.requests == 1
+    assert idle.bytes_sent + idle.bytes_received < 2048
+
+
+def test_offline_edits_reach_the_cloud_and_a_second_client(cloud, new_account, tmp_path: Path
+                                                           ) -> None:
+    account = seeded(cloud, new_account)
+    mine = Store(tmp_path / "mine.db")
+    SyncEngine(mine, account.api()).sync()
+    # offline: a new customer (on an included Enthusiast plan) with a controller, edits
+    k = Customer(id=new_id(), name="Noor Haddad", plan=CustomerPlan.ENTHUSIAST)
+    mine.create_customer(k)
+    c = Controller(id=new_id(), customer_id=k.id, name="Orchard", zone_count=6,
+                   config=ControllerConfig.default_for(6))
+    mine.create_controller(c)
+    mine.update_controller(c.id, name="Orchard east")
+    config = mine.controller(c.id).config
+    config.zones[3].run_minutes = 17
+    mine.update_controller(c.id, config=config)
+    existing = mine.fleet_rows()[0].controller_id
+    mine.update_controller(existing, notes="Gate code 9911")
+    assert mine.pending_count() == 5
+
+    report = SyncEngine(mine, account.api()).sync()
+    assert report.error is None, report.error
+    assert report.applied == 5 and not report.needs_attention
+    assert mine.pending_count() == 0
+    assert server_get(account, f"/v1/controllers/{c.id}")["name"] == "Orchard east"
+    assert server_get(account, f"/v1/controllers/{c.id}/config")["config"]["zones"][3][
+        "run_minutes"] == 17
+    assert server_get(account, f"/v1/customers/{k.id}")["plan"] == "enthusiast"
+
+    theirs = Store(tmp_path / "theirs.db")
+    SyncEngine(theirs, account.api()).sync()
+    assert theirs.controller(c.id).config.zone(4).run_minutes == 17
+    assert theirs.controller(existing).notes == "Gate code 9911"
+    assert theirs.customer(k.id).plan is CustomerPlan.ENTHUSIAST
+
+
+def _two_clients(cloud, new_account, tmp_path):
+    account = seeded(cloud, new_account)
+    a, b = Store(tmp_path / "a.db"), Store(tmp_path / "b.db")
+    ea, eb = SyncEngine(a, account.api()), SyncEngine(b, account.api())
+    ea.sync()
+    eb.sync()
+    return account, a, b, ea, eb, a.fleet_rows()[0].controller_id
+
+
+def _set_zone(store: Store, cid: str, zone: int, minutes: int) -> None:
+    config = store.controller(cid).config
+    config.zones[zone - 1].run_minutes = minutes
+    store.update_controller(cid, config=config)
+
+
+def test_edits_of_different_fields_merge_by_themselves(cloud, new_account, tmp_path) -> None:
+    account, a, b, ea, eb, cid = _two_clients(cloud, new_account, tmp_path)
+    _set_zone(a, cid, 1, 31)
+    a.update_controller(cid, notes="from A")
+    _set_zone(b, cid, 2, 42)
+    b.update_controller(cid, location="Behind the shed")
+    assert not ea.sync().needs_attention
+    report = eb.sync()
+    assert not report.needs_attention and report.conflicts == 0
+    ea.sync()
+    for store in (a, b):
+        c = store.controller(cid)
+        assert (c.config.zone(1).run_minutes, c.config.zone(2).run_minutes) == (31, 42)
+        assert (c.notes, c.location) == ("from A", "Behind the shed")
+    remote = server_get(account, f"/v1/controllers/{cid}/config")["config"]["zones"]
+    assert (remote[0]["run_minutes"], remote[1]["run_minutes"]) == (31, 42)
+
+
+@pytest.mark.parametrize("choice", ["mine", "theirs"])
+def test_same_field_edited_twice_is_a_conflict_the_user_settles(
+        cloud, new_account, tmp_path, choice) -> None:
+    account, a, b, ea, eb, cid = _two_clients(cloud, new_account, tmp_path)
+    a.update_controller(cid, notes="A says", name="A name")
+    _set_zone(a, cid, 3, 13)
+    b.update_controller(cid, notes="B says")
+    _set_zone(b, cid, 3, 23)
+    ea.sync()
+    report = eb.sync()
+    assert report.conflicts == 2 and report.needs_attention
+    assert "2 conflicts" in report.summary()
+    states = {(e.entity, e.state) for e in b.outbox()}
+    assert states == {("controller", CONFLICT), ("config", CONFLICT)}
+    record = b.conflict("controller", cid)
+    assert record.fields == ("notes",) and record.theirs["notes"] == "A says"
+    assert b.controller(cid).name == "A name"  # the field only A changed came in anyway
+    assert b.conflict("config", cid).fields == ("zones.3.run_minutes",)
+    # nothing of B's is lost while it waits
+    assert b.controller(cid).notes == "B says"
+    assert b.controller(cid).config.zone(3).run_minutes == 23
+
+    take = {"notes"} if choice == "theirs" else set()
+    resolve_conflict(b, "controller", cid, take)
+    resolve_conflict(b, "config", cid, {"zones.3.run_minutes"} if choice == "theirs" else set())
+    assert not b.conflicts()
+    assert not eb.sync().needs_attention
+    ea.sync()
+    want_notes, want_minutes = ("A says", 13) if choice == "theirs" else ("B says", 23)
+    remote = server_get(account, f"/v1/controllers/{cid}")
+    assert remote["notes"] == want_notes and remote["name"] == "A name"
+    assert server_get(account, f"/v1/controllers/{cid}/config")["config"]["zones"][2][
+        "run_minutes"] == want_minutes
+    for store in (a, b):
+        assert store.controller(cid).notes == want_notes
+        assert store.controller(cid).config.zone(3).run_minutes == want_minutes
+    assert b.pending_count() == 0
+
+
+def test_quota_rejection_keeps_the_controller_as_a_draft_until_the_plan_grows(
+        cloud, new_account, store: Store) -> None:
+    account = new_account(Tier.STARTER)  # 25 controllers
+    seed_account(cloud.db, account.account_id, generate_account(10, 25, seed=next(_seeds)))
+    engine = SyncEngine(store, account.api())
+    engine.sync()
+    assert store.usage().controller_warning(1) is not None  # warned before it is made
+    owner = store.fleet_rows()[0].customer_id
+    extra = Controller(id=new_id(), customer_id=owner, name="Twenty-sixth", zone_count=4,
+                       config=ControllerConfig.default_for(4))
+    store.create_controller(extra)
+    store.update_controller(extra.id, notes="waits behind the create")
+
+    report = engine.sync()
+    assert report.needs_upgrade == 1 and report.rejected == 1
+    assert "1 needs a plan upgrade" in report.summary()
+    # the edit went with the create (one item: the record as it is now), so both wait
+    create, edit = store.outbox_for("controller", extra.id)
+    assert (create.state, edit.state) == (REJECTED, REJECTED)
+    assert "25" in create.message and "Starter" in create.message
+    assert store.controller(extra.id).notes == "waits behind the create"  # kept locally
+    r = httpx.get(f"{account.url}/v1/controllers/{extra.id}",
+                  headers={"Authorization": f"Bearer {account.token}"})
+    assert r.status_code == 404
+
+    # the contractor upgrades; the technician retries the draft
+    r = httpx.put(f"{account.url}/v1/account/tier", json={"tier": "contractor"},
+                  headers={"Authorization": f"Bearer {account.token}"})
+    assert r.status_code == 200
+    store.set_entries([create.id, edit.id], QUEUED)
+    report = engine.sync()
+    assert report.applied == 2 and not report.needs_attention
+    assert server_get(account, f"/v1/controllers/{extra.id}")["notes"] == \
+        "waits behind the create"
+    assert store.usage().controllers_used == 26
+
+
+def test_a_signed_out_token_keeps_everything_queued(cloud, new_account, store: Store) -> None:
+    account = seeded(cloud, new_account)
+    engine = SyncEngine(store, account.api())
+    engine.sync()
+    cid = store.fleet_rows()[0].controller_id
+    store.update_controller(cid, notes="typed before the token was revoked")
+    httpx.delete(f"{account.url}/v1/auth/tokens/"
+                 + server_get(account, "/v1/auth/tokens")["tokens"][0]["id"],
+                 headers={"Authorization": f"Bearer {account.token}"})
+    report = engine.sync()
+    assert report.signed_out and "Log in again" in report.error
+    assert [e.state for e in store.outbox_for("controller", cid)] == [QUEUED]
+    assert store.controller(cid).notes == "typed before the token was revoked"
+
+
+def test_discard_undoes_an_edit_and_a_create(cloud, new_account, store: Store) -> None:
+    account = seeded(cloud, new_account)
+    SyncEngine(store, account.api()).sync()
+    row = store.fleet_rows()[0]
+    before = store.controller(row.controller_id)
+    edit = store.update_controller(row.controller_id, notes="oops")
+    store.discard(edit.id)
+    assert store.controller(row.controller_id).notes == before.notes
+    extra = Controller(id=new_id(), customer_id=row.customer_id, name="Mistake", zone_count=4,
+                       config=ControllerConfig.default_for(4))
+    created = store.create_controller(extra)
+    store.discard(created.id)
+    assert extra.id not in {r.controller_id for r in store.fleet_rows()}
+    assert store.pending_count() == 0
+    assert all(e.state == APPLIED for e in store.outbox([APPLIED]))

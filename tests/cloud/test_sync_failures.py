@@ -1,0 +1,148 @@
+"""Sync through trouble: a flaky network, a dead cloud, and a client killed mid-sync."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from flaky_network import FlakyProxy
+
+from fieldtech.cloud.api import CloudAPI, RetryPolicy
+from fieldtech.cloud.sync import SyncEngine
+from fieldtech.domain.models import Controller, ControllerConfig, new_id
+from fieldtech.domain.plans import Tier
+from fieldtech.offline_store.seed import generate_account
+from fieldtech.offline_store.store import QUEUED, Store
+from fieldtech.server.seed import seed_account
+
+_seeds = itertools.count(500)
+
+
+def _account(cloud, new_account, controllers=30):
+    account = new_account(Tier.CONTRACTOR)
+    seed_account(cloud.db, account.account_id,
+                 generate_account(10, controllers, seed=next(_seeds)))
+    return account
+
+
+def _get(account, path: str) -> dict:
+    r = httpx.get(account.url + path, headers={"Authorization": f"Bearer {account.token}"})
+    r.raise_for_status()
+    return r.json()
+
+
+def _edit_many(store: Store, n: int) -> dict[str, tuple[str, int]]:
+    """n controllers get a note and zone 1 minutes; returns what each should end with."""
+    want = {}
+    for i, row in enumerate(store.fleet_rows()[:n]):
+        config = store.controller(row.controller_id).config
+        config.zones[0].run_minutes = 100 + i
+        store.update_controller(row.controller_id, notes=f"visit {i}", config=config)
+        want[row.controller_id] = (f"visit {i}", 100 + i)
+    return want
+
+
+def _assert_cloud_has(account, want: dict[str, tuple[str, int]]) -> None:
+    for cid, (notes, minutes) in want.items():
+        assert _get(account, f"/v1/controllers/{cid}")["notes"] == notes
+        assert _get(account, f"/v1/controllers/{cid}/config")["config"]["zones"][0][
+            "run_minutes"] == minutes
+
+
+def test_flaky_network_500_429_drops_and_lost_answers(cloud, new_account, store: Store) -> None:
+    account = _account(cloud, new_account)
+    SyncEngine(store, account.api()).sync()
+    want = _edit_many(store, 12)
+    faults = ["500", "drop", "ok", "429", "lost", "500", "lost", "drop", "429"]
+    with FlakyProxy(account.url, faults) as proxy:
+        api = CloudAPI(proxy.url, account.token,
+                       retry=RetryPolicy(attempts=8, base_s=0.01, cap_s=0.05))
+        report = SyncEngine(store, api, batch_size=5).sync()
+    assert report.error is None, report.error
+    assert not proxy.faults, "every fault was met"
+    assert {"lost", "drop", "500", "429"} <= set(proxy.seen)
+    assert store.pending_count() == 0 and not report.needs_attention
+    _assert_cloud_has(account, want)
+    # "lost" answers were applied upstream and sent again: the idempotency keys kept them to
+    # one application each — one config update per controller in the audit log.
+    for cid in want:
+        entries = _get(account, f"/v1/controllers/{cid}/audit")["entries"]
+        assert sum(e["action"] == "config.update" for e in entries) == 1
+
+
+def test_a_dead_cloud_stops_the_sync_and_keeps_the_outbox(cloud, new_account,
+                                                          store: Store) -> None:
+    account = _account(cloud, new_account)
+    SyncEngine(store, account.api()).sync()
+    _edit_many(store, 3)
+    before = [(e.id, e.state) for e in store.outbox()]
+    with FlakyProxy(account.url, ["500"] * 50) as proxy:
+        api = CloudAPI(proxy.url, account.token,
+                       retry=RetryPolicy(attempts=3, base_s=0.01, cap_s=0.02))
+        report = SyncEngine(store, api).sync()
+    assert report.error and "Cannot reach the cloud" in report.error
+    assert "stay queued" in report.error
+    assert [(e.id, e.state) for e in store.outbox()] == before
+    assert all(state == QUEUED for _, state in before)
+
+
+# A child that syncs in small batches; the parent kills it with SIGKILL at random moments.
+CHILD = """
+import sys
+from fieldtech.cloud.api import CloudAPI
+from fieldtech.cloud.sync import SyncEngine
+from fieldtech.offline_store.store import Store
+store = Store(sys.argv[1])
+report = SyncEngine(store, CloudAPI(sys.argv[2], sys.argv[3]), batch_size=2).sync()
+print(report.summary(), flush=True)
+"""
+
+
+def test_kill_9_mid_sync_loses_nothing_and_applies_nothing_twice(
+        cloud, new_account, tmp_path: Path) -> None:
+    account = _account(cloud, new_account, controllers=40)
+    path = tmp_path / "killed.db"
+    with Store(path) as store:
+        SyncEngine(store, account.api()).sync()
+        want = _edit_many(store, 25)
+        owner = store.fleet_rows()[0].customer_id
+        made = []
+        for i in range(6):
+            c = Controller(id=new_id(), customer_id=owner, name=f"New {i}", zone_count=4,
+                           config=ControllerConfig.default_for(4))
+            store.create_controller(c)
+            made.append(c.id)
+        total = store.pending_count()
+    rnd = random.Random(4)
+    kills = 0
+    for _round in range(8):
+        child = subprocess.Popen([sys.executable, "-c", CHILD, str(path), account.url,
+                                  account.token], stdout=subprocess.PIPE, text=True)
+        time.sleep(0.15 + rnd.random() * 0.5)
+        if child.poll() is None:
+            child.send_signal(signal.SIGKILL)
+            kills += 1
+        child.communicate()
+        with Store(path) as store:
+            left = store.pending_count()
+        if left == 0:
+            break
+    assert kills >= 2, "the sync finished before it could be killed: make it longer"
+    with Store(path) as store:  # one last, uninterrupted sync
+        report = SyncEngine(store, account.api()).sync()
+        assert report.error is None and not report.needs_attention, report.summary()
+        assert store.pending_count() == 0, f"{total} edits, {store.pending_count()} left"
+    _assert_cloud_has(account, want)
+    for cid in made:
+        assert _get(account, f"/v1/controllers/{cid}")["zone_count"] == 4
+    for cid in want:
+        entries = _get(account, f"/v1/controllers/{cid}/audit")["entries"]
+        assert sum(e["action"] == "config.update" for e in entries) == 1
+        assert sum(e["action"] == "controller.update" for e in entries) == 1
+    assert _get(account, "/v1/account")["usage"]["controllers_used"] == 46
