@@ -15,7 +15,6 @@ from fieldtech.offline_store.seed import generate_account
 from fieldtech.offline_store.store import APPLIED, CONFLICT, QUEUED, REJECTED, Store
 from fieldtech.server.seed import seed_account
 
-
 _seeds = itertools.count(100)  # record ids are unique across the whole server
 
 
