@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from fieldtech.server.tables import AccountRow, AuditRow, ChangeRow
@@ -28,13 +27,12 @@ def log_change(
     s: Session, ctx: Context, entity: str, entity_id: str, op: str, data: dict[str, Any] | None
 ) -> int:
     # The account row is locked by Database.write(account_id), so sequence numbers of one
-    # account are handed out in commit order and a cursor never skips a late commit.
-    seq = s.execute(
-        update(AccountRow)
-        .where(AccountRow.id == ctx.account_id)
-        .values(change_seq=AccountRow.change_seq + 1)
-        .returning(AccountRow.change_seq)
-    ).scalar_one()
+    # account are handed out in commit order and a cursor never skips a late commit. Counting
+    # on the session's copy of the row (written back at the next flush) costs no statement per
+    # change: a batch of 200 edits writes the counter once or twice, not 200 times.
+    account = s.get_one(AccountRow, ctx.account_id)
+    account.change_seq += 1
+    seq = account.change_seq
     s.add(
         ChangeRow(
             account_id=ctx.account_id,
