@@ -145,8 +145,7 @@ class CloudAPI:
                 last_error = f"the server answered {status}"
             if attempt + 1 < self.retry.attempts:
                 self._sleep(self.retry.delay(attempt, retry_after))
-        raise CloudUnavailable(f"Cannot reach the cloud at {self.base_url}: {last_error}. "
-                               "Your edits stay queued and will be sent later.")
+        raise CloudUnavailable(f"Cannot reach the cloud at {self.base_url}: {last_error}.")
 
     def _count(self, response: httpx.Response) -> None:
         request = response.request

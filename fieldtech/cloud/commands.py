@@ -1,4 +1,4 @@
-"""`fieldtech login`, `fieldtech logout`, `fieldtech auth status` (and, later, `fieldtech sync`).
+"""`fieldtech login`, `fieldtech logout`, `fieldtech auth status` and `fieldtech sync`.
 
 Only argparse here; httpx and keyring are imported inside the handlers, so `fieldtech --help`
 and the TUI start fast. Expected failures end with a message and an exit code, never a
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 EXIT_REFUSED = 1
 EXIT_UNREACHABLE = 2
+EXIT_ATTENTION = 3  # sync: conflicts or refused edits wait for a person
 QUICK_TIMEOUT_S = 10.0  # a person is waiting: don't retry for minutes like the sync engine
 
 Handler = Callable[[argparse.Namespace], int]
@@ -47,6 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                             "and whether the server still accepts it.")
     p.set_defaults(handler=_status)
 
+    p = sub.add_parser("sync", help="Send queued edits to the cloud and fetch its changes; "
+                       "exits non-zero when something needs attention (for cron).")
+    p.add_argument("--quiet", action="store_true", help="Print only when something needs "
+                   "attention.")
+    p.set_defaults(handler=_sync)
+
 
 def friendly(handler: Handler) -> Handler:
     """Expected cloud failures become a message on stderr and an exit code."""
@@ -63,7 +70,7 @@ def friendly(handler: Handler) -> Handler:
         try:
             return handler(args)
         except CloudUnavailable as exc:
-            return _fail(_unreachable(exc), EXIT_UNREACHABLE)
+            return _fail(exc.reason, EXIT_UNREACHABLE)
         except (NotSignedIn, CloudProblem, KeyringUnavailable, InsecureTokenFile) as exc:
             return _fail(str(exc), EXIT_REFUSED)
         except EOFError:  # Ctrl-D at a prompt
@@ -276,7 +283,7 @@ def _revoke(url: str, token: str) -> str:
     except NotSignedIn:
         return "The server had already revoked the token."
     except CloudUnavailable as exc:
-        return (f"The token could NOT be revoked on the server: {_unreachable(exc)} It stays "
+        return (f"The token could NOT be revoked on the server: {exc.reason} It stays "
                 "valid there until revoked (from another signed-in device).")
     except (CloudProblem, ValueError) as exc:
         return f"The token could NOT be revoked on the server ({exc})."
@@ -349,7 +356,7 @@ def _status(args: argparse.Namespace) -> int:
             check = "NO: the server no longer accepts this token. Log in again."
             code = EXIT_REFUSED
         except CloudUnavailable as exc:
-            check = f"not checked: offline ({_unreachable(exc)})"
+            check = f"not checked: offline ({exc.reason})"
         except (CloudProblem, ValueError) as exc:
             check = f"not checked: the server answered with an error ({exc})"
 
@@ -397,11 +404,6 @@ def _quick_retry() -> RetryPolicy:
     return RetryPolicy(attempts=2, base_s=0.3, cap_s=1.0)
 
 
-def _unreachable(exc: Exception) -> str:
-    # CloudAPI's message ends with advice for queued edits; here nothing is queued.
-    return str(exc).split(" Your edits stay queued")[0].rstrip(".") + "."
-
-
 def _interactive() -> bool:
     try:
         return sys.stdin.isatty()
@@ -417,3 +419,38 @@ def _ask(prompt: str) -> str:
 def _fail(message: str, code: int) -> int:
     print(message, file=sys.stderr)
     return code
+
+
+# -- sync -------------------------------------------------------------------------------------
+
+
+@friendly
+def _sync(args: argparse.Namespace) -> int:
+    """One sync of the local store, e.g. from cron: "42 applied, 1 conflict, 1 needs a plan
+    upgrade". 0 = all done; 1 = sign in again; 2 = cloud unreachable; 3 = needs attention."""
+    from fieldtech.cloud.session import signed_in
+    from fieldtech.cloud.sync import SyncEngine
+    from fieldtech.offline_store.paths import data_dir, store_path
+    from fieldtech.offline_store.store import Store
+
+    who = signed_in()
+    with Store(store_path(data_dir(args.data_dir))) as store, who.api() as api:
+        held = store.sync_value("account_id")
+        wanted = who.session.account_id if who.session else None
+        if held and wanted and held != wanted:
+            return _fail(
+                f"This store holds another cloud account ({held}) than the one you are signed "
+                f"in to ({wanted}). Use another --data-dir for this account.", EXIT_REFUSED)
+        report = SyncEngine(store, api).sync()
+        left = store.pending_count()
+    line = f"{report.summary().rstrip('.')}. {left} edit{'s' if left != 1 else ''} pending."
+    if report.signed_out:
+        return _fail(f"{line}\n{report.error} Run: fieldtech login {who.url}", EXIT_REFUSED)
+    if report.error:
+        return _fail(line, EXIT_UNREACHABLE)
+    if report.needs_attention:
+        return _fail(f"{line} Open fieldtech and press the pending-changes key to decide.",
+                     EXIT_ATTENTION)
+    if not args.quiet:
+        print(line)
+    return 0

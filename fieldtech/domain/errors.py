@@ -48,7 +48,13 @@ class NotFound(FieldtechError, LookupError):
 
 
 class CloudUnavailable(FieldtechError):
-    """The cloud could not be reached (network, timeouts, 5xx) even after retrying."""
+    """The cloud could not be reached (network, timeouts, 5xx) even after retrying.
+
+    `reason` says what happened; the message adds that queued edits are safe."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(f"{reason} Your edits stay queued and will be sent later.")
 
 
 class NotSignedIn(FieldtechError):

@@ -1,0 +1,75 @@
+"""`fieldtech sync` for cron: a one-line summary and an exit code that says what to do."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from fieldtech.cli import main
+from fieldtech.cloud.session import connect
+from fieldtech.cloud.sync import SyncEngine
+from fieldtech.domain.plans import Tier
+from fieldtech.offline_store.paths import data_dir, store_path
+from fieldtech.offline_store.seed import generate_account
+from fieldtech.offline_store.store import Store
+from fieldtech.server.seed import seed_account
+
+_seeds = itertools.count(900)
+
+
+@pytest.fixture
+def signed_in_by_env(cloud, new_account, monkeypatch):
+    account = new_account(Tier.CONTRACTOR)
+    seed_account(cloud.db, account.account_id, generate_account(4, 8, seed=next(_seeds)))
+    monkeypatch.setenv("FIELDTECH_TOKEN", account.token)
+    monkeypatch.setenv("FIELDTECH_CLOUD_URL", account.url)
+    return account
+
+
+def test_sync_prints_a_summary_and_exits_zero(signed_in_by_env, capsys) -> None:
+    assert main(["sync"]) == 0
+    assert "0 applied, 12 updated from the cloud. 0 edits pending." in capsys.readouterr().out
+    with Store(store_path(data_dir())) as store:
+        assert store.counts() == (4, 8)
+        cid = store.fleet_rows()[0].controller_id
+        store.update_controller(cid, notes="from the van")
+    assert main(["sync"]) == 0
+    assert capsys.readouterr().out.startswith("1 applied")
+    assert main(["sync", "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_sync_exits_3_when_a_conflict_waits_for_a_person(signed_in_by_env, capsys,
+                                                         tmp_path) -> None:
+    assert main(["sync"]) == 0
+    with Store(store_path(data_dir())) as store:
+        cid = store.fleet_rows()[0].controller_id
+        store.update_controller(cid, notes="mine")
+    with Store(tmp_path / "other.db") as other:  # a colleague's laptop
+        engine = SyncEngine(other, connect())
+        engine.sync()
+        other.update_controller(cid, notes="theirs")
+        engine.sync()
+    capsys.readouterr()
+    assert main(["sync"]) == 3
+    err = capsys.readouterr().err
+    assert "1 conflict" in err and "1 edit pending" in err
+
+
+def test_sync_exits_2_when_the_cloud_is_unreachable_and_keeps_edits(
+        signed_in_by_env, capsys, monkeypatch) -> None:
+    assert main(["sync"]) == 0
+    with Store(store_path(data_dir())) as store:
+        store.update_controller(store.fleet_rows()[0].controller_id, notes="offline edit")
+    monkeypatch.setenv("FIELDTECH_CLOUD_URL", "http://127.0.0.1:9")  # nothing listens there
+    assert main(["sync"]) == 2
+    err = capsys.readouterr().err
+    assert "Cannot reach the cloud" in err and "1 edit pending" in err
+    with Store(store_path(data_dir())) as store:
+        assert store.pending_count() == 1
+
+
+def test_sync_without_sign_in_says_how(capsys) -> None:
+    assert main(["sync"]) == 1
+    assert "fieldtech login" in capsys.readouterr().err
