@@ -565,6 +565,9 @@ class Store:
 
         changed: set[str] = set()
         account_changed = False
+        # A new controller's configuration follows it in the log: insert the two together.
+        configs = {c["id"]: c["data"] for c in changes
+                   if c["entity"] == "config" and c["op"] == "upsert" and c.get("data")}
         with self._write() as db:
             for change in changes:
                 entity, record_id, op, data = (change["entity"], change["id"], change["op"],
@@ -582,17 +585,19 @@ class Store:
                         changed.add(record_id)
                     continue
                 revision, theirs = from_cloud(entity, data or {})
-                local = _part(db, entity, record_id)
-                if local is not None and revision <= local[0]:
+                held = _held_revision(db, entity, record_id)
+                if held is not None and revision <= held:
                     continue  # our own change coming back, or older than what we hold
-                if local is None:
-                    if _insert_part(db, entity, record_id, revision, theirs):
+                if held is None:
+                    if _insert_part(db, entity, record_id, revision, theirs,
+                                    configs.get(record_id)):
                         changed.add(record_id)
                     continue
                 if pending:
                     base = _base(db, entity, record_id)
+                    local = _part(db, entity, record_id)
                     merge = (merge_config if entity == "config" else three_way)(
-                        base, theirs, local[1])
+                        base, theirs, local[1] if local else {})
                     if not merge.clean:
                         continue  # the push will meet the 412 and ask the user
                     mine = merge.merged
@@ -679,6 +684,13 @@ def _part(db: sqlite3.Connection, entity: str, record_id: str) -> tuple[int, dic
     raise ValueError(f"unknown entity {entity!r}")
 
 
+def _held_revision(db: sqlite3.Connection, entity: str, record_id: str) -> int | None:
+    column, table = ("config_revision", "controller") if entity == "config" else ("revision",
+                                                                                 entity)
+    r = db.execute(f"SELECT {column} FROM {table} WHERE id=?", (record_id,)).fetchone()
+    return r[0] if r else None
+
+
 def from_cloud(entity: str, data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """(revision, part) from the cloud's JSON of a record."""
     if entity == "customer":
@@ -726,19 +738,29 @@ def _write_part(db: sqlite3.Connection, entity: str, record_id: str, revision: i
 
 
 def _insert_part(db: sqlite3.Connection, entity: str, record_id: str, revision: int,
-                 data: dict[str, Any]) -> bool:
-    """A record new to this store. Its configuration follows in the change log; until then the
-    controller holds the default one (config revision 0)."""
+                 data: dict[str, Any], config: dict[str, Any] | None = None) -> bool:
+    """A record new to this store. A controller comes with its configuration when the same
+    page has it (`config`: the cloud's config JSON); otherwise the configuration follows later
+    in the log and until then the controller holds the default one (config revision 0)."""
     if entity == "customer":
         _upsert(db, "customer", CUSTOMER_COLUMNS, data, revision)
     elif entity == "controller":
         if db.execute("SELECT 1 FROM customer WHERE id=?", (data["customer_id"],)).fetchone() \
                 is None:
             return False  # its customer is not here (should not happen: the log is in order)
-        full = {**data, "config": ControllerConfig.default_for(
-            max(0, min(int(data["zone_count"] or 0), 200))).to_dict()}
-        _insert_controller(db, full, ControllerState.NOT_LINKED if data["serial"] is None
-                           else ControllerState.OFFLINE, revision=revision, config_revision=0)
+        if config is None:
+            config = {"revision": 0, "config": ControllerConfig.default_for(
+                max(0, min(int(data["zone_count"] or 0), 200))).to_dict()}
+        text = json.dumps(config["config"])  # once, for the record and its base
+        cols = (*CONTROLLER_COLUMNS, "state", "revision", "config_revision")
+        state = ControllerState.NOT_LINKED if data["serial"] is None else ControllerState.OFFLINE
+        db.execute(
+            f"INSERT INTO controller ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",
+            [*(data[c] for c in CONTROLLER_COLUMNS), state.value, revision, config["revision"]])
+        db.execute("INSERT INTO controller_config VALUES (?, ?)", (record_id, text))
+        if config["revision"]:
+            db.execute("INSERT OR REPLACE INTO base VALUES ('config', ?, ?, ?)",
+                       (record_id, config["revision"], text))
     else:
         return False  # the configuration of a controller this store does not hold
     _put_base(db, entity, record_id, revision, data)
