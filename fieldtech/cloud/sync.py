@@ -137,7 +137,7 @@ class SyncEngine:
         report = SyncReport()
         started = time.perf_counter()
         before = (self.api.requests, self.api.bytes_sent, self.api.bytes_received)
-        usage_stale = self.store.sync_value("cursor") is None
+        usage_stale = self.store.sync_value("usage_at") is None  # never asked this cloud
         try:
             usage_stale |= self._resend(report)
             usage_stale |= self.pull(report)
@@ -433,7 +433,7 @@ class SyncEngine:
                                        custom_limits=custom),
                                controllers_used=u["controllers_used"],
                                enthusiast_used=u["enthusiast_used"])
-        self.store.set_sync_values(account_id=a["id"])
+        self.store.set_sync_values(account_id=a["id"], usage_at=_now())
 
     def _maybe_refresh_status(self, report: SyncReport) -> None:
         last = float(self.store.sync_value("status_at") or 0)

@@ -1,0 +1,52 @@
+"""The demo's in-process cloud: starts on 127.0.0.1, holds the demo fleet, and is in sync with
+the demo store from the first sync on (nothing to pull, the on-site records included)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from fieldtech.cloud.sync import SyncEngine
+from fieldtech.demo_cloud import DemoCloud
+from fieldtech.offline_store.seed import seed_onsite, seed_store
+from fieldtech.offline_store.store import Store
+
+
+def test_demo_cloud_starts_in_sync_with_the_demo_store(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    with Store(path) as store:
+        seed_store(store, 30, 60)
+        seed_onsite(store)
+    ready = threading.Event()
+    got = []
+
+    def on_ready(connect) -> None:
+        got.append(connect)
+        ready.set()
+
+    cloud = DemoCloud(tmp_path, path, 30, 60)
+    cloud.start(on_ready)
+    try:
+        assert ready.wait(60), cloud.problem
+        assert cloud.url.startswith("http://127.0.0.1:")
+        with Store(path) as store:
+            report = SyncEngine(store, got[0]()).sync()
+            assert report.error is None
+            assert report.pulled == 0 and report.applied == 0  # already the same fleet
+            usage = store.usage()
+            assert (usage.controllers_used, usage.controllers_limit) == (62, 250)
+            cid = store.fleet_rows()[0].controller_id
+            store.update_controller(cid, notes="edited in the demo")
+            assert SyncEngine(store, got[0]()).sync().applied == 1
+    finally:
+        cloud.stop()
+    # a second start finds the account and signs in again
+    again = DemoCloud(tmp_path, path, 30, 60)
+    ready.clear()
+    again.start(on_ready)
+    try:
+        assert ready.wait(60), again.problem
+        with Store(path) as store:
+            assert SyncEngine(store, got[-1]()).sync().error is None
+    finally:
+        again.stop()
