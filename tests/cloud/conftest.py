@@ -6,10 +6,16 @@ Tests stay independent by each making a fresh contractor account (`new_account`)
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
+import keyring
 import pytest
+from keyring.backend import KeyringBackend
+from keyring.backends import fail
+from keyrings import HangingKeyring, MemoryKeyring
 
 from fieldtech.cloud.api import CloudAPI, RetryPolicy
 from fieldtech.domain.plans import Tier
@@ -52,3 +58,46 @@ def new_account(cloud: EmbeddedServer) -> Callable[..., CloudAccount]:
         return CloudAccount(cloud.url, email, PASSWORD, made.account_id, token)
 
     return make
+
+
+@pytest.fixture
+def use_keyring() -> Iterator:
+    """Install a keyring backend for one test; the previous one comes back after."""
+    previous = keyring.get_keyring()
+
+    def install(backend: KeyringBackend) -> KeyringBackend:
+        keyring.set_keyring(backend)
+        return backend
+
+    yield install
+    current = keyring.get_keyring()
+    if isinstance(current, HangingKeyring):
+        current.release.set()
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def memory_keyring(use_keyring) -> MemoryKeyring:
+    return use_keyring(MemoryKeyring())
+
+
+@pytest.fixture
+def no_keyring(use_keyring) -> KeyringBackend:
+    """A headless box: keyring's own fail backend raises NoKeyringError."""
+    return use_keyring(fail.Keyring())
+
+
+@pytest.fixture
+def hanging_keyring(use_keyring) -> HangingKeyring:
+    return use_keyring(HangingKeyring())
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    return Path(os.environ["FIELDTECH_CONFIG_DIR"])  # set per test by tests/conftest.py
+
+
+@pytest.fixture
+def no_env_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FIELDTECH_TOKEN", raising=False)
+    monkeypatch.delenv("FIELDTECH_CLOUD_URL", raising=False)

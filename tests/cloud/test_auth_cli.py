@@ -1,11 +1,9 @@
 """`fieldtech login / logout / auth status` against the real reference server on 127.0.0.1.
 
 Driven in-process through `fieldtech.cli.main` (plus one real subprocess). No OS keyring daemon
-exists here: the keyring backends are the real ones from test_credentials.py (in memory,
-failing, hanging), installed with `keyring.set_keyring`.
+exists here: the keyring backends are in keyrings.py (in memory, hanging) or keyring's own
+failing one, installed with `keyring.set_keyring` by fixtures in conftest.py.
 """
-
-# ruff: noqa: F811 - the keyring fixtures are imported from test_credentials.py and used by name
 
 from __future__ import annotations
 
@@ -19,23 +17,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import FAST_RETRY, CloudAccount
+from keyrings import HangingKeyring, MemoryKeyring
 
 from fieldtech.cli import main
 from fieldtech.cloud.api import CloudAPI
 from fieldtech.cloud.session import Session, save_session, session_path
 from fieldtech.domain.errors import NotSignedIn
 from fieldtech.server.embedded import free_port
-from tests.cloud.conftest import FAST_RETRY, CloudAccount
-from tests.cloud.test_credentials import (  # noqa: F401 - fixtures, used by name
-    HangingKeyring,
-    MemoryKeyring,
-    config,
-    hanging_keyring,
-    memory_keyring,
-    no_env_token,
-    no_keyring,
-    use_keyring,
-)
 
 pytestmark = pytest.mark.usefixtures("no_env_token")
 

@@ -1,25 +1,23 @@
 """Where tokens are kept (credentials.py) and how the app finds one (session.py).
 
-No OS keyring daemon can run here, so these tests install real keyring backends written below
-with `keyring.set_keyring(...)`: one that keeps passwords in memory (a working keyring), one
-that hangs (a locked keyring waiting for an unlock prompt). A headless box is keyring's own
-`fail` backend, which raises NoKeyringError like the real thing.
+No OS keyring daemon can run here, so these tests install real keyring backends (keyrings.py,
+fixtures in conftest.py) with `keyring.set_keyring(...)`: one that keeps passwords in memory
+(a working keyring), one that hangs (a locked keyring waiting for an unlock prompt). A headless
+box is keyring's own `fail` backend, which raises NoKeyringError like the real thing.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import keyring
 import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import fail
-from keyring.errors import PasswordDeleteError
+from keyrings import ForgetfulKeyring, HangingKeyring, MemoryKeyring
 
 from fieldtech.cloud import credentials
 from fieldtech.cloud.credentials import InsecureTokenFile, KeyringUnavailable, Storage
@@ -37,98 +35,6 @@ from fieldtech.cloud.session import (
 from fieldtech.domain.errors import NotSignedIn
 
 TOKEN = "ftu_test-token-not-a-real-one-0123456789"
-
-
-class MemoryKeyring(KeyringBackend):
-    """A working keyring that keeps passwords in this process (stands in for the OS one)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.passwords.pop((service, username), None) is None:
-            raise PasswordDeleteError("not there")
-
-
-class HangingKeyring(KeyringBackend):
-    """A locked keyring: every call waits for an unlock that never comes (until released)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.release = threading.Event()
-        self.calls = 0
-
-    def get_password(self, service: str, username: str) -> str | None:
-        self.calls += 1
-        self.release.wait(60)
-        return None
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.get_password(service, username)
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.get_password(service, username)
-
-
-class ForgetfulKeyring(MemoryKeyring):
-    """Accepts a password and keeps nothing (what an empty keyring chain does)."""
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        return None
-
-
-@pytest.fixture
-def use_keyring() -> Iterator:
-    """Install a keyring backend for one test; the previous one comes back after."""
-    previous = keyring.get_keyring()
-
-    def install(backend: KeyringBackend) -> KeyringBackend:
-        keyring.set_keyring(backend)
-        return backend
-
-    yield install
-    current = keyring.get_keyring()
-    if isinstance(current, HangingKeyring):
-        current.release.set()
-    keyring.set_keyring(previous)
-
-
-@pytest.fixture
-def memory_keyring(use_keyring) -> MemoryKeyring:
-    return use_keyring(MemoryKeyring())
-
-
-@pytest.fixture
-def no_keyring(use_keyring) -> KeyringBackend:
-    """A headless box: keyring's own fail backend raises NoKeyringError."""
-    return use_keyring(fail.Keyring())
-
-
-@pytest.fixture
-def hanging_keyring(use_keyring) -> HangingKeyring:
-    return use_keyring(HangingKeyring())
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    return Path(os.environ["FIELDTECH_CONFIG_DIR"])  # set per test by tests/conftest.py
-
-
-@pytest.fixture
-def no_env_token(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("FIELDTECH_TOKEN", raising=False)
-    monkeypatch.delenv("FIELDTECH_CLOUD_URL", raising=False)
 
 
 pytestmark = pytest.mark.usefixtures("no_env_token")
