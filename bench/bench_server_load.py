@@ -10,13 +10,17 @@ config edits every few seconds). Prints requests/s and p50/p99 latency per backe
 The server is the real `fieldtech cloud serve` in a subprocess (uvicorn, N worker processes) on
 127.0.0.1. Load comes from this process at a fixed offered rate: each device sends one request
 every `devices / rate` seconds, alternating heartbeat and config poll, over a shared pool of
-keep-alive connections. The device client is a minimal asyncio HTTP/1.1 client (`--client raw`,
-the default) because the load generator shares the CPUs with the server and httpx costs several
-times more per request (`--client httpx` to compare); the contractor uses httpx. CPU used during
-the measured window is printed per process group (load generator, server, PostgreSQL).
-Latency is measured from the scheduled send time, so a
-server that falls behind shows it (no coordinated omission). Bounded: --duration seconds of
-load (default 20) after a short warm-up, then everything is stopped and the databases removed.
+keep-alive connections. Latency is measured from the scheduled send time, so a server that
+falls behind shows it (no coordinated omission). Bounded: --duration seconds of load (default
+20) after a short warm-up, then everything is stopped and the databases removed.
+
+The load generator shares the CPUs with the server and PostgreSQL, so the devices use a minimal
+asyncio HTTP/1.1 client on uvloop (`--client raw`, the default; httpx costs several times more
+per request, `--client httpx` to compare); the contractor uses httpx. The CPU each part used
+during the measured window (this process, the server's processes, PostgreSQL's, the machine) is
+printed from /proc. `--runs N` repeats each backend N times (a fresh server and database each
+time) and prints the medians: the machine is shared, single runs are noisy.
+
 PostgreSQL comes from FIELDTECH_TEST_POSTGRES_URL (see .ci/postgres.sh); a fresh database is
 made and dropped.
 """
@@ -76,15 +80,19 @@ class Samples:
         if status >= 400:
             self.errors += 1
 
+    def stats(self) -> tuple[float, float, float]:
+        """(achieved requests/s, p50 ms, p99 ms)."""
+        seconds = self.last_done - self.first_sent  # achieved rate, not the offered one
+        lat = sorted(self.latencies_ms)
+        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+        return len(lat) / seconds, statistics.median(lat), p99
+
     def summary(self) -> str:
         if not self.latencies_ms:
             return "no requests"
-        seconds = self.last_done - self.first_sent  # achieved rate, not the offered one
-        lat = sorted(self.latencies_ms)
-        p50 = statistics.median(lat)
-        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+        rate, p50, p99 = self.stats()
         return (
-            f"{len(lat):6d} requests, {len(lat) / seconds:7.1f} req/s, p50 {p50:6.1f} ms, "
+            f"{len(self.latencies_ms):6d} requests, {rate:7.1f} req/s, p50 {p50:6.1f} ms, "
             f"p99 {p99:6.1f} ms, errors {self.errors}, "
             f"statuses {dict(sorted(self.statuses.items()))}"
             + (f", not sent (behind schedule) {self.not_sent}" if self.not_sent else "")
@@ -492,7 +500,10 @@ def _loop_factory(want_uvloop: bool) -> Callable[[], asyncio.AbstractEventLoop] 
     return None
 
 
-def bench_backend(name: str, db_url: str, args: argparse.Namespace) -> None:
+def bench_backend(
+    name: str, db_url: str, args: argparse.Namespace
+) -> tuple[float, float, float, float, float]:
+    """One run; (device req/s, device p50, device p99, contractor p50, contractor p99)."""
     email = seed(db_url, args.devices)
     # SQLite has one writer: more processes only fight over its lock.
     workers = 1 if name == "sqlite" else args.workers
@@ -546,6 +557,20 @@ def bench_backend(name: str, db_url: str, args: argparse.Namespace) -> None:
     print(f"{name:9s} devices    : {devices.summary()}")
     print(f"{name:9s} contractor : {contractor.summary()}")
     print(f"{name:9s} {cpu}")
+    if not devices.latencies_ms or not contractor.latencies_ms:
+        return (0.0, math.inf, math.inf, math.inf, math.inf)
+    return (*devices.stats(), *contractor.stats()[1:])
+
+
+def print_medians(name: str, runs: list[tuple[float, float, float, float, float]]) -> None:
+    if len(runs) < 2:
+        return
+    rate, p50, p99, c50, c99 = (statistics.median(column) for column in zip(*runs, strict=True))
+    p99s = ", ".join(f"{r[2]:.0f}" for r in runs)
+    print(
+        f"{name:9s} median of {len(runs)} runs: devices {rate:.1f} req/s, p50 {p50:.1f} ms, "
+        f"p99 {p99:.1f} ms (each run: {p99s} ms); contractor p50 {c50:.0f} ms, p99 {c99:.0f} ms"
+    )
 
 
 def main() -> int:
@@ -571,33 +596,40 @@ def main() -> int:
         default=True,
         help="Run the load generator on uvloop when installed.",
     )
+    parser.add_argument("--runs", type=int, default=1, help="Repeat, print medians (max 10).")
     args = parser.parse_args()
     args.duration = min(args.duration, 120)
+    args.runs = max(1, min(args.runs, 10))
     print(
         f"{args.devices} devices, offered {args.rate:.0f} device req/s for {args.duration:.0f} s, "
         f"{os.cpu_count()} CPUs, loopback only, {args.client} device client"
     )
     if args.backend in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as tmp:
-            bench_backend("sqlite", f"sqlite:///{tmp}/bench.sqlite3", args)
+        runs = []
+        for _ in range(args.runs):
+            with tempfile.TemporaryDirectory() as tmp:
+                runs.append(bench_backend("sqlite", f"sqlite:///{tmp}/bench.sqlite3", args))
+        print_medians("sqlite", runs)
     if args.backend in ("postgres", "both"):
         url = os.environ.get("FIELDTECH_TEST_POSTGRES_URL")
         if not url:
             print("postgres  : skipped (set FIELDTECH_TEST_POSTGRES_URL, see .ci/postgres.sh)")
             return 0
         base_url = make_url(url)
-        name = f"ft_bench_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            bench_backend(
-                "postgres", base_url.set(database=name).render_as_string(hide_password=False), args
-            )
-        finally:
+        runs = []
+        for _ in range(args.runs):
+            name = f"ft_bench_{uuid.uuid4().hex[:10]}"
+            admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            try:
+                db_url = base_url.set(database=name).render_as_string(hide_password=False)
+                runs.append(bench_backend("postgres", db_url, args))
+            finally:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                admin.dispose()
+        print_medians("postgres", runs)
     return 0
 
 
