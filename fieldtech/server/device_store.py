@@ -2,8 +2,8 @@
 
 1,000 controllers polling is most of the service's traffic, so these two have their own store:
 on PostgreSQL plain SQL through a small pool of async psycopg connections (one round trip per
-call, no ORM, no thread hop); elsewhere (SQLite) the ORM in a worker thread. Both answer the
-same; `device_gateway.py` and `api/devices.py` are the HTTP side.
+call, no ORM, no thread hop); elsewhere (SQLite) SQLAlchemy Core in a worker thread. Both
+answer the same; `device_gateway.py` and `api/devices.py` are the HTTP side.
 """
 
 from __future__ import annotations
@@ -15,15 +15,13 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import anyio.to_thread
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import defer
 
 from fieldtech.server.db import Database
-from fieldtech.server.journal import Context, audit
 from fieldtech.server.schemas import HeartbeatIn
-from fieldtech.server.tables import ControllerRow, DeviceStatusRow, DeviceTokenRow
-from fieldtech.server.views import device_status_json, status_json
+from fieldtech.server.tables import AuditRow, ControllerRow, DeviceStatusRow, DeviceTokenRow
+from fieldtech.server.views import device_status_json
 
 
 class DeviceStore(Protocol):
@@ -53,8 +51,45 @@ def _config_answer(
     }
 
 
-class OrmDeviceStore:
-    """Through the ORM in a worker thread: any database SQLAlchemy supports (SQLite here)."""
+_token = DeviceTokenRow.__table__
+_status = DeviceStatusRow.__table__
+_controller = ControllerRow.__table__
+_audit = AuditRow.__table__
+
+# Built once: SQLAlchemy then reuses their compiled form.
+_CORE_CONFIG_REVISION = (
+    select(_controller.c.id, _controller.c.config_revision)
+    .join(_token, _token.c.controller_id == _controller.c.id)
+    .where(_token.c.token_hash == bindparam("digest"))
+)
+_CORE_CONFIG = select(
+    _controller.c.id,
+    _controller.c.config_revision,
+    _controller.c.zone_count,
+    _controller.c.timezone,
+    _controller.c.config,
+).where(_controller.c.id == bindparam("controller_id"))
+_CORE_DEVICE = (
+    select(
+        _status.c.controller_id,
+        _status.c.applied_revision,
+        _status.c.firmware,
+        _status.c.commands,
+        _controller.c.account_id,
+        _controller.c.customer_id,
+        _controller.c.serial,
+        _controller.c.config_revision,
+    )
+    .select_from(_token)
+    .join(_status, _status.c.controller_id == _token.c.controller_id)
+    .join(_controller, _controller.c.id == _token.c.controller_id)
+    .where(_token.c.token_hash == bindparam("digest"))
+    .with_for_update(of=_status)
+)
+
+
+class CoreDeviceStore:
+    """SQLAlchemy Core in a worker thread: any database SQLAlchemy supports (SQLite here)."""
 
     def __init__(self, db: Database):
         self.db = db
@@ -74,60 +109,59 @@ class OrmDeviceStore:
         pass
 
     def _config_revision(self, digest: str) -> tuple[str, int] | None:
-        with self.db.read() as s:
-            found = s.execute(
-                select(ControllerRow.id, ControllerRow.config_revision)
-                .join(DeviceTokenRow, DeviceTokenRow.controller_id == ControllerRow.id)
-                .where(DeviceTokenRow.token_hash == digest)
-            ).first()
+        with self.db.read_connection() as conn:
+            found = conn.execute(_CORE_CONFIG_REVISION, {"digest": digest}).first()
         return None if found is None else (found[0], found[1])
 
     def _config(self, controller_id: str) -> dict[str, Any] | None:
-        with self.db.read() as s:
-            row = s.get(ControllerRow, controller_id)
-            if row is None:
-                return None
-            return _config_answer(
-                row.id, row.config_revision, row.zone_count, row.timezone, row.config
-            )
+        with self.db.read_connection() as conn:
+            found = conn.execute(_CORE_CONFIG, {"controller_id": controller_id}).first()
+        return None if found is None else _config_answer(*found)
 
     def _heartbeat(self, digest: str, report: HeartbeatIn, now: datetime) -> dict[str, Any] | None:
         # Only the device_status row is written: heartbeats never wait on contractors' edits.
-        with self.db.write() as s:
-            if s.get_bind().dialect.name == "postgresql":
+        with self.db.write_connection() as conn:
+            if conn.dialect.name == "postgresql":
                 # A heartbeat lost in a crash is harmless (the next one comes within a minute).
-                s.execute(text("SET LOCAL synchronous_commit = off"))
-            found = s.execute(
-                select(DeviceStatusRow, ControllerRow)
-                .join(DeviceTokenRow, DeviceTokenRow.controller_id == DeviceStatusRow.controller_id)
-                .join(ControllerRow, ControllerRow.id == DeviceStatusRow.controller_id)
-                .where(DeviceTokenRow.token_hash == digest)
-                .options(defer(ControllerRow.config))  # a heartbeat never needs the document
-                .with_for_update(of=DeviceStatusRow)
-            ).first()
+                conn.execute(text("SET LOCAL synchronous_commit = off"))
+            found = conn.execute(_CORE_DEVICE, {"digest": digest}).first()
             if found is None:
                 return None
-            st, row = found
-            previous = st.applied_revision
-            st.last_contact = now
-            if report.applied_revision is not None:
-                st.applied_revision = report.applied_revision
-            if report.firmware is not None:
-                st.firmware = report.firmware
-            st.locally_modified = report.locally_modified
-            commands = st.commands or []
+            cid, previous, firmware, commands, account_id, customer_id, serial, revision = found
+            applied = previous if report.applied_revision is None else report.applied_revision
+            firmware = firmware if report.firmware is None else report.firmware
+            changes: dict[str, Any] = {
+                "last_contact": now,
+                "applied_revision": applied,
+                "firmware": firmware,
+                "locally_modified": report.locally_modified,
+            }
             if commands:
-                st.commands = None
-            if row.account_id and report.applied_revision not in (None, previous):
-                audit(
-                    s,
-                    Context(row.account_id, f"device:{row.serial}", now),
-                    "config.applied",
-                    controller_id=row.id,
-                    customer_id=row.customer_id,
-                    detail={"revision": report.applied_revision},
+                changes["commands"] = None  # handed out now, so never again
+            conn.execute(update(_status).where(_status.c.controller_id == cid).values(changes))
+            if account_id and report.applied_revision not in (None, previous):
+                conn.execute(
+                    insert(_audit).values(
+                        account_id=account_id,
+                        controller_id=cid,
+                        customer_id=customer_id,
+                        actor=f"device:{serial}",
+                        action="config.applied",
+                        detail={"revision": report.applied_revision},
+                        at=now,
+                    )
                 )
-            return {**status_json(row, st, now), "commands": commands}
+        status = device_status_json(
+            controller_id=cid,
+            serial=serial,
+            config_revision=revision,
+            last_contact=now,
+            applied_revision=applied,
+            locally_modified=report.locally_modified,
+            firmware=firmware,
+            now=now,
+        )
+        return {**status, "commands": commands or []}
 
 
 _CONFIG_REVISION = """
@@ -140,7 +174,7 @@ _CONFIG = "SELECT id, config_revision, zone_count, timezone, config FROM control
 
 # One statement, so one round trip and one atomic change: lock the status row (two heartbeats of
 # one device must not both hand out its commands), update it, and write the audit entry when the
-# device reports a newly applied revision (as OrmDeviceStore does).
+# device reports a newly applied revision (as CoreDeviceStore does).
 _HEARTBEAT = """
 WITH old AS (
     SELECT s.controller_id, s.applied_revision, s.commands
