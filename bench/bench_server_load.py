@@ -8,11 +8,19 @@ config edits every few seconds). Prints requests/s and p50/p99 latency per backe
     python bench/bench_server_load.py --backend postgres --workers 2 --duration 20
 
 The server is the real `fieldtech cloud serve` in a subprocess (uvicorn, N worker processes) on
-127.0.0.1. Load comes from this process (asyncio + httpx) at a fixed offered rate: each device
-sends one request every `devices / rate` seconds, alternating heartbeat and config poll, over a
-shared pool of keep-alive connections. Latency is measured from the scheduled send time, so a
-server that falls behind shows it (no coordinated omission). Bounded: --duration seconds of
-load (default 20) after a short warm-up, then everything is stopped and the databases removed.
+127.0.0.1. Load comes from this process at a fixed offered rate: each device sends one request
+every `devices / rate` seconds, alternating heartbeat and config poll, over a shared pool of
+keep-alive connections. Latency is measured from the scheduled send time, so a server that
+falls behind shows it (no coordinated omission). Bounded: --duration seconds of load (default
+20) after a short warm-up, then everything is stopped and the databases removed.
+
+The load generator shares the CPUs with the server and PostgreSQL, so the devices use a minimal
+asyncio HTTP/1.1 client on uvloop (`--client raw`, the default; httpx costs several times more
+per request, `--client httpx` to compare); the contractor uses httpx. The CPU each part used
+during the measured window (this process, the server's processes, PostgreSQL's, the machine) is
+printed from /proc. `--runs N` repeats each backend N times (a fresh server and database each
+time) and prints the medians: the machine is shared, single runs are noisy.
+
 PostgreSQL comes from FIELDTECH_TEST_POSTGRES_URL (see .ci/postgres.sh); a fresh database is
 made and dropped.
 """
@@ -21,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import math
 import os
 import random
@@ -31,6 +41,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,15 +80,19 @@ class Samples:
         if status >= 400:
             self.errors += 1
 
+    def stats(self) -> tuple[float, float, float]:
+        """(achieved requests/s, p50 ms, p99 ms)."""
+        seconds = self.last_done - self.first_sent  # achieved rate, not the offered one
+        lat = sorted(self.latencies_ms)
+        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+        return len(lat) / seconds, statistics.median(lat), p99
+
     def summary(self) -> str:
         if not self.latencies_ms:
             return "no requests"
-        seconds = self.last_done - self.first_sent  # achieved rate, not the offered one
-        lat = sorted(self.latencies_ms)
-        p50 = statistics.median(lat)
-        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+        rate, p50, p99 = self.stats()
         return (
-            f"{len(lat):6d} requests, {len(lat) / seconds:7.1f} req/s, p50 {p50:6.1f} ms, "
+            f"{len(self.latencies_ms):6d} requests, {rate:7.1f} req/s, p50 {p50:6.1f} ms, "
             f"p99 {p99:6.1f} ms, errors {self.errors}, "
             f"statuses {dict(sorted(self.statuses.items()))}"
             + (f", not sent (behind schedule) {self.not_sent}" if self.not_sent else "")
@@ -88,6 +103,157 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class _RawConnection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection, one request at a time. Just enough HTTP for this
+    server's answers: a status line, headers, and a Content-Length body (none on 304)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[int] | None = None
+        self.body = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            return
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = bytes(self.buffer[:end]).lower()
+        status = int(head[9:12])
+        length = 0
+        if status not in (204, 304):
+            at = head.find(b"\r\ncontent-length:")
+            if at < 0:
+                waiter.set_exception(ConnectionError("no Content-Length in the answer"))
+                return
+            line_end = head.find(b"\r\n", at + 2)
+            length = int(head[at + 17 : line_end if line_end > 0 else len(head)])
+        total = end + 4 + length
+        if len(self.buffer) < total:
+            return
+        self.body = bytes(self.buffer[end + 4 : total])
+        del self.buffer[:total]
+        waiter.set_result(status)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(exc or ConnectionError("connection closed"))
+        self.transport = None
+
+    async def request(self, data: bytes) -> int:
+        assert self.transport is not None
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(data)
+        return await self.waiter
+
+
+class RawPool:
+    """Up to `size` keep-alive connections; callers beyond that queue for one."""
+
+    def __init__(self, host: str, port: int, size: int):
+        self.host, self.port = host, port
+        self.gate = asyncio.Semaphore(size)
+        self.idle: list[_RawConnection] = []
+
+    async def request(self, data: bytes) -> tuple[int, bytes]:
+        async with self.gate:
+            while self.idle and self.idle[-1].transport is None:
+                self.idle.pop()  # closed by the server while idle (keep-alive timeout)
+            conn = self.idle.pop() if self.idle else await self._connect()
+            try:
+                status = await conn.request(data)
+            except BaseException:
+                if conn.transport is not None:
+                    conn.transport.close()
+                raise
+            if conn.transport is not None:
+                self.idle.append(conn)
+            return status, conn.body
+
+    async def _connect(self) -> _RawConnection:
+        loop = asyncio.get_running_loop()
+        _, conn = await loop.create_connection(_RawConnection, self.host, self.port)
+        return conn
+
+    def close(self) -> None:
+        for conn in self.idle:
+            if conn.transport is not None:
+                conn.transport.close()
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of one process, from /proc (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _processes() -> list[tuple[int, int, str]]:
+    """(pid, parent pid, command name) of every process we can see."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    raw = f.read()
+            except OSError:
+                continue
+            name = raw[raw.find("(") + 1 : raw.rfind(")")]
+            found.append((int(entry), int(raw.rsplit(")", 1)[1].split()[1]), name))
+    return found
+
+
+def cpu_snapshot(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far of: this process, the server's process tree, PostgreSQL, the machine."""
+    procs = _processes()
+    tree, grew = {server_pid}, True
+    while grew:
+        more = {pid for pid, ppid, _ in procs if ppid in tree} - tree
+        tree |= more
+        grew = bool(more)
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    busy = (sum(ticks) - ticks[3] - (ticks[4] if len(ticks) > 4 else 0)) / _TICKS
+    return {
+        "generator": time.process_time(),
+        "server": sum(_proc_cpu(pid) for pid in tree),
+        "postgres": sum(_proc_cpu(pid) for pid, _, name in procs if name.startswith("postgres")),
+        "machine": busy,
+    }
+
+
+def cpu_summary(
+    before: dict[str, float], after: dict[str, float], seconds: float, requests: int
+) -> str:
+    used = {k: after[k] - before[k] for k in before}
+    others = used["machine"] - used["generator"] - used["server"] - used["postgres"]
+
+    def share(cpu_seconds: float) -> str:
+        return f"{cpu_seconds / seconds * 100:3.0f}%"
+
+    parts = [
+        f"{name} {share(used[name])} ({used[name] * 1000 / max(requests, 1):.2f} ms/req)"
+        for name in ("generator", "server", "postgres")
+    ]
+    return (
+        f"CPU over the measured {seconds:.0f} s (100% = one core): "
+        + ", ".join(parts)
+        + f", everything else {share(others)}, machine {share(used['machine'])}"
+    )
 
 
 def seed(db_url: str, devices: int) -> str:
@@ -150,17 +316,18 @@ def make_fleet(
     return token, tokens
 
 
+DeviceRequest = Callable[[bool, int], Awaitable[tuple[int, bytes]]]
+
+
 async def device_loop(
-    client: httpx.AsyncClient,
-    token: str,
+    request: DeviceRequest,
     period: float,
     start: float,
     stop: float,
     measure_from: float,
     samples: Samples,
-    gate: asyncio.Semaphore,
+    gate: asyncio.Semaphore | None,
 ) -> None:
-    headers = {"Authorization": f"Bearer {token}"}
     revision = 0
     beat = random.random() < 0.5
     next_at = start + random.random() * period  # spread the fleet over one period
@@ -172,15 +339,14 @@ async def device_loop(
             samples.not_sent += math.ceil((stop - next_at) / period)
             return
         try:
-            async with gate:  # httpx's pool gets slow with hundreds of waiters: queue here
+            async with gate or contextlib.nullcontext():  # httpx's pool is slow with many waiters
                 if time.perf_counter() >= stop:
                     samples.not_sent += math.ceil((stop - next_at) / period)
                     return
-                r = await _device_request(client, beat, headers, revision)
-            if not beat and r.status_code == 200:
-                revision = r.json()["revision"]
-            status = r.status_code
-        except httpx.HTTPError:
+                status, body = await request(beat, revision)
+            if not beat and status == 200:
+                revision = json.loads(body)["revision"]
+        except (httpx.HTTPError, OSError):
             status = 599
         if next_at >= measure_from:
             samples.add(next_at, status)
@@ -188,16 +354,39 @@ async def device_loop(
         next_at += period
 
 
-async def _device_request(
-    client: httpx.AsyncClient, beat: bool, headers: dict[str, str], revision: int
-) -> httpx.Response:
-    if beat:
-        return await client.post(
-            "/v1/device/heartbeat", json={"applied_revision": revision}, headers=headers
-        )
-    return await client.get(
-        "/v1/device/config", headers={**headers, "If-None-Match": f'"{revision}"'}
-    )
+def raw_device(pool: RawPool, token: str) -> DeviceRequest:
+    """Requests of one device over the raw client, built once (only the revision changes)."""
+    host = f"Host: {pool.host}:{pool.port}\r\nAuthorization: Bearer {token}\r\n"
+
+    async def request(beat: bool, revision: int) -> tuple[int, bytes]:
+        if beat:
+            body = b'{"applied_revision":%d}' % revision
+            head = (
+                f"POST /v1/device/heartbeat HTTP/1.1\r\n{host}Content-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            )
+            return await pool.request(head.encode() + body)
+        head = f'GET /v1/device/config HTTP/1.1\r\n{host}If-None-Match: "{revision}"\r\n\r\n'
+        return await pool.request(head.encode())
+
+    return request
+
+
+def httpx_device(client: httpx.AsyncClient, token: str) -> DeviceRequest:
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def request(beat: bool, revision: int) -> tuple[int, bytes]:
+        if beat:
+            r = await client.post(
+                "/v1/device/heartbeat", json={"applied_revision": revision}, headers=headers
+            )
+        else:
+            r = await client.get(
+                "/v1/device/config", headers={**headers, "If-None-Match": f'"{revision}"'}
+            )
+        return r.status_code, r.content
+
+    return request
 
 
 async def contractor_loop(
@@ -256,33 +445,65 @@ async def run_load(
     base: str,
     user_token: str,
     tokens: list[tuple[str, str]],
-    rate: float,
-    duration: float,
-    warmup: float,
-    connections: int,
-) -> tuple[Samples, Samples, float]:
+    args: argparse.Namespace,
+    server_pid: int,
+) -> tuple[Samples, Samples, str]:
     devices, contractor = Samples(), Samples()
+    connections = args.connections
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    host, port = base.removeprefix("http://").split(":")
+    pool = RawPool(host, int(port), connections)
     async with (
         httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as dc,
         httpx.AsyncClient(base_url=base, timeout=30) as cc,
     ):
-        period = len(tokens) / rate
+        if args.client == "raw":
+            requests, gate = [raw_device(pool, t) for _, t in tokens], None
+        else:
+            requests = [httpx_device(dc, t) for _, t in tokens]
+            gate = asyncio.Semaphore(connections)
+        period = len(tokens) / args.rate
         start = time.perf_counter() + 0.5
-        measure_from = start + warmup
-        stop = measure_from + duration
-        gate = asyncio.Semaphore(connections)
+        measure_from = start + args.warmup
+        stop = measure_from + args.duration
+        cpu: list[dict[str, float]] = []
+
+        async def watch_cpu() -> None:
+            for at in (measure_from, stop):
+                await asyncio.sleep(max(0.0, at - time.perf_counter()))
+                cpu.append(cpu_snapshot(server_pid))
+
         await asyncio.gather(
             *(
-                device_loop(dc, t, period, start, stop, measure_from, devices, gate)
-                for _, t in tokens
+                device_loop(request, period, start, stop, measure_from, devices, gate)
+                for request in requests
             ),
             contractor_loop(cc, user_token, [k for k, _ in tokens], stop, measure_from, contractor),
+            watch_cpu(),
         )
-    return devices, contractor, duration
+    pool.close()
+    return (
+        devices,
+        contractor,
+        cpu_summary(cpu[0], cpu[1], args.duration, len(devices.latencies_ms)),
+    )
 
 
-def bench_backend(name: str, db_url: str, args: argparse.Namespace) -> None:
+def _loop_factory(want_uvloop: bool) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    if want_uvloop:
+        try:
+            import uvloop
+
+            return uvloop.new_event_loop
+        except ImportError:
+            pass
+    return None
+
+
+def bench_backend(
+    name: str, db_url: str, args: argparse.Namespace
+) -> tuple[float, float, float, float, float]:
+    """One run; (device req/s, device p50, device p99, contractor p50, contractor p99)."""
     email = seed(db_url, args.devices)
     # SQLite has one writer: more processes only fight over its lock.
     workers = 1 if name == "sqlite" else args.workers
@@ -322,11 +543,10 @@ def bench_backend(name: str, db_url: str, args: argparse.Namespace) -> None:
                 )
             time.sleep(0.2)
         user_token, tokens = make_fleet(base, email, db_url, args.devices)
-        devices, contractor, _ = asyncio.run(
-            run_load(
-                base, user_token, tokens, args.rate, args.duration, args.warmup, args.connections
+        with asyncio.Runner(loop_factory=_loop_factory(args.uvloop)) as runner:
+            devices, contractor, cpu = runner.run(
+                run_load(base, user_token, tokens, args, proc.pid)
             )
-        )
     finally:
         proc.terminate()
         try:
@@ -336,6 +556,21 @@ def bench_backend(name: str, db_url: str, args: argparse.Namespace) -> None:
     print(f"{name:9s} ({workers} worker{'s' if workers > 1 else ''})")
     print(f"{name:9s} devices    : {devices.summary()}")
     print(f"{name:9s} contractor : {contractor.summary()}")
+    print(f"{name:9s} {cpu}")
+    if not devices.latencies_ms or not contractor.latencies_ms:
+        return (0.0, math.inf, math.inf, math.inf, math.inf)
+    return (*devices.stats(), *contractor.stats()[1:])
+
+
+def print_medians(name: str, runs: list[tuple[float, float, float, float, float]]) -> None:
+    if len(runs) < 2:
+        return
+    rate, p50, p99, c50, c99 = (statistics.median(column) for column in zip(*runs, strict=True))
+    p99s = ", ".join(f"{r[2]:.0f}" for r in runs)
+    print(
+        f"{name:9s} median of {len(runs)} runs: devices {rate:.1f} req/s, p50 {p50:.1f} ms, "
+        f"p99 {p99:.1f} ms (each run: {p99s} ms); contractor p50 {c50:.0f} ms, p99 {c99:.0f} ms"
+    )
 
 
 def main() -> int:
@@ -349,33 +584,52 @@ def main() -> int:
         "--workers", type=int, default=2, help="uvicorn workers for PostgreSQL (SQLite: 1)."
     )
     parser.add_argument("--connections", type=int, default=100, help="Device connection pool.")
+    parser.add_argument(
+        "--client",
+        choices=["raw", "httpx"],
+        default="raw",
+        help="Device HTTP client: a minimal asyncio one (cheap), or httpx.",
+    )
+    parser.add_argument(
+        "--uvloop",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="Run the load generator on uvloop when installed.",
+    )
+    parser.add_argument("--runs", type=int, default=1, help="Repeat, print medians (max 10).")
     args = parser.parse_args()
     args.duration = min(args.duration, 120)
+    args.runs = max(1, min(args.runs, 10))
     print(
         f"{args.devices} devices, offered {args.rate:.0f} device req/s for {args.duration:.0f} s, "
-        f"{os.cpu_count()} CPUs, loopback only"
+        f"{os.cpu_count()} CPUs, loopback only, {args.client} device client"
     )
     if args.backend in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as tmp:
-            bench_backend("sqlite", f"sqlite:///{tmp}/bench.sqlite3", args)
+        runs = []
+        for _ in range(args.runs):
+            with tempfile.TemporaryDirectory() as tmp:
+                runs.append(bench_backend("sqlite", f"sqlite:///{tmp}/bench.sqlite3", args))
+        print_medians("sqlite", runs)
     if args.backend in ("postgres", "both"):
         url = os.environ.get("FIELDTECH_TEST_POSTGRES_URL")
         if not url:
             print("postgres  : skipped (set FIELDTECH_TEST_POSTGRES_URL, see .ci/postgres.sh)")
             return 0
         base_url = make_url(url)
-        name = f"ft_bench_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            bench_backend(
-                "postgres", base_url.set(database=name).render_as_string(hide_password=False), args
-            )
-        finally:
+        runs = []
+        for _ in range(args.runs):
+            name = f"ft_bench_{uuid.uuid4().hex[:10]}"
+            admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            try:
+                db_url = base_url.set(database=name).render_as_string(hide_password=False)
+                runs.append(bench_backend("postgres", db_url, args))
+            finally:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                admin.dispose()
+        print_medians("postgres", runs)
     return 0
 
 

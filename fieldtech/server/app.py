@@ -15,8 +15,11 @@ from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException
 
 from fieldtech import __version__
-from fieldtech.server.api import account, auth_routes, controllers, customers, devices, sync
+from fieldtech.server.api import account, auth_routes, controllers, customers, sync
+from fieldtech.server.api import devices as devices_api
 from fieldtech.server.db import Database, make_engine, migrate
+from fieldtech.server.device_gateway import DeviceGateway
+from fieldtech.server.device_store import PostgresDeviceStore
 from fieldtech.server.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemType
 from fieldtech.server.state import Limits, ServerState, utcnow
 
@@ -35,9 +38,16 @@ def create_app(
     if run_migrations:
         migrate(engine)
 
+    # PostgreSQL: device calls take plain SQL over async psycopg (device_store.py)
+    devices = PostgresDeviceStore(db_url) if engine.dialect.name == "postgresql" else None
+    state = ServerState(
+        Database(engine), clock=clock, limits=limits or Limits(), device_store=devices
+    )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        await state.devices.close()
         engine.dispose()
 
     app = FastAPI(
@@ -47,10 +57,11 @@ def create_app(
         summary="Contractor accounts, customers, controllers, plans, sync and devices.",
         description="Errors are RFC 9457 application/problem+json; see docs/server.md.",
     )
-    app.state.server = ServerState(Database(engine), clock=clock, limits=limits or Limits())
-    for module in (auth_routes, account, customers, controllers, sync, devices):
+    app.state.server = state
+    for module in (auth_routes, account, customers, controllers, sync, devices_api):
         app.include_router(module.router)
     _install_error_handlers(app)
+    app.add_middleware(DeviceGateway, state=state)  # device polls skip FastAPI's routing
 
     @app.get("/healthz", tags=["meta"], summary="Liveness")
     def healthz() -> dict[str, str]:

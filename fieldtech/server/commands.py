@@ -105,9 +105,12 @@ def _serve(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             log_level="warning",
+            access_log=False,
         )
     else:
-        uvicorn.run(create_app(url), host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(
+            create_app(url), host=args.host, port=args.port, log_level="warning", access_log=False
+        )
     return 0
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from fieldtech.server.tables import AccountRow
@@ -91,9 +91,8 @@ class Database:
     def __init__(self, engine: Engine):
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        self._read_sessions = sessionmaker(
-            engine.execution_options(ft_read_only=True), expire_on_commit=False
-        )
+        self._read_engine = engine.execution_options(ft_read_only=True)
+        self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
         # SQLite has one writer; threads waiting on its file lock back off with sleeps of up to
         # 100 ms. Queueing writers of this process on a Python lock instead keeps latency low.
         self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
@@ -102,6 +101,18 @@ class Database:
     def read(self) -> Iterator[Session]:
         with self._read_sessions() as session:
             yield session
+
+    @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """A Core connection for queries on hot paths that need no ORM (device polls)."""
+        with self._read_engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """A Core transaction that commits on success, queued like `write()`'s (heartbeats)."""
+        with self._write_lock, self.engine.begin() as conn:
+            yield conn
 
     @contextmanager
     def write(self, account_id: str | None = None) -> Iterator[Session]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from fieldtech.server.db import Database
+from fieldtech.server.device_store import CoreDeviceStore, DeviceStore
 from fieldtech.server.ratelimit import Rate, RateLimiter
 
 
@@ -33,8 +34,10 @@ class ServerState:
     db: Database
     clock: Callable[[], datetime] = utcnow
     limits: Limits = field(default_factory=Limits)
+    device_store: DeviceStore | None = None  # heartbeats and config polls; Core SQL unless given
 
     def __post_init__(self) -> None:
+        self.devices: DeviceStore = self.device_store or CoreDeviceStore(self.db)
         self.user_limiter = RateLimiter(self.limits.user)
         self.device_limiter = RateLimiter(self.limits.device)
         self.login_limiter = RateLimiter(self.limits.login)

@@ -61,24 +61,46 @@ def config_json(c: ControllerRow) -> dict[str, Any]:
 
 
 def status_json(c: ControllerRow, st: DeviceStatusRow | None, now: datetime) -> dict[str, Any]:
-    last = st.last_contact if st else None
-    applied = st.applied_revision if st else None
-    state = controller_state(
+    return device_status_json(
+        controller_id=c.id,
         serial=c.serial,
         config_revision=c.config_revision,
-        last_contact=last,
-        applied_revision=applied,
+        last_contact=st.last_contact if st else None,
+        applied_revision=st.applied_revision if st else None,
         locally_modified=bool(st and st.locally_modified),
+        firmware=st.firmware if st else None,
+        now=now,
+    )
+
+
+def device_status_json(
+    *,
+    controller_id: str,
+    serial: str | None,
+    config_revision: int,
+    last_contact: datetime | None,
+    applied_revision: int | None,
+    locally_modified: bool,
+    firmware: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """`status_json` from plain column values (the device fast path reads no ORM rows)."""
+    state = controller_state(
+        serial=serial,
+        config_revision=config_revision,
+        last_contact=last_contact,
+        applied_revision=applied_revision,
+        locally_modified=locally_modified,
         now=now,
     )
     return {
-        "controller_id": c.id,
+        "controller_id": controller_id,
         "state": state.value,
         "online": state not in ("offline", "not_linked"),
-        "last_contact": iso(last),
-        "revision": c.config_revision,
-        "applied_revision": applied,
-        "firmware": st.firmware if st else None,
+        "last_contact": iso(last_contact),
+        "revision": config_revision,
+        "applied_revision": applied_revision,
+        "firmware": firmware,
     }
 
 

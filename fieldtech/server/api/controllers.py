@@ -202,7 +202,8 @@ def run_zone(state: State, caller: User, controller_id: str, body: RunZoneIn) ->
                 f"Zone {body.zone} does not exist: this controller has {row.zone_count}.",
                 errors=[{"field": "zone", "message": f"1 to {row.zone_count}"}],
             )
-        status = s.get_one(DeviceStatusRow, row.id)
+        # locked: a heartbeat taking the queued commands at the same moment must not lose this one
+        status = s.get_one(DeviceStatusRow, row.id, with_for_update=True)
         command = {"id": str(uuid.uuid4()), "run_zone": body.zone, "seconds": body.seconds}
         status.commands = [*(status.commands or []), command]
         if row.account_id is not None:  # an unlinked customer's run has no account to log in

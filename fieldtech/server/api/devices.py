@@ -8,8 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
-from sqlalchemy import delete, select, text, update
-from sqlalchemy.orm import defer
+from sqlalchemy import delete, select, update
 
 from fieldtech.domain.validation import normalize_serial, serial_error
 from fieldtech.server.auth import DeviceTokenHash, State, unauthorized_device
@@ -18,13 +17,14 @@ from fieldtech.server.operations import check_serial_free
 from fieldtech.server.problems import Problem, ProblemType, validation
 from fieldtech.server.schemas import HeartbeatIn, PairIn
 from fieldtech.server.security import new_device_token, normalize_pairing_code, token_hash
+from fieldtech.server.state import ServerState
 from fieldtech.server.tables import (
     ControllerRow,
     DeviceStatusRow,
     DeviceTokenRow,
     PairingCodeRow,
 )
-from fieldtech.server.views import controller_json, etag, status_json
+from fieldtech.server.views import controller_json, etag
 
 router = APIRouter(prefix="/v1/device", tags=["devices"])
 
@@ -95,47 +95,36 @@ def pair(state: State, body: PairIn, request: Request) -> dict[str, Any]:
     return {"device_token": token, "controller_id": controller_id, "revision": revision}
 
 
+async def record_heartbeat(state: ServerState, digest: str, report: HeartbeatIn) -> dict[str, Any]:
+    """The heartbeat's answer: status plus the commands waiting, each handed out once."""
+    answer = await state.devices.heartbeat(digest, report, state.clock())
+    if answer is None:
+        raise unauthorized_device()
+    return answer
+
+
+async def poll_config(
+    state: ServerState, digest: str, if_none_match: str | None
+) -> tuple[dict[str, Any] | None, str]:
+    """(the document, or None when the device has this revision already; its ETag)."""
+    found = await state.devices.config_revision(digest)
+    if found is None:
+        raise unauthorized_device()
+    controller_id, revision = found
+    tag = etag(revision)
+    if if_none_match and tag in {t.strip().removeprefix("W/") for t in if_none_match.split(",")}:
+        return None, tag  # the cheap, common answer: one indexed query, no document
+    document = await state.devices.config(controller_id)
+    if document is None:  # deleted in between: its token went with it
+        raise unauthorized_device()
+    return document, etag(document["revision"])
+
+
+# Both are answered by `device_gateway.py` before FastAPI's routing; these routes document them
+# in the OpenAPI spec and answer what the gateway hands on (bodies that fail validation).
 @router.post("/heartbeat", summary="Report status; answers the latest revision and commands")
-def heartbeat(state: State, digest: DeviceTokenHash, body: HeartbeatIn) -> dict[str, Any]:
-    now = state.clock()
-    # Only the device_status row is written: heartbeats never wait on contractors' edits.
-    with state.db.write() as s:
-        if s.get_bind().dialect.name == "postgresql":
-            # A heartbeat lost in a crash is harmless (the next one comes within a minute),
-            # so don't wait for the disk: this is most of the device write load.
-            s.execute(text("SET LOCAL synchronous_commit = off"))
-        found = s.execute(
-            select(DeviceStatusRow, ControllerRow)
-            .join(DeviceTokenRow, DeviceTokenRow.controller_id == DeviceStatusRow.controller_id)
-            .join(ControllerRow, ControllerRow.id == DeviceStatusRow.controller_id)
-            .where(DeviceTokenRow.token_hash == digest)
-            .options(defer(ControllerRow.config))  # a heartbeat never needs the document
-            .with_for_update(of=DeviceStatusRow)
-        ).first()
-        if found is None:
-            raise unauthorized_device()
-        st, row = found
-        previous = st.applied_revision
-        st.last_contact = now
-        if body.applied_revision is not None:
-            st.applied_revision = body.applied_revision
-        if body.firmware is not None:
-            st.firmware = body.firmware
-        st.locally_modified = body.locally_modified
-        commands = st.commands or []
-        if commands:
-            st.commands = None
-        if row.account_id and body.applied_revision not in (None, previous):
-            audit(
-                s,
-                Context(row.account_id, f"device:{row.serial}", now),
-                "config.applied",
-                controller_id=row.id,
-                customer_id=row.customer_id,
-                detail={"revision": body.applied_revision},
-            )
-        status = status_json(row, st, now)
-    return {**status, "commands": commands}
+async def heartbeat(state: State, digest: DeviceTokenHash, body: HeartbeatIn) -> dict[str, Any]:
+    return await record_heartbeat(state, digest, body)
 
 
 @router.get(
@@ -143,31 +132,14 @@ def heartbeat(state: State, digest: DeviceTokenHash, body: HeartbeatIn) -> dict[
     summary="The configuration; send If-None-Match with the revision you have to get 304",
     responses={304: {"description": "Unchanged since the revision you have"}},
 )
-def device_config(
+async def device_config(
     state: State,
     digest: DeviceTokenHash,
     response: Response,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Any:
-    with state.db.read() as s:
-        found = s.execute(
-            select(ControllerRow.id, ControllerRow.config_revision)
-            .join(DeviceTokenRow, DeviceTokenRow.controller_id == ControllerRow.id)
-            .where(DeviceTokenRow.token_hash == digest)
-        ).first()
-        if found is None:
-            raise unauthorized_device()
-        tag = etag(found.config_revision)
-        if if_none_match and tag in {
-            t.strip().removeprefix("W/") for t in if_none_match.split(",")
-        }:
-            return Response(status_code=304, headers={"ETag": tag})  # the cheap, common answer
-        row = s.get_one(ControllerRow, found.id)
-        response.headers["ETag"] = etag(row.config_revision)
-        return {
-            "controller_id": row.id,
-            "revision": row.config_revision,
-            "zone_count": row.zone_count,
-            "timezone": row.timezone,
-            "config": row.config,
-        }
+    document, tag = await poll_config(state, digest, if_none_match)
+    if document is None:
+        return Response(status_code=304, headers={"ETag": tag})
+    response.headers["ETag"] = tag
+    return document
