@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import FAST_RETRY, CloudAccount
+from tests.cloud.conftest import FAST_RETRY, CloudAccount
 from keyrings import HangingKeyring, MemoryKeyring
 
 from fieldtech.cli import main
