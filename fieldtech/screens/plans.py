@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from fieldtech.app import FieldtechApp
     from fieldtech.cloud.api import CloudAPI
 
+Words = Callable[[Customer], str]  # a message about the customer
+Request = Callable[["CloudAPI", Customer], Any]  # one call of the cloud about the customer
 BAR = 30  # cells of the controllers bar
 # The cloud's refusals, told apart by slug, in the technician's words.
 PROBLEMS = {
@@ -79,7 +81,7 @@ class PlansScreen(Screen):
     #plans-code-row Label { width: 22; padding: 0 1; color: $text-muted; }
     #plans-code { height: 1; border: none; padding: 0 1; width: 1fr; background: $boost; }
     #plans-code.-invalid { background: $error 30%; }
-    #plans-code-error { height: 1; padding-left: 22; color: $error; }
+    #plans-code-error { height: 1; padding: 0 1; color: $error; }
     #plans-message { height: 2; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -141,10 +143,12 @@ class PlansScreen(Screen):
         if self.usage is None:
             self._show_usage(local, self.source)
         self._filter()
-        if self.customer_id:
+        if self.customer_id:  # the first time only: later reads keep the user's choice
             ids = [c.id for c in self.shown]
             if self.customer_id in ids:
                 self.table.move_to(ids.index(self.customer_id))
+            self.customer_id = None
+        self._label()
 
     @work(thread=True, exclusive=True, group="plans-account")
     def _read_account(self) -> None:
@@ -187,6 +191,15 @@ class PlansScreen(Screen):
         self.table.set_rows([(c.name, c.plan.label)
                              for c in self.shown], keep_cursor=True)
 
+    def _label(self) -> None:
+        customer = self.selected()
+        name = customer.name if customer else "—"
+        name = name if len(name) <= 11 else name[:10] + "…"
+        self.query_one("#plans-code-label", Label).update(f"Code for {name}")
+
+    def on_key(self) -> None:
+        self.call_after_refresh(self._label)  # the cursor may have moved
+
     def selected(self) -> Customer | None:
         if not self.shown:
             return None
@@ -222,21 +235,21 @@ class PlansScreen(Screen):
         if error := plan_code_error(code):
             self.query_one("#plans-code-error", TextBox).update(error)
             return
-        self._on_customer(f"Redeeming {code}…", lambda api, c: api.redeem_plan_code(c.id, code),
+        self._on_customer(lambda c: f"Redeeming {code} for {c.name}…",
+                          lambda api, c: api.redeem_plan_code(c.id, code),
                           lambda c: f"{c.name} is now on Enthusiast (code {code}).")
 
     def action_included(self) -> None:
-        self._on_customer("Assigning an included plan…",
+        self._on_customer(lambda c: f"Assigning an included plan to {c.name}…",
                           lambda api, c: api.set_customer_plan(c.id, "enthusiast"),
                           lambda c: f"{c.name} is now on Enthusiast (an included plan).")
 
     def action_purchase(self) -> None:
-        self._on_customer("Sending the purchase request…",
+        self._on_customer(lambda c: f"Requesting a purchase for {c.name}…",
                           lambda api, c: api.request_purchase(c.id),
                           lambda c: f"Purchase of an Enthusiast plan requested for {c.name}.")
 
-    def _on_customer(self, doing: str, request: Callable[[CloudAPI, Customer], Any],
-                     done: Callable[[Customer], str]) -> None:
+    def _on_customer(self, doing: Words, request: Request, done: Words) -> None:
         customer = self.selected()
         if customer is None:
             self.say("Pick a customer first.")
@@ -244,12 +257,11 @@ class PlansScreen(Screen):
         if not self.app.link.connected:
             self.say(f"Local only: {NEEDS_CLOUD} Sign in with L.")
             return
-        self.say(doing)
+        self.say(doing(customer))
         self._cloud_action(customer, request, done)
 
     @work(thread=True, exclusive=True, group="plans-action")
-    def _cloud_action(self, customer: Customer, request: Callable[[CloudAPI, Customer], Any],
-                      done: Callable[[Customer], str]) -> None:
+    def _cloud_action(self, customer: Customer, request: Request, done: Words) -> None:
         ok = False
         try:
             self.app.link.call(lambda api: request(api, customer))

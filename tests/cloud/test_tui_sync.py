@@ -36,7 +36,6 @@ from fieldtech.settings import Settings
 from tests.cloud.conftest import FAST_RETRY, PASSWORD, CloudAccount
 from tests.tui.conftest import SIZE, settle, wait_for
 
-
 _seeds = itertools.count(100)  # ids come from the seed, and the cloud is shared by the session
 
 
@@ -387,9 +386,13 @@ async def test_plan_codes_redeem_and_refusals_are_told_apart(tmp_path, cloud, se
         await pilot.press(*code.lower(), "enter")
         await wait_for(pilot, lambda: "is now on Enthusiast" in message())
         assert first.name in message()
+        # The sync that follows pulls the new plan, and keeps the customer the user picks.
+        await wait_for(pilot, lambda: store.customer(first.id).plan.value == "enthusiast")
+        await wait_for(pilot, lambda: plans.shown[home[0]].plan.value == "enthusiast")
 
         plans.table.focus()
         plans.table.move_to(home[1])
+        second = plans.selected()
         await pilot.press("c", *code, "enter")
         await wait_for(pilot, lambda: message().startswith("Code already used"))
         assert "already redeemed" in message()
@@ -401,7 +404,8 @@ async def test_plan_codes_redeem_and_refusals_are_told_apart(tmp_path, cloud, se
         plans.table.focus()
         await pilot.press("o")
         await wait_for(pilot, lambda: message().startswith("Purchase of an Enthusiast plan"))
-        await wait_for(pilot, lambda: store.customer(first.id).plan.value == "enthusiast")
+        assert second.name in message() and plans.selected() == second
+        assert store.customer(second.id).plan.value == "home"
     store.close()
 
 
