@@ -304,16 +304,17 @@ def show_value(value: Any, other: Any) -> str:
 
 
 def _plain(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return " ".join(str(v) for v in value) or "—"  # start times, days
+    return json.dumps(value, separators=(",", ":"))
 
 
 class ConflictScreen(ModalScreen[set[str] | None]):
     """Both versions of each conflicting field; dismisses with the fields to take from the
     cloud, or None to decide later."""
 
-    DEFAULT_CSS = """
-    #conflict-fields { height: 8; }
-    """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Later"),
         Binding("m", "choose(False)", "Keep mine"),
@@ -332,7 +333,7 @@ class ConflictScreen(ModalScreen[set[str] | None]):
         self.take_theirs: set[str] = set()
 
     def compose(self) -> ComposeResult:
-        table = RecordTable([("Field", 18), ("Mine (here)", 22), ("The cloud's", 22),
+        table = RecordTable([("Field", 18), ("Mine (here)", 20), ("The cloud's", 20),
                              ("Keep", 0)], id="conflict-fields")
         with Vertical(classes="dialog"):
             yield Static(f"{_esc(self.record)}: changed here and in the cloud",
@@ -340,21 +341,23 @@ class ConflictScreen(ModalScreen[set[str] | None]):
             yield Static(table.header(72), classes="table-header")
             yield table
             yield Static("[b]m[/b] keep mine · [b]t[/b] take the cloud's · [b]Enter[/b] "
-                         "toggles · [b]a[/b] apply · [b]Esc[/b] decide later",
+                         "toggles · [b]a[/b] apply · [b]Esc[/b] later",
                          classes="dialog-hint")
 
     def on_mount(self) -> None:
         self._fill()
-        self.query_one(RecordTable).focus()
+        table = self.query_one(RecordTable)
+        table.styles.height = min(12, max(2, table.row_count))  # the dialog fits its fields
+        table.focus()
 
     def _fill(self) -> None:
         table = self.query_one(RecordTable)
         if self.conflict.fields == ("deleted",):
             rows = [("the record", "deleted", "changed since",
-                     "the cloud's" if "deleted" in self.take_theirs else "mine (delete)")]
+                     "cloud's" if "deleted" in self.take_theirs else "mine")]
         else:
             rows = [(describe_path(f), show_value(m, t), show_value(t, m),
-                     "the cloud's" if f in self.take_theirs else "mine")
+                     "cloud's" if f in self.take_theirs else "mine")
                     for f, m, t in self.rows]
         table.set_rows(rows, keep_cursor=True)
 

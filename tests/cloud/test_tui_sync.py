@@ -272,7 +272,7 @@ async def test_conflict_is_resolved_field_by_field_and_synced(tmp_path, seeded) 
                                          ("zone 1 run minutes", "33", "12")]
         await pilot.press("m", "t")  # keep my name, take the office's minutes
         assert [r[3] for r in app.screen.query_one("#conflict-fields").rows] == [
-            "mine", "the cloud's"]
+            "mine", "cloud's"]
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, PendingScreen)
                        and [e.state for e in mine.outbox()] == [QUEUED])
