@@ -145,7 +145,7 @@ class CloudLink:
             raise
         finally:
             api.close()
-        if self.state is LinkState.OFFLINE:
+        if self.state in (LinkState.OFFLINE, LinkState.SIGN_IN):  # it answered: we are back
             self.state = LinkState.ONLINE
         return result
 

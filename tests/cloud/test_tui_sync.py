@@ -104,11 +104,15 @@ async def test_header_shows_pending_and_usage_and_follows_a_sync(tmp_path, seede
         assert "✎ 2 pending" in text and "Starter 20/25" in text, text
         assert "online" in text and "synced just now" in text, text
         assert len(text) <= 78
+        app.open_controller(renamed)  # open while the office's rename comes in
+        await settle(pilot)
 
         await sync_with_key(pilot)
         text = header(app)
         assert " 0 pending" in text and "online · synced just now" in text, text
         assert app.rows_by_id[renamed].name == "Renamed by the office"
+        await wait_for(pilot, lambda: "Renamed by the office" in str(
+            app.screen.query_one("#ctl-header").render()))
         assert any("2 applied" in m for m in notices(app))
 
         app.link.clock = lambda: app.link.last_sync_at + timedelta(minutes=2, seconds=5)
@@ -478,4 +482,24 @@ def test_pending_screen_snapshot(snap_compare, tmp_path, seeded) -> None:
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+    store.close()
+
+
+async def test_keys_are_in_help_and_remappable_and_local_only_says_so(tmp_path) -> None:
+    store = Store(tmp_path / "mine.db")
+    settings = Settings.load(tmp_path / "config")
+    settings.keys = {"sync": "ctrl+y"}
+    app = FieldtechApp(store, settings, tmp_path / "data")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "local only" in header(app)
+        await pilot.press("ctrl+y")
+        assert any(m.startswith("Local only: sign in") for m in notices(app))
+        await pilot.press("question_mark")
+        text = str(app.screen.query_one("#help-body Static").render())
+        for bid in ("(sync)", "(pending)", "(plans)", "(login)"):
+            assert bid in text
+        await pilot.press("escape", "u")
+        await wait_for(pilot, lambda: isinstance(app.screen, PendingScreen))
+        assert "Nothing pending" in str(app.screen.query_one("#pending-detail").render())
     store.close()
