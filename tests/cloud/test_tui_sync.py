@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -36,7 +36,15 @@ from fieldtech.settings import Settings
 from tests.cloud.conftest import FAST_RETRY, PASSWORD, CloudAccount
 from tests.tui.conftest import SIZE, settle, wait_for
 
-_seeds = itertools.count(100)  # ids come from the seed, and the cloud is shared by the session
+_seeds = itertools.count(100)  # ids come from the seed: one seed per account
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+    """A server of these tests' own: their generated ids never meet other tests' accounts."""
+    path = tmp_path_factory.mktemp("tui-cloud") / "cloud.sqlite3"
+    with EmbeddedServer(f"sqlite:///{path}") as server:
+        yield server
 
 
 @pytest.fixture
