@@ -100,42 +100,50 @@ class CloudLink:
         called once the state says syncing (to repaint the header)."""
         if self.factory is None or not self._sync_lock.acquire(blocking=False):
             return None
-        from fieldtech.cloud.sync import SyncEngine
+        from fieldtech.cloud.sync import SyncEngine, SyncReport
 
         before = self.state
         try:
             self.state = LinkState.SYNCING
             if started is not None:
                 started()
-            api = self.factory()
+            try:  # a factory may read a keyring, and find no token there
+                api = self.factory()
+            except (NotSignedIn, CloudUnavailable) as exc:
+                return self._settle(SyncReport(error=str(exc), signed_out=isinstance(
+                    exc, NotSignedIn), unreachable=isinstance(exc, CloudUnavailable)))
             self.base_url = api.base_url
             try:
                 report = SyncEngine(self.store, api).sync()
             finally:
                 api.close()
-            self.last_report = report
-            if report.signed_out:
-                self.state = LinkState.SIGN_IN
-            elif report.unreachable:
-                self.state = LinkState.OFFLINE
-            else:
-                self.state = LinkState.ONLINE
-            self.load()
-            return report
+            return self._settle(report)
         except BaseException:
             self.state = before
             raise
         finally:
             self._sync_lock.release()
 
+    def _settle(self, report: SyncReport) -> SyncReport:
+        self.last_report = report
+        if report.signed_out:
+            self.state = LinkState.SIGN_IN
+        elif report.unreachable:
+            self.state = LinkState.OFFLINE
+        else:
+            self.state = LinkState.ONLINE
+        self.load()
+        return report
+
     def call(self, request: Callable[[CloudAPI], T]) -> T:
         """One request outside a sync (plans, account). Raises the cloud's errors, after
         noting what they say about the link; NotSignedIn when there is no cloud at all."""
         if self.factory is None:
             raise NotSignedIn("This is a local-only store: sign in to a cloud account (L).")
-        api = self.factory()
-        self.base_url = api.base_url
+        api = None
         try:
+            api = self.factory()
+            self.base_url = api.base_url
             result = request(api)
         except CloudUnavailable:
             self.state = LinkState.OFFLINE
@@ -144,7 +152,8 @@ class CloudLink:
             self.state = LinkState.SIGN_IN
             raise
         finally:
-            api.close()
+            if api is not None:
+                api.close()
         if self.state in (LinkState.OFFLINE, LinkState.SIGN_IN):  # it answered: we are back
             self.state = LinkState.ONLINE
         return result

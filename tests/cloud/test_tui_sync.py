@@ -21,6 +21,8 @@ from fieldtech.app import FieldtechApp
 from fieldtech.cloud.api import CloudAPI
 from fieldtech.cloud.sync import SyncEngine
 from fieldtech.cloud_link import LinkState
+from fieldtech.domain.errors import NotSignedIn
+from fieldtech.domain.models import Controller, Customer, new_id
 from fieldtech.domain.plans import Tier
 from fieldtech.offline_store.seed import generate_account
 from fieldtech.offline_store.store import CONFLICT, DRAFT, QUEUED, REJECTED, Store
@@ -304,8 +306,6 @@ async def test_rejected_controller_shows_why_kept_as_draft_then_discarded(tmp_pa
     account = seeded(customers=5, controllers=25)  # Starter: full
     store = synced_store(tmp_path / "mine.db", account)
     first = store.fleet_rows()[0]
-    from fieldtech.domain.models import Controller, new_id
-
     extra = Controller(id=new_id(), customer_id=first.customer_id, name="One too many")
     store.create_controller(extra)  # as if the last known usage had room
     app = tui(tmp_path, store, account.api)
@@ -471,8 +471,6 @@ def test_pending_screen_snapshot(snap_compare, tmp_path, seeded) -> None:
     account = seeded(customers=5, controllers=25, seed=9002)
     store = synced_store(tmp_path / "mine.db", account)
     rows = store.fleet_rows()
-    from fieldtech.domain.models import Controller
-
     store.create_controller(Controller(id="00000000-0000-4000-8000-000000000001",
                                        customer_id=rows[0].customer_id, name="One too many"))
     app = tui(tmp_path, store, account.api, account_label="Greenline Irrigation")
@@ -510,4 +508,23 @@ async def test_keys_are_in_help_and_remappable_and_local_only_says_so(tmp_path) 
         await pilot.press("escape", "u")
         await wait_for(pilot, lambda: isinstance(app.screen, PendingScreen))
         assert "Nothing pending" in str(app.screen.query_one("#pending-detail").render())
+    store.close()
+
+
+async def test_a_factory_without_a_token_asks_to_sign_in(tmp_path) -> None:
+    def no_token() -> CloudAPI:
+        raise NotSignedIn("The token is no longer in the keyring. Log in again.")
+
+    store = Store(tmp_path / "mine.db")
+    store.create_customer(Customer(id=new_id(), name="Rosa Patel"))
+    app = tui(tmp_path, store, no_token)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await sync_with_key(pilot)
+        assert app.link.state is LinkState.SIGN_IN and isinstance(app.screen, LoginScreen)
+        assert any(m.startswith("Sign in again (L)") for m in notices(app))
+        assert store.pending_count() == 1
+        await pilot.press("escape", "P")
+        await wait_for(pilot, lambda: isinstance(app.screen, PlansScreen) and "sign in" in str(
+            app.screen.query_one("#plans-message").render()))
     store.close()
