@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, work
 from textual.app import App
@@ -20,11 +20,13 @@ from textual.widgets import Input
 # The controller screen and the form dialogs (DataTable, TabbedContent, Select, Switch, …) are
 # imported on first use, not here: they are not needed for the first paint of the fleet.
 from fieldtech import config_files
+from fieldtech.cloud_link import CloudFactory, CloudLink, LinkState
 from fieldtech.domain.errors import FieldtechError, ValidationError
 from fieldtech.domain.models import Controller, Program, Zone
 from fieldtech.fleet_index import FleetIndex
+from fieldtech.messages import Synced
 from fieldtech.offline_store.paths import templates_dir
-from fieldtech.offline_store.store import FleetRow, Store
+from fieldtech.offline_store.store import DRAFT, FleetRow, Store
 from fieldtech.screens.fleet import FleetScreen
 from fieldtech.screens.form_fields import Field
 from fieldtech.screens.record_forms import (
@@ -40,6 +42,9 @@ from fieldtech.screens.switcher import SwitcherScreen
 from fieldtech.screens.topbar import TopBar
 from fieldtech.settings import Settings
 
+if TYPE_CHECKING:
+    from fieldtech.cloud.sync import SyncReport
+
 FIRST_SCREEN = 60  # rows read before the first paint; a 24-line terminal shows ~20
 
 
@@ -53,13 +58,18 @@ class FieldtechApp(App):
         Binding("f", "finder", "Find", id="finder"),
         Binding("b", "previous", "Previous", id="previous"),
         Binding("q", "quit", "Quit", id="quit"),
+        Binding("S", "sync", "Sync with the cloud now", id="sync", show=False),
+        Binding("u", "pending", "Pending changes (outbox)", id="pending", show=False),
+        Binding("P", "plans", "Plans and usage", id="plans", show=False),
+        Binding("L", "login", "Sign in to the cloud", id="login", show=False),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
     ]
 
     def __init__(self, store: Store, settings: Settings, data_dir: Path,
                  account_label: str | None = None, mdns_interfaces: list[str] | None = None,
                  simulator: Any = None, zone_test_seconds: int = 30,
-                 after_first_paint: Callable[[], None] | None = None):
+                 after_first_paint: Callable[[], None] | None = None,
+                 cloud: CloudFactory | None = None, sync_every_s: float | None = 60.0):
         super().__init__()
         self.store = store
         self.settings = settings
@@ -78,6 +88,10 @@ class FieldtechApp(App):
         self.simulator = simulator
         self.zone_test_seconds = zone_test_seconds
         self.after_first_paint = after_first_paint
+        # The cloud, if any: `cloud` makes a new CloudAPI per use (the app closes it). Syncs
+        # run every `sync_every_s` seconds (None: only on demand) and with the sync key.
+        self.link = CloudLink(store, cloud)
+        self.sync_every_s = sync_every_s
         if settings.theme in self.available_themes:
             self.theme = settings.theme
         if settings.keys:
@@ -93,6 +107,7 @@ class FieldtechApp(App):
         if self.settings.problem:
             self.notify(self.settings.problem, severity="warning", timeout=10)
         self.load_fleet()
+        self._start_link()
         if self.after_first_paint is not None:
             self.call_after_refresh(self.after_first_paint)
 
@@ -155,7 +170,7 @@ class FieldtechApp(App):
 
     def refresh_topbar(self, screen: Screen) -> None:
         for bar in screen.query(TopBar):
-            bar.show(*self._topbar)
+            bar.show(*self._topbar, link=self.link.status())
 
     # -- switching ----------------------------------------------------------------------------
 
@@ -309,9 +324,12 @@ class FieldtechApp(App):
         if warning:
             self.notify(warning, severity="warning", timeout=8)
 
+        # Over the limit (as last known) it is kept as a draft: not sent, so not refused.
+        draft = warning if usage and usage.controllers_used >= usage.controllers_limit else None
+
         def save(c: Controller) -> None:
-            self._save(f"Controller {c.name}", lambda: self.store.create_controller(c),
-                       open_id=c.id)
+            what = f"Controller {c.name}" + (" (a draft: over the plan's limit)" if draft else "")
+            self._save(what, lambda: self._create_controller(c, draft), open_id=c.id)
         title = f"New controller for {customer.name} (no hardware needed)"
         self._form(title, new_controller_form(customer), save)
 
@@ -450,6 +468,140 @@ class FieldtechApp(App):
         copied = controller.copy_config_from(source)
         self.call_from_thread(self._update, controller, f"Copied from {source.name}",
                               config=copied.config)
+
+    # -- the cloud: sync, sign-in, plans and the outbox ---------------------------------------
+
+    def _create_controller(self, controller: Controller, draft: str | None) -> None:
+        with self.store.locked():  # a sync in another thread cannot claim it in between
+            entry = self.store.create_controller(controller)
+            if draft:
+                self.store.set_entries([entry.id], DRAFT, draft)
+
+    def _start_link(self) -> None:
+        self._read_link()
+        self.set_interval(30, self._repaint_topbars)  # the age of the last sync
+        if self.sync_every_s:
+            self.set_interval(self.sync_every_s, self._periodic_sync)
+
+    @work(thread=True, group="link")
+    def _read_link(self) -> None:
+        self.link.load()
+        self.call_from_thread(self._repaint_topbars)
+        if self.link.connected and self.sync_every_s:
+            self.call_from_thread(self._sync, False)  # the start-up sync
+
+    def _repaint_topbars(self) -> None:
+        for screen in self.screen_stack:
+            self.refresh_topbar(screen)
+
+    def _periodic_sync(self) -> None:
+        link = self.link
+        if link.connected and not link.busy and link.state is not LinkState.SIGN_IN:
+            self._sync(False)
+
+    def action_sync(self) -> None:
+        if not self.link.connected:
+            self.notify("Local only: sign in to a cloud account first (L).", timeout=4)
+        elif self.link.busy:
+            self.notify("A sync is already running.", timeout=2)
+        else:
+            self._sync(True)
+
+    def sync_now(self) -> None:
+        """Sync in the background unless a sync is running (screens call this after a change
+        made in the cloud, e.g. a redeemed plan code, to pull it)."""
+        if self.link.connected and not self.link.busy:
+            self._sync(False)
+
+    @work(thread=True, group="sync")
+    def _sync(self, manual: bool) -> None:
+        was = self.link.state
+        try:
+            report = self.link.sync(started=lambda: self.call_from_thread(self._repaint_topbars))
+        except Exception as exc:  # a bug or a disk error: say so, keep the app and the outbox
+            self.call_from_thread(self.notify, f"Sync failed: {exc}", severity="error")
+            self.call_from_thread(self._repaint_topbars)
+            return
+        if report is None:
+            if manual:
+                self.call_from_thread(self.notify, "A sync is already running.", timeout=2)
+            return
+        current = self.current_controller
+        gone = bool(current) and self.store.record_data("controller", current) is None
+        self.call_from_thread(self._synced, report, self._read_topbar(), manual,
+                              was is LinkState.SIGN_IN, gone)
+
+    def _synced(self, report: SyncReport, topbar: tuple, manual: bool, was_signed_out: bool,
+                current_gone: bool) -> None:
+        self._topbar = topbar
+        self._repaint_topbars()
+        if report.changed_ids or report.applied or report.rejected or report.conflicts:
+            self.load_fleet()
+            current = self.current_controller
+            if current and self.is_screen_installed("controller"):
+                if current_gone:
+                    self.current_controller = None
+                    if self.controller_screen() in self.screen_stack:
+                        self.action_fleet()
+                        self.notify("The controller you had open was removed in the cloud.")
+                else:
+                    self.controller_screen().reload(current)
+        for screen in self.screen_stack:
+            screen.post_message(Synced(report))
+        attention = report.conflicts or report.rejected
+        if report.signed_out:
+            self.notify("Sign in again (L): the cloud no longer accepts this sign-in. "
+                        "Nothing queued is lost.", severity="error", timeout=10)
+            if manual or not was_signed_out:
+                self.action_login()
+        elif report.unreachable:
+            if manual:
+                self.notify(f"Offline. {report.error}", severity="warning", timeout=6)
+        elif report.error:
+            self.notify(f"Sync stopped: {report.error}", severity="error", timeout=8)
+        elif manual or attention:
+            more = " See pending changes (u)." if attention else ""
+            self.notify(f"Synced: {report.summary()}.{more}",
+                        severity="warning" if attention else "information", timeout=5)
+
+    def action_login(self) -> None:
+        from fieldtech.screens.login import LoginScreen
+
+        if not isinstance(self.screen, LoginScreen):
+            self.push_screen(LoginScreen(self.link.base_url or ""))
+
+    def signed_in(self, url: str, email: str, token: str) -> None:
+        """The login screen got a token. Override to keep it (e.g. in the OS keyring); by
+        default it lives in memory for this session. Connects, then syncs."""
+        from fieldtech.cloud.api import CloudAPI
+
+        self.connect(lambda: CloudAPI(url, token))
+        self.notify(f"Signed in as {email}.", timeout=3)
+
+    def connect(self, cloud: CloudFactory) -> None:
+        """Use this cloud from now on (a factory of CloudAPIs) and sync."""
+        self.link.connect(cloud)
+        self._repaint_topbars()
+        self.sync_now()
+
+    def action_pending(self) -> None:
+        from fieldtech.screens.pending import PendingScreen
+
+        if not isinstance(self.screen, PendingScreen):
+            self.push_screen(PendingScreen())
+
+    def action_plans(self) -> None:
+        from fieldtech.screens.plans import PlansScreen
+
+        if isinstance(self.screen, PlansScreen):
+            return
+        customer_id = None
+        if isinstance(self.screen, FleetScreen):
+            current = self.screen.fleet_list.current
+            customer_id = current[0].customer_id if current else None
+        elif (row := self.rows_by_id.get(self.current_controller or "")) is not None:
+            customer_id = row.customer_id
+        self.push_screen(PlansScreen(customer_id))
 
 
 def _slug(name: str) -> str:

@@ -16,6 +16,7 @@ CORE = [
     # Services the screens call: usable from a script, so no textual either.
     "fieldtech.fleet_index",
     "fieldtech.settings",
+    "fieldtech.cloud_link",
     "fieldtech.config_files",
     "fieldtech.offline_store.seed",
     "fieldtech.screens.record_forms",

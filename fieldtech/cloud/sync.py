@@ -70,6 +70,7 @@ class SyncReport:
     waiting: int = 0  # edits held back behind a conflict or a refusal
     error: str | None = None  # why the sync stopped early (outbox intact)
     signed_out: bool = False  # the cloud refused the token: log in again
+    unreachable: bool = False  # the cloud could not be reached: try again later
     changed_ids: set[str] = field(default_factory=set)
     seconds: float = 0.0
     requests: int = 0
@@ -148,7 +149,9 @@ class SyncEngine:
             self.store.set_sync_values(last_sync_at=_now(), last_error=None)
         except NotSignedIn as exc:
             report.error, report.signed_out = str(exc), True
-        except (CloudUnavailable, CloudProblem) as exc:
+        except CloudUnavailable as exc:
+            report.error, report.unreachable = str(exc), True
+        except CloudProblem as exc:
             report.error = str(exc)
         if report.error:
             self.store.set_sync_values(last_error=report.error)

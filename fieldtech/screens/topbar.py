@@ -1,19 +1,79 @@
-"""The one-line bar at the top of every screen: account, plan usage, pending edits."""
+"""The one-line bar at the top of every screen: account, plan usage, pending edits, the cloud.
+
+The cloud's state and the age of the last sync sit on the right; the rest is shortened, then
+the account name cut, until the line fits the terminal (80 columns included).
+"""
 
 from __future__ import annotations
 
+from rich.cells import cell_len
+from rich.text import Text
+
+from fieldtech.cloud_link import LinkState, LinkStatus
 from fieldtech.domain.plans import Usage
 from fieldtech.widgets.text_line import TextBox
 
+LINK_STYLE = {LinkState.LOCAL: "dim", LinkState.ONLINE: "green", LinkState.SYNCING: "cyan",
+              LinkState.OFFLINE: "yellow", LinkState.SIGN_IN: "bold red"}
+
+
+NAME_MIN = 20  # cells of the account name kept before a shorter wording is tried
+LEVELS = 5  # wordings, longest first: each level shortens one more part
+
+
+def header_parts(account_name: str, usage: Usage | None, pending: int,
+                 link: LinkStatus | None, width: int, extra: str = "") -> tuple[str, str]:
+    """(left, right) texts of the bar for `width` cells: the longest wording that fits."""
+    for level in range(LEVELS):
+        left, right = _left(usage, pending, extra, level), _right(link, level)
+        room = width - cell_len(right) - cell_len(left) - 1 - 3  # a gap, and " · "
+        if cell_len(account_name) <= room or room >= NAME_MIN or level == LEVELS - 1:
+            name = account_name if cell_len(account_name) <= room else (
+                account_name[:max(1, room - 1)] + "…")
+            return (f"{name} · {left}" if left else name), right
+    raise AssertionError("unreachable")
+
+
+def _left(usage: Usage | None, pending: int, extra: str, level: int) -> str:
+    parts = []
+    if usage is not None:
+        limit = f"{usage.controllers_used}/{usage.controllers_limit}"
+        parts.append(f"{usage.tier.label} {limit}" + (" controllers" if level == 0 else ""))
+    if pending:
+        parts.append(f"✎ {pending}" + (" pending" if level < 4 else ""))
+    else:
+        parts.append("nothing pending" if level < 2 else "0 pending")
+    if extra:
+        parts.append(extra)
+    return " · ".join(parts)
+
+
+def _right(link: LinkStatus | None, level: int) -> str:
+    if link is None:
+        return ""
+    age = link.age_text(short=level >= 3)
+    return f"{link.state.value} · {age}" if age else link.state.value
+
 
 class TopBar(TextBox):
-    def show(self, account_name: str, usage: Usage | None, pending: int, extra: str = "") -> None:
-        parts = [f"[b]{account_name}[/b]"]
-        if usage is not None:
-            parts.append(
-                f"{usage.tier.label} {usage.controllers_used}/{usage.controllers_limit} controllers"
-            )
-        parts.append(f"✎ {pending} pending" if pending else "nothing pending")
-        if extra:
-            parts.append(extra)
-        self.update(" · ".join(parts))
+    def show(self, account_name: str, usage: Usage | None, pending: int, extra: str = "",
+             link: LinkStatus | None = None) -> None:
+        self._shown = (account_name, usage, pending, extra, link)
+        self.refresh()
+
+    def render(self) -> Text:
+        shown = getattr(self, "_shown", None)
+        if shown is None:
+            return Text("")
+        account_name, usage, pending, extra, link = shown
+        width = self.content_size.width or 78
+        left, right = header_parts(account_name, usage, pending, link, width, extra)
+        name, sep, rest = left.partition(" · ")
+        line = Text(name, style="bold") + Text(sep + rest)
+        if right:
+            line.append(" " * max(1, width - cell_len(left) - cell_len(right)))
+            state, _, age = right.partition(" · ")
+            line.append(state, style=LINK_STYLE[link.state] if link else "")
+            if age:
+                line.append(" · " + age, style="dim")
+        return line
