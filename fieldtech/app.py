@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Input
 
 # The controller screen and the form dialogs (DataTable, TabbedContent, Select, Switch, …) are
@@ -36,7 +36,7 @@ from fieldtech.screens.record_forms import (
     rain_delay_form,
     zone_form,
 )
-from fieldtech.screens.switcher import SwitcherScreen
+from fieldtech.screens.switcher import Shortcuts, Switcher, SwitcherScreen
 from fieldtech.screens.topbar import TopBar
 from fieldtech.settings import Settings
 
@@ -196,10 +196,10 @@ class FieldtechApp(App):
                 seen.add(cid)
         return out[:9]
 
-    def action_switcher(self) -> None:
+    async def action_switcher(self) -> None:
         shortcuts = self.shortcuts()
         self._prefetch([row.controller_id for row, _ in shortcuts])
-        self._pick(SwitcherScreen(shortcuts))
+        await self._pick(shortcuts)
 
     @work(thread=True, group="prefetch")
     def _prefetch(self, controller_ids: list[str]) -> None:
@@ -207,13 +207,29 @@ class FieldtechApp(App):
         self.call_from_thread(self.controller_screen)  # installed on the event loop
         self.controller_screen().prefetch(controller_ids)
 
-    def action_finder(self) -> None:
-        self._pick(SwitcherScreen([], finder=True))
+    async def action_finder(self) -> None:
+        await self._pick([], finder=True)
 
-    def _pick(self, screen: SwitcherScreen) -> None:
-        if isinstance(self.screen, SwitcherScreen):
+    async def _pick(self, shortcuts: Shortcuts, finder: bool = False) -> None:
+        """Open the switcher over the current screen: no screen change, so a switch is a frame.
+
+        A dialog (a form, the help) gets the switcher as a dialog of its own on top.
+        """
+        screen = self.screen
+        if isinstance(screen, ModalScreen):
+            if not isinstance(screen, SwitcherScreen):
+                self.push_screen(SwitcherScreen(shortcuts, finder), self._picked)
             return
-        self.push_screen(screen, lambda cid: cid and self.open_controller(cid))
+        found = screen.query(Switcher)
+        switcher = found.first() if found else Switcher(classes="overlay")
+        if not found:
+            await screen.mount(switcher)
+        if not switcher.is_open:
+            switcher.open(shortcuts, self._picked, finder=finder)
+
+    def _picked(self, controller_id: str | None) -> None:
+        if controller_id:
+            self.open_controller(controller_id)
 
     def action_previous(self) -> None:
         if self.previous_controller and self.previous_controller in self.rows_by_id:
