@@ -66,6 +66,7 @@ class FieldtechApp(App):
         self.data_dir = data_dir
         self.account_label = account_label
         self.rows: list[FleetRow] = []
+        self.first_rows: list[FleetRow] = []  # the first screenful, until the fleet is read
         self.index: FleetIndex | None = None
         self.rows_by_id: dict[str, FleetRow] = {}
         self.recent_ids: list[str] = []
@@ -88,11 +89,15 @@ class FieldtechApp(App):
         if isinstance(event.widget, Input) and not self.settings.blink():
             event.widget.cursor_blink = False
 
-    def on_mount(self) -> None:
-        self.push_screen(FleetScreen())
+    async def on_mount(self) -> None:
+        # The first screenful is read here (~3 ms), so the first frame shows it: a worker
+        # would add a thread hop and a second layout pass before anything is painted.
+        self.first_rows = self.store.fleet_rows(first=FIRST_SCREEN)
+        self._topbar = self._read_topbar()
+        await self.push_screen(FleetScreen())
         if self.settings.problem:
             self.notify(self.settings.problem, severity="warning", timeout=10)
-        self.load_fleet()
+        self.call_after_refresh(self._read_fleet)  # the whole fleet, after that first frame
         if self.after_first_paint is not None:
             self.call_after_refresh(self.after_first_paint)
 

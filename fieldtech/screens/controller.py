@@ -14,12 +14,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from fieldtech.domain.models import Controller
 from fieldtech.offline_store.store import FleetRow, OutboxEntry, Store
 from fieldtech.screens.topbar import TopBar
 from fieldtech.widgets.fleet_list import STATE_MARK
+from fieldtech.widgets.key_bar import KeyBar
 from fieldtech.widgets.record_table import RecordTable
 from fieldtech.widgets.text_line import TextBox
 
@@ -90,7 +91,7 @@ class ControllerScreen(Screen):
             with TabPane("Pending", id="pending"):
                 yield Static(tables["pending"].header(), classes="table-header")
                 yield tables["pending"]
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self._ready = True

@@ -14,7 +14,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
@@ -47,6 +47,24 @@ class SearchBox(Input):
     async def _on_key(self, event: events.Key) -> None:
         if self._is_shortcut(event.character):
             event.prevent_default()  # skip Input's own handler; the key bubbles to the bindings
+
+
+def _focus_now(widget: Widget | None, screen: Screen | None = None) -> None:
+    """Focus `widget` with its focus style and the footer's keys in this frame, not later.
+
+    Textual applies them when the focus events arrive, which is a frame (or two) after the
+    one that shows the switcher open or closed.
+    """
+    screen = screen or (widget.screen if widget is not None else None)
+    if screen is None:
+        return
+    blurred = screen.focused
+    screen.set_focus(widget)
+    if blurred is not None and blurred is not widget:
+        blurred.has_focus = False
+    if widget is not None:
+        widget.has_focus = True
+    screen.refresh_bindings()
 
 
 class Switcher(Vertical):
@@ -103,15 +121,16 @@ class Switcher(Vertical):
             self.query_one("#finder-list", FleetList).add_class("hidden")
             self._return_focus = self.screen.focused
             self.display = True
-            box.focus()
+            _focus_now(box)
 
     def _close(self, controller_id: str | None) -> None:
         picked, self._picked = self._picked, None
-        self.display = False
-        if self._return_focus is not None and self._return_focus.is_attached:
-            self._return_focus.focus()
-        if picked is not None:
-            picked(controller_id)
+        with self.app.batch_update():  # hiding and showing the choice: one frame
+            self.display = False
+            back = self._return_focus
+            _focus_now(back if back is not None and back.is_attached else None, self.screen)
+            if picked is not None:
+                picked(controller_id)
 
     def _hint(self) -> str:
         if self.finder:
