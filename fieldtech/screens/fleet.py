@@ -66,8 +66,8 @@ class FleetScreen(Screen):
         self.fleet_list.can_focus = bool(rows)
         if not rows:
             self.set_focus(None)
-        elif not (self.focused and self.focused.id == "filter"):
-            self.fleet_list.focus()
+        elif not (self.focused and self.focused.id in ("filter", "finder-input")):
+            self.fleet_list.focus()  # but never away from a filter or switcher being typed in
         query = self.query_one("#filter", Input).value
         if query and self.app.index is not None:
             index = self.app.index

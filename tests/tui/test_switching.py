@@ -171,3 +171,23 @@ async def test_help_lists_the_keys(app: FieldtechApp) -> None:
         text = " ".join(str(s.render()) for s in app.screen.query(Static))
         for words in ("Filter", "Switch", "Find", "New controller", "s then 1–9"):
             assert words in text
+
+
+async def test_fleet_reload_leaves_the_open_switcher_its_keys(tmp_path) -> None:
+    """The whole fleet arriving (or a reload) while the switcher is open keeps its focus."""
+    from tests.tui.conftest import make_app
+
+    app = make_app(tmp_path)
+    rows = [r for r in app.store.fleet_rows() if r.controller_id]
+    for r in (rows[12], rows[3]):  # rows[3] most recent
+        app.store.touch_recent(r.controller_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        app.screen.show_rows()  # what the fleet load does when it lands
+        await pilot.pause()
+        assert switcher_open(app)
+        await pilot.press("2")
+        await settle(pilot)
+        assert app.screen.controller.id == rows[12].controller_id
+    app.store.close()
