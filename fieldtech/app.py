@@ -171,7 +171,7 @@ class FieldtechApp(App):
         if controller_id in self.recent_ids:
             self.recent_ids.remove(controller_id)
         self.recent_ids.insert(0, controller_id)
-        self._touch_recent(controller_id)
+        self.call_after_refresh(self._touch_recent, controller_id)  # not before the paint
         screen = self.controller_screen()
         if self.screen is not screen:
             self.push_screen(screen)
@@ -203,14 +203,15 @@ class FieldtechApp(App):
 
     async def action_switcher(self) -> None:
         shortcuts = self.shortcuts()
-        self._prefetch([row.controller_id for row, _ in shortcuts])
+        screen = self.controller_screen()
+        if missing := screen.uncached([row.controller_id for row, _ in shortcuts]):
+            self._prefetch(screen, missing)
         await self._pick(shortcuts)
 
     @work(thread=True, group="prefetch")
-    def _prefetch(self, controller_ids: list[str]) -> None:
+    def _prefetch(self, screen: Any, controller_ids: list[str]) -> None:
         """While the switcher is open, read its candidates so the chosen one paints at once."""
-        self.call_from_thread(self.controller_screen)  # installed on the event loop
-        self.controller_screen().prefetch(controller_ids)
+        screen.prefetch(controller_ids)
 
     async def action_finder(self) -> None:
         await self._pick([], finder=True)
