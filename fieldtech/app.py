@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, work
 from textual.app import App
@@ -39,6 +39,9 @@ from fieldtech.screens.record_forms import (
 from fieldtech.screens.switcher import Shortcuts, Switcher, SwitcherScreen
 from fieldtech.screens.topbar import TopBar
 from fieldtech.settings import Settings
+
+if TYPE_CHECKING:
+    from fieldtech.screens.controller import ControllerScreen
 
 FIRST_SCREEN = 60  # rows read before the first paint; a 24-line terminal shows ~20
 
@@ -209,7 +212,7 @@ class FieldtechApp(App):
         await self._pick(shortcuts)
 
     @work(thread=True, group="prefetch")
-    def _prefetch(self, screen: Any, controller_ids: list[str]) -> None:
+    def _prefetch(self, screen: ControllerScreen, controller_ids: list[str]) -> None:
         """While the switcher is open, read its candidates so the chosen one paints at once."""
         screen.prefetch(controller_ids)
 
@@ -217,7 +220,7 @@ class FieldtechApp(App):
         await self._pick([], finder=True)
 
     async def _pick(self, shortcuts: Shortcuts, finder: bool = False) -> None:
-        """Open the switcher over the current screen: no screen change, so a switch is a frame.
+        """Open the switcher over the current screen: opening and closing it change no screen.
 
         A dialog (a form, the help) gets the switcher as a dialog of its own on top.
         """
