@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Input
 
 # The controller screen and the form dialogs (DataTable, TabbedContent, Select, Switch, …) are
@@ -38,12 +38,13 @@ from fieldtech.screens.record_forms import (
     rain_delay_form,
     zone_form,
 )
-from fieldtech.screens.switcher import SwitcherScreen
+from fieldtech.screens.switcher import Shortcuts, Switcher, SwitcherScreen
 from fieldtech.screens.topbar import TopBar
 from fieldtech.settings import Settings
 
 if TYPE_CHECKING:
     from fieldtech.cloud.sync import SyncReport
+    from fieldtech.screens.controller import ControllerScreen
 
 FIRST_SCREEN = 60  # rows read before the first paint; a 24-line terminal shows ~20
 
@@ -76,6 +77,7 @@ class FieldtechApp(App):
         self.data_dir = data_dir
         self.account_label = account_label
         self.rows: list[FleetRow] = []
+        self.first_rows: list[FleetRow] = []  # the first screenful, until the fleet is read
         self.index: FleetIndex | None = None
         self.rows_by_id: dict[str, FleetRow] = {}
         self.recent_ids: list[str] = []
@@ -102,11 +104,15 @@ class FieldtechApp(App):
         if isinstance(event.widget, Input) and not self.settings.blink():
             event.widget.cursor_blink = False
 
-    def on_mount(self) -> None:
-        self.push_screen(FleetScreen())
+    async def on_mount(self) -> None:
+        # The first screenful is read here (~3 ms), so the first frame shows it: a worker
+        # would add a thread hop and a second layout pass before anything is painted.
+        self.first_rows = self.store.fleet_rows(first=FIRST_SCREEN)
+        self._topbar = self._read_topbar()
+        await self.push_screen(FleetScreen())
         if self.settings.problem:
             self.notify(self.settings.problem, severity="warning", timeout=10)
-        self.load_fleet()
+        self.call_after_refresh(self._read_fleet)  # the whole fleet, after that first frame
         self._start_link()
         if self.after_first_paint is not None:
             self.call_after_refresh(self.after_first_paint)
@@ -181,7 +187,7 @@ class FieldtechApp(App):
         if controller_id in self.recent_ids:
             self.recent_ids.remove(controller_id)
         self.recent_ids.insert(0, controller_id)
-        self._touch_recent(controller_id)
+        self.call_after_refresh(self._touch_recent, controller_id)  # not before the paint
         screen = self.controller_screen()
         if self.screen is not screen:
             self.push_screen(screen)
@@ -211,24 +217,41 @@ class FieldtechApp(App):
                 seen.add(cid)
         return out[:9]
 
-    def action_switcher(self) -> None:
+    async def action_switcher(self) -> None:
         shortcuts = self.shortcuts()
-        self._prefetch([row.controller_id for row, _ in shortcuts])
-        self._pick(SwitcherScreen(shortcuts))
+        screen = self.controller_screen()
+        if missing := screen.uncached([row.controller_id for row, _ in shortcuts]):
+            self._prefetch(screen, missing)
+        await self._pick(shortcuts)
 
     @work(thread=True, group="prefetch")
-    def _prefetch(self, controller_ids: list[str]) -> None:
+    def _prefetch(self, screen: ControllerScreen, controller_ids: list[str]) -> None:
         """While the switcher is open, read its candidates so the chosen one paints at once."""
-        self.call_from_thread(self.controller_screen)  # installed on the event loop
-        self.controller_screen().prefetch(controller_ids)
+        screen.prefetch(controller_ids)
 
-    def action_finder(self) -> None:
-        self._pick(SwitcherScreen([], finder=True))
+    async def action_finder(self) -> None:
+        await self._pick([], finder=True)
 
-    def _pick(self, screen: SwitcherScreen) -> None:
-        if isinstance(self.screen, SwitcherScreen):
+    async def _pick(self, shortcuts: Shortcuts, finder: bool = False) -> None:
+        """Open the switcher over the current screen: opening and closing it change no screen.
+
+        A dialog (a form, the help) gets the switcher as a dialog of its own on top.
+        """
+        screen = self.screen
+        if isinstance(screen, ModalScreen):
+            if not isinstance(screen, SwitcherScreen):
+                self.push_screen(SwitcherScreen(shortcuts, finder), self._picked)
             return
-        self.push_screen(screen, lambda cid: cid and self.open_controller(cid))
+        found = screen.query(Switcher)
+        switcher = found.first() if found else Switcher(classes="overlay")
+        if not found:
+            await screen.mount(switcher)
+        if not switcher.is_open:
+            switcher.open(shortcuts, self._picked, finder=finder)
+
+    def _picked(self, controller_id: str | None) -> None:
+        if controller_id:
+            self.open_controller(controller_id)
 
     def action_previous(self) -> None:
         if self.previous_controller and self.previous_controller in self.rows_by_id:

@@ -14,12 +14,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from fieldtech.domain.models import Controller
 from fieldtech.offline_store.store import FleetRow, OutboxEntry, Store
 from fieldtech.screens.topbar import TopBar
 from fieldtech.widgets.fleet_list import STATE_MARK
+from fieldtech.widgets.key_bar import KeyBar
 from fieldtech.widgets.record_table import RecordTable
 from fieldtech.widgets.text_line import TextBox
 
@@ -90,7 +91,7 @@ class ControllerScreen(Screen):
             with TabPane("Pending", id="pending"):
                 yield Static(tables["pending"].header(), classes="table-header")
                 yield tables["pending"]
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self._ready = True
@@ -106,13 +107,19 @@ class ControllerScreen(Screen):
             return
         if cached := self._cache.get(controller_id):
             self.show(*cached)
-        self._read(controller_id)
+            self.call_after_refresh(self._read, controller_id)  # the fresh read, after the paint
+        else:
+            self._read(controller_id)
 
     def prefetch(self, controller_ids: list[str]) -> None:
         """Read these controllers (call from a worker) so a switch to one paints at once."""
         for controller_id in controller_ids:
             if controller_id not in self._cache:
                 self._remember(self._read_one(controller_id))
+
+    def uncached(self, controller_ids: list[str]) -> list[str]:
+        """Those of `controller_ids` a switch could not paint at once (to prefetch)."""
+        return [c for c in controller_ids if c not in self._cache]
 
     def forget(self, controller_id: str) -> None:
         """Drop a cached copy (it was just edited): the next show waits for the store."""

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from fieldtech.screens.topbar import TopBar
 from fieldtech.widgets.fleet_list import FleetList
+from fieldtech.widgets.key_bar import KeyBar
 
 if TYPE_CHECKING:
     from fieldtech.app import FieldtechApp
@@ -45,7 +46,11 @@ class FleetScreen(Screen):
         yield Input(placeholder="Filter: name, customer, address or serial", id="filter")
         yield Static(WELCOME, id="empty")
         yield FleetList(id="fleet")
-        yield Footer()
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.app.refresh_topbar(self)
+        self.show_rows(rows=self.app.rows or self.app.first_rows)
 
     @property
     def fleet_list(self) -> FleetList:
@@ -61,8 +66,8 @@ class FleetScreen(Screen):
         self.fleet_list.can_focus = bool(rows)
         if not rows:
             self.set_focus(None)
-        elif not (self.focused and self.focused.id == "filter"):
-            self.fleet_list.focus()
+        elif not (self.focused and self.focused.id in ("filter", "finder-input")):
+            self.fleet_list.focus()  # but never away from a filter or switcher being typed in
         query = self.query_one("#filter", Input).value
         if query and self.app.index is not None:
             index = self.app.index

@@ -1,21 +1,32 @@
-"""The switcher (`s` then a digit: pinned and recent controllers) and the fuzzy finder (`f`)."""
+"""The switcher (`s` then a digit: pinned and recent controllers) and the fuzzy finder (`f`).
+
+`Switcher` is an overlay on the current screen: opening and closing it are a repaint of its own
+box, not a screen change, so `s` + digit costs one frame. `SwitcherScreen` wraps it in a modal
+dialog for screens that have no overlay (forms, on site) and for picking a copy source.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from fieldtech.offline_store.store import FleetRow
 from fieldtech.widgets.fleet_list import FleetList
+from fieldtech.widgets.text_line import TextBox
 
 if TYPE_CHECKING:
     from fieldtech.app import FieldtechApp
+
+Shortcuts = list[tuple[FleetRow, bool]]  # (row, pinned), keys 1–9 in order
+Picked = Callable[[str | None], None]  # the chosen controller id, None if cancelled
 
 
 class SearchBox(Input):
@@ -30,7 +41,7 @@ class SearchBox(Input):
                     and int(character) <= self.shortcuts)
 
     def check_consume_key(self, key: str, character: str | None) -> bool:
-        # Keeps the screen's digit bindings in the binding chain while the box is empty.
+        # Keeps the switcher's digit bindings in the binding chain while the box is empty.
         return not self._is_shortcut(character) and super().check_consume_key(key, character)
 
     async def _on_key(self, event: events.Key) -> None:
@@ -38,10 +49,29 @@ class SearchBox(Input):
             event.prevent_default()  # skip Input's own handler; the key bubbles to the bindings
 
 
-class SwitcherScreen(ModalScreen[str | None]):
+def _focus_now(widget: Widget | None, screen: Screen | None = None) -> None:
+    """Focus `widget` with its focus style and the footer's keys in this frame, not later.
+
+    Textual applies them when the focus events arrive, which is a frame (or two) after the
+    one that shows the switcher open or closed.
+    """
+    screen = screen or (widget.screen if widget is not None else None)
+    if screen is None:
+        return
+    blurred = screen.focused
+    screen.set_focus(widget)
+    if blurred is not None and blurred is not widget:
+        blurred.has_focus = False
+    if widget is not None:
+        widget.has_focus = True
+    screen.refresh_bindings()
+
+
+class Switcher(Vertical):
     """Pick a controller: a digit for a pinned/recent one, or type to search every controller.
 
-    Dismisses with the chosen controller id (None if cancelled).
+    `open()` shows it with its shortcuts and what to call with the choice; it hides itself
+    (and gives the focus back) before calling.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -56,20 +86,51 @@ class SwitcherScreen(ModalScreen[str | None]):
 
     app: FieldtechApp
 
-    def __init__(self, shortcuts: list[tuple[FleetRow, bool]], finder: bool = False):
-        super().__init__()
-        self.shortcuts = shortcuts  # (row, pinned)
-        self.finder = finder
+    def __init__(self, *, id: str | None = None, classes: str | None = None):
+        super().__init__(id=id, classes=f"dialog {classes or ''}".strip())
+        self.shortcuts: Shortcuts = []
+        self.finder = False
+        self._picked: Picked | None = None
+        self._return_focus: Widget | None = None
 
     def compose(self) -> ComposeResult:
-        title = "Find a controller" if self.finder else "Switch to…"
-        with Vertical(classes="dialog"):
-            yield Static(title, classes="dialog-title")
-            yield SearchBox(0 if self.finder else len(self.shortcuts),
-                            placeholder="Name, customer, address or serial", id="finder-input")
-            yield Static(self._shortcut_text(), id="switcher-items")
-            yield FleetList(grouped=False, id="finder-list", classes="hidden")
-            yield Static(self._hint(), classes="dialog-hint", id="finder-hint")
+        yield TextBox(id="switcher-title", classes="dialog-title")
+        yield SearchBox(0, placeholder="Name, customer, address or serial", id="finder-input")
+        yield Static(id="switcher-items")
+        yield FleetList(grouped=False, id="finder-list", classes="hidden")
+        yield TextBox(classes="dialog-hint", id="finder-hint")
+
+    @property
+    def is_open(self) -> bool:
+        return self._picked is not None
+
+    def open(self, shortcuts: Shortcuts, picked: Picked, finder: bool = False) -> None:
+        """Show the switcher (or, with `finder`, the finder); `picked` gets the choice."""
+        self.shortcuts, self.finder, self._picked = shortcuts, finder, picked
+        box = self.query_one("#finder-input", SearchBox)
+        box.shortcuts = 0 if finder else len(shortcuts)
+        with self.app.batch_update():
+            if box.value:
+                box.value = ""  # posts Changed: the results hide again
+            self.query_one("#switcher-title", TextBox).update(
+                "Find a controller" if finder else "Switch to…")
+            self.query_one("#finder-hint", TextBox).update(self._hint())
+            items = self.query_one("#switcher-items", Static)
+            items.update(self._shortcut_text())
+            items.display = not finder
+            self.query_one("#finder-list", FleetList).add_class("hidden")
+            self._return_focus = self.screen.focused
+            self.display = True
+            _focus_now(box)
+
+    def _close(self, controller_id: str | None) -> None:
+        picked, self._picked = self._picked, None
+        with self.app.batch_update():  # hiding and showing the choice: one frame
+            self.display = False
+            back = self._return_focus
+            _focus_now(back if back is not None and back.is_attached else None, self.screen)
+            if picked is not None:
+                picked(controller_id)
 
     def _hint(self) -> str:
         if self.finder:
@@ -87,28 +148,26 @@ class SwitcherScreen(ModalScreen[str | None]):
             lines.append(f" [b]{n}[/b] {pin} {row.name} [dim]— {row.customer_name}[/dim]")
         return "\n".join(lines)
 
-    def on_mount(self) -> None:
-        self.query_one("#finder-input", Input).focus()
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "shortcut":
             # Two keystrokes: the switcher key, then a digit, while nothing is typed yet.
             # Otherwise the digit is part of the search (serial numbers have digits).
             box = self.query_one("#finder-input", SearchBox)
-            return box._is_shortcut(str(parameters[0]))
+            return self.is_open and box._is_shortcut(str(parameters[0]))
         return True
 
     def action_shortcut(self, n: int) -> None:
-        self.dismiss(self.shortcuts[n - 1][0].controller_id)
+        self._close(self.shortcuts[n - 1][0].controller_id)
 
     def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
         results = self.query_one("#finder-list", FleetList)
         query = event.value.strip()
         hits = self.app.index.search(query) if (query and self.app.index) else []
         # Toggle what shows only when it changes: each toggle costs a layout pass.
         if results.has_class("hidden") == bool(query):
             results.set_class(not query, "hidden")
-            self.query_one("#switcher-items").display = not query
+            self.query_one("#switcher-items").display = not query and not self.finder
         results.set_rows(hits)
 
     def action_move(self, step: int) -> None:
@@ -117,13 +176,30 @@ class SwitcherScreen(ModalScreen[str | None]):
     def action_choose(self) -> None:
         current = self.query_one("#finder-list", FleetList).current
         if current is not None:
-            self.dismiss(current[0].controller_id)
+            self._close(current[0].controller_id)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
         self.action_choose()
 
     def on_fleet_list_selected(self, event: FleetList.Selected) -> None:
-        self.dismiss(event.row.controller_id)
+        event.stop()
+        self._close(event.row.controller_id)
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self._close(None)
+
+
+class SwitcherScreen(ModalScreen[str | None]):
+    """The switcher as a modal dialog; dismisses with the chosen controller id (or None)."""
+
+    def __init__(self, shortcuts: Shortcuts, finder: bool = False):
+        super().__init__()
+        self.shortcuts = shortcuts
+        self.finder = finder
+
+    def compose(self) -> ComposeResult:
+        yield Switcher()
+
+    def on_mount(self) -> None:
+        self.query_one(Switcher).open(self.shortcuts, self.dismiss, finder=self.finder)

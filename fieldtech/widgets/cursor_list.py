@@ -11,6 +11,7 @@ from typing import ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
@@ -111,6 +112,12 @@ class CursorList(ScrollView, can_focus=True):
 
     def action_last(self) -> None:
         self.move_to(self._count - 1)
+
+    def _on_focus(self, event: events.Focus) -> None:
+        if self.has_focus:  # already styled as focused (the switcher closing): no repaint
+            event.prevent_default()
+            if self.parent is not None:
+                self.parent.post_message(events.DescendantFocus(self))
 
     # -- rendering ----------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from textual.widgets import Input, Static
 from fieldtech.app import FieldtechApp
 from fieldtech.screens.controller import ControllerScreen
 from fieldtech.screens.fleet import FleetScreen
-from fieldtech.screens.switcher import SwitcherScreen
+from fieldtech.screens.switcher import Switcher
 from fieldtech.widgets.fleet_list import FleetList
 from tests.tui.conftest import SIZE, settle
 
@@ -21,6 +21,13 @@ def header(app: FieldtechApp) -> str:
     return str(app.screen.query_one("#ctl-header").render())
 
 
+def switcher_open(app: FieldtechApp) -> bool:
+    """The switcher shows over the current screen (no screen change) and has the keys."""
+    found = app.screen.query(Switcher)
+    return bool(found) and found.first().is_open and found.first().display and (
+        app.focused is app.screen.query_one("#finder-input"))
+
+
 async def test_switcher_key_then_digit_opens_that_recent_controller(app: FieldtechApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -30,10 +37,12 @@ async def test_switcher_key_then_digit_opens_that_recent_controller(app: Fieldte
             await open_by_id(pilot, app, r.controller_id)
         # Most recent first: 1 = rows[20] (current), 2 = rows[10], 3 = rows[3].
         await pilot.press("s")
-        assert isinstance(app.screen, SwitcherScreen)
+        assert isinstance(app.screen, ControllerScreen) and switcher_open(app)
         await pilot.press("3")
         await settle(pilot)
-        assert isinstance(app.screen, ControllerScreen)
+        assert isinstance(app.screen, ControllerScreen) and not switcher_open(app)
+        # No dialog screen came and went: the fleet, then the one controller screen.
+        assert [type(s) for s in app.screen_stack[-2:]] == [FleetScreen, ControllerScreen]
         assert app.current_controller == rows[3].controller_id
         assert app.screen.controller.id == rows[3].controller_id
         assert rows[3].name in header(app) and rows[3].customer_name in header(app)
@@ -94,7 +103,7 @@ async def test_digit_is_search_text_once_typing_started(app: FieldtechApp) -> No
         await open_by_id(pilot, app, app.rows[0].controller_id)
         serial_row = next(r for r in app.rows if r.serial and r.serial.startswith("FT1-"))
         await pilot.press("s", *serial_row.serial.lower())
-        assert isinstance(app.screen, SwitcherScreen)
+        assert switcher_open(app)
         assert app.screen.query_one("#finder-input", Input).value == serial_row.serial.lower()
         await pilot.press("enter")
         await settle(pilot)
@@ -162,3 +171,23 @@ async def test_help_lists_the_keys(app: FieldtechApp) -> None:
         text = " ".join(str(s.render()) for s in app.screen.query(Static))
         for words in ("Filter", "Switch", "Find", "New controller", "s then 1–9"):
             assert words in text
+
+
+async def test_fleet_reload_leaves_the_open_switcher_its_keys(tmp_path) -> None:
+    """The whole fleet arriving (or a reload) while the switcher is open keeps its focus."""
+    from tests.tui.conftest import make_app
+
+    app = make_app(tmp_path)
+    rows = [r for r in app.store.fleet_rows() if r.controller_id]
+    for r in (rows[12], rows[3]):  # rows[3] most recent
+        app.store.touch_recent(r.controller_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        app.screen.show_rows()  # what the fleet load does when it lands
+        await pilot.pause()
+        assert switcher_open(app)
+        await pilot.press("2")
+        await settle(pilot)
+        assert app.screen.controller.id == rows[12].controller_id
+    app.store.close()
