@@ -70,7 +70,8 @@ class FieldtechApp(App):
                  account_label: str | None = None, mdns_interfaces: list[str] | None = None,
                  simulator: Any = None, zone_test_seconds: int = 30,
                  after_first_paint: Callable[[], None] | None = None,
-                 cloud: CloudFactory | None = None, sync_every_s: float | None = 60.0):
+                 cloud: CloudFactory | None = None, sync_every_s: float | None = 60.0,
+                 remember_sign_in: Callable[[str, str, str], tuple[str, bool]] | None = None):
         super().__init__()
         self.store = store
         self.settings = settings
@@ -94,6 +95,8 @@ class FieldtechApp(App):
         # run every `sync_every_s` seconds (None: only on demand) and with the sync key.
         self.link = CloudLink(store, cloud)
         self.sync_every_s = sync_every_s
+        # Keeps a token from the sign-in screen (the OS keyring); None: memory only (the demo).
+        self.remember_sign_in = remember_sign_in
         if settings.theme in self.available_themes:
             self.theme = settings.theme
         if settings.keys:
@@ -599,7 +602,17 @@ class FieldtechApp(App):
         from fieldtech.cloud.api import CloudAPI
 
         self.connect(lambda: CloudAPI(url, token))
-        self.notify(f"Signed in as {email}.", timeout=3)
+        if self.remember_sign_in is None:
+            self.notify(f"Signed in as {email} for this session.", timeout=3)
+        else:
+            self._remember(url, email, token)
+
+    @work(thread=True, group="remember")
+    def _remember(self, url: str, email: str, token: str) -> None:
+        assert self.remember_sign_in is not None
+        message, kept = self.remember_sign_in(url, email, token)  # the keyring may be slow
+        self.call_from_thread(self.notify, message, severity="information" if kept
+                              else "warning", timeout=4 if kept else 12)
 
     def connect(self, cloud: CloudFactory) -> None:
         """Use this cloud from now on (a factory of CloudAPIs) and sync."""

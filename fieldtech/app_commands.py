@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +33,31 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_app(args: argparse.Namespace) -> int:
+    from fieldtech.cloud.session import has_saved_sign_in, remember_sign_in
     from fieldtech.offline_store.paths import data_dir
 
-    return _launch(data_dir(args.data_dir))
+    return _launch(data_dir(args.data_dir),
+                   cloud=_saved_cloud() if has_saved_sign_in() else None,
+                   remember_sign_in=remember_sign_in)
+
+
+def _saved_cloud() -> Any:
+    """A CloudAPI factory for whoever is signed in. The token is read (keyring: up to 3 s) on
+    the first sync, in the sync worker, and kept for the session."""
+    who: list[Any] = []
+
+    def connect() -> Any:
+        from fieldtech.cloud.session import signed_in
+
+        if not who:
+            who.append(signed_in())  # NotSignedIn: the header says "sign in (L)"
+        return who[0].api()
+
+    return connect
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from fieldtech.demo_cloud import DemoCloud
     from fieldtech.offline_store import Store
     from fieldtech.offline_store.paths import data_dir, store_path
     from fieldtech.offline_store.seed import ONSITE_CUSTOMER, seed_onsite, seed_store
@@ -50,6 +70,7 @@ def run_demo(args: argparse.Namespace) -> int:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         shutil.rmtree(directory / "simulator", ignore_errors=True)
+        DemoCloud.reset(directory)
     with Store(path) as store:
         if store.counts()[1] == 0:
             print("Preparing the demo account…", file=sys.stderr)
@@ -57,16 +78,26 @@ def run_demo(args: argparse.Namespace) -> int:
         if not any(c.name == ONSITE_CUSTOMER for c in store.customers()):  # older demo stores
             seed_onsite(store, bound_serial="FT1-SIM00001")
     controllers = DemoControllers(directory / "simulator")
+    cloud = DemoCloud(directory, path, DEMO_CUSTOMERS, DEMO_CONTROLLERS)
+
+    def after_first_paint(app: Any) -> None:
+        # Both start on threads once the fleet is on screen: the app is usable at once, the
+        # header says "local only" until the demo cloud is up (about a second) and synced.
+        controllers.start()
+        cloud.start(lambda connect: app.call_from_thread(app.connect, connect))
+
     try:
         return _launch(directory, label="Greenline Irrigation (demo)",
                        mdns_interfaces=DEMO_MDNS_INTERFACES, simulator=controllers,
-                       after_first_paint=controllers.start,
+                       on_first_paint=after_first_paint,
                        zone_test_seconds=DEMO_ZONE_TEST_SECONDS)
     finally:
+        cloud.stop()
         controllers.stop()
-        if controllers.problem:
-            print(f"The demo's simulated controllers did not start: {controllers.problem}",
-                  file=sys.stderr)
+        for what, problem in (("simulated controllers", controllers.problem),
+                              ("cloud", cloud.problem)):
+            if problem:
+                print(f"The demo's {what} did not start: {problem}", file=sys.stderr)
 
 
 class DemoControllers:
@@ -137,7 +168,8 @@ def run_seed(args: argparse.Namespace) -> int:
     return 0
 
 
-def _launch(directory: Path, label: str | None = None, **app_options: Any) -> int:
+def _launch(directory: Path, label: str | None = None,
+            on_first_paint: Callable[[Any], None] | None = None, **app_options: Any) -> int:
     from fieldtech.settings import Settings
 
     settings = Settings.load()
@@ -156,7 +188,10 @@ def _launch(directory: Path, label: str | None = None, **app_options: Any) -> in
     if store.account() is None:  # first run: a local account until one is linked to a cloud
         store.set_account(Account(id=new_id(), name="My company"))
     try:
-        FieldtechApp(store, settings, directory, account_label=label, **app_options).run()
+        app = FieldtechApp(store, settings, directory, account_label=label, **app_options)
+        if on_first_paint is not None:
+            app.after_first_paint = lambda: on_first_paint(app)
+        app.run()
     finally:
         store.close()
     return 0

@@ -9,6 +9,7 @@ and hands the app a way to connect. Later runs find the account and sign in agai
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -65,7 +66,8 @@ class DemoCloud:
             return CloudAPI(url, token)
 
         if self._on_ready is not None:
-            self._on_ready(connect)
+            with contextlib.suppress(RuntimeError):  # the app closed before the cloud was up
+                self._on_ready(connect)
 
     def _ensure_account(self) -> None:
         from sqlalchemy import select

@@ -20,6 +20,7 @@ import tomli_w
 
 from fieldtech.cloud import credentials
 from fieldtech.cloud.credentials import (
+    TOKEN_ENV,
     URL_ENV,
     InsecureTokenFile,
     KeyringUnavailable,
@@ -204,3 +205,30 @@ def forget_token(session: Session, directory: Path | None = None) -> list[str]:
 
 def _str_or_none(value: object) -> str | None:
     return str(value) if value not in (None, "") else None
+
+
+def remember_sign_in(url: str, email: str, token: str,
+                     directory: Path | None = None) -> tuple[str, bool]:
+    """Keep a token the app's sign-in screen got, in the OS keyring as `fieldtech login` does.
+
+    → (what to tell the user, whether it was kept). Without a working keyring nothing is
+    written anywhere: the app keeps the token in memory for this session and says so."""
+    new = Session(normalize_url(url), email)
+    try:
+        old = load_session(directory)
+    except NotSignedIn:  # a broken cloud.toml: replaced below
+        old = None
+    try:
+        store_token(new, token, directory)
+    except (KeyringUnavailable, InsecureTokenFile) as exc:
+        return (f"Signed in as {email} for this session only: {exc} To stay signed in, use "
+                "`fieldtech login --insecure-storage` or FIELDTECH_TOKEN.", False)
+    if old is not None and old.keyring_username != new.keyring_username:
+        forget_token(old, directory)
+    save_session(new, directory)
+    return f"Signed in as {email}; the token is kept in the OS keyring.", True
+
+
+def has_saved_sign_in(directory: Path | None = None) -> bool:
+    """Whether the app should try the cloud at start (cheap: no keyring, no network)."""
+    return bool(os.environ.get(TOKEN_ENV)) or session_path(directory).exists()
