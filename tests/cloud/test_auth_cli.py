@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.cloud.conftest import FAST_RETRY, CloudAccount
 from keyrings import HangingKeyring, MemoryKeyring
 
 from fieldtech.cli import main
@@ -25,6 +24,7 @@ from fieldtech.cloud.api import CloudAPI
 from fieldtech.cloud.session import Session, save_session, session_path
 from fieldtech.domain.errors import NotSignedIn
 from fieldtech.server.embedded import free_port
+from tests.cloud.conftest import FAST_RETRY, CloudAccount
 
 pytestmark = pytest.mark.usefixtures("no_env_token")
 

@@ -207,3 +207,30 @@ def test_connect_talks_to_the_cloud_with_the_stored_token(new_account,
         assert api.me()["account_id"] == account.account_id
     with connect(token=account.token, url=account.url) as api:  # the demo's way
         assert api.me()["email"] == account.email
+
+
+# -- the app's sign-in screen ------------------------------------------------------------------
+
+
+def test_the_app_sign_in_keeps_its_token_in_the_keyring(
+        new_account, memory_keyring: MemoryKeyring) -> None:
+    from fieldtech.cloud.session import has_saved_sign_in, remember_sign_in
+
+    account = new_account()
+    assert not has_saved_sign_in()
+    message, kept = remember_sign_in(account.url, account.email, account.token)
+    assert kept and "OS keyring" in message
+    assert has_saved_sign_in()
+    assert connect().me()["email"] == account.email  # found again, as the next start does
+    assert account.token not in session_path().read_text()
+
+
+def test_the_app_sign_in_without_a_keyring_writes_nothing_and_says_so(
+        new_account, no_keyring) -> None:
+    from fieldtech.cloud.session import has_saved_sign_in, remember_sign_in
+
+    account = new_account()
+    message, kept = remember_sign_in(account.url, account.email, account.token)
+    assert not kept and "this session only" in message and "--insecure-storage" in message
+    assert not has_saved_sign_in() and not session_path().exists()
+    assert not credentials.token_file_path().exists()
