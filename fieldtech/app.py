@@ -26,7 +26,7 @@ from fieldtech.domain.models import Controller, Program, Zone
 from fieldtech.fleet_index import FleetIndex
 from fieldtech.messages import Synced
 from fieldtech.offline_store.paths import templates_dir
-from fieldtech.offline_store.store import DRAFT, FleetRow, Store
+from fieldtech.offline_store.store import FleetRow, Store
 from fieldtech.screens.fleet import FleetScreen
 from fieldtech.screens.form_fields import Field
 from fieldtech.screens.record_forms import (
@@ -350,12 +350,14 @@ class FieldtechApp(App):
         if warning:
             self.notify(warning, severity="warning", timeout=8)
 
-        # Over the limit (as last known) it is kept as a draft: not sent, so not refused.
-        draft = warning if usage and usage.controllers_used >= usage.controllers_limit else None
+        # Over the limit as last known, it is still kept and sent: the cloud decides (a
+        # colleague may have freed a slot). Refused, it stays here as a draft with the reason.
+        over = bool(usage and usage.controllers_used >= usage.controllers_limit)
 
         def save(c: Controller) -> None:
-            what = f"Controller {c.name}" + (" (a draft: over the plan's limit)" if draft else "")
-            self._save(what, lambda: self._create_controller(c, draft), open_id=c.id)
+            what = f"Controller {c.name}" + (" (over the plan's limit as last known: the "
+                                             "cloud decides)" if over else "")
+            self._save(what, lambda: self.store.create_controller(c), open_id=c.id)
         title = f"New controller for {customer.name} (no hardware needed)"
         self._form(title, new_controller_form(customer), save)
 
@@ -496,12 +498,6 @@ class FieldtechApp(App):
                               config=copied.config)
 
     # -- the cloud: sync, sign-in, plans and the outbox ---------------------------------------
-
-    def _create_controller(self, controller: Controller, draft: str | None) -> None:
-        with self.store.locked():  # a sync in another thread cannot claim it in between
-            entry = self.store.create_controller(controller)
-            if draft:
-                self.store.set_entries([entry.id], DRAFT, draft)
 
     def _start_link(self) -> None:
         self._read_link()

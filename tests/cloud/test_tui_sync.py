@@ -341,7 +341,7 @@ async def test_rejected_controller_shows_why_kept_as_draft_then_discarded(tmp_pa
     store.close()
 
 
-async def test_creating_warns_from_last_known_usage_and_drafts_past_the_limit(
+async def test_creating_warns_from_last_known_usage_and_the_cloud_decides_past_the_limit(
         tmp_path, seeded) -> None:
     account = seeded(customers=5, controllers=24)
     store = synced_store(tmp_path / "mine.db", account)
@@ -358,9 +358,11 @@ async def test_creating_warns_from_last_known_usage_and_drafts_past_the_limit(
         app.screen.query_one("#in-name", Input).value = "Number 26"
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: len(store.outbox()) == 2)
-        assert [e.state for e in store.outbox()] == [QUEUED, DRAFT]
+        assert [e.state for e in store.outbox()] == [QUEUED, QUEUED]  # kept, to be sent
         await sync_with_key(pilot)
-        assert [e.state for e in store.outbox()] == [DRAFT]  # 25 went in; 26 waits
+        left = store.outbox()  # 25 went in; the cloud refused 26, which stays with why
+        assert [e.state for e in left] == [REJECTED] and "Starter" in left[0].message
+        assert store.controller(left[0].entity_id).name == "Number 26"
     store.close()
 
 
