@@ -238,8 +238,12 @@ class SyncEngine:
     def _claim(self) -> list[_Item]:
         """The queued edits no earlier edit holds back, as batch items, marked as sending."""
         with self.store.locked():
-            blocked = {(e.entity if e.entity != "config" else "controller", e.entity_id)
-                       for e in self.store.outbox([CONFLICT, REJECTED, DRAFT])}
+            # An edit waits behind an earlier edit of its record that is held (conflict,
+            # refused, draft); a later held edit does not hold back an earlier one.
+            blocked: dict[tuple[str, str], int] = {}
+            for e in self.store.outbox([CONFLICT, REJECTED, DRAFT]):
+                key = ("customer" if e.entity == "customer" else "controller", e.entity_id)
+                blocked.setdefault(key, e.seq)
             items: list[_Item] = []
             open_items: dict[tuple[str, str], _Item] = {}  # (entity, id) → item still growing
             creating: set[tuple[str, str]] = set()
@@ -248,10 +252,10 @@ class SyncEngine:
                 record = ("customer" if entry.entity == "customer" else "controller",
                           entry.entity_id)
                 group = (entry.entity, entry.entity_id)
-                if record in blocked or group in held:
+                if blocked.get(record, entry.seq) < entry.seq or group in held:
                     continue
                 if entry.entity != "customer" and self._customer_blocked(entry, blocked):
-                    blocked.add(record)
+                    blocked.setdefault(record, entry.seq - 1)
                     continue
                 if entry.op == "update" and record in creating:
                     open_items[("controller" if entry.entity == "config" else entry.entity,
@@ -281,9 +285,11 @@ class SyncEngine:
             self.store.claim(claims)
         return [i for i in items if i.body]
 
-    def _customer_blocked(self, entry: OutboxEntry, blocked: set[tuple[str, str]]) -> bool:
+    def _customer_blocked(self, entry: OutboxEntry, blocked: dict[tuple[str, str], int]
+                          ) -> bool:
         part = self.store.record_data("controller", entry.entity_id)
-        return part is not None and ("customer", part[1]["customer_id"]) in blocked
+        return part is not None and blocked.get(
+            ("customer", part[1]["customer_id"]), entry.seq) < entry.seq
 
     def _build(self, item: _Item) -> None:
         """The batch item for these entries, from the record's values now."""

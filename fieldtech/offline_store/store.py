@@ -447,6 +447,20 @@ class Store:
             db.executemany("UPDATE outbox SET state=?, message=?, sent=NULL WHERE id=?",
                            [(state, message, e) for e in entry_ids])
 
+    def retry(self, entry_id: str) -> int:
+        """Send a refused or drafted edit again, with the later refused or drafted edits of the
+        same record (they were held with it, often refused in the same item). → how many."""
+        with self._write() as db:
+            r = db.execute("SELECT seq, entity, entity_id FROM outbox WHERE id=?",
+                           (entry_id,)).fetchone()
+            if r is None:
+                return 0
+            entities = ("customer",) if r[1] == "customer" else ("controller", "config")
+            return db.execute(
+                f"UPDATE outbox SET state=?, sent=NULL, message=NULL WHERE entity_id=? AND "
+                f"seq >= ? AND state IN (?, ?) AND entity IN ({','.join('?' * len(entities))})",
+                (QUEUED, r[2], r[0], REJECTED, DRAFT, *entities)).rowcount
+
     def discard(self, entry_id: str) -> None:
         """Undo one pending edit (the user confirmed): the fields it set go back to the values
         last synced, a record it created goes away, a record it deleted comes back."""

@@ -191,8 +191,8 @@ class PendingScreen(Screen):
         if p.entry.state == CONFLICT:
             self.notify("A conflict needs a choice first: c to compare.", timeout=3)
         elif p.entry.state in (REJECTED, DRAFT):
-            ids = [p.entry.id]
-            self._change(lambda s: s.set_entries(ids, QUEUED), "Queued again: sent with the "
+            entry_id = p.entry.id
+            self._change(lambda s: s.retry(entry_id), "Queued again: sent with the "
                          "next sync" + (" (S now)." if self.app.link.connected else "."))
         else:
             self.notify(f"It is {p.entry.state} already.", timeout=2)

@@ -183,13 +183,20 @@ def test_quota_rejection_keeps_the_controller_as_a_draft_until_the_plan_grows(
                   headers={"Authorization": f"Bearer {account.token}"})
     assert r.status_code == 404
 
+    # a later edit of the refused controller waits behind it
+    later = store.update_controller(extra.id, location="Behind the gate")
+    report = engine.sync()
+    assert report.waiting == 1 and report.applied == 0
+    assert store.outbox_for("controller", extra.id)[-1].state == QUEUED
+    assert later.id == store.outbox_for("controller", extra.id)[-1].id
+
     # the contractor upgrades; the technician retries the draft
     r = httpx.put(f"{account.url}/v1/account/tier", json={"tier": "contractor"},
                   headers={"Authorization": f"Bearer {account.token}"})
     assert r.status_code == 200
-    store.set_entries([create.id, edit.id], QUEUED)
+    assert store.retry(create.id) == 2  # the create, and its edit refused with it
     report = engine.sync()
-    assert report.applied == 2 and not report.needs_attention
+    assert report.applied == 3 and not report.needs_attention
     assert server_get(account, f"/v1/controllers/{extra.id}")["notes"] == \
         "waits behind the create"
     assert store.usage().controllers_used == 26
