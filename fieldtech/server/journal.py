@@ -30,7 +30,11 @@ def log_change(
     # account are handed out in commit order and a cursor never skips a late commit. Counting
     # on the session's copy of the row (written back at the next flush) costs no statement per
     # change: a batch of 200 edits writes the counter once or twice, not 200 times.
-    account = s.get_one(AccountRow, ctx.account_id)
+    # Held in s.info: the session's identity map keeps only weak references, so a clean row
+    # would be read again for every change of a batch.
+    account = s.info.get(("account", ctx.account_id))
+    if account is None:
+        account = s.info[("account", ctx.account_id)] = s.get_one(AccountRow, ctx.account_id)
     account.change_seq += 1
     seq = account.change_seq
     s.add(

@@ -25,7 +25,7 @@ from fieldtech.server.schemas import (
     CustomerIn,
     CustomerPatch,
 )
-from fieldtech.server.tables import IdempotencyRow
+from fieldtech.server.tables import ControllerRow, CustomerRow, IdempotencyRow
 from fieldtech.server.views import config_json, controller_json, customer_json
 
 router = APIRouter(prefix="/v1/sync", tags=["sync"])
@@ -44,28 +44,55 @@ def batch(state: State, caller: Staff, body: BatchIn) -> dict[str, Any]:
     # per item (most of an item's cost). If the commit itself fails nothing was applied, and
     # the client's retry with the same keys applies each item once.
     with state.db.write(ctx.account_id) as s:
-        return {"results": [_run(s, ctx, item) for item in body.items]}
+        # Keys seen before, and the records the items touch, each in one query up front. The
+        # list holds the records: the session's identity map keeps only weak references, and
+        # each item's own lookup then finds its record there instead of asking the database.
+        kept = {
+            row.key: row
+            for row in s.scalars(
+                select(IdempotencyRow).where(
+                    IdempotencyRow.account_id == ctx.account_id,
+                    IdempotencyRow.key.in_({i.key for i in body.items}),
+                )
+            )
+        }
+        held = _records(s, body.items)
+        results = [_run(s, ctx, item, kept) for item in body.items]
+        del held
+        return {"results": results}
 
 
-def _run(s: Session, ctx: Context, item: BatchItem) -> dict[str, Any]:
+def _records(s: Session, items: list[BatchItem]) -> list[Any]:
+    controllers = {str(i.id) for i in items if i.id and i.op.startswith(("controller.", "config."))}
+    customers = {str(i.id) for i in items if i.id and i.op.startswith("customer.")}
+    held: list[Any] = []
+    if controllers:
+        held += s.scalars(select(ControllerRow).where(ControllerRow.id.in_(controllers))).all()
+    if customers:
+        held += s.scalars(select(CustomerRow).where(CustomerRow.id.in_(customers))).all()
+    return held
+
+
+def _run(s: Session, ctx: Context, item: BatchItem,
+         kept_keys: dict[str, IdempotencyRow]) -> dict[str, Any]:
     digest = _request_hash(item)
-    # The key is looked up under the account lock, so two copies of a retried batch racing
-    # each other still apply the item once.
-    kept = _kept(s, ctx.account_id, item.key)
+    # Keys are looked up under the account lock, so two copies of a retried batch racing each
+    # other still apply the item once; `kept_keys` also gets the keys of this batch as it goes.
+    kept = kept_keys.get(item.key)
     if kept is not None:
         return _replay(kept, digest, item)
     try:
         with s.begin_nested():
             result = {"key": item.key, "op": item.op, "status": "applied", **_apply(s, ctx, item)}
-            s.add(_keep(ctx, item.key, digest, result))
-            s.flush()
+            kept_keys[item.key] = _keep(ctx, item.key, digest, result)
+            s.add(kept_keys[item.key])
             return result
     except Problem as problem:
         outcome = "conflict" if problem.kind is ProblemType.STALE_REVISION else "rejected"
         result = {"key": item.key, "op": item.op, "status": outcome, "problem": problem.body()}
         if problem.kind in _KEPT_REJECTIONS:
-            s.add(_keep(ctx, item.key, digest, result))
-            s.flush()
+            kept_keys[item.key] = _keep(ctx, item.key, digest, result)
+            s.add(kept_keys[item.key])
         return result
     except IntegrityError:  # e.g. the same serial registered by someone else at this moment
         problem = Problem(ProblemType.ALREADY_EXISTS, "The record clashes with another one.")
@@ -120,14 +147,6 @@ def _apply(s: Session, ctx: Context, item: BatchItem) -> dict[str, Any]:
 def _request_hash(item: BatchItem) -> str:
     payload = item.model_dump(mode="json", exclude={"key"})
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-def _kept(s: Session, account_id: str, key: str) -> IdempotencyRow | None:
-    return s.scalar(
-        select(IdempotencyRow).where(
-            IdempotencyRow.account_id == account_id, IdempotencyRow.key == key
-        )
-    )
 
 
 def _keep(ctx: Context, key: str, digest: str, result: dict[str, Any]) -> IdempotencyRow:
