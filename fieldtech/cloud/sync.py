@@ -304,8 +304,7 @@ class SyncEngine:
         elif first.entity == "customer":
             part = self.store.record_data("customer", rid)
             if part is None:
-                self.store.set_entries(keys, APPLIED, "The customer is no longer here.")
-                return
+                return self._gone(keys)
             revision, data = part
             fields = set(data) if first.op == "create" else set().union(
                 *(e.patch for e in item.entries))
@@ -320,14 +319,12 @@ class SyncEngine:
             record = self.store.record_data("controller", rid)
             config = self.store.record_data("config", rid)
             if record is None or config is None:
-                self.store.set_entries(keys, APPLIED, "The controller is no longer here.")
-                return
+                return self._gone(keys)
             body |= {"op": "controller.create", "data": {**record[1], "config": config[1]}}
         elif first.entity == "controller":
             part = self.store.record_data("controller", rid)
             if part is None:
-                self.store.set_entries(keys, APPLIED, "The controller is no longer here.")
-                return
+                return self._gone(keys)
             revision, data = part
             fields = set().union(*(e.patch for e in item.entries)) - {"id"}
             body |= {"op": "controller.update", "base_revision": revision,
@@ -335,12 +332,15 @@ class SyncEngine:
         else:  # config
             part = self.store.record_data("config", rid)
             if part is None:
-                self.store.set_entries(keys, APPLIED, "The controller is no longer here.")
-                return
+                return self._gone(keys)
             body |= {"op": "config.put", "base_revision": part[0], "data": part[1]}
         if item.plan is not None:
             body["plan"] = item.plan  # kept with the item so a resend knows it too
         item.body = body
+
+    def _gone(self, keys: list[str]) -> None:
+        """The record was deleted here since the edit: nothing left to send for it."""
+        self.store.set_entries(keys, APPLIED, "The record is no longer here.")
 
     def _settle(self, item: _Item, result: dict[str, Any],
                 report: SyncReport) -> tuple[bool, bool]:
