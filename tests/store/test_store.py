@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import replace
 
@@ -142,3 +143,35 @@ def test_outbox_state_transitions(store: Store, customer: Customer) -> None:
     k2 = replace(customer, id=new_id(), name="Second")
     store.create_customer(k2)
     assert store.pending_count() == 1
+
+
+def test_schema_1_store_moves_to_2_with_configuration_edits_split_out(tmp_path) -> None:
+    """A store written before sync: its controller base copies held the configuration and one
+    outbox row could hold both record fields and the configuration."""
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript("BEGIN;" + MIGRATIONS[0] + ";PRAGMA user_version=1;COMMIT;")
+    config = {"zones": [{"number": 1, "name": "Lawn", "run_minutes": 12}], "programs": [],
+              "rain_delay_until": None}
+    db.execute("INSERT INTO customer (id, name, revision) VALUES ('k1', 'Rosa', 3)")
+    db.execute("INSERT INTO controller (id, customer_id, name, model, zone_count, revision) "
+               "VALUES ('c1', 'k1', 'Front', 'FT-8', 1, 4)")
+    db.execute("INSERT INTO controller_config VALUES ('c1', ?)", (json.dumps(config),))
+    db.execute("INSERT INTO base VALUES ('controller', 'c1', 4, ?)",
+               (json.dumps({"id": "c1", "name": "Front", "config": config}),))
+    for n, patch in enumerate(({"notes": "gate", "config": config}, {"config": config},
+                               {"name": "Front 2"})):
+        db.execute("INSERT INTO outbox (id, created_at, op, entity, entity_id, patch, "
+                   "base_revision) VALUES (?, '2026-11-01', 'update', 'controller', 'c1', ?, 4)",
+                   (f"e{n}", json.dumps(patch)))
+    db.commit()
+    db.close()
+
+    with Store(path) as store:
+        pending = [(e.id, e.entity, sorted(e.patch)) for e in store.outbox()]
+        assert pending == [("e0", "controller", ["notes"]), ("e1", "config", ["config"]),
+                           ("e2", "controller", ["name"]), ("e0.config", "config", ["config"])]
+        assert store.base("config", "c1") == (4, config)
+        assert "config" not in store.base("controller", "c1")[1]
+        assert store.record_data("config", "c1")[0] == 4  # config revision starts as the record's
+        assert store.fleet_rows()[0].pending == 4
