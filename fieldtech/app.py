@@ -595,9 +595,9 @@ class FieldtechApp(App):
     def signed_in(self, url: str, email: str, token: str) -> None:
         """The login screen got a token. Override to keep it (e.g. in the OS keyring); by
         default it lives in memory for this session. Connects, then syncs."""
-        from fieldtech.cloud.api import CloudAPI
+        from fieldtech.cloud.api import APP_RETRY, CloudAPI
 
-        self.connect(lambda: CloudAPI(url, token))
+        self.connect(lambda: CloudAPI(url, token, retry=APP_RETRY))
         if self.remember_sign_in is None:
             self.notify(f"Signed in as {email} for this session.", timeout=3)
         else:

@@ -49,9 +49,11 @@ def _saved_cloud() -> Any:
     def connect() -> Any:
         from fieldtech.cloud.session import signed_in
 
+        from fieldtech.cloud.api import APP_RETRY
+
         if not who:
             who.append(signed_in())  # NotSignedIn: the header says "sign in (L)"
-        return who[0].api()
+        return who[0].api(retry=APP_RETRY)
 
     return connect
 

@@ -50,7 +50,7 @@ class DemoCloud:
 
     def _start(self) -> None:
         try:
-            from fieldtech.cloud.api import CloudAPI
+            from fieldtech.cloud.api import APP_RETRY, CloudAPI
             from fieldtech.server.embedded import EmbeddedServer
 
             self.server = EmbeddedServer(f"sqlite:///{self.directory / CLOUD_DB}").start()
@@ -63,7 +63,7 @@ class DemoCloud:
         url = self.url
 
         def connect() -> Any:
-            return CloudAPI(url, token)
+            return CloudAPI(url, token, retry=APP_RETRY)
 
         if self._on_ready is not None:
             with contextlib.suppress(RuntimeError):  # the app closed before the cloud was up

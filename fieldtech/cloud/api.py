@@ -41,6 +41,11 @@ class RetryPolicy:
         return max(backoff, retry_after or 0.0)
 
 
+# In the app a person watches the header: say "offline" after a few seconds, not minutes (the
+# next periodic sync tries again anyway). Cron's `fieldtech sync` keeps the patient default.
+APP_RETRY = RetryPolicy(attempts=4, base_s=0.5, cap_s=4.0)
+
+
 class CloudAPI:
     """A signed-in (or not yet) connection to one cloud account."""
 
