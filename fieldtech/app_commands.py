@@ -47,9 +47,8 @@ def _saved_cloud() -> Any:
     who: list[Any] = []
 
     def connect() -> Any:
-        from fieldtech.cloud.session import signed_in
-
         from fieldtech.cloud.api import APP_RETRY
+        from fieldtech.cloud.session import signed_in
 
         if not who:
             who.append(signed_in())  # NotSignedIn: the header says "sign in (L)"
