@@ -6,6 +6,8 @@ the result. Nothing here builds SQL: it calls the offline store.
 
 from __future__ import annotations
 
+import select
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -119,6 +121,23 @@ class FieldtechApp(App):
         self._start_link()
         if self.after_first_paint is not None:
             self.call_after_refresh(self.after_first_paint)
+        if not self.is_headless:
+            self.set_interval(2, self._check_terminal)
+
+    def _check_terminal(self) -> None:
+        """Quit when our terminal's other end has gone without a hang-up signal (a pty whose
+        owner was killed): Textual's input thread would otherwise spin on it at full speed.
+        Every edit is already saved."""
+        try:
+            fd = sys.__stdin__.fileno() if sys.__stdin__ else -1
+            poller = select.poll()
+            poller.register(fd, 0)  # POLLHUP and POLLERR are always reported
+            gone = any(mask & (select.POLLHUP | select.POLLERR | select.POLLNVAL)
+                       for _fd, mask in poller.poll(0))
+        except (OSError, ValueError):
+            return
+        if gone:
+            self.exit(return_code=1)
 
     # -- the fleet ----------------------------------------------------------------------------
 
