@@ -190,12 +190,11 @@ class FieldtechApp(App):
         if controller_id in self.recent_ids:
             self.recent_ids.remove(controller_id)
         self.recent_ids.insert(0, controller_id)
+        self.call_after_refresh(self._touch_recent, controller_id)  # not before the paint
         screen = self.controller_screen()
         if self.screen is not screen:
             self.push_screen(screen)
         screen.load(controller_id)
-        # After the load: scheduling it wakes the screen, which must first see the new content.
-        self.call_after_refresh(self._touch_recent, controller_id)  # not before the paint
 
     def controller_screen(self) -> Screen:
         """The one controller screen, built on first use."""
