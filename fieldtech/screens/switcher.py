@@ -7,7 +7,9 @@ dialog for screens that have no overlay (forms, on site) and for picking a copy 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events
@@ -65,6 +67,12 @@ def _focus_now(widget: Widget | None, screen: Screen | None = None) -> None:
     if widget is not None:
         widget.has_focus = True
     screen.refresh_bindings()
+
+
+def _end_batch(batch: AbstractContextManager[None], screen: Screen) -> None:
+    batch.__exit__(None, None, None)
+    if screen.is_attached:
+        screen.check_idle()  # the screen paints what it was told during the batch
 
 
 class Switcher(Vertical):
@@ -125,12 +133,22 @@ class Switcher(Vertical):
 
     def _close(self, controller_id: str | None) -> None:
         picked, self._picked = self._picked, None
-        with self.app.batch_update():  # hiding and showing the choice: one frame
+        screen = self.screen
+        # Hiding this and showing the choice in one frame. Each widget reports its change to
+        # the screen from its own message queue, on the event loop's next turn; a batch that
+        # ended here would let the screen paint on that turn with only the reports it had got
+        # so far (the choice then painted a frame, ~16 ms, later). So the batch ends one turn
+        # later, once every widget has reported.
+        batch = self.app.batch_update()
+        batch.__enter__()
+        try:
             self.display = False
-            back = self._return_focus
-            _focus_now(back if back is not None and back.is_attached else None, self.screen)
             if picked is not None:
                 picked(controller_id)
+            back = self._return_focus
+            _focus_now(back if back is not None and back.is_attached else None, screen)
+        finally:
+            asyncio.get_running_loop().call_soon(_end_batch, batch, screen)
 
     def _hint(self) -> str:
         if self.finder:

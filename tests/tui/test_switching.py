@@ -191,3 +191,47 @@ async def test_fleet_reload_leaves_the_open_switcher_its_keys(tmp_path) -> None:
         await settle(pilot)
         assert app.screen.controller.id == rows[12].controller_id
     app.store.close()
+
+
+async def test_switch_between_controllers_is_painted_in_one_event_loop_turn(
+        app: FieldtechApp) -> None:
+    """s + digit: hiding the switcher and the new controller are one paint, not two.
+
+    Widgets report their changes to the screen from their own queues; a paint that ran before
+    the last report came in left the rest for the next frame (≥ 16 ms later at 60 fps).
+    """
+    import asyncio
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        a, b = app.rows[2], app.rows[11]
+        await open_by_id(pilot, app, a.controller_id)
+        await open_by_id(pilot, app, b.controller_id)
+        await pilot.press("s")
+        await settle(pilot)  # open, and both controllers cached
+        loop = asyncio.get_running_loop()
+        turn, counting, paints = [0], [True], []
+
+        def tick() -> None:  # counts the event loop's turns while the switch runs
+            turn[0] += 1
+            if counting[0]:
+                loop.call_soon(tick)
+
+        display = app._display
+
+        def counted(screen, renderable) -> None:
+            if renderable is not None:
+                paints.append(turn[0])
+            display(screen, renderable)
+
+        app._display = counted
+        loop.call_soon(tick)
+        try:
+            await pilot.press("2")
+            await settle(pilot)
+        finally:
+            counting[0] = False
+            del app._display
+        assert app.screen.controller.id == a.controller_id and not switcher_open(app)
+        assert paints, "nothing painted"
+        assert len(set(paints)) == 1, f"painted in several turns: {paints}"
