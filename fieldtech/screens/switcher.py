@@ -16,6 +16,8 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Input, Static
@@ -32,11 +34,43 @@ Picked = Callable[[str | None], None]  # the chosen controller id, None if cance
 
 
 class SearchBox(Input):
-    """The switcher's search box: while empty, a digit is a shortcut, not text."""
+    """The switcher's search box: while empty, a digit is a shortcut, not text.
+
+    A keystroke paints in one frame with the results it finds: each change of the text holds
+    the app's updates (`watch_value`) until the switcher has shown the results (`release`).
+    """
+
+    # Input sets its virtual size (the text's width) on every change of the text, which asks
+    # for a layout of the whole screen (~10 ms a keystroke here). The box has a fixed size and
+    # no scrollbar to show: a repaint is all it needs; it scrolls its text by the virtual size.
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
 
     def __init__(self, shortcuts: int, **kwargs: object):
         super().__init__(**kwargs)
         self.shortcuts = shortcuts  # digits 1..shortcuts open one; others are text
+        self._held: list[AbstractContextManager[None]] = []
+
+    def watch_value(self) -> None:
+        # Runs as the text changes, before Input posts its Changed (one per change): the
+        # switcher releases this once it has handled that Changed.
+        if self.is_attached:
+            batch = self.app.batch_update()
+            batch.__enter__()
+            self._held.append(batch)
+
+    def release(self) -> None:
+        """The change of text has been shown: let the screen paint it, one turn later.
+
+        The results list reports its change to the screen from its own message queue, on the
+        event loop's next turn; the batch ends after that, so one refresh paints both the
+        text and its results (not the text a frame, ~16–30 ms, before the results).
+        """
+        if self._held:
+            asyncio.get_running_loop().call_soon(_end_batch, self._held.pop(0), self.screen)
+
+    def on_unmount(self) -> None:
+        while self._held:  # a Changed that was never handled must not freeze the display
+            self._held.pop().__exit__(None, None, None)
 
     def _is_shortcut(self, character: str | None) -> bool:
         return bool(not self.value and character and character in "123456789"
@@ -92,6 +126,12 @@ class Switcher(Vertical):
           for n in range(1, 10)],
     ]
 
+    # The results' scrollbar always shows: one appearing with the first results would cost
+    # layout passes in frames of their own (and so the list sizes itself without a layout).
+    DEFAULT_CSS = """
+    Switcher #finder-list { overflow-y: scroll; overflow-x: hidden; }
+    """
+
     app: FieldtechApp
 
     def __init__(self, *, id: str | None = None, classes: str | None = None):
@@ -126,7 +166,9 @@ class Switcher(Vertical):
             items = self.query_one("#switcher-items", Static)
             items.update(self._shortcut_text())
             items.display = not finder
-            self.query_one("#finder-list", FleetList).add_class("hidden")
+            # The finder's results keep their place while it is open (empty until you type):
+            # a list that appeared with the first letter would cost a layout or two.
+            self.query_one("#finder-list", FleetList).set_class(not finder, "hidden")
             self._return_focus = self.screen.focused
             self.display = True
             _focus_now(box)
@@ -179,14 +221,19 @@ class Switcher(Vertical):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
-        results = self.query_one("#finder-list", FleetList)
-        query = event.value.strip()
-        hits = self.app.index.search(query) if (query and self.app.index) else []
-        # Toggle what shows only when it changes: each toggle costs a layout pass.
-        if results.has_class("hidden") == bool(query):
-            results.set_class(not query, "hidden")
-            self.query_one("#switcher-items").display = not query and not self.finder
-        results.set_rows(hits)
+        try:
+            results = self.query_one("#finder-list", FleetList)
+            query = event.value.strip()
+            hits = self.app.index.search(query) if (query and self.app.index) else []
+            # Toggle what shows only when it changes: each toggle costs a layout pass.
+            show = bool(query) or self.finder
+            if results.has_class("hidden") == show:
+                results.set_class(not show, "hidden")
+                self.query_one("#switcher-items").display = not show
+            results.set_rows(hits)
+        finally:
+            if isinstance(event.input, SearchBox):
+                event.input.release()
 
     def action_move(self, step: int) -> None:
         self.query_one("#finder-list", FleetList).action_cursor(step)

@@ -17,6 +17,7 @@ from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 
 # (text, style name) pieces of one line; the style name is a `list--NAME` component class.
 Parts = list[tuple[str, str]]
@@ -136,7 +137,16 @@ class CursorList(ScrollView, can_focus=True):
         if not self.size.height:  # not shown (a hidden tab): on_resize sizes it when shown
             return
         size = Size(self.size.width, max(self._count, self.size.height))
-        if size != self.virtual_size:
+        if size == self.virtual_size:
+            return
+        styles = self.styles
+        if styles.overflow_y in ("scroll", "hidden") and styles.overflow_x in ("scroll", "hidden"):
+            # Its scrollbars never come or go (the finder's results): no layout, just their
+            # new size, reported in the frame that paints the new lines.
+            self.set_reactive(Widget.virtual_size, size)
+            self._scroll_update(size)
+            self.refresh()
+        else:
             self.virtual_size = size
 
     def _style(self, name: str) -> Style:

@@ -235,3 +235,70 @@ async def test_switch_between_controllers_is_painted_in_one_event_loop_turn(
         assert app.screen.controller.id == a.controller_id and not switcher_open(app)
         assert paints, "nothing painted"
         assert len(set(paints)) == 1, f"painted in several turns: {paints}"
+
+
+async def test_finder_keystroke_is_painted_in_one_event_loop_turn(app: FieldtechApp) -> None:
+    """Each keystroke in the finder: its text and its results are one paint, with no layout.
+
+    The box reports its new text and the list its results to the screen from their own queues,
+    on later turns; a paint between the two showed the text a frame (16–30 ms) before the
+    results. The first letter (results appear) and the last one taken back are no different.
+    """
+    import asyncio
+
+    from textual.screen import Screen
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f")
+        await settle(pilot)
+        results = app.screen.query_one("#finder-list", FleetList)
+        app.screen.query_one("#finder-input", Input).cursor_blink = False  # paints of its own
+        await settle(pilot)
+        loop = asyncio.get_running_loop()
+        turn, counting, paints, layouts = [0], [False], [], []
+
+        def tick() -> None:  # counts the event loop's turns while a keystroke runs
+            turn[0] += 1
+            if counting[0]:
+                loop.call_soon(tick)
+
+        display = app._display
+        switcher = app.screen.query_one(Switcher)
+
+        def counted(screen, renderable) -> None:
+            # Paints of the finder (not of the top bar's clock, say).
+            if renderable is not None and any(
+                    switcher in w.ancestors_with_self for w in screen._dirty_widgets):
+                paints.append(turn[0])
+            display(screen, renderable)
+
+        refresh_layout = Screen._refresh_layout
+
+        def counted_layout(screen, *args, **kwargs) -> None:
+            layouts.append(turn[0])
+            refresh_layout(screen, *args, **kwargs)
+
+        app._display = counted
+        Screen._refresh_layout = counted_layout
+        try:
+            for key in [*"frnt yrd", "backspace", "backspace", *["backspace"] * 6, "o"]:
+                paints.clear()
+                layouts.clear()
+                counting[0] = True
+                loop.call_soon(tick)
+                await pilot.press(key)
+                await settle(pilot)
+                counting[0] = False
+                await pilot.pause()
+                query = app.screen.query_one("#finder-input", Input).value
+                assert paints, f"{key!r}: nothing painted"
+                assert len(set(paints)) == 1, f"{key!r} painted in several turns: {paints}"
+                assert not layouts, f"{key!r}: a layout pass"
+                assert bool(results.rows) == bool(query.strip())
+        finally:
+            del app._display
+            Screen._refresh_layout = refresh_layout
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.controller.id == results.rows[0].controller_id
