@@ -42,7 +42,7 @@ from fieldtech.screens.record_forms import (
 )
 from fieldtech.screens.switcher import Shortcuts, Switcher, SwitcherScreen
 from fieldtech.screens.topbar import TopBar
-from fieldtech.settings import Settings
+from fieldtech.settings import SYNC_EVERY_S, Settings
 
 if TYPE_CHECKING:
     from fieldtech.cloud.sync import SyncReport
@@ -72,7 +72,7 @@ class FieldtechApp(App):
                  account_label: str | None = None, mdns_interfaces: list[str] | None = None,
                  simulator: Any = None, zone_test_seconds: int = 30,
                  after_first_paint: Callable[[], None] | None = None,
-                 cloud: CloudFactory | None = None, sync_every_s: float | None = 60.0,
+                 cloud: CloudFactory | None = None, sync_every_s: float | None = SYNC_EVERY_S,
                  remember_sign_in: Callable[[str, str, str], tuple[str, bool]] | None = None):
         super().__init__()
         self.store = store
@@ -274,6 +274,24 @@ class FieldtechApp(App):
     def _picked(self, controller_id: str | None) -> None:
         if controller_id:
             self.open_controller(controller_id)
+
+    def controller_gone(self, controller_id: str, why: str = "") -> None:
+        """A controller no longer in the store (discarded, removed in the cloud): forget it and
+        leave its screen for the fleet — now if it shows, else when it shows again."""
+        if controller_id in self.recent_ids:
+            self.recent_ids.remove(controller_id)
+        if self.previous_controller == controller_id:
+            self.previous_controller = None
+        if self.current_controller == controller_id:
+            self.current_controller = None
+        if not self.is_screen_installed("controller"):
+            return
+        screen = self.controller_screen()
+        if self.screen is screen and (screen.controller is None
+                                      or screen.controller.id == controller_id):
+            self.action_fleet()
+            self.notify(f"That controller is no longer in this store. {why}".strip(),
+                        timeout=4)
 
     def action_previous(self) -> None:
         if self.previous_controller and self.previous_controller in self.rows_by_id:
@@ -581,10 +599,7 @@ class FieldtechApp(App):
             current = self.current_controller
             if current and self.is_screen_installed("controller"):
                 if current_gone:
-                    self.current_controller = None
-                    if self.controller_screen() in self.screen_stack:
-                        self.action_fleet()
-                        self.notify("The controller you had open was removed in the cloud.")
+                    self.controller_gone(current, "It was removed in the cloud.")
                 else:
                     self.controller_screen().reload(current)
         for screen in self.screen_stack:

@@ -189,6 +189,7 @@ def _launch(directory: Path, label: str | None = None,
     if store.account() is None:  # first run: a local account until one is linked to a cloud
         store.set_account(Account(id=new_id(), name="My company"))
     try:
+        app_options.setdefault("sync_every_s", settings.sync_every_s or None)
         app = FieldtechApp(store, settings, directory, account_label=label, **app_options)
         if on_first_paint is not None:
             app.after_first_paint = lambda: on_first_paint(app)

@@ -1,4 +1,5 @@
-"""User settings in one TOML file in the config dir: theme, key overrides, pinned controllers.
+"""User settings in one TOML file in the config dir: theme, key overrides, pinned controllers,
+how often to sync.
 
 Never holds a token (those live in the OS keyring). A broken file is reported, not overwritten.
 """
@@ -15,6 +16,8 @@ import tomli_w
 from fieldtech.offline_store.paths import config_dir
 
 PINNED_MAX = 9  # the switcher shows digits 1-9
+SYNC_EVERY_S = 60  # background sync period when signed in; 0 = only on demand (S)
+SYNC_EVERY_MIN_S = 10  # an idle sync is one small request, but not a busy loop
 
 
 @dataclass
@@ -25,6 +28,7 @@ class Settings:
     ssh_profile: bool | None = None  # None: on when SSH_CONNECTION is set
     cursor_blink: bool | None = None  # None: blink, except in the SSH profile (bytes)
     mdns_interfaces: list[str] | None = None  # addresses mDNS binds on site; None = all
+    sync_every_s: int = SYNC_EVERY_S
     path: Path | None = field(default=None, compare=False)
     problem: str | None = field(default=None, compare=False)  # why the file could not be read
 
@@ -53,6 +57,9 @@ class Settings:
         interfaces = data.get("mdns_interfaces")
         if isinstance(interfaces, list) and interfaces:
             s.mdns_interfaces = [str(i) for i in interfaces]
+        every = data.get("sync_every_s")
+        if isinstance(every, int) and not isinstance(every, bool) and every >= 0:
+            s.sync_every_s = every and max(every, SYNC_EVERY_MIN_S)
         return s
 
     def save(self) -> None:
@@ -65,6 +72,8 @@ class Settings:
             data["cursor_blink"] = self.cursor_blink
         if self.mdns_interfaces is not None:
             data["mdns_interfaces"] = self.mdns_interfaces
+        if self.sync_every_s != SYNC_EVERY_S:
+            data["sync_every_s"] = self.sync_every_s
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(tomli_w.dumps(data), encoding="utf-8")

@@ -150,6 +150,10 @@ class CloudAPI:
                 last_error = f"the server answered {status}"
             if attempt + 1 < self.retry.attempts:
                 self._sleep(self.retry.delay(attempt, retry_after))
+        if last_error == "the server answered 429":  # reachable, but asks us to slow down
+            wait = f" in {retry_after:.0f} s" if retry_after else " in a minute"
+            raise CloudUnavailable(f"The cloud at {self.base_url} is busy (too many requests); "
+                                   f"try again{wait}.")
         raise CloudUnavailable(f"Cannot reach the cloud at {self.base_url}: {last_error}.")
 
     def _count(self, response: httpx.Response) -> None:

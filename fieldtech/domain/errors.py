@@ -44,6 +44,11 @@ class NotFound(FieldtechError, LookupError):
     """A record the caller named does not exist (or is not theirs to see)."""
 
 
+class StillNeeded(FieldtechError):
+    """A change would leave other records pointing at nothing (a new customer whose new
+    controllers still wait to be sent); the message says what to do first."""
+
+
 # -- the cloud (raised by fieldtech.cloud, shown by the CLI and the TUI) --------------------------
 
 

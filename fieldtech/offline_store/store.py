@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from fieldtech.domain.errors import NotFound
+from fieldtech.domain.errors import NotFound, StillNeeded
 from fieldtech.domain.models import (
     Account,
     Controller,
@@ -463,7 +463,10 @@ class Store:
 
     def discard(self, entry_id: str) -> None:
         """Undo one pending edit (the user confirmed): the fields it set go back to the values
-        last synced, a record it created goes away, a record it deleted comes back."""
+        last synced, a record it created goes away — with its later edits, which would have
+        nothing to change —, a record it deleted comes back.
+
+        Raises StillNeeded for a new customer whose new controllers still wait to be sent."""
         with self._write() as db:
             r = db.execute("SELECT * FROM outbox WHERE id=? AND state NOT IN (?, ?)",
                            (entry_id, SENDING, APPLIED)).fetchone()
@@ -471,10 +474,21 @@ class Store:
                 return
             entry = _entry(r)
             rid, entity = entry.entity_id, entry.entity
-            db.execute("DELETE FROM outbox WHERE id=?", (entry_id,))
             if entry.op == "create":
+                if entity == "customer" and (n := db.execute(
+                        "SELECT COUNT(*) FROM controller WHERE customer_id=?",
+                        (rid,)).fetchone()[0]):
+                    raise StillNeeded(
+                        f"{n} controller{'s' if n > 1 else ''} made for this new customer "
+                        "would have no customer: discard or move "
+                        f"{'them' if n > 1 else 'it'} first.")
+                entities = ("customer",) if entity == "customer" else ("controller", "config")
+                db.execute(f"DELETE FROM outbox WHERE entity_id=? AND state != ? AND entity IN "
+                           f"({','.join('?' * len(entities))})", (rid, APPLIED, *entities))
+                db.execute("DELETE FROM conflict WHERE id=?", (rid,))
                 _delete_part(db, entity, rid)
                 return
+            db.execute("DELETE FROM outbox WHERE id=?", (entry_id,))
             base = _base(db, entity, rid)
             base_rev = db.execute("SELECT revision FROM base WHERE entity=? AND id=?",
                                   (entity, rid)).fetchone()

@@ -16,6 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Static, TabbedContent, TabPane
 
+from fieldtech.domain.errors import NotFound
 from fieldtech.domain.models import Controller
 from fieldtech.offline_store.store import FleetRow, OutboxEntry, Store
 from fieldtech.screens.topbar import TopBar
@@ -144,7 +145,18 @@ class ControllerScreen(Screen):
 
     @work(thread=True, exclusive=True, group="controller")
     def _read(self, controller_id: str) -> None:
-        self.app.call_from_thread(self.show, *self._read_one(controller_id))
+        try:
+            shown = self._read_one(controller_id)
+        except NotFound:  # discarded or removed since it was listed
+            self.forget(controller_id)
+            self.app.call_from_thread(self.app.controller_gone, controller_id)
+            return
+        self.app.call_from_thread(self.show, *shown)
+
+    def on_screen_resume(self) -> None:
+        # The controller may have gone while a screen above was open (discarded there).
+        if self.app.current_controller is None and self.controller is not None:
+            self.app.call_later(self.app.controller_gone, self.controller.id)
 
     def show(self, controller: Controller, row: FleetRow, pending: list[OutboxEntry]) -> None:
         if not self._stale and (controller, row, pending) == (

@@ -15,6 +15,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
+from fieldtech.domain.errors import FieldtechError
 from fieldtech.domain.merge import canonical_config, describe_path, flatten_config, value_at
 from fieldtech.messages import Synced
 from fieldtech.offline_store.store import (
@@ -216,11 +217,12 @@ class PendingScreen(Screen):
             self.notify("It is being sent: wait for the sync to finish.", timeout=3)
             return
         entry = p.entry
+        created = (entry.op, entry.entity) == ("create", "controller")
 
         def answer(yes: bool | None) -> None:
             if yes:
                 self._change(lambda s: _discard(s, entry), f"Discarded: {p.change}.",
-                             gone=entry.entity_id if entry.op == "create" else None)
+                             gone=entry.entity_id if created else None)
         from fieldtech.screens.forms import ConfirmScreen
 
         undo = ("The record goes away." if entry.op == "create"
@@ -259,7 +261,11 @@ class PendingScreen(Screen):
 
     @work(thread=True, group="pending")
     def _change(self, change: Callable[[Store], Any], done: str, gone: str | None = None) -> None:
-        change(self.app.store)
+        try:
+            change(self.app.store)
+        except FieldtechError as exc:  # e.g. a new customer whose controllers still wait
+            self.app.call_from_thread(self.notify, str(exc), severity="warning", timeout=6)
+            return
         self.app.call_from_thread(self._changed, done, gone)
 
     def _changed(self, done: str, gone: str | None) -> None:
@@ -267,12 +273,10 @@ class PendingScreen(Screen):
         self.reload()
         app = self.app
         app.load_fleet()  # pending counts, usage and values in the list and the top bar
-        current = app.current_controller
-        if current and app.is_screen_installed("controller"):
-            if current == gone:
-                app.current_controller = None
-            else:
-                app.controller_screen().reload(current)
+        if gone:
+            app.controller_gone(gone)  # if open under this screen, it leaves for the fleet
+        if (current := app.current_controller) and app.is_screen_installed("controller"):
+            app.controller_screen().reload(current)
 
 
 def _discard(store: Store, entry: OutboxEntry) -> None:

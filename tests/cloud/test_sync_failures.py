@@ -11,10 +11,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from flaky_network import FlakyProxy
 
 from fieldtech.cloud.api import CloudAPI, RetryPolicy
 from fieldtech.cloud.sync import SyncEngine
+from fieldtech.domain.errors import CloudUnavailable
 from fieldtech.domain.models import Controller, ControllerConfig, new_id
 from fieldtech.domain.plans import Tier
 from fieldtech.offline_store.seed import generate_account
@@ -91,6 +93,20 @@ def test_a_dead_cloud_stops_the_sync_and_keeps_the_outbox(cloud, new_account,
     assert [(e.id, e.state) for e in store.outbox()] == before
     assert all(state == QUEUED for _, state in before)
 
+
+
+def test_a_cloud_that_keeps_answering_429_is_called_busy_not_unreachable(cloud, new_account
+                                                                          ) -> None:
+    account = new_account()
+    with FlakyProxy(account.url, ["429"] * 3) as proxy:
+        api = CloudAPI(proxy.url, None, retry=RetryPolicy(attempts=3, base_s=0.01, cap_s=0.02))
+        with pytest.raises(CloudUnavailable) as refused:
+            api.login(account.email, account.password)
+        assert proxy.seen == ["429"] * 3 and not proxy.faults
+        # The next try gets through: busy was the right word, and nothing was half done.
+        assert api.login(account.email, account.password)["token"]
+    assert "busy (too many requests)" in refused.value.reason
+    assert "Cannot reach" not in refused.value.reason
 
 # A child that syncs in small batches; the parent kills it with SIGKILL at random moments.
 CHILD = """

@@ -94,3 +94,15 @@ def test_ssh_profile_defaults_from_environment(monkeypatch: pytest.MonkeyPatch,
     s.cursor_blink = False
     s.save()
     assert Settings.load(tmp_path).blink() is False
+
+
+@pytest.mark.parametrize(("written", "read"), [
+    ("", 60), ("sync_every_s = 300", 300), ("sync_every_s = 0", 0),  # 0: only on demand
+    ("sync_every_s = 2", 10),  # not a busy loop
+    ("sync_every_s = -5", 60), ('sync_every_s = "often"', 60), ("sync_every_s = true", 60)])
+def test_sync_period_setting(tmp_path: Path, written: str, read: int) -> None:
+    (tmp_path / "settings.toml").write_text(written + "\n")
+    s = Settings.load(tmp_path)
+    assert s.sync_every_s == read and s.problem is None
+    s.save()
+    assert Settings.load(tmp_path).sync_every_s == read

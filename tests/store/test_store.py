@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 
 from fieldtech.domain import ControllerState, Customer, ValidationError, new_id
+from fieldtech.domain.errors import StillNeeded
 from fieldtech.offline_store import APPLIED, QUEUED, Store
 from fieldtech.offline_store.schema import MIGRATIONS
 from fieldtech.offline_store.seed import seed_store
@@ -175,3 +176,30 @@ def test_schema_1_store_moves_to_2_with_configuration_edits_split_out(tmp_path) 
         assert "config" not in store.base("controller", "c1")[1]
         assert store.record_data("config", "c1")[0] == 4  # config revision starts as the record's
         assert store.fleet_rows()[0].pending == 4
+
+
+def test_discarding_a_create_takes_its_later_edits_and_keeps_what_others_need(
+        store: Store, customer: Customer) -> None:
+    c = make_controller(customer)
+    created = store.create_controller(c)
+    store.update_controller(c.id, notes="Gate code 4412")
+    config = store.controller(c.id).config
+    config.zones[0].run_minutes = 30
+    store.update_controller(c.id, config=config)
+    customer_create = store.outbox()[0]
+    assert (customer_create.op, customer_create.entity) == ("create", "customer")
+
+    # The customer's controller still waits to be sent: discarding the customer would leave it
+    # pointing at nothing, so it is refused and nothing changes.
+    before = [e.id for e in store.outbox()]
+    with pytest.raises(StillNeeded, match="1 controller made for this new customer"):
+        store.discard(customer_create.id)
+    assert [e.id for e in store.outbox()] == before
+    assert [k.id for k in store.customers()] == [customer.id]
+
+    store.discard(created.id)  # the controller and its two later edits go together
+    assert c.id not in {r.controller_id for r in store.fleet_rows()}
+    assert [(e.op, e.entity) for e in store.outbox()] == [("create", "customer")]
+
+    store.discard(customer_create.id)  # now nothing needs the customer
+    assert store.customers() == [] and store.pending_count() == 0

@@ -5,10 +5,13 @@ from __future__ import annotations
 from textual.widgets import Input, Static
 
 from fieldtech.app import FieldtechApp
-from fieldtech.domain import ControllerState
+from fieldtech.domain import ControllerState, Customer, new_id
 from fieldtech.screens.controller import ControllerScreen
+from fieldtech.screens.fleet import FleetScreen
 from fieldtech.screens.forms import FormScreen
-from tests.tui.conftest import SIZE, settle, wait_for
+from fieldtech.screens.pending import PendingScreen
+from tests.conftest import make_controller
+from tests.tui.conftest import SIZE, make_app, settle, wait_for
 
 
 def set_input(app: FieldtechApp, name: str, value: str) -> None:
@@ -119,8 +122,6 @@ async def test_first_run_create_customer_then_controller_offline(
 
 
 async def test_creating_past_the_plan_limit_warns_but_keeps_the_draft(tmp_path) -> None:
-    from tests.tui.conftest import make_app
-
     app = make_app(tmp_path, customers=5, controllers=25)  # Starter: 25 of 25
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -187,3 +188,56 @@ async def test_two_quick_edits_both_kept(app: FieldtechApp) -> None:
         await settle(pilot)
         config = app.store.controller(target.controller_id).config
         assert (config.zone(1).name, config.zone(2).name) == ("Roses by the gate", "Hedge line")
+
+
+async def test_discarding_the_open_controllers_creation_returns_to_the_fleet(
+        app: FieldtechApp) -> None:
+    """The controller screen under the pending screen must not keep showing a record that
+    is gone, and the switcher must not offer it."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = app.rows[0]
+        await pilot.press("c")  # a new controller for the customer under the cursor
+        await pilot.pause()
+        set_input(app, "name", "Mistake")
+        set_input(app, "zone_count", "4")
+        set_input(app, "serial", "")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ControllerScreen)
+                       and app.screen.controller and app.screen.controller.name == "Mistake")
+        mistake = app.current_controller
+        assert mistake != first.controller_id
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, PendingScreen) and app.screen.edits)
+        pending = app.screen
+        assert [(p.record, p.change) for p in pending.edits] == [("Mistake", "new controller")]
+        await pilot.press("x", "y")
+        await wait_for(pilot, lambda: not pending.edits)
+        assert mistake not in {r.controller_id for r in app.store.fleet_rows()}
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, FleetScreen))
+        assert app.current_controller is None and mistake not in app.recent_ids
+        assert mistake not in app.rows_by_id
+        await pilot.press("b")  # no "previous" that no longer exists
+        await settle(pilot)
+        assert isinstance(app.screen, FleetScreen)
+
+
+async def test_discarding_a_new_customer_whose_controller_waits_is_refused_plainly(
+        empty_app: FieldtechApp) -> None:
+    app = empty_app
+    customer = Customer(id=new_id(), name="Rosa Patel", email="rosa@mail.example")
+    app.store.create_customer(customer)
+    app.store.create_controller(make_controller(customer))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, PendingScreen) and app.screen.edits)
+        assert app.screen.edits[0].change == "new customer"
+        await pilot.press("x", "y")  # the cursor is on the customer's creation
+        await settle(pilot)
+        assert any("discard or move it first" in str(n.message)
+                   for n in app._notifications), [n.message for n in app._notifications]
+        assert [(e.op, e.entity) for e in app.store.outbox()] == [
+            ("create", "customer"), ("create", "controller")]
+        assert isinstance(app.screen, PendingScreen) and len(app.screen.edits) == 2
