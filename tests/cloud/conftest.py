@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import keyring
 import pytest
 from keyring.backend import KeyringBackend
@@ -19,12 +20,15 @@ from keyrings import HangingKeyring, MemoryKeyring
 
 from fieldtech.cloud.api import CloudAPI, RetryPolicy
 from fieldtech.domain.plans import Tier
+from fieldtech.offline_store.seed import generate_account
 from fieldtech.server.accounts import create_account
 from fieldtech.server.embedded import EmbeddedServer
+from fieldtech.server.seed import seed_account
 
 PASSWORD = "correct horse battery"
 FAST_RETRY = RetryPolicy(attempts=3, base_s=0.01, cap_s=0.05)
 _numbers = itertools.count(1)
+_seeds = itertools.count(100)  # generated record ids come from the seed: one seed per account
 
 
 @dataclass
@@ -38,6 +42,12 @@ class CloudAccount:
     def api(self, **options) -> CloudAPI:
         options.setdefault("retry", FAST_RETRY)
         return CloudAPI(self.url, self.token, **options)
+
+    def get(self, path: str) -> dict:
+        """What the cloud holds, read straight over HTTP (not through the code under test)."""
+        r = httpx.get(self.url + path, headers={"Authorization": f"Bearer {self.token}"})
+        r.raise_for_status()
+        return r.json()
 
 
 @pytest.fixture(scope="session")
@@ -101,3 +111,16 @@ def config(tmp_path: Path) -> Path:
 def no_env_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FIELDTECH_TOKEN", raising=False)
     monkeypatch.delenv("FIELDTECH_CLOUD_URL", raising=False)
+
+
+@pytest.fixture
+def seeded(cloud: EmbeddedServer, new_account) -> Callable[..., CloudAccount]:
+    """A fresh account on `tier` holding a generated fleet, written straight into the server."""
+    def make(customers: int = 6, controllers: int = 20, tier: Tier = Tier.STARTER,
+             seed: int | None = None) -> CloudAccount:
+        account = new_account(tier)
+        seed_account(cloud.db, account.account_id, generate_account(
+            customers, controllers, seed=next(_seeds) if seed is None else seed, tier=tier))
+        return account
+
+    return make

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from fieldtech.cli import main
@@ -11,17 +9,12 @@ from fieldtech.cloud.session import connect
 from fieldtech.cloud.sync import SyncEngine
 from fieldtech.domain.plans import Tier
 from fieldtech.offline_store.paths import data_dir, store_path
-from fieldtech.offline_store.seed import generate_account
 from fieldtech.offline_store.store import Store
-from fieldtech.server.seed import seed_account
-
-_seeds = itertools.count(900)
 
 
 @pytest.fixture
-def signed_in_by_env(cloud, new_account, monkeypatch):
-    account = new_account(Tier.CONTRACTOR)
-    seed_account(cloud.db, account.account_id, generate_account(4, 8, seed=next(_seeds)))
+def signed_in_by_env(seeded, monkeypatch):
+    account = seeded(4, 8, Tier.CONTRACTOR)
     monkeypatch.setenv("FIELDTECH_TOKEN", account.token)
     monkeypatch.setenv("FIELDTECH_CLOUD_URL", account.url)
     return account

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import httpx
@@ -11,29 +10,12 @@ import pytest
 from fieldtech.cloud.sync import SyncEngine, resolve_conflict
 from fieldtech.domain.models import Controller, ControllerConfig, Customer, new_id
 from fieldtech.domain.plans import CustomerPlan, Tier
-from fieldtech.offline_store.seed import generate_account
 from fieldtech.offline_store.store import APPLIED, CONFLICT, QUEUED, REJECTED, Store
-from fieldtech.server.seed import seed_account
-
-_seeds = itertools.count(100)  # record ids are unique across the whole server
-
-
-def seeded(cloud, new_account, customers=8, controllers=20, tier=Tier.CONTRACTOR):
-    account = new_account(tier)
-    seed_account(cloud.db, account.account_id,
-                 generate_account(customers, controllers, seed=next(_seeds)))
-    return account
-
-
-def server_get(account, path: str) -> dict:
-    r = httpx.get(account.url + path, headers={"Authorization": f"Bearer {account.token}"})
-    r.raise_for_status()
-    return r.json()
 
 
 def test_first_sync_pulls_the_account_and_an_idle_sync_is_one_small_request(
-        cloud, new_account, store: Store) -> None:
-    account = seeded(cloud, new_account)
+        seeded, store: Store) -> None:
+    account = seeded(8, 20, Tier.CONTRACTOR)
     engine = SyncEngine(store, account.api())
     first = engine.sync()
     assert first.error is None
@@ -41,7 +23,7 @@ def test_first_sync_pulls_the_account_and_an_idle_sync_is_one_small_request(
     usage = store.usage()
     assert (usage.controllers_used, usage.controllers_limit) == (20, 75)
     some = store.fleet_rows()[0]
-    remote = server_get(account, f"/v1/controllers/{some.controller_id}/config")
+    remote = account.get(f"/v1/controllers/{some.controller_id}/config")
     assert store.controller(some.controller_id).config.to_dict()["zones"] == \
         remote["config"]["zones"]
 
@@ -51,9 +33,8 @@ def test_first_sync_pulls_the_account_and_an_idle_sync_is_one_small_request(
     assert idle.bytes_sent + idle.bytes_received < 2048
 
 
-def test_offline_edits_reach_the_cloud_and_a_second_client(cloud, new_account, tmp_path: Path
-                                                           ) -> None:
-    account = seeded(cloud, new_account)
+def test_offline_edits_reach_the_cloud_and_a_second_client(seeded, tmp_path: Path) -> None:
+    account = seeded(8, 20, Tier.CONTRACTOR)
     mine = Store(tmp_path / "mine.db")
     SyncEngine(mine, account.api()).sync()
     # offline: a new customer (on an included Enthusiast plan) with a controller, edits
@@ -74,10 +55,10 @@ def test_offline_edits_reach_the_cloud_and_a_second_client(cloud, new_account, t
     assert report.error is None, report.error
     assert report.applied == 5 and not report.needs_attention
     assert mine.pending_count() == 0
-    assert server_get(account, f"/v1/controllers/{c.id}")["name"] == "Orchard east"
-    assert server_get(account, f"/v1/controllers/{c.id}/config")["config"]["zones"][3][
+    assert account.get(f"/v1/controllers/{c.id}")["name"] == "Orchard east"
+    assert account.get(f"/v1/controllers/{c.id}/config")["config"]["zones"][3][
         "run_minutes"] == 17
-    assert server_get(account, f"/v1/customers/{k.id}")["plan"] == "enthusiast"
+    assert account.get(f"/v1/customers/{k.id}")["plan"] == "enthusiast"
 
     theirs = Store(tmp_path / "theirs.db")
     SyncEngine(theirs, account.api()).sync()
@@ -86,8 +67,8 @@ def test_offline_edits_reach_the_cloud_and_a_second_client(cloud, new_account, t
     assert theirs.customer(k.id).plan is CustomerPlan.ENTHUSIAST
 
 
-def _two_clients(cloud, new_account, tmp_path):
-    account = seeded(cloud, new_account)
+def _two_clients(seeded, tmp_path):
+    account = seeded(8, 20, Tier.CONTRACTOR)
     a, b = Store(tmp_path / "a.db"), Store(tmp_path / "b.db")
     ea, eb = SyncEngine(a, account.api()), SyncEngine(b, account.api())
     ea.sync()
@@ -101,8 +82,8 @@ def _set_zone(store: Store, cid: str, zone: int, minutes: int) -> None:
     store.update_controller(cid, config=config)
 
 
-def test_edits_of_different_fields_merge_by_themselves(cloud, new_account, tmp_path) -> None:
-    account, a, b, ea, eb, cid = _two_clients(cloud, new_account, tmp_path)
+def test_edits_of_different_fields_merge_by_themselves(seeded, tmp_path) -> None:
+    account, a, b, ea, eb, cid = _two_clients(seeded, tmp_path)
     _set_zone(a, cid, 1, 31)
     a.update_controller(cid, notes="from A")
     _set_zone(b, cid, 2, 42)
@@ -115,14 +96,14 @@ def test_edits_of_different_fields_merge_by_themselves(cloud, new_account, tmp_p
         c = store.controller(cid)
         assert (c.config.zone(1).run_minutes, c.config.zone(2).run_minutes) == (31, 42)
         assert (c.notes, c.location) == ("from A", "Behind the shed")
-    remote = server_get(account, f"/v1/controllers/{cid}/config")["config"]["zones"]
+    remote = account.get(f"/v1/controllers/{cid}/config")["config"]["zones"]
     assert (remote[0]["run_minutes"], remote[1]["run_minutes"]) == (31, 42)
 
 
 @pytest.mark.parametrize("choice", ["mine", "theirs"])
 def test_same_field_edited_twice_is_a_conflict_the_user_settles(
-        cloud, new_account, tmp_path, choice) -> None:
-    account, a, b, ea, eb, cid = _two_clients(cloud, new_account, tmp_path)
+        seeded, tmp_path, choice) -> None:
+    account, a, b, ea, eb, cid = _two_clients(seeded, tmp_path)
     a.update_controller(cid, notes="A says", name="A name")
     _set_zone(a, cid, 3, 13)
     b.update_controller(cid, notes="B says")
@@ -148,9 +129,9 @@ def test_same_field_edited_twice_is_a_conflict_the_user_settles(
     assert not eb.sync().needs_attention
     ea.sync()
     want_notes, want_minutes = ("A says", 13) if choice == "theirs" else ("B says", 23)
-    remote = server_get(account, f"/v1/controllers/{cid}")
+    remote = account.get(f"/v1/controllers/{cid}")
     assert remote["notes"] == want_notes and remote["name"] == "A name"
-    assert server_get(account, f"/v1/controllers/{cid}/config")["config"]["zones"][2][
+    assert account.get(f"/v1/controllers/{cid}/config")["config"]["zones"][2][
         "run_minutes"] == want_minutes
     for store in (a, b):
         assert store.controller(cid).notes == want_notes
@@ -159,9 +140,8 @@ def test_same_field_edited_twice_is_a_conflict_the_user_settles(
 
 
 def test_quota_rejection_keeps_the_controller_as_a_draft_until_the_plan_grows(
-        cloud, new_account, store: Store) -> None:
-    account = new_account(Tier.STARTER)  # 25 controllers
-    seed_account(cloud.db, account.account_id, generate_account(10, 25, seed=next(_seeds)))
+        seeded, store: Store) -> None:
+    account = seeded(10, 25, Tier.STARTER)  # 25 controllers: full
     engine = SyncEngine(store, account.api())
     engine.sync()
     assert store.usage().controller_warning(1) is not None  # warned before it is made
@@ -197,19 +177,19 @@ def test_quota_rejection_keeps_the_controller_as_a_draft_until_the_plan_grows(
     assert store.retry(create.id) == 2  # the create, and its edit refused with it
     report = engine.sync()
     assert report.applied == 3 and not report.needs_attention
-    assert server_get(account, f"/v1/controllers/{extra.id}")["notes"] == \
+    assert account.get(f"/v1/controllers/{extra.id}")["notes"] == \
         "waits behind the create"
     assert store.usage().controllers_used == 26
 
 
-def test_a_signed_out_token_keeps_everything_queued(cloud, new_account, store: Store) -> None:
-    account = seeded(cloud, new_account)
+def test_a_signed_out_token_keeps_everything_queued(seeded, store: Store) -> None:
+    account = seeded(8, 20, Tier.CONTRACTOR)
     engine = SyncEngine(store, account.api())
     engine.sync()
     cid = store.fleet_rows()[0].controller_id
     store.update_controller(cid, notes="typed before the token was revoked")
     httpx.delete(f"{account.url}/v1/auth/tokens/"
-                 + server_get(account, "/v1/auth/tokens")["tokens"][0]["id"],
+                 + account.get("/v1/auth/tokens")["tokens"][0]["id"],
                  headers={"Authorization": f"Bearer {account.token}"})
     report = engine.sync()
     assert report.signed_out and "Log in again" in report.error
@@ -217,8 +197,8 @@ def test_a_signed_out_token_keeps_everything_queued(cloud, new_account, store: S
     assert store.controller(cid).notes == "typed before the token was revoked"
 
 
-def test_discard_undoes_an_edit_and_a_create(cloud, new_account, store: Store) -> None:
-    account = seeded(cloud, new_account)
+def test_discard_undoes_an_edit_and_a_create(seeded, store: Store) -> None:
+    account = seeded(8, 20, Tier.CONTRACTOR)
     SyncEngine(store, account.api()).sync()
     row = store.fleet_rows()[0]
     before = store.controller(row.controller_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import random
 import signal
 import subprocess
@@ -10,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from flaky_network import FlakyProxy
 
@@ -19,24 +17,7 @@ from fieldtech.cloud.sync import SyncEngine
 from fieldtech.domain.errors import CloudUnavailable
 from fieldtech.domain.models import Controller, ControllerConfig, new_id
 from fieldtech.domain.plans import Tier
-from fieldtech.offline_store.seed import generate_account
 from fieldtech.offline_store.store import QUEUED, Store
-from fieldtech.server.seed import seed_account
-
-_seeds = itertools.count(500)
-
-
-def _account(cloud, new_account, controllers=30):
-    account = new_account(Tier.CONTRACTOR)
-    seed_account(cloud.db, account.account_id,
-                 generate_account(10, controllers, seed=next(_seeds)))
-    return account
-
-
-def _get(account, path: str) -> dict:
-    r = httpx.get(account.url + path, headers={"Authorization": f"Bearer {account.token}"})
-    r.raise_for_status()
-    return r.json()
 
 
 def _edit_many(store: Store, n: int) -> dict[str, tuple[str, int]]:
@@ -52,13 +33,13 @@ def _edit_many(store: Store, n: int) -> dict[str, tuple[str, int]]:
 
 def _assert_cloud_has(account, want: dict[str, tuple[str, int]]) -> None:
     for cid, (notes, minutes) in want.items():
-        assert _get(account, f"/v1/controllers/{cid}")["notes"] == notes
-        assert _get(account, f"/v1/controllers/{cid}/config")["config"]["zones"][0][
+        assert account.get(f"/v1/controllers/{cid}")["notes"] == notes
+        assert account.get(f"/v1/controllers/{cid}/config")["config"]["zones"][0][
             "run_minutes"] == minutes
 
 
-def test_flaky_network_500_429_drops_and_lost_answers(cloud, new_account, store: Store) -> None:
-    account = _account(cloud, new_account)
+def test_flaky_network_500_429_drops_and_lost_answers(seeded, store: Store) -> None:
+    account = seeded(10, 30, Tier.CONTRACTOR)
     SyncEngine(store, account.api()).sync()
     want = _edit_many(store, 12)
     faults = ["500", "drop", "ok", "429", "lost", "500", "lost", "drop", "429"]
@@ -74,13 +55,12 @@ def test_flaky_network_500_429_drops_and_lost_answers(cloud, new_account, store:
     # "lost" answers were applied upstream and sent again: the idempotency keys kept them to
     # one application each — one config update per controller in the audit log.
     for cid in want:
-        entries = _get(account, f"/v1/controllers/{cid}/audit")["entries"]
+        entries = account.get(f"/v1/controllers/{cid}/audit")["entries"]
         assert sum(e["action"] == "config.update" for e in entries) == 1
 
 
-def test_a_dead_cloud_stops_the_sync_and_keeps_the_outbox(cloud, new_account,
-                                                          store: Store) -> None:
-    account = _account(cloud, new_account)
+def test_a_dead_cloud_stops_the_sync_and_keeps_the_outbox(seeded, store: Store) -> None:
+    account = seeded(10, 30, Tier.CONTRACTOR)
     SyncEngine(store, account.api()).sync()
     _edit_many(store, 3)
     before = [(e.id, e.state) for e in store.outbox()]
@@ -95,8 +75,7 @@ def test_a_dead_cloud_stops_the_sync_and_keeps_the_outbox(cloud, new_account,
 
 
 
-def test_a_cloud_that_keeps_answering_429_is_called_busy_not_unreachable(cloud, new_account
-                                                                          ) -> None:
+def test_a_cloud_that_keeps_answering_429_is_called_busy_not_unreachable(new_account) -> None:
     account = new_account()
     with FlakyProxy(account.url, ["429"] * 3) as proxy:
         api = CloudAPI(proxy.url, None, retry=RetryPolicy(attempts=3, base_s=0.01, cap_s=0.02))
@@ -120,9 +99,8 @@ print(report.summary(), flush=True)
 """
 
 
-def test_kill_9_mid_sync_loses_nothing_and_applies_nothing_twice(
-        cloud, new_account, tmp_path: Path) -> None:
-    account = _account(cloud, new_account, controllers=40)
+def test_kill_9_mid_sync_loses_nothing_and_applies_nothing_twice(seeded, tmp_path: Path) -> None:
+    account = seeded(10, 40, Tier.CONTRACTOR)
     path = tmp_path / "killed.db"
     with Store(path) as store:
         SyncEngine(store, account.api()).sync()
@@ -156,9 +134,9 @@ def test_kill_9_mid_sync_loses_nothing_and_applies_nothing_twice(
         assert store.pending_count() == 0, f"{total} edits, {store.pending_count()} left"
     _assert_cloud_has(account, want)
     for cid in made:
-        assert _get(account, f"/v1/controllers/{cid}")["zone_count"] == 4
+        assert account.get(f"/v1/controllers/{cid}")["zone_count"] == 4
     for cid in want:
-        entries = _get(account, f"/v1/controllers/{cid}/audit")["entries"]
+        entries = account.get(f"/v1/controllers/{cid}/audit")["entries"]
         assert sum(e["action"] == "config.update" for e in entries) == 1
         assert sum(e["action"] == "controller.update" for e in entries) == 1
-    assert _get(account, "/v1/account")["usage"]["controllers_used"] == 46
+    assert account.get("/v1/account")["usage"]["controllers_used"] == 46

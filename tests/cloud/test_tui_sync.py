@@ -5,7 +5,6 @@ Each test gets its own cloud account (seeded like a contractor's) and its own lo
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -24,7 +23,6 @@ from fieldtech.cloud_link import LinkState
 from fieldtech.domain.errors import NotSignedIn
 from fieldtech.domain.models import Controller, Customer, new_id
 from fieldtech.domain.plans import Tier
-from fieldtech.offline_store.seed import generate_account
 from fieldtech.offline_store.store import CONFLICT, DRAFT, QUEUED, REJECTED, Store
 from fieldtech.screens.forms import ConfirmScreen
 from fieldtech.screens.login import LoginScreen
@@ -33,12 +31,9 @@ from fieldtech.screens.plans import PlansScreen
 from fieldtech.screens.topbar import TopBar
 from fieldtech.server.accounts import issue_plan_codes
 from fieldtech.server.embedded import EmbeddedServer, free_port
-from fieldtech.server.seed import seed_account
 from fieldtech.settings import Settings
 from tests.cloud.conftest import FAST_RETRY, PASSWORD, CloudAccount
 from tests.tui.conftest import SIZE, settle, wait_for
-
-_seeds = itertools.count(100)  # ids come from the seed: one seed per account
 
 
 @pytest.fixture(scope="module")
@@ -47,17 +42,6 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
     path = tmp_path_factory.mktemp("tui-cloud") / "cloud.sqlite3"
     with EmbeddedServer(f"sqlite:///{path}") as server:
         yield server
-
-
-@pytest.fixture
-def seeded(cloud: EmbeddedServer, new_account) -> Callable[..., CloudAccount]:
-    def make(customers: int = 6, controllers: int = 20, tier: Tier = Tier.STARTER,
-             seed: int | None = None):
-        account = new_account(tier)
-        seed_account(cloud.db, account.account_id, generate_account(
-            customers, controllers, seed=next(_seeds) if seed is None else seed, tier=tier))
-        return account
-    return make
 
 
 def synced_store(path: Path, account: CloudAccount) -> Store:
