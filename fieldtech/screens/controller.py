@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -171,15 +173,15 @@ class ControllerScreen(Screen):
         pin = " 📌" if controller.id in self.app.settings.pinned else ""
         serial = controller.serial or "not linked"
         self.query_one("#ctl-header", TextBox).update(
-            f"[b]{controller.name}[/b]{pin} — {row.customer_name}\n"
+            f"[b]{escape(controller.name)}[/b]{pin} — {escape(row.customer_name)}\n"
             f"{STATE_MARK[row.state]} {row.state.label} · {controller.model} · "
             f"{controller.zone_count} zones · {serial}"
-            + (f" · [red]⚠ {row.fault}[/red]" if row.fault else "")
-            + (f" · ✎ {len(pending)} pending" if pending else "")
+            + (f" · ✎ {len(pending)} pending" if pending else "")  # before a long fault
+            + (f" · [red]⚠ {escape(row.fault)}[/red]" if row.fault else "")
         )
         self._fill_zones(controller, keep=same)
         self._fill_programs(controller, keep=same)
-        self._fill_details(controller)
+        self._fill_details(controller, row)
         self._fill_pending(pending)
         if not same or self.focused is None:
             self._focus_tab()
@@ -210,21 +212,24 @@ class ControllerScreen(Screen):
              ", ".join(f"{z}:{m}" for z, m in sorted(p.zone_minutes.items()) if m) or "—")
             for p in c.config.programs], keep_cursor=keep)
 
-    def _fill_details(self, c: Controller) -> None:
+    def _fill_details(self, c: Controller, row: FleetRow) -> None:
         rain = c.config.rain_delay_until
         now = datetime.now(UTC)
-        rain_text = (f"until {rain.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-                     if rain and rain > now else "none")
+        rain_text = f"until {_site_time(rain, c.timezone)}" if rain and rain > now else "none"
         suspended = [f"{z.number} {z.name} until {z.suspended_until}"
                      for z in c.config.zones if z.suspended_until]
+        # The header cuts a long fault at 80 columns: here it is whole.
+        status = f"{row.state.label}" + (f" — [red]⚠ {escape(row.fault)}[/red]" if row.fault
+                                         else "")
         self.query_one("#details", TextBox).update(
+            f"[b]Status[/b]      {status}\n"
             f"[b]Serial[/b]      {c.serial or 'not linked (bind on site)'}\n"
             f"[b]Model[/b]       {c.model}, {c.zone_count} zones\n"
             f"[b]Time zone[/b]   {c.timezone}\n"
-            f"[b]Location[/b]    {c.location or '—'}\n"
+            f"[b]Location[/b]    {escape(c.location) or '—'}\n"
             f"[b]Rain delay[/b]  {rain_text}\n"
             f"[b]Suspended[/b]   {'; '.join(suspended) or 'no zone'}\n"
-            f"[b]Notes[/b]       {c.notes or '—'}"
+            f"[b]Notes[/b]       {escape(c.notes) or '—'}"
         )
 
     def _fill_pending(self, pending: list[OutboxEntry]) -> None:
@@ -305,3 +310,11 @@ class ControllerScreen(Screen):
     def action_copy_from(self) -> None:
         if self.controller:
             self.app.copy_config_from(self.controller)
+
+
+def _site_time(moment: datetime, timezone: str) -> str:
+    """A moment as the people on site read it: in the controller's time zone."""
+    try:
+        return f"{moment.astimezone(ZoneInfo(timezone)):%Y-%m-%d %H:%M} ({timezone})"
+    except (ZoneInfoNotFoundError, ValueError):  # validated on save, but never crash a screen
+        return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"

@@ -171,6 +171,19 @@ async def test_help_lists_the_keys(app: FieldtechApp) -> None:
         text = " ".join(str(s.render()) for s in app.screen.query(Static))
         for words in ("Filter", "Switch", "Find", "New controller", "s then 1–9"):
             assert words in text
+        assert "Scroll Left" not in text and "Copy selected text" not in text  # Textual's
+
+
+async def test_help_on_a_controller_shows_bracket_keys_as_keys(app: FieldtechApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_controller(app.rows[2].controller_id)
+        await settle(pilot)
+        await pilot.press("question_mark")
+        lines = " ".join(str(s.render()) for s in app.screen.query(Static)).splitlines()
+        assert any(line.split() == ["[", "Previous", "tab"] for line in lines), lines
+        assert any(line.split() == ["]", "Next", "tab"] for line in lines), lines
+        assert not any("[/b]" in line or "Focus Next" in line for line in lines), lines
 
 
 async def test_fleet_reload_leaves_the_open_switcher_its_keys(tmp_path) -> None:

@@ -1,0 +1,40 @@
+"""The Details tab: what the header has no room for at 80 columns, in the site's own time."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from rich.text import Text
+
+from fieldtech.app import FieldtechApp
+from fieldtech.screens.controller import ControllerScreen
+from fieldtech.widgets.text_line import TextBox
+from tests.tui.conftest import SIZE, settle
+
+FAULT = "Zone 4: no current (broken wire?) — check the splice box by the gate [north]"
+
+
+async def test_details_show_the_whole_fault_and_rain_delay_in_site_time(
+        app: FieldtechApp) -> None:
+    target = next(r for r in app.store.fleet_rows() if r.serial)
+    # As a device status report would leave it (the store takes faults from the cloud).
+    with sqlite3.connect(app.store.path) as db:
+        db.execute("UPDATE controller SET fault=? WHERE id=?", (FAULT, target.controller_id))
+    c = app.store.controller(target.controller_id)
+    app.store.update_controller(c.id, timezone="America/Los_Angeles", config=replace(
+        c.config, rain_delay_until=datetime(2099, 7, 1, 18, 30, tzinfo=UTC)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_controller(target.controller_id)
+        await settle(pilot)
+        await pilot.press("right_square_bracket", "right_square_bracket")  # Details
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ControllerScreen)
+        details, header = (Text.from_markup(str(screen.query_one(box, TextBox).render())).plain
+                           for box in ("#details", "#ctl-header"))
+    assert FAULT in details  # whole, and its brackets are text, not markup
+    assert "until 2099-07-01 11:30 (America/Los_Angeles)" in details  # PDT = UTC-7
+    assert "⚠ Zone 4" in header
