@@ -8,7 +8,7 @@ one only searches the previous matches.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from fieldtech.offline_store.store import FleetRow
 
@@ -46,15 +46,17 @@ class FleetIndex:
     def search(self, query: str, limit: int = FINDER_LIMIT) -> list[FleetRow]:
         """The best `limit` rows for a finder query: exact words first, then fuzzy matches.
 
-        Ranking: serial or controller-name prefix, then a word of the name or the customer's
-        name starting with the query, then a match anywhere; ties keep list order.
+        Ranking: the whole query starts the serial or the controller's name ("entrance 7"),
+        then the first word does and every word is in the name or the customer's name, then
+        the first word starts the serial or name, then a word of the name or the customer's
+        name starts with it, then a match anywhere; ties keep list order.
         """
         q = query.casefold().strip()
         terms = q.split()
         if not terms:
             return []
         hits = self._matching(terms, q)
-        ranked = self._best(hits, terms[0], limit)
+        ranked = self._best(hits, q, terms, limit)
         if len(hits) < FUZZY_BELOW:  # few exact hits: also show near misses (typos, no vowels)
             ranked += self._fuzzy(terms, set(hits), limit - len(ranked))
         return [self.rows[i] for i in ranked]
@@ -72,15 +74,25 @@ class FleetIndex:
         self._last = (key, hits)
         return hits
 
-    def _best(self, hits: list[int], term: str, limit: int) -> list[int]:
+    def _best(self, hits: list[int], query: str, terms: list[str], limit: int) -> list[int]:
         """The first `limit` hits by rank tier, scanning tier by tier and stopping when full."""
-        names, serials, customers = self._names, self._serials, self._customers
+        names, serials, customers, short = self._names, self._serials, self._customers, self._short
+        term = terms[0]
         word = " " + term
-        tiers = (
-            lambda i: serials[i].startswith(term) or names[i].startswith(term),
+
+        def starts(i: int) -> bool:
+            return serials[i].startswith(term) or names[i].startswith(term)
+
+        tiers: list[Callable[[int], bool]] = [
+            starts,
             lambda i: word in " " + names[i] or word in " " + customers[i],
             lambda i: True,
-        )
+        ]
+        if len(terms) > 1:  # (for one word these would be `starts` again: a scan for nothing)
+            tiers[:0] = [
+                lambda i: serials[i].startswith(query) or names[i].startswith(query),
+                lambda i: starts(i) and all(t in short[i] for t in terms[1:]),
+            ]
         out: list[int] = []
         taken: set[int] = set()
         for in_tier in tiers:

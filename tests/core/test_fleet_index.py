@@ -7,6 +7,7 @@ import pytest
 from fieldtech.fleet_index import FINDER_LIMIT, FleetIndex
 from fieldtech.offline_store import Store
 from fieldtech.offline_store.seed import seed_store
+from fieldtech.offline_store.store import FleetRow
 
 
 @pytest.fixture(scope="module")
@@ -57,3 +58,20 @@ def test_filter_keeps_list_order(index: FleetIndex) -> None:
     hits = index.filter("fresno")
     assert hits == sorted(hits) and hits
     assert all("fresno" in index.rows[i].address.lower() for i in hits)
+
+
+def test_a_name_typed_whole_outranks_a_shorter_name_matched_by_address() -> None:
+    """"entrance 7" opens Entrance 7, not Entrance whose address happens to hold a 7."""
+    from fieldtech.domain import ControllerState
+
+    def row(i: int, name: str, customer: str, address: str) -> FleetRow:
+        return FleetRow(f"c{i}", f"k{i}", customer, name, None, ControllerState.NOT_LINKED,
+                        None, 6, "FT-6", address, "", 0)
+
+    index = FleetIndex([row(1, "Entrance", "Ben Ito", "17 Oak St"),
+                        row(2, "Entrance east", "Ann Lee", "7 Elm Rd"),
+                        row(3, "Entrance 7", "Farid Evans", "2 Pine Ave"),
+                        row(4, "Front", "Zoe 7th", "1 Bay St")])
+    assert [r.name for r in index.search("entrance 7")][:1] == ["Entrance 7"]
+    assert [r.name for r in index.search("entrance")] == [
+        "Entrance", "Entrance east", "Entrance 7"]  # one word: list order as before
