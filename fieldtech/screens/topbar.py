@@ -26,7 +26,7 @@ def header_parts(account_name: str, usage: Usage | None, pending: int,
     """(left, right) texts of the bar for `width` cells: the longest wording that fits."""
     for level in range(LEVELS):
         left, right = _left(usage, pending, extra, level), _right(link, level)
-        room = width - cell_len(right) - cell_len(left) - 1 - 3  # a gap, and " · "
+        room = width - cell_len(right) - cell_len(left) - 3 - 3  # a gap, and " · "
         if cell_len(account_name) <= room or room >= NAME_MIN or level == LEVELS - 1:
             name = account_name if cell_len(account_name) <= room else (
                 account_name[:max(1, room - 1)] + "…")
@@ -71,7 +71,9 @@ class TopBar(TextBox):
         name, sep, rest = left.partition(" · ")
         line = Text(name, style="bold") + Text(sep + rest)
         if right:
-            line.append(" " * max(1, width - cell_len(left) - cell_len(right)))
+            gap = width - cell_len(left) - cell_len(right)
+            # Tight, a dot keeps "0 pending" and "online" from reading as one phrase.
+            line.append(" " * gap if gap > 3 else " · ", style="dim")
             state, _, age = right.partition(" · ")
             line.append(state, style=LINK_STYLE[link.state] if link else "")
             if age:

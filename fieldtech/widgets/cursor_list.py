@@ -34,7 +34,8 @@ def fit(text: str, width: int) -> str:
 
 class CursorList(ScrollView, can_focus=True):
     DEFAULT_CSS = """
-    CursorList { background: $surface; }
+    /* Lines are fitted to the width: nothing to scroll sideways, so no bar for it. */
+    CursorList { background: $surface; overflow-x: hidden; }
     CursorList > .list--cursor { background: $accent 40%; text-style: bold; }
     CursorList:focus > .list--cursor { background: $accent; color: $text; }
     CursorList > .list--strong { text-style: bold; color: $text; }

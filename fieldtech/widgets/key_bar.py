@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -53,7 +54,11 @@ class KeyBar(Widget):
         key_style = self.get_component_rich_style("key-bar--key")
         description_style = self.get_component_rich_style("key-bar--description")
         text = Text(no_wrap=True, overflow="crop", end="")
+        room = self.size.width
         for key, description, enabled in self.keys:
+            room -= cell_len(key) + cell_len(description) + 3
+            if room < 0:  # a key cut in half helps nobody: the rest are in the help (?)
+                break
             dim = "" if enabled else " dim"
             text.append(f" {key} ", f"{key_style}{dim}")
             text.append(f"{description} ", f"{description_style}{dim}")

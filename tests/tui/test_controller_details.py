@@ -6,10 +6,16 @@ import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
 from rich.text import Text
+from textual.app import App
 
 from fieldtech.app import FieldtechApp
+from fieldtech.cloud_link import LinkState, LinkStatus
+from fieldtech.domain.plans import Tier, Usage
 from fieldtech.screens.controller import ControllerScreen
+from fieldtech.screens.topbar import TopBar
+from fieldtech.widgets.key_bar import KeyBar
 from fieldtech.widgets.text_line import TextBox
 from tests.tui.conftest import SIZE, settle
 
@@ -38,3 +44,39 @@ async def test_details_show_the_whole_fault_and_rain_delay_in_site_time(
     assert FAULT in details  # whole, and its brackets are text, not markup
     assert "until 2099-07-01 11:30 (America/Los_Angeles)" in details  # PDT = UTC-7
     assert "⚠ Zone 4" in header
+
+
+async def test_the_key_bar_shows_whole_keys_only(app: FieldtechApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        bar = app.screen.query_one(KeyBar)
+        shown = str(bar.render())
+        assert bar.keys and shown.endswith("Find ")  # "b Previous" has no room at 80
+        assert all(f" {key} {what} " in shown for key, what, _ in bar.keys[:7])
+        assert not shown.rstrip().endswith(" b")  # never a key without its meaning
+
+
+
+class _Bar(App):
+    def __init__(self, name: str):
+        super().__init__()
+        self.account = name
+
+    def compose(self):
+        yield TopBar()
+
+    def on_mount(self) -> None:
+        now = datetime.now(UTC)
+        self.query_one(TopBar).show(self.account, Usage(Tier.SILVER, 238, 250, 3, 5, 10), 0,
+                                    link=LinkStatus(LinkState.ONLINE, now, now))
+
+
+@pytest.mark.parametrize("name", ["Greenline Irrigation (demo account, 2026 season)",
+                                  "Greenline Irrigation"])
+async def test_a_full_top_bar_still_separates_pending_from_the_link_state(name: str) -> None:
+    app = _Bar(name)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        text = app.query_one(TopBar).render().plain
+    assert len(text) <= 80 and "Silver 238/250" in text, text
+    assert "pending online" not in text and "online" in text, text
