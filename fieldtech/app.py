@@ -44,6 +44,7 @@ from fieldtech.screens.record_forms import (
 from fieldtech.screens.switcher import Shortcuts, Switcher, SwitcherScreen
 from fieldtech.screens.topbar import TopBar
 from fieldtech.settings import SYNC_EVERY_S, Settings
+from fieldtech.widgets.keys_in_order import KeysInOrder
 
 if TYPE_CHECKING:
     from fieldtech.cloud.sync import SyncReport
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
 FIRST_SCREEN = 60  # rows read before the first paint; a 24-line terminal shows ~20
 
 
-class FieldtechApp(App):
+class FieldtechApp(KeysInOrder, App):
     CSS_PATH = "app.tcss"
     TITLE = "fieldtech"
     ENABLE_COMMAND_PALETTE = False  # the switcher and finder are our palettes
@@ -343,11 +344,11 @@ class FieldtechApp(App):
     # -- edits: validated in the form, written in a worker ------------------------------------
 
     def _form(self, title: str, form: tuple[list[Field], Any],
-              then: Callable[[Any], None]) -> None:
+              then: Callable[[Any], None], action: str = "Save") -> None:
         from fieldtech.screens.forms import FormScreen
 
         fields, build = form
-        self.push_screen(FormScreen(title, fields, build),
+        self.push_screen(FormScreen(title, fields, build, action),
                          lambda result: result is not None and then(result))
 
     @work(thread=True, group="save")
@@ -480,7 +481,7 @@ class FieldtechApp(App):
         def write(path: str) -> None:
             self._file_job(lambda: config_files.export_controller(controller, Path(path)),
                            f"Exported to {path}")
-        self._form("Export configuration to", path_form("File", str(default)), write)
+        self._form("Export configuration to", path_form("File", str(default)), write, "Export")
 
     def save_template(self, controller: Controller) -> None:
         default = templates_dir(self.data_dir) / f"{_slug(controller.name)}.toml"
@@ -502,7 +503,7 @@ class FieldtechApp(App):
     def import_config(self, controller: Controller) -> None:
         default = str(self.data_dir / "exports") + "/"
         self._form("Import configuration from", path_form("File", default),
-                   lambda path: self._import(controller, Path(path)))
+                   lambda path: self._import(controller, Path(path)), "Import")
 
     def apply_template(self, controller: Controller) -> None:
         found = config_files.templates(templates_dir(self.data_dir))
@@ -513,7 +514,7 @@ class FieldtechApp(App):
                       options=[(p.stem, str(p)) for p in found])
         self._form(f"Apply a template to {controller.name}",
                    ([field], lambda v: (v["path"], [])),
-                   lambda path: self._import(controller, Path(path)))
+                   lambda path: self._import(controller, Path(path)), "Apply")
 
     @work(thread=True, group="files")
     def _import(self, controller: Controller, path: Path) -> None:

@@ -8,6 +8,7 @@ dismisses (with the built record) once `build` reports none.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
@@ -18,21 +19,33 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from fieldtech.domain.errors import FieldError
 from fieldtech.screens.form_fields import Builder, Field, field_for
+from fieldtech.widgets.key_bar import KeyBar
 
 
 class FormScreen(ModalScreen[Any]):
-    """Edit some fields; dismisses with the record `build` made, or None on cancel."""
+    """Edit some fields; dismisses with the record `build` made, or None on cancel.
+
+    `action` names what Ctrl+S does (Save, Import, Connect…), on the button and in the key bar.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "save", "Save"),
+        Binding("escape", "cancel", "Cancel"),
+        Binding("tab", "app.focus_next", "Next field"),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False),
     ]
 
-    def __init__(self, title: str, fields: Sequence[Field], build: Builder):
+    def __init__(self, title: str, fields: Sequence[Field], build: Builder,
+                 action: str = "Save"):
         super().__init__()
         self.title_text = title
         self.fields = list(fields)
         self.build = build
+        self.action = action
+        keys = self._bindings.key_to_bindings
+        keys["ctrl+s"] = [replace(b, description=action) for b in keys["ctrl+s"]]
+        keys["tab"] = keys.pop("tab")  # shown after Save and Cancel, not before
+        self._typed_at_start: dict[str, Any] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -48,7 +61,8 @@ class FormScreen(ModalScreen[Any]):
             yield Static("", id="err-form", classes="field-error empty")
             with Horizontal(classes="form-buttons"):
                 yield Button("Cancel", id="cancel")
-                yield Button("Save (Ctrl+S)", id="save", variant="primary")
+                yield Button(f"{self.action} (Ctrl+S)", id="save", variant="primary")
+        yield KeyBar()  # the form's own keys, over those of the screen below
 
     def _input(self, f: Field):
         if f.kind == "bool":  # a Select, not a Switch: readable in one line and under NO_COLOR
@@ -65,14 +79,18 @@ class FormScreen(ModalScreen[Any]):
     def on_mount(self) -> None:
         first = self.query(".form-body Input, .form-body Select").first()
         first.focus()
+        self._typed_at_start = self.typed()
+
+    def typed(self) -> dict[str, Any]:
+        """Each field's value as it stands in its widget, before any conversion."""
+        return {f.name: self.query_one(f"#in-{f.name}").value for f in self.fields}
 
     def values(self) -> tuple[dict[str, Any], list[FieldError]]:
         """Typed values converted to Python; conversion problems as FieldErrors."""
         out: dict[str, Any] = {}
         errors: list[FieldError] = []
         for f in self.fields:
-            widget = self.query_one(f"#in-{f.name}")
-            raw = widget.value
+            raw = self.query_one(f"#in-{f.name}").value
             if f.kind in ("int", "optional_int"):
                 text = str(raw).strip()
                 if not text and f.kind == "optional_int":
@@ -90,12 +108,16 @@ class FormScreen(ModalScreen[Any]):
 
     def action_save(self) -> None:
         values, errors = self.values()
-        record = None
-        if not errors:
-            try:
-                record, errors = self.build(values)
-            except ValueError as exc:  # a builder's own parse error, e.g. "06:00 xx"
-                errors = [FieldError("", str(exc))]
+        # Fields that did not convert are built from their old value, so every other field is
+        # still checked: all the errors show at once, each under its own field.
+        unconverted = {e.field for e in errors}
+        trial = {**values, **{f.name: f.value for f in self.fields if f.name in unconverted}}
+        try:
+            record, checked = self.build(trial)
+        except ValueError as exc:  # a builder's own parse error, e.g. "06:00 xx"
+            record, checked = None, [FieldError("", str(exc))]
+        names = [f.name for f in self.fields]
+        errors += [e for e in checked if field_for(e.field, names) not in unconverted]
         if errors:
             self.show_errors(errors)
             return
@@ -127,7 +149,11 @@ class FormScreen(ModalScreen[Any]):
         self.action_save()
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        if self.typed() == self._typed_at_start:
+            self.dismiss(None)
+            return
+        self.app.push_screen(ConfirmScreen("Discard your changes?"),
+                             lambda discard: discard and self.dismiss(None))
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -144,6 +170,7 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(classes="dialog"):
             yield Static(self.question, classes="dialog-title")
             yield Static("[b]y[/b] yes · [b]n[/b] no", classes="dialog-hint")
+        yield KeyBar()  # its own keys, not those of the form or screen below
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)

@@ -261,7 +261,7 @@ class OnsiteScreen(Screen):
         if sim is not None and sim.of_kind("opensprinkler"):
             default = sim.of_kind("opensprinkler")[0].address  # the demo's OpenSprinkler
         self._form("Connect to a controller by address", address_form(default),
-                   self._identify)
+                   self._identify, "Connect")
 
     @work(exclusive=True, group="probe", exit_on_error=False)
     async def _identify(self, typed: TypedAddress) -> None:
@@ -318,7 +318,7 @@ class OnsiteScreen(Screen):
                              sim.of_kind("opensprinkler"))
         default = "127.0.0.1/32" if loopback else "192.168.1.0/24"
         self._form("Probe a subnet for OpenSprinklers", subnet_form(default, ports),
-                   self._confirm_subnet)
+                   self._confirm_subnet, "Probe")
 
     def _confirm_subnet(self, probe: SubnetProbe) -> None:
         from fieldtech.screens.forms import ConfirmScreen
@@ -398,7 +398,7 @@ class OnsiteScreen(Screen):
             self.passwords[key] = password
             self._bind_flow(key)
         self.show_panel("The OpenSprinkler refused the password.")
-        self._form(f"Password for the OpenSprinkler at {key}", password_form(), retry)
+        self._form(f"Password for the OpenSprinkler at {key}", password_form(), retry, "Connect")
 
     def _bound_choice(self, key: str, choice: tuple[str, str]) -> None:
         kind, record_id = choice
@@ -594,7 +594,7 @@ class OnsiteScreen(Screen):
         zone_count = device.zone_count or (row.zone_count if row else 0) or 8
         self._form(f"Test zones on {device.serial or device.address}",
                    zone_test_form(zone_count, self.app.zone_test_seconds),
-                   lambda test: self._test_zones(key, test))
+                   lambda test: self._test_zones(key, test), "Test")
 
     @work(exclusive=True, group="zonetest", exit_on_error=False)
     async def _test_zones(self, key: str, test: ZoneTest) -> None:
@@ -659,7 +659,8 @@ class OnsiteScreen(Screen):
             key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         port = key if key and self.devices[key].transport == "serial" else ""
         port = port or next(iter(self._port_names()), "")
-        self._form("Set Wi-Fi over the serial cable (Improv)", wifi_form(port), self._set_wifi)
+        self._form("Set Wi-Fi over the serial cable (Improv)", wifi_form(port), self._set_wifi,
+                   "Set Wi-Fi")
 
     @work(exclusive=True, group="wifi", exit_on_error=False)
     async def _set_wifi(self, setup: WifiSetup) -> None:
@@ -682,11 +683,12 @@ class OnsiteScreen(Screen):
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             self._failed("Something went wrong", event.worker.error)
 
-    def _form(self, title: str, form: tuple, then: Callable[[Any], Any]) -> None:
+    def _form(self, title: str, form: tuple, then: Callable[[Any], Any],
+              action: str = "Save") -> None:
         from fieldtech.screens.forms import FormScreen
 
         fields, build = form
-        self.app.push_screen(FormScreen(title, fields, build),
+        self.app.push_screen(FormScreen(title, fields, build, action),
                              lambda result: result is not None and then(result))
 
     def action_back(self) -> None:
