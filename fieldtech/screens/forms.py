@@ -192,8 +192,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static("Keys", classes="dialog-title")
             with VerticalScroll(id="help-body"):
                 yield Static("\n".join(lines))
-            yield Static("Remap a key in settings.toml under [keys], e.g. finder = \"ctrl+f\" "
-                         "(ids in brackets). Esc closes.", classes="dialog-hint")
+            yield Static("Remap a key in settings.toml under \\[keys], e.g. finder = \"ctrl+f\" "
+                         "(ids in parentheses). Esc closes.", classes="dialog-hint")
 
     def action_close(self) -> None:
         self.dismiss(None)

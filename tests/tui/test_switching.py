@@ -172,6 +172,7 @@ async def test_help_lists_the_keys(app: FieldtechApp) -> None:
         for words in ("Filter", "Switch", "Find", "New controller", "s then 1–9"):
             assert words in text
         assert "Scroll Left" not in text and "Copy selected text" not in text  # Textual's
+        assert "settings.toml under [keys]" in text
 
 
 async def test_help_on_a_controller_shows_bracket_keys_as_keys(app: FieldtechApp) -> None:
