@@ -4,12 +4,18 @@ the demo store from the first sync on (nothing to pull, the on-site records incl
 from __future__ import annotations
 
 import threading
+from collections import Counter
+from datetime import timedelta
 from pathlib import Path
+
+from sqlalchemy import update
 
 from fieldtech.cloud.sync import SyncEngine
 from fieldtech.demo_cloud import DemoCloud
 from fieldtech.offline_store.seed import seed_onsite, seed_store
 from fieldtech.offline_store.store import Store
+from fieldtech.server.state import utcnow
+from fieldtech.server.tables import DeviceStatusRow
 
 
 def test_demo_cloud_starts_in_sync_with_the_demo_store(tmp_path: Path) -> None:
@@ -38,6 +44,21 @@ def test_demo_cloud_starts_in_sync_with_the_demo_store(tmp_path: Path) -> None:
             cid = store.fleet_rows()[0].controller_id
             store.update_controller(cid, notes="edited in the demo")
             assert SyncEngine(store, got[0]()).sync().applied == 1
+
+        # Ten quiet minutes later the cloud calls every controller offline — unless the demo's
+        # reporting controllers keep reporting in, as its heartbeat makes them.
+        def states() -> Counter:
+            with got[0]() as api:
+                return Counter(c["state"] for c in api.fleet_status()["controllers"])
+
+        online = states()["online"]
+        assert online > 0
+        with cloud.server.db.write() as s:
+            s.execute(update(DeviceStatusRow).where(DeviceStatusRow.last_contact.is_not(None))
+                      .values(last_contact=utcnow() - timedelta(minutes=10)))
+        assert states()["online"] == 0
+        assert cloud.heartbeat() > 0
+        assert states()["online"] == online
     finally:
         cloud.stop()
     # a second start finds the account and signs in again
