@@ -84,7 +84,7 @@ class CursorList(ScrollView, can_focus=True):
         height = self.scrollable_content_region.height or self.size.height
         top = self.scroll_offset.y
         if not top <= self.cursor < top + max(1, height):
-            self.scroll_to(y=max(0, self.cursor - height // 2), animate=False)
+            self.scroll_to(y=max(0, self.cursor - height // 2), animate=False, force=True)
         self.refresh()
 
     # -- cursor -------------------------------------------------------------------------------
@@ -95,10 +95,12 @@ class CursorList(ScrollView, can_focus=True):
         line = max(0, min(line, self._count - 1))
         old, self.cursor = self.cursor, line
         top, height = self.scroll_offset.y, self.scrollable_content_region.height
+        # force: rows set just before (a screen opening on a chosen row) have no scrollbar
+        # yet, and Textual would refuse the scroll, leaving the cursor out of view.
         if line < top:
-            self.scroll_to(y=line, animate=False)
+            self.scroll_to(y=line, animate=False, force=True)
         elif line >= top + height:
-            self.scroll_to(y=line - height + 1, animate=False)
+            self.scroll_to(y=line - height + 1, animate=False, force=True)
         else:  # still in view: repaint only the two lines that changed
             self.refresh_lines(old)
             self.refresh_lines(line)

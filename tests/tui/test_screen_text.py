@@ -1,4 +1,5 @@
-"""The Details tab: what the header has no room for at 80 columns, in the site's own time."""
+"""What screens show at 80×24: whole faults, site time, whole keys, a separated top bar, the
+chosen row in view."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from fieldtech.app import FieldtechApp
 from fieldtech.cloud_link import LinkState, LinkStatus
 from fieldtech.domain.plans import Tier, Usage
 from fieldtech.screens.controller import ControllerScreen
+from fieldtech.screens.plans import PlansScreen
 from fieldtech.screens.topbar import TopBar
 from fieldtech.widgets.key_bar import KeyBar
 from fieldtech.widgets.text_line import TextBox
-from tests.tui.conftest import SIZE, settle
+from tests.tui.conftest import SIZE, settle, wait_for
 
 FAULT = "Zone 4: no current (broken wire?) — check the splice box by the gate [north]"
 
@@ -80,3 +82,20 @@ async def test_a_full_top_bar_still_separates_pending_from_the_link_state(name: 
         text = app.query_one(TopBar).render().plain
     assert len(text) <= 80 and "Silver 238/250" in text, text
     assert "pending online" not in text and "online" in text, text
+
+
+async def test_plans_opened_on_a_customer_far_down_shows_that_customer(
+        app: FieldtechApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("end")  # the last line of the fleet: a customer near the bottom
+        await settle(pilot)
+        wanted = app.screen.fleet_list.current[0].customer_id
+        await pilot.press("P")
+        await wait_for(pilot, lambda: isinstance(app.screen, PlansScreen) and app.screen.shown)
+        screen = app.screen
+        table = screen.table
+        assert screen.selected().id == wanted
+        assert table.cursor > table.scrollable_content_region.height  # needs a scroll
+        top = table.scroll_offset.y
+        assert top <= table.cursor < top + table.scrollable_content_region.height
