@@ -24,7 +24,7 @@ from textual.widgets import Input
 # imported on first use, not here: they are not needed for the first paint of the fleet.
 from fieldtech import config_files
 from fieldtech.cloud_link import CloudFactory, CloudLink, LinkState
-from fieldtech.domain.errors import FieldtechError, ValidationError
+from fieldtech.domain.errors import FieldError, FieldtechError, ValidationError
 from fieldtech.domain.models import Controller, Program, Zone
 from fieldtech.fleet_index import FleetIndex
 from fieldtech.messages import Synced
@@ -407,7 +407,7 @@ class FieldtechApp(KeysInOrder, App):
                                              "cloud decides)" if over else "")
             self._save(what, lambda: self.store.create_controller(c), open_id=c.id)
         title = f"New controller for {customer.name} (no hardware needed)"
-        self._form(title, new_controller_form(customer), save)
+        self._form(title, self._serial_checked(new_controller_form(customer)), save)
 
     def _update(self, controller: Controller, what: str, **changes: Any) -> None:
         self._edit(controller, what, lambda _current: changes)
@@ -429,7 +429,20 @@ class FieldtechApp(KeysInOrder, App):
                 resized = replace(current, zone_count=c.zone_count).copy_config_from(current)
                 return {**changes, "config": resized.config}
             self._edit(controller, f"Controller {c.name}", change)
-        self._form(f"Controller — {controller.name}", controller_form(controller), save)
+        self._form(f"Controller — {controller.name}",
+                   self._serial_checked(controller_form(controller)), save)
+
+    def _serial_checked(self, form: tuple[list[Field], Any]) -> tuple[list[Field], Any]:
+        """A controller form that also refuses a serial another controller here holds, next
+        to the field (the store refuses it too, but only after the form has closed)."""
+        fields, build = form
+
+        def checked(values: dict[str, Any]) -> tuple[Controller, list[FieldError]]:
+            record, errors = build(values)
+            if not any(e.field == "serial" for e in errors):
+                errors = errors + self.store.serial_errors(record)
+            return record, errors
+        return fields, checked
 
     def edit_zone(self, controller: Controller, zone: Zone) -> None:
         def save(z: Zone) -> None:
@@ -465,6 +478,59 @@ class FieldtechApp(KeysInOrder, App):
         from fieldtech.screens.forms import ConfirmScreen
 
         self.push_screen(ConfirmScreen(f"Delete program “{program.name}”?"), answer)
+
+    def delete_controller(self, controller_id: str) -> None:
+        """Ask, then delete a controller: here now, in the cloud at the next sync."""
+        row = self.store.controller_row(controller_id)
+        what = f"controller “{row.name}” ({row.customer_name}, {row.serial or 'not linked'})"
+        self._confirm_delete(what, self.store.never_synced("controller", controller_id),
+                             lambda: self.store.delete_controller(controller_id),
+                             gone=controller_id)
+
+    def delete_customer(self, customer_id: str) -> None:
+        """Ask, then delete a customer who has no controllers left (the cloud's rule too)."""
+        if why := self.store.customer_still_needed(customer_id):
+            self.notify(f"Not deleted: {why}", severity="warning", timeout=6)
+            return
+        customer = self.store.customer(customer_id)
+        self._confirm_delete(f"customer “{customer.name}”",
+                             self.store.never_synced("customer", customer_id),
+                             lambda: self.store.delete_customer(customer_id))
+
+    def _confirm_delete(self, what: str, never_synced: bool, delete: Callable[[], Any],
+                        gone: str | None = None) -> None:
+        if never_synced:
+            after = ("It was never sent to the cloud: it goes away now with its pending "
+                     "edits, and this cannot be undone.")
+            done = "Deleted (it was never in the cloud)."
+        else:
+            after = ("It is removed from the cloud at the next sync; until then, pending "
+                     "changes (u, then x to discard) bring it back.")
+            done = "Deleted: removed from the cloud at the next sync (u, then x, undoes it)."
+        from fieldtech.screens.forms import ConfirmScreen
+
+        self.push_screen(ConfirmScreen(f"Delete {what}? {after}"),
+                         lambda yes: yes and self._delete(delete, done, gone))
+
+    @work(thread=True, group="save")
+    def _delete(self, delete: Callable[[], Any], done: str, gone: str | None) -> None:
+        try:
+            delete()
+        except FieldtechError as exc:  # e.g. a controller added for the customer meanwhile
+            self.call_from_thread(self.notify, f"Not deleted: {exc}", severity="warning",
+                                  timeout=6)
+            return
+        self.call_from_thread(self._deleted, done, gone)
+
+    def _deleted(self, done: str, gone: str | None) -> None:
+        shown = (gone is not None and self.is_screen_installed("controller")
+                 and self.screen is self.controller_screen())
+        if gone is not None:
+            self.controller_screen().forget(gone)
+            self.controller_gone(gone, done)  # back to the fleet if it shows, saying `done`
+        if not shown:
+            self.notify(done, timeout=4)
+        self.load_fleet()
 
     def edit_rain_delay(self, controller: Controller) -> None:
         def save(result: dict[str, Any]) -> None:

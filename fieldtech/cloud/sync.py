@@ -277,6 +277,10 @@ class SyncEngine:
                     creating.add(record)
                 if len(items) >= self.batch_size * 5:
                     break
+            # Controller deletes first: the slot and serial each frees may be what a create or
+            # a bind earlier in the queue was refused for (the cloud applies items in order).
+            items.sort(key=lambda i: (i.entries[0].op, i.entries[0].entity)
+                       != ("delete", "controller"))
             claims = []
             for item in items:
                 self._build(item)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from fieldtech.domain.errors import NotFound, StillNeeded
+from fieldtech.domain.errors import FieldError, NotFound, StillNeeded
 from fieldtech.domain.models import (
     Account,
     Controller,
@@ -166,14 +166,14 @@ class Store:
         if account is None:
             return None
         r = self._query("SELECT controllers_used, enthusiast_used FROM account")[0]
-        local_creates = self._query(
-            "SELECT count(*) FROM outbox WHERE op='create' AND entity='controller' AND state!=?",
-            (APPLIED,),
-        )[0][0]
+        # Deletes not yet sent free their slot as soon as the cloud has them.
+        local_creates, local_deletes = self._query(
+            "SELECT count(*) FILTER (WHERE op='create'), count(*) FILTER (WHERE op='delete') "
+            "FROM outbox WHERE entity='controller' AND state!=?", (APPLIED,))[0]
         if r["controllers_used"] is None:  # never synced: count what we hold
             used = self._query("SELECT count(*) FROM controller")[0][0]
         else:
-            used = r["controllers_used"] + local_creates
+            used = max(0, r["controllers_used"] + local_creates - local_deletes)
         return usage(account.tier, used, r["enthusiast_used"], account.custom_limits)
 
     # -- reads --------------------------------------------------------------------------------
@@ -299,6 +299,7 @@ class Store:
         check(validate_controller(controller))
         data = controller.to_dict()
         with self._write() as db:
+            check(self.serial_errors(controller))
             _insert_controller(db, data, ControllerState.NOT_LINKED if controller.serial is None
                                else ControllerState.OFFLINE)
             return _append(db, "create", "controller", controller.id, data, 0)
@@ -322,6 +323,8 @@ class Store:
             patch = _changed(current.to_dict(), updated.to_dict())
             if not patch:
                 return None
+            if "serial" in patch:
+                check(self.serial_errors(updated))
             row = {k: v for k, v in patch.items() if k != "config"}
             entry = None
             if row:
@@ -342,14 +345,54 @@ class Store:
                                 {"config": patch["config"]}, self._config_revision(controller_id))
             return entry
 
-    def delete_controller(self, controller_id: str) -> OutboxEntry:
+    def serial_errors(self, controller: Controller) -> list[FieldError]:
+        """The serial error if another controller here already holds `controller`'s serial (a
+        serial binds one record only; the cloud would refuse it at sync). Not linked: none."""
+        holder = self._serial_holder(controller.serial, controller.id)
+        if holder is None:
+            return []
+        return [FieldError("serial", f"{controller.serial} is already the serial of {holder}. "
+                                     "Unbind it there first.")]
+
+    def _serial_holder(self, serial: str | None, except_id: str) -> str | None:
+        """'Controller (Customer)' holding `serial`, other than `except_id`, or None."""
+        if not serial:
+            return None
+        r = self._query(
+            "SELECT c.name, k.name FROM controller c JOIN customer k ON k.id = c.customer_id "
+            "WHERE c.serial=? AND c.id!=? LIMIT 1", (serial, except_id))
+        return f"{r[0][0]} ({r[0][1]})" if r else None
+
+    def delete_controller(self, controller_id: str) -> OutboxEntry | None:
+        """Delete a controller: gone here now, from the cloud at the next sync (until then
+        `discard` brings it back). One never sent goes with its pending edits → None."""
         with self._write() as db:
-            self.controller(controller_id)
-            revision = self.revision("controller", controller_id)
-            db.execute("DELETE FROM controller_config WHERE controller_id=?", (controller_id,))
-            db.execute("DELETE FROM controller WHERE id=?", (controller_id,))
-            db.execute("DELETE FROM recent WHERE controller_id=?", (controller_id,))
-            return _append(db, "delete", "controller", controller_id, {}, revision)
+            self.controller(controller_id)  # NotFound if it is gone already
+            return _delete_here(db, "controller", controller_id)
+
+    def delete_customer(self, customer_id: str) -> OutboxEntry | None:
+        """Delete a customer with no controllers left (the cloud refuses one that has some):
+        as `delete_controller`. Raises StillNeeded while controllers remain."""
+        with self._write() as db:
+            if why := self.customer_still_needed(customer_id):
+                raise StillNeeded(why)
+            return _delete_here(db, "customer", customer_id)
+
+    def customer_still_needed(self, customer_id: str) -> str | None:
+        """Why this customer cannot be deleted yet (their controllers), or None."""
+        customer = self.customer(customer_id)  # NotFound if it is gone already
+        n = self._query("SELECT count(*) FROM controller WHERE customer_id=?",
+                        (customer_id,))[0][0]
+        if not n:
+            return None
+        return (f"{customer.name} still has {n} controller{'s' if n > 1 else ''}: delete or "
+                f"move {'them' if n > 1 else 'it'} first.")
+
+    def never_synced(self, entity: str, record_id: str) -> bool:
+        """Created here and not sent yet: deleting it leaves nothing to undo or tell the cloud."""
+        return bool(self._query(
+            "SELECT 1 FROM outbox WHERE entity=? AND entity_id=? AND op='create' "
+            "AND state NOT IN (?, ?) LIMIT 1", (entity, record_id, SENDING, APPLIED)))
 
     # -- the outbox ---------------------------------------------------------------------------
 
@@ -482,11 +525,7 @@ class Store:
                         f"{n} controller{'s' if n > 1 else ''} made for this new customer "
                         "would have no customer: discard or move "
                         f"{'them' if n > 1 else 'it'} first.")
-                entities = ("customer",) if entity == "customer" else ("controller", "config")
-                db.execute(f"DELETE FROM outbox WHERE entity_id=? AND state != ? AND entity IN "
-                           f"({','.join('?' * len(entities))})", (rid, APPLIED, *entities))
-                db.execute("DELETE FROM conflict WHERE id=?", (rid,))
-                _delete_part(db, entity, rid)
+                _forget_new(db, entity, rid)
                 return
             db.execute("DELETE FROM outbox WHERE id=?", (entry_id,))
             base = _base(db, entity, rid)
@@ -496,6 +535,16 @@ class Store:
                 return  # never synced: nothing to go back to; the values stay
             if entry.op == "delete":
                 config = _base(db, "config", rid) if entity == "controller" else None
+                if entity == "controller" and db.execute(
+                        "SELECT 1 FROM customer WHERE id=?", (base["customer_id"],)
+                ).fetchone() is None:
+                    raise StillNeeded(f"Its customer is deleted here too: discard that "
+                                      f"deletion first, then this one to bring "
+                                      f"{base.get('name') or 'it'} back.")
+                if entity == "controller" and (
+                        holder := self._serial_holder(base.get("serial"), rid)):
+                    raise StillNeeded(f"{base['serial']} is now the serial of {holder}: unbind "
+                                      "it there first to bring this controller back.")
                 if entity == "controller" and config is not None:
                     _insert_controller(db, {**base, "config": config}, ControllerState.OFFLINE
                                        if base.get("serial") else ControllerState.NOT_LINKED,
@@ -617,6 +666,8 @@ class Store:
                 if held is not None and revision <= held:
                     continue  # our own change coming back, or older than what we hold
                 if held is None:
+                    if pending:
+                        continue  # deleted here, not yet in the cloud: the push says the rest
                     if _insert_part(db, entity, record_id, revision, theirs,
                                     configs.get(record_id)):
                         changed.add(record_id)
@@ -795,21 +846,50 @@ def _insert_part(db: sqlite3.Connection, entity: str, record_id: str, revision: 
     return True
 
 
-def _delete_part(db: sqlite3.Connection, entity: str, record_id: str) -> bool:
+def _delete_part(db: sqlite3.Connection, entity: str, record_id: str,
+                 keep_base: bool = False) -> bool:
+    """Remove a record here. `keep_base`: a local delete, which `discard` can undo from it."""
     if entity == "controller":
         db.execute("DELETE FROM controller_config WHERE controller_id=?", (record_id,))
         gone = db.execute("DELETE FROM controller WHERE id=?", (record_id,)).rowcount
         db.execute("DELETE FROM recent WHERE controller_id=?", (record_id,))
-        db.execute("DELETE FROM base WHERE id=? AND entity IN ('controller', 'config')",
-                   (record_id,))
+        if not keep_base:
+            db.execute("DELETE FROM base WHERE id=? AND entity IN ('controller', 'config')",
+                       (record_id,))
         return bool(gone)
     if entity == "customer":
         if db.execute("SELECT 1 FROM controller WHERE customer_id=? LIMIT 1",
                       (record_id,)).fetchone():
             return False  # a controller made here for them still waits to be sent
-        db.execute("DELETE FROM base WHERE id=? AND entity='customer'", (record_id,))
+        if not keep_base:
+            db.execute("DELETE FROM base WHERE id=? AND entity='customer'", (record_id,))
         return bool(db.execute("DELETE FROM customer WHERE id=?", (record_id,)).rowcount)
     return False
+
+
+def _delete_here(db: sqlite3.Connection, entity: str, record_id: str) -> OutboxEntry | None:
+    """A local delete: the record goes, its base stays (to undo it) and an outbox row tells
+    the cloud. A record the cloud never had just goes, with its pending edits → None."""
+    if _forget_new(db, entity, record_id):
+        return None
+    revision = db.execute(f"SELECT revision FROM {_table(entity)} WHERE id=?",
+                          (record_id,)).fetchone()[0]
+    _delete_part(db, entity, record_id, keep_base=True)
+    return _append(db, "delete", entity, record_id, {}, revision)
+
+
+def _forget_new(db: sqlite3.Connection, entity: str, record_id: str) -> bool:
+    """A record created here and not sent yet goes away with every pending edit of it.
+    False if it is not such a record (it is in the cloud, or on its way there)."""
+    if db.execute("SELECT 1 FROM outbox WHERE entity=? AND entity_id=? AND op='create' AND "
+                  "state NOT IN (?, ?)", (entity, record_id, SENDING, APPLIED)).fetchone() is None:
+        return False
+    entities = ("customer",) if entity == "customer" else ("controller", "config")
+    db.execute(f"DELETE FROM outbox WHERE entity_id=? AND state != ? AND entity IN "
+               f"({','.join('?' * len(entities))})", (record_id, APPLIED, *entities))
+    db.execute("DELETE FROM conflict WHERE id=?", (record_id,))
+    _delete_part(db, entity, record_id)
+    return True
 
 
 def _table(entity: str) -> str:

@@ -43,6 +43,7 @@ class ControllerScreen(Screen):
         Binding("a", "add_program", "Add program", id="add_program", show=False),
         Binding("delete", "delete_program", "Delete program", id="delete_program", show=False),
         Binding("p", "pin", "Pin", id="pin"),
+        Binding("D", "delete_record", "Delete controller", id="delete_record", show=False),
         Binding("o", "onsite", "On site", id="onsite", show=False),
         Binding("x", "export", "Export", id="export", show=False),
         Binding("i", "import", "Import", id="import", show=False),
@@ -286,6 +287,10 @@ class ControllerScreen(Screen):
 
     def action_onsite(self) -> None:
         self.app.open_onsite(self.controller.id if self.controller else None)
+
+    def action_delete_record(self) -> None:
+        if self.controller:
+            self.app.delete_controller(self.controller.id)
 
     def action_pin(self) -> None:
         if self.controller:

@@ -36,6 +36,8 @@ class FleetScreen(Screen):
         Binding("c", "new_controller", "New controller", id="new_controller"),
         Binding("e", "edit_customer", "Edit customer", id="edit_customer", show=False),
         Binding("o", "onsite", "On site", id="onsite", show=False),
+        Binding("D", "delete_record", "Delete the customer or controller", id="delete_record",
+                show=False),
     ]
 
     AUTO_FOCUS = "#fleet"  # never the hidden filter box; show_rows unfocuses an empty list
@@ -117,3 +119,13 @@ class FleetScreen(Screen):
     def action_edit_customer(self) -> None:
         if customer_id := self._customer_under_cursor():
             self.app.edit_customer(customer_id)
+
+    def action_delete_record(self) -> None:
+        current = self.fleet_list.current
+        if current is None:
+            return
+        row, is_customer = current
+        if is_customer or not row.controller_id:
+            self.app.delete_customer(row.customer_id)
+        else:
+            self.app.delete_controller(row.controller_id)

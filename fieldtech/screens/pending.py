@@ -225,8 +225,8 @@ class PendingScreen(Screen):
                              gone=entry.entity_id if created else None)
         from fieldtech.screens.forms import ConfirmScreen
 
-        undo = ("The record goes away." if entry.op == "create"
-                else "Its fields go back to the values last synced.")
+        undo = {"create": "The record goes away.", "delete": "The record comes back."}.get(
+            entry.op, "Its fields go back to the values last synced.")
         self.app.push_screen(ConfirmScreen(
             f"Discard “{p.change}” on {p.record}? {undo} This cannot be undone."), answer)
 

@@ -212,3 +212,54 @@ def test_discard_undoes_an_edit_and_a_create(seeded, store: Store) -> None:
     assert extra.id not in {r.controller_id for r in store.fleet_rows()}
     assert store.pending_count() == 0
     assert all(e.state == APPLIED for e in store.outbox([APPLIED]))
+
+
+def test_deletes_reach_the_cloud_and_a_second_client(seeded, tmp_path: Path) -> None:
+    # Own seeds, off the shared counter: the later tests keep the fleets they were written for.
+    account = seeded(8, 20, Tier.CONTRACTOR, seed=9101)
+    mine, theirs = Store(tmp_path / "mine.db"), Store(tmp_path / "theirs.db")
+    engine = SyncEngine(mine, account.api())
+    engine.sync()
+    SyncEngine(theirs, account.api()).sync()
+    used = account.get("/v1/account")["usage"]["controllers_used"]
+    # a customer with exactly one controller: the controller, then the customer
+    rows = mine.fleet_rows()
+    owner = next(r.customer_id for r in rows
+                 if sum(x.customer_id == r.customer_id for x in rows) == 1)
+    only = next(r.controller_id for r in rows if r.customer_id == owner)
+    mine.delete_controller(only)
+    mine.delete_customer(owner)
+
+    report = engine.sync()
+    assert report.error is None and report.applied == 2 and not report.needs_attention
+    assert mine.pending_count() == 0
+    assert account.get("/v1/account")["usage"]["controllers_used"] == used - 1
+    assert mine.usage().controllers_used == used - 1
+    for path in (f"/v1/controllers/{only}", f"/v1/customers/{owner}"):
+        r = httpx.get(account.url + path, headers={"Authorization": f"Bearer {account.token}"})
+        assert r.status_code == 404
+
+    pulled = SyncEngine(theirs, account.api()).sync()
+    assert pulled.error is None
+    assert only not in {r.controller_id for r in theirs.fleet_rows()}
+    assert owner not in {k.id for k in theirs.customers()}
+    assert theirs.counts() == mine.counts() == (7, 19)
+
+
+def test_a_delete_frees_the_slot_a_refused_create_waits_for(seeded, store: Store) -> None:
+    """"Upgrade or remove a controller": removing one and retrying is enough, in one sync."""
+    account = seeded(10, 25, Tier.STARTER, seed=9102)  # 25 controllers: full
+    engine = SyncEngine(store, account.api())
+    engine.sync()
+    row = store.fleet_rows()[0]
+    extra = Controller(id=new_id(), customer_id=row.customer_id, name="Twenty-sixth",
+                       zone_count=4, config=ControllerConfig.default_for(4))
+    create = store.create_controller(extra)
+    assert engine.sync().needs_upgrade == 1
+
+    store.delete_controller(row.controller_id)
+    assert store.retry(create.id) == 1
+    report = engine.sync()
+    assert report.error is None and report.applied == 2 and not report.needs_attention
+    assert account.get(f"/v1/controllers/{extra.id}")["name"] == "Twenty-sixth"
+    assert account.get("/v1/account")["usage"]["controllers_used"] == 25

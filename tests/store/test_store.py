@@ -10,6 +10,7 @@ import pytest
 
 from fieldtech.domain import ControllerState, Customer, ValidationError, new_id
 from fieldtech.domain.errors import StillNeeded
+from fieldtech.domain.models import Account
 from fieldtech.offline_store import APPLIED, QUEUED, Store
 from fieldtech.offline_store.schema import MIGRATIONS
 from fieldtech.offline_store.seed import seed_store
@@ -203,3 +204,97 @@ def test_discarding_a_create_takes_its_later_edits_and_keeps_what_others_need(
 
     store.discard(customer_create.id)  # now nothing needs the customer
     assert store.customers() == [] and store.pending_count() == 0
+
+
+def _synced(store: Store, customer: Customer, **kw):
+    """A controller as if pulled from the cloud (revision 1, a base copy, no outbox row)."""
+    c = make_controller(customer, **kw)
+    store.put_synced_many([(customer, 1)], [(c, 1, ControllerState.OFFLINE, None)])
+    store.set_outbox_state(store.outbox()[0].id, APPLIED)  # the customer's create, sent
+    store.set_account(Account(id=new_id(), name="Greenline"), controllers_used=1)
+    return c
+
+
+def test_deleting_a_synced_controller_queues_a_delete_that_discard_undoes(
+        store: Store, customer: Customer) -> None:
+    c = _synced(store, customer, serial="FT1-0A1B2C3D", notes="Gate code 4412")
+    store.touch_recent(c.id)
+    entry = store.delete_controller(c.id)
+    assert entry is not None
+    assert (entry.op, entry.entity, entry.entity_id, entry.base_revision) == (
+        "delete", "controller", c.id, 1)
+    assert [(e.op, e.entity) for e in store.outbox()] == [("delete", "controller")]
+    assert c.id not in {r.controller_id for r in store.fleet_rows()}
+    assert store.recent() == []
+    assert store.usage().controllers_used == 0  # its slot is free once the cloud has it
+
+    store.discard(entry.id)
+    back = store.controller(c.id)
+    assert (back.name, back.serial, back.notes) == (c.name, c.serial, c.notes)
+    assert back.config == c.config
+    assert store.controller_row(c.id).state is ControllerState.OFFLINE
+    assert store.pending_count() == 0 and store.usage().controllers_used == 1
+
+    # its serial bound to another controller meanwhile: it cannot come back with it
+    entry = store.delete_controller(c.id)
+    other = make_controller(customer, name="Replacement", serial="FT1-0A1B2C3D")
+    store.create_controller(other)
+    with pytest.raises(StillNeeded, match="FT1-0A1B2C3D is now the serial of Replacement"):
+        store.discard(entry.id)
+    assert [e.op for e in store.outbox()] == ["delete", "create"]
+
+
+def test_deleting_a_controller_never_sent_takes_its_edits_and_leaves_nothing_to_send(
+        store: Store, customer: Customer) -> None:
+    c = make_controller(customer)
+    store.create_controller(c)
+    store.update_controller(c.id, notes="typo")
+    assert store.never_synced("controller", c.id)
+    assert store.delete_controller(c.id) is None
+    assert [(e.op, e.entity) for e in store.outbox()] == [("create", "customer")]
+    assert store.counts() == (1, 0)
+
+
+def test_a_customer_with_controllers_is_not_deleted(store: Store, customer: Customer) -> None:
+    c = _synced(store, customer)
+    with pytest.raises(StillNeeded, match="Rosa Patel still has 1 controller: delete or move "
+                                          "it first"):
+        store.delete_customer(customer.id)
+    assert store.customer(customer.id) and store.pending_count() == 0
+
+    # its controller deleted first, the customer can go; discards bring both back, in order
+    deleted_controller = store.delete_controller(c.id)
+    deleted_customer = store.delete_customer(customer.id)
+    assert [(e.op, e.entity) for e in store.outbox()] == [
+        ("delete", "controller"), ("delete", "customer")]
+    assert store.customers() == []
+    with pytest.raises(StillNeeded, match="customer is deleted here too"):
+        store.discard(deleted_controller.id)
+    store.discard(deleted_customer.id)
+    store.discard(deleted_controller.id)
+    assert store.customer(customer.id).name == "Rosa Patel"
+    assert store.controller(c.id).name == c.name and store.pending_count() == 0
+
+
+def test_a_serial_another_controller_holds_is_refused_naming_it(
+        store: Store, customer: Customer) -> None:
+    holder = _synced(store, customer, name="Side strip", serial="FT1-02B8C92A")
+    other = make_controller(customer, name="Back lawn")
+    store.create_controller(other)
+    before = store.pending_count()
+    with pytest.raises(ValidationError) as err:
+        store.update_controller(other.id, serial="FT1-02B8C92A")
+    assert [(e.field, e.message) for e in err.value.errors] == [
+        ("serial", "FT1-02B8C92A is already the serial of Side strip (Rosa Patel). "
+                   "Unbind it there first.")]
+    with pytest.raises(ValidationError, match="already the serial of Side strip"):
+        store.create_controller(make_controller(customer, serial="FT1-02B8C92A"))
+    assert store.pending_count() == before and store.controller(other.id).serial is None
+
+    # unbound never clashes; the holder keeps its own serial through other edits
+    store.create_controller(make_controller(customer, name="Spare"))
+    assert store.update_controller(holder.id, notes="still FT1-02B8C92A") is not None
+    # once the holder lets it go, it can be bound elsewhere
+    store.update_controller(holder.id, serial=None)
+    store.update_controller(other.id, serial="FT1-02B8C92A")
+    assert store.controller(other.id).serial == "FT1-02B8C92A"
