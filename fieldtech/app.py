@@ -24,7 +24,7 @@ from textual.widgets import Input
 # imported on first use, not here: they are not needed for the first paint of the fleet.
 from fieldtech import config_files
 from fieldtech.cloud_link import CloudFactory, CloudLink, LinkState
-from fieldtech.domain.errors import FieldError, FieldtechError, ValidationError
+from fieldtech.domain.errors import FieldError, FieldtechError, NotFound, ValidationError
 from fieldtech.domain.models import Controller, Program, Zone
 from fieldtech.fleet_index import FleetIndex
 from fieldtech.messages import Synced
@@ -566,10 +566,19 @@ class FieldtechApp(KeysInOrder, App):
             return
         self.call_from_thread(self.notify, done, timeout=4)
 
+    # The path typed at the last `i`, offered again: a failed import is fixed and retried
+    # without retyping it, and one file is easily applied to several controllers.
+    import_path: str | None = None
+
     def import_config(self, controller: Controller) -> None:
-        default = str(self.data_dir / "exports") + "/"
-        self._form("Import configuration from", path_form("File", default),
-                   lambda path: self._import(controller, Path(path)), "Import")
+        exports = self.data_dir / "exports"
+        latest = config_files.newest(exports)
+        default = self.import_path or (str(latest) if latest else f"{exports}/")
+
+        def chosen(path: str) -> None:
+            self.import_path = path
+            self._import(controller, Path(path).expanduser())
+        self._form("Import configuration from", path_form("File", default), chosen, "Import")
 
     def apply_template(self, controller: Controller) -> None:
         found = config_files.templates(templates_dir(self.data_dir))
@@ -587,13 +596,14 @@ class FieldtechApp(KeysInOrder, App):
         try:
             config = config_files.read_config(path, controller.zone_count)
         except ValidationError as exc:
-            lines = "\n".join(f"• {e.field}: {e.message}" for e in exc.errors[:6])
-            self.call_from_thread(self.notify, f"Not imported — nothing changed:\n{lines}",
-                                  severity="error", timeout=12)
+            self.call_from_thread(self.notify, "Not imported — nothing changed:\n"
+                                  + _error_lines(exc.errors), severity="error", timeout=12,
+                                  markup=False)
             return
         except OSError as exc:
-            self.call_from_thread(self.notify, f"Could not read {path}: {exc.strerror}",
-                                  severity="error")
+            self.call_from_thread(self.notify, f"Could not read {path}: "
+                                  f"{exc.strerror or exc}. Nothing changed.",
+                                  severity="error", markup=False)
             return
         self.call_from_thread(self._update, controller, f"Imported {path.name}", config=config)
 
@@ -606,7 +616,12 @@ class FieldtechApp(KeysInOrder, App):
 
     @work(thread=True, group="files")
     def _copy(self, controller: Controller, source_id: str) -> None:
-        source = self.store.controller(source_id)
+        try:
+            source = self.store.controller(source_id)
+        except NotFound:  # deleted (here or by a sync) since the finder listed it
+            self.call_from_thread(self.notify, "Not copied: that controller no longer exists. "
+                                  "Nothing changed.", severity="error")
+            return
         copied = controller.copy_config_from(source)
         self.call_from_thread(self._update, controller, f"Copied from {source.name}",
                               config=copied.config)
@@ -755,6 +770,14 @@ def _own_actions(node: object) -> set[str]:
             for b in cls.__dict__.get("BINDINGS", ()):
                 actions.add(b.action if isinstance(b, Binding) else b[1])
     return actions
+
+
+def _error_lines(errors: list[FieldError], most: int = 6) -> str:
+    """One line per problem, the field first; the rest counted, not silently dropped."""
+    lines = [f"• {e.field or 'file'}: {e.message}" for e in errors[:most]]
+    if len(errors) > most:
+        lines.append(f"… and {len(errors) - most} more.")
+    return "\n".join(lines)
 
 
 def _slug(name: str) -> str:

@@ -196,4 +196,6 @@ def _launch(directory: Path, label: str | None = None,
         app.run()
     finally:
         store.close()
-    return 0
+    # Textual sets 1 when the app stopped on an unhandled error (it has printed the traceback):
+    # a script or service manager must not read that as a clean quit.
+    return app.return_code or 0

@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+EXIT_PROBLEM = 1  # as the cloud commands' "refused": fix something, then run it again
+
 # Modules with a `register(subparsers)` function. A part that is not installed (e.g. the server
 # extra) still registers its commands; its handler explains what to install.
 COMMAND_MODULES = (
@@ -51,10 +53,15 @@ def main(argv: list[str] | None = None) -> int:
         from fieldtech.app_commands import run_app
 
         handler = run_app
+    from fieldtech.domain.errors import FieldtechError
+
     try:
         return int(handler(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except FieldtechError as exc:  # written for the user (e.g. a store that cannot be opened)
+        print(f"fieldtech: {exc}", file=sys.stderr)
+        return EXIT_PROBLEM
 
 
 def _version() -> str:

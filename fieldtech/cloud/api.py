@@ -33,6 +33,11 @@ class RetryPolicy:
     attempts: int = 6
     base_s: float = 0.5
     cap_s: float = 30.0
+    # A refused connection (or no route, or a name that does not resolve) answers at once
+    # and says nothing listens there: the cloud is down or the address is wrong. One quick
+    # second try catches a restart; more would only delay the message (cron waited 8.5 s),
+    # and the next sync tries again anyway. Timeouts, drops, 429 and 5xx keep `attempts`.
+    connect_attempts: int = 2
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         # Full jitter: many clients coming back after an outage don't all hit the server at
@@ -130,12 +135,19 @@ class CloudAPI:
     def _call(self, method: str, path: str, *, auth_401_is_problem: bool = False,
               **kwargs: Any) -> Any:
         last_error = ""
+        refused = 0
         for attempt in range(self.retry.attempts):
             retry_after: float | None = None
             try:
                 response = self._http.request(method, path, **kwargs)
+            except httpx.UnsupportedProtocol:  # trying again cannot change the address
+                raise CloudUnavailable(f"{self.base_url} is not an http(s) address of a "
+                                       "fieldtech cloud.") from None
             except httpx.TransportError as exc:  # refused, reset, timed out, DNS…
                 last_error = _network_reason(exc)
+                refused += isinstance(exc, httpx.ConnectError)
+                if refused >= self.retry.connect_attempts:
+                    break
             else:
                 self._count(response)
                 status = response.status_code

@@ -145,15 +145,12 @@ def _login(args: argparse.Namespace) -> int:
 def _checked_url(raw: str) -> str | None:
     """The URL without a trailing slash, or None after saying what is wrong with it."""
     import ipaddress
-    from urllib.parse import urlsplit
 
-    text = raw.strip().rstrip("/")
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+    from fieldtech.cloud.session import normalize_url, url_parts
+
+    text = normalize_url(raw)
+    parts = url_parts(text)
+    if parts is None:
         example = text if "://" not in text else "cloud.example.com"
         _fail(f"{raw!r} is not a cloud address: give the whole URL, e.g. https://{example}",
               EXIT_UNREACHABLE)

@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import SplitResult, urlsplit
 
 import tomli_w
 
@@ -86,6 +87,29 @@ def normalize_url(url: str) -> str:
     return url.strip().rstrip("/")
 
 
+def url_parts(url: str) -> SplitResult | None:
+    """`url` split, if it is an http(s) address with a host (and a valid port); else None."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(
+            ch.isspace() for ch in url):
+        return None
+    return parts
+
+
+def _checked_server(server: str, where: str) -> str:
+    """`server` normalized; NotSignedIn saying where it came from if it is not a usable URL."""
+    url = normalize_url(server)
+    parts = url_parts(url)
+    if parts is None or parts.username or parts.password or parts.query or parts.fragment:
+        raise NotSignedIn(f"{where} is not an http(s) address: {server!r}. Give the cloud's "
+                          "whole address, e.g. https://cloud.example.com.")
+    return url
+
+
 def load_session(directory: Path | None = None) -> Session | None:
     """The saved session, None if there is none. A broken file raises NotSignedIn."""
     path = session_path(directory)
@@ -98,8 +122,11 @@ def load_session(directory: Path | None = None) -> Session | None:
             account_name=_str_or_none(data.get("account_name")),
             storage=Storage(data.get("storage", Storage.KEYRING)),
         )
+        _checked_server(session.url, f"The server in {path}")
     except FileNotFoundError:
         return None
+    except NotSignedIn as exc:
+        raise NotSignedIn(f"{exc} Log in again: `fieldtech login URL`.") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, ValueError) as exc:
         raise NotSignedIn(f"{path} could not be read ({exc}). Log in again: "
                           "`fieldtech login URL`.") from None
@@ -147,14 +174,16 @@ def signed_in(token: str | None = None, url: str | None = None,
         server = url or (session.url if session else None)
         if not server:
             raise NotSignedIn("A token was given without the server it is for.")
-        return SignedIn(normalize_url(server), token, Storage.MEMORY)
+        return SignedIn(_checked_server(server, "The server"), token, Storage.MEMORY)
     if from_env := env_token():
         session = None if (url or os.environ.get(URL_ENV)) else load_session(directory)
         server = url or os.environ.get(URL_ENV) or (session.url if session else None)
         if not server:
             raise NotSignedIn(f"{credentials.TOKEN_ENV} is set but not the server it is for: "
                               f"set {URL_ENV} too (e.g. https://cloud.example.com).")
-        return SignedIn(normalize_url(server), from_env, Storage.ENVIRONMENT)
+        where = ("The server" if url else URL_ENV if os.environ.get(URL_ENV)
+                 else f"The server in {session_path(directory)}")
+        return SignedIn(_checked_server(server, where), from_env, Storage.ENVIRONMENT)
     session = load_session(directory)
     if session is None:
         raise NotSignedIn(f"Not signed in to a fieldtech cloud. {HOW_TO_SIGN_IN}")

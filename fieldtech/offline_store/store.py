@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from fieldtech.domain.errors import FieldError, NotFound, StillNeeded
+from fieldtech.domain.errors import FieldError, FieldtechError, NotFound, StillNeeded
 from fieldtech.domain.models import (
     Account,
     Controller,
@@ -82,19 +82,61 @@ class OutboxEntry:
         return f"{self.op} {self.entity}" + (f" ({fields})" if fields else "")
 
 
+class StoreUnavailable(FieldtechError, RuntimeError):
+    """The local store cannot be opened (a folder we may not write, a damaged or foreign file,
+    a newer schema). The message says what to do; nothing was changed. (A RuntimeError, as
+    the newer-schema refusal always was.)"""
+
+
+def _unusable_store(path: Path, exc: Exception) -> str:
+    if isinstance(exc, RuntimeError):  # the schema check's own message says what to do
+        return f"Cannot open {path}: {exc}"
+    if isinstance(exc, sqlite3.OperationalError):  # locked, read-only, cannot open …
+        return (f"Cannot open the local store {path}: {exc}. Check that the folder is "
+                "writable and that no other program holds the file.")
+    return (f"{path} is not a fieldtech store, or it is damaged ({exc}). It was left as it is: "
+            "move it aside (or restore it from a backup) and run fieldtech again to start "
+            "an empty store, or choose another folder with --data-dir.")
+
+
 class Store:
     """The local copy of one contractor account."""
 
     def __init__(self, path: str | Path):
+        """Open (or create) the store at `path`. Raises StoreUnavailable, saying why, when the
+        folder cannot be used or the file is not a fieldtech store; such a file is not touched.
+        """
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: we say BEGIN/COMMIT ourselves, so a transaction is exactly
-        # what `_write` wraps and nothing more.
-        self._conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=10
-        )
-        self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.exists() and not self.path.is_file():
+                raise IsADirectoryError(21, "it is a folder, not a file", str(self.path))
+            # isolation_level=None: we say BEGIN/COMMIT ourselves, so a transaction is exactly
+            # what `_write` wraps and nothing more.
+            self._conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=10
+            )
+        except OSError as exc:
+            reason = {FileExistsError: "it is a file, not a folder",
+                      NotADirectoryError: "part of that path is a file, not a folder",
+                      }.get(type(exc), exc.strerror or str(exc))
+            raise StoreUnavailable(
+                f"Cannot keep the local store in {exc.filename or self.path}: {reason}. "
+                "Choose another folder with --data-dir or FIELDTECH_DATA_DIR.") from exc
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(_unusable_store(self.path, exc)) from exc
+        try:
+            self._prepare()
+        except (sqlite3.Error, RuntimeError) as exc:  # RuntimeError: a newer schema
+            self._conn.close()
+            raise StoreUnavailable(_unusable_store(self.path, exc)) from exc
+
+    def _prepare(self) -> None:
+        self._conn.row_factory = sqlite3.Row
+        # Read before anything writes: a file that is not a database fails here, untouched
+        # (switching it to WAL first could leave -wal/-shm files beside it).
+        self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         self._conn.execute("PRAGMA journal_mode=WAL")
         # NORMAL is durable across a killed process in WAL mode (only power loss may drop the
         # last commits), and much faster than FULL.
