@@ -31,7 +31,9 @@ class Advertiser:
         self.interfaces = list(interfaces)
         self.zeroconf: AsyncZeroconf | None = None
         self._infos: dict[str, AsyncServiceInfo] = {}
-        self._announcements: list[asyncio.Future[object]] = []
+        # Each registration's announcements, by serial: they go on for seconds after
+        # `register` returns, and one sent after a goodbye would bring the device back.
+        self._announcements: dict[str, asyncio.Future[object]] = {}
 
     async def start(self) -> None:
         self.zeroconf = AsyncZeroconf(interfaces=self.interfaces)
@@ -45,8 +47,9 @@ class Advertiser:
         announcements = await asyncio.gather(
             *(self.zeroconf.async_register_service(info) for info in infos)
         )
-        self._announcements.extend(asyncio.ensure_future(a) for a in announcements)
-        self._infos.update({d.serial: info for (d, _, _), info in zip(devices, infos, strict=True)})
+        for (d, _, _), info, announcement in zip(devices, infos, announcements, strict=True):
+            self._announcements[d.serial] = asyncio.ensure_future(announcement)
+            self._infos[d.serial] = info
 
     async def update(self, device: NativeDevice) -> None:
         """Re-announce a device whose TXT record changed (e.g. after a firmware update)."""
@@ -60,13 +63,16 @@ class Advertiser:
     async def unregister(self, serial: str) -> None:
         """Take one device off the network (it sends a goodbye)."""
         info = self._infos.pop(serial, None)
+        announcement = self._announcements.pop(serial, None)
+        if announcement is not None:
+            announcement.cancel()  # no fresh announcement may follow the goodbye
         if info is not None and self.zeroconf is not None:
             await (await self.zeroconf.async_unregister_service(info))
 
     async def stop(self) -> None:
         if self.zeroconf is None:
             return
-        for announcement in self._announcements:
+        for announcement in self._announcements.values():
             announcement.cancel()
         self._announcements.clear()
         await self.zeroconf.async_unregister_all_services()  # goodbye packets
