@@ -200,7 +200,8 @@ def _unknown(e: list[FieldError], path: str, table: dict[str, Any], known: froze
         if key not in known:
             close = difflib.get_close_matches(str(key), known, n=1)
             hint = f" Did you mean {close[0]}?" if close else ""
-            where = f"{path}.{key}" if path else str(key)
+            name = str(key) or '""'  # an empty key (`"" = 1`) still needs a place to point at
+            where = f"{path}.{name}" if path else name
             e.append(FieldError(where, f"fieldtech does not know this field.{hint}"))
 
 

@@ -76,6 +76,7 @@ BAD = [
     (HEADER + '[config]\nrain_delay_until = 2025-06-01\n' + ZONE, "rain_delay_until",
      "offset from UTC"),
     (HEADER + "[config]\n", "zones", "no zones"),
+    (HEADER + '[config]\n"" = []\n' + ZONE, '""', "does not know this field"),
 ]
 
 
