@@ -190,6 +190,11 @@ class FieldtechApp(KeysInOrder, App):
         # collector's view. Otherwise every full collection walks them all (50–60 ms at 10,000
         # controllers, measured) and lands in some keystroke; frozen, it takes 7–16 ms. Rows
         # from an earlier load are still freed (by reference counting: they hold no cycles).
+        # What was frozen last time and has died since in a cycle (a closed form) is only
+        # freed by a pass over everything, unfrozen: one per load (a save, a sync that changed
+        # something), in this thread, so a form is kept at most until the next load.
+        gc.unfreeze()
+        gc.collect()
         gc.freeze()
 
     def _fleet_loaded(self, rows: list[FleetRow], index: FleetIndex, topbar: tuple,
