@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from fieldtech.domain.models import Controller, ControllerConfig, Customer, new_id
 from fieldtech.offline_store import Store
+
+# The day seeded screens are generated for: their rain delays and suspensions never change
+# with the real date (snapshots).
+SEED_DAY = date(2026, 11, 22)
 
 
 @pytest.fixture(autouse=True)

@@ -70,9 +70,15 @@ def generate_account(
     seed: int = 7,
     tier: Tier | None = None,
     account_name: str = "Greenline Irrigation",
+    today: date | None = None,
 ) -> GeneratedAccount:
-    """`customers` customers sharing `controllers` controllers, the same for the same seed."""
+    """`customers` customers sharing `controllers` controllers, the same for the same seed.
+
+    Rain delays and suspensions run from `today` (by default the real one), so a demo made
+    today shows some; tests pass a fixed day to get the same account every time.
+    """
     rnd = random.Random(seed)
+    today = today or datetime.now(UTC).date()
     customers = max(1, min(customers, controllers or 1))
     tier = tier or smallest_tier_for(controllers)
     custom = None
@@ -87,7 +93,7 @@ def generate_account(
         min(customers - 1, int(rnd.paretovariate(1.2)) - 1 + rnd.randrange(customers))
         for _ in range(max(0, controllers - customers))
     ]
-    made_controllers = [_controller(rnd, made_customers[owner], n)
+    made_controllers = [_controller(rnd, made_customers[owner], n, today)
                         for n, owner in enumerate(owners[:controllers])]
     return GeneratedAccount(account, made_customers, made_controllers)
 
@@ -99,13 +105,14 @@ def seed_store(
     seed: int = 7,
     tier: Tier | None = None,
     account_name: str = "Greenline Irrigation",
+    today: date | None = None,
 ) -> tuple[int, int]:
     """Fill `store` with an account of `customers` customers sharing `controllers` controllers.
 
     Records are written as if pulled from the cloud (revision 1, a base copy, no outbox rows).
     Returns (customers, controllers) written.
     """
-    made = generate_account(customers, controllers, seed, tier, account_name)
+    made = generate_account(customers, controllers, seed, tier, account_name, today)
     store.put_synced_many(((c, 1) for c in made.customers), made.controllers)
     store.set_account(made.account, controllers_used=len(made.controllers),
                       enthusiast_used=made.enthusiast)
@@ -137,7 +144,7 @@ def _customer(rnd: random.Random, i: int) -> Customer:
 
 
 def _controller(
-    rnd: random.Random, customer: Customer, n: int
+    rnd: random.Random, customer: Customer, n: int, today: date
 ) -> tuple[Controller, int, ControllerState, str | None]:
     model, zone_count = rnd.choice(MODELS)
     linked = rnd.random() > 0.06
@@ -154,7 +161,7 @@ def _controller(
             soak_minutes=None if c is None else rnd.choice((10, 20, 30)),
             master_valve=z == 1 and rnd.random() < 0.3,
             seasonal_adjust_pct=rnd.choice((80, 90, 100, 100, 100, 110, 120)),
-            suspended_until=(date(2026, 12, 1) + timedelta(days=rnd.randrange(60)))
+            suspended_until=(today + timedelta(days=1 + rnd.randrange(60)))
             if rnd.random() < 0.02 else None,
         )
         for z in range(1, zone_count + 1)
@@ -175,7 +182,8 @@ def _controller(
         )
     rain = None
     if rnd.random() < 0.05:
-        rain = datetime(2026, 11, 22, tzinfo=UTC) + timedelta(hours=rnd.randrange(4, 72))
+        midnight = datetime(today.year, today.month, today.day, tzinfo=UTC)
+        rain = midnight + timedelta(hours=rnd.randrange(28, 96))  # from tomorrow on
     controller = Controller(
         id=_uuid(rnd),
         customer_id=customer.id,

@@ -20,6 +20,7 @@ from fieldtech.offline_store import Store
 from fieldtech.offline_store.seed import seed_onsite, seed_store
 from fieldtech.screens import onsite
 from fieldtech.settings import Settings
+from tests.conftest import SEED_DAY
 from tests.tui.conftest import SIZE, settle
 
 FOUND = [
@@ -52,7 +53,7 @@ def test_onsite_screen(snap_compare, tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(onsite, "MdnsBrowser", FixedBrowser)
     monkeypatch.setattr(onsite, "list_serial_ports", lambda: [])
     store = Store(tmp_path / "store.db")
-    seed_store(store, 10, 20)
+    seed_store(store, 10, 20, today=SEED_DAY)
     seed_onsite(store, bound_serial="FT1-SIM00001")
     app = FieldtechApp(store, Settings.load(tmp_path / "config"), tmp_path / "data",
                        mdns_interfaces=LOOPBACK_INTERFACES)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
@@ -99,6 +100,12 @@ def test_seed_is_realistic(store: Store) -> None:
     assert some.config.programs and len(some.config.zones) == some.zone_count
     assert store.pending_count() == 0  # seeded records are "as synced"
     assert store.base("controller", some.id)[0] == 1
+    # Made today, an account has rain delays and suspensions still to come (the demo shows them).
+    configs = [store.controller(r.controller_id).config for r in rows]
+    now = datetime.now(UTC)
+    assert any(c.rain_delay_until and c.rain_delay_until > now for c in configs)
+    assert any(z.suspended_until and z.suspended_until > now.date()
+               for c in configs for z in c.zones)
 
 
 def test_reopen_keeps_data_and_schema_version(tmp_path) -> None:

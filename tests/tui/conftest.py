@@ -12,6 +12,7 @@ from fieldtech.domain.models import Account, new_id
 from fieldtech.offline_store import Store
 from fieldtech.offline_store.seed import seed_store
 from fieldtech.settings import Settings
+from tests.conftest import SEED_DAY
 
 SIZE = (80, 24)
 
@@ -19,7 +20,7 @@ SIZE = (80, 24)
 def make_app(tmp_path: Path, customers: int = 30, controllers: int = 80) -> FieldtechApp:
     store = Store(tmp_path / "store.db")
     if controllers:
-        seed_store(store, customers, controllers)
+        seed_store(store, customers, controllers, today=SEED_DAY)
     else:
         store.set_account(Account(id=new_id(), name="My company"))
     settings = Settings.load(tmp_path / "config")
