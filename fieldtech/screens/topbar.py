@@ -59,12 +59,25 @@ class TopBar(TextBox):
     def show(self, account_name: str, usage: Usage | None, pending: int, extra: str = "",
              link: LinkStatus | None = None) -> None:
         self._shown = (account_name, usage, pending, extra, link)
-        self.refresh()
+        # Shown again every 30 s for the age of the last sync: repaint only when the words
+        # change (each repaint is bytes over SSH, and may land in a keystroke's frame).
+        if self._words() != getattr(self, "_painted", None):
+            self.refresh()
+
+    def _words(self) -> tuple | None:
+        shown = getattr(self, "_shown", None)
+        if shown is None:
+            return None
+        account_name, usage, pending, extra, link = shown
+        width = self.content_size.width or 78
+        return (header_parts(account_name, usage, pending, link, width, extra),
+                link.state if link else None)
 
     def render(self) -> Text:
         shown = getattr(self, "_shown", None)
         if shown is None:
             return Text("")
+        self._painted = self._words()
         account_name, usage, pending, extra, link = shown
         width = self.content_size.width or 78
         left, right = header_parts(account_name, usage, pending, link, width, extra)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from rich.text import Text
@@ -99,3 +99,21 @@ async def test_plans_opened_on_a_customer_far_down_shows_that_customer(
         assert table.cursor > table.scrollable_content_region.height  # needs a scroll
         top = table.scroll_offset.y
         assert top <= table.cursor < top + table.scrollable_content_region.height
+
+
+async def test_the_top_bar_repaints_only_when_its_words_change() -> None:
+    app = _Bar("Greenline Irrigation")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        bar = app.query_one(TopBar)
+        repaints = []
+        bar.refresh = lambda *a, **k: repaints.append(1)  # counts; the real one paints bytes
+        now = datetime.now(UTC)
+        usage = Usage(Tier.SILVER, 238, 250, 3, 5, 10)
+        bar.show(app.account, usage, 0, link=LinkStatus(LinkState.ONLINE, now, now))
+        assert repaints == []  # the 30-second tick, nothing new to say: no bytes
+        bar.show(app.account, usage, 1, link=LinkStatus(LinkState.ONLINE, now, now))
+        assert repaints == [1]  # one more pending edit
+        later = now + timedelta(minutes=2)
+        bar.show(app.account, usage, 1, link=LinkStatus(LinkState.ONLINE, now, later))
+        assert repaints == [1, 1]  # "synced 2 min ago"
