@@ -329,7 +329,6 @@ class FieldtechApp(KeysInOrder, App):
                     and b.action in _own_actions(active.node)):
                 rows.append((self.get_key_display(b) or key, b.description, b.id or ""))
         rows.append(("↑↓ PgUp PgDn", "move in lists; Enter opens", ""))
-        rows = [tuple(text.replace("[", r"\[") for text in row) for row in rows]  # markup
         from fieldtech.screens.forms import HelpScreen
 
         self.push_screen(HelpScreen(rows))

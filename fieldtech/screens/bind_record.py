@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -18,6 +17,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from fieldtech.offline_store.store import FleetRow
+from fieldtech.screens.markup import escape
 
 SHOWN = 40  # per kind; typing narrows a 10,000-controller fleet to what matters
 

@@ -19,6 +19,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from fieldtech.domain.errors import FieldError
 from fieldtech.screens.form_fields import Builder, Field, field_for
+from fieldtech.screens.markup import escape
 from fieldtech.widgets.key_bar import KeyBar
 
 
@@ -186,7 +187,8 @@ class HelpScreen(ModalScreen[None]):
         self.rows = rows  # (keys, description, binding id)
 
     def compose(self) -> ComposeResult:
-        lines = [f" [b]{keys:<14}[/b] {desc}" + (f" [dim]({bid})[/dim]" if bid else "")
+        lines = [f" [b]{escape(f'{keys:<14}')}[/b] {escape(desc)}"
+                 + (f" [dim]({escape(bid)})[/dim]" if bid else "")
                  for keys, desc, bid in self.rows]
         with Vertical(classes="dialog"):
             yield Static("Keys", classes="dialog-title")

@@ -15,13 +15,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import Group
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
@@ -48,6 +48,7 @@ from fieldtech.domain.errors import FieldtechError
 from fieldtech.domain.models import Controller
 from fieldtech.domain.validation import normalize_serial
 from fieldtech.offline_store.store import FleetRow
+from fieldtech.screens.markup import escape
 from fieldtech.screens.onsite_forms import (
     DEFAULT_OPENSPRINKLER_PASSWORD,
     SubnetProbe,
@@ -521,10 +522,10 @@ class OnsiteScreen(Screen):
         table.add_column("What", ratio=4)
         table.add_column("In the record", ratio=3)
         table.add_column("On the controller", ratio=3)
-        for d in differences:
-            table.add_row(d.label, *d.sides())
-        self.show_panel(Group(Text.from_markup("\n".join(lines)), table,
-                              Text.from_markup(notes.lstrip("\n"))))
+        for d in differences:  # Text: a table reads a str as (Rich's) markup
+            table.add_row(*(Text(cell) for cell in (d.label, *d.sides())))
+        self.show_panel(Group(Content.from_markup("\n".join(lines)), table,
+                              Content.from_markup(notes.lstrip("\n"))))
 
     def action_push(self) -> None:
         if not ((key := self.selected()) and (row := self._bound_record(key))):
