@@ -68,8 +68,9 @@ class BindRecordScreen(ModalScreen[Choice | None]):
                 customers[row.customer_id] = row.customer_name
             if row.controller_id and (not row.serial or row.controller_id == self.first):
                 option = Option(f"{escape(row.name)} [dim]— {escape(row.customer_name)} · "
-                                f"{row.model} · {row.zone_count} zones"
-                                f"{' · bound to ' + row.serial if row.serial else ''}[/dim]",
+                                f"{escape(row.model)} · {row.zone_count} zones"
+                                f"{' · bound to ' + escape(row.serial) if row.serial else ''}"
+                                "[/dim]",
                                 id=f"record:{row.controller_id}")
                 if row.controller_id == self.first:
                     records.insert(0, option)

@@ -157,14 +157,15 @@ class OnsiteScreen(Screen):
             names.insert(0, sim.serial_path)  # no USB port, but the one the demo plugged in
         return names
 
-    def _row(self, key: str) -> tuple[str, ...]:
+    def _row(self, key: str) -> tuple[Text, ...]:
         d = self.devices[key]
         row = self._record_row(d)
         record = f"✓ {row.name} — {row.customer_name}" if row else "— not bound"
         if not d.serial and d.driver == "opensprinkler":
             record = "password refused" if key in self.refused else "b identifies it"
-        return (DRIVER_LABEL.get(d.driver, d.driver), d.model or "?", d.serial or "?",
-                d.firmware or "?", key, record)
+        cells = (DRIVER_LABEL.get(d.driver, d.driver), d.model or "?", d.serial or "?",
+                 d.firmware or "?", key, record)
+        return tuple(Text(cell) for cell in cells)  # a DataTable reads a str as markup
 
     def _record_row(self, device: DeviceInfo) -> FleetRow | None:
         return self.records.get(normalize_serial(device.serial)) if device.serial else None
@@ -621,7 +622,7 @@ class OnsiteScreen(Screen):
                                      event.error or LinkError("unknown error"))
                         return
                     else:
-                        now = f"✓ {event.describe()}"
+                        now = f"✓ {escape(event.describe())}"
                     tested = " ".join(map(str, done)) or "none yet"
                     self.show_panel(f"{title}\n{now}\nTested: {tested}")
         except asyncio.CancelledError:
