@@ -118,7 +118,7 @@ class FieldtechApp(KeysInOrder, App):
         self._topbar = self._read_topbar()
         await self.push_screen(FleetScreen())
         if self.settings.problem:
-            self.notify(self.settings.problem, severity="warning", timeout=10)
+            self.notify(self.settings.problem, severity="warning", timeout=10, markup=False)
         self.call_after_refresh(self._read_fleet)  # the whole fleet, after that first frame
         self._start_link()
         if self.after_first_paint is not None:
@@ -304,7 +304,7 @@ class FieldtechApp(KeysInOrder, App):
                                       or screen.controller.id == controller_id):
             self.action_fleet()
             self.notify(f"That controller is no longer in this store. {why}".strip(),
-                        timeout=4)
+                        timeout=4, markup=False)
 
     def action_previous(self) -> None:
         if self.previous_controller and self.previous_controller in self.rows_by_id:
@@ -334,7 +334,6 @@ class FieldtechApp(KeysInOrder, App):
                     and b.action in _own_actions(active.node)):
                 rows.append((self.get_key_display(b) or key, b.description, b.id or ""))
         rows.append(("↑↓ PgUp PgDn", "move in lists; Enter opens", ""))
-        rows = [tuple(text.replace("[", r"\[") for text in row) for row in rows]  # markup
         from fieldtech.screens.forms import HelpScreen
 
         self.push_screen(HelpScreen(rows))
@@ -362,15 +361,17 @@ class FieldtechApp(KeysInOrder, App):
         try:
             write()
         except ValidationError as exc:  # forms validate first; this is a last line of defence
-            self.call_from_thread(self.notify, f"Not saved: {exc}", severity="error")
+            self.call_from_thread(self.notify, f"Not saved: {exc}", severity="error",
+                                  markup=False)
             return
         except (FieldtechError, OSError) as exc:
-            self.call_from_thread(self.notify, f"Not saved: {exc}", severity="error")
+            self.call_from_thread(self.notify, f"Not saved: {exc}", severity="error",
+                                  markup=False)
             return
         self.call_from_thread(self._saved, what, open_id, keep)
 
     def _saved(self, what: str, open_id: str | None, keep: str | None) -> None:
-        self.notify(f"{what} — saved, will sync.", timeout=3)
+        self.notify(f"{what} — saved, will sync.", timeout=3, markup=False)
         if open_id is not None:
             self.controller_screen().forget(open_id)
             self.open_controller(open_id)
@@ -401,7 +402,7 @@ class FieldtechApp(KeysInOrder, App):
         usage = self._topbar[1]  # last known usage, as the top bar shows it
         warning = usage.controller_warning() if usage else None
         if warning:
-            self.notify(warning, severity="warning", timeout=8)
+            self.notify(warning, severity="warning", timeout=8, markup=False)
 
         # Over the limit as last known, it is still kept and sent: the cloud decides (a
         # colleague may have freed a slot). Refused, it stays here as a draft with the reason.
@@ -495,7 +496,7 @@ class FieldtechApp(KeysInOrder, App):
     def delete_customer(self, customer_id: str) -> None:
         """Ask, then delete a customer who has no controllers left (the cloud's rule too)."""
         if why := self.store.customer_still_needed(customer_id):
-            self.notify(f"Not deleted: {why}", severity="warning", timeout=6)
+            self.notify(f"Not deleted: {why}", severity="warning", timeout=6, markup=False)
             return
         customer = self.store.customer(customer_id)
         self._confirm_delete(f"customer “{customer.name}”",
@@ -523,7 +524,7 @@ class FieldtechApp(KeysInOrder, App):
             delete()
         except FieldtechError as exc:  # e.g. a controller added for the customer meanwhile
             self.call_from_thread(self.notify, f"Not deleted: {exc}", severity="warning",
-                                  timeout=6)
+                                  timeout=6, markup=False)
             return
         self.call_from_thread(self._deleted, done, gone)
 
@@ -534,7 +535,7 @@ class FieldtechApp(KeysInOrder, App):
             self.controller_screen().forget(gone)
             self.controller_gone(gone, done)  # back to the fleet if it shows, saying `done`
         if not shown:
-            self.notify(done, timeout=4)
+            self.notify(done, timeout=4, markup=False)
         self.load_fleet()
 
     def edit_rain_delay(self, controller: Controller) -> None:
@@ -567,9 +568,10 @@ class FieldtechApp(KeysInOrder, App):
         try:
             job()
         except OSError as exc:
-            self.call_from_thread(self.notify, f"Could not write: {exc}", severity="error")
+            self.call_from_thread(self.notify, f"Could not write: {exc}", severity="error",
+                                  markup=False)
             return
-        self.call_from_thread(self.notify, done, timeout=4)
+        self.call_from_thread(self.notify, done, timeout=4, markup=False)
 
     # The path typed at the last `i`, offered again: a failed import is fixed and retried
     # without retyping it, and one file is easily applied to several controllers.
@@ -675,7 +677,8 @@ class FieldtechApp(KeysInOrder, App):
         try:
             report = self.link.sync(started=lambda: self.call_from_thread(self._repaint_topbars))
         except Exception as exc:  # a bug or a disk error: say so, keep the app and the outbox
-            self.call_from_thread(self.notify, f"Sync failed: {exc}", severity="error")
+            self.call_from_thread(self.notify, f"Sync failed: {exc}", severity="error",
+                                  markup=False)
             self.call_from_thread(self._repaint_topbars)
             return
         if report is None:
@@ -709,13 +712,16 @@ class FieldtechApp(KeysInOrder, App):
                 self.action_login()
         elif report.unreachable:
             if manual:
-                self.notify(f"Offline. {report.error}", severity="warning", timeout=6)
+                self.notify(f"Offline. {report.error}", severity="warning", timeout=6,
+                            markup=False)
         elif report.error:
-            self.notify(f"Sync stopped: {report.error}", severity="error", timeout=8)
+            self.notify(f"Sync stopped: {report.error}", severity="error", timeout=8,
+                        markup=False)
         elif manual or attention:
             more = " See pending changes (u)." if attention else ""
             self.notify(f"Synced: {report.summary()}.{more}",
-                        severity="warning" if attention else "information", timeout=5)
+                        severity="warning" if attention else "information", timeout=5,
+                        markup=False)
 
     def action_login(self) -> None:
         from fieldtech.screens.login import LoginScreen
@@ -730,7 +736,7 @@ class FieldtechApp(KeysInOrder, App):
 
         self.connect(lambda: CloudAPI(url, token, retry=APP_RETRY))
         if self.remember_sign_in is None:
-            self.notify(f"Signed in as {email} for this session.", timeout=3)
+            self.notify(f"Signed in as {email} for this session.", timeout=3, markup=False)
         else:
             self._remember(url, email, token)
 
@@ -739,7 +745,7 @@ class FieldtechApp(KeysInOrder, App):
         assert self.remember_sign_in is not None
         message, kept = self.remember_sign_in(url, email, token)  # the keyring may be slow
         self.call_from_thread(self.notify, message, severity="information" if kept
-                              else "warning", timeout=4 if kept else 12)
+                              else "warning", timeout=4 if kept else 12, markup=False)
 
     def connect(self, cloud: CloudFactory) -> None:
         """Use this cloud from now on (a factory of CloudAPIs) and sync."""

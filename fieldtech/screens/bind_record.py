@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -18,6 +17,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from fieldtech.offline_store.store import FleetRow
+from fieldtech.screens.markup import escape
 
 SHOWN = 40  # per kind; typing narrows a 10,000-controller fleet to what matters
 
@@ -68,8 +68,9 @@ class BindRecordScreen(ModalScreen[Choice | None]):
                 customers[row.customer_id] = row.customer_name
             if row.controller_id and (not row.serial or row.controller_id == self.first):
                 option = Option(f"{escape(row.name)} [dim]— {escape(row.customer_name)} · "
-                                f"{row.model} · {row.zone_count} zones"
-                                f"{' · bound to ' + row.serial if row.serial else ''}[/dim]",
+                                f"{escape(row.model)} · {row.zone_count} zones"
+                                f"{' · bound to ' + escape(row.serial) if row.serial else ''}"
+                                "[/dim]",
                                 id=f"record:{row.controller_id}")
                 if row.controller_id == self.first:
                     records.insert(0, option)

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -21,6 +20,7 @@ from textual.widgets import Static, TabbedContent, TabPane
 from fieldtech.domain.errors import NotFound
 from fieldtech.domain.models import Controller
 from fieldtech.offline_store.store import FleetRow, OutboxEntry, Store
+from fieldtech.screens.markup import escape
 from fieldtech.screens.topbar import TopBar
 from fieldtech.widgets.fleet_list import STATE_MARK
 from fieldtech.widgets.key_bar import KeyBar
@@ -172,10 +172,10 @@ class ControllerScreen(Screen):
         self.controller, self.row = controller, row
         self.app.refresh_topbar(self)
         pin = " 📌" if controller.id in self.app.settings.pinned else ""
-        serial = controller.serial or "not linked"
+        serial = escape(controller.serial or "not linked")
         self.query_one("#ctl-header", TextBox).update(
             f"[b]{escape(controller.name)}[/b]{pin} — {escape(row.customer_name)}\n"
-            f"{STATE_MARK[row.state]} {row.state.label} · {controller.model} · "
+            f"{STATE_MARK[row.state]} {row.state.label} · {escape(controller.model)} · "
             f"{controller.zone_count} zones · {serial}"
             + (f" · ✎ {len(pending)} pending" if pending else "")  # before a long fault
             + (f" · [red]⚠ {escape(row.fault)}[/red]" if row.fault else "")
@@ -216,17 +216,18 @@ class ControllerScreen(Screen):
     def _fill_details(self, c: Controller, row: FleetRow) -> None:
         rain = c.config.rain_delay_until
         now = datetime.now(UTC)
-        rain_text = f"until {_site_time(rain, c.timezone)}" if rain and rain > now else "none"
-        suspended = [f"{z.number} {z.name} until {z.suspended_until}"
+        rain_text = (f"until {escape(_site_time(rain, c.timezone))}" if rain and rain > now
+                     else "none")
+        suspended = [f"{z.number} {escape(z.name)} until {z.suspended_until}"
                      for z in c.config.zones if z.suspended_until]
         # The header cuts a long fault at 80 columns: here it is whole.
         status = f"{row.state.label}" + (f" — [red]⚠ {escape(row.fault)}[/red]" if row.fault
                                          else "")
         self.query_one("#details", TextBox).update(
             f"[b]Status[/b]      {status}\n"
-            f"[b]Serial[/b]      {c.serial or 'not linked (bind on site)'}\n"
-            f"[b]Model[/b]       {c.model}, {c.zone_count} zones\n"
-            f"[b]Time zone[/b]   {c.timezone}\n"
+            f"[b]Serial[/b]      {escape(c.serial or 'not linked (bind on site)')}\n"
+            f"[b]Model[/b]       {escape(c.model)}, {c.zone_count} zones\n"
+            f"[b]Time zone[/b]   {escape(c.timezone)}\n"
             f"[b]Location[/b]    {escape(c.location) or '—'}\n"
             f"[b]Rain delay[/b]  {rain_text}\n"
             f"[b]Suspended[/b]   {'; '.join(suspended) or 'no zone'}\n"

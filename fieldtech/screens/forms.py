@@ -19,11 +19,14 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from fieldtech.domain.errors import FieldError
 from fieldtech.screens.form_fields import Builder, Field, field_for
+from fieldtech.screens.markup import escape
 from fieldtech.widgets.key_bar import KeyBar
 
 
 class FormScreen(ModalScreen[Any]):
     """Edit some fields; dismisses with the record `build` made, or None on cancel.
+
+    Its title, choices and errors are plain text: they name records and repeat what was typed.
 
     `action` names what Ctrl+S does (Save, Import, Connect…), on the button and in the key bar.
     """
@@ -49,7 +52,7 @@ class FormScreen(ModalScreen[Any]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.title_text, classes="dialog-title")
+            yield Static(escape(self.title_text), classes="dialog-title")
             with VerticalScroll(classes="form-body"):
                 for f in self.fields:
                     with Horizontal(classes="field-row"):
@@ -69,7 +72,8 @@ class FormScreen(ModalScreen[Any]):
             return Select([("Yes", True), ("No", False)], value=bool(f.value), allow_blank=False,
                           id=f"in-{f.name}")
         if f.kind == "select":
-            return Select(list(f.options), value=f.value, allow_blank=False, id=f"in-{f.name}")
+            options = [(escape(label), value) for label, value in f.options]  # e.g. file names
+            return Select(options, value=f.value, allow_blank=False, id=f"in-{f.name}")
         value = "" if f.value is None else str(f.value)
         if f.kind == "password":  # typed blind, never echoed on a screen someone can see
             return Input(value=value, id=f"in-{f.name}", password=True, select_on_focus=False)
@@ -131,7 +135,7 @@ class FormScreen(ModalScreen[Any]):
         for name in [*names, "form"]:
             box = self.query_one(f"#err-{name}", Static)
             messages = by_field.get(name, [])
-            box.update("\n".join(messages))
+            box.update(escape("\n".join(messages)))
             box.set_class(not messages, "empty")
             if name != "form":
                 self.query_one(f"#in-{name}").set_class(bool(messages), "-invalid")
@@ -157,6 +161,8 @@ class FormScreen(ModalScreen[Any]):
 
 
 class ConfirmScreen(ModalScreen[bool]):
+    """Ask a yes/no question (plain text: it names records); dismisses with the answer."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),
@@ -168,7 +174,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.question, classes="dialog-title")
+            yield Static(escape(self.question), classes="dialog-title")
             yield Static("[b]y[/b] yes · [b]n[/b] no", classes="dialog-hint")
         yield KeyBar()  # its own keys, not those of the form or screen below
 
@@ -186,7 +192,8 @@ class HelpScreen(ModalScreen[None]):
         self.rows = rows  # (keys, description, binding id)
 
     def compose(self) -> ComposeResult:
-        lines = [f" [b]{keys:<14}[/b] {desc}" + (f" [dim]({bid})[/dim]" if bid else "")
+        lines = [f" [b]{escape(f'{keys:<14}')}[/b] {escape(desc)}"
+                 + (f" [dim]({escape(bid)})[/dim]" if bid else "")
                  for keys, desc, bid in self.rows]
         with Vertical(classes="dialog"):
             yield Static("Keys", classes="dialog-title")

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from fieldtech.domain.errors import CloudProblem, CloudUnavailable, FieldtechError
+from fieldtech.screens.markup import escape
 
 if TYPE_CHECKING:
     from fieldtech.app import FieldtechApp
@@ -57,8 +58,9 @@ class LoginScreen(ModalScreen[bool]):
         return self.query_one(f"#in-{name}", Input).value.strip()
 
     def say(self, text: str) -> None:
+        """A plain-text message: it may repeat the server's answer or the typed address."""
         box = self.query_one("#login-message", Static)
-        box.update(text)
+        box.update(escape(text))
         box.set_class(not text, "empty")
 
     def on_input_submitted(self) -> None:

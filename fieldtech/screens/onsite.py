@@ -15,13 +15,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import Group
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
@@ -48,6 +48,7 @@ from fieldtech.domain.errors import FieldtechError
 from fieldtech.domain.models import Controller
 from fieldtech.domain.validation import normalize_serial
 from fieldtech.offline_store.store import FleetRow
+from fieldtech.screens.markup import escape
 from fieldtech.screens.onsite_forms import (
     DEFAULT_OPENSPRINKLER_PASSWORD,
     SubnetProbe,
@@ -156,14 +157,15 @@ class OnsiteScreen(Screen):
             names.insert(0, sim.serial_path)  # no USB port, but the one the demo plugged in
         return names
 
-    def _row(self, key: str) -> tuple[str, ...]:
+    def _row(self, key: str) -> tuple[Text, ...]:
         d = self.devices[key]
         row = self._record_row(d)
         record = f"✓ {row.name} — {row.customer_name}" if row else "— not bound"
         if not d.serial and d.driver == "opensprinkler":
             record = "password refused" if key in self.refused else "b identifies it"
-        return (DRIVER_LABEL.get(d.driver, d.driver), d.model or "?", d.serial or "?",
-                d.firmware or "?", key, record)
+        cells = (DRIVER_LABEL.get(d.driver, d.driver), d.model or "?", d.serial or "?",
+                 d.firmware or "?", key, record)
+        return tuple(Text(cell) for cell in cells)  # a DataTable reads a str as markup
 
     def _record_row(self, device: DeviceInfo) -> FleetRow | None:
         return self.records.get(normalize_serial(device.serial)) if device.serial else None
@@ -521,10 +523,10 @@ class OnsiteScreen(Screen):
         table.add_column("What", ratio=4)
         table.add_column("In the record", ratio=3)
         table.add_column("On the controller", ratio=3)
-        for d in differences:
-            table.add_row(d.label, *d.sides())
-        self.show_panel(Group(Text.from_markup("\n".join(lines)), table,
-                              Text.from_markup(notes.lstrip("\n"))))
+        for d in differences:  # Text: a table reads a str as (Rich's) markup
+            table.add_row(*(Text(cell) for cell in (d.label, *d.sides())))
+        self.show_panel(Group(Content.from_markup("\n".join(lines)), table,
+                              Content.from_markup(notes.lstrip("\n"))))
 
     def action_push(self) -> None:
         if not ((key := self.selected()) and (row := self._bound_record(key))):
@@ -620,7 +622,7 @@ class OnsiteScreen(Screen):
                                      event.error or LinkError("unknown error"))
                         return
                     else:
-                        now = f"✓ {event.describe()}"
+                        now = f"✓ {escape(event.describe())}"
                     tested = " ".join(map(str, done)) or "none yet"
                     self.show_panel(f"{title}\n{now}\nTested: {tested}")
         except asyncio.CancelledError:

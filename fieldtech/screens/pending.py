@@ -28,6 +28,7 @@ from fieldtech.offline_store.store import (
     OutboxEntry,
     Store,
 )
+from fieldtech.screens.markup import escape
 from fieldtech.screens.topbar import TopBar
 from fieldtech.widgets.record_table import RecordTable
 from fieldtech.widgets.text_line import TextBox
@@ -169,8 +170,8 @@ class PendingScreen(Screen):
                 QUEUED: "Sent with the next sync.",
                 SENDING: "Being sent."}.get(e.state, "")
         self.query_one("#pending-detail", TextBox).update(
-            f"[b]{_esc(p.record)}[/b] — {_esc(p.change)} · [b]{e.state}[/b]\n"
-            f"{_esc(e.message or '')} {hint}".strip())
+            f"[b]{escape(p.record)}[/b] — {escape(p.change)} · [b]{e.state}[/b]\n"
+            f"{escape(e.message or '')} {hint}".strip())
 
     def on_key(self) -> None:
         self.call_after_refresh(self._detail)  # the cursor may have moved
@@ -264,12 +265,13 @@ class PendingScreen(Screen):
         try:
             change(self.app.store)
         except FieldtechError as exc:  # e.g. a new customer whose controllers still wait
-            self.app.call_from_thread(self.notify, str(exc), severity="warning", timeout=6)
+            self.app.call_from_thread(self.notify, str(exc), severity="warning", timeout=6,
+                                      markup=False)
             return
         self.app.call_from_thread(self._changed, done, gone)
 
     def _changed(self, done: str, gone: str | None) -> None:
-        self.notify(done, timeout=3)
+        self.notify(done, timeout=3, markup=False)
         self.reload()
         app = self.app
         app.load_fleet()  # pending counts, usage and values in the list and the top bar
@@ -285,10 +287,6 @@ def _discard(store: Store, entry: OutboxEntry) -> None:
             e.entity == entry.entity and e.entity_id == entry.entity_id
             for e in store.outbox([CONFLICT])):
         store.clear_conflict(entry.entity, entry.entity_id)
-
-
-def _esc(text: str) -> str:
-    return text.replace("[", r"\[")
 
 
 # -- one conflict, field by field ------------------------------------------------------------------
@@ -340,7 +338,7 @@ class ConflictScreen(ModalScreen[set[str] | None]):
         table = RecordTable([("Field", 18), ("Mine (here)", 20), ("The cloud's", 20),
                              ("Keep", 0)], id="conflict-fields")
         with Vertical(classes="dialog"):
-            yield Static(f"{_esc(self.record)}: changed here and in the cloud",
+            yield Static(f"{escape(self.record)}: changed here and in the cloud",
                          classes="dialog-title")
             yield Static(table.header(72), classes="table-header")
             yield table

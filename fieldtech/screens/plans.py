@@ -19,6 +19,7 @@ from fieldtech.domain.models import Customer
 from fieldtech.domain.plans import Tier, Usage, usage
 from fieldtech.domain.validation import normalize_plan_code, plan_code_error
 from fieldtech.messages import Synced
+from fieldtech.screens.markup import escape
 from fieldtech.screens.topbar import TopBar
 from fieldtech.widgets.record_table import RecordTable
 from fieldtech.widgets.text_line import TextBox
@@ -52,7 +53,7 @@ def usage_text(u: Usage | None, source: str) -> str:
     over = u.controllers_used > u.controllers_limit
     bar = f"[{'red' if over else 'green'}]{'█' * filled}[/]{'░' * (BAR - filled)}"
     included = u.enthusiast_used + u.enthusiast_available
-    return (f"[b]Plan[/b]         {u.tier.label} [dim]({source})[/dim]\n"
+    return (f"[b]Plan[/b]         {u.tier.label} [dim]({escape(source)})[/dim]\n"
             f"[b]Controllers[/b]  {bar} {u.controllers_used} / {u.controllers_limit}"
             + (" [red]over the limit[/red]" if over else "") + "\n"
             f"[b]Enthusiast[/b]   {u.enthusiast_used} of {included} included plans used, "
@@ -128,7 +129,8 @@ class PlansScreen(Screen):
         return self.query_one("#plans-customers", RecordTable)
 
     def say(self, text: str) -> None:
-        self.query_one("#plans-message", TextBox).update(text)
+        """A plain-text message (it names customers and repeats the cloud's answers)."""
+        self.query_one("#plans-message", TextBox).update(escape(text))
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -195,7 +197,7 @@ class PlansScreen(Screen):
         customer = self.selected()
         name = customer.name if customer else "—"
         name = name if len(name) <= 11 else name[:10] + "…"
-        self.query_one("#plans-code-label", Label).update(f"Code for {name}")
+        self.query_one("#plans-code-label", Label).update(f"Code for {escape(name)}")
 
     def on_key(self) -> None:
         self.call_after_refresh(self._label)  # the cursor may have moved

@@ -23,6 +23,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from fieldtech.offline_store.store import FleetRow
+from fieldtech.screens.markup import escape
 from fieldtech.widgets.fleet_list import FleetList
 from fieldtech.widgets.text_line import TextBox
 
@@ -205,7 +206,8 @@ class Switcher(Vertical):
         lines = []
         for n, (row, pinned) in enumerate(self.shortcuts, start=1):
             pin = "📌" if pinned else "  "
-            lines.append(f" [b]{n}[/b] {pin} {row.name} [dim]— {row.customer_name}[/dim]")
+            lines.append(f" [b]{n}[/b] {pin} {escape(row.name)} [dim]— {escape(row.customer_name)}"
+                         "[/dim]")
         return "\n".join(lines)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
