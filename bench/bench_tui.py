@@ -37,6 +37,7 @@ from fieldtech.offline_store import Store  # noqa: E402
 from fieldtech.offline_store.seed import seed_store  # noqa: E402
 
 IDLE = 0.25  # a paint under load can pause; the figure is the last byte, not this wait
+PAINT_GAP = 0.012  # output this far apart is two frames (Textual writes a frame at once)
 HELLO = textwrap.dedent("""
     from textual.app import App
     from textual.widgets import Static
@@ -95,14 +96,18 @@ class Term:
         os.write(self.master, keys)
         burst = b""
         last = sent
+        self.paints = 0  # runs of output more than PAINT_GAP apart: frames, as seen from here
         while True:
             data = self._read(IDLE)
             if not data:
                 if burst or time.perf_counter() - sent > 2:
                     break
                 continue
+            now = time.perf_counter()
+            if not burst or now - last > PAINT_GAP:
+                self.paints += 1
             burst += data
-            last = time.perf_counter()
+            last = now
         return last - sent, len(burst), burst
 
     def key_until(self, keys: bytes, marker: bytes, timeout: float = 10.0) -> float:
@@ -243,18 +248,25 @@ def main() -> None:
 
     term.key(b"\x1b")
     term.key_until(b"f", b"Find a controller")
-    finder_times = []
+    finder_keys = []  # (seconds, bytes, frames)
     # Enough keys that a full garbage collection (every hundred keys or so) lands in some.
     for word in ("frnt yrd", "oakridge", "ft1-a") * args.runs:
         for ch in word:
-            took, _, _ = term.key(ch.encode())
-            finder_times.append(took)
+            took, size, _ = term.key(ch.encode())
+            finder_keys.append((took, size, term.paints))
         for _ in word:
             term.key(b"\x7f")
-    finder_times.sort()
+    finder_keys.sort()
+    finder_times = [t for t, _, _ in finder_keys]
     print(f"finder keystroke to results painted: median {ms(statistics.median(finder_times))}, "
           f"p99 {ms(finder_times[int(len(finder_times) * 0.99)])}, max {ms(finder_times[-1])} "
           f"over {len(finder_times)} keys (budget ≤ 50 ms)")
+    over = [k for k in finder_keys if k[0] > 0.050]
+    one_frame = sum(1 for k in finder_keys if k[2] == 1)
+    print(f"  keys over 50 ms: {len(over)}; in one frame: {one_frame} of {len(finder_keys)}; "
+          "slowest: "
+          + ", ".join(f"{ms(t)} ({b} B, {f} frame{'s' if f > 1 else ''})"
+                      for t, b, f in finder_keys[-3:][::-1]))
     rss = max(rss, term.rss_mb())
     term.close()
 
