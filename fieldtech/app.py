@@ -307,8 +307,12 @@ class FieldtechApp(KeysInOrder, App):
                         timeout=4, markup=False)
 
     def action_previous(self) -> None:
-        if self.previous_controller and self.previous_controller in self.rows_by_id:
-            self.open_controller(self.previous_controller)
+        # From another screen (the fleet, after Esc), "back" is the controller last shown.
+        showing = self.is_screen_installed("controller") and self.screen is self.get_screen(
+            "controller")
+        target = self.previous_controller if showing else self.current_controller
+        if target and target in self.rows_by_id:
+            self.open_controller(target)
         else:
             self.notify("No previous controller yet.", timeout=2)
 

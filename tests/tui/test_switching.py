@@ -81,6 +81,17 @@ async def test_previous_key_jumps_back_and_forth(app: FieldtechApp) -> None:
         await pilot.press("b")
         await settle(pilot)
         assert app.screen.controller.id == b.controller_id
+        # From the fleet, back is the controller just left; then back and forth as before.
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, FleetScreen)
+        await pilot.press("b")
+        await settle(pilot)
+        assert isinstance(app.screen, ControllerScreen)
+        assert app.screen.controller.id == b.controller_id
+        await pilot.press("b")
+        await settle(pilot)
+        assert app.screen.controller.id == a.controller_id
 
 
 async def test_pinned_controller_keeps_digit_one(app: FieldtechApp, tmp_path) -> None:
