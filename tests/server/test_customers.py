@@ -133,3 +133,46 @@ def test_link_request_approval_counts_the_controllers(server: Server) -> None:
     assert second.http.get(f"/v1/customers/{customer['id']}").status_code == 200
     assert second.http.get("/v1/account").json()["usage"]["controllers_used"] == 2
     problem(first.http.get(f"/v1/customers/{customer['id']}"), 404, "not-found")
+
+
+def test_control_characters_are_refused_naming_the_field_on_every_text_endpoint(
+    server: Server, acme: Account
+) -> None:
+    # PostgreSQL text cannot hold NUL: without these checks it is a bare "not storable" there,
+    # and stored as typed on SQLite.
+    customer = acme.customer()
+    ctl = acme.controller(customer["id"], zone_count=2)
+    config = acme.http.get(f"/v1/controllers/{ctl['id']}/config").json()["config"]
+    config["zones"][0]["name"] = "Lawn\x00"
+    nul = "Ada\x00Lovelace"
+    cases = [
+        ("POST", "/v1/customers", {"id": str(uuid.uuid4()), "name": nul}, "name"),
+        ("POST", "/v1/customers", {"id": str(uuid.uuid4()), "name": "A", "address": nul},
+         "address"),
+        ("POST", "/v1/customers", {"id": str(uuid.uuid4()), "name": "Tab\there"}, "name"),
+        ("PATCH", f"/v1/customers/{customer['id']}", {"phone": "555\x001234"}, "phone"),
+        ("PATCH", f"/v1/customers/{customer['id']}", {"phone": "555\n1234"}, "phone"),
+        ("POST", "/v1/controllers", {"id": str(uuid.uuid4()), "customer_id": customer["id"],
+                                     "name": "Back", "notes": nul}, "notes"),
+        ("PATCH", f"/v1/controllers/{ctl['id']}", {"name": "Back\x1b[31m"}, "name"),
+        ("PUT", f"/v1/controllers/{ctl['id']}/config", config, "zones.0.name"),
+        ("POST", "/v1/customers/link", {"email": "a\x00@example.com"}, "email"),
+        ("POST", f"/v1/customers/{customer['id']}/users",
+         {"email": "b\x00@example.com", "password": PASSWORD}, "email"),
+        ("POST", "/v1/staff", {"email": "c\x00@example.com", "password": PASSWORD}, "email"),
+        ("POST", "/v1/auth/login",
+         {"email": acme.email, "password": PASSWORD, "token_name": nul}, "token_name"),
+    ]
+    for method, url, body, field in cases:
+        r = acme.http.request(method, url, json=body, headers={"If-Match": '"1"'})
+        errors = problem(r, 422, "validation")["errors"]
+        assert [e["field"] for e in errors] == [field], (method, url, errors)
+        assert errors[0]["message"].startswith("Remove the "), errors
+    assert [c["name"] for c in acme.http.get("/v1/customers").json()["customers"]] == [
+        "Ada Lovelace"
+    ]
+    assert acme.http.get(f"/v1/customers/{customer['id']}").json()["revision"] == 1
+    assert acme.http.get(f"/v1/controllers/{ctl['id']}").json()["revision"] == 1
+    # multi-line text keeps its line breaks
+    multi = acme.customer("Grace", address="1 Main St\nSpringfield")
+    assert multi["address"] == "1 Main St\nSpringfield"
