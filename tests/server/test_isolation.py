@@ -4,6 +4,7 @@ with a record id answers 404 to the wrong account, and lists never include forei
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from server_helpers import Account, Server, new_serial, problem
@@ -112,3 +113,51 @@ def test_a_controller_of_another_account_cannot_be_used_as_a_customer_target(
         f"/v1/controllers/{ctl['id']}", json={"customer_id": ids["customer_id"]}
     )
     problem(move, 404, "not-found")
+
+
+def test_an_id_taken_in_another_account_is_refused_like_any_unusable_id(
+    server: Server, acme: Account, rival: Account
+) -> None:
+    ids = _foreign_world(acme)
+    mine = rival.customer()
+    nil = "00000000-0000-0000-0000-000000000000"
+    refusals = []
+    for record_id in (ids["customer_id"], nil):
+        r = rival.http.post("/v1/customers", json={"id": record_id, "name": "Guess"})
+        refusals.append(problem(r, 422, "validation"))
+    for record_id in (ids["controller_id"], nil):
+        body = {"id": record_id, "customer_id": mine["id"], "name": "Guess"}
+        refusals.append(problem(rival.http.post("/v1/controllers", json=body), 422, "validation"))
+    bodies = [{k: v for k, v in b.items() if k != "instance"} for b in refusals]
+    assert bodies[0] == bodies[1] == bodies[2] == bodies[3]  # a taken id looks like any refused
+    assert bodies[0]["errors"][0]["field"] == "id"
+    items = [
+        {"key": "taken-customer", "op": "customer.create",
+         "data": {"id": ids["customer_id"], "name": "Guess"}},
+        {"key": "taken-controller", "op": "controller.create",
+         "data": {"id": ids["controller_id"], "customer_id": mine["id"], "name": "Guess"}},
+    ]
+    results = rival.http.post("/v1/sync/batch", json={"items": items}).json()["results"]
+    assert [r["problem"] for r in results] == [bodies[0], bodies[0]]
+    # the owner's records are untouched, and the owner still hears "already exists"
+    assert acme.http.get(f"/v1/customers/{ids['customer_id']}").json()["name"] == "Private Person"
+    assert acme.http.get(f"/v1/controllers/{ids['controller_id']}").json()["revision"] == 1
+    again = acme.http.post("/v1/customers", json={"id": ids["customer_id"], "name": "Again"})
+    problem(again, 409, "already-exists")
+    assert rival.http.get("/v1/controllers").json()["controllers"] == []
+    assert rival.http.get("/v1/account").json()["usage"]["controllers_used"] == 0
+
+
+def test_a_serial_bound_in_another_account_is_refused_without_naming_it(
+    server: Server, acme: Account, rival: Account
+) -> None:
+    ids = _foreign_world(acme)
+    serial = acme.http.get(f"/v1/controllers/{ids['controller_id']}").json()["serial"]
+    account_name = acme.http.get("/v1/account").json()["name"]
+    mine = rival.customer()
+    body = {"id": str(uuid.uuid4()), "customer_id": mine["id"], "name": "Mine", "serial": serial}
+    r = rival.http.post("/v1/controllers", json=body)
+    problem(r, 409, "serial-taken")  # a device is bound once, whoever bound it
+    for secret in (acme.id, acme.email, account_name, ids["customer_id"], ids["controller_id"],
+                   "Private Person"):
+        assert secret not in r.text
