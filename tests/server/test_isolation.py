@@ -7,7 +7,7 @@ import re
 import uuid
 
 import pytest
-from server_helpers import Account, Server, new_serial, problem
+from server_helpers import Account, Server, new_serial, problem, unlinked_customer
 
 SAMPLE_BODIES = {
     "/v1/controllers/{controller_id}/config": {"zones": [], "programs": []},
@@ -68,6 +68,8 @@ def test_lists_logs_and_changes_show_only_your_own_records(
         "/v1/changes?cursor=0&limit=500",
         "/v1/audit",
         f"/v1/audit?controller_id={ids['controller_id']}",
+        f"/v1/audit?customer_id={ids['customer_id']}",
+        "/v1/me/link-requests",
         "/v1/fleet/status",
         "/v1/staff",
         "/v1/purchase-requests",
@@ -92,6 +94,51 @@ def test_batch_mutations_on_foreign_ids_are_rejected_as_not_found(
     result = rival.http.post("/v1/sync/batch", json={"items": [item]}).json()["results"][0]
     assert result["status"] == "rejected"
     assert result["problem"]["type"].endswith("/not-found")
+
+
+def test_batch_creates_and_moves_onto_a_foreign_customer_are_rejected_as_not_found(
+    server: Server, acme: Account, rival: Account
+) -> None:
+    ids = _foreign_world(acme)
+    mine = rival.customer()
+    ctl = rival.controller(mine["id"])
+    cursor = rival.http.get("/v1/changes").json()["cursor"]
+    items = [
+        {"key": "onto-foreign-create", "op": "controller.create",
+         "data": {"id": str(uuid.uuid4()), "customer_id": ids["customer_id"], "name": "Sneaky"}},
+        {"key": "onto-foreign-move", "op": "controller.update", "id": ctl["id"],
+         "data": {"customer_id": ids["customer_id"]}},
+    ]
+    results = rival.http.post("/v1/sync/batch", json={"items": items}).json()["results"]
+    assert [r["status"] for r in results] == ["rejected", "rejected"]
+    assert all(r["problem"]["type"].endswith("/not-found") for r in results)
+    # nothing was created or moved, on either side
+    assert rival.http.get("/v1/changes", params={"cursor": cursor}).json()["changes"] == []
+    assert rival.http.get("/v1/account").json()["usage"]["controllers_used"] == 1
+    assert rival.http.get(f"/v1/controllers/{ctl['id']}").json()["customer_id"] == mine["id"]
+    theirs = acme.http.get("/v1/controllers", params={"customer_id": ids["customer_id"]}).json()
+    assert [c["id"] for c in theirs["controllers"]] == [ids["controller_id"]]
+
+
+def test_only_the_customer_asked_can_answer_a_link_request(
+    server: Server, acme: Account, rival: Account
+) -> None:
+    customer, _, home = unlinked_customer(server, server.account())
+    acme.http.post("/v1/customers/link", json={"email": customer["email"]})
+    request_id = home.get("/v1/me/link-requests").json()["link_requests"][0]["id"]
+    _, _, other_home = unlinked_customer(server, rival)  # another customer, with a login
+    for outsider in (rival.http, other_home, acme.http):  # even the asking contractor's staff
+        for answer in ("approve", "decline"):
+            r = outsider.post(f"/v1/me/link-requests/{request_id}/{answer}")
+            problem(r, 404, "not-found")
+    assert other_home.get("/v1/me/link-requests").json()["link_requests"] == []
+    # still pending, and the customer asked can still answer it
+    assert [q["id"] for q in home.get("/v1/me/link-requests").json()["link_requests"]] == [
+        request_id
+    ]
+    problem(acme.http.get(f"/v1/customers/{customer['id']}"), 404, "not-found")
+    assert home.post(f"/v1/me/link-requests/{request_id}/approve").status_code == 200
+    assert acme.http.get(f"/v1/customers/{customer['id']}").status_code == 200
 
 
 def test_a_controller_of_another_account_cannot_be_used_as_a_customer_target(
