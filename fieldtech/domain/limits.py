@@ -24,3 +24,8 @@ PLAN_CODE_RE = re.compile(r"^[0-9A-F]{4}-[0-9A-F]{4}$")
 SERIAL_RE = re.compile(r"^[A-Z0-9]{2,4}-[A-Z0-9]{6,16}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 START_TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+# Control characters (C0 and DEL) never belong in what a technician types: PostgreSQL text cannot
+# hold NUL, and a controller's small display cannot show the rest. Names and other one-line
+# fields refuse them all; multi-line text (address, notes, location) keeps tab and line breaks.
+SINGLE_LINE_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+TEXT_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

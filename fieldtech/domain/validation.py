@@ -61,6 +61,22 @@ def serial_error(text: str) -> str | None:
     )
 
 
+def control_character_error(text: str, single_line: bool = True) -> str | None:
+    """Why typed text cannot be kept as it is (a control character in it), or None."""
+    pattern = L.SINGLE_LINE_CONTROL_RE if single_line else L.TEXT_CONTROL_RE
+    found = pattern.search(text)
+    if found is None:
+        return None
+    char, at = found.group(), found.start() + 1
+    if char in "\t\n\r":  # refused only where the field is one line
+        what = "tab" if char == "\t" else "line break"
+        return f"Remove the {what} at character {at}; this field is one line."
+    return (
+        f"Remove the invisible control character (U+{ord(char):04X}) at character {at}, "
+        "often left by a copy and paste."
+    )
+
+
 def _name(errors: list[FieldError], path: str, value: Any, what: str) -> None:
     if not isinstance(value, str) or not value.strip():
         errors.append(FieldError(path, f"Give the {what} a name."))
@@ -68,6 +84,8 @@ def _name(errors: list[FieldError], path: str, value: Any, what: str) -> None:
         errors.append(
             FieldError(path, f"Names are at most {L.NAME_MAX} characters ({len(value)} given).")
         )
+    elif message := control_character_error(value):
+        errors.append(FieldError(path, message))
 
 
 def _int(
@@ -82,11 +100,13 @@ def _int(
     return True
 
 
-def _text(errors: list[FieldError], path: str, value: Any) -> None:
+def _text(errors: list[FieldError], path: str, value: Any, single_line: bool = False) -> None:
     if not isinstance(value, str):
         errors.append(FieldError(path, "Enter text."))
     elif len(value) > L.TEXT_MAX:
         errors.append(FieldError(path, f"At most {L.TEXT_MAX} characters."))
+    elif message := control_character_error(value, single_line):
+        errors.append(FieldError(path, message))
 
 
 def validate_zone(zone: Zone, zone_count: int, path: str = "zone") -> list[FieldError]:
@@ -195,6 +215,8 @@ def validate_controller(c: Controller) -> list[FieldError]:
         e.append(FieldError("customer_id", "Choose the customer this controller belongs to."))
     if not isinstance(c.model, str) or not c.model.strip() or len(c.model) > L.NAME_MAX:
         e.append(FieldError("model", f"Enter the model (1–{L.NAME_MAX} characters)."))
+    elif message := control_character_error(c.model):
+        e.append(FieldError("model", message))
     zones_ok = _int(e, "zone_count", c.zone_count, L.ZONES_MIN, L.ZONES_MAX, " zones")
     if c.serial is not None:
         if not isinstance(c.serial, str):
@@ -215,9 +237,9 @@ def validate_controller(c: Controller) -> list[FieldError]:
 def validate_customer(c: Customer) -> list[FieldError]:
     e: list[FieldError] = []
     _name(e, "name", c.name, "customer")
-    if c.email and not L.EMAIL_RE.match(c.email):
+    if c.email and (not L.EMAIL_RE.match(c.email) or control_character_error(c.email)):
         e.append(FieldError("email", "That does not look like an e-mail address."))
-    _text(e, "phone", c.phone)
+    _text(e, "phone", c.phone, single_line=True)
     _text(e, "address", c.address)
     return e
 

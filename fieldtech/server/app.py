@@ -20,7 +20,7 @@ from fieldtech.server.api import devices as devices_api
 from fieldtech.server.db import Database, make_engine, migrate
 from fieldtech.server.device_gateway import DeviceGateway
 from fieldtech.server.device_store import PostgresDeviceStore
-from fieldtech.server.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemType
+from fieldtech.server.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemType, not_storable
 from fieldtech.server.state import Limits, ServerState, utcnow
 
 DB_URL_ENV = "FIELDTECH_SERVER_DB"  # how `cloud serve --workers N` hands the URL to workers
@@ -120,9 +120,4 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DataError)
     async def _data(request: Request, exc: DataError) -> JSONResponse:
-        problem = Problem(
-            ProblemType.VALIDATION,
-            "A value could not be stored (too long, or with characters text cannot hold).",
-            errors=[{"field": "", "message": "Value not storable."}],
-        )
-        return _problem_response(problem, request)
+        return _problem_response(not_storable(), request)

@@ -6,6 +6,7 @@ runs inside `Database.write(account_id)` and raises `Problem` to refuse.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from pydantic import BaseModel
@@ -34,6 +35,8 @@ from fieldtech.server.tables import (
     DeviceTokenRow,
 )
 from fieldtech.server.views import config_json, controller_json, customer_json, etag
+
+_NIL_ID = str(uuid.UUID(int=0))  # a placeholder, never a random id
 
 # ---- lookups (scoped to the account: another account's record is simply "not found") ----
 
@@ -89,8 +92,7 @@ def check_revision(current: int, base: int | None, what: str, server_copy: dict[
 def create_customer(s: Session, ctx: Context, body: CustomerIn) -> CustomerRow:
     data = body.model_dump(mode="json")
     customer = domain_checked(parse_customer, data)
-    if s.get(CustomerRow, customer.id) is not None:
-        raise Problem(ProblemType.ALREADY_EXISTS, "A customer with this id already exists.")
+    check_new_id(s, ctx, CustomerRow, customer.id, "customer")
     row = CustomerRow(
         id=customer.id,
         account_id=ctx.account_id,
@@ -191,8 +193,7 @@ def create_controller(s: Session, ctx: Context, body: ControllerIn) -> Controlle
         zones = data["zone_count"] if isinstance(data["zone_count"], int) else 0
         data["config"] = ControllerConfig.default_for(max(0, min(zones, 200))).to_dict()
     controller = domain_checked(parse_controller, data)
-    if s.get(ControllerRow, controller.id) is not None:
-        raise Problem(ProblemType.ALREADY_EXISTS, "A controller with this id already exists.")
+    check_new_id(s, ctx, ControllerRow, controller.id, "controller")
     if controller.serial:
         check_serial_free(s, controller.serial)
     account = s.get_one(AccountRow, ctx.account_id)
@@ -308,6 +309,22 @@ def put_config(
             detail={"changed": changed, "revision": row.config_revision},
         )
     return row
+
+
+def check_new_id(
+    s: Session, ctx: Context, table: type[CustomerRow | ControllerRow], record_id: str, what: str
+) -> None:
+    """A client-chosen id for a new record: free, already yours, or refused without saying why.
+
+    Ids are random UUIDs, so one taken outside the account was guessed or copied: it gets the
+    answer any unusable id gets (the nil UUID too), which does not confirm the record exists."""
+    existing = s.get(table, record_id)
+    if existing is not None and existing.account_id == ctx.account_id:
+        raise Problem(ProblemType.ALREADY_EXISTS, f"A {what} with this id already exists.")
+    if existing is not None or record_id == _NIL_ID:
+        raise validation(
+            [("id", "This id cannot be used for a new record: make a new random id (UUID).")]
+        )
 
 
 def check_serial_free(s: Session, serial: str) -> None:

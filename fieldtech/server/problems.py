@@ -49,6 +49,7 @@ class ProblemType(Enum):
     STALE_REVISION = _Kind("stale-revision", 412, "Changed on the server since you read it")
     IF_MATCH_REQUIRED = _Kind("if-match-required", 428, "If-Match is required")
     RATE_LIMITED = _Kind("rate-limited", 429, "Too many requests")
+    STORE_FAILED = _Kind("store-failed", 503, "The database could not apply this change")
 
     @property
     def uri(self) -> str:
@@ -92,6 +93,15 @@ class Problem(Exception):
 def not_found(what: str) -> Problem:
     # The same answer whether the record is missing or belongs to another account.
     return Problem(ProblemType.NOT_FOUND, f"No {what} with that id in your account.")
+
+
+def not_storable() -> Problem:
+    """422 for a value the database refused to hold that validation let through."""
+    return Problem(
+        ProblemType.VALIDATION,
+        "A value could not be stored (too long, or with characters text cannot hold).",
+        errors=[{"field": "", "message": "Value not storable."}],
+    )
 
 
 def validation(errors: list[tuple[str, str]]) -> Problem:

@@ -7,16 +7,27 @@ from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from fieldtech.domain.models import ScheduleKind
 from fieldtech.domain.plans import Membership, SelfManagement, Tier
+from fieldtech.domain.validation import control_character_error
 
 Text = Field(default="", max_length=4000)
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        # Every string field, so no endpoint hands the database text it cannot hold (NUL on
+        # PostgreSQL); the stricter one-line rule for names is the domain's.
+        if isinstance(value, str) and (message := control_character_error(value, False)):
+            raise PydanticCustomError("control_character", message)
+        return value
 
 
 class LoginIn(Body):

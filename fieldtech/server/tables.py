@@ -186,6 +186,8 @@ class LinkRequestRow(Base):
     )
     status: Mapped[str] = mapped_column(String(20), default="pending")
     created_at: Mapped[datetime]
+    # The e-mail or serial the contractor typed: what a decline is reported back as.
+    asked_for: Mapped[str | None] = mapped_column(String(320))
 
 
 class AuditRow(Base):

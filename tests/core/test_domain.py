@@ -19,8 +19,10 @@ from fieldtech.domain import (
 )
 from fieldtech.domain.plans import PLAN_TABLE, smallest_tier_for, tier_limits
 from fieldtech.domain.validation import (
+    control_character_error,
     parse_config,
     parse_controller,
+    parse_customer,
     plan_code_error,
     serial_error,
     validate_config,
@@ -102,6 +104,30 @@ def test_wrong_types_are_errors_not_crashes() -> None:
         parse_config({"zones": [{"number": 1, "name": "A", "suspended_until": "soon"}]}, 8)
     with pytest.raises(ValidationError):
         parse_controller("not a dict")  # type: ignore[arg-type]
+
+
+def test_control_characters_are_refused_with_the_field_and_where_they_are() -> None:
+    c = controller(name="Front\x00yard", model="FT\x1b8", location="Shed\nleft", notes="a\x00b")
+    c.config.zones[0].name = "Lawn\tnorth"
+    c.config.programs.append(Program(name="Night\x07"))
+    with pytest.raises(ValidationError) as err:
+        parse_controller(c.to_dict())
+    messages = {e.field: e.message for e in err.value.errors}
+    assert set(messages) == {"name", "model", "notes", "zones.1.name", "programs.0.name"}
+    assert messages["name"] == (
+        "Remove the invisible control character (U+0000) at character 6, "
+        "often left by a copy and paste."
+    )
+    assert messages["zones.1.name"] == "Remove the tab at character 5; this field is one line."
+    with pytest.raises(ValidationError) as err:
+        parse_customer({"id": new_id(), "name": "Ada", "email": "a\x00@b.example",
+                        "phone": "555\n1234", "address": "1 Main St\nSpringfield\x00"})
+    assert {e.field for e in err.value.errors} == {"email", "phone", "address"}
+    # multi-line text keeps tabs and line breaks; nothing else is refused
+    ok = parse_customer({"id": new_id(), "name": "Zoë 🌱", "address": "1 Main St\r\n\tRear"})
+    assert ok.address == "1 Main St\r\n\tRear"
+    assert control_character_error("Delete\x7f") is not None
+    assert control_character_error("Back lawn") is None
 
 
 def test_round_trip_through_dict_keeps_everything() -> None:

@@ -109,3 +109,20 @@ def problem(r: httpx.Response, status: int, slug: str) -> dict[str, Any]:
 def new_serial() -> str:
     """A serial no other test uses (serials are unique across the whole service)."""
     return "FT1-" + uuid.uuid4().hex[:10].upper()
+
+
+def unlinked_customer(
+    server: Server, owner: Account, controllers: int = 0
+) -> tuple[dict[str, Any], list[dict[str, Any]], httpx.Client]:
+    """A customer with a login and `controllers` (serials bound), who then left `owner`:
+    → (customer, controllers, a client signed in as the customer)."""
+    email = f"family-{uuid.uuid4().hex[:8]}@example.com"
+    customer = owner.customer("Family", email=email, self_management="modify")
+    made = [owner.controller(customer["id"], serial=new_serial()) for _ in range(controllers)]
+    r = owner.http.post(
+        f"/v1/customers/{customer['id']}/users", json={"email": email, "password": PASSWORD}
+    )
+    assert r.status_code == 201, r.text
+    home = server.client(server.login(email))
+    assert owner.http.post(f"/v1/customers/{customer['id']}/unlink").status_code == 200
+    return customer, made, home

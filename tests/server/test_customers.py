@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from server_helpers import PASSWORD, Account, Server, new_serial, problem
+from server_helpers import PASSWORD, Account, Server, new_serial, problem, unlinked_customer
 
 from fieldtech.domain.plans import Tier, TierLimits
 
@@ -133,3 +133,125 @@ def test_link_request_approval_counts_the_controllers(server: Server) -> None:
     assert second.http.get(f"/v1/customers/{customer['id']}").status_code == 200
     assert second.http.get("/v1/account").json()["usage"]["controllers_used"] == 2
     problem(first.http.get(f"/v1/customers/{customer['id']}"), 404, "not-found")
+
+
+def test_control_characters_are_refused_naming_the_field_on_every_text_endpoint(
+    server: Server, acme: Account
+) -> None:
+    # PostgreSQL text cannot hold NUL: without these checks it is a bare "not storable" there,
+    # and stored as typed on SQLite.
+    customer = acme.customer()
+    ctl = acme.controller(customer["id"], zone_count=2)
+    config = acme.http.get(f"/v1/controllers/{ctl['id']}/config").json()["config"]
+    config["zones"][0]["name"] = "Lawn\x00"
+    nul = "Ada\x00Lovelace"
+    cases = [
+        ("POST", "/v1/customers", {"id": str(uuid.uuid4()), "name": nul}, "name"),
+        ("POST", "/v1/customers", {"id": str(uuid.uuid4()), "name": "A", "address": nul},
+         "address"),
+        ("POST", "/v1/customers", {"id": str(uuid.uuid4()), "name": "Tab\there"}, "name"),
+        ("PATCH", f"/v1/customers/{customer['id']}", {"phone": "555\x001234"}, "phone"),
+        ("PATCH", f"/v1/customers/{customer['id']}", {"phone": "555\n1234"}, "phone"),
+        ("POST", "/v1/controllers", {"id": str(uuid.uuid4()), "customer_id": customer["id"],
+                                     "name": "Back", "notes": nul}, "notes"),
+        ("PATCH", f"/v1/controllers/{ctl['id']}", {"name": "Back\x1b[31m"}, "name"),
+        ("PUT", f"/v1/controllers/{ctl['id']}/config", config, "zones.0.name"),
+        ("POST", "/v1/customers/link", {"email": "a\x00@example.com"}, "email"),
+        ("POST", f"/v1/customers/{customer['id']}/users",
+         {"email": "b\x00@example.com", "password": PASSWORD}, "email"),
+        ("POST", "/v1/staff", {"email": "c\x00@example.com", "password": PASSWORD}, "email"),
+        ("POST", "/v1/auth/login",
+         {"email": acme.email, "password": PASSWORD, "token_name": nul}, "token_name"),
+    ]
+    for method, url, body, field in cases:
+        r = acme.http.request(method, url, json=body, headers={"If-Match": '"1"'})
+        errors = problem(r, 422, "validation")["errors"]
+        assert [e["field"] for e in errors] == [field], (method, url, errors)
+        assert errors[0]["message"].startswith("Remove the "), errors
+    assert [c["name"] for c in acme.http.get("/v1/customers").json()["customers"]] == [
+        "Ada Lovelace"
+    ]
+    assert acme.http.get(f"/v1/customers/{customer['id']}").json()["revision"] == 1
+    assert acme.http.get(f"/v1/controllers/{ctl['id']}").json()["revision"] == 1
+    # multi-line text keeps its line breaks
+    multi = acme.customer("Grace", address="1 Main St\nSpringfield")
+    assert multi["address"] == "1 Main St\nSpringfield"
+
+
+def _audit(account: Account, action: str) -> list[dict]:
+    entries = account.http.get("/v1/audit").json()["entries"]
+    return [e for e in entries if e["action"] == action]
+
+
+def test_linking_by_controller_serial_counts_the_controllers_once_approved(
+    server: Server,
+) -> None:
+    first, second = server.account(), server.account()
+    customer, controllers, home = unlinked_customer(server, first, controllers=2)
+    serial = controllers[1]["serial"]
+    r = second.http.post("/v1/customers/link", json={"serial": serial.lower()})
+    assert r.status_code == 202
+    assert second.http.get("/v1/account").json()["usage"]["controllers_used"] == 0  # not yet
+    requests = home.get("/v1/me/link-requests").json()["link_requests"]
+    assert [q["contractor"] for q in requests] == [second.http.get("/v1/account").json()["name"]]
+    ok = home.post(f"/v1/me/link-requests/{requests[0]['id']}/approve")
+    assert ok.status_code == 200 and ok.json() == {
+        "customer_id": customer["id"], "linked": True, "controllers": 2
+    }
+    assert second.http.get("/v1/account").json()["usage"]["controllers_used"] == 2
+    listed = second.http.get("/v1/controllers", params={"customer_id": customer["id"]}).json()
+    assert sorted(c["id"] for c in listed["controllers"]) == sorted(c["id"] for c in controllers)
+    assert second.http.get(f"/v1/customers/{customer['id']}").status_code == 200
+    assert _audit(second, "customer.link")[0]["detail"] == {"controllers": 2}
+    assert home.get("/v1/me/link-requests").json()["link_requests"] == []
+
+
+def test_a_declined_link_changes_nothing_and_the_requester_is_told(server: Server) -> None:
+    first, second = server.account(), server.account()
+    customer, controllers, home = unlinked_customer(server, first, controllers=1)
+    serial = controllers[0]["serial"]
+    second.http.post("/v1/customers/link", json={"serial": serial})
+    request_id = home.get("/v1/me/link-requests").json()["link_requests"][0]["id"]
+    assert home.post(f"/v1/me/link-requests/{request_id}/decline").status_code == 204
+    assert home.get("/v1/me/link-requests").json()["link_requests"] == []
+    problem(home.post(f"/v1/me/link-requests/{request_id}/approve"), 404, "not-found")
+    # nothing moved: the customer keeps their controller, the contractor counts nothing
+    assert home.get(f"/v1/controllers/{controllers[0]['id']}").status_code == 200
+    assert second.http.get("/v1/account").json()["usage"]["controllers_used"] == 0
+    assert second.http.get("/v1/controllers").json()["controllers"] == []
+    problem(second.http.get(f"/v1/customers/{customer['id']}"), 404, "not-found")
+    # the requester reads the refusal in their audit log, told by what they typed only
+    declined = _audit(second, "customer.link_declined")
+    assert [(e["detail"], e["actor"]) for e in declined] == [({"asked_for": serial}, "customer")]
+    audit_text = second.http.get("/v1/audit").text
+    assert customer["email"] not in audit_text and customer["id"] not in audit_text
+
+
+def test_asking_again_keeps_the_one_pending_request_and_the_log_tells_no_match_apart(
+    server: Server,
+) -> None:
+    first, second = server.account(), server.account()
+    customer, controllers, home = unlinked_customer(server, first, controllers=1)
+    answers = [
+        second.http.post("/v1/customers/link", json=body).json()
+        for body in (
+            {"email": customer["email"]},
+            {"email": customer["email"].upper()},
+            {"serial": controllers[0]["serial"]},
+            {"email": "nobody@example.com"},
+        )
+    ]
+    assert answers[0] == answers[1] == answers[2] == answers[3]
+    requests = home.get("/v1/me/link-requests").json()["link_requests"]
+    assert len(requests) == 1
+    entries = _audit(second, "customer.link_request")
+    assert len(entries) == 4
+    matched, unmatched = entries[-1], entries[0]  # newest first
+    assert matched.keys() == unmatched.keys()
+    assert matched["customer_id"] is None and unmatched["customer_id"] is None
+    assert unmatched["detail"] == {"email": "nobody@example.com", "serial": None}
+    # once answered, a new request can be made
+    home.post(f"/v1/me/link-requests/{requests[0]['id']}/decline")
+    second.http.post("/v1/customers/link", json={"email": customer["email"]})
+    again = home.get("/v1/me/link-requests").json()["link_requests"]
+    assert len(again) == 1 and again[0]["id"] != requests[0]["id"]

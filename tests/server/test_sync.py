@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 from server_helpers import Account, Server
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from fieldtech.server.tables import CustomerRow
 
@@ -98,6 +100,91 @@ def test_batch_answers_per_item_and_one_bad_item_does_not_sink_it(
     assert results[2]["problem"]["status"] == 412
     assert results[2]["problem"]["current"]["revision"] == 2
     assert results[3]["problem"]["errors"][0]["field"] == "name"
+
+
+def _create(name: str) -> dict:
+    new_id = str(uuid.uuid4())
+    return {"key": f"k-{new_id}", "op": "customer.create", "data": {"id": new_id, "name": name}}
+
+
+def test_a_name_with_a_nul_byte_is_rejected_alone_naming_the_field(
+    server: Server, acme: Account
+) -> None:
+    # PostgreSQL text cannot hold NUL: unchecked, the whole batch came back as one 422
+    items = [_create("Ada\x00Lovelace"), _create("Grace Hopper")]
+    r = acme.http.post("/v1/sync/batch", json={"items": items})
+    assert r.status_code == 200, r.text
+    bad, good = r.json()["results"]
+    assert bad["status"] == "rejected" and bad["problem"]["type"].endswith("/validation")
+    assert [e["field"] for e in bad["problem"]["errors"]] == ["name"]
+    assert good["status"] == "applied"
+    names = [c["name"] for c in acme.http.get("/v1/customers").json()["customers"]]
+    assert names == ["Grace Hopper"]
+
+
+@contextmanager
+def _database_refuses(server: Server) -> Iterator[dict[str, str]]:
+    """A trigger in the real database that refuses inserts of customers with these names.
+
+    → {name: the problem slug the batch answers with}. PostgreSQL raises a data exception
+    (22023) and a lock timeout (55P03); SQLite a runtime error (malformed JSON)."""
+    with server.db.write_connection() as conn:
+        if server.backend == "postgres":
+            conn.execute(text(
+                "CREATE FUNCTION ft_test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF NEW.name = 'Refused: data' THEN "
+                "RAISE EXCEPTION 'refused' USING ERRCODE = '22023'; END IF; "
+                "IF NEW.name = 'Refused: busy' THEN "
+                "RAISE EXCEPTION 'refused' USING ERRCODE = '55P03'; END IF; "
+                "RETURN NEW; END $$"
+            ))
+            conn.execute(text(
+                "CREATE TRIGGER ft_test_refuse BEFORE INSERT ON customer "
+                "FOR EACH ROW EXECUTE FUNCTION ft_test_refuse()"
+            ))
+            refused = {"Refused: data": "validation", "Refused: busy": "store-failed"}
+        else:
+            conn.execute(text(
+                "CREATE TRIGGER ft_test_refuse BEFORE INSERT ON customer "
+                "WHEN NEW.name = 'Refused: busy' BEGIN SELECT json('not json'); END"
+            ))
+            refused = {"Refused: busy": "store-failed"}
+    try:
+        yield refused
+    finally:
+        with server.db.write_connection() as conn:
+            conn.execute(text("DROP TRIGGER ft_test_refuse" + (
+                " ON customer" if server.backend == "postgres" else "")))
+            if server.backend == "postgres":
+                conn.execute(text("DROP FUNCTION ft_test_refuse()"))
+
+
+def test_an_item_the_database_refuses_is_rejected_alone_and_retried_afresh(
+    server: Server, acme: Account
+) -> None:
+    cursor = acme.http.get("/v1/changes").json()["cursor"]
+    with _database_refuses(server) as refused:
+        items = [_create("First")]
+        for name in refused:
+            items += [_create(name), _create(f"After {name[9:]}")]
+        r = acme.http.post("/v1/sync/batch", json={"items": items})
+        assert r.status_code == 200, r.text
+        results = r.json()["results"]
+        for item, result in zip(items, results, strict=True):
+            slug = refused.get(item["data"]["name"])
+            if slug is None:
+                assert result["status"] == "applied", result
+            else:
+                assert result["status"] == "rejected", result
+                assert result["problem"]["type"].endswith(f"/{slug}"), result
+    # the refused items left nothing behind: only the applied ones are in the log
+    changes = acme.http.get("/v1/changes", params={"cursor": cursor}).json()["changes"]
+    applied = [i["data"]["id"] for i in items if i["data"]["name"] not in refused]
+    assert [c["id"] for c in changes] == applied
+    # not kept with their keys: once the database takes them, the same batch applies them
+    again = acme.http.post("/v1/sync/batch", json={"items": items}).json()["results"]
+    assert [x["status"] for x in again] == ["applied"] * len(items)
+    assert len(acme.http.get("/v1/customers").json()["customers"]) == len(items)
 
 
 def test_a_retried_batch_gives_the_same_results_and_applies_nothing_twice(

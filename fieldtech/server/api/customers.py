@@ -117,23 +117,36 @@ def link_customer(state: State, caller: Staff, body: LinkIn) -> dict[str, Any]:
     if not (body.email or body.serial):
         raise validation([("email", "Give the customer's e-mail or a controller serial.")])
     ctx = context(state, caller)
+    asked = {
+        "email": normalize_email(body.email) if body.email else None,
+        "serial": normalize_serial(body.serial) if body.serial else None,
+    }
     with state.db.write(ctx.account_id) as s:
-        customer_id = None
-        if body.email:
+        customer_id, asked_for = None, None
+        if asked["email"]:
             customer_id = s.scalar(
                 select(CustomerRow.id).where(
-                    func.lower(CustomerRow.email) == normalize_email(body.email),
+                    func.lower(CustomerRow.email) == asked["email"],
                     CustomerRow.account_id.is_(None),
                 )
             )
-        if customer_id is None and body.serial:
+            asked_for = asked["email"]
+        if customer_id is None and asked["serial"]:
             customer_id = s.scalar(
                 select(ControllerRow.customer_id).where(
-                    ControllerRow.serial == normalize_serial(body.serial),
+                    ControllerRow.serial == asked["serial"],
                     ControllerRow.account_id.is_(None),
                 )
             )
-        if customer_id is not None:
+            asked_for = asked["serial"]
+        pending = customer_id is not None and s.scalar(
+            select(LinkRequestRow.id).where(
+                LinkRequestRow.account_id == ctx.account_id,
+                LinkRequestRow.customer_id == customer_id,
+                LinkRequestRow.status == "pending",
+            )
+        )
+        if customer_id is not None and not pending:  # asking again keeps the one request
             s.add(
                 LinkRequestRow(
                     id=str(uuid.uuid4()),
@@ -141,9 +154,11 @@ def link_customer(state: State, caller: Staff, body: LinkIn) -> dict[str, Any]:
                     customer_id=customer_id,
                     status="pending",
                     created_at=ctx.now,
+                    asked_for=asked_for,
                 )
             )
-            audit(s, ctx, "customer.link_request", customer_id=customer_id)
+        # logged alike whether or not someone matched: the audit log must not tell either
+        audit(s, ctx, "customer.link_request", detail=asked)
     # The same answer whether or not someone matched: this must not reveal who has an account.
     return {"status": "sent", "detail": "If a customer matches, they were asked to approve."}
 
@@ -384,5 +399,12 @@ def approve_link(state: State, caller: User, request_id: str) -> dict[str, Any]:
     "/me/link-requests/{request_id}/decline", status_code=204, tags=["customers"], summary="Decline"
 )
 def decline_link(state: State, caller: User, request_id: str) -> None:
-    with state.db.write() as s:
-        _own_request(s, caller, request_id).status = "declined"
+    with state.db.read() as s:
+        account_id = _own_request(s, caller, request_id).account_id
+    # no e-mail as the actor: a contractor who asked by serial must not learn the customer's
+    ctx = Context(account_id=account_id, actor="customer", now=state.clock())
+    with state.db.write(account_id) as s:
+        request = _own_request(s, caller, request_id)
+        request.status = "declined"
+        # the contractor who asked reads this in their audit log
+        audit(s, ctx, "customer.link_declined", detail={"asked_for": request.asked_for})

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from fieldtech.server import operations as ops
 from fieldtech.server.api.common import context
 from fieldtech.server.auth import Staff, State
 from fieldtech.server.journal import Context
-from fieldtech.server.problems import Problem, ProblemType
+from fieldtech.server.problems import Problem, ProblemType, not_storable
 from fieldtech.server.schemas import (
     BatchIn,
     BatchItem,
@@ -29,6 +30,7 @@ from fieldtech.server.tables import ControllerRow, CustomerRow, IdempotencyRow
 from fieldtech.server.views import config_json, controller_json, customer_json
 
 router = APIRouter(prefix="/v1/sync", tags=["sync"])
+log = logging.getLogger("fieldtech.server")
 
 # Outcomes that depend only on the item itself are kept with its key and replayed. Conflicts and
 # quota refusals depend on the server's state: they are worked out again on a retry (the same
@@ -96,6 +98,20 @@ def _run(s: Session, ctx: Context, item: BatchItem,
         return result
     except IntegrityError:  # e.g. the same serial registered by someone else at this moment
         problem = Problem(ProblemType.ALREADY_EXISTS, "The record clashes with another one.")
+        return {"key": item.key, "op": item.op, "status": "rejected", "problem": problem.body()}
+    except DBAPIError as exc:  # refused by the database: this item alone, back to its savepoint
+        if exc.connection_invalidated:
+            raise  # nothing more can be applied; the commit fails and the client retries
+        log.warning("batch item %s (%s) refused by the database: %s", item.key, item.op, exc)
+        problem = (
+            not_storable()
+            if isinstance(exc, DataError)
+            else Problem(
+                ProblemType.STORE_FAILED,
+                "The database could not apply this change; nothing of it was kept. "
+                "Send it again.",
+            )
+        )
         return {"key": item.key, "op": item.op, "status": "rejected", "problem": problem.body()}
 
 
