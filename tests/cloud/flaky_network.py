@@ -1,7 +1,8 @@
 """A misbehaving network in front of the real server: an HTTP proxy on 127.0.0.1 that answers
 500 or 429, drops the connection before forwarding, or forwards and then drops the answer (the
 server applied the request but the client never hears it) — the cases sync retries must
-survive. Everything else is passed to the real server untouched."""
+survive —, or answers as a captive portal does (an HTML page with 200, a redirect). Everything
+else is passed to the real server untouched."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from fieldtech.server.embedded import free_port
 class FlakyProxy:
     def __init__(self, upstream: str, faults: list[str]):
         self.upstream = upstream
-        self.faults = list(faults)  # one per request, in order: "500" "429" "drop" "lost" "ok"
+        # one per request, in order: "500" "429" "drop" "lost" "html" "redirect" "ok"
+        self.faults = list(faults)
         self.seen: list[str] = []
         self._lock = threading.Lock()
         proxy = self
@@ -36,6 +38,14 @@ class FlakyProxy:
                     proxy.seen.append(fault)
                 if fault == "drop":
                     self._drop()
+                    return
+                if fault == "html":
+                    self._answer(200, "text/html; charset=utf-8",
+                                 b"<html><body><h1>Welcome to Cafe Wi-Fi</h1>Accept the terms "
+                                 b"to continue.</body></html>")
+                    return
+                if fault == "redirect":
+                    self._answer(302, "text/html", b"", Location="http://portal.example/login")
                     return
                 if fault in ("500", "429"):
                     payload = b'{"type":"about:blank","title":"trouble","status":%s}' % (
@@ -63,6 +73,15 @@ class FlakyProxy:
                 self.send_header("Content-Length", str(len(r.content)))
                 self.end_headers()
                 self.wfile.write(r.content)
+
+            def _answer(self, status: int, kind: str, payload: bytes, **headers: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(payload)))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(payload)
 
             def _drop(self) -> None:
                 self.close_connection = True

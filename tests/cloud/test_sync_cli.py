@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from flaky_network import FlakyProxy
 
 from fieldtech.cli import main
 from fieldtech.cloud.session import connect
@@ -101,6 +102,24 @@ def test_sync_exits_2_when_the_cloud_is_unreachable_and_keeps_edits(
     assert "Cannot reach the cloud" in err and "1 edit pending" in err
     with Store(store_path(data_dir())) as store:
         assert store.pending_count() == 1
+
+
+def test_sync_behind_a_captive_portal_says_so_in_one_line_and_exits_2(
+        signed_in_by_env, capsys, monkeypatch) -> None:
+    assert main(["sync"]) == 0
+    with Store(store_path(data_dir())) as store:
+        store.update_controller(store.fleet_rows()[0].controller_id, notes="at the café")
+    capsys.readouterr()
+    with FlakyProxy(signed_in_by_env.url, ["html"] * 10) as portal:
+        monkeypatch.setenv("FIELDTECH_CLOUD_URL", portal.url)
+        assert main(["sync"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, err  # one line, no traceback
+    assert f"The server at {portal.url} did not answer as a fieldtech cloud" in err
+    assert err.rstrip().endswith("1 edit pending.")
+    monkeypatch.setenv("FIELDTECH_CLOUD_URL", signed_in_by_env.url)  # a real network again
+    assert main(["sync"]) == 0
+    assert capsys.readouterr().out.startswith("1 applied")
 
 
 def test_sync_without_sign_in_says_how(capsys) -> None:

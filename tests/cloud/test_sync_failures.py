@@ -74,6 +74,41 @@ def test_a_dead_cloud_stops_the_sync_and_keeps_the_outbox(seeded, store: Store) 
     assert all(state == QUEUED for _, state in before)
 
 
+@pytest.mark.parametrize("portal", ["html", "redirect"])
+def test_a_captive_portal_is_named_at_once_and_keeps_the_outbox(seeded, store: Store,
+                                                                portal: str) -> None:
+    account = seeded(10, 30, Tier.CONTRACTOR)
+    SyncEngine(store, account.api()).sync()
+    _edit_many(store, 3)
+    before = [(e.id, e.state) for e in store.outbox()]
+    with FlakyProxy(account.url, [portal] * 5) as proxy:
+        api = CloudAPI(proxy.url, account.token,
+                       retry=RetryPolicy(attempts=3, base_s=0.01, cap_s=0.02))
+        report = SyncEngine(store, api).sync()
+    assert proxy.seen == [portal]  # a sign-in page does not go away by asking again
+    assert report.unreachable and not report.signed_out
+    assert f"The server at {proxy.url} did not answer as a fieldtech cloud: " in report.error
+    assert ("text/html that is not JSON (HTTP 200)" if portal == "html"
+            else "redirects to http://portal.example/login (HTTP 302)") in report.error
+    assert "stay queued" in report.error
+    assert [(e.id, e.state) for e in store.outbox()] == before
+
+
+def test_a_portal_page_instead_of_the_push_answer_is_sent_again_next_time(
+        seeded, store: Store) -> None:
+    account = seeded(10, 30, Tier.CONTRACTOR)
+    SyncEngine(store, account.api()).sync()
+    want = _edit_many(store, 3)
+    total = store.pending_count()
+    with FlakyProxy(account.url, ["ok", "html"]) as proxy:  # the pull passes, the push not
+        report = SyncEngine(store, CloudAPI(proxy.url, account.token)).sync()
+    assert proxy.seen == ["ok", "html"]
+    assert report.unreachable and "did not answer as a fieldtech cloud" in report.error
+    assert store.pending_count() == total  # nothing dropped, nothing taken as applied
+    report = SyncEngine(store, account.api()).sync()
+    assert report.error is None and report.applied == total and store.pending_count() == 0
+    _assert_cloud_has(account, want)
+
 
 def test_a_cloud_that_keeps_answering_429_is_called_busy_not_unreachable(new_account) -> None:
     account = new_account()
