@@ -245,22 +245,20 @@ class SyncEngine:
     # -- push ---------------------------------------------------------------------------------
 
     def push(self, report: SyncReport) -> bool:
-        """Queued edits up, in order. True if controllers were created or deleted (usage)."""
+        """Queued edits up, in order. True if controllers were created or deleted (usage).
+
+        An edit merged after a 412 is queued again on the cloud's new revision and goes in the
+        next round of this same sync; MAX_ROUNDS bounds a record that keeps changing under us."""
         usage_changed = False
         for _round in range(MAX_ROUNDS):
             items = self._claim()
             if not items:
                 break
-            progressed = False
             for start in range(0, len(items), self.batch_size):
                 chunk = items[start:start + self.batch_size]
                 results = self.api.batch([_wire(i.body) for i in chunk])
                 for item, result in zip(chunk, results, strict=True):
-                    requeued, created = self._settle(item, result, report)
-                    progressed |= not requeued
-                    usage_changed |= created
-            if not progressed:
-                break
+                    usage_changed |= self._settle(item, result, report)
         return usage_changed
 
     def _resend(self, report: SyncReport) -> bool:
@@ -278,7 +276,7 @@ class SyncEngine:
             chunk = items[start:start + self.batch_size]
             results = self.api.batch([_wire(i.body) for i in chunk])
             for item, result in zip(chunk, results, strict=True):
-                usage_changed |= self._settle(item, result, report)[1]
+                usage_changed |= self._settle(item, result, report)
         return usage_changed
 
     def _claim(self) -> list[_Item]:
@@ -393,8 +391,8 @@ class SyncEngine:
         self.store.set_entries(keys, APPLIED, "The record is no longer here.")
 
     def _settle(self, item: _Item, result: dict[str, Any],
-                report: SyncReport) -> tuple[bool, bool]:
-        """Record one item's outcome. → (requeued, usage changed)."""
+                report: SyncReport) -> bool:
+        """Record one item's outcome. True if usage may have changed."""
         body = dict(item.body)
         plan = body.pop("plan", None)
         op, rid = body["op"], body["id"]
@@ -419,20 +417,21 @@ class SyncEngine:
             self.store.record_applied(ids, parts)
             report.applied += len(ids)
             report.changed_ids.add(rid)
-            return False, op in ("controller.create", "controller.delete")
+            return op in ("controller.create", "controller.delete")
         problem = result.get("problem") or {}
         if status == "conflict":
-            return self._conflict(item, op, rid, problem, report), False
+            self._conflict(item, op, rid, problem, report)
+            return False
         slug = str(problem.get("type", "")).rsplit("/", 1)[-1]
         message = _reason(problem)
         if op.endswith(".delete") and slug == "not-found":  # gone already: what we wanted
             self.store.record_applied(ids, [(op.split(".")[0], rid, 0, None)])
             report.applied += len(ids)
-            return False, True
+            return True
         self.store.set_entries(ids, REJECTED, message, slug or None)
         report.rejected += 1  # one record refused, however many edits it carried
         report.needs_upgrade += slug == QUOTA
-        return False, slug == QUOTA
+        return slug == QUOTA
 
     def _conflict(self, item: _Item, op: str, rid: str, problem: dict[str, Any],
                   report: SyncReport) -> bool:
