@@ -13,10 +13,13 @@ The token is sent in a header and never logged; `repr(CloudAPI)` does not show i
 
 from __future__ import annotations
 
+import email.utils
+import math
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -200,11 +203,24 @@ def _head_size(method: str, target: str, headers: httpx.Headers) -> int:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return min(float(value), 300.0) if value else None
-    except ValueError:  # an HTTP date: rare; back off normally
+    """Seconds the server asked us to wait (RFC 9110: a number, or an HTTP date), at most
+    five minutes; None if it did not say, or said something unreadable."""
+    value = (response.headers.get("Retry-After") or "").strip()
+    if not value:
         return None
+    try:
+        seconds = float(value)
+    except ValueError:  # "Wed, 21 Oct 2015 07:28:00 GMT"
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:  # "-0000": UTC, by RFC 5322
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), 300.0)
 
 
 def _json_or_none(response: httpx.Response) -> dict[str, Any] | None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -16,8 +18,11 @@ from fieldtech.server.embedded import free_port
 
 
 class FlakyProxy:
-    def __init__(self, upstream: str, faults: list[str]):
+    def __init__(self, upstream: str, faults: list[str],
+                 retry_after: str | Callable[[], str] = "0"):
         self.upstream = upstream
+        self.retry_after = retry_after  # what a "429" says; a callable for an HTTP date
+        self.arrived: list[float] = []  # time.monotonic() of each request
         # one per request, in order: "500" "429" "drop" "lost" "html" "redirect" "ok"
         self.faults = list(faults)
         self.seen: list[str] = []
@@ -34,6 +39,7 @@ class FlakyProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 with proxy._lock:
+                    proxy.arrived.append(time.monotonic())
                     fault = proxy.faults.pop(0) if proxy.faults else "ok"
                     proxy.seen.append(fault)
                 if fault == "drop":
@@ -54,7 +60,8 @@ class FlakyProxy:
                     self.send_header("Content-Type", "application/problem+json")
                     self.send_header("Content-Length", str(len(payload)))
                     if fault == "429":
-                        self.send_header("Retry-After", "0")
+                        wait = proxy.retry_after
+                        self.send_header("Retry-After", wait() if callable(wait) else wait)
                     self.end_headers()
                     self.wfile.write(payload)
                     return

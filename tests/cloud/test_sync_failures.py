@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import email.utils
 import random
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from flaky_network import FlakyProxy
 
-from fieldtech.cloud.api import CloudAPI, RetryPolicy
+from fieldtech.cloud.api import CloudAPI, RetryPolicy, _retry_after
 from fieldtech.cloud.sync import SyncEngine
 from fieldtech.domain.errors import CloudUnavailable
 from fieldtech.domain.models import Controller, ControllerConfig, new_id
@@ -121,6 +124,41 @@ def test_a_cloud_that_keeps_answering_429_is_called_busy_not_unreachable(new_acc
         assert api.login(account.email, account.password)["token"]
     assert "busy (too many requests)" in refused.value.reason
     assert "Cannot reach" not in refused.value.reason
+
+def _in_seconds(seconds: float) -> str:
+    return email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=seconds),
+                                       usegmt=True)
+
+
+@pytest.mark.parametrize("form", ["seconds", "date"])
+def test_a_429_is_retried_no_sooner_than_retry_after_says(new_account, form: str) -> None:
+    account = new_account()
+    # "1", or an HTTP date 2 s ahead (whole seconds: between 1 and 2 s from now)
+    wait = "1" if form == "seconds" else (lambda: _in_seconds(2))
+    with FlakyProxy(account.url, ["429"], retry_after=wait) as proxy:
+        # backoff alone would be at most 0.02 s: only Retry-After explains a longer wait
+        api = CloudAPI(proxy.url, account.token,
+                       retry=RetryPolicy(attempts=3, base_s=0.01, cap_s=0.02))
+        started = time.monotonic()
+        assert api.account()["id"] == account.account_id
+        elapsed = time.monotonic() - started
+    assert proxy.seen == ["429", "ok"]
+    gap = proxy.arrived[1] - proxy.arrived[0]
+    assert 0.9 <= gap <= elapsed < 10, (gap, elapsed)  # waited, and not for minutes
+
+
+def test_retry_after_reads_both_forms() -> None:
+    def asked(value: str) -> float | None:
+        return _retry_after(httpx.Response(429, headers={"Retry-After": value}))
+
+    assert asked("7") == 7.0
+    assert 55 <= asked(_in_seconds(60)) <= 60
+    assert asked(_in_seconds(3600)) == 300.0  # at most five minutes
+    assert asked("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date gone by: no wait
+    assert asked("Wed, 21 Oct 2015 07:28:00 -0000") == 0.0
+    assert asked("-3") == 0.0
+    assert asked("soon") is None and asked("nan") is None and asked("") is None
+
 
 # A child that syncs in small batches; the parent kills it with SIGKILL at random moments.
 CHILD = """
