@@ -1,11 +1,13 @@
 """A misbehaving network in front of the real server: an HTTP proxy on 127.0.0.1 that answers
 500 or 429, drops the connection before forwarding, or forwards and then drops the answer (the
 server applied the request but the client never hears it) — the cases sync retries must
-survive —, or answers as a captive portal does (an HTML page with 200, a redirect). Everything
-else is passed to the real server untouched."""
+survive —, or answers as a captive portal does (an HTML page with 200, a redirect). It can
+also hold one sync batch in flight (`hold_batch`) so a test knows when to kill a client.
+Everything else is passed to the real server untouched."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -27,6 +29,10 @@ class FlakyProxy:
         self.faults = list(faults)
         self.seen: list[str] = []
         self._lock = threading.Lock()
+        self._hold: tuple[int, str] | None = None  # (which batch from now, how)
+        self._batches = 0
+        self.reached = threading.Event()  # the held batch is there (held, or answered)
+        self._released = threading.Event()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -42,6 +48,16 @@ class FlakyProxy:
                     proxy.arrived.append(time.monotonic())
                     fault = proxy.faults.pop(0) if proxy.faults else "ok"
                     proxy.seen.append(fault)
+                    hold = None
+                    if (self.command, self.path) == ("POST", "/v1/sync/batch") and proxy._hold:
+                        proxy._batches += 1
+                        if proxy._batches == proxy._hold[0]:
+                            hold = proxy._hold[1]
+                if hold == "unsent":  # in flight, not at the server yet: it never gets there
+                    proxy.reached.set()
+                    proxy._released.wait(30)
+                    self._drop()
+                    return
                 if fault == "drop":
                     self._drop()
                     return
@@ -69,6 +85,11 @@ class FlakyProxy:
                            if k.lower() not in ("host", "content-length", "connection")}
                 r = httpx.request(self.command, proxy.upstream + self.path, content=body,
                                   headers=headers)
+                if hold == "applied":  # applied upstream, the answer held back, then dropped
+                    proxy.reached.set()
+                    proxy._released.wait(30)
+                    self._drop()
+                    return
                 if fault == "lost":  # applied upstream, the answer never arrives
                     self._drop()
                     return
@@ -80,6 +101,9 @@ class FlakyProxy:
                 self.send_header("Content-Length", str(len(r.content)))
                 self.end_headers()
                 self.wfile.write(r.content)
+                self.wfile.flush()
+                if hold == "answered":
+                    proxy.reached.set()
 
             def _answer(self, status: int, kind: str, payload: bytes, **headers: str) -> None:
                 self.send_response(status)
@@ -92,7 +116,8 @@ class FlakyProxy:
 
             def _drop(self) -> None:
                 self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
+                with contextlib.suppress(OSError):  # the client may be gone (killed) already
+                    self.connection.shutdown(socket.SHUT_RDWR)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
 
@@ -101,10 +126,25 @@ class FlakyProxy:
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
+    def hold_batch(self, nth: int, how: str) -> None:
+        """Catch the nth POST /v1/sync/batch from now and set `reached` when it is in flight:
+        "unsent" holds it before it reaches the server, "applied" lets the server apply it and
+        holds the answer back, "answered" only marks that its answer went out. A held batch
+        is dropped on `release()`."""
+        self.release()
+        with self._lock:
+            self._hold, self._batches = (nth, how), 0
+            self.reached.clear()
+            self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
+
     def __enter__(self) -> FlakyProxy:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.release()
         self._server.shutdown()
         self._server.server_close()

@@ -160,7 +160,8 @@ def test_retry_after_reads_both_forms() -> None:
     assert asked("soon") is None and asked("nan") is None and asked("") is None
 
 
-# A child that syncs in small batches; the parent kills it with SIGKILL at random moments.
+# A child that syncs in small batches through the proxy; the parent kills it with SIGKILL while
+# one of its batches is provably in flight (the proxy holds it), or just after an answer.
 CHILD = """
 import sys
 from fieldtech.cloud.api import CloudAPI
@@ -170,6 +171,9 @@ store = Store(sys.argv[1])
 report = SyncEngine(store, CloudAPI(sys.argv[2], sys.argv[3]), batch_size=2).sync()
 print(report.summary(), flush=True)
 """
+# "unsent": killed before the batch reached the server; "applied": the server applied it and
+# the answer never came back; "answered": killed while settling the answer or claiming the next.
+KILL_MOMENTS = ("applied", "unsent", "answered")
 
 
 def test_kill_9_mid_sync_loses_nothing_and_applies_nothing_twice(seeded, tmp_path: Path) -> None:
@@ -187,20 +191,34 @@ def test_kill_9_mid_sync_loses_nothing_and_applies_nothing_twice(seeded, tmp_pat
             made.append(c.id)
         total = store.pending_count()
     rnd = random.Random(4)
-    kills = 0
-    for _round in range(8):
-        child = subprocess.Popen([sys.executable, "-c", CHILD, str(path), account.url,
-                                  account.token], stdout=subprocess.PIPE, text=True)
-        time.sleep(0.15 + rnd.random() * 0.5)
-        if child.poll() is None:
-            child.send_signal(signal.SIGKILL)
-            kills += 1
-        child.communicate()
-        with Store(path) as store:
-            left = store.pending_count()
-        if left == 0:
-            break
-    assert kills >= 2, "the sync finished before it could be killed: make it longer"
+    mid_sync = in_flight = 0  # kills before the child's summary; of those, with a batch held
+    with FlakyProxy(account.url, []) as proxy:
+        for round_ in range(9):
+            moment = KILL_MOMENTS[round_ % len(KILL_MOMENTS)]
+            proxy.hold_batch(rnd.randint(1, 3), moment)  # the first may be a resend
+            child = subprocess.Popen([sys.executable, "-c", CHILD, str(path), proxy.url,
+                                      account.token], stdout=subprocess.PIPE, text=True)
+            deadline = time.monotonic() + 30
+            while (not proxy.reached.wait(0.01) and child.poll() is None
+                   and time.monotonic() < deadline):
+                pass
+            killed = proxy.reached.is_set() and child.poll() is None
+            if killed:
+                if moment == "answered":
+                    time.sleep(rnd.random() * 0.02)
+                child.send_signal(signal.SIGKILL)
+            out, _ = child.communicate(timeout=30)
+            proxy.release()
+            with Store(path) as store:
+                unanswered, left = len(store.sending()), store.pending_count()
+            if killed and not out:  # it never got to its summary: the kill landed mid-sync
+                mid_sync += 1
+                # its claimed entries still wait for an answer: the kill met the batch in flight
+                in_flight += moment != "answered" and unanswered > 0
+            if left == 0:
+                break
+    assert in_flight >= 4, f"only {in_flight} kills met a batch in flight ({mid_sync} mid-sync)"
+    assert mid_sync >= 6, f"only {mid_sync} kills landed before the sync finished"
     with Store(path) as store:  # one last, uninterrupted sync
         report = SyncEngine(store, account.api()).sync()
         assert report.error is None and not report.needs_attention, report.summary()
