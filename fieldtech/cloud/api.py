@@ -4,22 +4,27 @@ Retries: network errors, timeouts, 429 and 5xx are retried with exponential back
 jitter, honouring `Retry-After`. That is safe for every call the sync engine makes: reads are
 reads, and each mutation in a batch carries its idempotency key, so the server applies it at
 most once however often it arrives. Any other error is a `CloudProblem` (RFC 9457 body kept),
-a 401 is `NotSignedIn`, and running out of retries is `CloudUnavailable`.
+a 401 is `NotSignedIn`, and running out of retries is `CloudUnavailable`. An answer that is not
+the cloud's JSON (a captive portal's page, a redirect) is `NotACloud`, at once: retrying
+will not make a sign-in page go away.
 
 The token is sent in a header and never logged; `repr(CloudAPI)` does not show it.
 """
 
 from __future__ import annotations
 
+import email.utils
+import math
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from fieldtech.domain.errors import CloudProblem, CloudUnavailable, NotSignedIn
+from fieldtech.domain.errors import CloudProblem, CloudUnavailable, NotACloud, NotSignedIn
 
 BATCH_LIMIT = 200  # items per POST /v1/sync/batch, the server's cap
 PAGE_LIMIT = 500  # changes per GET /v1/changes, the server's cap
@@ -151,8 +156,11 @@ class CloudAPI:
             else:
                 self._count(response)
                 status = response.status_code
-                if status < 400:
-                    return response.json() if response.content else {}
+                if status < 300:
+                    return self._json(response)
+                if status < 400:  # we never ask for a redirect: a portal sends us elsewhere
+                    where = response.headers.get("Location") or "another address"
+                    raise NotACloud(self.base_url, f"it redirects to {where} (HTTP {status})")
                 if status == 401 and not auth_401_is_problem:
                     raise NotSignedIn("The cloud no longer accepts this sign-in. Log in again; "
                                       "nothing queued is lost.")
@@ -167,6 +175,16 @@ class CloudAPI:
             raise CloudUnavailable(f"The cloud at {self.base_url} is busy (too many requests); "
                                    f"try again{wait}.")
         raise CloudUnavailable(f"Cannot reach the cloud at {self.base_url}: {last_error}.")
+
+    def _json(self, response: httpx.Response) -> Any:
+        if not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError:  # HTML, or bytes that are not even text
+            kind = response.headers.get("Content-Type", "").split(";")[0].strip()
+            raise NotACloud(self.base_url, f"it sent {kind or 'something'} that is not JSON "
+                            f"(HTTP {response.status_code})") from None
 
     def _count(self, response: httpx.Response) -> None:
         request = response.request
@@ -185,11 +203,24 @@ def _head_size(method: str, target: str, headers: httpx.Headers) -> int:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return min(float(value), 300.0) if value else None
-    except ValueError:  # an HTTP date: rare; back off normally
+    """Seconds the server asked us to wait (RFC 9110: a number, or an HTTP date), at most
+    five minutes; None if it did not say, or said something unreadable."""
+    value = (response.headers.get("Retry-After") or "").strip()
+    if not value:
         return None
+    try:
+        seconds = float(value)
+    except ValueError:  # "Wed, 21 Oct 2015 07:28:00 GMT"
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:  # "-0000": UTC, by RFC 5322
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), 300.0)
 
 
 def _json_or_none(response: httpx.Response) -> dict[str, Any] | None:

@@ -57,17 +57,65 @@ QUOTA = "quota-exceeded"
 PLAN_FIELD = "plan"
 
 
+@dataclass(frozen=True)
+class Outstanding:
+    """What waits in the store for a person, however many syncs ago it came up."""
+
+    conflicts: int = 0  # records changed here and in the cloud: keep mine / take theirs
+    rejected: int = 0  # records with an edit the cloud refused (retry, keep as draft, discard)
+    needs_upgrade: int = 0  # of those, refused by the plan's quota
+    drafts: int = 0  # records the user chose to keep as drafts (not sent until retried)
+
+    @property
+    def needs_a_person(self) -> bool:
+        return bool(self.conflicts or self.rejected)
+
+    def describe(self) -> str:
+        parts = []
+        if self.conflicts:
+            parts.append(_count(self.conflicts, "conflict") + " waiting")
+        if self.needs_upgrade:
+            parts.append(f"{self.needs_upgrade} need{'s' if self.needs_upgrade == 1 else ''} "
+                         "a plan upgrade")
+        if self.rejected - self.needs_upgrade:
+            parts.append(f"{self.rejected - self.needs_upgrade} rejected")
+        if self.drafts:
+            parts.append(f"{self.drafts} kept as draft{'s' if self.drafts > 1 else ''}")
+        return ", ".join(parts)
+
+
+def outstanding(store: Store) -> Outstanding:
+    """Conflicts, refusals and drafts held in the store, counted by record as a sync counts
+    them (a controller's configuration conflicts on its own; a refusal is one per record)."""
+    conflicts: set[tuple[str, str]] = set()
+    rejected: dict[tuple[str, str], bool] = {}  # record → refused for quota
+    drafts: set[tuple[str, str]] = set()
+    for e in store.outbox([CONFLICT, REJECTED, DRAFT]):
+        record = ("customer" if e.entity == "customer" else "controller", e.entity_id)
+        if e.state == CONFLICT:
+            conflicts.add((e.entity, e.entity_id))
+        elif e.state == REJECTED:
+            rejected[record] = rejected.get(record, False) or e.problem == QUOTA
+        else:
+            drafts.add(record)
+    return Outstanding(len(conflicts), len(rejected), sum(rejected.values()), len(drafts))
+
+
 @dataclass
 class SyncReport:
-    """What one sync did, in the words `fieldtech sync` prints."""
+    """What one sync did, and what still waits for a person, in the words `fieldtech sync`
+    prints."""
 
     pulled: int = 0  # records changed here by the cloud's changes
     applied: int = 0  # local edits the cloud applied
     merged: int = 0  # local edits merged with the cloud's by themselves
-    conflicts: int = 0  # records both sides changed: the user decides (pending screen)
-    rejected: int = 0  # edits the cloud refused (kept as drafts with the reason)
+    conflicts: int = 0  # records both sides changed, this sync: the user decides
+    rejected: int = 0  # edits the cloud refused this sync (kept as drafts with the reason)
     needs_upgrade: int = 0  # of those, refused by the plan's quota
-    waiting: int = 0  # edits held back behind a conflict or a refusal
+    waiting: int = 0  # edits still queued after the sync (held back, or the sync stopped)
+    # Conflicts and refusals in the store after the sync, new or from earlier syncs: this
+    # sync's own counters above only say what is new, which tells cron nothing the next time.
+    outstanding: Outstanding = field(default_factory=Outstanding)
     error: str | None = None  # why the sync stopped early (outbox intact)
     signed_out: bool = False  # the cloud refused the token: log in again
     unreachable: bool = False  # the cloud could not be reached: try again later
@@ -79,24 +127,21 @@ class SyncReport:
 
     @property
     def needs_attention(self) -> bool:
-        return bool(self.error or self.conflicts or self.rejected)
+        return bool(self.error) or self.outstanding.needs_a_person
 
     def summary(self) -> str:
+        """E.g. "3 applied, 2 updated from the cloud. 1 conflict waiting, 1 needs a plan
+        upgrade" (no full stop at the end: callers go on with what they add)."""
         parts = [f"{self.applied} applied"]
         if self.merged:
             parts.append(f"{self.merged} merged")
         if self.pulled:
             parts.append(f"{self.pulled} updated from the cloud")
-        if self.conflicts:
-            parts.append(f"{self.conflicts} conflict" + ("s" if self.conflicts > 1 else ""))
-        if self.needs_upgrade:
-            parts.append(f"{self.needs_upgrade} need{'s' if self.needs_upgrade == 1 else ''} "
-                         "a plan upgrade")
-        if self.rejected - self.needs_upgrade:
-            parts.append(f"{self.rejected - self.needs_upgrade} rejected")
-        if self.waiting:
-            parts.append(f"{self.waiting} waiting")
         text = ", ".join(parts)
+        if held := self.outstanding.describe():
+            text += f". {held}"
+        if self.waiting:
+            text += f". {self.waiting} still queued"
         return f"{text}. Stopped: {self.error}" if self.error else text
 
 
@@ -156,6 +201,7 @@ class SyncEngine:
         if report.error:
             self.store.set_sync_values(last_error=report.error)
         report.waiting = len(self.store.outbox([QUEUED]))  # held back: sent next time
+        report.outstanding = outstanding(self.store)
         report.seconds = time.perf_counter() - started
         report.requests = self.api.requests - before[0]
         report.bytes_sent = self.api.bytes_sent - before[1]
@@ -199,22 +245,20 @@ class SyncEngine:
     # -- push ---------------------------------------------------------------------------------
 
     def push(self, report: SyncReport) -> bool:
-        """Queued edits up, in order. True if controllers were created or deleted (usage)."""
+        """Queued edits up, in order. True if controllers were created or deleted (usage).
+
+        An edit merged after a 412 is queued again on the cloud's new revision and goes in the
+        next round of this same sync; MAX_ROUNDS bounds a record that keeps changing under us."""
         usage_changed = False
         for _round in range(MAX_ROUNDS):
             items = self._claim()
             if not items:
                 break
-            progressed = False
             for start in range(0, len(items), self.batch_size):
                 chunk = items[start:start + self.batch_size]
                 results = self.api.batch([_wire(i.body) for i in chunk])
                 for item, result in zip(chunk, results, strict=True):
-                    requeued, created = self._settle(item, result, report)
-                    progressed |= not requeued
-                    usage_changed |= created
-            if not progressed:
-                break
+                    usage_changed |= self._settle(item, result, report)
         return usage_changed
 
     def _resend(self, report: SyncReport) -> bool:
@@ -232,7 +276,7 @@ class SyncEngine:
             chunk = items[start:start + self.batch_size]
             results = self.api.batch([_wire(i.body) for i in chunk])
             for item, result in zip(chunk, results, strict=True):
-                usage_changed |= self._settle(item, result, report)[1]
+                usage_changed |= self._settle(item, result, report)
         return usage_changed
 
     def _claim(self) -> list[_Item]:
@@ -347,8 +391,8 @@ class SyncEngine:
         self.store.set_entries(keys, APPLIED, "The record is no longer here.")
 
     def _settle(self, item: _Item, result: dict[str, Any],
-                report: SyncReport) -> tuple[bool, bool]:
-        """Record one item's outcome. → (requeued, usage changed)."""
+                report: SyncReport) -> bool:
+        """Record one item's outcome. True if usage may have changed."""
         body = dict(item.body)
         plan = body.pop("plan", None)
         op, rid = body["op"], body["id"]
@@ -373,20 +417,21 @@ class SyncEngine:
             self.store.record_applied(ids, parts)
             report.applied += len(ids)
             report.changed_ids.add(rid)
-            return False, op in ("controller.create", "controller.delete")
+            return op in ("controller.create", "controller.delete")
         problem = result.get("problem") or {}
         if status == "conflict":
-            return self._conflict(item, op, rid, problem, report), False
+            self._conflict(item, op, rid, problem, report)
+            return False
         slug = str(problem.get("type", "")).rsplit("/", 1)[-1]
         message = _reason(problem)
         if op.endswith(".delete") and slug == "not-found":  # gone already: what we wanted
             self.store.record_applied(ids, [(op.split(".")[0], rid, 0, None)])
             report.applied += len(ids)
-            return False, True
-        self.store.set_entries(ids, REJECTED, message)
+            return True
+        self.store.set_entries(ids, REJECTED, message, slug or None)
         report.rejected += 1  # one record refused, however many edits it carried
         report.needs_upgrade += slug == QUOTA
-        return False, slug == QUOTA
+        return slug == QUOTA
 
     def _conflict(self, item: _Item, op: str, rid: str, problem: dict[str, Any],
                   report: SyncReport) -> bool:
@@ -428,7 +473,8 @@ class SyncEngine:
         except CloudProblem as exc:
             if exc.slug != "already-enthusiast":
                 # The record went in; the plan change did not. Say so on the edit.
-                self.store.set_entries(ids[-1:], REJECTED, f"Plan not changed: {exc}")
+                self.store.set_entries(ids[-1:], REJECTED, f"Plan not changed: {exc}",
+                                      exc.slug)
                 report.rejected += 1
                 report.needs_upgrade += exc.slug == QUOTA
 
@@ -471,6 +517,10 @@ def _reason(problem: dict[str, Any]) -> str:
                        for e in problem.get("errors") or [] if isinstance(e, dict))
     fix = problem.get("fix")
     return " ".join(p for p in (detail, errors and f"({errors})", fix) if p)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("s" if n != 1 else "")
 
 
 def _now() -> str:

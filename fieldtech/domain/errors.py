@@ -62,6 +62,17 @@ class CloudUnavailable(FieldtechError):
         super().__init__(f"{reason} Your edits stay queued and will be sent later.")
 
 
+class NotACloud(CloudUnavailable, ValueError):
+    """Something answered at the cloud's address, but not as a fieldtech cloud: a network's
+    sign-in page (a captive portal answering HTML with 200, or redirecting), or the wrong
+    address. Nothing queued is lost; a ValueError too, as an unreadable answer always was."""
+
+    def __init__(self, url: str, what: str):
+        self.url = url
+        super().__init__(f"The server at {url} did not answer as a fieldtech cloud: {what}. "
+                         "A network sign-in page (hotel or café Wi-Fi), or the wrong address?")
+
+
 class NotSignedIn(FieldtechError):
     """No token, or the cloud no longer accepts it (401): log in again."""
 

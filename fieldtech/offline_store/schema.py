@@ -109,6 +109,11 @@ MIGRATIONS: list[str] = [
         WHERE entity = 'controller' AND op = 'update'
         AND json_extract(patch, '$.config') IS NOT NULL;
     """,
+    # 3: a refused edit keeps the kind of refusal (the problem type, e.g. quota-exceeded), so
+    # `fieldtech sync` can say "needs a plan upgrade" for as long as it waits, not only once.
+    """
+    ALTER TABLE outbox ADD COLUMN problem TEXT;
+    """,
 ]
 
 

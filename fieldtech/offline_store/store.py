@@ -76,6 +76,7 @@ class OutboxEntry:
     base_revision: int
     state: str
     message: str | None
+    problem: str | None = None  # a refusal's kind, the cloud's problem type (quota-exceeded…)
 
     def describe(self) -> str:
         fields = ", ".join(sorted(self.patch)) if self.op == "update" else ""
@@ -526,11 +527,12 @@ class Store:
         return [(_entry(r), json.loads(r["sent"]) if r["sent"] else {}) for r in rows]
 
     def set_entries(self, entry_ids: Iterable[str], state: str,
-                    message: str | None = None) -> None:
-        """Move entries to `state` (queued again, rejected, draft…), forgetting what was sent."""
+                    message: str | None = None, problem: str | None = None) -> None:
+        """Move entries to `state` (queued again, rejected, draft…), forgetting what was sent.
+        `problem`: for a refusal, the cloud's kind of problem (e.g. quota-exceeded)."""
         with self._write() as db:
-            db.executemany("UPDATE outbox SET state=?, message=?, sent=NULL WHERE id=?",
-                           [(state, message, e) for e in entry_ids])
+            db.executemany("UPDATE outbox SET state=?, message=?, problem=?, sent=NULL "
+                           "WHERE id=?", [(state, message, problem, e) for e in entry_ids])
 
     def retry(self, entry_id: str) -> int:
         """Send a refused or drafted edit again, with the later refused or drafted edits of the
@@ -1006,7 +1008,8 @@ def _append(db: sqlite3.Connection, op: str, entity: str, entity_id: str,
 
 def _entry(r: sqlite3.Row) -> OutboxEntry:
     return OutboxEntry(r["seq"], r["id"], r["created_at"], r["op"], r["entity"], r["entity_id"],
-                       json.loads(r["patch"]), r["base_revision"], r["state"], r["message"])
+                       json.loads(r["patch"]), r["base_revision"], r["state"], r["message"],
+                       r["problem"])
 
 
 def _changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
@@ -46,6 +47,11 @@ class PendingEdit:
     entry: OutboxEntry
     record: str  # the record's name
     change: str  # what it changes, in the technician's words
+    held_by: str = ""  # a queued edit that waits for an earlier one: which, and why
+
+    @property
+    def why(self) -> str:
+        return self.entry.message or self.held_by
 
     @property
     def kind(self) -> str:
@@ -55,6 +61,10 @@ class PendingEdit:
 def read_pending(store: Store) -> list[PendingEdit]:
     """Every pending edit, oldest first, with names and changes (call from a worker)."""
     names: dict[tuple[str, str], str] = {}
+    owners: dict[str, str] = {}  # controller id → its customer's id
+    # The first held edit (conflict, rejected, draft) of each record: as the sync engine
+    # does, later queued edits of that record, or of its customer's controllers, wait for it.
+    held: dict[tuple[str, str], PendingEdit] = {}
     last_config: dict[str, dict[str, Any]] = {}  # controller id → its config before the edit
     out = []
     for e in store.outbox():
@@ -62,9 +72,22 @@ def read_pending(store: Store) -> list[PendingEdit]:
         key = (kind, e.entity_id)
         if key not in names:
             part = store.record_data(kind, e.entity_id) or store.base(kind, e.entity_id)
-            names[key] = str((part[1] if part else {}).get("name") or e.patch.get("name")
+            data = part[1] if part else {}
+            names[key] = str(data.get("name") or e.patch.get("name")
                              or f"{kind} {e.entity_id[:8]}")
-        out.append(PendingEdit(e, names[key], _change(store, e, last_config)))
+            if kind == "controller" and data.get("customer_id"):
+                owners[e.entity_id] = str(data["customer_id"])
+        edit = PendingEdit(e, names[key], _change(store, e, last_config))
+        if e.state in (CONFLICT, REJECTED, DRAFT):
+            held.setdefault(key, edit)
+        elif e.state == QUEUED and (first := held.get(key)) is not None:
+            edit = replace(edit, held_by=f"Waits for the {first.entry.state} edit before it "
+                           f"({first.change}).")
+        elif e.state == QUEUED and kind == "controller" and (first := held.get(
+                ("customer", owners.get(e.entity_id, "")))) is not None:
+            edit = replace(edit, held_by=f"Waits for its customer's {first.entry.state} edit "
+                           f"({first.change}).")
+        out.append(edit)
     return out
 
 
@@ -92,6 +115,20 @@ def _fields(paths: list[str]) -> str:
     return ", ".join(names[:MAX_FIELDS]) + more
 
 
+class EditList(RecordTable):
+    """The pending edits; says when the cursor moves, so the detail below follows it (a
+    screen's on_key runs before the list's key binding has moved the cursor)."""
+
+    class Moved(Message):
+        """The cursor is on another edit."""
+
+    def move_to(self, line: int) -> None:
+        before = self.cursor
+        super().move_to(line)
+        if self.cursor != before:
+            self.post_message(self.Moved())
+
+
 class PendingScreen(Screen):
     DEFAULT_CSS = """
     #pending-list { height: 1fr; }
@@ -112,9 +149,9 @@ class PendingScreen(Screen):
         self.edits: list[PendingEdit] = []
 
     def compose(self) -> ComposeResult:
-        table = RecordTable([("Record", 20), ("Change", 26), ("State", 9), ("Why", 0)],
-                            empty="Nothing pending: every edit is in the cloud.",
-                            id="pending-list")
+        table = EditList([("Record", 20), ("Change", 26), ("State", 9), ("Why", 0)],
+                         empty="Nothing pending: every edit is in the cloud.",
+                         id="pending-list")
         yield TopBar(id="topbar")
         yield Static(table.header(), classes="table-header")
         yield table
@@ -126,8 +163,8 @@ class PendingScreen(Screen):
         self.reload()
 
     @property
-    def table(self) -> RecordTable:
-        return self.query_one("#pending-list", RecordTable)
+    def table(self) -> EditList:
+        return self.query_one("#pending-list", EditList)
 
     def reload(self) -> None:
         self._read()
@@ -140,8 +177,8 @@ class PendingScreen(Screen):
     def _show(self, edits: list[PendingEdit]) -> None:
         keep = self.table.cursor
         self.edits = edits
-        self.table.set_rows([(p.record, p.change, p.entry.state, p.entry.message or "")
-                             for p in edits], keep_cursor=True)
+        self.table.set_rows([(p.record, p.change, p.entry.state, p.why) for p in edits],
+                            keep_cursor=True)
         if not edits:
             self.query_one("#pending-detail", TextBox).update(self.table.empty)
         elif keep >= len(edits):
@@ -167,14 +204,15 @@ class PendingScreen(Screen):
                 REJECTED: "r sends it again (e.g. after an upgrade), d keeps it as a draft, "
                           "x discards it.",
                 DRAFT: "Not sent until you retry it (r).",
-                QUEUED: "Sent with the next sync.",
+                QUEUED: "Sent after that one is retried, resolved or discarded." if p.held_by
+                else "Sent with the next sync.",
                 SENDING: "Being sent."}.get(e.state, "")
         self.query_one("#pending-detail", TextBox).update(
             f"[b]{escape(p.record)}[/b] — {escape(p.change)} · [b]{e.state}[/b]\n"
-            f"{escape(e.message or '')} {hint}".strip())
+            f"{escape(p.why)} {hint}".strip())
 
-    def on_key(self) -> None:
-        self.call_after_refresh(self._detail)  # the cursor may have moved
+    def on_edit_list_moved(self, _: EditList.Moved) -> None:
+        self._detail()
 
     def on_record_table_selected(self, _: RecordTable.Selected) -> None:
         p = self.current()

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fieldtech.cloud.sync import SyncEngine, resolve_conflict
+from fieldtech.cloud.sync import SyncEngine, SyncReport, resolve_conflict
 from fieldtech.domain.models import Controller, ControllerConfig, Customer, new_id
 from fieldtech.domain.plans import CustomerPlan, Tier
 from fieldtech.offline_store.store import APPLIED, CONFLICT, QUEUED, REJECTED, Store
@@ -98,6 +98,36 @@ def test_edits_of_different_fields_merge_by_themselves(seeded, tmp_path) -> None
         assert (c.notes, c.location) == ("from A", "Behind the shed")
     remote = account.get(f"/v1/controllers/{cid}/config")["config"]["zones"]
     assert (remote[0]["run_minutes"], remote[1]["run_minutes"]) == (31, 42)
+
+
+def test_a_412_on_push_merges_different_fields_and_sends_again(seeded, tmp_path) -> None:
+    """A's edit lands between B's pull and B's push: B's push is refused as stale (412), the
+    engine merges against its base and the merged copy goes in the same sync."""
+    account, a, b, ea, eb, cid = _two_clients(seeded, tmp_path)
+    _set_zone(a, cid, 1, 31)
+    a.update_controller(cid, notes="from A")
+    _set_zone(b, cid, 2, 42)
+    b.update_controller(cid, location="Behind the shed")
+    report = SyncReport()
+    eb.pull(report)  # B has the cloud as it was: nothing new
+    assert report.pulled == 0
+    assert ea.sync().applied == 2  # ...and now A's edits are in: B's revisions are stale
+    eb.push(report)
+    assert report.merged == 2  # the config and the record fields, each a clean 412 merge
+    assert report.applied == 2 and report.conflicts == 0 and report.rejected == 0
+    assert b.pending_count() == 0
+    remote = account.get(f"/v1/controllers/{cid}")
+    assert (remote["notes"], remote["location"]) == ("from A", "Behind the shed")
+    zones = account.get(f"/v1/controllers/{cid}/config")["config"]["zones"]
+    assert (zones[0]["run_minutes"], zones[1]["run_minutes"]) == (31, 42)
+    # B holds the merged copy on the cloud's new revisions; A gets B's half with its pull
+    c = b.controller(cid)
+    assert (c.config.zone(1).run_minutes, c.config.zone(2).run_minutes) == (31, 42)
+    assert (c.notes, c.location) == ("from A", "Behind the shed")
+    assert b.revision("controller", cid) == remote["revision"]
+    assert eb.sync().pulled == 0 and ea.sync().error is None
+    assert a.controller(cid).location == "Behind the shed"
+    assert a.controller(cid).config.zone(2).run_minutes == 42
 
 
 @pytest.mark.parametrize("choice", ["mine", "theirs"])

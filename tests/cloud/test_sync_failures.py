@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import email.utils
 import random
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from flaky_network import FlakyProxy
 
-from fieldtech.cloud.api import CloudAPI, RetryPolicy
+from fieldtech.cloud.api import CloudAPI, RetryPolicy, _retry_after
 from fieldtech.cloud.sync import SyncEngine
 from fieldtech.domain.errors import CloudUnavailable
 from fieldtech.domain.models import Controller, ControllerConfig, new_id
@@ -74,6 +77,41 @@ def test_a_dead_cloud_stops_the_sync_and_keeps_the_outbox(seeded, store: Store) 
     assert all(state == QUEUED for _, state in before)
 
 
+@pytest.mark.parametrize("portal", ["html", "redirect"])
+def test_a_captive_portal_is_named_at_once_and_keeps_the_outbox(seeded, store: Store,
+                                                                portal: str) -> None:
+    account = seeded(10, 30, Tier.CONTRACTOR)
+    SyncEngine(store, account.api()).sync()
+    _edit_many(store, 3)
+    before = [(e.id, e.state) for e in store.outbox()]
+    with FlakyProxy(account.url, [portal] * 5) as proxy:
+        api = CloudAPI(proxy.url, account.token,
+                       retry=RetryPolicy(attempts=3, base_s=0.01, cap_s=0.02))
+        report = SyncEngine(store, api).sync()
+    assert proxy.seen == [portal]  # a sign-in page does not go away by asking again
+    assert report.unreachable and not report.signed_out
+    assert f"The server at {proxy.url} did not answer as a fieldtech cloud: " in report.error
+    assert ("text/html that is not JSON (HTTP 200)" if portal == "html"
+            else "redirects to http://portal.example/login (HTTP 302)") in report.error
+    assert "stay queued" in report.error
+    assert [(e.id, e.state) for e in store.outbox()] == before
+
+
+def test_a_portal_page_instead_of_the_push_answer_is_sent_again_next_time(
+        seeded, store: Store) -> None:
+    account = seeded(10, 30, Tier.CONTRACTOR)
+    SyncEngine(store, account.api()).sync()
+    want = _edit_many(store, 3)
+    total = store.pending_count()
+    with FlakyProxy(account.url, ["ok", "html"]) as proxy:  # the pull passes, the push not
+        report = SyncEngine(store, CloudAPI(proxy.url, account.token)).sync()
+    assert proxy.seen == ["ok", "html"]
+    assert report.unreachable and "did not answer as a fieldtech cloud" in report.error
+    assert store.pending_count() == total  # nothing dropped, nothing taken as applied
+    report = SyncEngine(store, account.api()).sync()
+    assert report.error is None and report.applied == total and store.pending_count() == 0
+    _assert_cloud_has(account, want)
+
 
 def test_a_cloud_that_keeps_answering_429_is_called_busy_not_unreachable(new_account) -> None:
     account = new_account()
@@ -87,7 +125,43 @@ def test_a_cloud_that_keeps_answering_429_is_called_busy_not_unreachable(new_acc
     assert "busy (too many requests)" in refused.value.reason
     assert "Cannot reach" not in refused.value.reason
 
-# A child that syncs in small batches; the parent kills it with SIGKILL at random moments.
+def _in_seconds(seconds: float) -> str:
+    return email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=seconds),
+                                       usegmt=True)
+
+
+@pytest.mark.parametrize("form", ["seconds", "date"])
+def test_a_429_is_retried_no_sooner_than_retry_after_says(new_account, form: str) -> None:
+    account = new_account()
+    # "1", or an HTTP date 2 s ahead (whole seconds: between 1 and 2 s from now)
+    wait = "1" if form == "seconds" else (lambda: _in_seconds(2))
+    with FlakyProxy(account.url, ["429"], retry_after=wait) as proxy:
+        # backoff alone would be at most 0.02 s: only Retry-After explains a longer wait
+        api = CloudAPI(proxy.url, account.token,
+                       retry=RetryPolicy(attempts=3, base_s=0.01, cap_s=0.02))
+        started = time.monotonic()
+        assert api.account()["id"] == account.account_id
+        elapsed = time.monotonic() - started
+    assert proxy.seen == ["429", "ok"]
+    gap = proxy.arrived[1] - proxy.arrived[0]
+    assert 0.9 <= gap <= elapsed < 10, (gap, elapsed)  # waited, and not for minutes
+
+
+def test_retry_after_reads_both_forms() -> None:
+    def asked(value: str) -> float | None:
+        return _retry_after(httpx.Response(429, headers={"Retry-After": value}))
+
+    assert asked("7") == 7.0
+    assert 55 <= asked(_in_seconds(60)) <= 60
+    assert asked(_in_seconds(3600)) == 300.0  # at most five minutes
+    assert asked("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date gone by: no wait
+    assert asked("Wed, 21 Oct 2015 07:28:00 -0000") == 0.0
+    assert asked("-3") == 0.0
+    assert asked("soon") is None and asked("nan") is None and asked("") is None
+
+
+# A child that syncs in small batches through the proxy; the parent kills it with SIGKILL while
+# one of its batches is provably in flight (the proxy holds it), or just after an answer.
 CHILD = """
 import sys
 from fieldtech.cloud.api import CloudAPI
@@ -97,6 +171,9 @@ store = Store(sys.argv[1])
 report = SyncEngine(store, CloudAPI(sys.argv[2], sys.argv[3]), batch_size=2).sync()
 print(report.summary(), flush=True)
 """
+# "unsent": killed before the batch reached the server; "applied": the server applied it and
+# the answer never came back; "answered": killed while settling the answer or claiming the next.
+KILL_MOMENTS = ("applied", "unsent", "answered")
 
 
 def test_kill_9_mid_sync_loses_nothing_and_applies_nothing_twice(seeded, tmp_path: Path) -> None:
@@ -114,20 +191,34 @@ def test_kill_9_mid_sync_loses_nothing_and_applies_nothing_twice(seeded, tmp_pat
             made.append(c.id)
         total = store.pending_count()
     rnd = random.Random(4)
-    kills = 0
-    for _round in range(8):
-        child = subprocess.Popen([sys.executable, "-c", CHILD, str(path), account.url,
-                                  account.token], stdout=subprocess.PIPE, text=True)
-        time.sleep(0.15 + rnd.random() * 0.5)
-        if child.poll() is None:
-            child.send_signal(signal.SIGKILL)
-            kills += 1
-        child.communicate()
-        with Store(path) as store:
-            left = store.pending_count()
-        if left == 0:
-            break
-    assert kills >= 2, "the sync finished before it could be killed: make it longer"
+    mid_sync = in_flight = 0  # kills before the child's summary; of those, with a batch held
+    with FlakyProxy(account.url, []) as proxy:
+        for round_ in range(9):
+            moment = KILL_MOMENTS[round_ % len(KILL_MOMENTS)]
+            proxy.hold_batch(rnd.randint(1, 3), moment)  # the first may be a resend
+            child = subprocess.Popen([sys.executable, "-c", CHILD, str(path), proxy.url,
+                                      account.token], stdout=subprocess.PIPE, text=True)
+            deadline = time.monotonic() + 30
+            while (not proxy.reached.wait(0.01) and child.poll() is None
+                   and time.monotonic() < deadline):
+                pass
+            killed = proxy.reached.is_set() and child.poll() is None
+            if killed:
+                if moment == "answered":
+                    time.sleep(rnd.random() * 0.02)
+                child.send_signal(signal.SIGKILL)
+            out, _ = child.communicate(timeout=30)
+            proxy.release()
+            with Store(path) as store:
+                unanswered, left = len(store.sending()), store.pending_count()
+            if killed and not out:  # it never got to its summary: the kill landed mid-sync
+                mid_sync += 1
+                # its claimed entries still wait for an answer: the kill met the batch in flight
+                in_flight += moment != "answered" and unanswered > 0
+            if left == 0:
+                break
+    assert in_flight >= 4, f"only {in_flight} kills met a batch in flight ({mid_sync} mid-sync)"
+    assert mid_sync >= 6, f"only {mid_sync} kills landed before the sync finished"
     with Store(path) as store:  # one last, uninterrupted sync
         report = SyncEngine(store, account.api()).sync()
         assert report.error is None and not report.needs_attention, report.summary()

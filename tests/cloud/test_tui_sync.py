@@ -325,6 +325,39 @@ async def test_rejected_controller_shows_why_kept_as_draft_then_discarded(tmp_pa
     store.close()
 
 
+async def test_an_edit_held_behind_a_refused_one_says_what_it_waits_for(tmp_path,
+                                                                        seeded) -> None:
+    account = seeded(customers=5, controllers=25)  # Starter: full
+    store = synced_store(tmp_path / "mine.db", account)
+    first = store.fleet_rows()[0]
+    extra = Controller(id=new_id(), customer_id=first.customer_id, name="One too many")
+    store.create_controller(extra)
+    with account.api() as api:
+        assert SyncEngine(store, api).sync().needs_upgrade == 1
+    store.update_controller(extra.id, location="Behind the gate")  # waits behind the create
+    store.update_controller(first.controller_id, notes="not held")
+    app = tui(tmp_path, store, account.api)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, PendingScreen)
+                       and len(app.screen.edits) == 3)
+        screen = app.screen
+        rows = screen.table.rows
+        assert rows[0][:3] == ("One too many", "new controller", REJECTED)
+        assert rows[1] == ("One too many", "location", QUEUED,
+                           "Waits for the rejected edit before it (new controller).")
+        assert rows[2][2:] == (QUEUED, "")  # another record's edit waits for nothing
+        await pilot.press("down")
+
+        def detail() -> str:
+            return str(screen.query_one("#pending-detail").render())
+        await wait_for(pilot, lambda: "location" in detail())
+        assert "Waits for the rejected edit" in detail(), detail()
+        assert "retried, resolved or discarded" in detail(), detail()
+    store.close()
+
+
 async def test_creating_warns_from_last_known_usage_and_the_cloud_decides_past_the_limit(
         tmp_path, seeded) -> None:
     account = seeded(customers=5, controllers=24)
