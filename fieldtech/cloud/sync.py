@@ -198,6 +198,13 @@ class SyncEngine:
             report.error, report.unreachable = str(exc), True
         except CloudProblem as exc:
             report.error = str(exc)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # JSON of the wrong shape (another service, a proxy's error document): each page
+            # and item is written in its own transaction, so what was not understood is not
+            # taken as done, and goes again next time.
+            report.error = (f"The cloud's answer was not what fieldtech expects ({exc!r}). "
+                            "Nothing queued is lost; try again later, or check the address.")
+            report.unreachable = True
         if report.error:
             self.store.set_sync_values(last_error=report.error)
         report.waiting = len(self.store.outbox([QUEUED]))  # held back: sent next time
@@ -412,8 +419,9 @@ class SyncEngine:
             else:
                 entity = op.split(".")[0]
                 parts = [(entity, rid, *from_cloud(entity, record))]
-            if plan is not None and op.startswith("customer."):
-                self._set_plan(rid, plan, ids, report)
+            if plan is not None and op.startswith("customer.") and not self._set_plan(
+                    rid, plan, ids, report):
+                ids = ids[:-1]  # the plan's edit stays refused, the rest went in
             self.store.record_applied(ids, parts)
             report.applied += len(ids)
             report.changed_ids.add(rid)
@@ -467,7 +475,9 @@ class SyncEngine:
         report.conflicts += 1
         return False
 
-    def _set_plan(self, customer_id: str, plan: str, ids: list[str], report: SyncReport) -> None:
+    def _set_plan(self, customer_id: str, plan: str, ids: list[str], report: SyncReport) -> bool:
+        """The customer's plan as edited here; False if the cloud refused it (the last edit is
+        then marked refused, and the local record keeps the plan the user chose)."""
         try:
             self.api.set_customer_plan(customer_id, plan)
         except CloudProblem as exc:
@@ -477,6 +487,8 @@ class SyncEngine:
                                       exc.slug)
                 report.rejected += 1
                 report.needs_upgrade += exc.slug == QUOTA
+                return False
+        return True
 
     # -- account and device states --------------------------------------------------------------
 

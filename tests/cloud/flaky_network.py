@@ -25,7 +25,7 @@ class FlakyProxy:
         self.upstream = upstream
         self.retry_after = retry_after  # what a "429" says; a callable for an HTTP date
         self.arrived: list[float] = []  # time.monotonic() of each request
-        # one per request, in order: "500" "429" "drop" "lost" "html" "redirect" "ok"
+        # one per request, in order: "500" "429" "drop" "lost" "html" "json" "redirect" "ok"
         self.faults = list(faults)
         self.seen: list[str] = []
         self._lock = threading.Lock()
@@ -65,6 +65,9 @@ class FlakyProxy:
                     self._answer(200, "text/html; charset=utf-8",
                                  b"<html><body><h1>Welcome to Cafe Wi-Fi</h1>Accept the terms "
                                  b"to continue.</body></html>")
+                    return
+                if fault == "json":  # JSON, but not the cloud's: e.g. another service
+                    self._answer(200, "application/json", b'{"status": "ok", "items": 3}')
                     return
                 if fault == "redirect":
                     self._answer(302, "text/html", b"", Location="http://portal.example/login")

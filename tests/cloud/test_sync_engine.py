@@ -293,3 +293,20 @@ def test_a_delete_frees_the_slot_a_refused_create_waits_for(seeded, store: Store
     assert report.error is None and report.applied == 2 and not report.needs_attention
     assert account.get(f"/v1/controllers/{extra.id}")["name"] == "Twenty-sixth"
     assert account.get("/v1/account")["usage"]["controllers_used"] == 25
+
+
+def test_a_refused_plan_change_stays_refused_and_the_record_goes_in(seeded, store: Store) -> None:
+    account = seeded(5, 10, Tier.STARTER)  # Starter includes no Enthusiast plans
+    engine = SyncEngine(store, account.api())
+    engine.sync()
+    k = Customer(id=new_id(), name="Noor Haddad", plan=CustomerPlan.ENTHUSIAST)
+    store.create_customer(k)
+
+    report = engine.sync()
+    assert account.get(f"/v1/customers/{k.id}")["name"] == "Noor Haddad"  # the record went in
+    assert account.get(f"/v1/customers/{k.id}")["plan"] == "home"
+    refused = [e for e in store.outbox_for("customer", k.id) if e.state == REJECTED]
+    assert refused and refused[0].message.startswith("Plan not changed"), store.outbox_for(
+        "customer", k.id)
+    assert report.needs_attention and report.outstanding.rejected == 1
+    assert store.customer(k.id).plan is CustomerPlan.ENTHUSIAST  # what the user chose stays

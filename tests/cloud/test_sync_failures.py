@@ -97,6 +97,23 @@ def test_a_captive_portal_is_named_at_once_and_keeps_the_outbox(seeded, store: S
     assert [(e.id, e.state) for e in store.outbox()] == before
 
 
+@pytest.mark.parametrize("where", [["json"], ["ok", "json"]], ids=["pull", "push"])
+def test_json_of_the_wrong_shape_is_a_clear_error_and_keeps_the_outbox(
+        seeded, store: Store, where: list[str]) -> None:
+    account = seeded(10, 30, Tier.CONTRACTOR)
+    SyncEngine(store, account.api()).sync()
+    want = _edit_many(store, 3)
+    total = store.pending_count()
+    with FlakyProxy(account.url, where) as proxy:
+        report = SyncEngine(store, CloudAPI(proxy.url, account.token)).sync()
+    assert proxy.seen[:len(where)] == where
+    assert report.unreachable and "not what fieldtech expects" in report.error, report.error
+    assert store.pending_count() == total  # nothing dropped, nothing taken as applied
+    report = SyncEngine(store, account.api()).sync()
+    assert report.error is None and report.applied == total and store.pending_count() == 0
+    _assert_cloud_has(account, want)
+
+
 def test_a_portal_page_instead_of_the_push_answer_is_sent_again_next_time(
         seeded, store: Store) -> None:
     account = seeded(10, 30, Tier.CONTRACTOR)
