@@ -12,7 +12,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
@@ -115,20 +114,6 @@ def _fields(paths: list[str]) -> str:
     return ", ".join(names[:MAX_FIELDS]) + more
 
 
-class EditList(RecordTable):
-    """The pending edits; says when the cursor moves, so the detail below follows it (a
-    screen's on_key runs before the list's key binding has moved the cursor)."""
-
-    class Moved(Message):
-        """The cursor is on another edit."""
-
-    def move_to(self, line: int) -> None:
-        before = self.cursor
-        super().move_to(line)
-        if self.cursor != before:
-            self.post_message(self.Moved())
-
-
 class PendingScreen(Screen):
     DEFAULT_CSS = """
     #pending-list { height: 1fr; }
@@ -149,7 +134,7 @@ class PendingScreen(Screen):
         self.edits: list[PendingEdit] = []
 
     def compose(self) -> ComposeResult:
-        table = EditList([("Record", 20), ("Change", 26), ("State", 9), ("Why", 0)],
+        table = RecordTable([("Record", 20), ("Change", 26), ("State", 9), ("Why", 0)],
                          empty="Nothing pending: every edit is in the cloud.",
                          id="pending-list")
         yield TopBar(id="topbar")
@@ -163,8 +148,8 @@ class PendingScreen(Screen):
         self.reload()
 
     @property
-    def table(self) -> EditList:
-        return self.query_one("#pending-list", EditList)
+    def table(self) -> RecordTable:
+        return self.query_one("#pending-list", RecordTable)
 
     def reload(self) -> None:
         self._read()
@@ -211,7 +196,7 @@ class PendingScreen(Screen):
             f"[b]{escape(p.record)}[/b] — {escape(p.change)} · [b]{e.state}[/b]\n"
             f"{escape(p.why)} {hint}".strip())
 
-    def on_edit_list_moved(self, _: EditList.Moved) -> None:
+    def on_record_table_moved(self, _: RecordTable.Moved) -> None:
         self._detail()
 
     def on_record_table_selected(self, _: RecordTable.Selected) -> None:

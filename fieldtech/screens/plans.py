@@ -192,6 +192,7 @@ class PlansScreen(Screen):
         self.shown = [c for c in self.customers if query in c.name.casefold()]
         self.table.set_rows([(c.name, c.plan.label)
                              for c in self.shown], keep_cursor=True)
+        self._label()  # the row under the cursor may be another customer now
 
     def _label(self) -> None:
         customer = self.selected()
@@ -199,8 +200,8 @@ class PlansScreen(Screen):
         name = name if len(name) <= 11 else name[:10] + "…"
         self.query_one("#plans-code-label", Label).update(f"Code for {escape(name)}")
 
-    def on_key(self) -> None:
-        self.call_after_refresh(self._label)  # the cursor may have moved
+    def on_record_table_moved(self, _: RecordTable.Moved) -> None:
+        self._label()
 
     def selected(self) -> Customer | None:
         if not self.shown:

@@ -27,6 +27,10 @@ class RecordTable(CursorList):
             self.table = table
             self.row = row
 
+    class Moved(Message):
+        """The cursor is on another row (for a detail that follows it: a screen's on_key
+        runs before the table's key binding has moved the cursor)."""
+
     def __init__(self, columns: Sequence[tuple[str, int]], *, empty: str = "Nothing here.",
                  id: str | None = None, classes: str | None = None):
         """`columns`: (title, width); a width of 0 takes what is left of the line."""
@@ -41,6 +45,12 @@ class RecordTable(CursorList):
     def set_rows(self, rows: Sequence[tuple[str, ...]], keep_cursor: bool = False) -> None:
         self.rows = list(rows)
         self.reset_lines(len(self.rows), self.cursor if keep_cursor else 0)
+
+    def move_to(self, line: int) -> None:
+        before = self.cursor
+        super().move_to(line)
+        if self.cursor != before:
+            self.post_message(self.Moved())
 
     @property
     def row_count(self) -> int:

@@ -117,3 +117,24 @@ async def test_the_top_bar_repaints_only_when_its_words_change() -> None:
         later = now + timedelta(minutes=2)
         bar.show(app.account, usage, 1, link=LinkStatus(LinkState.ONLINE, now, later))
         assert repaints == [1, 1]  # "synced 2 min ago"
+
+
+async def test_the_plan_code_label_follows_the_cursor_at_once(app: FieldtechApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("P")
+        await wait_for(pilot, lambda: isinstance(app.screen, PlansScreen) and app.screen.shown)
+        screen = app.screen
+        screen.table.focus()
+        await pilot.pause()
+
+        def label() -> str:
+            return str(screen.query_one("#plans-code-label").render())
+
+        first, second = screen.shown[0].name, screen.shown[1].name
+        assert first[:10] in label()
+        await pilot.press("down")
+        assert second[:10] in label()  # no key later: the move itself updates it
+        screen.query_one("#plans-filter").value = second
+        await pilot.pause()
+        assert screen.selected().name == second and second[:10] in label()
