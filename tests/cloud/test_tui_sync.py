@@ -285,13 +285,20 @@ async def test_conflict_is_resolved_field_by_field_and_synced(tmp_path, seeded) 
     mine.close()
 
 
-async def test_rejected_controller_shows_why_kept_as_draft_then_discarded(tmp_path,
-                                                                          seeded) -> None:
-    account = seeded(customers=5, controllers=25)  # Starter: full
+def _one_too_many(tmp_path, seeded) -> tuple:
+    """A full Starter account, synced, and a controller created here as if the last known
+    usage had room: (account, store, the first fleet row, the extra controller)."""
+    account = seeded(customers=5, controllers=25)
     store = synced_store(tmp_path / "mine.db", account)
     first = store.fleet_rows()[0]
     extra = Controller(id=new_id(), customer_id=first.customer_id, name="One too many")
-    store.create_controller(extra)  # as if the last known usage had room
+    store.create_controller(extra)
+    return account, store, first, extra
+
+
+async def test_rejected_controller_shows_why_kept_as_draft_then_discarded(tmp_path,
+                                                                          seeded) -> None:
+    account, store, _, extra = _one_too_many(tmp_path, seeded)
     app = tui(tmp_path, store, account.api)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -327,11 +334,7 @@ async def test_rejected_controller_shows_why_kept_as_draft_then_discarded(tmp_pa
 
 async def test_an_edit_held_behind_a_refused_one_says_what_it_waits_for(tmp_path,
                                                                         seeded) -> None:
-    account = seeded(customers=5, controllers=25)  # Starter: full
-    store = synced_store(tmp_path / "mine.db", account)
-    first = store.fleet_rows()[0]
-    extra = Controller(id=new_id(), customer_id=first.customer_id, name="One too many")
-    store.create_controller(extra)
+    account, store, first, extra = _one_too_many(tmp_path, seeded)
     with account.api() as api:
         assert SyncEngine(store, api).sync().needs_upgrade == 1
     store.update_controller(extra.id, location="Behind the gate")  # waits behind the create
