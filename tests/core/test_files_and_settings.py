@@ -11,6 +11,7 @@ from fieldtech.domain import ValidationError
 from fieldtech.offline_store import Store
 from fieldtech.offline_store.seed import seed_store
 from fieldtech.settings import Settings
+from tests.conftest import make_controller
 
 
 @pytest.fixture
@@ -26,13 +27,11 @@ def test_export_then_import_round_trips(seeded: Store, tmp_path: Path) -> None:
     assert 'format = "fieldtech-controller-config"' in path.read_text()
     assert config_files.read_config(path, original.zone_count) == original.config
     # Through the store: import onto another controller with the same zone count.
-    other = next(r for r in seeded.fleet_rows()[4:] if r.zone_count == original.zone_count
-                 and r.controller_id != original.id) if any(
-        r.zone_count == original.zone_count for r in seeded.fleet_rows()[4:]) else None
-    if other is not None:
-        seeded.update_controller(other.controller_id,
-                                 config=config_files.read_config(path, other.zone_count))
-        assert seeded.controller(other.controller_id).config == original.config
+    other = make_controller(seeded.customer(original.customer_id), zones=original.zone_count)
+    seeded.create_controller(other)
+    assert seeded.controller(other.id).config != original.config
+    seeded.update_controller(other.id, config=config_files.read_config(path, other.zone_count))
+    assert seeded.controller(other.id).config == original.config
 
 
 def test_import_of_bad_file_changes_nothing(seeded: Store, tmp_path: Path) -> None:
