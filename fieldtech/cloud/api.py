@@ -114,11 +114,21 @@ class CloudAPI:
 
     def changes(self, cursor: int, limit: int = PAGE_LIMIT) -> dict[str, Any]:
         """One page of the change log after `cursor`: {cursor, more, changes}."""
-        return self._call("GET", "/v1/changes", params={"cursor": cursor, "limit": limit})
+        page = self._call("GET", "/v1/changes", params={"cursor": cursor, "limit": limit})
+        if not (isinstance(page, dict) and isinstance(page.get("cursor"), int)
+                and isinstance(page.get("changes"), list)
+                and all(isinstance(c, dict) for c in page["changes"])):
+            raise NotACloud(self.base_url, "its change log has no cursor or no list of changes")
+        return page
 
     def batch(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Mutations in order, each with its key; one result per item."""
-        return self._call("POST", "/v1/sync/batch", json={"items": items})["results"]
+        answer = self._call("POST", "/v1/sync/batch", json={"items": items})
+        results = answer.get("results") if isinstance(answer, dict) else None
+        if not (isinstance(results, list) and len(results) == len(items)
+                and all(isinstance(r, dict) for r in results)):
+            raise NotACloud(self.base_url, "its answer to a batch has no result for each edit")
+        return results
 
     def set_customer_plan(self, customer_id: str, plan: str) -> dict[str, Any]:
         """Home, or one of the account's included Enthusiast plans."""

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fieldtech.cloud.api import BATCH_LIMIT, PAGE_LIMIT, CloudAPI
-from fieldtech.domain.errors import CloudProblem, CloudUnavailable, NotSignedIn
+from fieldtech.domain.errors import CloudProblem, CloudUnavailable, NotACloud, NotSignedIn
 from fieldtech.domain.merge import (
     MISSING,
     canonical_config,
@@ -46,6 +46,7 @@ from fieldtech.offline_store.store import (
     QUEUED,
     REJECTED,
     OutboxEntry,
+    Refused,
     Store,
     from_cloud,
 )
@@ -53,6 +54,7 @@ from fieldtech.offline_store.store import (
 STATUS_EVERY_S = 300.0  # device states: on the first sync, then at most this often
 MAX_ROUNDS = 8  # push rounds per sync (a round sends what no earlier edit blocks)
 QUOTA = "quota-exceeded"
+STORE_FAILED = "store-failed"  # the cloud's database failed on an item: send it again later
 # Customer fields the batch API does not take: the plan changes through its own endpoints.
 PLAN_FIELD = "plan"
 
@@ -113,6 +115,7 @@ class SyncReport:
     rejected: int = 0  # edits the cloud refused this sync (kept as drafts with the reason)
     needs_upgrade: int = 0  # of those, refused by the plan's quota
     waiting: int = 0  # edits still queued after the sync (held back, or the sync stopped)
+    retry_later: int = 0  # items the cloud's database failed on, queued again for next time
     # Conflicts and refusals in the store after the sync, new or from earlier syncs: this
     # sync's own counters above only say what is new, which tells cron nothing the next time.
     outstanding: Outstanding = field(default_factory=Outstanding)
@@ -198,13 +201,6 @@ class SyncEngine:
             report.error, report.unreachable = str(exc), True
         except CloudProblem as exc:
             report.error = str(exc)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            # JSON of the wrong shape (another service, a proxy's error document): each page
-            # and item is written in its own transaction, so what was not understood is not
-            # taken as done, and goes again next time.
-            report.error = (f"The cloud's answer was not what fieldtech expects ({exc!r}). "
-                            "Nothing queued is lost; try again later, or check the address.")
-            report.unreachable = True
         if report.error:
             self.store.set_sync_values(last_error=report.error)
         report.waiting = len(self.store.outbox([QUEUED]))  # held back: sent next time
@@ -266,6 +262,8 @@ class SyncEngine:
                 results = self.api.batch([_wire(i.body) for i in chunk])
                 for item, result in zip(chunk, results, strict=True):
                     usage_changed |= self._settle(item, result, report)
+            if report.retry_later:  # the cloud's database is in trouble: not again this sync
+                break
         return usage_changed
 
     def _resend(self, report: SyncReport) -> bool:
@@ -419,10 +417,9 @@ class SyncEngine:
             else:
                 entity = op.split(".")[0]
                 parts = [(entity, rid, *from_cloud(entity, record))]
-            if plan is not None and op.startswith("customer.") and not self._set_plan(
-                    rid, plan, ids, report):
-                ids = ids[:-1]  # the plan's edit stays refused, the rest went in
-            self.store.record_applied(ids, parts)
+            refused = self._set_plan(rid, plan, report) if (
+                plan is not None and op.startswith("customer.")) else None
+            self.store.record_applied(ids, parts, refused)
             report.applied += len(ids)
             report.changed_ids.add(rid)
             return op in ("controller.create", "controller.delete")
@@ -436,6 +433,10 @@ class SyncEngine:
             self.store.record_applied(ids, [(op.split(".")[0], rid, 0, None)])
             report.applied += len(ids)
             return True
+        if slug == STORE_FAILED:  # the cloud's trouble, not the edit's: no person needed
+            self.store.set_entries(ids, QUEUED, f"{message} Sent again with the next sync.")
+            report.retry_later += 1
+            return False
         self.store.set_entries(ids, REJECTED, message, slug or None)
         report.rejected += 1  # one record refused, however many edits it carried
         report.needs_upgrade += slug == QUOTA
@@ -475,44 +476,49 @@ class SyncEngine:
         report.conflicts += 1
         return False
 
-    def _set_plan(self, customer_id: str, plan: str, ids: list[str], report: SyncReport) -> bool:
-        """The customer's plan as edited here; False if the cloud refused it (the last edit is
-        then marked refused, and the local record keeps the plan the user chose)."""
+    def _set_plan(self, customer_id: str, plan: str, report: SyncReport) -> Refused | None:
+        """The customer's plan as edited here. If the cloud refuses it, the record still went
+        in: the plan change is kept as an edit of its own, refused with the reason, which a
+        retry (after an upgrade, say) sends alone."""
         try:
             self.api.set_customer_plan(customer_id, plan)
         except CloudProblem as exc:
             if exc.slug != "already-enthusiast":
-                # The record went in; the plan change did not. Say so on the edit.
-                self.store.set_entries(ids[-1:], REJECTED, f"Plan not changed: {exc}",
-                                      exc.slug)
                 report.rejected += 1
                 report.needs_upgrade += exc.slug == QUOTA
-                return False
-        return True
+                return Refused("customer", customer_id, {PLAN_FIELD: plan},
+                               f"Plan not changed: {exc}", exc.slug)
+        return None
 
     # -- account and device states --------------------------------------------------------------
 
     def refresh_account(self) -> None:
         a = self.api.account()
-        u = a["usage"]
-        tier = Tier(a["tier"])
-        custom = None
-        if tier is Tier.PLATINUM:
-            custom = TierLimits(controllers=u["controllers_limit"], staff_users=u["staff_limit"],
-                                included_enthusiast=u["enthusiast_included"])
-        self.store.set_account(Account(id=a["id"], name=a["name"], tier=tier,
-                                       custom_limits=custom),
-                               controllers_used=u["controllers_used"],
-                               enthusiast_used=u["enthusiast_used"])
+        try:
+            u = a["usage"]
+            tier = Tier(a["tier"])
+            custom = None
+            if tier is Tier.PLATINUM:
+                custom = TierLimits(controllers=u["controllers_limit"],
+                                    staff_users=u["staff_limit"],
+                                    included_enthusiast=u["enthusiast_included"])
+            account = Account(id=a["id"], name=a["name"], tier=tier, custom_limits=custom)
+            used = int(u["controllers_used"]), int(u["enthusiast_used"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise NotACloud(self.api.base_url, f"its account has no {exc}") from None
+        self.store.set_account(account, controllers_used=used[0], enthusiast_used=used[1])
         self.store.set_sync_values(account_id=a["id"], usage_at=_now())
 
     def _maybe_refresh_status(self, report: SyncReport) -> None:
         last = float(self.store.sync_value("status_at") or 0)
         if self.clock() - last < self.status_every_s:
             return
-        rows = self.api.fleet_status().get("controllers") or []
-        changed = self.store.apply_status(
-            (r["controller_id"], r["state"], r.get("last_contact")) for r in rows)
+        try:
+            rows = self.api.fleet_status().get("controllers") or []
+            states = [(r["controller_id"], r["state"], r.get("last_contact")) for r in rows]
+        except (AttributeError, KeyError, TypeError) as exc:
+            raise NotACloud(self.api.base_url, f"its controller states have no {exc}") from None
+        changed = self.store.apply_status(states)
         if changed:
             report.changed_ids |= {r["controller_id"] for r in rows}
         self.store.set_sync_values(status_at=str(self.clock()))

@@ -65,6 +65,17 @@ class FleetRow(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
+class Refused:
+    """Fields of an applied edit that the cloud refused on their own (e.g. a plan change)."""
+
+    entity: str
+    entity_id: str
+    patch: dict[str, Any]
+    message: str
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxEntry:
     seq: int
     id: str  # Idempotency-Key
@@ -606,12 +617,19 @@ class Store:
                             {**part[1], **{k: base[k] for k in entry.patch if k in base}})
 
     def record_applied(self, entry_ids: Iterable[str],
-                       parts: Iterable[tuple[str, str, int, dict[str, Any] | None]]) -> None:
+                       parts: Iterable[tuple[str, str, int, dict[str, Any] | None]],
+                       refused: Refused | None = None) -> None:
         """The cloud applied these entries: each part (entity, id, revision, data) as the cloud
         now has it becomes the base, and the local copy too unless newer edits wait to be sent.
-        data None: the record was deleted."""
+        data None: the record was deleted. `refused`: a part of the edits the cloud did not
+        take (a plan change), kept in the same transaction as an edit of its own, refused."""
         entry_ids = list(entry_ids)
         with self._write() as db:
+            if refused is not None:  # first: the local copy keeps what the user chose
+                entry = _append(db, "update", refused.entity, refused.entity_id,
+                                refused.patch, 0)
+                db.execute("UPDATE outbox SET state=?, message=?, problem=? WHERE id=?",
+                           (REJECTED, refused.message, refused.problem, entry.id))
             db.executemany("UPDATE outbox SET state=?, sent=NULL, message=NULL WHERE id=?",
                            [(APPLIED, e) for e in entry_ids])
             for entity, record_id, revision, data in parts:

@@ -310,3 +310,12 @@ def test_a_refused_plan_change_stays_refused_and_the_record_goes_in(seeded, stor
         "customer", k.id)
     assert report.needs_attention and report.outstanding.rejected == 1
     assert store.customer(k.id).plan is CustomerPlan.ENTHUSIAST  # what the user chose stays
+
+    # After an upgrade (Contractor includes two Enthusiast plans) a retry sends the plan alone.
+    with account.api() as api:
+        api._call("PUT", "/v1/account/tier", json={"tier": "contractor"})
+    assert store.retry(refused[0].id) == 1
+    report = engine.sync()
+    assert report.error is None and not report.needs_attention, report.summary()
+    assert account.get(f"/v1/customers/{k.id}")["plan"] == "enthusiast"
+    assert store.pending_count() == 0

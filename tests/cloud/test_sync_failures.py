@@ -107,11 +107,53 @@ def test_json_of_the_wrong_shape_is_a_clear_error_and_keeps_the_outbox(
     with FlakyProxy(account.url, where) as proxy:
         report = SyncEngine(store, CloudAPI(proxy.url, account.token)).sync()
     assert proxy.seen[:len(where)] == where
-    assert report.unreachable and "not what fieldtech expects" in report.error, report.error
+    assert report.unreachable and "did not answer as a fieldtech cloud" in report.error, (
+        report.error)
     assert store.pending_count() == total  # nothing dropped, nothing taken as applied
     report = SyncEngine(store, account.api()).sync()
     assert report.error is None and report.applied == total and store.pending_count() == 0
     _assert_cloud_has(account, want)
+
+
+def test_an_item_the_clouds_database_fails_on_goes_again_next_time(seeded, store: Store,
+                                                                     cloud) -> None:
+    from sqlalchemy import text
+
+    from fieldtech.domain.models import Customer
+
+    account = seeded(10, 30, Tier.CONTRACTOR)
+    engine = SyncEngine(store, account.api())
+    engine.sync()
+    busy, fine = Customer(id=new_id(), name="Refused: busy"), Customer(id=new_id(), name="Fine")
+    store.create_customer(busy)
+    store.create_customer(fine)
+    # A real trigger in the cloud's SQLite: inserting this name fails inside the database.
+    with cloud.db.write_connection() as conn:
+        conn.execute(text("CREATE TRIGGER ft_test_busy BEFORE INSERT ON customer "
+                          "WHEN NEW.name = 'Refused: busy' BEGIN SELECT json('not json'); END"))
+    try:
+        report = engine.sync()
+    finally:
+        with cloud.db.write_connection() as conn:
+            conn.execute(text("DROP TRIGGER ft_test_busy"))
+    assert report.retry_later == 1 and not report.needs_attention, report.summary()
+    assert [e.state for e in store.outbox_for("customer", busy.id)] == [QUEUED]
+    assert account.get(f"/v1/customers/{fine.id}")["name"] == "Fine"  # the rest went in
+    report = engine.sync()
+    assert report.error is None and report.applied == 1, report.summary()
+    assert account.get(f"/v1/customers/{busy.id}")["name"] == "Refused: busy"
+
+
+def test_an_account_answer_of_the_wrong_shape_is_a_clear_error(seeded, store: Store) -> None:
+    account = seeded(10, 30, Tier.CONTRACTOR)
+    # A first sync: the change log (passes), nothing to push, then the account (wrong shape).
+    with FlakyProxy(account.url, ["ok", "json"]) as proxy:
+        report = SyncEngine(store, CloudAPI(proxy.url, account.token)).sync()
+    assert proxy.seen[:2] == ["ok", "json"]
+    assert report.unreachable and "did not answer as a fieldtech cloud" in report.error
+    assert "its account has no" in report.error
+    assert store.counts() == (10, 30)  # the pulled page stays
+    assert SyncEngine(store, account.api()).sync().error is None
 
 
 def test_a_portal_page_instead_of_the_push_answer_is_sent_again_next_time(

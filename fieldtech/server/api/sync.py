@@ -102,7 +102,10 @@ def _run(s: Session, ctx: Context, item: BatchItem,
     except DBAPIError as exc:  # refused by the database: this item alone, back to its savepoint
         if exc.connection_invalidated:
             raise  # nothing more can be applied; the commit fails and the client retries
-        log.warning("batch item %s (%s) refused by the database: %s", item.key, item.op, exc)
+        # The class and SQLSTATE only: the statement and its parameters hold customer data.
+        log.warning("batch item %s (%s) refused by the database: %s (SQLSTATE %s)", item.key,
+                    item.op, type(exc.orig).__name__, getattr(exc.orig, "sqlstate", None)
+                    or getattr(exc.orig, "pgcode", None))
         problem = (
             not_storable()
             if isinstance(exc, DataError)
