@@ -443,8 +443,9 @@ class SyncEngine:
         return slug == QUOTA
 
     def _conflict(self, item: _Item, op: str, rid: str, problem: dict[str, Any],
-                  report: SyncReport) -> bool:
-        """A 412: merge against the base. Clean → queued again (True); else the user decides."""
+                  report: SyncReport) -> None:
+        """A 412: merge against the base. Clean → queued again (sent in the next round of this
+        sync); else the user decides."""
         ids = [e.id for e in item.entries]
         current = problem.get("current") or {}
         entity = "config" if op == "config.put" else op.split(".")[0]
@@ -453,11 +454,11 @@ class SyncEngine:
             self.store.record_conflict(ids, entity, rid, revision, current, ("deleted",),
                                        "Deleted here, but changed in the cloud since.")
             report.conflicts += 1
-            return False
+            return
         mine_part = self.store.record_data(entity, rid)
         if mine_part is None:
             self.store.set_entries(ids, APPLIED, "The record is no longer here.")
-            return False
+            return
         base = self.store.base(entity, rid)
         if entity == "config":
             revision, theirs = int(current["revision"]), current["config"]
@@ -469,12 +470,11 @@ class SyncEngine:
         if merge.clean:
             self.store.rebase(entity, rid, revision, theirs, merge.merged, ids)
             report.merged += len(ids)
-            return True
+            return
         fields = ", ".join(describe_path(f) for f in merge.conflicts)
         self.store.record_conflict(ids, entity, rid, revision, theirs, merge.conflicts,
                                    f"Changed here and in the cloud: {fields}.", merge.merged)
         report.conflicts += 1
-        return False
 
     def _set_plan(self, customer_id: str, plan: str, report: SyncReport) -> Refused | None:
         """The customer's plan as edited here. If the cloud refuses it, the record still went

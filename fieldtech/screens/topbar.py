@@ -56,31 +56,33 @@ def _right(link: LinkStatus | None, level: int) -> str:
 
 
 class TopBar(TextBox):
+    def __init__(self, *, id: str | None = None, classes: str | None = None):
+        super().__init__(id=id, classes=classes)
+        self._shown: tuple | None = None  # what show() was given
+        self._painted: tuple[str, str] | None = None  # (left, right) as last rendered
+
     def show(self, account_name: str, usage: Usage | None, pending: int, extra: str = "",
              link: LinkStatus | None = None) -> None:
         self._shown = (account_name, usage, pending, extra, link)
         # Shown again every 30 s for the age of the last sync: repaint only when the words
         # change (each repaint is bytes over SSH, and may land in a keystroke's frame).
-        if self._words() != getattr(self, "_painted", None):
+        if self._words() != self._painted:
             self.refresh()
 
-    def _words(self) -> tuple | None:
-        shown = getattr(self, "_shown", None)
-        if shown is None:
+    def _words(self) -> tuple[str, str] | None:
+        if self._shown is None:
             return None
-        account_name, usage, pending, extra, link = shown
-        width = self.content_size.width or 78
-        return (header_parts(account_name, usage, pending, link, width, extra),
-                link.state if link else None)
+        account_name, usage, pending, extra, link = self._shown
+        return header_parts(account_name, usage, pending, link,
+                            self.content_size.width or 78, extra)
 
     def render(self) -> Text:
-        shown = getattr(self, "_shown", None)
-        if shown is None:
+        words = self._painted = self._words()
+        if words is None or self._shown is None:
             return Text("")
-        self._painted = self._words()
-        account_name, usage, pending, extra, link = shown
+        link = self._shown[4]
+        left, right = words
         width = self.content_size.width or 78
-        left, right = header_parts(account_name, usage, pending, link, width, extra)
         name, sep, rest = left.partition(" · ")
         line = Text(name, style="bold") + Text(sep + rest)
         if right:
