@@ -125,8 +125,16 @@ def migrate(conn: sqlite3.Connection) -> int:
             f"This data was written by a newer fieldtech (schema {version}); please upgrade."
         )
     for number in range(version + 1, len(MIGRATIONS) + 1):
-        with conn:  # one transaction per migration, together with its version bump
-            conn.executescript(
-                "BEGIN;" + MIGRATIONS[number - 1] + f";PRAGMA user_version={number};COMMIT;"
-            )
+        try:
+            with conn:  # one transaction per migration, together with its version bump
+                conn.executescript(
+                    "BEGIN;" + MIGRATIONS[number - 1] + f";PRAGMA user_version={number};COMMIT;"
+                )
+        except sqlite3.OperationalError:
+            if conn.in_transaction:
+                conn.rollback()
+            # Another process (the app and a cron `fieldtech sync`, upgraded together) may
+            # have run this migration since we read the version: then there is nothing to do.
+            if conn.execute("PRAGMA user_version").fetchone()[0] < number:
+                raise
     return len(MIGRATIONS)

@@ -305,3 +305,39 @@ def test_a_serial_another_controller_holds_is_refused_naming_it(
     store.update_controller(holder.id, serial=None)
     store.update_controller(other.id, serial="FT1-02B8C92A")
     assert store.controller(other.id).serial == "FT1-02B8C92A"
+
+
+class _StaleVersion:
+    """A real connection whose first read of the schema version is what it was before another
+    process migrated the file (the moment the app and a cron sync start together)."""
+
+    def __init__(self, conn: sqlite3.Connection, stale: int):
+        self.conn, self.stale = conn, stale
+
+    def execute(self, sql: str, *args):
+        if sql == "PRAGMA user_version" and self.stale is not None:
+            stale, self.stale = self.stale, None
+            return self.conn.execute(f"SELECT {stale}")
+        return self.conn.execute(sql, *args)
+
+    def __getattr__(self, name: str):
+        return getattr(self.conn, name)
+
+    def __enter__(self):
+        return self.conn.__enter__()
+
+    def __exit__(self, *exc):
+        return self.conn.__exit__(*exc)
+
+
+def test_a_migration_another_process_just_ran_is_not_run_twice(tmp_path) -> None:
+    from fieldtech.offline_store.schema import migrate
+
+    path = tmp_path / "s.db"
+    Store(path).close()  # the other process: migrated to the latest schema
+    conn = sqlite3.connect(path)
+    assert migrate(_StaleVersion(conn, len(MIGRATIONS) - 1)) == len(MIGRATIONS)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    conn.close()
+    with Store(path) as s:  # and the store is whole
+        assert s.pending_count() == 0
