@@ -86,6 +86,40 @@ class Outstanding:
         return ", ".join(parts)
 
 
+def held_back(store: Store) -> dict[str, OutboxEntry]:
+    """Queued edits that wait, by entry id, with the held edit (conflict, refused, draft) each
+    waits for: an earlier held edit of its record, or of its controller's customer (a later
+    held edit does not hold back an earlier one). The sync engine sends none of them; the
+    pending screen says why."""
+    first_held: dict[tuple[str, str], OutboxEntry] = {}
+    for e in store.outbox([CONFLICT, REJECTED, DRAFT]):
+        first_held.setdefault(_record_of(e), e)
+    waiting: dict[str, OutboxEntry] = {}
+    if not first_held:
+        return waiting
+    owners: dict[str, str | None] = {}  # controller id → its customer's id
+    for e in store.outbox([QUEUED]):
+        kind, rid = _record_of(e)
+        holders = [first_held.get((kind, rid))]
+        if kind == "controller":
+            if rid not in owners:
+                # A controller deleted here has no record: its delete waits for nothing of
+                # its customer's (the slot it frees may be what a refused create needs).
+                part = store.record_data("controller", rid)
+                owners[rid] = part[1].get("customer_id") if part else None
+            holders.append(first_held.get(("customer", owners[rid] or "")))
+        for holder in holders:
+            if holder is not None and holder.seq < e.seq:
+                waiting[e.id] = holder
+                break
+    return waiting
+
+
+def _record_of(e: OutboxEntry) -> tuple[str, str]:
+    """The record an edit belongs to: a configuration edit is its controller's."""
+    return ("customer" if e.entity == "customer" else "controller", e.entity_id)
+
+
 def outstanding(store: Store) -> Outstanding:
     """Conflicts, refusals and drafts held in the store, counted by record as a sync counts
     them (a controller's configuration conflicts on its own; a refusal is one per record)."""
@@ -287,12 +321,7 @@ class SyncEngine:
     def _claim(self) -> list[_Item]:
         """The queued edits no earlier edit holds back, as batch items, marked as sending."""
         with self.store.locked():
-            # An edit waits behind an earlier edit of its record that is held (conflict,
-            # refused, draft); a later held edit does not hold back an earlier one.
-            blocked: dict[tuple[str, str], int] = {}
-            for e in self.store.outbox([CONFLICT, REJECTED, DRAFT]):
-                key = ("customer" if e.entity == "customer" else "controller", e.entity_id)
-                blocked.setdefault(key, e.seq)
+            waiting = held_back(self.store)
             items: list[_Item] = []
             open_items: dict[tuple[str, str], _Item] = {}  # (entity, id) → item still growing
             creating: set[tuple[str, str]] = set()
@@ -301,10 +330,7 @@ class SyncEngine:
                 record = ("customer" if entry.entity == "customer" else "controller",
                           entry.entity_id)
                 group = (entry.entity, entry.entity_id)
-                if blocked.get(record, entry.seq) < entry.seq or group in held:
-                    continue
-                if entry.entity != "customer" and self._customer_blocked(entry, blocked):
-                    blocked.setdefault(record, entry.seq - 1)
+                if entry.id in waiting or group in held:
                     continue
                 if entry.op == "update" and record in creating:
                     open_items[("controller" if entry.entity == "config" else entry.entity,
@@ -337,12 +363,6 @@ class SyncEngine:
                     claims.append(([e.id for e in item.entries], item.body))
             self.store.claim(claims)
         return [i for i in items if i.body]
-
-    def _customer_blocked(self, entry: OutboxEntry, blocked: dict[tuple[str, str], int]
-                          ) -> bool:
-        part = self.store.record_data("controller", entry.entity_id)
-        return part is not None and blocked.get(
-            ("customer", part[1]["customer_id"]), entry.seq) < entry.seq
 
     def _build(self, item: _Item) -> None:
         """The batch item for these entries, from the record's values now."""

@@ -15,6 +15,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
+from fieldtech.cloud.sync import held_back, resolve_conflict
 from fieldtech.domain.errors import FieldtechError
 from fieldtech.domain.merge import canonical_config, describe_path, flatten_config, value_at
 from fieldtech.messages import Synced
@@ -60,12 +61,8 @@ class PendingEdit:
 def read_pending(store: Store) -> list[PendingEdit]:
     """Every pending edit, oldest first, with names and changes (call from a worker)."""
     names: dict[tuple[str, str], str] = {}
-    owners: dict[str, str] = {}  # controller id → its customer's id
-    # The first held edit (conflict, rejected, draft) of each record: as the sync engine
-    # does, later queued edits of that record, or of its customer's controllers, wait for it.
-    held: dict[tuple[str, str], PendingEdit] = {}
     last_config: dict[str, dict[str, Any]] = {}  # controller id → its config before the edit
-    out = []
+    edits: dict[str, PendingEdit] = {}
     for e in store.outbox():
         kind = "customer" if e.entity == "customer" else "controller"
         key = (kind, e.entity_id)
@@ -74,20 +71,19 @@ def read_pending(store: Store) -> list[PendingEdit]:
             data = part[1] if part else {}
             names[key] = str(data.get("name") or e.patch.get("name")
                              or f"{kind} {e.entity_id[:8]}")
-            if kind == "controller" and data.get("customer_id"):
-                owners[e.entity_id] = str(data["customer_id"])
-        edit = PendingEdit(e, names[key], _change(store, e, last_config))
-        if e.state in (CONFLICT, REJECTED, DRAFT):
-            held.setdefault(key, edit)
-        elif e.state == QUEUED and (first := held.get(key)) is not None:
-            edit = replace(edit, held_by=f"Waits for the {first.entry.state} edit before it "
-                           f"({first.change}).")
-        elif e.state == QUEUED and kind == "controller" and (first := held.get(
-                ("customer", owners.get(e.entity_id, "")))) is not None:
-            edit = replace(edit, held_by=f"Waits for its customer's {first.entry.state} edit "
-                           f"({first.change}).")
-        out.append(edit)
-    return out
+        edits[e.id] = PendingEdit(e, names[key], _change(store, e, last_config))
+    # The sync engine's own rule: which queued edits wait, and for which held one.
+    for entry_id, holder in held_back(store).items():
+        first = edits.get(holder.id)
+        edit = edits.get(entry_id)
+        if first is None or edit is None:
+            continue
+        if holder.entity == "customer" and edit.entry.entity != "customer":
+            why = f"Waits for its customer's {holder.state} edit ({first.change})."
+        else:
+            why = f"Waits for the {holder.state} edit before it ({first.change})."
+        edits[entry_id] = replace(edit, held_by=why)
+    return list(edits.values())
 
 
 def _change(store: Store, e: OutboxEntry, last_config: dict[str, dict[str, Any]]) -> str:
@@ -275,8 +271,6 @@ class PendingScreen(Screen):
         def chosen(take_theirs: set[str] | None) -> None:
             if take_theirs is None:
                 return
-            from fieldtech.cloud.sync import resolve_conflict
-
             self._change(lambda s: resolve_conflict(s, conflict.entity, conflict.id,
                                                     take_theirs),
                          "Resolved: sent with the next sync"
