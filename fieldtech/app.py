@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Input
 
@@ -107,6 +108,12 @@ class FieldtechApp(KeysInOrder, App):
         if settings.keys:
             self.set_keymap(settings.keys)
 
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """A notice as plain text, always: fieldtech's name records and repeat typed text and
+        servers' messages (a customer "Bed [/] 2" would break markup), and none is styled."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         # A blinking cursor repaints twice a second: off over SSH, or when settings say so.
         if isinstance(event.widget, Input) and not self.settings.blink():
@@ -119,7 +126,7 @@ class FieldtechApp(KeysInOrder, App):
         self._topbar = self._read_topbar()
         await self.push_screen(FleetScreen())
         if self.settings.problem:
-            self.notify(self.settings.problem, severity="warning", timeout=10, markup=False)
+            self.notify(self.settings.problem, severity="warning", timeout=10)
         self.call_after_refresh(self._read_fleet)  # the whole fleet, after that first frame
         self._start_link()
         if self.after_first_paint is not None:
@@ -310,7 +317,7 @@ class FieldtechApp(KeysInOrder, App):
                                       or screen.controller.id == controller_id):
             self.action_fleet()
             self.notify(f"That controller is no longer in this store. {why}".strip(),
-                        timeout=4, markup=False)
+                        timeout=4)
 
     def action_previous(self) -> None:
         # From another screen (the fleet, after Esc), "back" is the controller last shown.
@@ -371,17 +378,15 @@ class FieldtechApp(KeysInOrder, App):
         try:
             write()
         except ValidationError as exc:  # forms validate first; this is a last line of defence
-            self.call_from_thread(self.notify, f"Not saved: {exc}", severity="error",
-                                  markup=False)
+            self.call_from_thread(self.notify, f"Not saved: {exc}", severity="error")
             return
         except (FieldtechError, OSError) as exc:
-            self.call_from_thread(self.notify, f"Not saved: {exc}", severity="error",
-                                  markup=False)
+            self.call_from_thread(self.notify, f"Not saved: {exc}", severity="error")
             return
         self.call_from_thread(self._saved, what, open_id, keep)
 
     def _saved(self, what: str, open_id: str | None, keep: str | None) -> None:
-        self.notify(f"{what} — saved, will sync.", timeout=3, markup=False)
+        self.notify(f"{what} — saved, will sync.", timeout=3)
         if open_id is not None:
             self.controller_screen().forget(open_id)
             self.open_controller(open_id)
@@ -412,7 +417,7 @@ class FieldtechApp(KeysInOrder, App):
         usage = self._topbar[1]  # last known usage, as the top bar shows it
         warning = usage.controller_warning() if usage else None
         if warning:
-            self.notify(warning, severity="warning", timeout=8, markup=False)
+            self.notify(warning, severity="warning", timeout=8)
 
         # Over the limit as last known, it is still kept and sent: the cloud decides (a
         # colleague may have freed a slot). Refused, it stays here as a draft with the reason.
@@ -506,7 +511,7 @@ class FieldtechApp(KeysInOrder, App):
     def delete_customer(self, customer_id: str) -> None:
         """Ask, then delete a customer who has no controllers left (the cloud's rule too)."""
         if why := self.store.customer_still_needed(customer_id):
-            self.notify(f"Not deleted: {why}", severity="warning", timeout=6, markup=False)
+            self.notify(f"Not deleted: {why}", severity="warning", timeout=6)
             return
         customer = self.store.customer(customer_id)
         self._confirm_delete(f"customer “{customer.name}”",
@@ -534,7 +539,7 @@ class FieldtechApp(KeysInOrder, App):
             delete()
         except FieldtechError as exc:  # e.g. a controller added for the customer meanwhile
             self.call_from_thread(self.notify, f"Not deleted: {exc}", severity="warning",
-                                  timeout=6, markup=False)
+                                  timeout=6)
             return
         self.call_from_thread(self._deleted, done, gone)
 
@@ -545,7 +550,7 @@ class FieldtechApp(KeysInOrder, App):
             self.controller_screen().forget(gone)
             self.controller_gone(gone, done)  # back to the fleet if it shows, saying `done`
         if not shown:
-            self.notify(done, timeout=4, markup=False)
+            self.notify(done, timeout=4)
         self.load_fleet()
 
     def edit_rain_delay(self, controller: Controller) -> None:
@@ -578,10 +583,9 @@ class FieldtechApp(KeysInOrder, App):
         try:
             job()
         except OSError as exc:
-            self.call_from_thread(self.notify, f"Could not write: {exc}", severity="error",
-                                  markup=False)
+            self.call_from_thread(self.notify, f"Could not write: {exc}", severity="error")
             return
-        self.call_from_thread(self.notify, done, timeout=4, markup=False)
+        self.call_from_thread(self.notify, done, timeout=4)
 
     # The path typed at the last `i`, offered again: a failed import is fixed and retried
     # without retyping it, and one file is easily applied to several controllers.
@@ -614,13 +618,12 @@ class FieldtechApp(KeysInOrder, App):
             config = config_files.read_config(path, controller.zone_count)
         except ValidationError as exc:
             self.call_from_thread(self.notify, "Not imported — nothing changed:\n"
-                                  + _error_lines(exc.errors), severity="error", timeout=12,
-                                  markup=False)
+                                  + _error_lines(exc.errors), severity="error", timeout=12)
             return
         except OSError as exc:
             self.call_from_thread(self.notify, f"Could not read {path}: "
                                   f"{exc.strerror or exc}. Nothing changed.",
-                                  severity="error", markup=False)
+                                  severity="error")
             return
         self.call_from_thread(self._update, controller, f"Imported {path.name}", config=config)
 
@@ -687,8 +690,7 @@ class FieldtechApp(KeysInOrder, App):
         try:
             report = self.link.sync(started=lambda: self.call_from_thread(self._repaint_topbars))
         except Exception as exc:  # a bug or a disk error: say so, keep the app and the outbox
-            self.call_from_thread(self.notify, f"Sync failed: {exc}", severity="error",
-                                  markup=False)
+            self.call_from_thread(self.notify, f"Sync failed: {exc}", severity="error")
             self.call_from_thread(self._repaint_topbars)
             return
         if report is None:
@@ -722,16 +724,13 @@ class FieldtechApp(KeysInOrder, App):
                 self.action_login()
         elif report.unreachable:
             if manual:
-                self.notify(f"Offline. {report.error}", severity="warning", timeout=6,
-                            markup=False)
+                self.notify(f"Offline. {report.error}", severity="warning", timeout=6)
         elif report.error:
-            self.notify(f"Sync stopped: {report.error}", severity="error", timeout=8,
-                        markup=False)
+            self.notify(f"Sync stopped: {report.error}", severity="error", timeout=8)
         elif manual or attention:
             more = " See pending changes (u)." if attention else ""
             self.notify(f"Synced: {report.summary()}.{more}",
-                        severity="warning" if attention else "information", timeout=5,
-                        markup=False)
+                        severity="warning" if attention else "information", timeout=5)
 
     def action_login(self) -> None:
         from fieldtech.screens.login import LoginScreen
@@ -746,7 +745,7 @@ class FieldtechApp(KeysInOrder, App):
 
         self.connect(lambda: CloudAPI(url, token, retry=APP_RETRY))
         if self.remember_sign_in is None:
-            self.notify(f"Signed in as {email} for this session.", timeout=3, markup=False)
+            self.notify(f"Signed in as {email} for this session.", timeout=3)
         else:
             self._remember(url, email, token)
 
@@ -755,7 +754,7 @@ class FieldtechApp(KeysInOrder, App):
         assert self.remember_sign_in is not None
         message, kept = self.remember_sign_in(url, email, token)  # the keyring may be slow
         self.call_from_thread(self.notify, message, severity="information" if kept
-                              else "warning", timeout=4 if kept else 12, markup=False)
+                              else "warning", timeout=4 if kept else 12)
 
     def connect(self, cloud: CloudFactory) -> None:
         """Use this cloud from now on (a factory of CloudAPIs) and sync."""

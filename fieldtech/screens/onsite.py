@@ -137,7 +137,7 @@ class OnsiteScreen(Screen):
         """A step failed: say so plainly (never a traceback); the store was not touched."""
         self.show_panel(f"[red]✗ {escape(what)}[/red]\n{escape(str(exc))}\n\nNothing was "
                         "changed in the record.")
-        self.notify(f"{what}: {exc}", severity="error", timeout=8, markup=False)
+        self.notify(f"{what}: {exc}", severity="error", timeout=8)
 
     def _show_status(self) -> None:
         where = ("every interface" if self.app.mdns_interfaces is None
@@ -451,7 +451,7 @@ class OnsiteScreen(Screen):
                         f"{escape(controller.name)}[/b] — saved, will sync.\n"
                         + "".join(f"⚠ {escape(w)}\n" for w in warnings)
                         + "Press [b]c[/b] to compare its configuration with the record.")
-        self.notify(f"Bound to {controller.name} — saved, will sync.", timeout=3, markup=False)
+        self.notify(f"Bound to {controller.name} — saved, will sync.", timeout=3)
         self._load_records()
         self.app.load_fleet(keep=controller.id)
 

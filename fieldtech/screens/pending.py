@@ -282,13 +282,12 @@ class PendingScreen(Screen):
         try:
             change(self.app.store)
         except FieldtechError as exc:  # e.g. a new customer whose controllers still wait
-            self.app.call_from_thread(self.notify, str(exc), severity="warning", timeout=6,
-                                      markup=False)
+            self.app.call_from_thread(self.notify, str(exc), severity="warning", timeout=6)
             return
         self.app.call_from_thread(self._changed, done, gone)
 
     def _changed(self, done: str, gone: str | None) -> None:
-        self.notify(done, timeout=3, markup=False)
+        self.notify(done, timeout=3)
         self.reload()
         app = self.app
         app.load_fleet()  # pending counts, usage and values in the list and the top bar
