@@ -148,9 +148,8 @@ class PlansScreen(Screen):
         if self.customer_id:  # the first time only: later reads keep the user's choice
             ids = [c.id for c in self.shown]
             if self.customer_id in ids:
-                self.table.move_to(ids.index(self.customer_id))
+                self.table.move_to(ids.index(self.customer_id))  # the label follows (Moved)
             self.customer_id = None
-        self._label()
 
     @work(thread=True, exclusive=True, group="plans-account")
     def _read_account(self) -> None:
