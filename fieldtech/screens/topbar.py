@@ -9,8 +9,9 @@ from __future__ import annotations
 from rich.cells import cell_len
 from rich.text import Text
 
-from fieldtech.cloud_link import LinkState, LinkStatus
+from fieldtech.cloud.link import LinkState, LinkStatus
 from fieldtech.domain.plans import Usage
+from fieldtech.screens.services import Header, Services
 from fieldtech.widgets.text_line import TextBox
 
 LINK_STYLE = {LinkState.LOCAL: "dim", LinkState.ONLINE: "green", LinkState.SYNCING: "cyan",
@@ -60,6 +61,21 @@ class TopBar(TextBox):
         super().__init__(id=id, classes=classes)
         self._shown: tuple | None = None  # what show() was given
         self._painted: tuple[str, str] | None = None  # (left, right) as last rendered
+
+    def on_mount(self) -> None:
+        # Every top bar says the same words: they come from the app's one Header, when it
+        # changes. (Outside fieldtech's app, e.g. in a test, it shows what `show` is given.)
+        if (header := self._header()) is not None:
+            header.changed.subscribe(self, lambda _: header.show_on(self))
+            header.show_on(self)
+
+    def on_show(self) -> None:
+        if (header := self._header()) is not None:  # its screen was away: words may be new
+            header.show_on(self)
+
+    def _header(self) -> Header | None:
+        services: Services | None = getattr(self.app, "services", None)
+        return services.header if services is not None else None
 
     def show(self, account_name: str, usage: Usage | None, pending: int, extra: str = "",
              link: LinkStatus | None = None) -> None:

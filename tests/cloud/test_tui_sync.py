@@ -18,8 +18,8 @@ from textual.widgets import Input
 
 from fieldtech.app import FieldtechApp
 from fieldtech.cloud.api import CloudAPI
+from fieldtech.cloud.link import LinkState
 from fieldtech.cloud.sync import SyncEngine
-from fieldtech.cloud_link import LinkState
 from fieldtech.domain.errors import NotSignedIn
 from fieldtech.domain.models import Controller, Customer, new_id
 from fieldtech.domain.plans import Tier
@@ -31,7 +31,7 @@ from fieldtech.screens.plans import PlansScreen
 from fieldtech.screens.topbar import TopBar
 from fieldtech.server.accounts import issue_plan_codes
 from fieldtech.server.embedded import EmbeddedServer, free_port
-from fieldtech.settings import Settings
+from fieldtech.services.settings import Settings
 from tests.cloud.conftest import FAST_RETRY, PASSWORD, CloudAccount
 from tests.tui.conftest import SIZE, settle, wait_for
 
@@ -110,7 +110,7 @@ async def test_header_shows_pending_and_usage_and_follows_a_sync(tmp_path, seede
         assert any("2 applied" in m for m in notices(app))
 
         app.link.clock = lambda: app.link.last_sync_at + timedelta(minutes=2, seconds=5)
-        app._repaint_topbars()
+        app.services.header.repaint()
         await pilot.pause()
         assert "synced 2 min ago" in header(app)
     store.close()
@@ -469,7 +469,7 @@ async def test_assigning_an_included_plan_counts_it(tmp_path, seeded) -> None:
 def _frozen(app: FieldtechApp) -> None:
     app.link.clock = lambda: app.link.last_sync_at + timedelta(minutes=2)
     app.clear_notifications()
-    app._repaint_topbars()
+    app.services.header.repaint()
 
 
 def test_header_snapshot(snap_compare, tmp_path, seeded) -> None:
