@@ -12,6 +12,7 @@ import select
 import sys
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -25,6 +26,7 @@ from textual.widgets import Input
 # The controller screen and the form dialogs (DataTable, TabbedContent, Select, Switch, …) are
 # imported on first use, not here: they are not needed for the first paint of the fleet.
 from fieldtech.cloud.link import CloudFactory, CloudLink, LinkState
+from fieldtech.offline_store.live import fleet_health
 from fieldtech.offline_store.store import FleetRow, Store
 from fieldtech.screens import messages as m
 from fieldtech.screens.fleet import FleetScreen
@@ -55,6 +57,8 @@ class FieldtechApp(KeysInOrder, App):
         Binding("u", "pending", "Pending changes (outbox)", id="pending", show=False),
         Binding("P", "plans", "Plans and usage", id="plans", show=False),
         Binding("L", "login", "Sign in to the cloud", id="login", show=False),
+        Binding("exclamation_mark", "triage", "Triage: what needs a response", id="triage",
+                show=False),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
     ]
 
@@ -184,10 +188,11 @@ class FieldtechApp(KeysInOrder, App):
         self.call_after_refresh(self._read_fleet)
 
     def _read_header(self) -> HeaderWords:
-        """(account name, plan usage, pending edits) for the top bar; call from a worker."""
+        """The top bar's words (account, usage, pending, what needs a look); from a worker."""
         account = self.store.account()
         name = self.account_label or (account.name if account else "Local account")
-        return name, self.store.usage(), self.store.pending_count()
+        health = fleet_health(self.store, datetime.now(UTC))
+        return name, self.store.usage(), self.store.pending_count(), health
 
     @work(thread=True, exclusive=True, group="fleet")
     def _read_fleet(self, keep: str | None = None) -> None:
@@ -370,6 +375,12 @@ class FieldtechApp(KeysInOrder, App):
             customer_id = self.services.fleet.customer_of_current()
         self.push_screen(PlansScreen(customer_id))
 
+    def action_triage(self) -> None:
+        from fieldtech.screens.triage import TriageScreen
+
+        if not isinstance(self.screen, TriageScreen):
+            self.push_screen(TriageScreen())
+
     def action_login(self) -> None:
         from fieldtech.screens.login import LoginScreen
 
@@ -468,6 +479,7 @@ class FieldtechApp(KeysInOrder, App):
         keyring) if given, else in memory for this session. Connects, then syncs."""
         from fieldtech.cloud.api import APP_RETRY, CloudAPI
 
+        self.link.user_email = email
         self.connect(lambda: CloudAPI(url, token, retry=APP_RETRY))
         if self.remember_sign_in is None:
             self.notify(f"Signed in as {email} for this session.", timeout=3)

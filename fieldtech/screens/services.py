@@ -23,9 +23,11 @@ from fieldtech.services.settings import Settings
 
 if TYPE_CHECKING:
     from fieldtech.domain.plans import Usage
+    from fieldtech.offline_store.live import FleetHealth
     from fieldtech.screens.topbar import TopBar
 
-HeaderWords = tuple[str, "Usage | None", int]  # account name, plan usage, pending edits
+# Account name, plan usage, pending edits, what needs a look (offline, incidents, conflicts).
+HeaderWords = tuple[str, "Usage | None", int, "FleetHealth | None"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class Header:
     def __init__(self, owner: DOMNode, link: CloudLink):
         self.changed: Signal[None] = Signal(owner, "header-changed")
         self.link = link
-        self.words: HeaderWords = ("", None, 0)
+        self.words: HeaderWords = ("", None, 0, None)
 
     def set(self, words: HeaderWords) -> None:
         self.words = words
@@ -55,7 +57,8 @@ class Header:
         self.changed.publish(None)
 
     def show_on(self, bar: TopBar) -> None:
-        bar.show(*self.words, link=self.link.status())
+        name, usage, pending, health = self.words
+        bar.show(name, usage, pending, link=self.link.status(), health=health)
 
 
 class Services:

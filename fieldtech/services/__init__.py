@@ -1,1 +1,1 @@
-"""Core services (no textual): the edit service, the fleet and its search, config files, settings."""
+"""Core services (no textual): edits, the fleet and its search, config files, settings."""
