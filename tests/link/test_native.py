@@ -213,3 +213,22 @@ def test_background_simulator_for_synchronous_callers(tmp_path: Path) -> None:
         assert reply.json()["result"]["serial"] == "FT1-SIM00001"
     with pytest.raises(httpx.ConnectError):  # stopped: nothing listens any more
         httpx.post(url, json={})
+
+
+async def test_unknown_program_keys_stay_with_their_program_after_a_delete(
+        sim: Simulator) -> None:
+    device = sim.of_kind("native")[0]
+    device.state.config["programs"] = [  # type: ignore[union-attr]
+        {**Program(name=name, id=f"id-{name}").to_dict(), "x_colour": colour}
+        for name, colour in (("Front", "red"), ("Middle", "green"), ("Back", "blue"))
+    ]
+    async with NativeLink.http(device.address) as link:
+        base = await link.read_config()
+        config = base.config
+        del config.programs[1]  # a program in the middle goes
+        config.programs.append(Program(name="New"))
+        await link.apply_config(config, base)
+    stored = device.state.config["programs"]  # type: ignore[union-attr]
+    assert [(p["name"], p.get("x_colour")) for p in stored] == [
+        ("Front", "red"), ("Back", "blue"), ("New", None)]
+    assert [p["id"] for p in stored][:2] == ["id-Front", "id-Back"]  # the device keeps ids
