@@ -131,6 +131,8 @@ class SerialRpc(RpcTransport):
                 if answer is None:
                     noise = noise or bool(raw.strip())  # log lines, line noise: skip them
                     continue
+                if "method" in answer:
+                    continue  # a request: our own line echoed back by the adapter
                 if answer.get("id") != request_id:
                     continue  # a late answer to an earlier request
                 return jsonrpc.decode_response(raw, request_id, self.address)

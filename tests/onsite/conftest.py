@@ -32,8 +32,10 @@ SIZE_ONSITE = (80, 24)
 
 @pytest.fixture
 async def sim(tmp_path: Path) -> AsyncIterator[Simulator]:
+    # a failed Wi-Fi join is reported after 0.3 s here, not the real device's 30 s
     async with Simulator(count=2, opensprinkler=1, serial=True,
-                         data_dir=tmp_path / "sim") as simulator:
+                         data_dir=tmp_path / "sim",
+                         serial_options={"join_fail_seconds": 0.3}) as simulator:
         yield simulator
 
 
