@@ -19,6 +19,9 @@ from fieldtech.domain.models import ControllerConfig
 from fieldtech.domain.pairing import pair_programs
 from fieldtech.domain.validation import validate_config
 
+WIFI_SET_DEVICE_LIMIT = 35.0  # seconds a device may take to join (and answer wifi.set)
+WIFI_SET_WAIT = WIFI_SET_DEVICE_LIMIT + 10.0  # outwait it: its own error, not our timeout
+
 
 class NativeLink(ControllerLink):
     """A fieldtech-protocol controller behind any RpcTransport."""
@@ -109,9 +112,14 @@ class NativeLink(ControllerLink):
         await self.transport.call("device.enable", {"enabled": enabled})
 
     async def set_wifi(self, ssid: str, password: str) -> dict[str, Any]:
-        """Give the controller Wi-Fi credentials (over serial, before it is on the LAN)."""
+        """Give the controller Wi-Fi credentials (over serial, before it is on the LAN).
+
+        Joining takes seconds, not the 3 s of a serial call: the device answers within
+        WIFI_SET_DEVICE_LIMIT and we wait WIFI_SET_WAIT (docs/protocol.md).
+        """
         return parse.obj(
-            await self.transport.call("wifi.set", {"ssid": ssid, "password": password}),
+            await self.transport.call("wifi.set", {"ssid": ssid, "password": password},
+                                      timeout=WIFI_SET_WAIT),
             "its Wi-Fi answer",
             self.address,
         )

@@ -188,6 +188,18 @@ async def test_wifi_and_cloud_pairing_over_serial(sim: Simulator) -> None:
     assert (state.wifi_ssid, state.cloud_url) == ("Site-WiFi", "https://cloud.example")
 
 
+async def test_wifi_set_is_given_longer_than_an_ordinary_call(sim: Simulator) -> None:
+    # joining takes longer than a serial call's wait (issue 13, point 13): 0.6 s against 0.3
+    assert sim.serial_path
+    state = sim.device("FT1-USB00001").state
+    state.reply_delay = 0.6  # type: ignore[union-attr]
+    async with NativeLink.serial(sim.serial_path, timeout=0.3) as link:
+        with pytest.raises(DeviceTimeout, match=r"within 0\.3 s"):
+            await link.identify()
+        answer = await link.set_wifi("Site-WiFi", "long enough secret")
+    assert answer["state"] == "connected"
+
+
 def test_permission_denied_names_the_dialout_group() -> None:
     # Faked: these tests run as root, for whom a real "permission denied" cannot happen.
     import errno
