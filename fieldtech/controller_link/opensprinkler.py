@@ -126,12 +126,14 @@ class OpenSprinklerClient:
 def _keep_ids(after: DeviceConfig, placed: dict[int, str]) -> None:
     """The programs just written carry the record's ids, so the record and what was read
     back agree on which program is which (the firmware cannot store an id)."""
-    mapped = [e.program for e in after.extra["entries"] if e.program is not None]
+    # config.programs holds one copy per mapped entry, in the same order
+    positions = {e.pid: n for n, e in enumerate(
+        e for e in after.extra["entries"] if e.program is not None)}
     by_pid = {e.pid: e.program for e in after.extra["entries"]}
     for pid, program_id in placed.items():
         program = by_pid.get(pid)
         if program is not None:
-            after.config.programs[mapped.index(program)].id = program_id
+            after.config.programs[positions[pid]].id = program_id
             program.id = program_id
 
 
@@ -283,12 +285,30 @@ class OpenSprinklerLink(ControllerLink):
                 params = osmap.entry_from_program(config.programs[i], None, nstations,
                                                   zone_numbers)
                 await self.client.get("/cp", pid=-1, **params)
-        kept = [e.pid for e in base.extra["entries"] if e not in gone]
-        placed = {kept.index(mapped[j].pid): config.programs[i].id
-                  for i, j in pairs if i is not None and j is not None}
-        added = [config.programs[i].id for i, j in pairs if i is not None and j is None]
-        placed.update({len(kept) + k: program_id for k, program_id in enumerate(added)})
-        return placed
+        # the device's list now, by record id (None: a program the record cannot show)
+        ids_by_pid = {mapped[j].pid: config.programs[i].id
+                      for i, j in pairs if i is not None and j is not None}
+        device = [ids_by_pid.get(e.pid) for e in base.extra["entries"] if e not in gone]
+        device += [config.programs[i].id for i, j in pairs if i is not None and j is None]
+        await self._reorder(device, [p.id for p in config.programs])
+        return {pid: program_id for pid, program_id in enumerate(device) if program_id}
+
+    async def _reorder(self, device: list[str | None], wanted: list[str]) -> None:
+        """Move programs up (`/up`) until the device lists them in the record's order.
+
+        Nothing moves when the order already matches, so the programs the record cannot show
+        keep their places; `device` is updated to the final order.
+        """
+        if [d for d in device if d] == wanted:
+            return
+        last = -1
+        for program_id in wanted:
+            pid = device.index(program_id)
+            while pid > last + 1:
+                await self.client.get("/up", pid=pid)
+                device[pid - 1], device[pid] = device[pid], device[pid - 1]
+                pid -= 1
+            last = pid
 
     async def read_status(self) -> DeviceStatus:
         settings = parse.obj(await self.client.get("/jc"), "its status", self.address)

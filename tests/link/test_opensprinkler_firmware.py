@@ -187,3 +187,25 @@ async def test_a_frozen_controller_is_waited_for_once() -> None:
             await identify_address(address, timeout=0.5)
     assert len(connections) == 1  # no second wait on /rpc after /jo timed out
     assert "OpenSprinkler" in str(caught.value) and "weak Wi-Fi" not in str(caught.value)
+
+
+async def test_reordering_programs_moves_them_with_their_settings(
+        device: OpenSprinklerDevice, os_address: str) -> None:
+    device.s["pd"] = [
+        entry("A", [600] * 8, FIXED | osmap.WEATHER),
+        [1 | (osmap.TYPE_MONTHLY << 4) | osmap.FIXED_STARTS, 15, 0, [420, -1, -1, -1],
+         [60] * 8, "Monthly", [33, 415]],  # the record cannot show it: it stays on the device
+        entry("B", [300] * 8),
+        entry("C", [120] * 8),
+    ]
+    async with OpenSprinklerLink(os_address) as link:
+        base = await link.read_config()
+        config = base.config
+        config.programs = [config.programs[2], config.programs[0], config.programs[1]]
+        after = await link.apply_config(config, base)
+        again = await link.apply_config(after.config, after)  # in order: nothing moves
+    names = [p[5] for p in device.s["pd"]]
+    assert [n for n in names if n != "Monthly"] == ["C", "A", "B"] and "Monthly" in names
+    a = device.s["pd"][names.index("A")]
+    assert a[0] & osmap.WEATHER and a[4][0] == 600
+    assert [p.id for p in again.config.programs] == [p.id for p in config.programs]
