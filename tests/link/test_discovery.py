@@ -171,6 +171,16 @@ async def test_probe_falls_back_to_improv(tmp_path: Path) -> None:
     assert device.firmware == "fieldtech-sim 1.4.2"
 
 
+async def test_probe_finds_a_provisioned_improv_device(tmp_path: Path) -> None:
+    # its state comes with a URL result that ends in the SDK's 0x00 (issue 13, point 7)
+    async with Simulator(count=0, serial=True, serial_native=False, data_dir=tmp_path,
+                         advertise=False) as sim:
+        assert sim.serial_path
+        sim.device("FT1-USB00001").state.wifi_ssid = "Site-WiFi"  # type: ignore[union-attr]
+        device = await probe_serial_port(sim.serial_path, timeout=0.5)
+    assert device.driver == "improv" and device.firmware == "fieldtech-sim 1.4.2"
+
+
 async def test_probe_many_ports_reports_each(sim: Simulator) -> None:
     assert sim.serial_path
     silent_master, silent_slave = os.openpty()  # a port where nothing answers
