@@ -88,6 +88,12 @@ def row_of(app: FieldtechApp, address: str) -> list[str] | None:
     return [str(c) for c in table.get_row(address)]
 
 
+def row_status(app: FieldtechApp, address: str) -> str:
+    """The last cell of the device row ("" while the row is not shown, e.g. mid-refresh)."""
+    row = row_of(app, address)
+    return row[-1] if row else ""
+
+
 async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = MDNS_WAIT,
                 what: str = "") -> None:
     deadline = time.monotonic() + timeout
