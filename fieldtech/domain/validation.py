@@ -148,6 +148,8 @@ def validate_zone(zone: Zone, zone_count: int, path: str = "zone") -> list[Field
 def validate_program(program: Program, zone_count: int, path: str = "program") -> list[FieldError]:
     e: list[FieldError] = []
     _name(e, f"{path}.name", program.name, "program")
+    if not isinstance(program.id, str) or not 1 <= len(program.id) <= L.PROGRAM_ID_MAX:
+        e.append(FieldError(f"{path}.id", f"A program id is 1 to {L.PROGRAM_ID_MAX} characters."))
     if program.schedule is ScheduleKind.WEEKDAYS:
         if not program.days:
             e.append(FieldError(f"{path}.days", "Pick at least one day of the week."))

@@ -6,9 +6,10 @@ import asyncio
 import shutil
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from fieldtech.simulator.http import HttpRequest, HttpResponse, HttpServer
 from fieldtech.simulator.mdns import LOOPBACK, Advertiser
@@ -53,10 +54,12 @@ class Simulator:
         password: str = "opendoor",
         zone_count: int = 8,
         serial_native: bool = True,
+        serial_options: Mapping[str, Any] | None = None,
     ):
         self.count, self.opensprinkler_count, self.with_serial = count, opensprinkler, serial
         self.interfaces, self.advertise = list(interfaces), advertise
         self.password, self.zone_count, self.serial_native = password, zone_count, serial_native
+        self.serial_options = dict(serial_options or {})  # PtySerialDevice knobs (echo, …)
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="ftsim-"))
         self.devices: list[SimulatedDevice] = []
@@ -162,7 +165,7 @@ class Simulator:
     async def _start_serial(self) -> None:
         state = self._native_state("FT1-USB00001", 0x100)
         server = await self._serve_native(state)
-        pty = PtySerialDevice(state, native=self.serial_native)
+        pty = PtySerialDevice(state, native=self.serial_native, **self.serial_options)
         await pty.start()
         self.devices.append(SimulatedDevice("serial", state.serial, pty.path, state, server, pty))
 
