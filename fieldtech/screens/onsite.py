@@ -530,13 +530,18 @@ class OnsiteScreen(FieldtechScreen):
         try:
             async with open_link(self.devices[key], self._password(key)) as link:
                 base = await link.read_config()
-                await link.apply_config(record.config, base)
+                pushed = await link.apply_config(record.config, base)
                 after = await link.read_config()
         except FieldtechError as exc:
             self._failed("Not pushed", exc)
             return
-        self.notify("Pushed to the controller.", timeout=3)
-        self._show_difference(key, record, after, "✓ Pushed.")
+        # What the device changed on the way (a name cut at its byte limit, a quote it cannot
+        # store): said once, after the push, beside what a compare shows.
+        changed = [n for n in pushed.notes if n not in after.notes]
+        self.notify("Pushed to the controller." + "".join(f"\n{n}" for n in changed),
+                    timeout=8 if changed else 3)
+        self._show_difference(key, record, replace(after, notes=changed + after.notes),
+                              "✓ Pushed.")
 
     def action_pull(self) -> None:
         if not ((key := self.selected()) and (row := self._bound_record(key))):
