@@ -24,11 +24,11 @@ from fieldtech.screens.controller_flows import ControllerFlows
 from fieldtech.screens.markup import escape
 from fieldtech.screens.messages import ControllerGone, OpenOnsite
 from fieldtech.screens.topbar import TopBar
+from fieldtech.services.triage import span
 from fieldtech.widgets.fleet_list import STATE_MARK
 from fieldtech.widgets.key_bar import KeyBar
 from fieldtech.widgets.record_table import RecordTable
 from fieldtech.widgets.text_line import TextBox
-from fieldtech.widgets.triage_list import span
 
 CACHE_SIZE = 32
 # A controller as shown: the record, its fleet row, its pending edits, its live state.

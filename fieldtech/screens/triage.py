@@ -25,10 +25,11 @@ from fieldtech.screens.flows import EditFlows
 from fieldtech.screens.markup import escape
 from fieldtech.screens.messages import OpenController, Synced
 from fieldtech.screens.topbar import TopBar
-from fieldtech.services.queries import TRIAGE_FIELDS, TRIAGE_FLAGS, Query, parse
+from fieldtech.services.queries import TRIAGE_FIELDS, TRIAGE_FLAGS, parse
+from fieldtech.services.triage import describe, open_incidents, passes
 from fieldtech.widgets.key_bar import KeyBar
 from fieldtech.widgets.text_line import TextBox
-from fieldtech.widgets.triage_list import TriageList, span
+from fieldtech.widgets.triage_list import TriageList
 
 TICK_S = 1.0  # the countdowns are looked at every second; a line repaints when its words change
 
@@ -86,9 +87,7 @@ class TriageScreen(EditFlows):
 
     @work(thread=True, exclusive=True, group="triage")
     def _read(self) -> None:
-        rows = live.triage_rows(self.services.store)
-        now = self.clock()
-        rows.sort(key=lambda r: r.sort_key(now))
+        rows = open_incidents(self.services.store, self.clock())
         self.app.call_from_thread(self._show, rows)
 
     def _show(self, rows: list[TriageRow]) -> None:
@@ -98,7 +97,7 @@ class TriageScreen(EditFlows):
     def _filter(self) -> None:
         q = parse(self.query_text, TRIAGE_FIELDS, TRIAGE_FLAGS)
         now = self.clock()
-        shown = [r for r in self.all_rows if _passes(q, r, now, self._me())]
+        shown = [r for r in self.all_rows if passes(q, r, now, self._me())]
         self.table.set_rows(shown)
         breaching = sum(r.breaching(now) for r in self.all_rows)
         title = (f"[b]Triage[/b] — {len(self.all_rows)} open, "
@@ -258,41 +257,3 @@ class TriageScreen(EditFlows):
                         severity="error", timeout=8)
         self.reload()
         self.services.header.repaint()
-
-
-def _passes(q: Query, row: TriageRow, now: datetime, me: str) -> bool:
-    if q.words:
-        hay = f"{row.customer_name} {row.controller_name} {row.what} {row.detail}".casefold()
-        if not all(w in hay for w in q.words):
-            return False
-    if "breaching" in q.flags and not row.breaching(now):
-        return False
-    if "mine" in q.flags and (row.assigned_to or "").casefold() != me:
-        return False
-    return (q.matches("state", row.state) and q.matches("sev", row.severity)
-            and q.matches("membership", row.membership)
-            and q.matches("assignee", row.assigned_to or "none")
-            and q.matches("what", f"{row.kind} {row.what}"))
-
-
-def describe(row: TriageRow, now: datetime) -> str:
-    """The whole incident in words, for the line under the list (never cut to nothing)."""
-    parts = [f"{row.customer_name} — {row.controller_name}: {row.what}"]
-    if row.detail and row.detail != row.what:
-        parts.append(row.detail)
-    if row.opened_at:
-        parts.append(f"opened {span((now - row.opened_at).total_seconds())} ago")
-    if row.count > 1:
-        parts.append(f"seen {row.count}×")
-    if row.state == "open" and row.due_at:
-        left = (row.due_at - now).total_seconds()
-        parts.append(f"response due in {span(left)}" if left >= 0
-                     else f"response {span(-left)} overdue")
-    if row.acknowledged_by:
-        parts.append(f"acknowledged by {row.acknowledged_by}")
-    if row.assigned_to:
-        parts.append(f"assigned to {row.assigned_to}")
-    if row.snoozed_until:
-        parts.append(f"snoozed until {row.snoozed_until:%H:%M}")
-    return " · ".join(parts)
-
