@@ -26,6 +26,7 @@ from fieldtech.server.api import (
     sync,
 )
 from fieldtech.server.api import devices as devices_api
+from fieldtech.server.change_feed import ChangeFeed
 from fieldtech.server.db import Database, make_engine, migrate
 from fieldtech.server.device_gateway import DeviceGateway
 from fieldtech.server.device_store import PostgresDeviceStore
@@ -50,14 +51,22 @@ def create_app(
 
     db = Database(engine)
     # PostgreSQL: device calls take plain SQL over async psycopg (device_store.py)
-    devices = PostgresDeviceStore(db_url, db=db) if engine.dialect.name == "postgresql" else None
-    state = ServerState(db, clock=clock, limits=limits or Limits(), device_store=devices)
+    postgres = engine.dialect.name == "postgresql"
+    devices = PostgresDeviceStore(db_url, db=db) if postgres else None
+    state = ServerState(
+        db,
+        clock=clock,
+        limits=limits or Limits(),
+        device_store=devices,
+        change_feed=ChangeFeed(db_url if postgres else None),  # LISTEN/NOTIFY on PostgreSQL
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         sweeping = asyncio.create_task(run_sweeper(state))  # one per worker (sweeper.py)
         yield
         sweeping.cancel()
+        await state.changes.close()
         await state.devices.close()
         engine.dispose()
 
