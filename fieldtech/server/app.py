@@ -23,6 +23,7 @@ from fieldtech.server.api import (
     controllers,
     customers,
     incident_routes,
+    maintenance_routes,
     sync,
 )
 from fieldtech.server.api import devices as devices_api
@@ -80,7 +81,7 @@ def create_app(
     app.state.server = state
     for module in (
         auth_routes, account, customers, controllers, sync, devices_api, incident_routes,
-        command_routes,
+        command_routes, maintenance_routes,
     ):
         app.include_router(module.router)
     _install_error_handlers(app)

@@ -234,3 +234,26 @@ class CommandIn(Body):
     key: str | None = Field(
         default=None, min_length=1, max_length=200, description="Idempotency key."
     )
+
+
+class MaintenanceIn(Body):
+    """A window with no new incidents, for one customer or one controller (exactly one)."""
+
+    customer_id: str | None = Field(default=None, max_length=36)
+    controller_id: str | None = Field(default=None, max_length=36)
+    starts: datetime
+    ends: datetime
+    note: str = Field(default="", max_length=4000, examples=["Winterized until April"])
+
+
+class ResponseTargetIn(Body):
+    response_minutes: int = Field(ge=1, le=60 * 24 * 30)
+    coverage: Literal["24/7", "business_hours"]
+    urgent_advanced_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 30)
+
+
+class ServiceSettingsIn(Body):
+    timezone: str = Field(max_length=64, examples=["America/New_York"])
+    response_targets: dict[Membership, ResponseTargetIn] = Field(
+        default_factory=dict, description="Overrides of the default table, per membership."
+    )

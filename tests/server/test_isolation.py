@@ -34,6 +34,9 @@ def _foreign_world(acme: Account) -> dict[str, str]:
     device = paired_device(acme.server, acme)
     device.beat(faults=[{"kind": "low_voltage", "detail": "21 V"}])
     [incident] = acme.http.get("/v1/incidents").json()["incidents"]
+    window = acme.http.post("/v1/maintenance", json={
+        "customer_id": customer["id"], "starts": "2026-01-01T00:00:00Z",
+        "ends": "2099-01-01T00:00:00Z"}).json()
     return {
         "customer_id": customer["id"],
         "controller_id": controller["id"],
@@ -41,6 +44,7 @@ def _foreign_world(acme: Account) -> dict[str, str]:
         "user_id": staff[0]["id"],
         "request_id": "00000000-0000-0000-0000-000000000000",
         "incident_id": incident["id"],
+        "window_id": window["id"],
     }
 
 
