@@ -77,6 +77,11 @@ def device_state_json(st: DeviceStatusRow) -> dict[str, Any]:
     }
 
 
+def _visible(state: dict[str, Any]) -> dict[str, Any]:
+    """A device state without what changes on every heartbeat (never news on its own)."""
+    return {k: v for k, v in state.items() if k not in ("last_contact", "uptime_s")}
+
+
 def answer(
     *,
     controller_id: str,
@@ -201,9 +206,7 @@ def _apply(
         incidents.recover(s, ctx, controller.id, IncidentKind.OUT_OF_SYNC)
     if report.faults is not None:
         _faults_changed(s, ctx, controller, customer, old_faults or [], st.faults or [])
-    if device_state_json(st) | {"last_contact": None, "uptime_s": None} != before | {
-        "last_contact": None, "uptime_s": None
-    } or rebooted:
+    if rebooted or _visible(device_state_json(st)) != _visible(before):
         log_change(s, ctx, "device_state", controller.id, "upsert", device_state_json(st))
     results = [(r.id, r.ok, r.message) for r in report.results]
     if results:
