@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
@@ -15,13 +16,24 @@ from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException
 
 from fieldtech import __version__
-from fieldtech.server.api import account, auth_routes, controllers, customers, sync
+from fieldtech.server.api import (
+    account,
+    auth_routes,
+    command_routes,
+    controllers,
+    customers,
+    incident_routes,
+    maintenance_routes,
+    sync,
+)
 from fieldtech.server.api import devices as devices_api
+from fieldtech.server.change_feed import ChangeFeed
 from fieldtech.server.db import Database, make_engine, migrate
 from fieldtech.server.device_gateway import DeviceGateway
 from fieldtech.server.device_store import PostgresDeviceStore
 from fieldtech.server.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemType, not_storable
 from fieldtech.server.state import Limits, ServerState, utcnow
+from fieldtech.server.sweeper import run_sweeper
 
 DB_URL_ENV = "FIELDTECH_SERVER_DB"  # how `cloud serve --workers N` hands the URL to workers
 log = logging.getLogger("fieldtech.server")
@@ -38,15 +50,24 @@ def create_app(
     if run_migrations:
         migrate(engine)
 
+    db = Database(engine)
     # PostgreSQL: device calls take plain SQL over async psycopg (device_store.py)
-    devices = PostgresDeviceStore(db_url) if engine.dialect.name == "postgresql" else None
+    postgres = engine.dialect.name == "postgresql"
+    devices = PostgresDeviceStore(db_url, db=db) if postgres else None
     state = ServerState(
-        Database(engine), clock=clock, limits=limits or Limits(), device_store=devices
+        db,
+        clock=clock,
+        limits=limits or Limits(),
+        device_store=devices,
+        change_feed=ChangeFeed(db_url if postgres else None),  # LISTEN/NOTIFY on PostgreSQL
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        sweeping = asyncio.create_task(run_sweeper(state))  # one per worker (sweeper.py)
         yield
+        sweeping.cancel()
+        await state.changes.close()
         await state.devices.close()
         engine.dispose()
 
@@ -58,7 +79,10 @@ def create_app(
         description="Errors are RFC 9457 application/problem+json; see docs/server.md.",
     )
     app.state.server = state
-    for module in (auth_routes, account, customers, controllers, sync, devices_api):
+    for module in (
+        auth_routes, account, customers, controllers, sync, devices_api, incident_routes,
+        command_routes, maintenance_routes,
+    ):
         app.include_router(module.router)
     _install_error_handlers(app)
     app.add_middleware(DeviceGateway, state=state)  # device polls skip FastAPI's routing

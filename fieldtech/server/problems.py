@@ -50,6 +50,8 @@ class ProblemType(Enum):
     IF_MATCH_REQUIRED = _Kind("if-match-required", 428, "If-Match is required")
     RATE_LIMITED = _Kind("rate-limited", 429, "Too many requests")
     STORE_FAILED = _Kind("store-failed", 503, "The database could not apply this change")
+    CONTROLLER_OFFLINE = _Kind("controller-offline", 409, "The controller is offline")
+    NOT_PAIRED = _Kind("not-paired", 409, "The controller is not paired with the cloud")
 
     @property
     def uri(self) -> str:

@@ -142,12 +142,44 @@ class PairIn(Body):
     firmware: str | None = Field(default=None, max_length=64)
 
 
-class HeartbeatIn(Body):
+class Report(Body):
+    # CONTRACT-10: the cloud ignores keys it does not know (newer firmware).
+    model_config = ConfigDict(extra="ignore")
+
+
+class FaultIn(Report):
+    kind: str = Field(max_length=32, description="zone_no_current, flow_high, … (CONTRACT-10)")
+    zone: int | None = Field(default=None, ge=1, le=200, description="None: device-wide")
+    detail: str = Field(default="", max_length=500)
+
+
+class RunningIn(Report):
+    zone: int = Field(ge=1, le=200)
+    seconds_left: int = Field(default=0, ge=0, le=2**31)
+
+
+class ResultIn(Report):
+    id: str = Field(max_length=36, description="The command id from a heartbeat answer.")
+    ok: bool
+    message: str = Field(default="", max_length=500)
+
+
+class HeartbeatIn(Report):
+    """Every key optional; an absent key means "unknown, keep what you had" (old firmware)."""
+
     applied_revision: int | None = Field(default=None, ge=0, le=2**31)
     firmware: str | None = Field(default=None, max_length=64)
     locally_modified: bool = Field(
         default=False, description="The configuration was changed on the device itself."
     )
+    enabled: bool | None = None
+    running: RunningIn | None = None
+    rain_delay_until: datetime | None = None
+    uptime_s: int | None = Field(default=None, ge=0, le=2**31)
+    faults: list[FaultIn] | None = Field(
+        default=None, max_length=100, description="The current faults; [] = none (recovery)."
+    )
+    results: list[ResultIn] = Field(default_factory=list, max_length=100)
 
 
 class RunZoneIn(Body):
@@ -178,3 +210,50 @@ class BatchItem(Body):
 
 class BatchIn(Body):
     items: list[BatchItem] = Field(max_length=200)
+
+
+class NoteIn(Body):
+    note: str = Field(default="", max_length=4000)
+
+
+class SnoozeIn(Body):
+    until: datetime
+    note: str = Field(default="", max_length=4000)
+
+
+class AssignIn(Body):
+    user_id: str | None = Field(default=None, max_length=36, description="None: unassign.")
+
+
+class CommandIn(Body):
+    kind: str = Field(max_length=32, examples=["zone.run"], description="CONTRACT-10's kinds.")
+    params: dict[str, Any] = Field(default_factory=dict, examples=[{"zone": 3, "seconds": 600}])
+    queue_if_offline: bool = Field(
+        default=False, description="Queue for an offline controller (it expires in 10 minutes)."
+    )
+    key: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Idempotency key."
+    )
+
+
+class MaintenanceIn(Body):
+    """A window with no new incidents, for one customer or one controller (exactly one)."""
+
+    customer_id: str | None = Field(default=None, max_length=36)
+    controller_id: str | None = Field(default=None, max_length=36)
+    starts: datetime
+    ends: datetime
+    note: str = Field(default="", max_length=4000, examples=["Winterized until April"])
+
+
+class ResponseTargetIn(Body):
+    response_minutes: int = Field(ge=1, le=60 * 24 * 30)
+    coverage: Literal["24/7", "business_hours"]
+    urgent_advanced_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 30)
+
+
+class ServiceSettingsIn(Body):
+    timezone: str = Field(max_length=64, examples=["America/New_York"])
+    response_targets: dict[Membership, ResponseTargetIn] = Field(
+        default_factory=dict, description="Overrides of the default table, per membership."
+    )

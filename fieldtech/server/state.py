@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from fieldtech.domain.incidents import HEARTBEAT_S
+from fieldtech.server.change_feed import ChangeFeed
 from fieldtech.server.db import Database
 from fieldtech.server.device_store import CoreDeviceStore, DeviceStore
 from fieldtech.server.ratelimit import Rate, RateLimiter
@@ -35,9 +37,13 @@ class ServerState:
     clock: Callable[[], datetime] = utcnow
     limits: Limits = field(default_factory=Limits)
     device_store: DeviceStore | None = None  # heartbeats and config polls; Core SQL unless given
+    heartbeat_s: int = HEARTBEAT_S  # the period devices are told; offline after 3 missed
+    sweep_every: float = 10.0  # seconds between sweeps (sweeper.py) in each worker
+    change_feed: ChangeFeed | None = None  # long-poll wake-ups; in-process only unless given
 
     def __post_init__(self) -> None:
         self.devices: DeviceStore = self.device_store or CoreDeviceStore(self.db)
+        self.changes = self.change_feed or ChangeFeed()
         self.user_limiter = RateLimiter(self.limits.user)
         self.device_limiter = RateLimiter(self.limits.device)
         self.login_limiter = RateLimiter(self.limits.login)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ID = String(36)  # uuid strings, chosen by the client for customers and controllers
@@ -124,7 +124,20 @@ class DeviceStatusRow(Base):
     firmware: Mapped[str | None] = mapped_column(String(64))
     locally_modified: Mapped[bool] = mapped_column(default=False)
     # Zone runs asked for by a person, handed to the device with its next heartbeat.
-    commands: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    commands: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # before 0004; unused
+    # What a person sees of the device (issue 10). Written only with the change-log entry that
+    # reports them (heartbeats.py); the common heartbeat changes none of them.
+    enabled: Mapped[bool | None]
+    running: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    rain_delay_until: Mapped[datetime | None]
+    faults: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # None: never reported
+    uptime_s: Mapped[int | None] = mapped_column(Integer)
+    # sha256 of the visible part of the last report: the common heartbeat's one-statement test
+    # "nothing a person would see changed" (device_store.py).
+    report_digest: Mapped[str | None] = mapped_column(String(64))
+    offline_since: Mapped[datetime | None]  # set by the sweeper after 3 missed heartbeats
+    out_of_sync_since: Mapped[datetime | None]  # device revision ≠ cloud revision since then
+    commands_waiting: Mapped[bool] = mapped_column(default=False)  # CommandRow queued for it
 
 
 class DeviceTokenRow(Base):
@@ -232,3 +245,110 @@ class IdempotencyRow(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime]
+
+
+class IncidentRow(Base):
+    """One problem on one controller (or one customer's whole site): fieldtech.domain.incidents.
+
+    At most one unresolved incident per (subject, kind, zone): a partial unique index, so two
+    workers sweeping at once can never open it twice."""
+
+    __tablename__ = "incident"
+    __table_args__ = (
+        Index(
+            "ux_incident_open",
+            "subject",
+            "kind",
+            "zone_key",
+            unique=True,
+            sqlite_where=text("resolved_at IS NULL"),
+            postgresql_where=text("resolved_at IS NULL"),
+        ),
+        Index("ix_incident_account_opened", "account_id", "opened_at"),
+        Index("ix_incident_due", "response_due_at"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    controller_id: Mapped[str | None] = mapped_column(
+        ForeignKey("controller.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(ID)  # the controller id, or the customer id for a site
+    kind: Mapped[str] = mapped_column(String(32))
+    zone: Mapped[int | None] = mapped_column(Integer)
+    zone_key: Mapped[int] = mapped_column(Integer, default=0)  # zone or 0: NULLs never clash
+    severity: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    opened_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(320))  # None: resolved on recovery
+    resolve_note: Mapped[str | None] = mapped_column(Text)
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(320))
+    ack_note: Mapped[str | None] = mapped_column(Text)
+    snoozed_until: Mapped[datetime | None]
+    assigned_to: Mapped[str | None] = mapped_column(ID)
+    membership: Mapped[str | None] = mapped_column(String(20))
+    response_due_at: Mapped[datetime | None]
+    breached_at: Mapped[datetime | None]
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class CommandRow(Base):
+    """A remote command: queued → delivered (in a heartbeat answer) → done / failed / expired."""
+
+    __tablename__ = "command"
+    __table_args__ = (
+        UniqueConstraint("account_id", "key"),
+        Index("ix_command_controller_state", "controller_id", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    controller_id: Mapped[str] = mapped_column(ForeignKey("controller.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))  # the idempotency key
+    kind: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime]
+
+
+class MaintenanceWindowRow(Base):
+    """No new incidents for a customer or a controller from `starts` to `ends`."""
+
+    __tablename__ = "maintenance_window"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    controller_id: Mapped[str | None] = mapped_column(
+        ForeignKey("controller.id", ondelete="CASCADE")
+    )
+    starts: Mapped[datetime]
+    ends: Mapped[datetime]
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime]
+
+
+class ServiceSettingsRow(Base):
+    """An account's time zone for SLA clocks and its own response targets (None: defaults)."""
+
+    __tablename__ = "service_settings"
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), primary_key=True
+    )
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    response_targets: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -126,3 +126,42 @@ def unlinked_customer(
     home = server.client(server.login(email))
     assert owner.http.post(f"/v1/customers/{customer['id']}/unlink").status_code == 200
     return customer, made, home
+
+
+@dataclass
+class Device:
+    """A controller paired with the cloud, and a client holding its device token."""
+
+    id: str
+    customer_id: str
+    serial: str
+    http: httpx.Client
+
+    def beat(self, **report: Any) -> dict[str, Any]:
+        r = self.http.post("/v1/device/heartbeat", json=report)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+def paired_device(
+    server: Server, owner: Account, customer_id: str | None = None, zone_count: int = 8
+) -> Device:
+    """A new controller (of a new customer unless given) paired as its hardware would."""
+    customer_id = customer_id or owner.customer()["id"]
+    controller = owner.controller(customer_id, zone_count=zone_count)
+    code = owner.http.post(f"/v1/controllers/{controller['id']}/pairing-code").json()["code"]
+    serial = new_serial()
+    r = server.client().post("/v1/device/pair", json={"code": code, "serial": serial})
+    assert r.status_code == 200, r.text
+    return Device(controller["id"], customer_id, serial, server.client(r.json()["device_token"]))
+
+
+def changes(account: Account, cursor: int = 0, **params: Any) -> tuple[list[dict], int]:
+    """The account's change-log entries after `cursor`, and the new cursor."""
+    r = account.http.get("/v1/changes", params={"cursor": cursor, "limit": 500, **params})
+    assert r.status_code == 200, r.text
+    return r.json()["changes"], r.json()["cursor"]
+
+
+def cursor_now(account: Account) -> int:
+    return account.http.get("/v1/account").json()["change_cursor"]

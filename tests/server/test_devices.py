@@ -129,7 +129,9 @@ def test_zone_runs_are_delivered_once_with_the_next_heartbeat(
         "validation",
     )
     beat = paired["device"].post("/v1/device/heartbeat", json={}).json()
-    assert [(c["run_zone"], c["seconds"]) for c in beat["commands"]] == [(2, 120)]
+    assert [(c["kind"], c["params"]) for c in beat["commands"]] == [
+        ("zone.run", {"zone": 2, "seconds": 120})
+    ]
     assert paired["device"].post("/v1/device/heartbeat", json={}).json()["commands"] == []
 
 

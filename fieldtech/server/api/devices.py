@@ -97,7 +97,7 @@ def pair(state: State, body: PairIn, request: Request) -> dict[str, Any]:
 
 async def record_heartbeat(state: ServerState, digest: str, report: HeartbeatIn) -> dict[str, Any]:
     """The heartbeat's answer: status plus the commands waiting, each handed out once."""
-    answer = await state.devices.heartbeat(digest, report, state.clock())
+    answer = await state.devices.heartbeat(digest, report, state.clock(), state.heartbeat_s)
     if answer is None:
         raise unauthorized_device()
     return answer
