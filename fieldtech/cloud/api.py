@@ -171,8 +171,7 @@ class CloudAPI:
         return self._call("POST", f"/v1/incidents/{incident_id}/ack", json={"note": note})
 
     def snooze(self, incident_id: str, until: datetime, note: str = "") -> dict[str, Any]:
-        moment = until if until.tzinfo else until.replace(tzinfo=UTC)
-        body = {"until": moment.isoformat(), "note": note}
+        body = {"until": _aware(until).isoformat(), "note": note}
         return self._call("POST", f"/v1/incidents/{incident_id}/snooze", json=body)
 
     def assign(self, incident_id: str, user_id: str | None) -> dict[str, Any]:
@@ -182,6 +181,19 @@ class CloudAPI:
 
     def resolve(self, incident_id: str, note: str = "") -> dict[str, Any]:
         return self._call("POST", f"/v1/incidents/{incident_id}/resolve", json={"note": note})
+
+    def start_maintenance(self, *, starts: datetime, ends: datetime, note: str = "",
+                          customer_id: str | None = None,
+                          controller_id: str | None = None) -> dict[str, Any]:
+        """No new incidents for this customer or controller until `ends` (e.g. winterized)."""
+        body = {"customer_id": customer_id, "controller_id": controller_id,
+                "starts": _aware(starts).isoformat(), "ends": _aware(ends).isoformat(),
+                "note": note}
+        return self._call("POST", "/v1/maintenance", json=body)
+
+    def staff(self) -> list[dict[str, Any]]:
+        """The account's staff users: {id, email, …} each."""
+        return self._call("GET", "/v1/staff")["staff"]
 
     # remote commands (CONTRACT-10)
 
@@ -268,6 +280,10 @@ class CloudAPI:
         self.bytes_received += 17 + sum(len(k) + len(v) + 4
                                         for k, v in response.headers.items()) + len(
             response.content)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _head_size(method: str, target: str, headers: httpx.Headers) -> int:

@@ -187,7 +187,7 @@ class TriageScreen(EditFlows):
     def action_acknowledge(self) -> None:
         self._ask("Acknowledge", [Field("note", "Note", "", hint="what you are doing about it")],
                   lambda rows, v: self._each(rows, "Acknowledged", lambda api, r: (
-                      api.acknowledge_incident(r.id, v["note"]))))
+                      api.acknowledge(r.id, v["note"]))))
 
     def action_snooze(self) -> None:
         def check(v: dict[str, Any]) -> list[FieldError]:
@@ -197,21 +197,29 @@ class TriageScreen(EditFlows):
         def snooze(rows: list[TriageRow], v: dict[str, Any]) -> None:
             until = self.clock() + timedelta(hours=v["hours"])
             self._each(rows, f"Snoozed for {v['hours']} h", lambda api, r: (
-                api.snooze_incident(r.id, until, v["note"])))
+                api.snooze(r.id, until, v["note"])))
         self._ask("Snooze", [Field("hours", "Hours", 4, "int", hint="1–336"),
                              Field("note", "Note", "")], snooze, check)
 
     def action_assign(self) -> None:
-        self._ask("Assign", [Field("who", "Staff e-mail", self._me(),
-                                   hint="blank = nobody")],
-                  lambda rows, v: self._each(rows, f"Assigned to {v['who'] or 'nobody'}",
-                                             lambda api, r: api.assign_incident(
-                                                 r.id, v["who"] or None)))
+        def assign(rows: list[TriageRow], v: dict[str, Any]) -> None:
+            who = v["who"].strip().casefold()
+            staff: dict[str, str] = {}  # e-mail -> user id, read once for the batch
+
+            def request(api: Any, r: TriageRow) -> Any:
+                if who and not staff:
+                    staff.update({u["email"].casefold(): u["id"] for u in api.staff()})
+                if who and who not in staff:
+                    raise CloudProblem(422, {"detail": f"No staff member {who} here."})
+                return api.assign(r.id, staff.get(who))
+            self._each(rows, f"Assigned to {who or 'nobody'}", request)
+        self._ask("Assign", [Field("who", "Staff e-mail", self._me(), hint="blank = nobody")],
+                  assign)
 
     def action_resolve(self) -> None:
         self._ask("Resolve", [Field("note", "Note", "", hint="what was done")],
                   lambda rows, v: self._each(rows, "Resolved", lambda api, r: (
-                      api.resolve_incident(r.id, v["note"]))))
+                      api.resolve(r.id, v["note"]))))
 
     def action_maintenance(self) -> None:
         def check(v: dict[str, Any]) -> list[FieldError]:
