@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from fieldtech.domain import limits as L
 from fieldtech.domain.models import ScheduleKind
 from fieldtech.domain.plans import Membership, SelfManagement, Tier
 from fieldtech.domain.validation import control_character_error
@@ -54,6 +55,9 @@ class ZoneIn(Body):
 
 
 class ProgramIn(Body):
+    # The program's identity (kept by devices across reorders and deletes); records written
+    # before programs had one send none, and get a stable one when read.
+    id: str | None = Field(default=None, min_length=1, max_length=L.PROGRAM_ID_MAX)
     name: str = Field(max_length=200)
     enabled: bool = True
     schedule: ScheduleKind = ScheduleKind.WEEKDAYS
