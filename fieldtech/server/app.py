@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -84,6 +85,33 @@ def _problem_response(problem: Problem, request: Request) -> JSONResponse:
     )
 
 
+_HTTP_KINDS = {k.status: k for k in (
+    ProblemType.BAD_REQUEST,
+    ProblemType.UNAUTHORIZED,
+    ProblemType.FORBIDDEN,
+    ProblemType.NOT_FOUND,
+    ProblemType.METHOD_NOT_ALLOWED,
+    ProblemType.TOO_LARGE,
+    ProblemType.HEADERS_TOO_LARGE,
+)}
+_BODY_UNREADABLE = (
+    "The body is not JSON this server can read: it must be UTF-8, nested at most a few hundred "
+    "levels, with numbers of at most 4,300 digits."
+)
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> str:
+    """Every method the spec lists at this path (Starlette names only the first route's)."""
+    path = request.url.path
+    methods = {
+        method.upper()
+        for template, operations in app.openapi()["paths"].items()
+        if re.fullmatch(re.sub(r"\{[^}/]+\}", "[^/]+", template), path)
+        for method in operations
+    }
+    return ", ".join(sorted(methods))
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -103,14 +131,23 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
-        kind = {
-            404: ProblemType.NOT_FOUND,
-            405: ProblemType.METHOD_NOT_ALLOWED,
-            401: ProblemType.UNAUTHORIZED,
-        }.get(exc.status_code)
+        # Raised by Starlette and FastAPI themselves (no route, wrong method, a body that is
+        # not JSON); their headers (Allow on a 405) are kept.
+        kind = _HTTP_KINDS.get(exc.status_code)
         if kind is None:
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
-        return _problem_response(Problem(kind, str(exc.detail)), request)
+            kind = ProblemType.BAD_REQUEST if exc.status_code < 500 else ProblemType.INTERNAL_ERROR
+        detail = _BODY_UNREADABLE if exc.status_code == 400 else str(exc.detail)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(app, request)
+        return _problem_response(Problem(kind, detail, headers=headers), request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette still logs the traceback; the client gets a problem and no internals.
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        problem = Problem(ProblemType.INTERNAL_ERROR, "The server failed; try again later.")
+        return _problem_response(problem, request)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:

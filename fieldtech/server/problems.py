@@ -25,6 +25,7 @@ class ProblemType(Enum):
     """A kind of error: its stable type URI, HTTP status and short title."""
 
     VALIDATION = _Kind("validation", 422, "Some fields are not valid")
+    BAD_REQUEST = _Kind("bad-request", 400, "The request could not be read")
     NOT_FOUND = _Kind("not-found", 404, "Not found")
     UNAUTHORIZED = _Kind("unauthorized", 401, "Sign in first")
     BAD_CREDENTIALS = _Kind("bad-credentials", 401, "Wrong e-mail or password")
@@ -49,6 +50,9 @@ class ProblemType(Enum):
     STALE_REVISION = _Kind("stale-revision", 412, "Changed on the server since you read it")
     IF_MATCH_REQUIRED = _Kind("if-match-required", 428, "If-Match is required")
     RATE_LIMITED = _Kind("rate-limited", 429, "Too many requests")
+    TOO_LARGE = _Kind("too-large", 413, "The request body is too large")
+    HEADERS_TOO_LARGE = _Kind("headers-too-large", 431, "The request headers are too large")
+    INTERNAL_ERROR = _Kind("internal-error", 500, "Something went wrong on the server")
     STORE_FAILED = _Kind("store-failed", 503, "The database could not apply this change")
 
     @property

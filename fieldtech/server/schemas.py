@@ -4,17 +4,25 @@ and rule is checked by fieldtech.domain.validation, the one owner of those limit
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from fieldtech.domain import limits as L
 from fieldtech.domain.models import ScheduleKind
 from fieldtech.domain.plans import Membership, SelfManagement, Tier
 from fieldtech.domain.validation import control_character_error
 
 Text = Field(default="", max_length=4000)
+# Every integer is bounded here by the column it reaches (INTEGER is 32 bits on PostgreSQL) or,
+# inside a configuration document, by the domain's limit (tests/server/test_hostile_input.py).
+INT32_MAX = 2**31 - 1
+Revision = Annotated[int, Field(ge=0, le=INT32_MAX)]
+Minutes = Annotated[int, Field(ge=L.RUN_MINUTES_MIN, le=L.RUN_MINUTES_MAX)]
+ZoneNumber = Annotated[int, Field(ge=1, le=L.ZONES_MAX)]
+ZoneCount = Annotated[int, Field(ge=L.ZONES_MIN, le=L.ZONES_MAX)]
 
 
 class Body(BaseModel):
@@ -42,14 +50,16 @@ class StaffIn(Body):
 
 
 class ZoneIn(Body):
-    number: int
+    number: ZoneNumber
     name: str = Field(max_length=200)
     enabled: bool = True
-    run_minutes: int = 10
-    cycle_minutes: int | None = None
-    soak_minutes: int | None = None
+    run_minutes: Minutes = 10
+    cycle_minutes: int | None = Field(default=None, ge=1, le=L.CYCLE_MINUTES_MAX)
+    soak_minutes: int | None = Field(default=None, ge=1, le=L.SOAK_MINUTES_MAX)
     master_valve: bool = False
-    seasonal_adjust_pct: int = 100
+    seasonal_adjust_pct: int = Field(
+        default=100, ge=L.SEASONAL_ADJUST_MIN, le=L.SEASONAL_ADJUST_MAX
+    )
     suspended_until: date | None = None
 
 
@@ -57,10 +67,12 @@ class ProgramIn(Body):
     name: str = Field(max_length=200)
     enabled: bool = True
     schedule: ScheduleKind = ScheduleKind.WEEKDAYS
-    days: list[int] = Field(default_factory=lambda: [0, 2, 4], max_length=7)
-    interval_days: int = 2
+    days: list[Annotated[int, Field(ge=0, le=6)]] = Field(
+        default_factory=lambda: [0, 2, 4], max_length=7
+    )
+    interval_days: int = Field(default=2, ge=L.INTERVAL_DAYS_MIN, le=L.INTERVAL_DAYS_MAX)
     start_times: list[str] = Field(default_factory=lambda: ["06:00"], max_length=10)
-    zone_minutes: dict[int, int] = Field(default_factory=dict)
+    zone_minutes: dict[ZoneNumber, Minutes] = Field(default_factory=dict)
 
 
 class ConfigIn(Body):
@@ -95,7 +107,7 @@ class ControllerIn(Body):
     customer_id: UUID
     name: str = Field(max_length=200)
     model: str = Field(default="FT-8", max_length=64)
-    zone_count: int = 8
+    zone_count: ZoneCount = 8
     serial: str | None = Field(default=None, max_length=64, description="None: not linked yet.")
     timezone: str = Field(default="UTC", max_length=64)
     location: str = Text
@@ -109,7 +121,7 @@ class ControllerPatch(Body):
     customer_id: UUID | None = None
     name: str | None = Field(default=None, max_length=200)
     model: str | None = Field(default=None, max_length=64)
-    zone_count: int | None = None
+    zone_count: ZoneCount | None = None
     serial: str | None = Field(default=None, max_length=64)
     timezone: str | None = Field(default=None, max_length=64)
     location: str | None = Field(default=None, max_length=4000)
@@ -143,7 +155,7 @@ class PairIn(Body):
 
 
 class HeartbeatIn(Body):
-    applied_revision: int | None = Field(default=None, ge=0, le=2**31)
+    applied_revision: Revision | None = None
     firmware: str | None = Field(default=None, max_length=64)
     locally_modified: bool = Field(
         default=False, description="The configuration was changed on the device itself."
@@ -151,8 +163,8 @@ class HeartbeatIn(Body):
 
 
 class RunZoneIn(Body):
-    zone: int = Field(ge=1, le=200)
-    seconds: int = Field(ge=1, le=64800)
+    zone: ZoneNumber
+    seconds: int = Field(ge=1, le=L.MANUAL_RUN_SECONDS_MAX)
 
 
 Op = Literal[
@@ -170,8 +182,8 @@ class BatchItem(Body):
     key: str = Field(min_length=1, max_length=200, description="The idempotency key.")
     op: Op
     id: UUID | None = Field(default=None, description="The record (not needed for creates).")
-    base_revision: int | None = Field(
-        default=None, ge=0, le=2**31, description="The revision the edit was based on."
+    base_revision: Revision | None = Field(
+        default=None, description="The revision the edit was based on."
     )
     data: dict[str, Any] = Field(default_factory=dict)
 

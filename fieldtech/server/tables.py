@@ -8,10 +8,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ID = String(36)  # uuid strings, chosen by the client for customers and controllers
+# Sequences that grow with the whole service's history (audit ids, change-log cursors): 64 bits.
+# SQLite's INTEGER is 64 bits already, and only INTEGER makes a primary key its rowid.
+BIGINT = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
@@ -34,7 +46,7 @@ class AccountRow(Base):
     staff_used: Mapped[int] = mapped_column(Integer, default=0)
     enthusiast_used: Mapped[int] = mapped_column(Integer, default=0)
     # Last change-log sequence number of this account (changes.py).
-    change_seq: Mapped[int] = mapped_column(Integer, default=0)
+    change_seq: Mapped[int] = mapped_column(BIGINT, default=0)
     created_at: Mapped[datetime]
 
 
@@ -194,7 +206,7 @@ class AuditRow(Base):
     __tablename__ = "audit"
     __table_args__ = (Index("ix_audit_account_id_id", "account_id", "id"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     controller_id: Mapped[str | None] = mapped_column(ID, index=True)  # kept after a delete
     customer_id: Mapped[str | None] = mapped_column(ID)
@@ -212,7 +224,7 @@ class ChangeRow(Base):
     account_id: Mapped[str] = mapped_column(
         ForeignKey("account.id", ondelete="CASCADE"), primary_key=True
     )
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BIGINT, primary_key=True)
     entity: Mapped[str] = mapped_column(String(20))
     entity_id: Mapped[str] = mapped_column(ID)
     op: Mapped[str] = mapped_column(String(10))  # upsert | delete
@@ -226,7 +238,7 @@ class IdempotencyRow(Base):
     __tablename__ = "idempotency"
     __table_args__ = (UniqueConstraint("account_id", "key"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(200))
     request_hash: Mapped[str] = mapped_column(String(64))
