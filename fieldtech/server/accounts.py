@@ -10,7 +10,7 @@ from sqlalchemy import select
 from fieldtech.domain.limits import EMAIL_RE
 from fieldtech.domain.plans import Tier, TierLimits
 from fieldtech.server.db import Database
-from fieldtech.server.security import hash_password, new_plan_code
+from fieldtech.server.security import hash_password, new_plan_code, token_hash
 from fieldtech.server.state import utcnow
 from fieldtech.server.tables import AccountRow, PlanCodeRow, UserRow
 
@@ -75,8 +75,8 @@ def issue_plan_codes(db: Database, count: int) -> list[str]:
     with db.write() as s:
         while len(codes) < count:
             code = new_plan_code()
-            if code in codes or s.get(PlanCodeRow, code) is not None:
+            if code in codes or s.get(PlanCodeRow, token_hash(code)) is not None:
                 continue
             codes.add(code)
-            s.add(PlanCodeRow(code=code, issued_at=now))
+            s.add(PlanCodeRow(code_hash=token_hash(code), issued_at=now))
     return sorted(codes)

@@ -195,7 +195,7 @@ def create_controller(s: Session, ctx: Context, body: ControllerIn) -> Controlle
     controller = domain_checked(parse_controller, data)
     check_new_id(s, ctx, ControllerRow, controller.id, "controller")
     if controller.serial:
-        check_serial_free(s, controller.serial)
+        check_serial_free(s, ctx.account_id, controller.serial)
     account = s.get_one(AccountRow, ctx.account_id)
     quota.take_controller_slots(s, account)  # same transaction as the insert below
     row = ControllerRow(
@@ -245,7 +245,7 @@ def update_controller(
     domain_checked(parse_controller, merged)
     changed = {k: v for k, v in changes.items() if getattr(row, k) != v}
     if changed.get("serial"):
-        check_serial_free(s, changed["serial"])
+        check_serial_free(s, ctx.account_id, changed["serial"])
     if "serial" in changed:  # other hardware, or none: the old device's token stops working
         s.execute(delete(DeviceTokenRow).where(DeviceTokenRow.controller_id == row.id))
     if changed:
@@ -327,11 +327,15 @@ def check_new_id(
         )
 
 
-def check_serial_free(s: Session, serial: str) -> None:
-    if s.scalar(select(ControllerRow.id).where(ControllerRow.serial == serial)) is not None:
+def check_serial_free(s: Session, account_id: str, serial: str) -> None:
+    """Refuse a serial another record of this account has; other accounts' are not looked at."""
+    taken = select(ControllerRow.id).where(
+        ControllerRow.account_id == account_id, ControllerRow.serial == serial
+    )
+    if s.scalar(taken) is not None:
         raise Problem(
             ProblemType.SERIAL_TAKEN,
-            f"Serial {serial} is already bound to a controller record.",
+            f"Serial {serial} is already bound to another controller record of this account.",
             fix="Check the label; if the hardware moved, remove the serial from its old record "
             "first.",
         )

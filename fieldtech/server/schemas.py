@@ -16,13 +16,21 @@ from fieldtech.domain.plans import Membership, SelfManagement, Tier
 from fieldtech.domain.validation import control_character_error
 
 Text = Field(default="", max_length=4000)
-# Every integer is bounded here by the column it reaches (INTEGER is 32 bits on PostgreSQL) or,
-# inside a configuration document, by the domain's limit (tests/server/test_hostile_input.py).
+# Every integer in the spec is bounded (tests/server/test_hostile_input.py): here when no other
+# check stands between it and a column (INTEGER is 32 bits on PostgreSQL); otherwise the spec
+# shows the domain's limit and the domain checks it, with its messages and field paths.
 INT32_MAX = 2**31 - 1
 Revision = Annotated[int, Field(ge=0, le=INT32_MAX)]
-Minutes = Annotated[int, Field(ge=L.RUN_MINUTES_MIN, le=L.RUN_MINUTES_MAX)]
-ZoneNumber = Annotated[int, Field(ge=1, le=L.ZONES_MAX)]
-ZoneCount = Annotated[int, Field(ge=L.ZONES_MIN, le=L.ZONES_MAX)]
+
+
+def domain_range(lo: int, hi: int) -> Any:
+    """Shown in the spec; enforced by fieldtech.domain.validation."""
+    return Field(json_schema_extra={"minimum": lo, "maximum": hi})
+
+
+Minutes = Annotated[int, domain_range(L.RUN_MINUTES_MIN, L.RUN_MINUTES_MAX)]
+ZoneNumber = Annotated[int, domain_range(1, L.ZONES_MAX)]
+ZoneCount = Annotated[int, domain_range(L.ZONES_MIN, L.ZONES_MAX)]
 
 
 class Body(BaseModel):
@@ -54,12 +62,12 @@ class ZoneIn(Body):
     name: str = Field(max_length=200)
     enabled: bool = True
     run_minutes: Minutes = 10
-    cycle_minutes: int | None = Field(default=None, ge=1, le=L.CYCLE_MINUTES_MAX)
-    soak_minutes: int | None = Field(default=None, ge=1, le=L.SOAK_MINUTES_MAX)
+    cycle_minutes: Annotated[int, domain_range(1, L.CYCLE_MINUTES_MAX)] | None = None
+    soak_minutes: Annotated[int, domain_range(1, L.SOAK_MINUTES_MAX)] | None = None
     master_valve: bool = False
-    seasonal_adjust_pct: int = Field(
-        default=100, ge=L.SEASONAL_ADJUST_MIN, le=L.SEASONAL_ADJUST_MAX
-    )
+    seasonal_adjust_pct: Annotated[
+        int, domain_range(L.SEASONAL_ADJUST_MIN, L.SEASONAL_ADJUST_MAX)
+    ] = 100
     suspended_until: date | None = None
 
 
@@ -67,10 +75,10 @@ class ProgramIn(Body):
     name: str = Field(max_length=200)
     enabled: bool = True
     schedule: ScheduleKind = ScheduleKind.WEEKDAYS
-    days: list[Annotated[int, Field(ge=0, le=6)]] = Field(
+    days: list[Annotated[int, domain_range(0, 6)]] = Field(
         default_factory=lambda: [0, 2, 4], max_length=7
     )
-    interval_days: int = Field(default=2, ge=L.INTERVAL_DAYS_MIN, le=L.INTERVAL_DAYS_MAX)
+    interval_days: Annotated[int, domain_range(L.INTERVAL_DAYS_MIN, L.INTERVAL_DAYS_MAX)] = 2
     start_times: list[str] = Field(default_factory=lambda: ["06:00"], max_length=10)
     zone_minutes: dict[ZoneNumber, Minutes] = Field(default_factory=dict)
 
@@ -163,7 +171,7 @@ class HeartbeatIn(Body):
 
 
 class RunZoneIn(Body):
-    zone: ZoneNumber
+    zone: int = Field(ge=1, le=L.ZONES_MAX)
     seconds: int = Field(ge=1, le=L.MANUAL_RUN_SECONDS_MAX)
 
 

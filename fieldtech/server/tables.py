@@ -59,7 +59,9 @@ class UserRow(Base):
     account_id: Mapped[str | None] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(String(20))  # "staff" | "customer"
-    email: Mapped[str] = mapped_column(String(320), unique=True)
+    # Unique within an account (checked under its lock), not across the service: a global rule
+    # would tell any contractor which e-mails have a login somewhere (issue 14).
+    email: Mapped[str] = mapped_column(String(320), index=True)
     password_hash: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime]
 
@@ -99,6 +101,9 @@ class CustomerRow(Base):
 
 class ControllerRow(Base):
     __tablename__ = "controller"
+    # A serial is unique within an account: typing one is a claim that pairing proves, and a
+    # service-wide rule would tell a contractor which serials other accounts have (issue 14).
+    __table_args__ = (UniqueConstraint("account_id", "serial"),)
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     # Copied from the customer so every query is scoped by one indexed column.
@@ -111,7 +116,7 @@ class ControllerRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     model: Mapped[str] = mapped_column(String(64))
     zone_count: Mapped[int] = mapped_column(Integer)
-    serial: Mapped[str | None] = mapped_column(String(32), unique=True)
+    serial: Mapped[str | None] = mapped_column(String(32), index=True)
     timezone: Mapped[str] = mapped_column(String(64))
     location: Mapped[str] = mapped_column(Text, default="")
     notes: Mapped[str] = mapped_column(Text, default="")
@@ -165,7 +170,7 @@ class PlanCodeRow(Base):
 
     __tablename__ = "plan_code"
 
-    code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256, as tokens
     issued_at: Mapped[datetime]
     redeemed_at: Mapped[datetime | None]
     account_id: Mapped[str | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))

@@ -6,7 +6,8 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from fieldtech.domain.limits import EMAIL_RE
 from fieldtech.server import quota
@@ -22,10 +23,11 @@ from fieldtech.server.security import (
     token_hash,
     verify_password,
 )
-from fieldtech.server.tables import AccountRow, ApiTokenRow, UserRow
+from fieldtech.server.tables import AccountRow, ApiTokenRow, CustomerRow, UserRow
 from fieldtech.server.views import iso
 
 router = APIRouter(prefix="/v1", tags=["auth"])
+LOGIN_HASHES = 2
 
 
 def normalize_email(email: str) -> str:
@@ -37,16 +39,29 @@ def check_email(email: str) -> None:
         raise validation([("email", "That does not look like an e-mail address.")])
 
 
+def check_email_free(s: Session, account_id: str, email: str) -> None:
+    """409 if a staff user of the account, or a login of one of its customers, has `email`.
+
+    Only this account is looked at (under its lock): whether the e-mail signs in anywhere
+    else is none of its business, and answering so would let anyone test addresses."""
+    staff = select(UserRow.id).where(UserRow.account_id == account_id, UserRow.email == email)
+    customers = (
+        select(UserRow.id)
+        .join(CustomerRow, CustomerRow.id == UserRow.customer_id)
+        .where(CustomerRow.account_id == account_id, UserRow.email == email)
+    )
+    if s.scalar(staff.union_all(customers).limit(1)) is not None:
+        raise Problem(
+            ProblemType.ALREADY_EXISTS, "A user of this account already has this e-mail."
+        )
+
+
 @router.post("/auth/login", summary="Sign in; returns an API token (shown once)")
 def login(state: State, body: LoginIn) -> dict[str, Any]:
     email = normalize_email(body.email)
     state.login_limiter.check(email)
-    with state.db.read() as s:
-        user = s.scalar(select(UserRow).where(UserRow.email == email))
+    user = _signed_in_user(state, email, body.password)
     if user is None:
-        burn_password_time(body.password)
-        raise Problem(ProblemType.BAD_CREDENTIALS, "Check the e-mail and password.")
-    if not verify_password(body.password, user.password_hash):
         raise Problem(ProblemType.BAD_CREDENTIALS, "Check the e-mail and password.")
     token = new_user_token()
     now = state.clock()
@@ -66,6 +81,24 @@ def login(state: State, body: LoginIn) -> dict[str, Any]:
         "token_id": row.id,
         "user": {"id": user.id, "email": user.email, "role": user.role},
     }
+
+
+def _signed_in_user(state: State, email: str, password: str) -> UserRow | None:
+    """The user with this e-mail and password. An e-mail may sign in to more than one account
+    (one login each); the password tells them apart. Every login checks at least
+    LOGIN_HASHES hashes, so the time taken does not tell whether the e-mail is in use
+    elsewhere (an attacker who made a login for it in their own account compares 1 with 2)."""
+    with state.db.read() as s:
+        users = s.scalars(
+            select(UserRow).where(UserRow.email == email).order_by(UserRow.created_at, UserRow.id)
+        ).all()
+    found = None
+    for user in users:
+        if verify_password(password, user.password_hash) and found is None:
+            found = user
+    for _ in range(LOGIN_HASHES - len(users)):
+        burn_password_time(password)
+    return found
 
 
 @router.get("/me", summary="Who the token belongs to")
@@ -131,8 +164,7 @@ def add_staff(state: State, caller: Staff, body: StaffIn) -> dict[str, Any]:
     password_hash = hash_password(body.password)  # slow: outside the transaction
     ctx = context(state, caller)
     with state.db.write(ctx.account_id) as s:
-        if s.scalar(select(func.count()).where(UserRow.email == email)):
-            raise Problem(ProblemType.ALREADY_EXISTS, "A user with this e-mail already exists.")
+        check_email_free(s, ctx.account_id, email)
         quota.take_staff_seat(s, s.get_one(AccountRow, ctx.account_id))
         user = UserRow(
             id=str(uuid.uuid4()),

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from fieldtech.domain.validation import normalize_plan_code, normalize_serial, plan_code_error
 from fieldtech.server import operations as ops
 from fieldtech.server import quota
-from fieldtech.server.api.auth_routes import check_email, normalize_email
+from fieldtech.server.api.auth_routes import check_email, check_email_free, normalize_email
 from fieldtech.server.api.common import context, parse_if_match
 from fieldtech.server.auth import Caller, Staff, State, User
 from fieldtech.server.journal import Context, audit, log_change
@@ -23,7 +23,7 @@ from fieldtech.server.schemas import (
     LinkIn,
     PlanCodeIn,
 )
-from fieldtech.server.security import hash_password
+from fieldtech.server.security import hash_password, token_hash
 from fieldtech.server.tables import (
     AccountRow,
     ControllerRow,
@@ -173,8 +173,7 @@ def add_customer_user(
     ctx = context(state, caller)
     with state.db.write(ctx.account_id) as s:
         ops.get_customer(s, ctx.account_id, customer_id)
-        if s.scalar(select(UserRow.id).where(UserRow.email == email)):
-            raise Problem(ProblemType.ALREADY_EXISTS, "A user with this e-mail already exists.")
+        check_email_free(s, ctx.account_id, email)
         user = UserRow(
             id=str(uuid.uuid4()),
             account_id=None,
@@ -224,8 +223,12 @@ def redeem_plan_code(
     with state.db.write(ctx.account_id) as s:
         row = ops.get_customer(s, ctx.account_id, customer_id)
         _refuse_if_enthusiast(row)
-        plan_code = s.get(PlanCodeRow, code, with_for_update=True)
-        if plan_code is None:
+        plan_code = s.get(PlanCodeRow, token_hash(code), with_for_update=True)
+        # A code another account redeemed gets the answer an unknown code gets: which codes
+        # exist is the vendor's to know, not a guesser's.
+        if plan_code is None or (
+            plan_code.redeemed_at is not None and plan_code.account_id != ctx.account_id
+        ):
             raise Problem(
                 ProblemType.PLAN_CODE_UNKNOWN,
                 f"{code} is not a plan code we issued. Check it against the card or e-mail.",

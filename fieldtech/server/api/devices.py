@@ -63,7 +63,7 @@ def pair(state: State, body: PairIn, request: Request) -> dict[str, Any]:
         row = s.get_one(ControllerRow, controller_id)
         ctx = Context(account_id=account_id, actor=f"device:{serial}", now=now)
         if row.serial is None:
-            check_serial_free(s, serial)
+            check_serial_free(s, account_id, serial)
             row.serial = serial  # pairing binds the hardware to a "not linked" record
             row.revision += 1
             row.updated_at = now

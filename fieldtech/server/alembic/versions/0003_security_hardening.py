@@ -1,10 +1,12 @@
-"""Security hardening (issue 14): 64-bit sequences
+"""Security hardening (issue 14): 64-bit sequences; e-mails and serials unique per account;
+plan codes stored as sha256
 
 Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-05 05:00:00
 """
 
+import hashlib
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -28,15 +30,61 @@ def _postgres() -> bool:
     return op.get_bind().dialect.name == "postgresql"
 
 
+# 0001 made these unique constraints without names: PostgreSQL named them <table>_<column>_key;
+# on SQLite, batch mode names reflected ones by this convention so they can be dropped.
+_SQLITE_NAMES = {"uq": "uq_%(table_name)s_%(column_0_name)s"}
+
+
+def _unique_name(table: str, column: str) -> str:
+    return f"{table}_{column}_key" if _postgres() else f"uq_{table}_{column}"
+
+
 def upgrade() -> None:
     if _postgres():
         for table, column, sequence in _BIGINT:
             op.alter_column(table, column, type_=sa.BigInteger(), existing_type=sa.Integer())
             if sequence:  # a serial's sequence is typed too, and stops at 2^31 - 1
                 op.execute(f"ALTER SEQUENCE {sequence} AS bigint")
+    with op.batch_alter_table("app_user", naming_convention=_SQLITE_NAMES) as batch:
+        batch.drop_constraint(_unique_name("app_user", "email"), type_="unique")
+        batch.create_index("ix_app_user_email", ["email"])
+    with op.batch_alter_table("controller", naming_convention=_SQLITE_NAMES) as batch:
+        batch.drop_constraint(_unique_name("controller", "serial"), type_="unique")
+        batch.create_index("ix_controller_serial", ["serial"])
+        batch.create_unique_constraint(
+            "uq_controller_account_id_serial", ["account_id", "serial"]
+        )
+    _hash_plan_codes()
+
+
+def _hash_plan_codes() -> None:
+    with op.batch_alter_table("plan_code") as batch:
+        batch.alter_column(
+            "code", new_column_name="code_hash", type_=sa.String(64), existing_type=sa.String(9)
+        )
+    bind = op.get_bind()
+    codes = bind.execute(sa.text("SELECT code_hash FROM plan_code")).scalars().all()
+    for code in codes:
+        bind.execute(
+            sa.text("UPDATE plan_code SET code_hash = :hash WHERE code_hash = :code"),
+            {"hash": hashlib.sha256(code.encode()).hexdigest(), "code": code},
+        )
 
 
 def downgrade() -> None:
+    # Hashed plan codes cannot be turned back into codes: downgrading drops them.
+    op.execute("DELETE FROM plan_code")
+    with op.batch_alter_table("plan_code") as batch:
+        batch.alter_column(
+            "code_hash", new_column_name="code", type_=sa.String(9), existing_type=sa.String(64)
+        )
+    with op.batch_alter_table("controller") as batch:
+        batch.drop_constraint("uq_controller_account_id_serial", type_="unique")
+        batch.drop_index("ix_controller_serial")
+        batch.create_unique_constraint(_unique_name("controller", "serial"), ["serial"])
+    with op.batch_alter_table("app_user") as batch:
+        batch.drop_index("ix_app_user_email")
+        batch.create_unique_constraint(_unique_name("app_user", "email"), ["email"])
     if _postgres():
         for table, column, sequence in _BIGINT:
             if sequence:
