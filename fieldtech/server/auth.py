@@ -14,6 +14,7 @@ from fieldtech.server.problems import Problem, ProblemType
 from fieldtech.server.security import DEVICE_TOKEN_PREFIX, token_hash
 from fieldtech.server.state import ServerState
 from fieldtech.server.tables import (
+    OWNER,
     ApiTokenRow,
     CustomerRow,
     UserRow,
@@ -37,10 +38,20 @@ class Caller:
     account_id: str | None
     customer_id: str | None
     token_id: str
+    account_role: str | None = None  # staff: "owner" | "staff"
+    billing: bool = False
 
     @property
     def is_staff(self) -> bool:
         return self.role == "staff"
+
+    @property
+    def is_owner(self) -> bool:
+        return self.is_staff and self.account_role == OWNER
+
+    @property
+    def may_bill(self) -> bool:
+        return self.is_owner or (self.is_staff and self.billing)
 
 
 async def server_state(request: Request) -> ServerState:
@@ -83,12 +94,31 @@ def current_user(
             )
     # A customer follows their customer record: linked to a contractor, or on their own.
     account_id = customer_account if user.role == "customer" else user.account_id
-    return Caller(user.id, user.email, user.role, account_id, user.customer_id, token.id)
+    return Caller(
+        user.id,
+        user.email,
+        user.role,
+        account_id,
+        user.customer_id,
+        token.id,
+        user.account_role,
+        user.billing,
+    )
 
 
 def current_staff(caller: Annotated[Caller, Depends(current_user)]) -> Caller:
     if not caller.is_staff or caller.account_id is None:
         raise Problem(ProblemType.FORBIDDEN, "Only the contractor's staff can do this.")
+    return caller
+
+
+def current_owner(caller: Annotated[Caller, Depends(current_staff)]) -> Caller:
+    if not caller.is_owner:
+        raise Problem(
+            ProblemType.FORBIDDEN,
+            "Only an owner of the account can do this (the tier, billing and staff).",
+            fix="Ask an owner of the account.",
+        )
     return caller
 
 
@@ -114,4 +144,5 @@ def unauthorized_device() -> Problem:
 
 User = Annotated[Caller, Depends(current_user)]
 Staff = Annotated[Caller, Depends(current_staff)]
+Owner = Annotated[Caller, Depends(current_owner)]
 DeviceTokenHash = Annotated[str, Depends(device_token)]

@@ -52,9 +52,19 @@ class LoginIn(Body):
     token_name: str = Field(default="api", max_length=100, description="Shown in the token list.")
 
 
+StaffRole = Literal["owner", "staff"]
+
+
 class StaffIn(Body):
     email: str = Field(max_length=320)
     password: str = Field(min_length=8, max_length=1000)
+    role: StaffRole = Field(default="staff", description="owner: tier, billing and staff too.")
+    billing: bool = Field(default=False, description="May handle contracts and invoices.")
+
+
+class StaffRoleIn(Body):
+    role: StaffRole | None = None
+    billing: bool | None = None
 
 
 class ZoneIn(Body):

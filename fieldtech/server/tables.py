@@ -26,6 +26,9 @@ ID = String(36)  # uuid strings, chosen by the client for customers and controll
 BIGINT = BigInteger().with_variant(Integer(), "sqlite")
 
 
+OWNER, STAFF = "owner", "staff"  # a staff user's role in the account (UserRow.account_role)
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -59,6 +62,10 @@ class UserRow(Base):
     account_id: Mapped[str | None] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(String(20))  # "staff" | "customer"
+    # Staff only: "owner" (tier, billing, staff, the account itself; at least one per account)
+    # or "staff" (the fleet); `billing` lets a staff member handle contracts and invoices.
+    account_role: Mapped[str | None] = mapped_column(String(20))
+    billing: Mapped[bool] = mapped_column(default=False)
     # Unique within an account (checked under its lock), not across the service: a global rule
     # would tell any contractor which e-mails have a login somewhere (issue 14).
     email: Mapped[str] = mapped_column(String(320), index=True)

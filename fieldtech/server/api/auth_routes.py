@@ -6,16 +6,16 @@ import uuid
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fieldtech.domain.limits import EMAIL_RE
 from fieldtech.server import quota
 from fieldtech.server.api.common import context
-from fieldtech.server.auth import Staff, State, User
+from fieldtech.server.auth import Owner, Staff, State, User
 from fieldtech.server.journal import audit
 from fieldtech.server.problems import Problem, ProblemType, not_found, validation
-from fieldtech.server.schemas import LoginIn, StaffIn
+from fieldtech.server.schemas import LoginIn, StaffIn, StaffRoleIn
 from fieldtech.server.security import (
     burn_password_time,
     hash_password,
@@ -23,7 +23,7 @@ from fieldtech.server.security import (
     token_hash,
     verify_password,
 )
-from fieldtech.server.tables import AccountRow, ApiTokenRow, CustomerRow, UserRow
+from fieldtech.server.tables import OWNER, STAFF, AccountRow, ApiTokenRow, CustomerRow, UserRow
 from fieldtech.server.views import iso
 
 router = APIRouter(prefix="/v1", tags=["auth"])
@@ -110,6 +110,8 @@ def me(caller: User) -> dict[str, Any]:
         "account_id": caller.account_id,
         "customer_id": caller.customer_id,
         "token_id": caller.token_id,
+        "account_role": caller.account_role if caller.is_staff else None,
+        "billing": caller.may_bill,
     }
 
 
@@ -144,7 +146,17 @@ def revoke_token(state: State, caller: User, token_id: str) -> None:
         row.revoked_at = state.clock()
 
 
-@router.get("/staff", tags=["account"], summary="The account's staff users")
+def staff_json(u: UserRow) -> dict[str, Any]:
+    return {
+        "id": u.id,
+        "email": u.email,
+        "role": u.account_role or STAFF,
+        "billing": u.account_role == OWNER or u.billing,
+        "created_at": iso(u.created_at),
+    }
+
+
+@router.get("/staff", tags=["account"], summary="The account's staff users and their roles")
 def list_staff(state: State, caller: Staff) -> dict[str, Any]:
     with state.db.read() as s:
         rows = s.scalars(
@@ -152,13 +164,13 @@ def list_staff(state: State, caller: Staff) -> dict[str, Any]:
             .where(UserRow.account_id == caller.account_id, UserRow.role == "staff")
             .order_by(UserRow.created_at, UserRow.email)
         ).all()
-    return {
-        "staff": [{"id": u.id, "email": u.email, "created_at": iso(u.created_at)} for u in rows]
-    }
+    return {"staff": [staff_json(u) for u in rows]}
 
 
-@router.post("/staff", status_code=201, tags=["account"], summary="Add a staff user (plan limit)")
-def add_staff(state: State, caller: Staff, body: StaffIn) -> dict[str, Any]:
+@router.post(
+    "/staff", status_code=201, tags=["account"], summary="Add a staff user (owners; plan limit)"
+)
+def add_staff(state: State, caller: Owner, body: StaffIn) -> dict[str, Any]:
     email = normalize_email(body.email)
     check_email(email)
     password_hash = hash_password(body.password)  # slow: outside the transaction
@@ -171,24 +183,78 @@ def add_staff(state: State, caller: Staff, body: StaffIn) -> dict[str, Any]:
             account_id=ctx.account_id,
             customer_id=None,
             role="staff",
+            account_role=body.role,
+            billing=body.billing,
             email=email,
             password_hash=password_hash,
             created_at=ctx.now,
         )
         s.add(user)
-        audit(s, ctx, "staff.add", detail={"email": email})
-    return {"id": user.id, "email": email, "created_at": iso(user.created_at)}
+        audit(s, ctx, "staff.add", detail={"email": email, "role": body.role,
+                                          "billing": body.billing})
+    return staff_json(user)
 
 
-@router.delete("/staff/{user_id}", status_code=204, tags=["account"], summary="Remove a staff user")
-def remove_staff(state: State, caller: Staff, user_id: str) -> None:
+@router.patch(
+    "/staff/{user_id}",
+    tags=["account"],
+    summary="Change a staff user's role or billing permission (owners; one owner always stays)",
+)
+def change_staff_role(
+    state: State, caller: Owner, user_id: str, body: StaffRoleIn
+) -> dict[str, Any]:
     ctx = context(state, caller)
     with state.db.write(ctx.account_id) as s:
-        user = s.get(UserRow, user_id)
-        if user is None or user.account_id != ctx.account_id or user.role != "staff":
-            raise not_found("staff user")
+        user = _staff_user(s, ctx.account_id, user_id)
+        before = {"role": user.account_role or STAFF, "billing": user.billing}
+        after = {
+            "role": body.role if body.role is not None else before["role"],
+            "billing": body.billing if body.billing is not None else before["billing"],
+        }
+        if before["role"] == OWNER and after["role"] != OWNER:
+            _keep_an_owner(s, ctx.account_id, user)
+        if after != before:
+            user.account_role, user.billing = after["role"], after["billing"]
+            audit(s, ctx, "staff.role", detail={"email": user.email, "from": before, "to": after})
+        return staff_json(user)
+
+
+@router.delete(
+    "/staff/{user_id}", status_code=204, tags=["account"], summary="Remove a staff user (owners)"
+)
+def remove_staff(state: State, caller: Owner, user_id: str) -> None:
+    ctx = context(state, caller)
+    with state.db.write(ctx.account_id) as s:
+        user = _staff_user(s, ctx.account_id, user_id)
         if user.id == caller.user_id:
             raise Problem(ProblemType.FORBIDDEN, "You cannot remove yourself.")
+        if user.account_role == OWNER:
+            _keep_an_owner(s, ctx.account_id, user)
         s.delete(user)
         quota.release_staff_seat(s, ctx.account_id)
-        audit(s, ctx, "staff.remove", detail={"email": user.email})
+        audit(s, ctx, "staff.remove", detail={"email": user.email, "role": user.account_role})
+
+
+def _staff_user(s: Session, account_id: str, user_id: str) -> UserRow:
+    user = s.get(UserRow, user_id)
+    if user is None or user.account_id != account_id or user.role != "staff":
+        raise not_found("staff user")
+    return user
+
+
+def _keep_an_owner(s: Session, account_id: str, leaving: UserRow) -> None:
+    """409 unless another owner stays (checked under the account's lock, so two owners
+    demoting each other at once cannot leave none)."""
+    others = s.scalar(
+        select(func.count()).where(
+            UserRow.account_id == account_id,
+            UserRow.account_role == OWNER,
+            UserRow.id != leaving.id,
+        )
+    )
+    if not others:
+        raise Problem(
+            ProblemType.LAST_OWNER,
+            f"{leaving.email} is the account's only owner.",
+            fix="Make another staff user an owner first.",
+        )

@@ -1,5 +1,6 @@
 """Security hardening (issue 14): 64-bit sequences; e-mails and serials unique per account;
-plan codes stored as sha256
+plan codes stored as sha256; staff roles (owner / staff, billing), the first user owning
+existing accounts
 
 Revision ID: 0003
 Revises: 0002
@@ -55,6 +56,28 @@ def upgrade() -> None:
             "uq_controller_account_id_serial", ["account_id", "serial"]
         )
     _hash_plan_codes()
+    _staff_roles()
+
+
+def _staff_roles() -> None:
+    with op.batch_alter_table("app_user") as batch:
+        batch.add_column(sa.Column("account_role", sa.String(20), nullable=True))
+        batch.add_column(
+            sa.Column("billing", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+    op.execute("UPDATE app_user SET account_role = 'staff' WHERE role = 'staff'")
+    # An existing account's first user (who created it) becomes its owner.
+    op.execute(
+        """
+        UPDATE app_user SET account_role = 'owner'
+        WHERE role = 'staff' AND NOT EXISTS (
+            SELECT 1 FROM app_user AS earlier
+            WHERE earlier.account_id = app_user.account_id AND earlier.role = 'staff'
+              AND (earlier.created_at < app_user.created_at
+                   OR (earlier.created_at = app_user.created_at AND earlier.id < app_user.id))
+        )
+        """
+    )
 
 
 def _hash_plan_codes() -> None:
@@ -72,6 +95,9 @@ def _hash_plan_codes() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("app_user") as batch:
+        batch.drop_column("billing")
+        batch.drop_column("account_role")
     # Hashed plan codes cannot be turned back into codes: downgrading drops them.
     op.execute("DELETE FROM plan_code")
     with op.batch_alter_table("plan_code") as batch:
