@@ -21,6 +21,7 @@ from fieldtech.server.api import devices as devices_api
 from fieldtech.server.db import Database, make_engine, migrate
 from fieldtech.server.device_gateway import DeviceGateway
 from fieldtech.server.device_store import PostgresDeviceStore
+from fieldtech.server.http_limits import RequestLimits
 from fieldtech.server.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemType, not_storable
 from fieldtech.server.state import Limits, ServerState, utcnow
 
@@ -63,6 +64,7 @@ def create_app(
         app.include_router(module.router)
     _install_error_handlers(app)
     app.add_middleware(DeviceGateway, state=state)  # device polls skip FastAPI's routing
+    app.add_middleware(RequestLimits)  # added last: outermost, before any token is looked at
 
     @app.get("/healthz", tags=["meta"], summary="Liveness")
     def healthz() -> dict[str, str]:
