@@ -54,6 +54,10 @@ class Caller:
         return self.is_owner or (self.is_staff and self.billing)
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 async def server_state(request: Request) -> ServerState:
     # async: a dependency this small should not take a trip through the thread pool
     return request.app.state.server
@@ -86,7 +90,7 @@ def current_user(
     if row is None:
         raise _unauthorized("This token is unknown or was revoked. Sign in again.")
     token, user, customer_account = row
-    state.user_limiter.check(digest)
+    state.user_limiter.check(digest, vouched=True)
     if token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY:
         with state.db.write() as s:
             s.execute(

@@ -244,6 +244,16 @@ class ChangeRow(Base):
     at: Mapped[datetime]
 
 
+class RateLimitRow(Base):
+    """A token bucket shared by every server process (ratelimit.SharedRateLimiter)."""
+
+    __tablename__ = "rate_limit"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the key
+    tokens: Mapped[float]
+    at: Mapped[float]  # seconds since the epoch
+
+
 class IdempotencyRow(Base):
     """Results of applied batch items, replayed when the same key comes again."""
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fieldtech.domain.limits import EMAIL_RE
 from fieldtech.server import quota
 from fieldtech.server.api.common import context
-from fieldtech.server.auth import Owner, Staff, State, User
+from fieldtech.server.auth import Owner, Staff, State, User, client_address
 from fieldtech.server.journal import audit
 from fieldtech.server.problems import Problem, ProblemType, not_found, validation
 from fieldtech.server.schemas import LoginIn, StaffIn, StaffRoleIn
@@ -28,6 +28,7 @@ from fieldtech.server.views import iso
 
 router = APIRouter(prefix="/v1", tags=["auth"])
 LOGIN_HASHES = 2
+KNOWN_CLIENT_S = 90 * 24 * 3600  # an address that signed in to an e-mail within 90 days
 
 
 def normalize_email(email: str) -> str:
@@ -57,12 +58,16 @@ def check_email_free(s: Session, account_id: str, email: str) -> None:
 
 
 @router.post("/auth/login", summary="Sign in; returns an API token (shown once)")
-def login(state: State, body: LoginIn) -> dict[str, Any]:
+def login(state: State, body: LoginIn, request: Request) -> dict[str, Any]:
     email = normalize_email(body.email)
-    state.login_limiter.check(email)
+    address = client_address(request)
+    _login_allowed(state, email, address)
     user = _signed_in_user(state, email, body.password)
+    pair = (f"login|{email}|{address}", state.limits.login)
     if user is None:
+        state.guesses.take(pair, (f"login|{email}", state.limits.login_email))
         raise Problem(ProblemType.BAD_CREDENTIALS, "Check the e-mail and password.")
+    state.guesses.mark(f"known|{email}|{address}")
     token = new_user_token()
     now = state.clock()
     row = ApiTokenRow(
@@ -81,6 +86,20 @@ def login(state: State, body: LoginIn) -> dict[str, Any]:
         "token_id": row.id,
         "user": {"id": user.id, "email": user.email, "role": user.role},
     }
+
+
+def _login_allowed(state: State, email: str, address: str) -> None:
+    """429 before any password is checked when this address, or this e-mail, is guessing.
+
+    Every attempt counts against the address; wrong passwords count against the e-mail from
+    that address, and against the e-mail from everywhere. That last lock is aimed at guessers:
+    an address the e-mail signed in from before gets through it, so a guesser cannot lock
+    the real user out."""
+    state.guesses.take((f"address|{address}", state.limits.login_address))
+    limits = [(f"login|{email}|{address}", state.limits.login)]
+    if not state.guesses.seen_within(f"known|{email}|{address}", KNOWN_CLIENT_S):
+        limits.append((f"login|{email}", state.limits.login_email))
+    state.guesses.check(*limits)
 
 
 def _signed_in_user(state: State, email: str, password: str) -> UserRow | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Request, Response
 from sqlalchemy import func, select
 
 from fieldtech.domain.validation import normalize_plan_code, normalize_serial, plan_code_error
@@ -13,7 +13,7 @@ from fieldtech.server import operations as ops
 from fieldtech.server import quota
 from fieldtech.server.api.auth_routes import check_email, check_email_free, normalize_email
 from fieldtech.server.api.common import context, parse_if_match
-from fieldtech.server.auth import Caller, Staff, State, User
+from fieldtech.server.auth import Caller, Staff, State, User, client_address
 from fieldtech.server.journal import Context, audit, log_change
 from fieldtech.server.problems import Problem, ProblemType, not_found, validation
 from fieldtech.server.schemas import (
@@ -24,6 +24,7 @@ from fieldtech.server.schemas import (
     PlanCodeIn,
 )
 from fieldtech.server.security import hash_password, token_hash
+from fieldtech.server.state import ServerState
 from fieldtech.server.tables import (
     AccountRow,
     ControllerRow,
@@ -210,7 +211,7 @@ def _refuse_if_enthusiast(row: CustomerRow) -> None:
 
 @router.post("/customers/{customer_id}/plan/redeem", tags=["plans"], summary="Redeem a plan code")
 def redeem_plan_code(
-    state: State, caller: Staff, customer_id: str, body: PlanCodeIn
+    state: State, caller: Staff, customer_id: str, body: PlanCodeIn, request: Request
 ) -> dict[str, Any]:
     if message := plan_code_error(body.code):
         raise Problem(
@@ -218,8 +219,23 @@ def redeem_plan_code(
             message,
             errors=[{"field": "code", "message": message}],
         )
-    code = normalize_plan_code(body.code)
     ctx = context(state, caller)
+    # Codes are 32 bits: wrong ones are counted per account and per address, in the database
+    # so that every token and every worker process counts against the same budget.
+    guesses = (
+        (f"plan-code|account|{ctx.account_id}", state.limits.plan_code),
+        (f"plan-code|address|{client_address(request)}", state.limits.plan_code),
+    )
+    state.guesses.check(*guesses)
+    try:
+        return _redeem(state, ctx, customer_id, normalize_plan_code(body.code))
+    except Problem as refused:
+        if refused.kind in (ProblemType.PLAN_CODE_UNKNOWN, ProblemType.PLAN_CODE_USED):
+            state.guesses.take(*guesses)
+        raise
+
+
+def _redeem(state: ServerState, ctx: Context, customer_id: str, code: str) -> dict[str, Any]:
     with state.db.write(ctx.account_id) as s:
         row = ops.get_customer(s, ctx.account_id, customer_id)
         _refuse_if_enthusiast(row)

@@ -1,6 +1,6 @@
 """Security hardening (issue 14): 64-bit sequences; e-mails and serials unique per account;
 plan codes stored as sha256; staff roles (owner / staff, billing), the first user owning
-existing accounts
+existing accounts; rate_limit (token buckets shared by all server processes)
 
 Revision ID: 0003
 Revises: 0002
@@ -57,6 +57,12 @@ def upgrade() -> None:
         )
     _hash_plan_codes()
     _staff_roles()
+    op.create_table(
+        "rate_limit",
+        sa.Column("key_hash", sa.String(64), primary_key=True),
+        sa.Column("tokens", sa.Float(), nullable=False),
+        sa.Column("at", sa.Float(), nullable=False),
+    )
 
 
 def _staff_roles() -> None:
@@ -95,6 +101,7 @@ def _hash_plan_codes() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("rate_limit")
     with op.batch_alter_table("app_user") as batch:
         batch.drop_column("billing")
         batch.drop_column("account_role")
