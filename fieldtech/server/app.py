@@ -21,7 +21,7 @@ from fieldtech.server.api import devices as devices_api
 from fieldtech.server.db import Database, make_engine, migrate
 from fieldtech.server.device_gateway import DeviceGateway
 from fieldtech.server.device_store import PostgresDeviceStore
-from fieldtech.server.http_limits import RequestLimits
+from fieldtech.server.http_limits import RequestLimits, SafeHeaders
 from fieldtech.server.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemType, not_storable
 from fieldtech.server.state import Limits, ServerState, utcnow
 
@@ -35,6 +35,7 @@ def create_app(
     clock: Callable[[], datetime] = utcnow,
     limits: Limits | None = None,
     run_migrations: bool = True,
+    docs: bool = False,
 ) -> FastAPI:
     engine = make_engine(db_url)
     if run_migrations:
@@ -58,13 +59,17 @@ def create_app(
         version=__version__,
         summary="Contractor accounts, customers, controllers, plans, sync and devices.",
         description="Errors are RFC 9457 application/problem+json; see docs/server.md.",
+        # Swagger UI loads its script from a public CDN: off unless asked for
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
     )
     app.state.server = state
     for module in (auth_routes, account, customers, controllers, sync, devices_api):
         app.include_router(module.router)
     _install_error_handlers(app)
     app.add_middleware(DeviceGateway, state=state)  # device polls skip FastAPI's routing
-    app.add_middleware(RequestLimits)  # added last: outermost, before any token is looked at
+    app.add_middleware(RequestLimits)  # outermost but one, before any token is looked at
+    app.add_middleware(SafeHeaders)
 
     @app.get("/healthz", tags=["meta"], summary="Liveness")
     def healthz() -> dict[str, str]:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from fieldtech.server.problems import Problem, ProblemType
 from fieldtech.server.security import DEVICE_TOKEN_PREFIX, token_hash
@@ -86,6 +86,7 @@ def current_user(
             .join(UserRow, UserRow.id == ApiTokenRow.user_id)
             .outerjoin(CustomerRow, CustomerRow.id == UserRow.customer_id)
             .where(ApiTokenRow.token_hash == digest, ApiTokenRow.revoked_at.is_(None))
+            .where(or_(ApiTokenRow.expires_at.is_(None), ApiTokenRow.expires_at > now))
         ).first()
     if row is None:
         raise _unauthorized("This token is unknown or was revoked. Sign in again.")

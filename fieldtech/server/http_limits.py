@@ -1,7 +1,8 @@
-"""What a client may send, and how slowly: limits that hold before anyone is authenticated.
+"""HTTP-level protections: what a client may send, and how slowly, checked before anyone is
+authenticated; and the headers every answer carries (`SafeHeaders`).
 
-Two layers. `LimitedHttpProtocol` is uvicorn's httptools protocol with a cap on the request
-line and headers (431) and a deadline for them (408), which also ends connections that never
+Two layers of limits. `LimitedHttpProtocol` is uvicorn's httptools protocol with a cap on the
+request line and headers (431) and a deadline for them (408), which also ends connections that never
 send a request. `RequestLimits` is ASGI middleware, outermost, that reads each body within a
 size limit (413) and a deadline (408) before any route or token lookup sees it. The figures
 and the reasons for them are in docs/server.md ("Limits").
@@ -229,3 +230,26 @@ async def _send_problem(
     ]
     await send({"type": "http.response.start", "status": kind.status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
+
+
+class SafeHeaders:
+    """ASGI middleware: every answer says not to guess its type and not to keep it in a cache
+    (they carry account data; the login answer carries a token)."""
+
+    _HEADERS = [(b"x-content-type-options", b"nosniff"), (b"cache-control", b"no-store")]
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self._HEADERS if k not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

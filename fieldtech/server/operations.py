@@ -16,7 +16,12 @@ from sqlalchemy.orm import Session
 
 from fieldtech.domain.errors import ValidationError
 from fieldtech.domain.models import ControllerConfig
-from fieldtech.domain.validation import parse_config, parse_controller, parse_customer
+from fieldtech.domain.validation import (
+    parse_config,
+    parse_controller,
+    parse_customer,
+    rain_delay_error,
+)
 from fieldtech.server import quota
 from fieldtech.server.journal import Context, audit, log_change
 from fieldtech.server.problems import Problem, ProblemType, not_found, validation
@@ -193,6 +198,7 @@ def create_controller(s: Session, ctx: Context, body: ControllerIn) -> Controlle
         zones = data["zone_count"] if isinstance(data["zone_count"], int) else 0
         data["config"] = ControllerConfig.default_for(max(0, min(zones, 200))).to_dict()
     controller = domain_checked(parse_controller, data)
+    check_rain_delay(controller.config, ctx)
     check_new_id(s, ctx, ControllerRow, controller.id, "controller")
     if controller.serial:
         check_serial_free(s, ctx.account_id, controller.serial)
@@ -292,6 +298,7 @@ def put_config(
     row = get_controller(s, ctx.account_id, controller_id)
     check_revision(row.config_revision, base_revision, "configuration", config_json(row))
     config = domain_checked(parse_config, body.model_dump(mode="json"), row.zone_count)
+    check_rain_delay(config, ctx)
     new = config.to_dict()
     changed = sorted(k for k in new if new[k] != (row.config or {}).get(k))
     if changed:
@@ -309,6 +316,11 @@ def put_config(
             detail={"changed": changed, "revision": row.config_revision},
         )
     return row
+
+
+def check_rain_delay(config: ControllerConfig, ctx: Context) -> None:
+    if message := rain_delay_error(config.rain_delay_until, ctx.now):
+        raise validation([("rain_delay_until", message)])
 
 
 def check_new_id(

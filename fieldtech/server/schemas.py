@@ -50,6 +50,9 @@ class LoginIn(Body):
     email: str = Field(max_length=320)
     password: str = Field(max_length=1000)
     token_name: str = Field(default="api", max_length=100, description="Shown in the token list.")
+    expires_in_days: int | None = Field(
+        default=None, ge=1, le=3650, description="None: the token works until it is revoked."
+    )
 
 
 StaffRole = Literal["owner", "staff"]

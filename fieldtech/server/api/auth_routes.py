@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fieldtech.domain.limits import EMAIL_RE
+from fieldtech.domain.validation import control_character_error
 from fieldtech.server import quota
 from fieldtech.server.api.common import context
 from fieldtech.server.auth import Owner, Staff, State, User, client_address
@@ -38,6 +40,8 @@ def normalize_email(email: str) -> str:
 def check_email(email: str) -> None:
     if not EMAIL_RE.match(email):
         raise validation([("email", "That does not look like an e-mail address.")])
+    if message := control_character_error(email):  # e.g. a right-to-left override
+        raise validation([("email", message)])
 
 
 def check_email_free(s: Session, account_id: str, email: str) -> None:
@@ -58,7 +62,9 @@ def check_email_free(s: Session, account_id: str, email: str) -> None:
 
 
 @router.post("/auth/login", summary="Sign in; returns an API token (shown once)")
-def login(state: State, body: LoginIn, request: Request) -> dict[str, Any]:
+def login(
+    state: State, body: LoginIn, request: Request, response: Response
+) -> dict[str, Any]:
     email = normalize_email(body.email)
     address = client_address(request)
     _login_allowed(state, email, address)
@@ -70,6 +76,7 @@ def login(state: State, body: LoginIn, request: Request) -> dict[str, Any]:
     state.guesses.mark(f"known|{email}|{address}")
     token = new_user_token()
     now = state.clock()
+    expires = now + timedelta(days=body.expires_in_days) if body.expires_in_days else None
     row = ApiTokenRow(
         id=str(uuid.uuid4()),
         user_id=user.id,
@@ -78,12 +85,17 @@ def login(state: State, body: LoginIn, request: Request) -> dict[str, Any]:
         created_at=now,
         last_used_at=now,
         revoked_at=None,
+        expires_at=expires,
     )
     with state.db.write() as s:
         s.add(row)
+    # the token is in this answer: no cache may keep it (every answer says no-store; this one
+    # must, whatever the middleware does)
+    response.headers["Cache-Control"] = "no-store"
     return {
         "token": token,
         "token_id": row.id,
+        "expires_at": iso(expires),
         "user": {"id": user.id, "email": user.email, "role": user.role},
     }
 
@@ -149,6 +161,7 @@ def list_tokens(state: State, caller: User) -> dict[str, Any]:
                 "name": t.name,
                 "created_at": iso(t.created_at),
                 "last_used_at": iso(t.last_used_at),
+                "expires_at": iso(t.expires_at),
                 "current": t.id == caller.token_id,
             }
             for t in rows

@@ -1,6 +1,6 @@
 """Security hardening (issue 14): 64-bit sequences; e-mails and serials unique per account;
 plan codes stored as sha256; staff roles (owner / staff, billing), the first user owning
-existing accounts; rate_limit (token buckets shared by all server processes)
+existing accounts; api_token.expires_at; rate_limit (token buckets shared by all server processes)
 
 Revision ID: 0003
 Revises: 0002
@@ -57,6 +57,8 @@ def upgrade() -> None:
         )
     _hash_plan_codes()
     _staff_roles()
+    with op.batch_alter_table("api_token") as batch:
+        batch.add_column(sa.Column("expires_at", sa.DateTime(), nullable=True))
     op.create_table(
         "rate_limit",
         sa.Column("key_hash", sa.String(64), primary_key=True),
@@ -102,6 +104,8 @@ def _hash_plan_codes() -> None:
 
 def downgrade() -> None:
     op.drop_table("rate_limit")
+    with op.batch_alter_table("api_token") as batch:
+        batch.drop_column("expires_at")
     with op.batch_alter_table("app_user") as batch:
         batch.drop_column("billing")
         batch.drop_column("account_role")
