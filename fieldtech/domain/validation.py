@@ -299,6 +299,11 @@ def _readable(exc: Exception) -> str:
     return f"Could not read this: {exc}"
 
 
+def timezone_names() -> set[str]:
+    """The time zone names a controller may have."""
+    return _timezones()
+
+
 def _timezones() -> set[str]:
     global _TIMEZONES
     if _TIMEZONES is None:  # read once, on first use (it scans the tz database)

@@ -8,6 +8,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -67,6 +68,7 @@ def create_app(
     for module in (auth_routes, account, customers, controllers, sync, devices_api):
         app.include_router(module.router)
     _install_error_handlers(app)
+    _document_problems(app)
     app.add_middleware(DeviceGateway, state=state)  # device polls skip FastAPI's routing
     app.add_middleware(RequestLimits)  # outermost but one, before any token is looked at
     app.add_middleware(SafeHeaders)
@@ -105,6 +107,51 @@ _BODY_UNREADABLE = (
     "The body is not JSON this server can read: it must be UTF-8, nested at most a few hundred "
     "levels, with numbers of at most 4,300 digits."
 )
+
+
+_PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "RFC 9457 problem details; extension members per type (docs/server.md).",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string", "description": "Stable: tell errors apart by this."},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Declare every error status the server may answer, as problem+json, on every operation
+    (FastAPI declares only its own 422 with a body we never send)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        spec = generate()
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        schemas["Problem"] = _PROBLEM_SCHEMA
+        content = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        titles: dict[int, str] = {}
+        for kind in ProblemType:
+            if kind.status < 500:  # a 5xx is a bug (or, for 503, only inside a batch answer)
+                titles.setdefault(kind.status, kind.value.title)
+        for operations in spec["paths"].values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                for status, title in sorted(titles.items()):
+                    responses[str(status)] = {"description": title, "content": content}
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _allowed_methods(app: FastAPI, request: Request) -> str:

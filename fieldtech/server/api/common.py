@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
+
+from fastapi import Header
 
 from fieldtech.server.auth import Caller
 from fieldtech.server.journal import Context
@@ -13,6 +16,18 @@ from fieldtech.server.state import ServerState
 # ASCII digits only, and few enough that int() is cheap and safe: "²" is a digit to
 # str.isdigit() but not to int(), and 4,301 digits make int() raise.
 _ETAG_RE = re.compile(r"(?:W/)?\"?([0-9]{1,10})\"?", re.ASCII)
+
+
+def _etag_header_schema(schema: dict[str, object]) -> None:
+    # a header is a string or absent, never null; the pattern is what parse_if_match reads
+    schema.pop("anyOf", None)
+    schema.update(type="string", pattern=r'^(W/)?"?[0-9]{1,9}"?$')
+
+
+IfMatch = Annotated[
+    str | None,
+    Header(description='The ETag you read, e.g. "3"', json_schema_extra=_etag_header_schema),
+]
 
 
 def context(state: ServerState, caller: Caller) -> Context:

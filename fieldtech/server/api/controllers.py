@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Response
 from sqlalchemy import delete, select
 
 from fieldtech.domain.plans import SelfManagement
 from fieldtech.server import operations as ops
-from fieldtech.server.api.common import context, parse_if_match
+from fieldtech.server.api.common import IfMatch, context, parse_if_match
 from fieldtech.server.auth import Caller, Staff, State, User
 from fieldtech.server.journal import Context, audit
 from fieldtech.server.problems import Problem, ProblemType, not_found
@@ -27,7 +27,6 @@ from fieldtech.server.tables import (
 from fieldtech.server.views import config_json, controller_json, etag, iso, status_json
 
 router = APIRouter(prefix="/v1", tags=["controllers"])
-IfMatch = Annotated[str | None, Header(description='The ETag you read, e.g. "3"')]
 PAIRING_CODE_LIFETIME = timedelta(hours=1)
 
 # What a customer's self-management level lets them do.

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import func, select
 
 from fieldtech.domain.validation import normalize_plan_code, normalize_serial, plan_code_error
 from fieldtech.server import operations as ops
 from fieldtech.server import quota
 from fieldtech.server.api.auth_routes import check_email, check_email_free, normalize_email
-from fieldtech.server.api.common import context, parse_if_match
+from fieldtech.server.api.common import IfMatch, context, parse_if_match
 from fieldtech.server.auth import Caller, Staff, State, User, client_address
 from fieldtech.server.journal import Context, audit, log_change
 from fieldtech.server.problems import Problem, ProblemType, not_found, validation
@@ -37,7 +37,6 @@ from fieldtech.server.tables import (
 from fieldtech.server.views import config_json, controller_json, customer_json, etag, iso
 
 router = APIRouter(prefix="/v1", tags=["customers"])
-IfMatch = Annotated[str | None, Header(description='The ETag you read, e.g. "3"')]
 
 
 @router.get("/customers", summary="Customers of the account")
