@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
@@ -23,7 +23,13 @@ from fieldtech.server.db import Database, make_engine, migrate
 from fieldtech.server.device_gateway import DeviceGateway
 from fieldtech.server.device_store import PostgresDeviceStore
 from fieldtech.server.http_limits import RequestLimits, SafeHeaders
-from fieldtech.server.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemType, not_storable
+from fieldtech.server.problems import (
+    PROBLEM_MEDIA_TYPE,
+    Problem,
+    ProblemType,
+    not_storable,
+    validation,
+)
 from fieldtech.server.state import Limits, ServerState, utcnow
 
 DB_URL_ENV = "FIELDTECH_SERVER_DB"  # how `cloud serve --workers N` hands the URL to workers
@@ -56,6 +62,7 @@ def create_app(
 
     app = FastAPI(
         lifespan=lifespan,
+        dependencies=[Depends(_known_query_parameters)],
         title="fieldtech cloud",
         version=__version__,
         summary="Contractor accounts, customers, controllers, plans, sync and devices.",
@@ -78,6 +85,20 @@ def create_app(
         return {"status": "ok"}
 
     return app
+
+
+async def _known_query_parameters(request: Request) -> None:
+    """422 for a query parameter the operation does not take, as for an unknown body field
+    (bodies forbid extra fields): a typo must not be silently ignored."""
+    if not request.query_params:
+        return
+    template = getattr(request.scope.get("route"), "path", None)
+    operation = request.app.openapi()["paths"].get(template, {}).get(request.method.lower(), {})
+    known = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise validation([(name, "This operation takes no such query parameter.")
+                          for name in unknown])
 
 
 def app_from_env() -> FastAPI:

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 from fieldtech.server.problems import Problem, ProblemType
 from fieldtech.server.security import DEVICE_TOKEN_PREFIX, token_hash
@@ -119,12 +120,24 @@ def current_staff(caller: Annotated[Caller, Depends(current_user)]) -> Caller:
 
 def current_owner(caller: Annotated[Caller, Depends(current_staff)]) -> Caller:
     if not caller.is_owner:
-        raise Problem(
-            ProblemType.FORBIDDEN,
-            "Only an owner of the account can do this (the tier, billing and staff).",
-            fix="Ask an owner of the account.",
-        )
+        raise _not_owner()
     return caller
+
+
+def confirm_owner(s: Session, caller: Caller) -> None:
+    """Inside the account's locked transaction: the caller is still an owner (another owner
+    may have changed that since the token was checked)."""
+    role = s.scalar(select(UserRow.account_role).where(UserRow.id == caller.user_id))
+    if role != OWNER:
+        raise _not_owner()
+
+
+def _not_owner() -> Problem:
+    return Problem(
+        ProblemType.FORBIDDEN,
+        "Only an owner of the account can do this (the tier, billing and staff).",
+        fix="Ask an owner of the account.",
+    )
 
 
 async def device_token(

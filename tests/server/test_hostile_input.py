@@ -147,3 +147,19 @@ def test_a_request_line_the_server_cannot_route_is_a_problem(server: Server) -> 
             answer += chunk
     head = answer.split(b"\r\n\r\n", 1)[0].lower()
     assert b" 404 " in head.split(b"\r\n")[0] and b"application/problem+json" in head
+
+
+def test_a_query_parameter_no_operation_takes_is_refused(server: Server, acme: Account) -> None:
+    body = problem(acme.http.get("/v1/controllers", params={"custmer_id": "x"}), 422,
+                   "validation")
+    assert [e["field"] for e in body["errors"]] == ["custmer_id"]
+    assert acme.http.get("/v1/changes", params={"cursor": 0, "limit": 5}).status_code == 200
+
+
+def test_a_link_request_needs_the_shape_of_an_email_or_serial(
+    server: Server, acme: Account
+) -> None:
+    for body, field in (({"email": "not an address"}, "email"), ({"serial": "!!"}, "serial")):
+        r = acme.http.post("/v1/customers/link", json=body)
+        assert problem(r, 422, "validation")["errors"][0]["field"] == field
+    assert acme.http.post("/v1/customers/link", json={"serial": "ft1-00a1b2c3"}).status_code == 202

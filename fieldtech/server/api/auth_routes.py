@@ -14,7 +14,7 @@ from fieldtech.domain.limits import EMAIL_RE
 from fieldtech.domain.validation import control_character_error
 from fieldtech.server import quota
 from fieldtech.server.api.common import context
-from fieldtech.server.auth import Owner, Staff, State, User, client_address
+from fieldtech.server.auth import Owner, Staff, State, User, client_address, confirm_owner
 from fieldtech.server.journal import audit
 from fieldtech.server.problems import Problem, ProblemType, not_found, validation
 from fieldtech.server.schemas import LoginIn, StaffIn, StaffRoleIn
@@ -208,6 +208,7 @@ def add_staff(state: State, caller: Owner, body: StaffIn) -> dict[str, Any]:
     password_hash = hash_password(body.password)  # slow: outside the transaction
     ctx = context(state, caller)
     with state.db.write(ctx.account_id) as s:
+        confirm_owner(s, caller)
         check_email_free(s, ctx.account_id, email)
         quota.take_staff_seat(s, s.get_one(AccountRow, ctx.account_id))
         user = UserRow(
@@ -237,6 +238,7 @@ def change_staff_role(
 ) -> dict[str, Any]:
     ctx = context(state, caller)
     with state.db.write(ctx.account_id) as s:
+        confirm_owner(s, caller)
         user = _staff_user(s, ctx.account_id, user_id)
         before = {"role": user.account_role or STAFF, "billing": user.billing}
         after = {
@@ -257,6 +259,7 @@ def change_staff_role(
 def remove_staff(state: State, caller: Owner, user_id: str) -> None:
     ctx = context(state, caller)
     with state.db.write(ctx.account_id) as s:
+        confirm_owner(s, caller)
         user = _staff_user(s, ctx.account_id, user_id)
         if user.id == caller.user_id:
             raise Problem(ProblemType.FORBIDDEN, "You cannot remove yourself.")

@@ -8,7 +8,12 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import func, select
 
-from fieldtech.domain.validation import normalize_plan_code, normalize_serial, plan_code_error
+from fieldtech.domain.validation import (
+    normalize_plan_code,
+    normalize_serial,
+    plan_code_error,
+    serial_error,
+)
 from fieldtech.server import operations as ops
 from fieldtech.server import quota
 from fieldtech.server.api.auth_routes import check_email, check_email_free, normalize_email
@@ -116,6 +121,11 @@ def unlink_customer(state: State, caller: Staff, customer_id: str) -> dict[str, 
 def link_customer(state: State, caller: Staff, body: LinkIn) -> dict[str, Any]:
     if not (body.email or body.serial):
         raise validation([("email", "Give the customer's e-mail or a controller serial.")])
+    # the shape is checked (it tells nothing about who exists); whether anyone matches is not
+    if body.email:
+        check_email(normalize_email(body.email))
+    if body.serial and (message := serial_error(body.serial)):
+        raise validation([("serial", message)])
     ctx = context(state, caller)
     asked = {
         "email": normalize_email(body.email) if body.email else None,
