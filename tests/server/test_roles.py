@@ -152,3 +152,20 @@ def test_existing_accounts_are_owned_by_their_first_user(empty_db: str) -> None:
     import hashlib
 
     assert codes == [hashlib.sha256(b"45F2-644E").hexdigest()]
+
+
+def test_the_migrations_build_the_schema_the_code_declares(empty_db: str) -> None:
+    # 0003 changes types, constraints and tables: the tables the migrations make must be the
+    # ones tables.py declares, on both databases (what the next migration builds on).
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from fieldtech.server.db import make_engine, migrate
+    from fieldtech.server.tables import Base
+
+    engine = make_engine(empty_db)
+    migrate(engine)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+    engine.dispose()

@@ -62,8 +62,8 @@ def upgrade() -> None:
     op.create_table(
         "rate_limit",
         sa.Column("key_hash", sa.String(64), primary_key=True),
-        sa.Column("tokens", sa.Float(), nullable=False),
-        sa.Column("at", sa.Float(), nullable=False),
+        sa.Column("tokens", sa.Double(), nullable=False),
+        sa.Column("at", sa.Double(), nullable=False),
     )
 
 
