@@ -14,6 +14,7 @@ The token is sent in a header and never logged; `repr(CloudAPI)` does not show i
 from __future__ import annotations
 
 import email.utils
+import json
 import math
 import random
 import time
@@ -28,6 +29,7 @@ import httpx
 from fieldtech.domain.errors import CloudProblem, CloudUnavailable, NotACloud, NotSignedIn
 
 BATCH_LIMIT = 200  # items per POST /v1/sync/batch, the server's cap
+BATCH_BYTES = 4_000_000  # under the server's 4 MiB cap on a batch body (413 above it)
 PAGE_LIMIT = 500  # changes per GET /v1/changes, the server's cap
 MAX_WAIT = 30  # seconds a long-poll of GET /v1/changes may wait, the server's cap
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -133,6 +135,9 @@ class CloudAPI:
 
     def batch(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Mutations in order, each with its key; one result per item."""
+        if len(items) > 1 and len(json.dumps({"items": items})) > BATCH_BYTES:
+            half = len(items) // 2  # sent in order, so the edits still apply in order
+            return self.batch(items[:half]) + self.batch(items[half:])
         answer = self._call("POST", "/v1/sync/batch", json={"items": items})
         results = answer.get("results") if isinstance(answer, dict) else None
         if not (isinstance(results, list) and len(results) == len(items)

@@ -28,5 +28,7 @@ START_TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 # Control characters (C0 and DEL) never belong in what a technician types: PostgreSQL text cannot
 # hold NUL, and a controller's small display cannot show the rest. Names and other one-line
 # fields refuse them all; multi-line text (address, notes, location) keeps tab and line breaks.
-SINGLE_LINE_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# Bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) are refused
+# in one-line fields too: they make an e-mail or a name display as something it is not.
+SINGLE_LINE_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 TEXT_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

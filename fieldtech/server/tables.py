@@ -8,10 +8,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ID = String(36)  # uuid strings, chosen by the client for customers and controllers
+# Sequences that grow with the whole service's history (audit ids, change-log cursors): 64 bits.
+# SQLite's INTEGER is 64 bits already, and only INTEGER makes a primary key its rowid.
+BIGINT = BigInteger().with_variant(Integer(), "sqlite")
+
+
+OWNER, STAFF = "owner", "staff"  # a staff user's role in the account (UserRow.account_role)
 
 
 class Base(DeclarativeBase):
@@ -34,7 +50,7 @@ class AccountRow(Base):
     staff_used: Mapped[int] = mapped_column(Integer, default=0)
     enthusiast_used: Mapped[int] = mapped_column(Integer, default=0)
     # Last change-log sequence number of this account (changes.py).
-    change_seq: Mapped[int] = mapped_column(Integer, default=0)
+    change_seq: Mapped[int] = mapped_column(BIGINT, default=0)
     created_at: Mapped[datetime]
 
 
@@ -47,7 +63,13 @@ class UserRow(Base):
     account_id: Mapped[str | None] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(String(20))  # "staff" | "customer"
-    email: Mapped[str] = mapped_column(String(320), unique=True)
+    # Staff only: "owner" (tier, billing, staff, the account itself; at least one per account)
+    # or "staff" (the fleet); `billing` lets a staff member handle contracts and invoices.
+    account_role: Mapped[str | None] = mapped_column(String(20))
+    billing: Mapped[bool] = mapped_column(default=False)
+    # Unique within an account (checked under its lock), not across the service: a global rule
+    # would tell any contractor which e-mails have a login somewhere (issue 14).
+    email: Mapped[str] = mapped_column(String(320), index=True)
     password_hash: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime]
 
@@ -62,6 +84,7 @@ class ApiTokenRow(Base):
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]  # None: until revoked
 
 
 class CustomerRow(Base):
@@ -87,6 +110,9 @@ class CustomerRow(Base):
 
 class ControllerRow(Base):
     __tablename__ = "controller"
+    # A serial is unique within an account: typing one is a claim that pairing proves, and a
+    # service-wide rule would tell a contractor which serials other accounts have (issue 14).
+    __table_args__ = (UniqueConstraint("account_id", "serial"),)
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     # Copied from the customer so every query is scoped by one indexed column.
@@ -99,7 +125,7 @@ class ControllerRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     model: Mapped[str] = mapped_column(String(64))
     zone_count: Mapped[int] = mapped_column(Integer)
-    serial: Mapped[str | None] = mapped_column(String(32), unique=True)
+    serial: Mapped[str | None] = mapped_column(String(32), index=True)
     timezone: Mapped[str] = mapped_column(String(64))
     location: Mapped[str] = mapped_column(Text, default="")
     notes: Mapped[str] = mapped_column(Text, default="")
@@ -166,7 +192,7 @@ class PlanCodeRow(Base):
 
     __tablename__ = "plan_code"
 
-    code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256, as tokens
     issued_at: Mapped[datetime]
     redeemed_at: Mapped[datetime | None]
     account_id: Mapped[str | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
@@ -207,7 +233,7 @@ class AuditRow(Base):
     __tablename__ = "audit"
     __table_args__ = (Index("ix_audit_account_id_id", "account_id", "id"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     controller_id: Mapped[str | None] = mapped_column(ID, index=True)  # kept after a delete
     customer_id: Mapped[str | None] = mapped_column(ID)
@@ -225,12 +251,22 @@ class ChangeRow(Base):
     account_id: Mapped[str] = mapped_column(
         ForeignKey("account.id", ondelete="CASCADE"), primary_key=True
     )
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BIGINT, primary_key=True)
     entity: Mapped[str] = mapped_column(String(20))
     entity_id: Mapped[str] = mapped_column(ID)
     op: Mapped[str] = mapped_column(String(10))  # upsert | delete
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     at: Mapped[datetime]
+
+
+class RateLimitRow(Base):
+    """A token bucket shared by every server process (ratelimit.SharedRateLimiter)."""
+
+    __tablename__ = "rate_limit"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the key
+    tokens: Mapped[float]
+    at: Mapped[float]  # seconds since the epoch
 
 
 class IdempotencyRow(Base):
@@ -239,7 +275,7 @@ class IdempotencyRow(Base):
     __tablename__ = "idempotency"
     __table_args__ = (UniqueConstraint("account_id", "key"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(200))
     request_hash: Mapped[str] = mapped_column(String(64))

@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from fieldtech.server.app import create_app
+from fieldtech.server.http_limits import uvicorn_options
 
 
 def _free_port() -> int:
@@ -52,7 +53,7 @@ def _serve(backend: str, db_url: str) -> Iterator[Server]:
     clock = Clock()
     app = create_app(db_url, clock=clock, limits=TEST_LIMITS)
     port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", **uvicorn_options())
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, name=f"uvicorn-{backend}", daemon=True)
     thread.start()

@@ -21,6 +21,8 @@ TEST_LIMITS = Limits(
     user=Rate(per_second=1000, burst=1000),
     device=Rate(per_second=1000, burst=1000),
     login=Rate(per_second=0.2, burst=10),
+    login_address=Rate(per_second=1000, burst=1000),  # every test signs in from 127.0.0.1
+    plan_code=Rate(per_second=1000, burst=1000),
     pairing=Rate(per_second=1000, burst=1000),
 )
 

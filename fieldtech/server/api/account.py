@@ -15,7 +15,7 @@ from sqlalchemy.orm import defer
 from fieldtech.domain.plans import Tier, usage
 from fieldtech.server import quota
 from fieldtech.server.api.common import context
-from fieldtech.server.auth import Staff, State
+from fieldtech.server.auth import Owner, Staff, State, confirm_owner
 from fieldtech.server.journal import audit, log_change
 from fieldtech.server.problems import Problem, ProblemType
 from fieldtech.server.schemas import TierIn
@@ -60,10 +60,13 @@ def get_account(state: State, caller: Staff) -> dict[str, Any]:
         return account_json(s.get_one(AccountRow, caller.account_id))
 
 
-@router.put("/account/tier", summary="Change the contractor tier (no downgrade below usage)")
-def change_tier(state: State, caller: Staff, body: TierIn) -> dict[str, Any]:
+@router.put(
+    "/account/tier", summary="Change the contractor tier (owners; no downgrade below usage)"
+)
+def change_tier(state: State, caller: Owner, body: TierIn) -> dict[str, Any]:
     ctx = context(state, caller)
     with state.db.write(ctx.account_id) as s:
+        confirm_owner(s, caller)
         account = s.get_one(AccountRow, ctx.account_id)
         if body.tier is Tier.PLATINUM and account.custom_controllers is None:
             raise Problem(

@@ -4,14 +4,14 @@ zone runs. Customers who may manage their own controllers reach a subset of thes
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Response
 from sqlalchemy import delete, select
 
 from fieldtech.domain.plans import SelfManagement
 from fieldtech.server import operations as ops
-from fieldtech.server.api.common import context, parse_if_match
+from fieldtech.server.api.common import IfMatch, context, parse_if_match
 from fieldtech.server.auth import Caller, Staff, State, User
 from fieldtech.server.journal import Context, audit
 from fieldtech.server.problems import Problem, ProblemType, not_found
@@ -26,7 +26,6 @@ from fieldtech.server.tables import (
 from fieldtech.server.views import config_json, controller_json, etag, iso, status_json
 
 router = APIRouter(prefix="/v1", tags=["controllers"])
-IfMatch = Annotated[str | None, Header(description='The ETag you read, e.g. "3"')]
 PAIRING_CODE_LIFETIME = timedelta(hours=1)
 
 # What a customer's self-management level lets them do.

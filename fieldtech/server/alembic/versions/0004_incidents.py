@@ -1,7 +1,7 @@
 """incidents, remote commands, maintenance windows, service settings; live device state
 
-Revision ID: 0004_incidents
-Revises: 0002 (becomes 0003_security's id when that branch merges)
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-05 05:00:00
 """
 
@@ -10,10 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_incidents"
-# Chained after 0002 while 0003 (security) is written on another branch: at merge this must
-# become 0003's revision id.
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
