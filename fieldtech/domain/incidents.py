@@ -88,6 +88,11 @@ class IncidentState(StrEnum):
 
 
 # Timing rules of the incident lifecycle (issue 10).
+# Remote commands a person can send through the cloud (the native protocol's method names);
+# the cloud, the TUI and the device simulator all read them here.
+COMMAND_KINDS = ("zone.run", "zone.stop", "rain_delay.set", "device.enable", "device.reboot",
+                 "config.fetch")
+
 HEARTBEAT_S = 30  # the period the cloud tells devices by default
 MISSED_BEATS = 3  # offline after this many heartbeats did not come
 OUT_OF_SYNC_AFTER = timedelta(seconds=60)

@@ -16,7 +16,8 @@ from fieldtech.forms.fields import Field
 from fieldtech.offline_store import live
 from fieldtech.screens.flows import EditFlows
 
-# What can be sent through the cloud: (kind, words) in the order the menu offers them.
+# What can be sent through the cloud (domain.incidents.COMMAND_KINDS, plus "disable", which is
+# device.enable with enabled false): (kind, words) in the order the menu offers them.
 COMMANDS = [("zone.run", "Run a zone"), ("zone.stop", "Stop every zone"),
             ("rain_delay.set", "Rain delay"), ("device.enable", "Enable watering"),
             ("device.disable", "Disable watering"), ("device.reboot", "Reboot"),

@@ -10,14 +10,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fieldtech.domain.incidents import COMMAND_KINDS
 from fieldtech.server.journal import Context, log_change
 from fieldtech.server.problems import Problem, ProblemType, validation
 from fieldtech.server.tables import CommandRow, ControllerRow, DeviceStatusRow
 from fieldtech.server.views import iso
 
 EXPIRE_AFTER = timedelta(minutes=10)  # queued or delivered this long with no result: expired
-KINDS = ("zone.run", "zone.stop", "rain_delay.set", "device.enable", "device.reboot",
-         "config.fetch")
+KINDS = COMMAND_KINDS
 # What a customer with "view and run zones" may send; everything else changes the controller.
 RUN_KINDS = frozenset({"zone.run", "zone.stop"})
 MAX_RUN_SECONDS = 64800  # 18 h, as the run-zone route always allowed

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from fieldtech.domain import limits as L
+from fieldtech.domain.incidents import COMMAND_KINDS
 from fieldtech.domain.models import ScheduleKind
 from fieldtech.domain.plans import Membership, SelfManagement, Tier
 from fieldtech.domain.validation import control_character_error, timezone_names
@@ -263,7 +264,7 @@ class FaultIn(Report):
 
 class RunningIn(Report):
     zone: int = Field(ge=1, le=200)
-    seconds_left: int = Field(default=0, ge=0, le=2**31)
+    seconds_left: int = Field(default=0, ge=0, le=INT32_MAX)
 
 
 class ResultIn(Report):
@@ -283,7 +284,7 @@ class HeartbeatIn(Report):
     enabled: bool | None = None
     running: RunningIn | None = None
     rain_delay_until: datetime | None = None
-    uptime_s: int | None = Field(default=None, ge=0, le=2**31)
+    uptime_s: int | None = Field(default=None, ge=0, le=INT32_MAX)
     faults: list[FaultIn] | None = Field(
         default=None, max_length=100, description="The current faults; [] = none (recovery)."
     )
@@ -333,8 +334,11 @@ class AssignIn(Body):
     user_id: str | None = Field(default=None, max_length=36, description="None: unassign.")
 
 
+CommandKind = Literal[COMMAND_KINDS]  # type: ignore[valid-type]
+
+
 class CommandIn(Body):
-    kind: str = Field(max_length=32, examples=["zone.run"], description="CONTRACT-10's kinds.")
+    kind: CommandKind = Field(examples=["zone.run"], description="docs/protocol.md's kinds.")
     params: dict[str, Any] = Field(default_factory=dict, examples=[{"zone": 3, "seconds": 600}])
     queue_if_offline: bool = Field(
         default=False, description="Queue for an offline controller (it expires in 10 minutes)."
@@ -361,7 +365,8 @@ class ResponseTargetIn(Body):
 
 
 class ServiceSettingsIn(Body):
-    timezone: str = Field(max_length=64, examples=["America/New_York"])
+    timezone: str = Field(max_length=64, examples=["America/New_York"],
+                          json_schema_extra=TIMEZONE_RULE)
     response_targets: dict[Membership, ResponseTargetIn] = Field(
         default_factory=dict, description="Overrides of the default table, per membership."
     )

@@ -24,12 +24,14 @@ CONFIG = SchemathesisConfig.from_dict({"checks": {"positive_data_acceptance": {
 }}})
 # Rules JSON Schema cannot state, because they depend on what is stored or on each other: a
 # code that was never issued, a zone beyond the controller's zone count, cycle-and-soak in
-# pairs, a rain delay within 14 days of now. A 422 for one of these is the right answer to data
-# valid by the spec; any other 422 to such data fails the test.
+# pairs, a rain delay within 14 days of now, a snooze that ends in the future, a maintenance
+# window that ends after it starts and names a customer or a controller (not both), a command's
+# params (they depend on its kind and the controller's zone count). A 422 for
+# one of these is the right answer to data valid by the spec; any other 422 fails the test.
 STATEFUL_PROBLEMS = {"plan-code-unknown", "pairing-code-invalid"}
 STATEFUL_FIELDS = re.compile(
     r"^(zone|zones\.\d+\.(number|soak_minutes)|programs\.\d+\.(days|zone_minutes\.\d+)"
-    r"|rain_delay_until)$"
+    r"|rain_delay_until|until|ends|customer_id|params\.\w+)$"
 )
 
 
