@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from fieldtech.simulator.cloud_loop import CloudLoop
 from fieldtech.simulator.http import HttpRequest, HttpResponse, HttpServer
 from fieldtech.simulator.mdns import LOOPBACK, Advertiser
 from fieldtech.simulator.native_device import MODELS, NativeDevice
@@ -27,6 +28,7 @@ class SimulatedDevice:
     state: NativeDevice | OpenSprinklerDevice
     server: HttpServer | None = None
     pty: PtySerialDevice | None = None
+    cloud: CloudLoop | None = None  # native ones: heartbeats once paired; faults, offline…
 
     def describe(self) -> str:
         what = {"native": "fieldtech (mDNS)", "opensprinkler": "OpenSprinkler",
@@ -53,10 +55,14 @@ class Simulator:
         password: str = "opendoor",
         zone_count: int = 8,
         serial_native: bool = True,
+        heartbeat_s: float | None = None,
+        reboot_pause_s: float | None = None,
     ):
         self.count, self.opensprinkler_count, self.with_serial = count, opensprinkler, serial
         self.interfaces, self.advertise = list(interfaces), advertise
         self.password, self.zone_count, self.serial_native = password, zone_count, serial_native
+        # None: as the cloud asks (heartbeat) / the device's own (reboot); tests go faster
+        self.heartbeat_s, self.reboot_pause_s = heartbeat_s, reboot_pause_s
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="ftsim-"))
         self.devices: list[SimulatedDevice] = []
@@ -102,6 +108,8 @@ class Simulator:
             await self.advertiser.stop()
             self.advertiser = None
         for d in self.devices:
+            if d.cloud is not None:
+                await d.cloud.stop()
             if d.pty is not None:
                 await d.pty.stop()
             if d.server is not None:
@@ -157,14 +165,22 @@ class Simulator:
     async def _start_native(self, i: int) -> None:
         state = self._native_state(f"FT1-SIM{i:05d}", i)
         server = await self._serve_native(state)
-        self.devices.append(SimulatedDevice("native", state.serial, server.url, state, server))
+        self.devices.append(SimulatedDevice("native", state.serial, server.url, state, server,
+                                            cloud=await self._start_cloud_loop(state)))
 
     async def _start_serial(self) -> None:
         state = self._native_state("FT1-USB00001", 0x100)
         server = await self._serve_native(state)
         pty = PtySerialDevice(state, native=self.serial_native)
         await pty.start()
-        self.devices.append(SimulatedDevice("serial", state.serial, pty.path, state, server, pty))
+        self.devices.append(SimulatedDevice("serial", state.serial, pty.path, state, server, pty,
+                                            cloud=await self._start_cloud_loop(state)))
+
+    async def _start_cloud_loop(self, state: NativeDevice) -> CloudLoop:
+        options = {} if self.reboot_pause_s is None else {"reboot_pause_s": self.reboot_pause_s}
+        loop = CloudLoop(state, heartbeat_s=self.heartbeat_s, **options)  # type: ignore[arg-type]
+        await loop.start()
+        return loop
 
     async def _start_opensprinkler(self, i: int) -> None:
         mac = f"02:4F:53:00:00:{i:02X}"
