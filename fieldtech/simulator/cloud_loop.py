@@ -84,6 +84,7 @@ class CloudLoop:
         self._rebooting = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[Any]] = set()  # held, so none is collected midway
         self._http: httpx.AsyncClient | None = None
         if not device.booted_at:
             device.booted_at = time.time()
@@ -108,11 +109,12 @@ class CloudLoop:
         self._task = asyncio.create_task(self._run(), name=f"cloud-loop-{self.device.serial}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in [self._task, *self._background]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = None
         if self._http is not None:
             await self._http.aclose()
             self._http = None
@@ -389,10 +391,19 @@ class CloudLoop:
 
     async def reboot(self) -> None:
         """Stop watering, go quiet for `reboot_pause_s`, and come back with uptime from 0."""
+        await self.reboot_soon()
+
+    def reboot_soon(self) -> asyncio.Task[None]:
+        """Go down now and come back in the background (a control is answered before the
+        device goes quiet, as a real one acknowledges, then restarts)."""
         d = self.device
         self._rebooting, d.mute = True, True
         d.run_zone = None
         d.save()
+        return self._in_background(self._boot())
+
+    async def _boot(self) -> None:
+        d = self.device
         try:
             await asyncio.sleep(self.reboot_pause_s)
         finally:
@@ -421,8 +432,7 @@ class CloudLoop:
         return {"offline": self.offline}
 
     def rpc_reboot(self, params: dict[str, Any]) -> dict[str, Any]:
-        # answered before the device goes quiet, as a real one acknowledges then restarts
-        asyncio.get_running_loop().create_task(self.reboot())
+        self.reboot_soon()
         return {"rebooting": True}
 
     def rpc_cloud_status(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -431,13 +441,19 @@ class CloudLoop:
                 "heartbeats": self.heartbeats, "heartbeat_s": self.period_s,
                 "last_error": self.last_error, "faults": self.device.faults}
 
+    def _in_background(self, work: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
     # --- HTTP --------------------------------------------------------------------------------
 
     def _client(self) -> httpx.AsyncClient:
         url = (self.device.cloud_url or "").rstrip("/")
         if self._http is not None and str(self._http.base_url).rstrip("/") != url:
             old, self._http = self._http, None
-            asyncio.get_running_loop().create_task(old.aclose())
+            self._in_background(old.aclose())
         if self._http is None:
             self._http = httpx.AsyncClient(
                 base_url=url, timeout=self.timeout_s,

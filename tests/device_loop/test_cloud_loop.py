@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import LiveCloud, Staff, eventually
+from device_cloud import LiveCloud, Staff, eventually
 
 from fieldtech.server.ratelimit import Rate
 from fieldtech.server.state import Limits
