@@ -74,7 +74,8 @@ class CloudLoop:
         self.state = "paired" if self.paired else "unpaired"
         self.heartbeats = 0  # answered by the cloud (2xx)
         self.failures = 0  # in a row, since the last answered one
-        self.last_error: str | None = None
+        self.last_error: str | None = None  # of the last request; None once one is answered
+        self.config_problem: str | None = None  # why the cloud's configuration did not apply
         self.last_answer: dict[str, Any] | None = None
         self.results: list[dict[str, Any]] = []  # every command result, oldest first
         self._pending: list[dict[str, Any]] = []  # results not yet taken by the cloud
@@ -269,8 +270,14 @@ class CloudLoop:
         revision = answer.get("config_revision", answer.get("revision"))  # older clouds: revision
         if (isinstance(revision, int) and revision != self.device.cloud.get("applied_revision")
                 and revision != self._failed_revision):
-            with contextlib.suppress(_TryLater):  # still different next time: fetched then
+            try:
                 await self.fetch_config()
+            except _TryLater:
+                pass  # the revision still differs next time: fetched then
+            except BadRequest:
+                pass  # not valid here: config_problem says why; the cloud shows out of sync
+            else:
+                self.wake()  # the new applied_revision goes out at once
         for command in answer.get("commands") or []:
             if isinstance(command, dict):
                 await self._run_command(command)
@@ -296,14 +303,14 @@ class CloudLoop:
                                               "revision": self.device.revision})
             except BadRequest as exc:
                 self._failed_revision = revision
-                self.last_error = f"Configuration {revision} from the cloud not applied: {exc}"
-                log.warning("%s: %s", self.device.serial, self.last_error)
+                self.config_problem = f"Configuration {revision} from the cloud not applied: {exc}"
+                log.warning("%s: %s", self.device.serial, self.config_problem)
                 raise
         c.update(applied_revision=revision, etag=response.headers.get("etag"),
                  local_revision=self.device.revision,
                  rain_delay_until=(config or {}).get("rain_delay_until"))
         self.device.save()
-        self._failed_revision = None
+        self._failed_revision, self.config_problem = None, None
         return f"Configuration {revision} applied."
 
     def _merged(self, config: dict[str, Any]) -> dict[str, Any]:
@@ -439,7 +446,8 @@ class CloudLoop:
         return {"state": self.state, "url": self.device.cloud_url,
                 "controller_id": self.device.cloud.get("controller_id"),
                 "heartbeats": self.heartbeats, "heartbeat_s": self.period_s,
-                "last_error": self.last_error, "faults": self.device.faults}
+                "last_error": self.last_error, "config_problem": self.config_problem,
+                "faults": self.device.faults}
 
     def _in_background(self, work: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(work)

@@ -300,3 +300,18 @@ async def test_429_waits_as_long_as_retry_after_says(tmp_path: Path) -> None:
     finally:
         staff.http.close()
         cloud.stop()
+
+
+async def test_a_config_that_does_not_fit_the_device_is_not_applied_nor_fetched_again(
+        sim: Simulator, staff: Staff, live_cloud: LiveCloud) -> None:
+    # a 12-zone record paired with an 8-zone controller: its configuration cannot apply
+    device, controller_id = await paired(sim, staff, zones=12)
+    loop, state = loop_of(device), device.state
+    before = json.dumps(state.config)
+    await eventually(lambda: "not applied" in (loop.config_problem or ""), "the refusal")
+    assert "applied_revision" not in state.cloud and json.dumps(state.config) == before
+    beats = loop.heartbeats
+    await eventually(lambda: loop.heartbeats > beats + 3, "more heartbeats")
+    fetches = [s for s in live_cloud.seen if s.path == "/v1/device/config"]
+    assert len(fetches) == 1  # the same revision is not fetched again at every heartbeat
+    assert staff.status(controller_id)["applied_revision"] is None
