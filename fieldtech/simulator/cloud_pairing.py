@@ -10,12 +10,13 @@ token and just carries on heartbeating.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
 
 from fieldtech.controller_link.jsonrpc import BadRequest
+from fieldtech.simulator.native_device import NativeDevice
 from fieldtech.simulator.simulator import SimulatedDevice, Simulator
 
 
@@ -58,30 +59,57 @@ async def pair_with_account(sim: Simulator, url: str, staff_token: str,
                             customer_id: str | None = None,
                             limit: int | None = None) -> list[Pairing]:
     """Match each device (at most `limit`) with a record of the account and pair it."""
-    headers = {"Authorization": f"Bearer {staff_token}"}
-    async with httpx.AsyncClient(base_url=url.rstrip("/"), headers=headers, timeout=30) as http:
-        params = {"customer_id": customer_id} if customer_id else {}
-        records = (await _call(http, "GET", "/v1/controllers", params=params))["controllers"]
+    async with _staff_client(url, staff_token) as http:
+        records = await _records(http, customer_id)
         taken: set[str] = set()
         done = []
         for device in cloud_devices(sim)[:limit]:
-            state = device.state
             record = _record_for(device, records, taken)
             if record is None:
                 done.append(Pairing(device.serial, problem="no record for it in the account: "
                                     "add a controller without a serial (or with this one)"))
                 continue
             taken.add(record["id"])
-            loop = device.cloud
-            assert loop is not None
-            if (loop.paired and state.cloud_url == url
-                    and state.cloud.get("controller_id") == record["id"]):  # type: ignore[union-attr]
-                done.append(Pairing(device.serial, record["id"], record["name"], already=True))
-                continue
-            code = (await _call(http, "POST", f"/v1/controllers/{record['id']}/pairing-code"))
-            pairing = await _pair(device, url, code["code"])
-            done.append(Pairing(device.serial, record["id"], record["name"], pairing.problem))
+            done.append(await _pair_record(http, device, url, record))
     return done
+
+
+async def adopt_records(sim: Simulator, url: str, staff_token: str, count: int,
+                        customer_id: str | None = None) -> list[Pairing]:
+    """Bring `count` records of the account to life: a cloud-only simulated controller with
+    each one's serial (records that have one, by name), paired with it."""
+    async with _staff_client(url, staff_token) as http:
+        running = {d.serial for d in sim.devices}
+        records = [r for r in await _records(http, customer_id)
+                   if r.get("serial") and r["serial"] not in running][:count]
+        done = []
+        for record in records:
+            device = await sim.add_cloud_device(record["serial"], record["zone_count"],
+                                                record["model"], record["name"])
+            done.append(await _pair_record(http, device, url, record))
+    return done
+
+
+def _staff_client(url: str, staff_token: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=url.rstrip("/"), timeout=30,
+                             headers={"Authorization": f"Bearer {staff_token}"})
+
+
+async def _records(http: httpx.AsyncClient, customer_id: str | None) -> list[dict[str, Any]]:
+    params = {"customer_id": customer_id} if customer_id else {}
+    return (await _call(http, "GET", "/v1/controllers", params=params))["controllers"]
+
+
+async def _pair_record(http: httpx.AsyncClient, device: SimulatedDevice, url: str,
+                       record: dict[str, Any]) -> Pairing:
+    """Pair `device` with `record`, unless it already is (its token is kept in its data file)."""
+    loop, state = device.cloud, device.state
+    assert loop is not None and isinstance(state, NativeDevice)
+    known = Pairing(device.serial, record["id"], record["name"])
+    if loop.paired and state.cloud_url == url and state.cloud.get("controller_id") == record["id"]:
+        return replace(known, already=True)
+    code = await _call(http, "POST", f"/v1/controllers/{record['id']}/pairing-code")
+    return replace(known, problem=(await _pair(device, url, code["code"])).problem)
 
 
 def _record_for(device: SimulatedDevice, records: list[dict[str, Any]],

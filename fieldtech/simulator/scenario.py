@@ -176,3 +176,23 @@ async def run_scenario(scenario: Scenario, sim: Simulator,
         if scenario.repeat_every is None:
             return
         await asyncio.sleep(max(0.0, start + scenario.repeat_every - time.monotonic()))
+
+
+def rolling_trouble(serials: list[str], every: float = 300.0) -> Scenario:
+    """A demo that never ends: a leak, a dead valve, a site outage, a reboot and a low supply
+    come and go on the given controllers, over and over (`every` seconds a round). The outage
+    lasts long enough for the cloud to call it offline (three missed 30 s heartbeats)."""
+    plan = [  # (fraction of the round, which controller, step)
+        (0.05, 0, {"do": "fault", "kind": "flow_high", "zone": 2}),
+        (0.12, 1, {"do": "fault", "kind": "zone_no_current", "zone": 3}),
+        (0.18, 2, {"do": "offline"}),
+        (0.30, 3, {"do": "reboot"}),
+        (0.40, 0, {"do": "recover"}),
+        (0.50, 4, {"do": "fault", "kind": "low_voltage"}),
+        (0.60, 1, {"do": "recover"}),
+        (0.75, 2, {"do": "online"}),
+        (0.85, 4, {"do": "recover"}),
+    ]
+    steps = tuple(Step(at=round(f * every, 1), serial=serials[i], **step)  # type: ignore[arg-type]
+                  for f, i, step in plan if i < len(serials))
+    return Scenario(steps, every)

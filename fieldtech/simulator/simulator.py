@@ -6,9 +6,11 @@ import asyncio
 import shutil
 import tempfile
 import threading
+from collections.abc import Coroutine
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from fieldtech.simulator.cloud_loop import CloudLoop
 from fieldtech.simulator.http import HttpRequest, HttpResponse, HttpServer
@@ -18,11 +20,12 @@ from fieldtech.simulator.opensprinkler import OpenSprinklerDevice
 from fieldtech.simulator.serial_pty import PtySerialDevice
 
 HOST = "127.0.0.1"  # the simulator never listens anywhere else
+T = TypeVar("T")
 
 
 @dataclass
 class SimulatedDevice:
-    kind: Literal["native", "opensprinkler", "serial"]
+    kind: Literal["native", "opensprinkler", "serial", "cloud"]
     serial: str
     address: str  # http://127.0.0.1:PORT, or the pty path for the serial one
     state: NativeDevice | OpenSprinklerDevice
@@ -32,7 +35,8 @@ class SimulatedDevice:
 
     def describe(self) -> str:
         what = {"native": "fieldtech (mDNS)", "opensprinkler": "OpenSprinkler",
-                "serial": "fieldtech on serial, also Improv"}[self.kind]
+                "serial": "fieldtech on serial, also Improv",
+                "cloud": "fieldtech, cloud only"}[self.kind]
         return f"{what:<32} {self.serial:<16} {self.address}"
 
 
@@ -176,6 +180,17 @@ class Simulator:
         self.devices.append(SimulatedDevice("serial", state.serial, pty.path, state, server, pty,
                                             cloud=await self._start_cloud_loop(state)))
 
+    async def add_cloud_device(self, serial: str, zone_count: int = 8, model: str = "FT-8",
+                               name: str = "Simulated controller") -> SimulatedDevice:
+        """A controller that only talks to the cloud (no /rpc server, not on mDNS): the demo's
+        live fleet takes the serials of records that exist, a few dozen cost next to nothing."""
+        state = NativeDevice.load_or_create(self.data_dir / f"{serial}.json", serial=serial,
+                                            zone_count=zone_count, model=model, name=name)
+        device = SimulatedDevice("cloud", serial, "", state,
+                                 cloud=await self._start_cloud_loop(state))
+        self.devices.append(device)
+        return device
+
     async def _start_cloud_loop(self, state: NativeDevice) -> CloudLoop:
         options = {} if self.reboot_pause_s is None else {"reboot_pause_s": self.reboot_pause_s}
         loop = CloudLoop(state, heartbeat_s=self.heartbeat_s, **options)  # type: ignore[arg-type]
@@ -210,6 +225,14 @@ class BackgroundSimulator:
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self.simulator.start(), self._loop).result(60)
         return self.simulator
+
+    def submit(self, work: Coroutine[Any, Any, T]) -> Future[T]:
+        """Start `work` on the simulator's event loop (`.cancel()` on the future stops it)."""
+        return asyncio.run_coroutine_threadsafe(work, self._loop)
+
+    def run(self, work: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+        """Run `work` on the simulator's event loop and wait for its result."""
+        return self.submit(work).result(timeout)
 
     def __exit__(self, *exc: object) -> None:
         try:
