@@ -71,7 +71,6 @@ class CloudLoop:
                                                                   timeout_s)
         self.period_s = heartbeat_s or DEFAULT_HEARTBEAT_S
         self.offline = False  # the scenario's "network down": no heartbeats at all
-        self.state = "paired" if self.paired else "unpaired"
         self.heartbeats = 0  # answered by the cloud (2xx)
         self.failures = 0  # in a row, since the last answered one
         self.last_error: str | None = None  # of the last request; None once one is answered
@@ -105,6 +104,18 @@ class CloudLoop:
     @property
     def paired(self) -> bool:
         return bool(self.device.cloud_url and self.device.cloud.get("token"))
+
+    @property
+    def state(self) -> str:
+        """unpaired, rebooting, offline (the scenario's), retrying (the cloud did not answer
+        the last try) or paired (heartbeating)."""
+        if not self.paired:
+            return "unpaired"
+        if self._rebooting:
+            return "rebooting"
+        if self.offline:
+            return "offline"
+        return "retrying" if self.failures else "paired"
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"cloud-loop-{self.device.serial}")
@@ -148,8 +159,8 @@ class CloudLoop:
                    "paired_at": _iso(time.time())}
         d.save()
         self._rejected.clear()
-        self._failed_revision = None
-        self.state, self.last_error = "paired", None
+        self._pending.clear()  # results of another pairing's commands are not this record's
+        self._failed_revision, self.failures, self.last_error = None, 0, None
         self.wake()
         return {"paired": True, "controller_id": answer.get("controller_id")}
 
@@ -176,7 +187,6 @@ class CloudLoop:
     def _unpair(self) -> None:
         self.device.cloud = {}
         self.device.save()
-        self.state = "unpaired"
         self.last_error = "The cloud no longer accepts this device's token: pair it again."
         log.warning("%s: %s", self.device.serial, self.last_error)
 
@@ -195,7 +205,7 @@ class CloudLoop:
                 continue
             except _TryLater as later:
                 self.failures += 1
-                self.state, self.last_error = "retrying", later.reason
+                self.last_error = later.reason
                 delay = later.retry_after
                 await self._wait(self._backoff(self.failures - 1) if delay is None else delay)
                 continue
@@ -232,7 +242,7 @@ class CloudLoop:
         taken = {id(r) for r in pending}
         self._pending = [r for r in self._pending if id(r) not in taken]
         self.heartbeats += 1
-        self.failures, self.state, self.last_error = 0, "paired", None
+        self.failures, self.last_error = 0, None
         self.last_answer = answer
         period = answer.get("heartbeat_s")
         if self.heartbeat_override:
@@ -389,11 +399,10 @@ class CloudLoop:
 
     def go_offline(self) -> None:
         """The device loses its internet: no heartbeats until `come_back`."""
-        self.offline, self.state = True, "offline"
+        self.offline = True
 
     def come_back(self) -> None:
         self.offline = False
-        self.state = "paired" if self.paired else "unpaired"
         self.wake()
 
     async def reboot(self) -> None:

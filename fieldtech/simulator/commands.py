@@ -20,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="OpenSprinkler-compatible controllers (not on mDNS, like the real ones)")
     p.add_argument("--password", default="opendoor", help="OpenSprinkler password")
     p.add_argument("--zones", type=int, default=8, help="zones per controller")
+    p.add_argument("--no-mdns", dest="mdns", action="store_false",
+                   help="do not advertise on mDNS (cloud-only runs; several simulators at once)")
     # its own dest: the top-level --data-dir is the app's store
     p.add_argument("--data-dir", dest="simulator_data_dir",
                    help="where device state is kept (default: the user data dir)")
@@ -73,7 +75,8 @@ async def _serve(args: argparse.Namespace, data_dir, scenario) -> int:  # type: 
         loop.add_signal_handler(signal.SIGTERM, stop.set)
     async with Simulator(count=args.count, opensprinkler=args.opensprinkler, serial=args.serial,
                          data_dir=data_dir, password=args.password,
-                         zone_count=args.zones, heartbeat_s=args.heartbeat) as sim:
+                         zone_count=args.zones, heartbeat_s=args.heartbeat,
+                         advertise=args.mdns) as sim:
         for device in sim.devices:
             print(device.describe(), flush=True)
         if sim.of_kind("opensprinkler"):
@@ -113,7 +116,10 @@ async def _pair(args: argparse.Namespace, sim) -> bool:  # type: ignore[no-untyp
         return False
     for pairing in done:
         print(pairing.describe(), flush=True)
-    return any(p.problem is None for p in done)
+    if all(p.problem for p in done):
+        print("fieldtech simulate: no controller could be paired (see above).", file=sys.stderr)
+        return False
+    return True
 
 
 def _staff_token(url: str) -> str:

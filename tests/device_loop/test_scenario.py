@@ -123,8 +123,9 @@ def _simulate(tmp_path: Path, *args: str, token: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "FIELDTECH_TOKEN": token}
     env.pop("FIELDTECH_CLOUD_URL", None)
     return subprocess.Popen(
+        # no mDNS: a demo or another simulator on this machine may advertise the same names
         [sys.executable, "-m", "fieldtech", "simulate", "--count", "1", "--heartbeat", "0.2",
-         "--data-dir", str(tmp_path / "devices"), *args],
+         "--no-mdns", "--data-dir", str(tmp_path / "devices"), *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
