@@ -32,9 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fieldtech.fleet_index import FleetIndex  # noqa: E402
 from fieldtech.offline_store import Store  # noqa: E402
 from fieldtech.offline_store.seed import seed_store  # noqa: E402
+from fieldtech.services.fleet_index import FleetIndex  # noqa: E402
 
 IDLE = 0.25  # a paint under load can pause; the figure is the last byte, not this wait
 PAINT_GAP = 0.012  # output this far apart is two frames (Textual writes a frame at once)

@@ -157,6 +157,7 @@ class SyncReport:
     signed_out: bool = False  # the cloud refused the token: log in again
     unreachable: bool = False  # the cloud could not be reached: try again later
     changed_ids: set[str] = field(default_factory=set)
+    live: bool = False  # incidents, device states or commands came in (triage repaints)
     seconds: float = 0.0
     requests: int = 0
     bytes_sent: int = 0
@@ -273,6 +274,7 @@ class SyncEngine:
         result = self.store.apply_changes(changes, int(page["cursor"]))
         report.pulled += len(result.changed - report.changed_ids)
         report.changed_ids |= result.changed
+        report.live |= result.live_changed
         # a controller coming or going changes the usage figures
         return result.account_changed or any(
             c["entity"] == "controller"

@@ -114,6 +114,29 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE outbox ADD COLUMN problem TEXT;
     """,
+    # 4: what the controllers report, as the cloud last said (live.py): incidents, device
+    # states and remote commands. The cloud's records alone: kept as its JSON.
+    """
+    CREATE TABLE incident (
+        id TEXT PRIMARY KEY,
+        controller_id TEXT,
+        customer_id TEXT,
+        state TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX incident_state ON incident(state);
+    CREATE TABLE device_state (
+        controller_id TEXT PRIMARY KEY,
+        data TEXT NOT NULL
+    );
+    CREATE TABLE command (
+        id TEXT PRIMARY KEY,
+        controller_id TEXT,
+        state TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX command_controller ON command(controller_id);
+    """,
 ]
 
 

@@ -30,6 +30,7 @@ from fieldtech.domain.models import (
 )
 from fieldtech.domain.plans import Tier, TierLimits, Usage, usage
 from fieldtech.domain.validation import check, validate_controller, validate_customer
+from fieldtech.offline_store.live import LIVE_ENTITIES, put_live
 from fieldtech.offline_store.schema import migrate
 
 CUSTOMER_COLUMNS = ("id", "name", "email", "phone", "address", "plan", "self_management",
@@ -703,7 +704,7 @@ class Store:
         from fieldtech.domain.merge import merge_config, three_way
 
         changed: set[str] = set()
-        account_changed = False
+        account_changed = live_changed = False
         # A new controller's configuration follows it in the log: insert the two together.
         configs = {c["id"]: c["data"] for c in changes
                    if c["entity"] == "config" and c["op"] == "upsert" and c.get("data")}
@@ -715,6 +716,11 @@ class Store:
                     if data and data.get("tier"):
                         db.execute("UPDATE account SET tier=?", (data["tier"],))
                     account_changed = True
+                    continue
+                if entity in LIVE_ENTITIES:  # the cloud's alone: no merge, no base copy
+                    live_changed = True
+                    if put_live(db, entity, record_id, op, data):
+                        changed.add(record_id)
                     continue
                 if entity not in ("customer", "controller", "config"):
                     continue  # a newer server's kind of record: not ours to hold yet
@@ -749,7 +755,7 @@ class Store:
                 changed.add(record_id)
             db.execute("INSERT INTO sync_state VALUES ('cursor', ?) ON CONFLICT(key) DO UPDATE "
                        "SET value=excluded.value", (str(cursor),))
-        return PullResult(changed, account_changed)
+        return PullResult(changed, account_changed, live_changed)
 
     def apply_status(self, statuses: Iterable[tuple[str, str, str | None]]) -> int:
         """Device states from the cloud (controller id, state, last contact); returns how many
@@ -796,6 +802,7 @@ class Store:
 class PullResult(NamedTuple):
     changed: set[str]  # ids of customers and controllers that changed here
     account_changed: bool
+    live_changed: bool = False  # incidents, device states or commands came in
 
 
 @dataclass(frozen=True, slots=True)

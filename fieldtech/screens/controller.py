@@ -8,33 +8,30 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import Static, TabbedContent, TabPane
 
 from fieldtech.domain.errors import NotFound
 from fieldtech.domain.models import Controller
 from fieldtech.offline_store.store import FleetRow, OutboxEntry, Store
+from fieldtech.screens.controller_flows import ControllerFlows
 from fieldtech.screens.markup import escape
+from fieldtech.screens.messages import ControllerGone, OpenOnsite
 from fieldtech.screens.topbar import TopBar
 from fieldtech.widgets.fleet_list import STATE_MARK
 from fieldtech.widgets.key_bar import KeyBar
 from fieldtech.widgets.record_table import RecordTable
 from fieldtech.widgets.text_line import TextBox
 
-if TYPE_CHECKING:
-    from fieldtech.app import FieldtechApp
-
-
 CACHE_SIZE = 32
 
 
-class ControllerScreen(Screen):
+class ControllerScreen(ControllerFlows):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.fleet", "Fleet", id="fleet"),
         Binding("e", "edit", "Edit", id="edit"),
@@ -54,8 +51,6 @@ class ControllerScreen(Screen):
         Binding("left_square_bracket", "tab(-1)", "Previous tab", show=False),
     ]
     TABS = ("zones", "programs", "details-tab", "pending")
-
-    app: FieldtechApp
 
     def __init__(self, store: Store) -> None:
         super().__init__()
@@ -152,14 +147,14 @@ class ControllerScreen(Screen):
             shown = self._read_one(controller_id)
         except NotFound:  # discarded or removed since it was listed
             self.forget(controller_id)
-            self.app.call_from_thread(self.app.controller_gone, controller_id)
+            self.app.call_from_thread(self.post_message, ControllerGone(controller_id))
             return
         self.app.call_from_thread(self.show, *shown)
 
     def on_screen_resume(self) -> None:
         # The controller may have gone while a screen above was open (discarded there).
-        if self.app.current_controller is None and self.controller is not None:
-            self.app.call_later(self.app.controller_gone, self.controller.id)
+        if self.services.fleet.current is None and self.controller is not None:
+            self.post_message(ControllerGone(self.controller.id))
 
     def show(self, controller: Controller, row: FleetRow, pending: list[OutboxEntry]) -> None:
         if not self._stale and (controller, row, pending) == (
@@ -170,8 +165,7 @@ class ControllerScreen(Screen):
         self._pending = pending
         same = self.controller is not None and self.controller.id == controller.id
         self.controller, self.row = controller, row
-        self.app.refresh_topbar(self)
-        pin = " 📌" if controller.id in self.app.settings.pinned else ""
+        pin = " 📌" if controller.id in self.services.settings.pinned else ""
         serial = escape(controller.serial or "not linked")
         self.query_one("#ctl-header", TextBox).update(
             f"[b]{escape(controller.name)}[/b]{pin} — {escape(row.customer_name)}\n"
@@ -255,11 +249,11 @@ class ControllerScreen(Screen):
         if tab == "zones":
             table = self.query_one("#zone-table", RecordTable)
             if table.row_count:
-                self.app.edit_zone(self.controller, self.controller.config.zones[table.cursor])
+                self.edit_zone(self.controller, self.controller.config.zones[table.cursor])
         elif tab == "programs":
             table = self.query_one("#program-table", RecordTable)
             if table.row_count:
-                self.app.edit_program(self.controller, table.cursor)
+                self.edit_program(self.controller, table.cursor)
         else:
             self.action_details()
 
@@ -269,53 +263,54 @@ class ControllerScreen(Screen):
 
     def action_details(self) -> None:
         if self.controller:
-            self.app.edit_controller(self.controller)
+            self.edit_details(self.controller)
 
     def action_rain_delay(self) -> None:
         if self.controller:
-            self.app.edit_rain_delay(self.controller)
+            self.edit_rain_delay(self.controller)
 
     def action_add_program(self) -> None:
         if self.controller:
             self.query_one(TabbedContent).active = "programs"
-            self.app.edit_program(self.controller, None)
+            self.edit_program(self.controller, None)
 
     def action_delete_program(self) -> None:
         if self.controller and self._active_tab() == "programs":
             table = self.query_one("#program-table", RecordTable)
             if table.row_count:
-                self.app.delete_program(self.controller, table.cursor)
+                self.delete_program(self.controller, table.cursor)
 
     def action_onsite(self) -> None:
-        self.app.open_onsite(self.controller.id if self.controller else None)
+        self.post_message(OpenOnsite(self.controller.id if self.controller else None))
 
     def action_delete_record(self) -> None:
         if self.controller:
-            self.app.delete_controller(self.controller.id)
+            self.delete_record("controller", self.controller.id)
 
     def action_pin(self) -> None:
         if self.controller:
-            self.app.toggle_pin(self.controller.id)
+            self.toggle_pin(self.controller.id)
+            self.reload(self.controller.id)  # the pin mark is in its header
 
     def action_export(self) -> None:
         if self.controller:
-            self.app.export_config(self.controller)
+            self.export_config(self.controller)
 
     def action_import(self) -> None:
         if self.controller:
-            self.app.import_config(self.controller)
+            self.import_config(self.controller)
 
     def action_template(self) -> None:
         if self.controller:
-            self.app.apply_template(self.controller)
+            self.apply_template(self.controller)
 
     def action_save_template(self) -> None:
         if self.controller:
-            self.app.save_template(self.controller)
+            self.save_template(self.controller)
 
     def action_copy_from(self) -> None:
         if self.controller:
-            self.app.copy_config_from(self.controller)
+            self.copy_config_from(self.controller)
 
 
 def _site_time(moment: datetime, timezone: str) -> str:

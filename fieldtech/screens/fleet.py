@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
 from textual.widgets import Input, Static
 
+from fieldtech.forms.records import customer_form, new_controller_form
+from fieldtech.screens.flows import EditFlows
+from fieldtech.screens.messages import OpenController, OpenOnsite
 from fieldtech.screens.topbar import TopBar
 from fieldtech.widgets.fleet_list import FleetList
 from fieldtech.widgets.key_bar import KeyBar
-
-if TYPE_CHECKING:
-    from fieldtech.app import FieldtechApp
 
 WELCOME = """[b]Welcome to fieldtech.[/b]
 
@@ -28,7 +27,7 @@ To explore with a realistic account first, quit and run [b]fieldtech demo[/b].
 """
 
 
-class FleetScreen(Screen):
+class FleetScreen(EditFlows):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter", id="filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
@@ -41,7 +40,6 @@ class FleetScreen(Screen):
     ]
 
     AUTO_FOCUS = "#fleet"  # never the hidden filter box; show_rows unfocuses an empty list
-    app: FieldtechApp
 
     def compose(self) -> ComposeResult:
         yield TopBar(id="topbar")
@@ -51,8 +49,8 @@ class FleetScreen(Screen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.app.refresh_topbar(self)
-        self.show_rows(rows=self.app.rows or self.app.first_rows)
+        fleet = self.services.fleet
+        self.show_rows(rows=fleet.rows or fleet.first_rows)
 
     @property
     def fleet_list(self) -> FleetList:
@@ -60,7 +58,8 @@ class FleetScreen(Screen):
 
     def show_rows(self, keep: str | None = None, rows: list | None = None) -> None:
         """Show the app's rows (or `rows`, the first screenful), through the filter if typed."""
-        rows = self.app.rows if rows is None else rows
+        fleet = self.services.fleet
+        rows = fleet.rows if rows is None else rows
         self.query_one("#empty").set_class(not rows, "visible")
         self.fleet_list.display = bool(rows)
         # An empty list cannot take focus (not even from AUTO_FOCUS racing this call), so the
@@ -71,16 +70,10 @@ class FleetScreen(Screen):
         elif not (self.focused and self.focused.id in ("filter", "finder-input")):
             self.fleet_list.focus()  # but never away from a filter or switcher being typed in
         query = self.query_one("#filter", Input).value
-        if query and self.app.index is not None:
-            index = self.app.index
+        if query and fleet.index is not None:
+            index = fleet.index
             rows = [index.rows[i] for i in index.filter(query)]
         self.fleet_list.set_rows(rows, keep=keep)
-
-    def on_fleet_list_selected(self, event: FleetList.Selected) -> None:
-        if event.is_customer:
-            self.app.edit_customer(event.row.customer_id)
-        else:
-            self.app.open_controller(event.row.controller_id)
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -107,18 +100,43 @@ class FleetScreen(Screen):
         current = self.fleet_list.current
         return current[0].customer_id if current else None
 
-    def action_new_customer(self) -> None:
-        self.app.new_customer()
-
-    def action_new_controller(self) -> None:
-        self.app.new_controller(self._customer_under_cursor())
+    def on_fleet_list_selected(self, event: FleetList.Selected) -> None:
+        if event.is_customer:
+            self.action_edit_customer()
+        else:
+            self.post_message(OpenController(event.row.controller_id))
 
     def action_onsite(self) -> None:
-        self.app.open_onsite()
+        self.post_message(OpenOnsite())
+
+    # -- edits ----------------------------------------------------------------------------------
+
+    def action_new_customer(self) -> None:
+        edits = self.services.edits
+        self.open_form("New customer", customer_form(None), lambda customer: self.save(
+            lambda: edits.create_customer(customer)))
 
     def action_edit_customer(self) -> None:
-        if customer_id := self._customer_under_cursor():
-            self.app.edit_customer(customer_id)
+        if (customer_id := self._customer_under_cursor()) is None:
+            return
+        edits = self.services.edits
+        customer = self.services.store.customer(customer_id)
+        self.open_form(f"Customer — {customer.name}", customer_form(customer),
+                       lambda typed: self.save(lambda: edits.update_customer(customer_id, typed)))
+
+    def action_new_controller(self) -> None:
+        customer_id = self._customer_under_cursor()
+        if customer_id is None:
+            self.notify("Create a customer first (n).", severity="warning")
+            return
+        customer = self.services.store.customer(customer_id)
+        usage = self.services.header.words[1]  # last known usage, as the top bar shows it
+        if warning := (usage.controller_warning() if usage else None):
+            self.notify(warning, severity="warning", timeout=8)
+        edits = self.services.edits
+        self.open_form(f"New controller for {customer.name} (no hardware needed)",
+                       self.serial_checked(new_controller_form(customer)),
+                       lambda c: self.save(lambda: edits.create_controller(c), show=True))
 
     def action_delete_record(self) -> None:
         current = self.fleet_list.current
@@ -126,6 +144,6 @@ class FleetScreen(Screen):
             return
         row, is_customer = current
         if is_customer or not row.controller_id:
-            self.app.delete_customer(row.customer_id)
+            self.delete_record("customer", row.customer_id)
         else:
-            self.app.delete_controller(row.controller_id)
+            self.delete_record("controller", row.controller_id)

@@ -11,14 +11,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from fieldtech.domain.errors import FieldError
-from fieldtech.screens.form_fields import Builder, Field, field_for
+from fieldtech.forms.fields import Builder, Field, field_for
 from fieldtech.screens.markup import escape
 from fieldtech.widgets.key_bar import KeyBar
 
@@ -180,6 +180,30 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+def help_rows(app: App[Any]) -> list[tuple[str, str, str]]:
+    """(keys, description, binding id) of every key fieldtech defines where the focus is."""
+    rows = [("s then 1–9", "open a pinned or recent controller", "")]
+    for key, active in app.active_bindings.items():
+        b = active.binding
+        # Only keys fieldtech defines: Textual's own (Scroll Left, Copy selected text,
+        # Focus Next…) mean nothing to a technician.
+        if (b.description and b.action not in ("cursor(-1)", "cursor(1)")
+                and b.action in _own_actions(active.node)):
+            rows.append((app.get_key_display(b) or key, b.description, b.id or ""))
+    rows.append(("↑↓ PgUp PgDn", "move in lists; Enter opens", ""))
+    return rows
+
+
+def _own_actions(node: object) -> set[str]:
+    """The actions bound in fieldtech's own classes of `node` (not in Textual's bases)."""
+    actions: set[str] = set()
+    for cls in type(node).__mro__:
+        if cls.__module__.startswith("fieldtech"):
+            for b in cls.__dict__.get("BINDINGS", ()):
+                actions.add(b.action if isinstance(b, Binding) else b[1])
+    return actions
 
 
 class HelpScreen(ModalScreen[None]):

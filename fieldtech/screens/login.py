@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -13,9 +13,7 @@ from textual.widgets import Input, Label, Static
 
 from fieldtech.domain.errors import CloudProblem, CloudUnavailable, FieldtechError
 from fieldtech.screens.markup import escape
-
-if TYPE_CHECKING:
-    from fieldtech.app import FieldtechApp
+from fieldtech.screens.messages import SignedIn
 
 DEFAULT_URL = "https://"
 
@@ -27,7 +25,6 @@ class LoginScreen(ModalScreen[bool]):
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "login", "Sign in"),
     ]
-    app: FieldtechApp
 
     def __init__(self, url: str = "", email: str = ""):
         super().__init__()
@@ -109,7 +106,7 @@ class LoginScreen(ModalScreen[bool]):
             self.query_one("#in-password", Input).focus()
             return
         self.dismiss(True)
-        self.app.signed_in(url, email, token)
+        self.post_message(SignedIn(url, email, token))
 
     def action_cancel(self) -> None:
         self.dismiss(False)

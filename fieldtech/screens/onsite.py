@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.console import Group
 from rich.table import Table
@@ -22,7 +22,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
@@ -33,11 +32,9 @@ from fieldtech.controller_link import (
     LinkError,
     MdnsBrowser,
     SerialPortInfo,
-    bind_serial,
     diff_config,
     identify_address,
     list_serial_ports,
-    merge_pulled,
     open_link,
     probe_opensprinkler,
     probe_serial_ports,
@@ -47,9 +44,7 @@ from fieldtech.controller_link.errors import RecordAlreadyBound, WrongPassword
 from fieldtech.domain.errors import FieldtechError
 from fieldtech.domain.models import Controller
 from fieldtech.domain.validation import normalize_serial
-from fieldtech.offline_store.store import FleetRow
-from fieldtech.screens.markup import escape
-from fieldtech.screens.onsite_forms import (
+from fieldtech.forms.onsite import (
     DEFAULT_OPENSPRINKLER_PASSWORD,
     SubnetProbe,
     TypedAddress,
@@ -61,10 +56,12 @@ from fieldtech.screens.onsite_forms import (
     wifi_form,
     zone_test_form,
 )
+from fieldtech.offline_store.store import FleetRow
+from fieldtech.screens.markup import escape
+from fieldtech.screens.messages import RecordsChanged
+from fieldtech.screens.services import FieldtechScreen
 from fieldtech.screens.topbar import TopBar
 
-if TYPE_CHECKING:
-    from fieldtech.app import FieldtechApp
 
 def device_key(device: DeviceInfo) -> str:
     """One row per device, however it was found ("http://127.0.0.1:80" = "127.0.0.1:80")."""
@@ -80,7 +77,7 @@ HINT = ("Looking for controllers. Pick one with ↑↓, then:\n"
         "Not on the network yet? [b]w[/b] sets Wi-Fi over the USB cable")
 
 
-class OnsiteScreen(Screen):
+class OnsiteScreen(FieldtechScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="onsite_back"),
         Binding("b", "bind", "Bind", id="onsite_bind"),
@@ -95,7 +92,6 @@ class OnsiteScreen(Screen):
         Binding("w", "wifi", "Wi-Fi over serial", id="onsite_wifi", show=False),
     ]
 
-    app: FieldtechApp
 
     def __init__(self, controller_id: str | None = None):
         super().__init__()
@@ -121,7 +117,6 @@ class OnsiteScreen(Screen):
         table = self.query_one("#onsite-devices", DataTable)
         table.add_columns("Driver", "Model", "Serial", "Firmware", "Address", "Record")
         table.focus()
-        self.app.refresh_topbar(self)
         self.show_panel(HINT)
         self._show_status()
         self._load_records()
@@ -140,8 +135,8 @@ class OnsiteScreen(Screen):
         self.notify(f"{what}: {exc}", severity="error", timeout=8)
 
     def _show_status(self) -> None:
-        where = ("every interface" if self.app.mdns_interfaces is None
-                 else ", ".join(self.app.mdns_interfaces))
+        where = ("every interface" if self.services.onsite.mdns_interfaces is None
+                 else ", ".join(self.services.onsite.mdns_interfaces))
         count = sum(1 for s in self.found_by.values() if s == "mDNS")
         mdns = {"starting": "mDNS starting", "looking": f"mDNS on {where}: {count} found"}.get(
             self.mdns_state, self.mdns_state)
@@ -152,7 +147,7 @@ class OnsiteScreen(Screen):
     def _port_names(self) -> list[str]:
         """USB ports first (list_serial_ports sorts them so), the demo's pty before all."""
         names = [p.by_id or p.device for p in self.ports]
-        sim = self.app.simulator
+        sim = self.services.onsite.simulator
         if sim is not None and sim.serial_path and sim.serial_path not in names:
             names.insert(0, sim.serial_path)  # no USB port, but the one the demo plugged in
         return names
@@ -219,7 +214,7 @@ class OnsiteScreen(Screen):
     @work(thread=True, exclusive=True, group="records", exit_on_error=False)
     def _load_records(self) -> None:
         """Which serial belongs to which record: read fresh, since binding changes it."""
-        rows = self.app.store.fleet_rows()
+        rows = self.services.store.fleet_rows()
         records = {normalize_serial(r.serial): r for r in rows if r.serial and r.controller_id}
         self.app.call_from_thread(self._records_loaded, records)
 
@@ -241,7 +236,7 @@ class OnsiteScreen(Screen):
         """Live mDNS: rows appear as controllers answer and go when they say goodbye."""
         names: dict[str, str] = {}  # mDNS instance name -> row key
         try:
-            async with MdnsBrowser(self.app.mdns_interfaces) as browser:
+            async with MdnsBrowser(self.services.onsite.mdns_interfaces) as browser:
                 self.mdns_state = "looking"
                 self._show_status()
                 async for event in browser:
@@ -259,7 +254,7 @@ class OnsiteScreen(Screen):
 
     def action_address(self) -> None:
         default = ""
-        sim = self.app.simulator
+        sim = self.services.onsite.simulator
         if sim is not None and sim.of_kind("opensprinkler"):
             default = sim.of_kind("opensprinkler")[0].address  # the demo's OpenSprinkler
         self._form("Connect to a controller by address", address_form(default),
@@ -311,10 +306,10 @@ class OnsiteScreen(Screen):
         self.show_panel("\n".join(lines))
 
     def action_subnet_probe(self) -> None:
-        loopback = self.app.mdns_interfaces is not None and all(
-            i.startswith("127.") for i in self.app.mdns_interfaces)
+        loopback = self.services.onsite.mdns_interfaces is not None and all(
+            i.startswith("127.") for i in self.services.onsite.mdns_interfaces)
         ports = "80 8080"
-        sim = self.app.simulator
+        sim = self.services.onsite.simulator
         if sim is not None:  # the demo's OpenSprinklers listen on their own ports
             ports += "".join(f" {d.address.rsplit(':', 1)[1]}" for d in
                              sim.of_kind("opensprinkler"))
@@ -381,7 +376,7 @@ class OnsiteScreen(Screen):
             self.show_panel(f"{escape(device.describe())} is bound to [b]{escape(row.name)}"
                             f"[/b] — {escape(row.customer_name)}.\nPress [b]c[/b] to compare.")
             return
-        store = self.app.store
+        store = self.services.store
         rows, usage = await asyncio.to_thread(lambda: (store.fleet_rows(), store.usage()))
         quota = ""
         if usage is not None:
@@ -412,18 +407,11 @@ class OnsiteScreen(Screen):
     @work(thread=True, group="step", exit_on_error=False)
     def _bind(self, key: str, controller_id: str, replace_existing: bool = False) -> None:
         """Assign the device's serial to the record, in one store transaction + outbox row."""
-        device = self.devices[key]
-        store = self.app.store
-        warnings: list[str] = []
-
-        def change(current: Controller) -> dict[str, Any]:
-            # Checked against the record as stored now, inside the write transaction.
-            binding = bind_serial(current, device, self._holders(device), replace_existing)
-            warnings[:] = binding.warnings
-            return {"serial": binding.controller.serial}
+        edits = self.services.edits
         try:
-            store.edit_controller(controller_id, change)
-            controller = store.controller(controller_id)
+            _edit, warnings = edits.bind_device(controller_id, self.devices[key],
+                                                replace_existing)
+            controller = self.services.store.controller(controller_id)
         except RecordAlreadyBound as exc:
             self.app.call_from_thread(self._confirm_replace, key, controller_id, exc)
             return
@@ -431,13 +419,6 @@ class OnsiteScreen(Screen):
             self.app.call_from_thread(self._failed, "Not bound", exc)
             return
         self.app.call_from_thread(self._bound, key, controller, warnings)
-
-    def _holders(self, device: DeviceInfo) -> list[Controller]:
-        """Records that already hold this device's serial (a serial binds one record only)."""
-        serial = normalize_serial(device.serial or "")
-        store = self.app.store
-        return [store.controller(r.controller_id) for r in store.fleet_rows()
-                if r.controller_id and r.serial and normalize_serial(r.serial) == serial]
 
     def _confirm_replace(self, key: str, controller_id: str, exc: RecordAlreadyBound) -> None:
         from fieldtech.screens.forms import ConfirmScreen
@@ -453,13 +434,13 @@ class OnsiteScreen(Screen):
                         + "Press [b]c[/b] to compare its configuration with the record.")
         self.notify(f"Bound to {controller.name} — saved, will sync.", timeout=3)
         self._load_records()
-        self.app.load_fleet(keep=controller.id)
+        self.post_message(RecordsChanged(keep=controller.id))
 
     def _new_record(self, key: str, customer_id: str) -> None:
-        from fieldtech.screens.record_forms import new_controller_form
+        from fieldtech.forms.records import new_controller_form
 
         device = self.devices[key]
-        customer = self.app.store.customer(customer_id)
+        customer = self.services.store.customer(customer_id)
         prefill: dict[str, Any] = {"name": device.name or "", "serial": device.serial}
         if device.model:
             prefill["model"] = device.model
@@ -471,16 +452,12 @@ class OnsiteScreen(Screen):
 
     @work(thread=True, group="step", exit_on_error=False)
     def _create(self, key: str, controller: Controller) -> None:
-        device = self.devices[key]
-        store = self.app.store
         try:
-            # The serial is the device's, whatever was typed; refused if another record has it.
-            binding = bind_serial(replace(controller, serial=None), device, self._holders(device))
-            store.create_controller(binding.controller)
+            created, warnings = self.services.edits.create_bound(controller, self.devices[key])
         except FieldtechError as exc:
             self.app.call_from_thread(self._failed, "Not created", exc)
             return
-        self.app.call_from_thread(self._bound, key, binding.controller, list(binding.warnings))
+        self.app.call_from_thread(self._bound, key, created, warnings)
 
     # -- compare, push, pull ----------------------------------------------------------------------
 
@@ -493,7 +470,7 @@ class OnsiteScreen(Screen):
             return await link.read_config()
 
     async def _read_record(self, controller_id: str) -> Controller:
-        return await asyncio.to_thread(self.app.store.controller, controller_id)
+        return await asyncio.to_thread(self.services.store.controller, controller_id)
 
     @work(exclusive=True, group="step", exit_on_error=False)
     async def _compare(self, key: str, controller_id: str, heading: str = "") -> None:
@@ -571,19 +548,18 @@ class OnsiteScreen(Screen):
         except FieldtechError as exc:
             self._failed("Not pulled", exc)
             return
-        store = self.app.store
+        services = self.services
 
         def write() -> Controller:
-            store.edit_controller(controller_id, lambda current: {
-                "config": merge_pulled(current.config, read, current.zone_count)})
-            return store.controller(controller_id)
+            services.edits.pull_config(controller_id, read)
+            return services.store.controller(controller_id)
         try:
             record = await asyncio.to_thread(write)
         except FieldtechError as exc:  # e.g. the device holds a value our model refuses
             self._failed("Not pulled", exc)
             return
         self.notify("Pulled into the record — saved, will sync.", timeout=3)
-        self.app.load_fleet(keep=controller_id)
+        self.post_message(RecordsChanged(keep=controller_id))
         self._show_difference(key, record, read, "✓ Pulled into the record.")
 
     # -- testing zones ----------------------------------------------------------------------------
@@ -595,7 +571,7 @@ class OnsiteScreen(Screen):
         row = self._record_row(device)
         zone_count = device.zone_count or (row.zone_count if row else 0) or 8
         self._form(f"Test zones on {device.serial or device.address}",
-                   zone_test_form(zone_count, self.app.zone_test_seconds),
+                   zone_test_form(zone_count, self.services.onsite.zone_test_seconds),
                    lambda test: self._test_zones(key, test), "Test")
 
     @work(exclusive=True, group="zonetest", exit_on_error=False)

@@ -6,19 +6,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from fieldtech.cloud.sync import held_back, resolve_conflict
 from fieldtech.domain.errors import FieldtechError
 from fieldtech.domain.merge import canonical_config, describe_path, flatten_config, value_at
-from fieldtech.messages import Synced
 from fieldtech.offline_store.store import (
     CONFLICT,
     DRAFT,
@@ -30,12 +29,11 @@ from fieldtech.offline_store.store import (
     Store,
 )
 from fieldtech.screens.markup import escape
+from fieldtech.screens.messages import ControllerGone, RecordsChanged, Synced
+from fieldtech.screens.services import FieldtechScreen
 from fieldtech.screens.topbar import TopBar
 from fieldtech.widgets.record_table import RecordTable
 from fieldtech.widgets.text_line import TextBox
-
-if TYPE_CHECKING:
-    from fieldtech.app import FieldtechApp
 
 MAX_FIELDS = 3  # fields named in the "Change" column before "+N more"
 
@@ -110,7 +108,7 @@ def _fields(paths: list[str]) -> str:
     return ", ".join(names[:MAX_FIELDS]) + more
 
 
-class PendingScreen(Screen):
+class PendingScreen(FieldtechScreen):
     DEFAULT_CSS = """
     #pending-list { height: 1fr; }
     #pending-detail { height: 5; padding: 0 1; background: $boost; }
@@ -123,7 +121,6 @@ class PendingScreen(Screen):
         Binding("x,delete", "discard", "Discard", id="pending_discard"),
     ]
     AUTO_FOCUS = "#pending-list"
-    app: FieldtechApp
 
     def __init__(self) -> None:
         super().__init__()
@@ -140,7 +137,6 @@ class PendingScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.app.refresh_topbar(self)
         self.reload()
 
     @property
@@ -152,7 +148,7 @@ class PendingScreen(Screen):
 
     @work(thread=True, exclusive=True, group="pending")
     def _read(self) -> None:
-        edits = read_pending(self.app.store)
+        edits = read_pending(self.services.store)
         self.app.call_from_thread(self._show, edits)
 
     def _show(self, edits: list[PendingEdit]) -> None:
@@ -214,7 +210,7 @@ class PendingScreen(Screen):
         elif p.entry.state in (REJECTED, DRAFT):
             entry_id = p.entry.id
             self._change(lambda s: s.retry(entry_id), "Queued again: sent with the "
-                         "next sync" + (" (S now)." if self.app.link.connected else "."))
+                         "next sync" + (" (S now)." if self.services.link.connected else "."))
         else:
             self.notify(f"It is {p.entry.state} already.", timeout=2)
 
@@ -259,7 +255,7 @@ class PendingScreen(Screen):
 
     @work(thread=True, group="pending")
     def _open_conflict(self, p: PendingEdit) -> None:
-        store = self.app.store
+        store = self.services.store
         conflict = store.conflict(p.entry.entity, p.entry.entity_id)
         mine = store.record_data(p.entry.entity, p.entry.entity_id)
         if conflict is None:
@@ -274,13 +270,13 @@ class PendingScreen(Screen):
             self._change(lambda s: resolve_conflict(s, conflict.entity, conflict.id,
                                                     take_theirs),
                          "Resolved: sent with the next sync"
-                         + (" (S now)." if self.app.link.connected else "."))
+                         + (" (S now)." if self.services.link.connected else "."))
         self.app.push_screen(ConflictScreen(p.record, conflict, mine), chosen)
 
     @work(thread=True, group="pending")
     def _change(self, change: Callable[[Store], Any], done: str, gone: str | None = None) -> None:
         try:
-            change(self.app.store)
+            change(self.services.store)
         except FieldtechError as exc:  # e.g. a new customer whose controllers still wait
             self.app.call_from_thread(self.notify, str(exc), severity="warning", timeout=6)
             return
@@ -289,12 +285,10 @@ class PendingScreen(Screen):
     def _changed(self, done: str, gone: str | None) -> None:
         self.notify(done, timeout=3)
         self.reload()
-        app = self.app
-        app.load_fleet()  # pending counts, usage and values in the list and the top bar
-        if gone:
-            app.controller_gone(gone)  # if open under this screen, it leaves for the fleet
-        if (current := app.current_controller) and app.is_screen_installed("controller"):
-            app.controller_screen().reload(current)
+        if gone:  # if open under this screen, it leaves for the fleet
+            self.post_message(ControllerGone(gone))
+        # Pending counts, usage and values in the list, the top bar, the controller shown.
+        self.post_message(RecordsChanged(reload_current=True))
 
 
 def _discard(store: Store, entry: OutboxEntry) -> None:

@@ -11,21 +11,20 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 
 from fieldtech.domain.errors import CloudProblem, CloudUnavailable, NotSignedIn
 from fieldtech.domain.models import Customer
 from fieldtech.domain.plans import Tier, Usage, usage
 from fieldtech.domain.validation import normalize_plan_code, plan_code_error
-from fieldtech.messages import Synced
 from fieldtech.screens.markup import escape
+from fieldtech.screens.messages import Synced, SyncWanted
+from fieldtech.screens.services import FieldtechScreen
 from fieldtech.screens.topbar import TopBar
 from fieldtech.widgets.record_table import RecordTable
 from fieldtech.widgets.text_line import TextBox
 
 if TYPE_CHECKING:
-    from fieldtech.app import FieldtechApp
     from fieldtech.cloud.api import CloudAPI
 
 Words = Callable[[Customer], str]  # a message about the customer
@@ -73,7 +72,7 @@ def problem_text(exc: CloudProblem) -> str:
     return f"{label}: {exc}" if label else str(exc)
 
 
-class PlansScreen(Screen):
+class PlansScreen(FieldtechScreen):
     DEFAULT_CSS = """
     #plans-usage { height: 3; padding: 0 1; background: $boost; }
     #plans-filter { height: 1; border: none; padding: 0 1; background: $boost; }
@@ -93,7 +92,6 @@ class PlansScreen(Screen):
         Binding("slash", "filter", "Filter", id="plans_filter"),
     ]
     AUTO_FOCUS = "#plans-customers"
-    app: FieldtechApp
 
     def __init__(self, customer_id: str | None = None):
         super().__init__()
@@ -120,7 +118,6 @@ class PlansScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.app.refresh_topbar(self)
         self._read_local()
         self._read_account()
 
@@ -136,7 +133,7 @@ class PlansScreen(Screen):
 
     @work(thread=True, group="plans-local")
     def _read_local(self) -> None:
-        store = self.app.store
+        store = self.services.store
         customers, local = store.customers(), store.usage()
         self.app.call_from_thread(self._local_loaded, customers, local)
 
@@ -153,7 +150,7 @@ class PlansScreen(Screen):
 
     @work(thread=True, exclusive=True, group="plans-account")
     def _read_account(self) -> None:
-        link = self.app.link
+        link = self.services.link
         if not link.connected:
             self.app.call_from_thread(self._account_failed, "local only. " + NEEDS_CLOUD
                                       + " Sign in with L.")
@@ -175,7 +172,7 @@ class PlansScreen(Screen):
         self.source = "last known"
         self._show_usage(self.usage, f"last known: {why.split('.')[0]}")
         self.say(f"Showing the last known usage: {why}")
-        self.app.refresh_topbar(self)
+        self.services.header.repaint()
 
     def _show_usage(self, u: Usage | None, source: str) -> None:
         self.usage, self.source = u, source
@@ -256,7 +253,7 @@ class PlansScreen(Screen):
         if customer is None:
             self.say("Pick a customer first.")
             return
-        if not self.app.link.connected:
+        if not self.services.link.connected:
             self.say(f"Local only: {NEEDS_CLOUD} Sign in with L.")
             return
         self.say(doing(customer))
@@ -266,7 +263,7 @@ class PlansScreen(Screen):
     def _cloud_action(self, customer: Customer, request: Request, done: Words) -> None:
         ok = False
         try:
-            self.app.link.call(lambda api: request(api, customer))
+            self.services.link.call(lambda api: request(api, customer))
             message, ok = done(customer), True
         except CloudProblem as exc:
             message = problem_text(exc)
@@ -280,11 +277,11 @@ class PlansScreen(Screen):
 
     def _action_done(self, message: str, ok: bool) -> None:
         self.say(message)
-        self.app.refresh_topbar(self)
+        self.services.header.repaint()
         if ok:
             self.query_one("#plans-code", Input).value = ""
             self._read_account()
-            self.app.sync_now()  # pulls the customer's new plan into the store
+            self.post_message(SyncWanted())  # pulls the customer's new plan into the store
 
     def action_close(self) -> None:
         self.dismiss()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import events
 from textual.app import ComposeResult
@@ -24,11 +24,9 @@ from textual.widgets import Input, Static
 
 from fieldtech.offline_store.store import FleetRow
 from fieldtech.screens.markup import escape
+from fieldtech.screens.services import services_of
 from fieldtech.widgets.fleet_list import FleetList
 from fieldtech.widgets.text_line import TextBox
-
-if TYPE_CHECKING:
-    from fieldtech.app import FieldtechApp
 
 Shortcuts = list[tuple[FleetRow, bool]]  # (row, pinned), keys 1–9 in order
 Picked = Callable[[str | None], None]  # the chosen controller id, None if cancelled
@@ -133,7 +131,6 @@ class Switcher(Vertical):
     Switcher #finder-list { overflow-y: scroll; overflow-x: hidden; }
     """
 
-    app: FieldtechApp
 
     def __init__(self, *, id: str | None = None, classes: str | None = None):
         super().__init__(id=id, classes=f"dialog {classes or ''}".strip())
@@ -226,7 +223,8 @@ class Switcher(Vertical):
         try:
             results = self.query_one("#finder-list", FleetList)
             query = event.value.strip()
-            hits = self.app.index.search(query) if (query and self.app.index) else []
+            index = services_of(self).fleet.index
+            hits = index.search(query) if (query and index) else []
             # Toggle what shows only when it changes: each toggle costs a layout pass.
             show = bool(query) or self.finder
             if results.has_class("hidden") == show:

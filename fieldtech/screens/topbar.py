@@ -9,8 +9,10 @@ from __future__ import annotations
 from rich.cells import cell_len
 from rich.text import Text
 
-from fieldtech.cloud_link import LinkState, LinkStatus
+from fieldtech.cloud.link import LinkState, LinkStatus
 from fieldtech.domain.plans import Usage
+from fieldtech.offline_store.live import FleetHealth
+from fieldtech.screens.services import Header, Services
 from fieldtech.widgets.text_line import TextBox
 
 LINK_STYLE = {LinkState.LOCAL: "dim", LinkState.ONLINE: "green", LinkState.SYNCING: "cyan",
@@ -22,10 +24,11 @@ LEVELS = 5  # wordings, longest first: each level shortens one more part
 
 
 def header_parts(account_name: str, usage: Usage | None, pending: int,
-                 link: LinkStatus | None, width: int, extra: str = "") -> tuple[str, str]:
+                 link: LinkStatus | None, width: int, extra: str = "",
+                 health: FleetHealth | None = None) -> tuple[str, str]:
     """(left, right) texts of the bar for `width` cells: the longest wording that fits."""
     for level in range(LEVELS):
-        left, right = _left(usage, pending, extra, level), _right(link, level)
+        left, right = _left(usage, pending, extra, level, health), _right(link, level)
         room = width - cell_len(right) - cell_len(left) - 3 - 3  # a gap, and " · "
         if cell_len(account_name) <= room or room >= NAME_MIN or level == LEVELS - 1:
             name = account_name if cell_len(account_name) <= room else (
@@ -34,7 +37,8 @@ def header_parts(account_name: str, usage: Usage | None, pending: int,
     raise AssertionError("unreachable")
 
 
-def _left(usage: Usage | None, pending: int, extra: str, level: int) -> str:
+def _left(usage: Usage | None, pending: int, extra: str, level: int,
+          health: FleetHealth | None = None) -> str:
     parts = []
     if usage is not None:
         limit = f"{usage.controllers_used}/{usage.controllers_limit}"
@@ -43,9 +47,30 @@ def _left(usage: Usage | None, pending: int, extra: str, level: int) -> str:
         parts.append(f"✎ {pending}" + (" pending" if level < 4 else ""))
     else:
         parts.append("nothing pending" if level < 2 else "0 pending")
+    if health is not None:
+        parts += _health(health, level)
     if extra:
         parts.append(extra)
     return " · ".join(parts)
+
+
+def _health(h: FleetHealth, level: int) -> list[str]:
+    """What needs a look, shortest last: "⚠ 1 conflict · 15 offline · 9 incidents · 2
+    breaching" down to "⚠1 ○15 !9 ⏰2" (the help screen says what each mark means)."""
+    words = [("⚠", h.conflicts, "conflict", "conflicts"), ("○", h.offline, "offline", "off"),
+             ("!", h.incidents, "incident", "inc"), ("⏰", h.breaching, "breaching", "late")]
+    out = []
+    for mark, n, word, short in words:
+        if not n:
+            continue
+        if level < 3:
+            plural = "s" if n > 1 and word in ("conflict", "incident") else ""
+            out.append(f"{mark} {n} {word}{plural}" if mark == "⚠" else f"{n} {word}{plural}")
+        elif level < 4:
+            out.append(f"{mark}{n} {short}" if mark == "⚠" else f"{n} {short}")
+        else:
+            out.append(f"{mark}{n}")
+    return out if level < 4 else [" ".join(out)] if out else []
 
 
 def _right(link: LinkStatus | None, level: int) -> str:
@@ -61,9 +86,24 @@ class TopBar(TextBox):
         self._shown: tuple | None = None  # what show() was given
         self._painted: tuple[str, str] | None = None  # (left, right) as last rendered
 
+    def on_mount(self) -> None:
+        # Every top bar says the same words: they come from the app's one Header, when it
+        # changes. (Outside fieldtech's app, e.g. in a test, it shows what `show` is given.)
+        if (header := self._header()) is not None:
+            header.changed.subscribe(self, lambda _: header.show_on(self))
+            header.show_on(self)
+
+    def on_show(self) -> None:
+        if (header := self._header()) is not None:  # its screen was away: words may be new
+            header.show_on(self)
+
+    def _header(self) -> Header | None:
+        services: Services | None = getattr(self.app, "services", None)
+        return services.header if services is not None else None
+
     def show(self, account_name: str, usage: Usage | None, pending: int, extra: str = "",
-             link: LinkStatus | None = None) -> None:
-        self._shown = (account_name, usage, pending, extra, link)
+             link: LinkStatus | None = None, health: FleetHealth | None = None) -> None:
+        self._shown = (account_name, usage, pending, extra, link, health)
         # Shown again every 30 s for the age of the last sync: repaint only when the words
         # change (each repaint is bytes over SSH, and may land in a keystroke's frame).
         if self._words() != self._painted:
@@ -72,9 +112,9 @@ class TopBar(TextBox):
     def _words(self) -> tuple[str, str] | None:
         if self._shown is None:
             return None
-        account_name, usage, pending, extra, link = self._shown
+        account_name, usage, pending, extra, link, health = self._shown
         return header_parts(account_name, usage, pending, link,
-                            self.content_size.width or 78, extra)
+                            self.content_size.width or 78, extra, health)
 
     def render(self) -> Text:
         words = self._painted = self._words()

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from sqlalchemy import update
 
+from fieldtech.cli.demo import DemoCloud
 from fieldtech.cloud.sync import SyncEngine
-from fieldtech.demo_cloud import DemoCloud
 from fieldtech.offline_store.seed import seed_onsite, seed_store
 from fieldtech.offline_store.store import Store
 from fieldtech.server.state import utcnow

@@ -10,10 +10,10 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fieldtech import config_files
 from fieldtech.domain import ValidationError
 from fieldtech.domain.models import Controller
 from fieldtech.offline_store import Store
+from fieldtech.services import config_files
 from tests.conftest import make_controller
 
 HEADER = 'format = "fieldtech-controller-config"\nversion = 1\n'

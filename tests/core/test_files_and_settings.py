@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from fieldtech import config_files
 from fieldtech.domain import ValidationError
 from fieldtech.offline_store import Store
 from fieldtech.offline_store.seed import seed_store
-from fieldtech.settings import Settings
+from fieldtech.services import config_files
+from fieldtech.services.settings import Settings
 from tests.conftest import make_controller
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from fieldtech.fleet_index import FINDER_LIMIT, FleetIndex
 from fieldtech.offline_store import Store
 from fieldtech.offline_store.seed import seed_store
 from fieldtech.offline_store.store import FleetRow
+from fieldtech.services.fleet_index import FINDER_LIMIT, FleetIndex
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from fieldtech.controller_link.safety import LOOPBACK_ONLY_ENV
 from fieldtech.offline_store import Store
 from fieldtech.offline_store.seed import seed_onsite, seed_store
 from fieldtech.screens.onsite import OnsiteScreen
-from fieldtech.settings import Settings
+from fieldtech.services.settings import Settings
 from fieldtech.simulator import Simulator
 
 # Belt and braces: discovery refuses anything but 127.0.0.x while these tests run.

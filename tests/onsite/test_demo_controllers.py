@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from fieldtech import app_commands
-from fieldtech.app_commands import DemoControllers
+from fieldtech.cli import app_commands
+from fieldtech.cli.app_commands import DemoControllers
 from fieldtech.controller_link import LOOPBACK_INTERFACES
 from fieldtech.controller_link.safety import LOOPBACK_ONLY_ENV
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fieldtech.app import FieldtechApp
 from fieldtech.offline_store import Store
-from fieldtech.settings import Settings
+from fieldtech.services.settings import Settings
 
 
 def test_mdns_interfaces_default_to_all_and_round_trip(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from fieldtech.controller_link import LOOPBACK_INTERFACES, DeviceInfo, Discovery
 from fieldtech.offline_store import Store
 from fieldtech.offline_store.seed import seed_onsite, seed_store
 from fieldtech.screens import onsite
-from fieldtech.settings import Settings
+from fieldtech.services.settings import Settings
 from tests.conftest import SEED_DAY
 from tests.tui.conftest import SIZE, settle
 

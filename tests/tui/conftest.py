@@ -11,7 +11,7 @@ from fieldtech.app import FieldtechApp
 from fieldtech.domain.models import Account, new_id
 from fieldtech.offline_store import Store
 from fieldtech.offline_store.seed import seed_store
-from fieldtech.settings import Settings
+from fieldtech.services.settings import Settings
 from tests.conftest import SEED_DAY
 
 SIZE = (80, 24)

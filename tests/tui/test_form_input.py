@@ -85,7 +85,7 @@ async def test_every_field_shows_its_error_at_once(app: FieldtechApp) -> None:
         await pilot.press("escape", "y")
         await settle(pilot)
 
-        app.edit_program(before, None)  # a new program
+        app.screen.edit_program(before, None)  # a new program (the controller screen's flow)
         await settle(pilot)
         field(app, "interval_days").value = "06:00"
         field(app, "start_times").value = "25:00"
@@ -130,7 +130,7 @@ async def test_a_form_shows_its_own_keys_and_names_its_action(app: FieldtechApp)
         assert "Fleet" not in keys and "Edit" not in keys  # the controller screen's
         await pilot.press("escape")
 
-        app.import_config(app.store.controller(controller_id))
+        app.screen.import_config(app.store.controller(controller_id))
         await settle(pilot)
         assert str(app.screen.query_one("#save", Button).label) == "Import (Ctrl+S)"
         keys = {description for _key, description, _on in app.screen.query_one(KeyBar).keys}

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.app import App
 
 from fieldtech.app import FieldtechApp
-from fieldtech.cloud_link import LinkState, LinkStatus
+from fieldtech.cloud.link import LinkState, LinkStatus
 from fieldtech.domain.plans import Tier, Usage
 from fieldtech.screens.controller import ControllerScreen
 from fieldtech.screens.plans import PlansScreen

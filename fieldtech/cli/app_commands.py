@@ -58,7 +58,7 @@ def _saved_cloud() -> Any:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from fieldtech.demo_cloud import DemoCloud
+    from fieldtech.cli.demo import DemoCloud
     from fieldtech.offline_store import Store
     from fieldtech.offline_store.paths import data_dir, store_path
     from fieldtech.offline_store.seed import ONSITE_CUSTOMER, seed_onsite, seed_store
@@ -171,7 +171,7 @@ def run_seed(args: argparse.Namespace) -> int:
 
 def _launch(directory: Path, label: str | None = None,
             on_first_paint: Callable[[Any], None] | None = None, **app_options: Any) -> int:
-    from fieldtech.settings import Settings
+    from fieldtech.services.settings import Settings
 
     settings = Settings.load()
     if settings.use_ssh_profile():

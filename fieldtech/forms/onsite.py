@@ -12,7 +12,7 @@ from typing import Any
 from fieldtech.controller_link import hosts_in_subnet
 from fieldtech.controller_link.errors import ProbeRefused
 from fieldtech.domain.errors import FieldError
-from fieldtech.screens.form_fields import Builder, Field
+from fieldtech.forms.fields import Builder, Field
 
 DEFAULT_OPENSPRINKLER_PASSWORD = "opendoor"  # the factory default, printed on the manual
 ZONE_TEST_SECONDS = 30

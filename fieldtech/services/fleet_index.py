@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from fieldtech.offline_store.store import FleetRow
+from fieldtech.services.queries import FLEET_FIELDS, FLEET_FLAGS, Query, parse
 
 FINDER_LIMIT = 50
 FUZZY_BELOW = 5
@@ -37,11 +38,17 @@ class FleetIndex:
         return len(self.rows)
 
     def filter(self, query: str) -> list[int]:
-        """Indices of rows containing every word of `query`, in list order."""
-        terms = query.casefold().split()
-        if not terms:
-            return list(range(len(self.rows)))
-        return self._matching(terms, query.casefold())
+        """Indices of rows containing every word of `query`, in list order; `status:offline`,
+        `membership:priority`, `alert` and the rest of `queries.FLEET_FIELDS` narrow further."""
+        q = parse(query, FLEET_FIELDS, FLEET_FLAGS)
+        if not q.structured:
+            terms = query.casefold().split()
+            if not terms:
+                return list(range(len(self.rows)))
+            return self._matching(terms, query.casefold())
+        pool = self._matching(q.words, q.text()) if q.words else range(len(self.rows))
+        rows = self.rows
+        return [i for i in pool if _passes(q, rows[i])]
 
     def search(self, query: str, limit: int = FINDER_LIMIT) -> list[FleetRow]:
         """The best `limit` rows for a finder query: exact words first, then fuzzy matches.
@@ -128,3 +135,12 @@ class FleetIndex:
         if self._letters is None:
             self._letters = [frozenset(h) for h in self._short]
         return self._letters
+
+
+def _passes(q: Query, row: FleetRow) -> bool:
+    if "alert" in q.flags and not row.fault:
+        return False
+    if "pending" in q.flags and not row.pending:
+        return False
+    return (q.matches("status", row.state.value) and q.matches("membership", row.membership)
+            and q.matches("model", row.model) and q.matches("customer", row.customer_name))

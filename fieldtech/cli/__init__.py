@@ -16,7 +16,7 @@ EXIT_PROBLEM = 1  # as the cloud commands' "refused": fix something, then run it
 # Modules with a `register(subparsers)` function. A part that is not installed (e.g. the server
 # extra) still registers its commands; its handler explains what to install.
 COMMAND_MODULES = (
-    "fieldtech.app_commands",  # the TUI, demo, seed, export/import
+    "fieldtech.cli.app_commands",  # the TUI, demo, seed, export/import
     "fieldtech.cloud.commands",  # login, logout, auth status, sync
     "fieldtech.server.commands",  # cloud serve
     "fieldtech.simulator.commands",  # simulate
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:
-        from fieldtech.app_commands import run_app
+        from fieldtech.cli.app_commands import run_app
 
         handler = run_app
     from fieldtech.domain.errors import FieldtechError

@@ -74,6 +74,7 @@ class CloudLink:
         self.last_sync_at: datetime | None = None
         self.last_report: SyncReport | None = None
         self.base_url: str | None = None  # known after the first call: prefills the login
+        self.user_email: str | None = None  # who signed in, when this session knows it
         self._sync_lock = threading.Lock()
 
     @property

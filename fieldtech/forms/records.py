@@ -29,7 +29,7 @@ from fieldtech.domain.validation import (
     validate_program,
     validate_zone,
 )
-from fieldtech.screens.form_fields import Builder, Field
+from fieldtech.forms.fields import Builder, Field
 
 
 def zone_form(zone: Zone, zone_count: int) -> tuple[list[Field], Builder]:

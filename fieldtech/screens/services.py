@@ -1,0 +1,95 @@
+"""What a screen is handed: the app-wide services, through one small typed interface.
+
+Screens never import the app class. They reach the store, the edit service, settings, the
+cloud link, the fleet as last read and the on-site options through `services_of(self)`, and
+tell the app what happened with the messages in `messages.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from textual.dom import DOMNode
+from textual.screen import Screen
+from textual.signal import Signal
+
+from fieldtech.cloud.link import CloudLink
+from fieldtech.offline_store.store import Store
+from fieldtech.services.edits import EditService
+from fieldtech.services.fleet import Fleet
+from fieldtech.services.settings import Settings
+
+if TYPE_CHECKING:
+    from fieldtech.domain.plans import Usage
+    from fieldtech.offline_store.live import FleetHealth
+    from fieldtech.screens.topbar import TopBar
+
+# Account name, plan usage, pending edits, what needs a look (offline, incidents, conflicts).
+HeaderWords = tuple[str, "Usage | None", int, "FleetHealth | None"]
+
+
+@dataclass(frozen=True)
+class OnSiteOptions:
+    """Where mDNS listens (None: every interface; tests and the demo pin loopback), the demo's
+    simulated controllers if any (to prefill forms), and a zone test's default length."""
+
+    mdns_interfaces: list[str] | None = None
+    simulator: Any = None
+    zone_test_seconds: int = 30
+
+
+class Header:
+    """The top bar's words, said once: every screen's top bar subscribes to `changed`."""
+
+    def __init__(self, owner: DOMNode, link: CloudLink):
+        self.changed: Signal[None] = Signal(owner, "header-changed")
+        self.link = link
+        self.words: HeaderWords = ("", None, 0, None)
+
+    def set(self, words: HeaderWords) -> None:
+        self.words = words
+        self.repaint()
+
+    def repaint(self) -> None:
+        """The words or the cloud's state may have changed: top bars look again."""
+        self.changed.publish(None)
+
+    def show_on(self, bar: TopBar) -> None:
+        name, usage, pending, health = self.words
+        bar.show(name, usage, pending, link=self.link.status(), health=health)
+
+
+class Services:
+    """The app-wide services, built once by the app and shared by every screen."""
+
+    def __init__(self, owner: DOMNode, store: Store, settings: Settings, data_dir: Path,
+                 link: CloudLink, onsite: OnSiteOptions):
+        self.store = store
+        self.edits = EditService(store)
+        self.settings = settings
+        self.data_dir = data_dir
+        self.link = link
+        self.fleet = Fleet()
+        self.onsite = onsite
+        self.header = Header(owner, link)
+
+
+class ServiceHost(Protocol):
+    """An app that hands its screens services (FieldtechApp is one)."""
+
+    services: Services
+
+
+def services_of(node: DOMNode) -> Services:
+    """The services of the app `node` runs in."""
+    return cast(ServiceHost, node.app).services
+
+
+class FieldtechScreen(Screen):
+    """A screen of the app: its services are one attribute away."""
+
+    @property
+    def services(self) -> Services:
+        return services_of(self)

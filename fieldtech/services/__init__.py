@@ -1,0 +1,1 @@
+"""Core services (no textual): edits, the fleet and its search, config files, settings."""

@@ -1,0 +1,63 @@
+"""The fleet as last read from the store, and where the person has been in it.
+
+Held by the app and shared with the screens (no textual): the rows and their search index, the
+recent controllers the switcher offers on its digits, and the current and previous controller
+that `b` goes back and forth between.
+"""
+
+from __future__ import annotations
+
+from fieldtech.offline_store.store import FleetRow
+from fieldtech.services.fleet_index import FleetIndex
+
+SHORTCUTS = 9  # the switcher's digits 1–9
+
+
+class Fleet:
+    def __init__(self) -> None:
+        self.rows: list[FleetRow] = []
+        self.first_rows: list[FleetRow] = []  # the first screenful, until the fleet is read
+        self.index: FleetIndex | None = None
+        self.rows_by_id: dict[str, FleetRow] = {}
+        self.recent_ids: list[str] = []
+        self.current: str | None = None
+        self.previous: str | None = None
+
+    def loaded(self, rows: list[FleetRow], index: FleetIndex, recent: list[str]) -> None:
+        self.rows, self.index = rows, index
+        self.rows_by_id = {r.controller_id: r for r in rows if r.controller_id}
+        # Switches made while this load ran are newer than what the store said: keep them first.
+        self.recent_ids += [r for r in recent if r not in self.recent_ids]
+
+    def opened(self, controller_id: str) -> None:
+        """`controller_id` is shown now: it leads the recents; the one before is `previous`."""
+        if controller_id != self.current:
+            self.previous = self.current
+        self.current = controller_id
+        if controller_id in self.recent_ids:
+            self.recent_ids.remove(controller_id)
+        self.recent_ids.insert(0, controller_id)
+
+    def forget(self, controller_id: str) -> None:
+        """A controller no longer in the store: out of the recents, current and previous."""
+        if controller_id in self.recent_ids:
+            self.recent_ids.remove(controller_id)
+        if self.previous == controller_id:
+            self.previous = None
+        if self.current == controller_id:
+            self.current = None
+
+    def shortcuts(self, pinned: list[str]) -> list[tuple[FleetRow, bool]]:
+        """Pinned controllers, then the most recent ones, nine at most: (row, pinned)."""
+        out: list[tuple[FleetRow, bool]] = []
+        seen: set[str] = set()
+        for cid, is_pinned in [(p, True) for p in pinned] + [(r, False) for r in self.recent_ids]:
+            row = self.rows_by_id.get(cid)
+            if row is not None and cid not in seen:
+                out.append((row, is_pinned))
+                seen.add(cid)
+        return out[:SHORTCUTS]
+
+    def customer_of_current(self) -> str | None:
+        row = self.rows_by_id.get(self.current or "")
+        return row.customer_id if row else None

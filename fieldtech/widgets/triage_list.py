@@ -1,0 +1,159 @@
+"""The triage list: one line per open incident, the response countdown, marks.
+
+Built on CursorList (only visible lines are rendered, a cursor move repaints two lines). The
+countdown is shown to the minute and `tick()` repaints only the lines whose words changed, so
+an idle minute over SSH writes a few hundred bytes, not a screen a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.message import Message
+
+from fieldtech.offline_store.live import TriageRow
+from fieldtech.widgets.cursor_list import CursorList, Parts, fit
+
+MEMBERSHIP_SHORT = {"proactive": "Pro", "priority": "Prio", "essentials": "Ess+",
+                    "standard": "Std", "none": "—"}
+SEVERITY_SHORT = {"critical": "CRIT", "warning": "warn", "info": "info"}
+# (title, width) after the mark; "What" takes what is left of the line.
+COLUMNS = [("Due in", 6), ("Sev", 4), ("Customer", 15), ("Plan", 4), ("Controller", 12),
+           ("What", 0), ("Age", 4), ("Ack by", 7)]
+
+
+def span(seconds: float) -> str:
+    """A duration in at most five cells: 45s, 12m, 3h05, 2d4h."""
+    s = int(abs(seconds))
+    if s < 60:
+        text = f"{s}s"
+    elif s < 3600:
+        text = f"{s // 60}m"
+    elif s < 86400:
+        text = f"{s // 3600}h{(s % 3600) // 60:02d}"
+    else:
+        text = f"{s // 86400}d{(s % 86400) // 3600}h"
+    return ("-" if seconds < 0 else "") + text
+
+
+def due_text(row: TriageRow, now: datetime) -> str:
+    """Time left to respond (negative once breached); "ack" once someone responded."""
+    if row.state == "acknowledged":
+        return "ack"
+    if row.state == "snoozed":
+        return "zzz"
+    if row.due_at is None:
+        return "—"
+    left = (row.due_at - now).total_seconds()
+    return span(left) if abs(left) >= 60 else ("-0m" if left < 0 else "<1m")
+
+
+class TriageList(CursorList):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select", "Open controller", id="triage_open"),
+    ]
+
+    class Selected(Message):
+        def __init__(self, row: TriageRow):
+            super().__init__()
+            self.row = row
+
+    class Moved(Message):
+        """The cursor is on another incident (the detail line follows it)."""
+
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC), *,
+                 id: str | None = None):
+        super().__init__(id=id)
+        self.clock = clock
+        self.rows: list[TriageRow] = []
+        self.marked: set[str] = set()
+        self._shown: dict[int, str] = {}  # line -> the countdown words last painted
+
+    @staticmethod
+    def header(width: int = 80) -> str:
+        return "".join(_cells(tuple(t for t, _ in COLUMNS), width, " "))
+
+    def set_rows(self, rows: list[TriageRow]) -> None:
+        """New rows; the cursor stays on the same incident when it is still there."""
+        current = self.current
+        self.rows = rows
+        self.marked &= {r.id for r in rows}
+        ids = [r.id for r in rows]
+        cursor = ids.index(current.id) if current and current.id in ids else self.cursor
+        self._shown.clear()
+        self.reset_lines(len(rows), cursor)
+        self.post_message(self.Moved())
+
+    @property
+    def current(self) -> TriageRow | None:
+        return self.rows[self.cursor] if 0 <= self.cursor < len(self.rows) else None
+
+    def move_to(self, line: int) -> None:
+        before = self.cursor
+        super().move_to(line)
+        if self.cursor != before:
+            self.post_message(self.Moved())
+
+    def action_select(self) -> None:
+        if (row := self.current) is not None:
+            self.post_message(self.Selected(row))
+
+    def toggle_mark(self) -> None:
+        if (row := self.current) is None:
+            return
+        self.marked ^= {row.id}
+        self._repaint(self.cursor)
+        self.move_to(self.cursor + 1)
+
+    def mark_all(self) -> None:
+        """Mark every incident in view (again: unmark them all)."""
+        ids = {r.id for r in self.rows}
+        self.marked = set() if ids <= self.marked else ids
+        self._cache.clear()
+        self.refresh()
+
+    def tick(self) -> int:
+        """Repaint the visible lines whose countdown changed; returns how many."""
+        now = self.clock()
+        top = self.scroll_offset.y
+        changed = 0
+        for line in range(top, min(len(self.rows), top + self.size.height)):
+            if self._shown.get(line) != due_text(self.rows[line], now):
+                self._repaint(line)
+                changed += 1
+        return changed
+
+    def _repaint(self, line: int) -> None:
+        for cursor in (True, False):
+            self._cache.discard((line, cursor, self.scrollable_content_region.width))
+        self.refresh_lines(line)
+
+    def line_parts(self, line: int, width: int) -> Parts:
+        row = self.rows[line]
+        now = self.clock()
+        due = self._shown[line] = due_text(row, now)
+        values = (due, SEVERITY_SHORT.get(row.severity, row.severity[:4]), row.customer_name,
+                  MEMBERSHIP_SHORT.get(row.membership, row.membership[:4]), row.controller_name,
+                  row.what + (f" ×{row.count}" if row.count > 1 else ""),
+                  span((now - row.opened_at).total_seconds()) if row.opened_at else "",
+                  (row.acknowledged_by or "").split("@")[0])
+        cells = _cells(values, width, "●" if row.id in self.marked else " ")
+        responded = row.state != "open"
+        late = row.breaching(now)
+        styles = ["strong" if row.id in self.marked else "",
+                  "offline" if late else ("dim" if responded else "warning"),
+                  "offline" if row.severity == "critical" and not responded else
+                  ("dim" if responded or row.severity == "info" else "warning")]
+        styles += ["dim" if responded else ""] * (len(cells) - len(styles))
+        return list(zip(cells, styles, strict=True))
+
+
+def _cells(values: tuple[str, ...], width: int, mark: str) -> list[str]:
+    fixed = sum(w + 1 for _, w in COLUMNS if w)
+    cells = [mark]
+    for (_, w), value in zip(COLUMNS, values, strict=True):
+        cells.append(fit(value, w or max(6, width - fixed - 2)) + " ")
+    return cells
