@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 from device_cloud import LiveCloud, Staff
 
-from fieldtech import demo_cloud
-from fieldtech.demo_cloud import DemoCloud, start_live_controllers
+from fieldtech.cli import demo as demo_cloud
+from fieldtech.cli.demo import DemoCloud, start_live_controllers
 from fieldtech.domain.plans import Tier
 from fieldtech.server.accounts import create_account
 from fieldtech.server.state import utcnow
