@@ -77,11 +77,13 @@ async def pair_with_account(sim: Simulator, url: str, staff_token: str,
 async def adopt_records(sim: Simulator, url: str, staff_token: str, count: int,
                         customer_id: str | None = None) -> list[Pairing]:
     """Bring `count` records of the account to life: a cloud-only simulated controller with
-    each one's serial (records that have one, by name), paired with it."""
+    each one's serial (fieldtech records that have one, by name), paired with it."""
     async with _staff_client(url, staff_token) as http:
         running = {d.serial for d in sim.devices}
+        # OpenSprinkler records are left alone: that firmware does not talk to our cloud
         records = [r for r in await _records(http, customer_id)
-                   if r.get("serial") and r["serial"] not in running][:count]
+                   if r.get("serial") and r["serial"] not in running
+                   and str(r.get("model", "")).startswith("FT")][:count]
         done = []
         for record in records:
             device = await sim.add_cloud_device(record["serial"], record["zone_count"],
