@@ -217,8 +217,11 @@ class CloudLoop:
                 await self._wait(self.period_s)
 
     async def _wait(self, seconds: float | None) -> None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that lands
+        # as the wake-up does, and `stop()` then waited for ever (seen in the tests)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
         self._wake.clear()
 
     def _backoff(self, attempt: int) -> float:
@@ -383,6 +386,8 @@ class CloudLoop:
         fault = make_fault(kind, zone, detail, self.device.zone_count)
         d = self.device
         d.faults = [f for f in d.faults if not same_fault(f, kind, zone)] + [fault]
+        if kind == "zone_short_circuit" and d.run_zone == zone:
+            d.run_zone = None  # over-current: the driver switches the zone off, as hardware does
         d.save()
         self.wake()
         return fault

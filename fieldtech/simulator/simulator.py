@@ -132,6 +132,8 @@ class Simulator:
     async def take_offline(self, serial: str) -> None:
         """A device leaves the network: mDNS goodbye, then its HTTP server stops."""
         d = self.device(serial)
+        if d.cloud is not None:
+            d.cloud.go_offline()  # off the network means no heartbeats either
         if self.advertiser is not None:
             await self.advertiser.unregister(serial)
         if d.server is not None:

@@ -151,12 +151,12 @@ class Staff:
     made: list[str] = field(default_factory=list)
 
     def controller(self, name: str = "Front yard", zones: int = 8,
-                   serial: str | None = None) -> dict[str, Any]:
+                   serial: str | None = None, model: str = "FT-8") -> dict[str, Any]:
         customer = self.http.post("/v1/customers",
                                   json={"id": str(uuid.uuid4()), "name": f"Customer of {name}"})
         assert customer.status_code == 201, customer.text
         body = {"id": str(uuid.uuid4()), "customer_id": customer.json()["id"], "name": name,
-                "zone_count": zones, "serial": serial}
+                "zone_count": zones, "serial": serial, "model": model}
         r = self.http.post("/v1/controllers", json=body)
         assert r.status_code == 201, r.text
         return r.json()

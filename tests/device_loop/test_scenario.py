@@ -196,3 +196,20 @@ async def test_simulate_with_pairing_codes_and_a_bad_one(
         _stop(proc)
     assert f"FT1-SIM00001     paired with controller ({record['id']})" in out, out
     assert "FT1-SIM00002     not paired: This pairing code is unknown, used or expired." in out
+
+
+async def test_a_short_circuit_switches_the_running_zone_off(fleet: Simulator) -> None:
+    device = fleet.device("FT1-SIM00001")
+    assert device.cloud is not None
+    answer = await device.state.handle(  # type: ignore[union-attr]
+        b'{"jsonrpc":"2.0","id":1,"method":"zone.run","params":{"zone":2,"seconds":300}}')
+    assert b'"result"' in (answer or b"")
+    device.cloud.inject_fault("zone_short_circuit", zone=5)  # another zone: no effect
+    assert device.state.run_zone == 2  # type: ignore[union-attr]
+    device.cloud.inject_fault("zone_short_circuit", zone=2)
+    assert device.state.run_zone is None and device.state.seconds_left() == 0  # type: ignore[union-attr]
+
+
+async def test_take_offline_stops_the_heartbeats_too(fleet: Simulator) -> None:
+    await fleet.take_offline("FT1-SIM00002")
+    assert fleet.device("FT1-SIM00002").cloud.state == "offline"  # type: ignore[union-attr]
