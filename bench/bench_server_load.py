@@ -21,6 +21,17 @@ during the measured window (this process, the server's processes, PostgreSQL's, 
 printed from /proc. `--runs N` repeats each backend N times (a fresh server and database each
 time) and prints the medians: the machine is shared, single runs are noisy.
 
+Issue 10's budget (10,000 controllers heartbeating every 30 s = 333 req/s, 5 clients long-polling
+the change log, a contractor pushing edits; p99 <= 100 ms on PostgreSQL with 2 workers):
+
+    python bench/bench_server_load.py --backend postgres --workers 2 --devices 10000 --rate 333 \
+        --heartbeats-only --full-report --fault-rate 0.002 --long-polls 5 --duration 30
+
+`--full-report` sends CONTRACT-10's heartbeat (enabled, uptime, running, faults, firmware), each
+device primed in the database as if it had reported once (a first report is news, not the
+steady state); `--fault-rate` makes that share of heartbeats toggle a fault (each one opens or
+resolves an incident: the full path); `--long-polls` clients wait on GET /v1/changes?wait=25.
+
 PostgreSQL comes from FIELDTECH_TEST_POSTGRES_URL (see .ci/postgres.sh); a fresh database is
 made and dropped.
 """
@@ -46,7 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, text, update
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,9 +66,11 @@ sys.path.insert(0, str(ROOT))
 from fieldtech.domain.plans import Tier, TierLimits  # noqa: E402
 from fieldtech.server.accounts import create_account  # noqa: E402
 from fieldtech.server.db import Database, make_engine, migrate  # noqa: E402
+from fieldtech.server.heartbeats import report_digest  # noqa: E402
+from fieldtech.server.schemas import HeartbeatIn  # noqa: E402
 from fieldtech.server.security import new_device_token, token_hash  # noqa: E402
 from fieldtech.server.state import utcnow  # noqa: E402
-from fieldtech.server.tables import DeviceTokenRow  # noqa: E402
+from fieldtech.server.tables import DeviceStatusRow, DeviceTokenRow  # noqa: E402
 
 PASSWORD = "bench-password"
 
@@ -70,6 +83,7 @@ class Samples:
     errors: int = 0
     not_sent: int = 0  # scheduled before the end but never sent: the server was behind
     statuses: dict[int, int] = field(default_factory=dict)
+    woken: int = 0  # long-polls answered with news
 
     def add(self, sent: float, status: int) -> None:
         done = time.perf_counter()
@@ -327,9 +341,10 @@ async def device_loop(
     measure_from: float,
     samples: Samples,
     gate: asyncio.Semaphore | None,
+    heartbeats_only: bool = False,
 ) -> None:
     revision = 0
-    beat = random.random() < 0.5
+    beat = heartbeats_only or random.random() < 0.5
     next_at = start + random.random() * period  # spread the fleet over one period
     while True:
         await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
@@ -350,17 +365,40 @@ async def device_loop(
             status = 599
         if next_at >= measure_from:
             samples.add(next_at, status)
-        beat = not beat
+        beat = heartbeats_only or not beat
         next_at += period
 
 
-def raw_device(pool: RawPool, token: str) -> DeviceRequest:
+class Report:
+    """What one device reports: the old three fields, or CONTRACT-10's full heartbeat."""
+
+    def __init__(self, full: bool, fault_rate: float):
+        self.full, self.fault_rate = full, fault_rate
+        self.uptime = random.randint(1000, 10**6)
+        self.faulty = False
+
+    def body(self, revision: int) -> bytes:
+        if not self.full:
+            return b'{"applied_revision":%d}' % revision
+        self.uptime += 30
+        if random.random() < self.fault_rate:
+            self.faulty = not self.faulty  # news: an incident opens or resolves
+        faults = '[{"kind":"zone_no_current","zone":2,"detail":"Zone 2: no current"}]' if (
+            self.faulty) else "[]"
+        return (
+            f'{{"applied_revision":{revision},"firmware":"1.4.2","locally_modified":false,'
+            f'"enabled":true,"running":null,"rain_delay_until":null,"uptime_s":{self.uptime},'
+            f'"faults":{faults}}}'
+        ).encode()
+
+
+def raw_device(pool: RawPool, token: str, report: Report) -> DeviceRequest:
     """Requests of one device over the raw client, built once (only the revision changes)."""
     host = f"Host: {pool.host}:{pool.port}\r\nAuthorization: Bearer {token}\r\n"
 
     async def request(beat: bool, revision: int) -> tuple[int, bytes]:
         if beat:
-            body = b'{"applied_revision":%d}' % revision
+            body = report.body(revision or 1)
             head = (
                 f"POST /v1/device/heartbeat HTTP/1.1\r\n{host}Content-Type: application/json\r\n"
                 f"Content-Length: {len(body)}\r\n\r\n"
@@ -372,13 +410,13 @@ def raw_device(pool: RawPool, token: str) -> DeviceRequest:
     return request
 
 
-def httpx_device(client: httpx.AsyncClient, token: str) -> DeviceRequest:
-    headers = {"Authorization": f"Bearer {token}"}
+def httpx_device(client: httpx.AsyncClient, token: str, report: Report) -> DeviceRequest:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
     async def request(beat: bool, revision: int) -> tuple[int, bytes]:
         if beat:
             r = await client.post(
-                "/v1/device/heartbeat", json={"applied_revision": revision}, headers=headers
+                "/v1/device/heartbeat", content=report.body(revision or 1), headers=headers
             )
         else:
             r = await client.get(
@@ -441,6 +479,45 @@ async def contractor_loop(
         await asyncio.sleep(max(0.0, 1.0 - (time.perf_counter() - t0)))
 
 
+async def long_poll_loop(
+    client: httpx.AsyncClient, token: str, stop: float, measure_from: float, samples: Samples
+) -> None:
+    """A client waiting on the change log (GET /v1/changes?wait=25) until `stop`. Its answers'
+    latency is the wait itself, so `samples` counts them; woken = answered with news."""
+    headers = {"Authorization": f"Bearer {token}"}
+    cursor = (await client.get("/v1/account", headers=headers)).json()["change_cursor"]
+    while time.perf_counter() < stop:
+        t0 = time.perf_counter()
+        try:
+            r = await asyncio.wait_for(
+                client.get("/v1/changes", params={"cursor": cursor, "limit": 500, "wait": 25},
+                           headers=headers, timeout=40),
+                max(0.1, stop - t0),
+            )
+        except TimeoutError:
+            return  # still waiting at the end: fine, it holds no database connection
+        page = r.json()
+        cursor = page["cursor"]
+        if t0 >= measure_from:
+            samples.add(t0, r.status_code)
+            samples.woken += bool(page["changes"])
+
+
+def prime(db_url: str) -> None:
+    """Every device as if it had sent one full report already (its first report is news, handled
+    by the full path; the steady state is what this measures). One UPDATE, not 10,000 beats."""
+    digest = report_digest(HeartbeatIn.model_validate_json(Report(True, 0).body(1)))
+    engine = make_engine(db_url)
+    with Database(engine).write() as s:
+        s.execute(
+            update(DeviceStatusRow).values(
+                report_digest=digest, applied_revision=1, uptime_s=0, enabled=True, faults=[],
+                firmware="1.4.2", last_contact=utcnow(),
+            )
+        )
+    engine.dispose()
+
+
 async def run_load(
     base: str,
     user_token: str,
@@ -448,7 +525,7 @@ async def run_load(
     args: argparse.Namespace,
     server_pid: int,
 ) -> tuple[Samples, Samples, str]:
-    devices, contractor = Samples(), Samples()
+    devices, contractor, polls = Samples(), Samples(), Samples()
     connections = args.connections
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     host, port = base.removeprefix("http://").split(":")
@@ -457,10 +534,12 @@ async def run_load(
         httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as dc,
         httpx.AsyncClient(base_url=base, timeout=30) as cc,
     ):
+        reports = [Report(args.full_report, args.fault_rate) for _ in tokens]
         if args.client == "raw":
-            requests, gate = [raw_device(pool, t) for _, t in tokens], None
+            requests = [raw_device(pool, t, r) for (_, t), r in zip(tokens, reports, strict=True)]
+            gate = None
         else:
-            requests = [httpx_device(dc, t) for _, t in tokens]
+            requests = [httpx_device(dc, t, r) for (_, t), r in zip(tokens, reports, strict=True)]
             gate = asyncio.Semaphore(connections)
         period = len(tokens) / args.rate
         start = time.perf_counter() + 0.5
@@ -475,13 +554,19 @@ async def run_load(
 
         await asyncio.gather(
             *(
-                device_loop(request, period, start, stop, measure_from, devices, gate)
+                device_loop(request, period, start, stop, measure_from, devices, gate,
+                            args.heartbeats_only)
                 for request in requests
             ),
             contractor_loop(cc, user_token, [k for k, _ in tokens], stop, measure_from, contractor),
+            *(long_poll_loop(cc, user_token, stop, measure_from, polls)
+              for _ in range(args.long_polls)),
             watch_cpu(),
         )
     pool.close()
+    if args.long_polls:
+        print(f"long-polls : {len(polls.latencies_ms)} answered in the window, "
+              f"{polls.woken} with news, errors {polls.errors}")
     return (
         devices,
         contractor,
@@ -543,6 +628,8 @@ def bench_backend(
                 )
             time.sleep(0.2)
         user_token, tokens = make_fleet(base, email, db_url, args.devices)
+        if args.full_report:
+            prime(db_url)
         with asyncio.Runner(loop_factory=_loop_factory(args.uvloop)) as runner:
             devices, contractor, cpu = runner.run(
                 run_load(base, user_token, tokens, args, proc.pid)
@@ -597,9 +684,19 @@ def main() -> int:
         help="Run the load generator on uvloop when installed.",
     )
     parser.add_argument("--runs", type=int, default=1, help="Repeat, print medians (max 10).")
+    parser.add_argument("--heartbeats-only", action="store_true",
+                        help="Devices only heartbeat (issue 10's budget), no config polls.")
+    parser.add_argument("--full-report", action="store_true",
+                        help="CONTRACT-10's full heartbeat, after one priming beat per device.")
+    parser.add_argument("--fault-rate", type=float, default=0.0,
+                        help="Share of full heartbeats that toggle a fault (an incident).")
+    parser.add_argument("--long-polls", type=int, default=0,
+                        help="Clients long-polling the change log (max 50).")
     args = parser.parse_args()
     args.duration = min(args.duration, 120)
     args.runs = max(1, min(args.runs, 10))
+    args.long_polls = max(0, min(args.long_polls, 50))
+    args.fault_rate = max(0.0, min(args.fault_rate, 1.0))
     print(
         f"{args.devices} devices, offered {args.rate:.0f} device req/s for {args.duration:.0f} s, "
         f"{os.cpu_count()} CPUs, loopback only, {args.client} device client"

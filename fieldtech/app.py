@@ -11,6 +11,7 @@ import gc
 import select
 import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
     from fieldtech.screens.controller import ControllerScreen
 
 FIRST_SCREEN = 60  # rows read before the first paint; a 24-line terminal shows ~20
+WATCH_WAIT_S = 25  # a long-poll's wait: the cloud answers sooner when something happens
+MIN_WATCH_GAP_S = 2.0
 
 
 class FieldtechApp(KeysInOrder, App):
@@ -401,6 +404,37 @@ class FieldtechApp(KeysInOrder, App):
         self.call_from_thread(self.services.header.repaint)
         if self.link.connected and self.sync_every_s:
             self.call_from_thread(self._sync, False)  # the start-up sync
+        if self.sync_every_s:  # live: a new incident shows within a second or two
+            threading.Thread(target=self._watch, name="fieldtech-watch", daemon=True).start()
+
+    def _watch(self) -> None:
+        """Long-poll the cloud and sync as soon as it has news (an incident, a device state, a
+        colleague's edit). A daemon thread, not a worker: a 25 s wait must never hold up quit.
+        Every edit is saved before it is sent, so dying mid-request loses nothing."""
+        from fieldtech.domain.errors import CloudProblem, CloudUnavailable, NotSignedIn
+
+        link, pause = self.link, 0.0
+        while self.is_running:
+            time.sleep(pause)
+            if not link.connected or link.busy or link.state is LinkState.SIGN_IN:
+                pause = 1.0
+                continue
+            started = time.monotonic()
+            try:
+                news = link.news(wait=WATCH_WAIT_S)
+            except NotSignedIn:
+                pause = 30.0
+                continue
+            except (CloudUnavailable, CloudProblem):
+                pause = 15.0  # the periodic sync and the header say the rest
+                continue
+            if news:
+                try:
+                    self.call_from_thread(self._sync, False)
+                except RuntimeError:  # the app has stopped
+                    return
+            # A cloud without long-polls answers at once: never poll faster than this.
+            pause = max(0.0, MIN_WATCH_GAP_S - (time.monotonic() - started))
 
     def _periodic_sync(self) -> None:
         link = self.link

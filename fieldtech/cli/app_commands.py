@@ -31,6 +31,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="Seed even if the store has data.")
     p.set_defaults(handler=run_seed)
 
+    p = sub.add_parser("triage", help="Open incidents, the most urgent response first (for "
+                       "scripts and cron): exits 3 while a response is overdue.")
+    p.add_argument("--json", action="store_true", help="One JSON object per incident.")
+    p.add_argument("--no-sync", action="store_true",
+                   help="Show what the store holds; do not ask the cloud first.")
+    p.set_defaults(handler=run_triage)
+
 
 def run_app(args: argparse.Namespace) -> int:
     from fieldtech.cloud.session import has_saved_sign_in, remember_sign_in
@@ -199,3 +206,61 @@ def _launch(directory: Path, label: str | None = None,
     # Textual sets 1 when the app stopped on an unhandled error (it has printed the traceback):
     # a script or service manager must not read that as a clean quit.
     return app.return_code or 0
+
+
+EXIT_BREACHING = 3  # as `fieldtech sync`'s "needs attention": a person must act
+
+
+def run_triage(args: argparse.Namespace) -> int:
+    """The triage list of the local store, synced first when signed in."""
+    import json
+    from datetime import UTC, datetime
+
+    from fieldtech.offline_store import Store
+    from fieldtech.offline_store.paths import data_dir, store_path
+    from fieldtech.services.triage import describe, due_text, open_incidents
+
+    path = store_path(data_dir(args.data_dir))
+    if not path.exists():
+        print(f"fieldtech triage: no store at {path} yet.", file=sys.stderr)
+        return 1
+    with Store(path) as store:
+        if not args.no_sync:
+            _sync_quietly(store)
+        now = datetime.now(UTC)
+        rows = open_incidents(store, now)
+    breaching = [r for r in rows if r.breaching(now)]
+    for r in rows:
+        if args.json:
+            print(json.dumps({
+                "id": r.id, "due_in": due_text(r, now), "breaching": r.breaching(now),
+                "severity": r.severity, "state": r.state, "customer": r.customer_name,
+                "membership": r.membership, "controller": r.controller_name,
+                "controller_id": r.controller_id, "what": r.what, "detail": r.detail,
+                "opened_at": r.opened_at.isoformat() if r.opened_at else None,
+                "response_due_at": r.due_at.isoformat() if r.due_at else None,
+                "acknowledged_by": r.acknowledged_by, "assigned_to": r.assigned_to}))
+        else:
+            print(f"{due_text(r, now):>6}  {r.severity:<8}  {describe(r, now)}")
+    if not args.json:
+        print(f"{len(rows)} open, {len(breaching)} breaching.", file=sys.stderr)
+    return EXIT_BREACHING if breaching else 0
+
+
+def _sync_quietly(store: Any) -> None:
+    """Pull what the cloud knows first; offline or signed out, say so and show the store."""
+    from fieldtech.cloud.session import has_saved_sign_in, signed_in
+    from fieldtech.cloud.sync import SyncEngine
+    from fieldtech.domain.errors import FieldtechError
+
+    if not has_saved_sign_in():
+        return
+    try:
+        with signed_in().api() as api:
+            report = SyncEngine(store, api).sync()
+    except FieldtechError as exc:
+        print(f"fieldtech triage: not synced ({exc}); showing the last known.", file=sys.stderr)
+        return
+    if report.error:
+        print(f"fieldtech triage: not synced ({report.error}); showing the last known.",
+              file=sys.stderr)

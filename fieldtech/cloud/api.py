@@ -14,9 +14,11 @@ The token is sent in a header and never logged; `repr(CloudAPI)` does not show i
 from __future__ import annotations
 
 import email.utils
+import json
 import math
 import random
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +29,9 @@ import httpx
 from fieldtech.domain.errors import CloudProblem, CloudUnavailable, NotACloud, NotSignedIn
 
 BATCH_LIMIT = 200  # items per POST /v1/sync/batch, the server's cap
+BATCH_BYTES = 4_000_000  # under the server's 4 MiB cap on a batch body (413 above it)
 PAGE_LIMIT = 500  # changes per GET /v1/changes, the server's cap
+MAX_WAIT = 30  # seconds a long-poll of GET /v1/changes may wait, the server's cap
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -112,9 +116,17 @@ class CloudAPI:
     def account(self) -> dict[str, Any]:
         return self._call("GET", "/v1/account")
 
-    def changes(self, cursor: int, limit: int = PAGE_LIMIT) -> dict[str, Any]:
-        """One page of the change log after `cursor`: {cursor, more, changes}."""
-        page = self._call("GET", "/v1/changes", params={"cursor": cursor, "limit": limit})
+    def changes(self, cursor: int, limit: int = PAGE_LIMIT, wait: float = 0) -> dict[str, Any]:
+        """One page of the change log after `cursor`: {cursor, more, changes}. With `wait`
+        (seconds, at most MAX_WAIT) a long-poll: the cloud answers when a change comes."""
+        params: dict[str, Any] = {"cursor": cursor, "limit": limit}
+        extra: dict[str, Any] = {}
+        if wait > 0:
+            params["wait"] = min(wait, MAX_WAIT)
+            # the answer may take the whole wait; the usual timeout counts after it
+            read = self._http.timeout.read
+            extra["timeout"] = None if read is None else read + params["wait"]
+        page = self._call("GET", "/v1/changes", params=params, **extra)
         if not (isinstance(page, dict) and isinstance(page.get("cursor"), int)
                 and isinstance(page.get("changes"), list)
                 and all(isinstance(c, dict) for c in page["changes"])):
@@ -123,6 +135,9 @@ class CloudAPI:
 
     def batch(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Mutations in order, each with its key; one result per item."""
+        if len(items) > 1 and len(json.dumps({"items": items})) > BATCH_BYTES:
+            half = len(items) // 2  # sent in order, so the edits still apply in order
+            return self.batch(items[:half]) + self.batch(items[half:])
         answer = self._call("POST", "/v1/sync/batch", json={"items": items})
         results = answer.get("results") if isinstance(answer, dict) else None
         if not (isinstance(results, list) and len(results) == len(items)
@@ -144,6 +159,72 @@ class CloudAPI:
 
     def fleet_status(self) -> dict[str, Any]:
         return self._call("GET", "/v1/fleet/status")
+
+    # incidents (CONTRACT-10): each lifecycle call answers the incident as it is now
+
+    def list_incidents(
+        self, state: str = "open", limit: int = 200, after: str | None = None
+    ) -> dict[str, Any]:
+        """{incidents, next}: `state` "open" or "all", newest first; pass `next` as `after`."""
+        params: dict[str, Any] = {"state": state, "limit": limit}
+        if after:
+            params["after"] = after
+        return self._call("GET", "/v1/incidents", params=params)
+
+    def acknowledge(self, incident_id: str, note: str = "") -> dict[str, Any]:
+        """The response the membership's clock measures: it stops the SLA clock."""
+        return self._call("POST", f"/v1/incidents/{incident_id}/ack", json={"note": note})
+
+    def snooze(self, incident_id: str, until: datetime, note: str = "") -> dict[str, Any]:
+        body = {"until": _aware(until).isoformat(), "note": note}
+        return self._call("POST", f"/v1/incidents/{incident_id}/snooze", json=body)
+
+    def assign(self, incident_id: str, user_id: str | None) -> dict[str, Any]:
+        """To a staff member of the account; None unassigns."""
+        return self._call("POST", f"/v1/incidents/{incident_id}/assign",
+                          json={"user_id": user_id})
+
+    def resolve(self, incident_id: str, note: str = "") -> dict[str, Any]:
+        return self._call("POST", f"/v1/incidents/{incident_id}/resolve", json={"note": note})
+
+    def start_maintenance(self, *, starts: datetime, ends: datetime, note: str = "",
+                          customer_id: str | None = None,
+                          controller_id: str | None = None) -> dict[str, Any]:
+        """No new incidents for this customer or controller until `ends` (e.g. winterized)."""
+        body = {"customer_id": customer_id, "controller_id": controller_id,
+                "starts": _aware(starts).isoformat(), "ends": _aware(ends).isoformat(),
+                "note": note}
+        return self._call("POST", "/v1/maintenance", json=body)
+
+    def staff(self) -> list[dict[str, Any]]:
+        """The account's staff users: {id, email, …} each."""
+        return self._call("GET", "/v1/staff")["staff"]
+
+    # remote commands (CONTRACT-10)
+
+    def send_command(
+        self,
+        controller_id: str,
+        kind: str,
+        params: dict[str, Any] | None = None,
+        *,
+        queue_if_offline: bool = False,
+        key: str | None = None,
+    ) -> dict[str, Any]:
+        """Queue a command (zone.run {zone, seconds}, zone.stop, rain_delay.set {hours},
+        device.enable {enabled}, device.reboot, config.fetch). The key makes retries safe:
+        one is made when not given, so a resend after a lost answer queues nothing twice."""
+        body = {
+            "kind": kind,
+            "params": params or {},
+            "queue_if_offline": queue_if_offline,
+            "key": key or str(uuid.uuid4()),
+        }
+        return self._call("POST", f"/v1/controllers/{controller_id}/commands", json=body)
+
+    def commands(self, controller_id: str) -> list[dict[str, Any]]:
+        """The controller's commands, newest first."""
+        return self._call("GET", f"/v1/controllers/{controller_id}/commands")["commands"]
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -204,6 +285,10 @@ class CloudAPI:
         self.bytes_received += 17 + sum(len(k) + len(v) + 4
                                         for k, v in response.headers.items()) + len(
             response.content)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _head_size(method: str, target: str, headers: httpx.Headers) -> int:

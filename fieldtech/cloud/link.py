@@ -136,6 +136,14 @@ class CloudLink:
         self.load()
         return report
 
+    def news(self, wait: float) -> bool:
+        """Long-poll the cloud's change log (up to `wait` seconds, holding no lock): True when
+        something came in after our cursor, so a sync now pulls it. Raises the cloud's errors
+        as `call` does."""
+        cursor = int(self.store.sync_value("cursor") or 0)
+        page = self.call(lambda api: api.changes(cursor, limit=1, wait=wait))
+        return bool(page.get("changes")) or int(page.get("cursor") or cursor) != cursor
+
     def call(self, request: Callable[[CloudAPI], T]) -> T:
         """One request outside a sync (plans, account). Raises the cloud's errors, after
         noting what they say about the link; NotSignedIn when there is no cloud at all."""

@@ -34,6 +34,7 @@ from fieldtech.domain.merge import (
     describe_path,
     flatten_config,
     merge_config,
+    program_order,
     three_way,
     unflatten_config,
 )
@@ -598,7 +599,8 @@ def resolve_conflict(store: Store, entity: str, record_id: str, take_theirs: set
                 for x in (base[1] if base else None, conflict.theirs, mine_part[1])]
         merge = three_way(*flat)
         chosen = {**merge.merged, **{f: flat[1].get(f) for f in take_theirs if f in flat[1]}}
-        merged = unflatten_config({k: v for k, v in chosen.items() if v is not MISSING})
+        merged = unflatten_config({k: v for k, v in chosen.items() if v is not MISSING},
+                                  program_order(mine_part[1], conflict.theirs))
         same = canonical_config(merged) == canonical_config(conflict.theirs)
     else:
         merge = three_way(base[1] if base else None, conflict.theirs, mine_part[1])

@@ -3,7 +3,8 @@
 The public API, for the TUI and scripts (nothing here imports textual):
 
 - Drivers behind one interface: `ControllerLink` (`NativeLink`, `OpenSprinklerLink`), opened
-  from a found device with `open_link(device, password)`; Wi-Fi over a cable: `ImprovClient`.
+  from a found device with `open_link(device, password)`; Wi-Fi over a cable: `ImprovClient`
+  (`scan_networks()` lists `WifiNetwork`s to pick from, `set_wifi()` sends the credentials).
 - Discovery: `MdnsBrowser` (live `DiscoveryEvent`s), `list_serial_ports` +
   `probe_serial_port(s)`, `probe_opensprinkler(hosts, …)` with `hosts_in_subnet(cidr)`,
   `identify_address(typed host:port)`.
@@ -18,6 +19,7 @@ from fieldtech.controller_link.improv import (
     ImprovDeviceInfo,
     ImprovState,
     ImprovStatus,
+    WifiNetwork,
 )
 from fieldtech.controller_link.link import (
     ControllerLink,
@@ -73,6 +75,7 @@ __all__ = [
     "ProbeResult",
     "RunningZone",
     "SerialPortInfo",
+    "WifiNetwork",
     "ZoneTestEvent",
     "bind_serial",
     "diff_config",

@@ -2,7 +2,8 @@
 
 A frame is `IMPROV`, version (1), type, length, data, checksum (low byte of the sum of every
 byte before it). Devices often add a newline after a frame and print logs between frames, so
-the reader skips anything that is not a frame.
+the reader skips anything that is not a frame; like the official clients it looks for the
+header only where a frame can start (after a newline or a frame), never inside a log line.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ from fieldtech.domain.errors import FieldError, ValidationError
 HEADER = b"IMPROV"
 VERSION = 1
 _FIXED = len(HEADER) + 3  # header, version, type, length
+# ESPHome gives up joining after 30 s and only then sends "unable to connect": wait longer
+WIFI_JOIN_WAIT = 40.0
+SCAN_WAIT = 15.0  # a Wi-Fi scan takes a few seconds on an ESP32
+MAX_LOG_LINE = 4096  # a log line without a newline this long is dropped
 
 
 class FrameType(IntEnum):
@@ -37,6 +42,7 @@ class FrameType(IntEnum):
 
 
 class ImprovState(IntEnum):
+    STOPPED = 0x00  # the SDK's "stopped": Improv is not running on the device right now
     AUTHORIZATION_REQUIRED = 0x01
     READY = 0x02
     PROVISIONING = 0x03
@@ -45,6 +51,7 @@ class ImprovState(IntEnum):
     @property
     def label(self) -> str:
         return {
+            0: "not taking Wi-Fi credentials now (Improv stopped; restart the device)",
             1: "waiting for authorisation (press the device's button)",
             2: "ready for Wi-Fi credentials",
             3: "joining the Wi-Fi network…",
@@ -69,6 +76,15 @@ class ImprovFrame:
 class ImprovStatus:
     state: ImprovState
     url: str | None = None
+
+
+@dataclass(frozen=True)
+class WifiNetwork:
+    """One network a device's scan found."""
+
+    ssid: str
+    rssi: int  # dBm, e.g. -60
+    secured: bool
 
 
 @dataclass(frozen=True)
@@ -98,9 +114,10 @@ def encode_strings(*values: str) -> bytes:
     return bytes(out)
 
 
-def encode_rpc_result(command: int, *values: str) -> bytes:
+def encode_rpc_result(command: int, *values: str, trailer: bytes = b"") -> bytes:
+    """An RPC result frame; `trailer` is what the SDK (1.2.4+) adds on serial: b"\\x00"."""
     strings = encode_strings(*values)
-    return encode_frame(FrameType.RPC_RESULT, bytes([command, len(strings)]) + strings)
+    return encode_frame(FrameType.RPC_RESULT, bytes([command, len(strings)]) + strings + trailer)
 
 
 def wifi_payload(ssid: str, password: str) -> bytes:
@@ -122,11 +139,13 @@ def decode_frames(buffer: bytes) -> tuple[list[ImprovFrame], bytes]:
     """
     frames: list[ImprovFrame] = []
     while True:
-        start = buffer.find(HEADER)
-        if start < 0:
-            # keep a tail that could be the start of a header split across reads
-            return frames, buffer[-(len(HEADER) - 1):] if buffer else b""
-        buffer = buffer[start:]
+        # `buffer` always begins where a frame may start: a header here, or a line to skip
+        if not buffer.startswith(HEADER[: len(buffer)]) or not buffer:
+            newline = buffer.find(b"\n")
+            if newline < 0:
+                return frames, buffer if len(buffer) <= MAX_LOG_LINE else b""
+            buffer = buffer[newline + 1:]
+            continue
         if len(buffer) < _FIXED:
             return frames, buffer
         total = _FIXED + buffer[8] + 1
@@ -154,13 +173,18 @@ def parse_frame(raw: bytes) -> ImprovFrame:
 
 
 def parse_rpc_result(data: bytes) -> tuple[int, list[str]]:
-    """(command, strings) of an RPC result frame's data."""
-    if len(data) < 2 or data[1] != len(data) - 2:
+    """(command, strings) of an RPC result frame's data.
+
+    Read by its own length byte, ignoring what follows: the SDK's serial path (1.2.4+) adds
+    a 0x00 after the strings, and the official clients read past it the same way.
+    """
+    if len(data) < 2 or data[1] > len(data) - 2:
         raise ProtocolError("The device sent an Improv result of the wrong length.")
+    end = 2 + data[1]
     strings, i = [], 2
-    while i < len(data):
+    while i < end:
         n = data[i]
-        if i + 1 + n > len(data):
+        if i + 1 + n > end:
             raise ProtocolError("The device sent an Improv result with a cut-off string.")
         strings.append(data[i + 1 : i + 1 + n].decode("utf-8", errors="replace"))
         i += 1 + n
@@ -195,10 +219,19 @@ class ImprovClient:
         """Any Improv RPC command; the strings of its result."""
         return await asyncio.to_thread(self._rpc, command, payload)
 
-    async def set_wifi(self, ssid: str, password: str, timeout: float = 30.0) -> ImprovStatus:
-        """Send credentials; returns once provisioned, with the URL the device reports."""
+    async def set_wifi(self, ssid: str, password: str,
+                       timeout: float = WIFI_JOIN_WAIT) -> ImprovStatus:
+        """Send credentials; returns once provisioned, with the URL the device reports.
+
+        Waits longer than the device tries to join, so a wrong password comes back as the
+        device's "unable to connect", not as our own timeout.
+        """
         payload = wifi_payload(ssid, password)
         return await asyncio.to_thread(self._set_wifi, payload, timeout)
+
+    async def scan_networks(self, timeout: float = SCAN_WAIT) -> list[WifiNetwork]:
+        """The Wi-Fi networks the device can see, strongest first (for picking one)."""
+        return await asyncio.to_thread(self._scan, timeout)
 
     async def aclose(self) -> None:
         port, self._port = self._port, None
@@ -232,7 +265,7 @@ class ImprovClient:
                     self._raise_error(frame)
             if state is not None:
                 return ImprovStatus(state)
-            raise self._timeout()
+            raise self._timeout(self.timeout)
 
     def _device_info(self) -> ImprovDeviceInfo:
         strings = self._rpc(Command.DEVICE_INFO, b"")
@@ -251,7 +284,25 @@ class ImprovClient:
                     answered, strings = parse_rpc_result(frame.data)
                     if answered == command:
                         return strings
-            raise self._timeout()
+            raise self._timeout(self.timeout)
+
+    def _scan(self, timeout: float) -> list[WifiNetwork]:
+        # one result per network, then an empty one to say the list is complete
+        with self._lock:
+            self._send(encode_rpc(Command.SCAN_NETWORKS))
+            networks: list[WifiNetwork] = []
+            for frame in self._frames(time.monotonic() + timeout):
+                if frame.type == FrameType.ERROR_STATE:
+                    self._raise_error(frame)
+                if frame.type != FrameType.RPC_RESULT:
+                    continue
+                answered, strings = parse_rpc_result(frame.data)
+                if answered != Command.SCAN_NETWORKS:
+                    continue
+                if not strings:
+                    return sorted(networks, key=lambda n: -n.rssi)
+                networks.append(_network(strings, self.address))
+            raise self._timeout(timeout)
 
     def _set_wifi(self, payload: bytes, timeout: float) -> ImprovStatus:
         with self._lock:
@@ -270,7 +321,7 @@ class ImprovClient:
                         return ImprovStatus(ImprovState.PROVISIONED, url)
             if provisioned:
                 return ImprovStatus(ImprovState.PROVISIONED)
-            raise self._timeout()
+            raise self._timeout(timeout)
 
     def _raise_error(self, frame: ImprovFrame) -> None:
         code = frame.data[0] if frame.data else 0xFF
@@ -300,9 +351,18 @@ class ImprovClient:
             frames, buffer = decode_frames(buffer + chunk)
             yield from frames
 
-    def _timeout(self) -> DeviceTimeout:
+    def _timeout(self, waited: float) -> DeviceTimeout:
         return DeviceTimeout(
-            f"No Improv answer on {self.address} within {self.timeout:g} s. The device may not "
+            f"No Improv answer on {self.address} within {waited:g} s. The device may not "
             "support Improv, or may need a reset.",
             address=self.address,
         )
+
+
+def _network(strings: list[str], address: str) -> WifiNetwork:
+    """A scan result: SSID, RSSI and "YES"/"NO" for whether it needs a password."""
+    try:
+        return WifiNetwork(strings[0], int(strings[1]), strings[2].upper() == "YES")
+    except (IndexError, ValueError) as exc:
+        raise ProtocolError("The device sent an unreadable Wi-Fi scan result.",
+                            address=address) from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Self
@@ -45,6 +46,8 @@ class DeviceConfig:
     nothing on the device is lost. `unsupported` lists model fields this device does not store
     ("zone.run_minutes", …): a diff ignores them and a pull keeps the record's values.
     `notes` are things the technician should know ("program 'Roses' is monthly: kept as is").
+    `stored_name` is how the device rewrites a name it is given (None: as it is), so a compare
+    straight after a push does not report the device's own spelling as a difference.
     """
 
     config: ControllerConfig
@@ -52,6 +55,7 @@ class DeviceConfig:
     extra: dict[str, Any] = field(default_factory=dict)
     unsupported: frozenset[str] = frozenset()
     notes: list[str] = field(default_factory=list)
+    stored_name: Callable[[str], str] | None = None
 
 
 @dataclass(frozen=True)

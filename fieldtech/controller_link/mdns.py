@@ -34,11 +34,7 @@ def device_from_service(info: AsyncServiceInfo) -> DeviceInfo | None:
     addresses = info.parsed_addresses()
     if not addresses or not info.port:
         return None
-    txt = {
-        (k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)):
-        (v.decode("utf-8", "replace") if isinstance(v, bytes) else None)
-        for k, v in (info.properties or {}).items()
-    }
+    txt = txt_record(info.properties or {})
     host = addresses[0]
     host = f"[{host}]" if ":" in host else host
     serial = txt.get("serial")
@@ -46,11 +42,22 @@ def device_from_service(info: AsyncServiceInfo) -> DeviceInfo | None:
         driver="native",
         address=f"http://{host}:{info.port}",
         transport="http",
-        model=txt.get("model"),
+        model=txt.get("model") or None,
         serial=normalize_serial(serial) if serial else None,
-        firmware=txt.get("fw"),
+        firmware=txt.get("fw") or None,
         name=info.name.removesuffix("." + SERVICE_TYPE),
     )
+
+
+def txt_record(properties: dict[bytes, bytes | None] | dict[str, str | None]) -> dict[str, str]:
+    """TXT keys in lower case, first one kept: keys are case-insensitive and a repeated key
+    after the first is ignored (RFC 6763 §6.4). A key without a value reads as ""."""
+    txt: dict[str, str] = {}
+    for key, value in properties.items():
+        name = (key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)).lower()
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value or ""
+        txt.setdefault(name, text)
+    return txt
 
 
 class MdnsBrowser:

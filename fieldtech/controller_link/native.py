@@ -16,7 +16,11 @@ from fieldtech.controller_link.link import (
 )
 from fieldtech.controller_link.transports import HttpRpc, RpcTransport, SerialRpc
 from fieldtech.domain.models import ControllerConfig
+from fieldtech.domain.pairing import pair_programs
 from fieldtech.domain.validation import validate_config
+
+WIFI_SET_DEVICE_LIMIT = 35.0  # seconds a device may take to join (and answer wifi.set)
+WIFI_SET_WAIT = WIFI_SET_DEVICE_LIMIT + 10.0  # outwait it: its own error, not our timeout
 
 
 class NativeLink(ControllerLink):
@@ -108,9 +112,14 @@ class NativeLink(ControllerLink):
         await self.transport.call("device.enable", {"enabled": enabled})
 
     async def set_wifi(self, ssid: str, password: str) -> dict[str, Any]:
-        """Give the controller Wi-Fi credentials (over serial, before it is on the LAN)."""
+        """Give the controller Wi-Fi credentials (over serial, before it is on the LAN).
+
+        Joining takes seconds, not the 3 s of a serial call: the device answers within
+        WIFI_SET_DEVICE_LIMIT and we wait WIFI_SET_WAIT (docs/protocol.md).
+        """
         return parse.obj(
-            await self.transport.call("wifi.set", {"ssid": ssid, "password": password}),
+            await self.transport.call("wifi.set", {"ssid": ssid, "password": password},
+                                      timeout=WIFI_SET_WAIT),
             "its Wi-Fi answer",
             self.address,
         )
@@ -138,8 +147,9 @@ def config_from_wire(raw: dict[str, Any], address: str | None = None) -> Control
 def config_to_wire(config: ControllerConfig, raw: dict[str, Any]) -> dict[str, Any]:
     """Our config in wire form, keeping keys the device sent that our model does not know.
 
-    Zones are matched by number and programs by position, so a newer firmware's extra fields
-    (a flow sensor setting, a program colour) survive a push from an older fieldtech.
+    Zones are matched by number and programs by `id` (then name, never position), so a newer
+    firmware's extra fields (a flow sensor setting, a program colour) stay with their program
+    through a push from an older fieldtech, even after a program before it was deleted.
     """
     wire = {k: copy.deepcopy(v) for k, v in raw.items() if k not in ("zones", "programs")}
     ours = config.to_dict()
@@ -148,8 +158,10 @@ def config_to_wire(config: ControllerConfig, raw: dict[str, Any]) -> dict[str, A
     }
     wire["zones"] = [{**copy.deepcopy(old_zones.get(z["number"], {})), **z} for z in ours["zones"]]
     old_programs = [p if isinstance(p, dict) else {} for p in raw.get("programs") or []]
+    theirs = config_from_wire({"programs": old_programs}).programs
+    paired = dict(pair_programs(config.programs, theirs))
     wire["programs"] = [
-        {**copy.deepcopy(old_programs[i] if i < len(old_programs) else {}), **p}
+        {**copy.deepcopy(old_programs[j] if (j := paired.get(i)) is not None else {}), **p}
         for i, p in enumerate(ours["programs"])
     ]
     wire["rain_delay_until"] = ours["rain_delay_until"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -24,6 +24,7 @@ from fieldtech.controller_link.link import ControllerLink, DeviceConfig, DeviceI
 from fieldtech.controller_link.native import NativeLink
 from fieldtech.controller_link.opensprinkler import DEFAULT_PASSWORD, OpenSprinklerLink
 from fieldtech.domain.models import Controller, ControllerConfig, Program, ScheduleKind, Zone
+from fieldtech.domain.pairing import pair_programs
 from fieldtech.domain.validation import normalize_serial, serial_error
 
 ZONE_FIELDS = ("name", "enabled", "run_minutes", "cycle_minutes", "soak_minutes",
@@ -159,7 +160,9 @@ def diff_config(record: ControllerConfig,
                 device: ControllerConfig | DeviceConfig) -> list[ConfigDifference]:
     """Every difference, per zone, program and field; fields the device cannot hold are skipped."""
     unsupported: frozenset[str] = frozenset()
+    stored: Callable[[str], str] = str
     if isinstance(device, DeviceConfig):
+        stored = device.stored_name or str
         unsupported, device = device.unsupported, device.config
     out: list[ConfigDifference] = []
     theirs = {z.number: z for z in device.zones}
@@ -175,13 +178,13 @@ def diff_config(record: ControllerConfig,
             if f"zone.{name}" in unsupported:
                 continue
             a, b = getattr(mine, name), getattr(other, name)
-            if a != b:
+            if a != b and not (name == "name" and stored(a) == b):
                 out.append(ConfigDifference(f"zones.{number}.{name}",
                                             f"{label} {FIELD_LABELS[name]}", a, b))
-    for i in range(max(len(record.programs), len(device.programs))):
-        mine_p = record.programs[i] if i < len(record.programs) else None
-        other_p = device.programs[i] if i < len(device.programs) else None
-        out += _diff_program(i, mine_p, other_p)
+    for i, j in pair_programs(record.programs, device.programs, stored):
+        mine_p = record.programs[i] if i is not None else None
+        other_p = device.programs[j] if j is not None else None
+        out += _diff_program(j if i is None else i, mine_p, other_p, stored)
     a_rd, b_rd = record.rain_delay_until, device.rain_delay_until
     if (a_rd is None) != (b_rd is None) or (
         a_rd and b_rd and abs(a_rd - b_rd) > RAIN_DELAY_TOLERANCE
@@ -190,7 +193,8 @@ def diff_config(record: ControllerConfig,
     return out
 
 
-def _diff_program(i: int, mine: Program | None, other: Program | None) -> list[ConfigDifference]:
+def _diff_program(i: int, mine: Program | None, other: Program | None,
+                  stored: Callable[[str], str] = str) -> list[ConfigDifference]:
     path = f"programs.{i}"
     if mine is None or other is None:
         label = f"Program {i + 1} '{(mine or other).name}'"  # type: ignore[union-attr]
@@ -207,7 +211,7 @@ def _diff_program(i: int, mine: Program | None, other: Program | None) -> list[C
         a, b = getattr(mine, name), getattr(other, name)
         if name in ("days", "start_times"):
             a, b = sorted(a), sorted(b)
-        if a != b:
+        if a != b and not (name == "name" and stored(a) == b):
             out.append(ConfigDifference(f"{path}.{name}", f"{label} {FIELD_LABELS[name]}", a, b))
     for zone in sorted(mine.zone_minutes.keys() | other.zone_minutes.keys()):
         a, b = mine.zone_minutes.get(zone, 0), other.zone_minutes.get(zone, 0)
@@ -261,8 +265,12 @@ def merge_pulled(record: ControllerConfig, device: DeviceConfig,
               if n not in have and n <= zone_count]
     zones.sort(key=lambda z: z.number)
     programs = []
-    for p in device.config.programs:
-        copy = Program.from_dict(p.to_dict())
+    ours_of = {j: i for i, j in pair_programs(record.programs, device.config.programs)
+               if i is not None and j is not None}
+    for j, theirs_p in enumerate(device.config.programs):  # in the device's order
+        copy = Program.from_dict(theirs_p.to_dict())
+        if j in ours_of:
+            copy.id = record.programs[ours_of[j]].id  # the same program keeps its identity
         copy.zone_minutes = {z: m for z, m in copy.zone_minutes.items() if z <= zone_count}
         programs.append(copy)
     return ControllerConfig(zones=zones, programs=programs,

@@ -13,6 +13,8 @@ import httpx
 from fieldtech.controller_link import opensprinkler_map as osmap
 from fieldtech.controller_link import parse
 from fieldtech.controller_link.errors import (
+    DeviceTimeout,
+    NotPermitted,
     NotSupported,
     ProtocolError,
     WrongPassword,
@@ -28,10 +30,13 @@ from fieldtech.controller_link.link import (
 from fieldtech.controller_link.transports import http_errors
 from fieldtech.domain.limits import MANUAL_RUN_SECONDS_MAX
 from fieldtech.domain.models import ControllerConfig
-from fieldtech.domain.validation import check, validate_config
+from fieldtech.domain.pairing import pair_programs
+from fieldtech.domain.validation import validate_config
 
 DEFAULT_PASSWORD = "opendoor"
 MANUAL_PID = 99
+START_WAIT = 3.0  # seconds: the firmware starts (and clears) stations on its 1 s tick
+TICK_POLL = 0.2
 
 
 def password_hash(password: str) -> str:
@@ -91,8 +96,9 @@ class OpenSprinklerClient:
                 address=self.address,
             )
         try:
-            body = json.loads(reply.content)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            # a name an older push cut mid-character is invalid UTF-8: read it, don't fail
+            body = json.loads(reply.content.decode("utf-8", errors="replace"))
+        except (ValueError, RecursionError) as exc:
             raise ProtocolError(
                 f"The answer from {self.address}{path} is not valid JSON: is it an OpenSprinkler?",
                 address=self.address,
@@ -115,6 +121,52 @@ class OpenSprinklerClient:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _keep_ids(after: DeviceConfig, placed: dict[int, str]) -> None:
+    """The programs just written carry the record's ids, so the record and what was read
+    back agree on which program is which (the firmware cannot store an id)."""
+    # config.programs holds one copy per mapped entry, in the same order
+    positions = {e.pid: n for n, e in enumerate(
+        e for e in after.extra["entries"] if e.program is not None)}
+    by_pid = {e.pid: e.program for e in after.extra["entries"]}
+    for pid, program_id in placed.items():
+        program = by_pid.get(pid)
+        if program is not None:
+            after.config.programs[positions[pid]].id = program_id
+            program.id = program_id
+
+
+def refuse_invalid(config: ControllerConfig, nstations: int, address: str) -> None:
+    """A LinkError naming each program or zone the record holds invalid (not a bare
+    ValidationError: callers of a driver catch LinkError)."""
+    errors = validate_config(config, nstations)
+    if not errors:
+        return
+    where = []
+    for error in errors:
+        kind, _, rest = error.field.partition(".")
+        index, message = rest.partition(".")[0], error.message.rstrip(".")
+        if kind == "programs" and index.isdigit():
+            where.append(f"program '{config.programs[int(index)].name}': {message}")
+        else:
+            where.append(f"{error.field}: {message}")
+    raise NotSupported(
+        "Nothing was sent to the OpenSprinkler: the record holds what it cannot take — "
+        + "; ".join(where) + ". Fix it in the record, then push again.",
+        address=address,
+    )
+
+
+def renamed_notes(config: ControllerConfig) -> list[str]:
+    """What the firmware stores differently from the record's names, said after a push."""
+    named = [(f"Zone {z.number}", z.name) for z in config.zones]
+    named += [(f"Program '{p.name}'", p.name) for p in config.programs]
+    return [
+        f"{what} is stored as '{osmap.fit_name(name)}': the OpenSprinkler turns \" into ', "
+        "\\ into / and keeps 32 bytes of a name."
+        for what, name in named if osmap.fit_name(name) != name
+    ]
 
 
 def _encode(value: Any) -> str:
@@ -162,6 +214,7 @@ class OpenSprinklerLink(ControllerLink):
             extra={"entries": entries, "stations": stations, "nstations": len(config.zones)},
             unsupported=osmap.UNSUPPORTED,
             notes=notes,
+            stored_name=osmap.fit_name,
         )
 
     async def apply_config(
@@ -178,13 +231,16 @@ class OpenSprinklerLink(ControllerLink):
                 address=self.address,
             )
         # nothing is sent unless all of it can be: a half-pushed configuration helps no one
-        check(validate_config(config, nstations))
+        refuse_invalid(config, nstations, self.address)
         await self._write_stations(config, base)
-        await self._write_programs(config, base, nstations)
+        placed = await self._write_programs(config, base, nstations)
         wanted = osmap.rain_delay_hours(config.rain_delay_until)
         if wanted != osmap.rain_delay_hours(base.config.rain_delay_until):
             await self.client.get("/cv", rd=wanted)
-        return await self.read_config()
+        after = await self.read_config()
+        _keep_ids(after, placed)
+        after.notes[:0] = renamed_notes(config)
+        return after
 
     async def _write_stations(self, config: ControllerConfig, base: DeviceConfig) -> None:
         stations = base.extra["stations"]
@@ -194,8 +250,9 @@ class OpenSprinklerLink(ControllerLink):
         params: dict[str, Any] = {}
         for zone in config.zones:
             sid = zone.number - 1
-            if sid >= len(names) or names[sid] != zone.name:
-                params[f"s{sid}"] = zone.name
+            name = osmap.fit_name(zone.name)
+            if sid >= len(names) or names[sid] != name:
+                params[f"s{sid}"] = name
             osmap.set_bit(disabled, sid, not zone.enabled)
             osmap.set_bit(master, sid, zone.master_valve)
         if disabled != list(stations.get("stn_dis", [])):
@@ -206,19 +263,52 @@ class OpenSprinklerLink(ControllerLink):
             await self.client.get("/cs", **params)
 
     async def _write_programs(self, config: ControllerConfig, base: DeviceConfig,
-                              nstations: int) -> None:
+                              nstations: int) -> dict[int, str]:
+        """Write the programs; which pid each record program ends at, with its id."""
         mapped = [e for e in base.extra["entries"] if e.program is not None]
         zone_numbers = {z.number for z in config.zones} or set(range(1, nstations + 1))
+        # paired by identity, so each program keeps its own hidden settings (never position)
+        pairs = pair_programs(config.programs, [e.program for e in mapped], osmap.fit_name)
         # edits first (pids are stable), then deletes from the end, then appends
-        for entry, program in zip(mapped, config.programs, strict=False):
-            if program.to_dict() != entry.program.to_dict():
+        for i, j in pairs:
+            if i is None or j is None:
+                continue
+            program, entry = config.programs[i], mapped[j]
+            if program != entry.program or osmap.fit_name(program.name) != entry.raw[5]:
                 params = osmap.entry_from_program(program, entry.raw, nstations, zone_numbers)
                 await self.client.get("/cp", pid=entry.pid, **params)
-        for entry in sorted(mapped[len(config.programs):], key=lambda e: -e.pid):
+        gone = [mapped[j] for i, j in pairs if i is None and j is not None]
+        for entry in sorted(gone, key=lambda e: -e.pid):
             await self.client.get("/dp", pid=entry.pid)
-        for program in config.programs[len(mapped):]:
-            params = osmap.entry_from_program(program, None, nstations, zone_numbers)
-            await self.client.get("/cp", pid=-1, **params)
+        for i, j in pairs:
+            if i is not None and j is None:
+                params = osmap.entry_from_program(config.programs[i], None, nstations,
+                                                  zone_numbers)
+                await self.client.get("/cp", pid=-1, **params)
+        # the device's list now, by record id (None: a program the record cannot show)
+        ids_by_pid = {mapped[j].pid: config.programs[i].id
+                      for i, j in pairs if i is not None and j is not None}
+        device = [ids_by_pid.get(e.pid) for e in base.extra["entries"] if e not in gone]
+        device += [config.programs[i].id for i, j in pairs if i is not None and j is None]
+        await self._reorder(device, [p.id for p in config.programs])
+        return {pid: program_id for pid, program_id in enumerate(device) if program_id}
+
+    async def _reorder(self, device: list[str | None], wanted: list[str]) -> None:
+        """Move programs up (`/up`) until the device lists them in the record's order.
+
+        Nothing moves when the order already matches, so the programs the record cannot show
+        keep their places; `device` is updated to the final order.
+        """
+        if [d for d in device if d] == wanted:
+            return
+        last = -1
+        for program_id in wanted:
+            pid = device.index(program_id)
+            while pid > last + 1:
+                await self.client.get("/up", pid=pid)
+                device[pid - 1], device[pid] = device[pid], device[pid - 1]
+                pid -= 1
+            last = pid
 
     async def read_status(self) -> DeviceStatus:
         settings = parse.obj(await self.client.get("/jc"), "its status", self.address)
@@ -246,15 +336,52 @@ class OpenSprinklerLink(ControllerLink):
         )
 
     async def run_zone(self, zone: int, seconds: int) -> None:
+        """Start `zone` and return once the firmware shows it started (or queued).
+
+        The firmware acts on its next 1 s tick: `/cm` answers before `/jc` shows the run, and
+        right after a stop-all it refuses with 48 until that tick clears the queue.
+        """
         if not 1 <= seconds <= MANUAL_RUN_SECONDS_MAX:
             raise NotSupported(
                 f"An OpenSprinkler runs a zone for 1 to {MANUAL_RUN_SECONDS_MAX} seconds.",
                 address=self.address,
             )
-        await self.client.get("/cm", sid=zone - 1, en=1, t=seconds)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + START_WAIT
+        while True:
+            try:
+                await self.client.get("/cm", sid=zone - 1, en=1, t=seconds)
+                break
+            except NotPermitted:
+                if loop.time() >= deadline:
+                    raise
+                await asyncio.sleep(TICK_POLL)
+        while loop.time() < deadline:
+            status = await self.read_status()
+            if status.seconds_left(zone) or zone in status.queued:
+                return
+            await asyncio.sleep(TICK_POLL)
+        raise DeviceTimeout(
+            f"The OpenSprinkler accepted zone {zone} but did not start it within "
+            f"{START_WAIT:g} s. Check that it is enabled and not in a rain delay, then retry.",
+            address=self.address,
+        )
 
     async def stop_all(self) -> None:
+        """Stop every station; returns once `/jc` shows none (the firmware clears on its tick)."""
         await self.client.get("/cv", rsn=1)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + START_WAIT
+        while loop.time() < deadline:
+            status = await self.read_status()
+            if not status.running and not status.queued:
+                return
+            await asyncio.sleep(TICK_POLL)
+        raise DeviceTimeout(
+            f"The OpenSprinkler accepted 'stop' but still shows zones running after "
+            f"{START_WAIT:g} s. Check the controller; stop them from its own app if needed.",
+            address=self.address,
+        )
 
     async def set_rain_delay(self, hours: int) -> None:
         await self.client.get("/cv", rd=hours)

@@ -4,11 +4,19 @@ Reading keeps every original program array; writing starts from that array and c
 what our model holds, so a program's weather flag, date range, odd seconds in a duration and
 stations beyond the record's zone count survive a push. Programs our model cannot express
 (monthly, single-run, sunrise-relative or repeating start times) are left on the device
-untouched and reported in the notes.
+untouched and reported in the notes, and so are programs with values the record cannot
+hold (an interval of 1 or 45 days, no start time). A duration the record cannot hold
+(sunrise to sunset, over 12 h) stays on the device while the record leaves that zone at 0.
+
+The firmware stores no program identity: a program read here gets an id from its content, so
+the same array keeps its id however other programs move; pushes pair the record's programs
+with these by id, then by name (domain.pairing), never by position.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,7 +24,9 @@ from typing import Any
 
 from fieldtech.controller_link import parse
 from fieldtech.controller_link.errors import ProtocolError
+from fieldtech.domain import limits
 from fieldtech.domain.models import ControllerConfig, Program, ScheduleKind, Zone
+from fieldtech.domain.validation import validate_program
 
 # Flag bits of a program array (OPENSPRINKLER.md, "Reading").
 ENABLED, WEATHER, FIXED_STARTS, DATE_RANGE = 1 << 0, 1 << 1, 1 << 6, 1 << 7
@@ -25,6 +35,9 @@ RESTRICT_NONE, RESTRICT_ODD, RESTRICT_EVEN = 0, 1, 2
 ALL_DAYS = 0x7F
 START_UNUSED = -1
 SUN_RELATIVE = (1 << 14) | (1 << 13)  # sunrise/sunset-relative start times
+SUN_DURATIONS = (65534, 65535)  # "sunrise to sunset" and "sunset to sunrise"
+NAME_BYTES = 32  # names are cut at 32 bytes, even inside a character
+DEFAULT_RANGE = (33, 415)  # from/to as month*32+day: Jan 1 – Dec 31, the firmware's default
 
 UNSUPPORTED = frozenset(
     {
@@ -78,11 +91,21 @@ def program_entries(pd: Any, address: str | None) -> list[ProgramEntry]:
         raise ProtocolError("The OpenSprinkler sent its programs in an unexpected form.",
                             address=address)
     entries = []
+    seen: dict[str, int] = {}
     for pid, raw in enumerate(pd):
         _check_entry(raw, pid, address)
         program, reason = program_from_entry(raw)
+        if program is not None:
+            program.id = _content_id(raw, seen)
         entries.append(ProgramEntry(pid, raw, program, reason))
     return entries
+
+
+def _content_id(raw: list[Any], seen: dict[str, int]) -> str:
+    """An id from the program's whole array: unchanged when other programs move or go."""
+    digest = hashlib.sha1(json.dumps(raw).encode()).hexdigest()[:12]
+    seen[digest] = seen.get(digest, 0) + 1
+    return f"os-{digest}" + (f"-{seen[digest]}" if seen[digest] > 1 else "")
 
 
 def _check_entry(raw: Any, pid: int, address: str | None) -> None:
@@ -92,10 +115,26 @@ def _check_entry(raw: Any, pid: int, address: str | None) -> None:
         and isinstance(raw[3], list) and isinstance(raw[4], list)
         and all(isinstance(x, int) and not isinstance(x, bool) for x in raw[3] + raw[4])
         and isinstance(raw[5], str)
+        and (len(raw) < 7 or _date_range(raw) is not None)
     )
     if not ok:
         raise ProtocolError(f"The OpenSprinkler's program {pid + 1} is in an unexpected form.",
                             address=address)
+
+
+def _date_range(raw: list[Any]) -> tuple[int, int] | None:
+    """(from, to) of a program array: 2.2.1 sends `[enabled, from, to]`, older ones `[from, to]`."""
+    item = raw[6]
+    if not isinstance(item, list) or len(item) not in (2, 3):
+        return None
+    if not all(isinstance(x, int) and not isinstance(x, bool) for x in item):
+        return None
+    return item[-2], item[-1]
+
+
+def hidden_duration(seconds: int) -> bool:
+    """A station duration the record cannot hold: kept on the device, 0 in the record."""
+    return seconds in SUN_DURATIONS or seconds > limits.RUN_MINUTES_MAX * 60
 
 
 def program_from_entry(raw: list[Any]) -> tuple[Program | None, str]:
@@ -122,6 +161,12 @@ def program_from_entry(raw: list[Any]) -> tuple[Program | None, str]:
         return None, "repeats its start time through the day"
     if any(v & SUN_RELATIVE or v >= 24 * 60 for v in values):
         return None, "starts relative to sunrise or sunset"
+    if not values:
+        return None, "has no start time"
+    if schedule is ScheduleKind.INTERVAL and not (
+            limits.INTERVAL_DAYS_MIN <= days1 <= limits.INTERVAL_DAYS_MAX):
+        return None, f"runs every {days1} days (fieldtech allows " \
+            f"{limits.INTERVAL_DAYS_MIN}–{limits.INTERVAL_DAYS_MAX})"
     program = Program(
         name=name,
         enabled=bool(flag & ENABLED),
@@ -129,8 +174,13 @@ def program_from_entry(raw: list[Any]) -> tuple[Program | None, str]:
         days=days if schedule is ScheduleKind.WEEKDAYS else [],
         interval_days=days1 if schedule is ScheduleKind.INTERVAL else 2,
         start_times=[f"{v // 60:02d}:{v % 60:02d}" for v in values],
-        zone_minutes={sid + 1: round(d / 60) for sid, d in enumerate(durations) if d > 0},
+        zone_minutes={sid + 1: round(d / 60) for sid, d in enumerate(durations)
+                      if d > 0 and not hidden_duration(d)},
     )
+    # anything else the record refuses stays on the device rather than failing every push
+    problems = validate_program(program, max(1, len(durations)))
+    if problems:
+        return None, f"holds a value fieldtech cannot keep ({problems[0].message})"
     return program, ""
 
 
@@ -164,11 +214,27 @@ def entry_from_program(program: Program, original: list[Any] | None,
             durations.append(old)  # a station the record does not know: leave it be
             continue
         minutes = program.zone_minutes.get(sid + 1, 0)
+        if minutes == 0 and hidden_duration(old):
+            durations.append(old)  # sunrise to sunset, or over 12 h: the record shows 0
+            continue
         durations.append(old if old and round(old / 60) == minutes else minutes * 60)
-    params: dict[str, Any] = {"v": [flag, days0, days1, starts, durations], "name": program.name}
-    if original and len(original) > 6 and isinstance(original[6], list) and len(original[6]) == 2:
-        params["from"], params["to"] = original[6]
+    params: dict[str, Any] = {"v": [flag, days0, days1, starts, durations],
+                              "name": fit_name(program.name)}
+    # without from/to the firmware resets the range to Jan 1 – Dec 31, still switched on
+    date_range = _date_range(original) if original and len(original) > 6 else None
+    params["from"], params["to"] = date_range or DEFAULT_RANGE
     return params
+
+
+def fit_name(name: str) -> str:
+    """The name as the firmware will store it: `"` → `'`, `\\` → `/`, at most 32 bytes.
+
+    The firmware cuts at 32 bytes even inside a character, which leaves its JSON invalid
+    UTF-8; cutting here at a character boundary is what it can hold intact.
+    """
+    name = name.replace('"', "'").replace("\\", "/")
+    raw = name.encode()[:NAME_BYTES]
+    return raw.decode("utf-8", errors="ignore")
 
 
 def rain_delay_until(settings: dict[str, Any], address: str | None) -> datetime | None:

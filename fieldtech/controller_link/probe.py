@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import httpx
 
-from fieldtech.controller_link.errors import ProtocolError, WrongPassword
+from fieldtech.controller_link.errors import DeviceTimeout, ProtocolError, WrongPassword
 from fieldtech.controller_link.link import DeviceInfo
 from fieldtech.controller_link.native import NativeLink
 from fieldtech.controller_link.opensprinkler import (
@@ -73,7 +73,16 @@ async def identify_address(address: str, password: str = DEFAULT_PASSWORD,
     """
     url = normalize_address(address)
     async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
-        found = await _probe(client, url.removeprefix("http://"))
+        try:
+            found = await _probe(client, url.removeprefix("http://"), quiet=False)
+        except httpx.TimeoutException as exc:
+            # it took the connection and went silent: asking /rpc too only doubles the wait
+            raise DeviceTimeout(
+                f"Something at {url} took the connection but did not answer within "
+                f"{timeout:g} s. An OpenSprinkler serves one request at a time: close its own "
+                "app and try again; if it stays silent, restart it.",
+                address=url,
+            ) from exc
     if found is not None:
         link = OpenSprinklerLink(url, password, timeout=timeout)
         try:
@@ -93,10 +102,17 @@ async def identify_address(address: str, password: str = DEFAULT_PASSWORD,
             ) from exc
 
 
-async def _probe(client: httpx.AsyncClient, host_port: str) -> DeviceInfo | None:
+async def _probe(client: httpx.AsyncClient, host_port: str,
+                 quiet: bool = True) -> DeviceInfo | None:
+    """An OpenSprinkler's DeviceInfo if `/jo` answers with `fwv`. Not `quiet`: a timeout is
+    raised (httpx.TimeoutException) instead of read as "not an OpenSprinkler"."""
     try:
         reply = await client.get(f"http://{host_port}/jo")
         body = json.loads(reply.content)
+    except httpx.TimeoutException:
+        if quiet:
+            return None
+        raise
     except (httpx.HTTPError, ValueError, UnicodeDecodeError, RecursionError):
         return None
     if reply.status_code != 200 or not isinstance(body, dict) or "fwv" not in body:

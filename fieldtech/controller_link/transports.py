@@ -50,7 +50,9 @@ class RpcTransport(ABC):
         self._ids = itertools.count(1)
 
     @abstractmethod
-    async def call(self, method: str, params: dict[str, Any] | None = None) -> Any: ...
+    async def call(self, method: str, params: dict[str, Any] | None = None,
+                   timeout: float | None = None) -> Any:
+        """The result; `timeout` overrides the transport's for a slow method (wifi.set)."""
 
     async def aclose(self) -> None:  # noqa: B027 - nothing to release by default
         pass
@@ -65,15 +67,17 @@ class HttpRpc(RpcTransport):
             self.address = "http://" + self.address
         self._client = httpx.AsyncClient(timeout=timeout, trust_env=False, transport=transport)
 
-    async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+    async def call(self, method: str, params: dict[str, Any] | None = None,
+                   timeout: float | None = None) -> Any:
         request_id = next(self._ids)
         body = jsonrpc.encode_request(method, params, request_id)
         url = self.address + jsonrpc.RPC_PATH
+        extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         with http_errors(self.address, "The controller",
                          busy="It may be busy or on a weak Wi-Fi link; try again.",
                          where="Check that the controller is on and on this network."):
             reply = await self._client.post(
-                url, content=body, headers={"Content-Type": "application/json"}
+                url, content=body, headers={"Content-Type": "application/json"}, **extra
             )
         if reply.status_code != 200:
             raise ProtocolError(
@@ -97,12 +101,14 @@ class SerialRpc(RpcTransport):
         self._port = port
         self._lock = threading.Lock()  # one exchange at a time on the wire
 
-    async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+    async def call(self, method: str, params: dict[str, Any] | None = None,
+                   timeout: float | None = None) -> Any:
         request_id = next(self._ids)
         line = jsonrpc.encode_request(method, params, request_id) + b"\n"
-        return await asyncio.to_thread(self._exchange, line, request_id)
+        return await asyncio.to_thread(self._exchange, line, request_id,
+                                       self.timeout if timeout is None else timeout)
 
-    def _exchange(self, line: bytes, request_id: int) -> Any:
+    def _exchange(self, line: bytes, request_id: int, timeout: float) -> Any:
         with self._lock:
             if self._port is None:
                 self._port = open_port(self.address)
@@ -111,12 +117,12 @@ class SerialRpc(RpcTransport):
                 port.reset_input_buffer()  # drop boot logs and stale answers
                 port.write(line)
                 port.flush()
-                return self._read_answer(port, request_id)
+                return self._read_answer(port, request_id, timeout)
             except (serial.SerialException, OSError) as exc:
                 raise port_error(exc, self.address) from exc
 
-    def _read_answer(self, port: serial.Serial, request_id: int) -> Any:
-        deadline = time.monotonic() + self.timeout
+    def _read_answer(self, port: serial.Serial, request_id: int, timeout: float) -> Any:
+        deadline = time.monotonic() + timeout
         buffer = bytearray()
         noise = False
         while time.monotonic() < deadline:
@@ -131,6 +137,8 @@ class SerialRpc(RpcTransport):
                 if answer is None:
                     noise = noise or bool(raw.strip())  # log lines, line noise: skip them
                     continue
+                if "method" in answer:
+                    continue  # a request: our own line echoed back by the adapter
                 if answer.get("id") != request_id:
                     continue  # a late answer to an earlier request
                 return jsonrpc.decode_response(raw, request_id, self.address)
@@ -146,7 +154,7 @@ class SerialRpc(RpcTransport):
                 address=self.address,
             )
         raise DeviceTimeout(
-            f"The device on {self.address} did not answer within {self.timeout:g} s. Check the "
+            f"The device on {self.address} did not answer within {timeout:g} s. Check the "
             "cable and that the controller is powered.",
             address=self.address,
         )

@@ -13,6 +13,7 @@ SOAK_MINUTES_MAX = 240
 SEASONAL_ADJUST_MIN, SEASONAL_ADJUST_MAX = 0, 250  # percent
 PROGRAMS_MAX = 40
 START_TIMES_MAX = 4
+PROGRAM_ID_MAX = 64  # a program's identity (a UUID is 36); docs/protocol.md
 INTERVAL_DAYS_MIN, INTERVAL_DAYS_MAX = 2, 30
 RAIN_DELAY_HOURS_MAX = 24 * 14
 MANUAL_RUN_SECONDS_MAX = 64800  # 18 h, the OpenSprinkler limit
@@ -27,5 +28,7 @@ START_TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 # Control characters (C0 and DEL) never belong in what a technician types: PostgreSQL text cannot
 # hold NUL, and a controller's small display cannot show the rest. Names and other one-line
 # fields refuse them all; multi-line text (address, notes, location) keeps tab and line breaks.
-SINGLE_LINE_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# Bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) are refused
+# in one-line fields too: they make an e-mail or a name display as something it is not.
+SINGLE_LINE_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 TEXT_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

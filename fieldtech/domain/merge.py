@@ -61,28 +61,44 @@ def canonical_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def flatten_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Field path → value. A program is one field keyed by its id ("programs.<id>"), so a
+    program deleted or moved on one side never lands on another program's edit."""
     flat: dict[str, Any] = {"rain_delay_until": config.get("rain_delay_until")}
     for zone in config.get("zones") or []:
         for key, value in zone.items():
             if key != "number":
                 flat[f"zones.{zone['number']}.{key}"] = value
     for i, program in enumerate(config.get("programs") or []):
-        flat[f"programs.{i}"] = program
+        flat[f"programs.{program.get('id') or f'program-{i + 1}'}"] = program
     return flat
 
 
-def unflatten_config(flat: dict[str, Any]) -> dict[str, Any]:
+def program_order(*configs: dict[str, Any] | None) -> list[str]:
+    """Program ids in the order the first config has them, then any others' new ones."""
+    order: list[str] = []
+    for config in configs:
+        for i, program in enumerate((config or {}).get("programs") or []):
+            key = program.get("id") or f"program-{i + 1}"
+            if key not in order:
+                order.append(key)
+    return order
+
+
+def unflatten_config(flat: dict[str, Any], order: list[str] | None = None) -> dict[str, Any]:
+    """A whole document again; programs in `order` (ids), any others after them."""
     zones: dict[int, dict[str, Any]] = {}
-    programs: dict[int, Any] = {}
+    programs: dict[str, Any] = {}
     for path, value in flat.items():
         part = path.split(".")
         if part[0] == "zones":
             zones.setdefault(int(part[1]), {"number": int(part[1])})[part[2]] = value
         elif part[0] == "programs":
-            programs[int(part[1])] = value
+            programs[path.split(".", 1)[1]] = value
+    ranked = [k for k in order or () if k in programs] + [
+        k for k in programs if k not in (order or ())]
     return {
         "zones": [zones[n] for n in sorted(zones)],
-        "programs": [programs[i] for i in sorted(programs)],
+        "programs": [programs[k] for k in ranked],
         "rain_delay_until": flat.get("rain_delay_until"),
     }
 
@@ -90,13 +106,12 @@ def unflatten_config(flat: dict[str, Any]) -> dict[str, Any]:
 def merge_config(
     base: dict[str, Any] | None, theirs: dict[str, Any], mine: dict[str, Any]
 ) -> Merge:
-    """Three-way merge of configuration documents; `merged` is a whole document again."""
-    result = three_way(
-        flatten_config(canonical_config(base)) if base is not None else None,
-        flatten_config(canonical_config(theirs)),
-        flatten_config(canonical_config(mine)),
-    )
-    return Merge(unflatten_config(result.merged), result.conflicts)
+    """Three-way merge of configuration documents; `merged` is a whole document again, its
+    programs in my order (theirs' new ones after)."""
+    sides = [canonical_config(x) if x is not None else None for x in (base, theirs, mine)]
+    result = three_way(*(flatten_config(x) if x is not None else None for x in sides))
+    return Merge(unflatten_config(result.merged, program_order(sides[2], sides[1])),
+                 result.conflicts)
 
 
 def describe_path(path: str) -> str:
@@ -104,8 +119,10 @@ def describe_path(path: str) -> str:
     part = path.split(".")
     if part[0] == "zones" and len(part) == 3:
         return f"zone {part[1]} {part[2].replace('_', ' ')}"
-    if part[0] == "programs" and len(part) == 2:
-        return f"program {int(part[1]) + 1}"
+    if part[0] == "programs":
+        key = path.split(".", 1)[1]
+        number = key.removeprefix("program-")
+        return f"program {number}" if number.isdigit() else f"program {key[:8]}"
     return path.replace("_", " ")
 
 

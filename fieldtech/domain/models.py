@@ -83,6 +83,9 @@ class Program:
     interval_days: int = 2  # for INTERVAL
     start_times: list[str] = field(default_factory=lambda: ["06:00"])  # "HH:MM", up to 4
     zone_minutes: dict[int, int] = field(default_factory=dict)  # zone number -> minutes
+    # identity, not content: survives reordering and deletion of other programs, so a
+    # device's hidden per-program settings stay with the right program (docs/protocol.md)
+    id: str = field(default_factory=new_id, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         d = _plain(self)
@@ -101,6 +104,10 @@ class Program:
             d["days"] = [int(x) for x in d["days"]]
         if "start_times" in d:
             d["start_times"] = [str(x) for x in d["start_times"]]
+        if d.get("id") is None:
+            d.pop("id", None)
+        else:
+            d["id"] = str(d["id"])
         return cls(**d)
 
     def describe_schedule(self) -> str:
@@ -131,7 +138,8 @@ class ControllerConfig:
         rd = d.get("rain_delay_until")
         return cls(
             zones=[Zone.from_dict(z) for z in d.get("zones") or []],
-            programs=[Program.from_dict(p) for p in d.get("programs") or []],
+            programs=[Program.from_dict(_with_id(p, i)) for i, p in
+                      enumerate(d.get("programs") or [])],
             rain_delay_until=datetime.fromisoformat(rd) if rd else None,
         )
 
@@ -246,6 +254,13 @@ class Controller:
         for p in cfg.programs:
             p.zone_minutes = {k: v for k, v in p.zone_minutes.items() if k <= self.zone_count}
         return replace(self, config=replace(cfg, zones=zones))
+
+
+def _with_id(program: Any, index: int) -> Any:
+    """A stored program from before ids: the same id on every load (a base and a copy agree)."""
+    if isinstance(program, dict) and not program.get("id"):
+        return {**program, "id": f"program-{index + 1}"}
+    return program
 
 
 def _iso(value: date | datetime | None) -> str | None:

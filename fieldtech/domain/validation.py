@@ -7,7 +7,7 @@ problem at once, so a form can show each message next to its field.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from fieldtech.domain import limits as L
@@ -75,6 +75,21 @@ def control_character_error(text: str, single_line: bool = True) -> str | None:
         f"Remove the invisible control character (U+{ord(char):04X}) at character {at}, "
         "often left by a copy and paste."
     )
+
+
+def rain_delay_error(until: datetime | None, now: datetime) -> str | None:
+    """Why a rain delay ending at `until` is refused: more than RAIN_DELAY_HOURS_MAX hours
+    after `now` (naive UTC). An aware `until` is compared in UTC."""
+    if until is None:
+        return None
+    if until.tzinfo is not None:
+        until = until.astimezone(UTC).replace(tzinfo=None)
+    if until - now > timedelta(hours=L.RAIN_DELAY_HOURS_MAX):
+        return (
+            f"A rain delay lasts at most {L.RAIN_DELAY_HOURS_MAX} hours "
+            f"({L.RAIN_DELAY_HOURS_MAX // 24} days) from now."
+        )
+    return None
 
 
 def _name(errors: list[FieldError], path: str, value: Any, what: str) -> None:
@@ -148,6 +163,8 @@ def validate_zone(zone: Zone, zone_count: int, path: str = "zone") -> list[Field
 def validate_program(program: Program, zone_count: int, path: str = "program") -> list[FieldError]:
     e: list[FieldError] = []
     _name(e, f"{path}.name", program.name, "program")
+    if not isinstance(program.id, str) or not 1 <= len(program.id) <= L.PROGRAM_ID_MAX:
+        e.append(FieldError(f"{path}.id", f"A program id is 1 to {L.PROGRAM_ID_MAX} characters."))
     if program.schedule is ScheduleKind.WEEKDAYS:
         if not program.days:
             e.append(FieldError(f"{path}.days", "Pick at least one day of the week."))
@@ -282,6 +299,11 @@ def _readable(exc: Exception) -> str:
     if isinstance(exc, KeyError):
         return "This field is required."
     return f"Could not read this: {exc}"
+
+
+def timezone_names() -> set[str]:
+    """The time zone names a controller may have."""
+    return _timezones()
 
 
 def _timezones() -> set[str]:

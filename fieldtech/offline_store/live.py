@@ -161,10 +161,11 @@ def _row(r: sqlite3.Row) -> TriageRow:
         id=r["id"], controller_id=d.get("controller_id"), customer_id=d.get("customer_id"),
         kind=str(d.get("kind") or "?"), zone=zone if isinstance(zone, int) else None,
         severity=str(d.get("severity") or "warning"), state=str(d.get("state") or "open"),
-        detail=str(d.get("detail") or ""), opened_at=_when(d.get("opened_at")),
-        due_at=_when(d.get("response_due_at")), breached_at=_when(d.get("breached_at")),
+        detail=str(d.get("detail") or ""), opened_at=parse_moment(d.get("opened_at")),
+        due_at=parse_moment(d.get("response_due_at")),
+        breached_at=parse_moment(d.get("breached_at")),
         acknowledged_by=d.get("acknowledged_by"), assigned_to=d.get("assigned_to"),
-        snoozed_until=_when(d.get("snoozed_until")), count=int(d.get("count") or 1),
+        snoozed_until=parse_moment(d.get("snoozed_until")), count=int(d.get("count") or 1),
         membership=str(d.get("membership") or r["membership"] or "none"),
         customer_name=r["customer"] or "(unknown customer)",
         controller_name=r["controller"] or ("(whole site)" if d.get("controller_id") is None
@@ -198,7 +199,7 @@ def commands_for(store: Store, controller_id: str, limit: int = 10) -> list[dict
     return [json.loads(r[0]) for r in rows]
 
 
-def _when(value: Any) -> datetime | None:
+def parse_moment(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from textual import work
@@ -18,17 +18,21 @@ from textual.widgets import Static, TabbedContent, TabPane
 
 from fieldtech.domain.errors import NotFound
 from fieldtech.domain.models import Controller
+from fieldtech.offline_store import live
 from fieldtech.offline_store.store import FleetRow, OutboxEntry, Store
 from fieldtech.screens.controller_flows import ControllerFlows
 from fieldtech.screens.markup import escape
 from fieldtech.screens.messages import ControllerGone, OpenOnsite
 from fieldtech.screens.topbar import TopBar
+from fieldtech.services.triage import span
 from fieldtech.widgets.fleet_list import STATE_MARK
 from fieldtech.widgets.key_bar import KeyBar
 from fieldtech.widgets.record_table import RecordTable
 from fieldtech.widgets.text_line import TextBox
 
 CACHE_SIZE = 32
+# A controller as shown: the record, its fleet row, its pending edits, its live state.
+Shown = tuple[Controller, FleetRow, list[OutboxEntry], dict[str, Any] | None]
 
 
 class ControllerScreen(ControllerFlows):
@@ -37,6 +41,8 @@ class ControllerScreen(ControllerFlows):
         Binding("e", "edit", "Edit", id="edit"),
         Binding("d", "details", "Details", id="details"),
         Binding("r", "rain_delay", "Rain delay", id="rain_delay"),
+        Binding("z", "run_zone", "Run zone", id="run_zone"),
+        Binding("g", "command", "Command…", id="command", show=False),
         Binding("a", "add_program", "Add program", id="add_program", show=False),
         Binding("delete", "delete_program", "Delete program", id="delete_program", show=False),
         Binding("p", "pin", "Pin", id="pin"),
@@ -58,12 +64,13 @@ class ControllerScreen(ControllerFlows):
         self.controller: Controller | None = None
         self.row: FleetRow | None = None
         self._pending: list[OutboxEntry] = []
+        self._device: dict[str, Any] | None = None  # its live state, as the cloud last said
         self._stale = False  # repaint on the next show even if nothing changed
         self._ready = False  # composed and mounted: a load before that waits for on_mount
         self._waiting: str | None = None
         # Recently shown or prefetched controllers: a switch paints from here at once, then
         # the fresh read repaints only if something changed. Bounded; edits forget entries.
-        self._cache: OrderedDict[str, tuple[Controller, FleetRow, list[OutboxEntry]]] = (
+        self._cache: OrderedDict[str, Shown] = (
             OrderedDict())
 
     def compose(self) -> ComposeResult:
@@ -94,6 +101,7 @@ class ControllerScreen(ControllerFlows):
 
     def on_mount(self) -> None:
         self._ready = True
+        self.set_interval(15, self._tick)
         if self._waiting:
             self.load(self._waiting)
 
@@ -130,12 +138,13 @@ class ControllerScreen(ControllerFlows):
         self._stale = True
         self.load(controller_id)
 
-    def _read_one(self, controller_id: str) -> tuple[Controller, FleetRow, list[OutboxEntry]]:
+    def _read_one(self, controller_id: str) -> Shown:
         store = self.store
         return (store.controller(controller_id), store.controller_row(controller_id),
-                store.outbox_for("controller", controller_id))
+                store.outbox_for("controller", controller_id),
+                live.device_state(store, controller_id))
 
-    def _remember(self, shown: tuple[Controller, FleetRow, list[OutboxEntry]]) -> None:
+    def _remember(self, shown: Shown) -> None:
         self._cache[shown[0].id] = shown
         self._cache.move_to_end(shown[0].id)
         while len(self._cache) > CACHE_SIZE:
@@ -156,30 +165,45 @@ class ControllerScreen(ControllerFlows):
         if self.services.fleet.current is None and self.controller is not None:
             self.post_message(ControllerGone(self.controller.id))
 
-    def show(self, controller: Controller, row: FleetRow, pending: list[OutboxEntry]) -> None:
-        if not self._stale and (controller, row, pending) == (
-                self.controller, self.row, self._pending):
+    def show(self, controller: Controller, row: FleetRow, pending: list[OutboxEntry],
+             device: dict[str, Any] | None = None) -> None:
+        if not self._stale and (controller, row, pending, device) == (
+                self.controller, self.row, self._pending, self._device):
             return  # the fresh read found what the cached copy already showed
         self._stale = False
-        self._remember((controller, row, pending))
-        self._pending = pending
+        self._remember((controller, row, pending, device))
+        self._pending, self._device = pending, device
         same = self.controller is not None and self.controller.id == controller.id
         self.controller, self.row = controller, row
-        pin = " 📌" if controller.id in self.services.settings.pinned else ""
-        serial = escape(controller.serial or "not linked")
-        self.query_one("#ctl-header", TextBox).update(
-            f"[b]{escape(controller.name)}[/b]{pin} — {escape(row.customer_name)}\n"
-            f"{STATE_MARK[row.state]} {row.state.label} · {escape(controller.model)} · "
-            f"{controller.zone_count} zones · {serial}"
-            + (f" · ✎ {len(pending)} pending" if pending else "")  # before a long fault
-            + (f" · [red]⚠ {escape(row.fault)}[/red]" if row.fault else "")
-        )
+        self._fill_header()
         self._fill_zones(controller, keep=same)
         self._fill_programs(controller, keep=same)
         self._fill_details(controller, row)
         self._fill_pending(pending)
         if not same or self.focused is None:
             self._focus_tab()
+
+    def _fill_header(self) -> None:
+        controller, row, pending = self.controller, self.row, self._pending
+        if controller is None or row is None:
+            return
+        pin = " 📌" if controller.id in self.services.settings.pinned else ""
+        serial = escape(controller.serial or "not linked")
+        status = live_status(row.state.label, self._device, datetime.now(UTC),
+                             controller.timezone)
+        self.query_one("#ctl-header", TextBox).update(
+            f"[b]{escape(controller.name)}[/b]{pin} — {escape(row.customer_name)}\n"
+            f"{STATE_MARK[row.state]} {escape(status)} · {escape(controller.model)} · "
+            f"{controller.zone_count} zones · {serial}"
+            + (f" · ✎ {len(pending)} pending" if pending else "")  # before a long fault
+            + (f" · [red]⚠ {escape(row.fault)}[/red]" if row.fault else "")
+        )
+
+    def _tick(self) -> None:
+        # A running zone's time left and an outage's length move on: say so while shown.
+        if self.app.screen is self and self._device and (
+                self._device.get("running") or self._device.get("online") is False):
+            self._fill_header()
 
     def _focus_tab(self) -> None:
         """Arrow keys go to the table of the tab on show, so ↓ then e edits the next zone."""
@@ -265,6 +289,16 @@ class ControllerScreen(ControllerFlows):
         if self.controller:
             self.edit_details(self.controller)
 
+    def action_run_zone(self) -> None:
+        if self.controller:
+            table = self.query_one("#zone-table", RecordTable)
+            zone = table.cursor + 1 if self._active_tab() == "zones" and table.row_count else 1
+            self.run_zone(self.controller, zone)
+
+    def action_command(self) -> None:
+        if self.controller:
+            self.send_command(self.controller)
+
     def action_rain_delay(self) -> None:
         if self.controller:
             self.edit_rain_delay(self.controller)
@@ -319,3 +353,30 @@ def _site_time(moment: datetime, timezone: str) -> str:
         return f"{moment.astimezone(ZoneInfo(timezone)):%Y-%m-%d %H:%M} ({timezone})"
     except (ZoneInfoNotFoundError, ValueError):  # validated on save, but never crash a screen
         return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def live_status(label: str, device: dict[str, Any] | None, now: datetime,
+                timezone: str) -> str:
+    """"offline since 06:12 (47m)", "online · running zone 3, 4 min left", or the label."""
+    if not device:
+        return label
+    since = live.parse_moment(device.get("offline_since"))
+    if device.get("online") is False and since is not None:
+        return (f"offline since {_local_hm(since, timezone)} "
+                f"({span((now - since).total_seconds())})")
+    running = device.get("running")
+    if isinstance(running, dict) and running.get("zone"):
+        left = int(running.get("seconds_left") or 0)
+        seen = live.parse_moment(device.get("last_contact"))
+        if seen is not None:
+            left -= int((now - seen).total_seconds())
+        if left > 0:
+            return f"{label} · running zone {running['zone']}, {span(left)} left"
+    return label
+
+
+def _local_hm(moment: datetime, timezone: str) -> str:
+    try:
+        return f"{moment.astimezone(ZoneInfo(timezone)):%H:%M}"
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"{moment.astimezone(UTC):%H:%M} UTC"

@@ -21,11 +21,12 @@ from fieldtech.forms.records import (
     zone_form,
 )
 from fieldtech.offline_store.paths import templates_dir
-from fieldtech.screens.flows import EditFlows, error_lines
+from fieldtech.screens.flows import error_lines
+from fieldtech.screens.remote import RemoteFlows
 from fieldtech.services import config_files
 
 
-class ControllerFlows(EditFlows):
+class ControllerFlows(RemoteFlows):
     """Edit flows for `self.controller` (the ControllerScreen sets it)."""
 
     controller: Controller | None

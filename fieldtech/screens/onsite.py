@@ -96,6 +96,7 @@ class OnsiteScreen(FieldtechScreen):
     def __init__(self, controller_id: str | None = None):
         super().__init__()
         self.controller_id = controller_id  # opened from a controller: offered first to bind
+        # Found this session (services.site, set on mount): kept when this screen closes.
         self.devices: dict[str, DeviceInfo] = {}  # by address: one row each
         self.found_by: dict[str, str] = {}
         self.passwords: dict[str, str] = {}  # OpenSprinkler passwords typed this session only
@@ -117,6 +118,13 @@ class OnsiteScreen(FieldtechScreen):
         table = self.query_one("#onsite-devices", DataTable)
         table.add_columns("Driver", "Model", "Serial", "Firmware", "Address", "Record")
         table.focus()
+        site = self.services.site
+        self.devices, self.found_by, self.passwords = site.devices, site.found_by, site.passwords
+        for key, how in list(self.found_by.items()):
+            if how == "mDNS":  # the browser finds it again, or hears it has gone
+                del self.found_by[key]
+            else:  # typed, probed: shown again as it was left
+                self.add_device(self.devices[key], how)
         self.show_panel(HINT)
         self._show_status()
         self._load_records()
@@ -522,13 +530,18 @@ class OnsiteScreen(FieldtechScreen):
         try:
             async with open_link(self.devices[key], self._password(key)) as link:
                 base = await link.read_config()
-                await link.apply_config(record.config, base)
+                pushed = await link.apply_config(record.config, base)
                 after = await link.read_config()
         except FieldtechError as exc:
             self._failed("Not pushed", exc)
             return
-        self.notify("Pushed to the controller.", timeout=3)
-        self._show_difference(key, record, after, "✓ Pushed.")
+        # What the device changed on the way (a name cut at its byte limit, a quote it cannot
+        # store): said once, after the push, beside what a compare shows.
+        changed = [n for n in pushed.notes if n not in after.notes]
+        self.notify("Pushed to the controller." + "".join(f"\n{n}" for n in changed),
+                    timeout=8 if changed else 3)
+        self._show_difference(key, record, replace(after, notes=changed + after.notes),
+                              "✓ Pushed.")
 
     def action_pull(self) -> None:
         if not ((key := self.selected()) and (row := self._bound_record(key))):

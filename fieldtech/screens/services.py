@@ -20,6 +20,7 @@ from fieldtech.offline_store.store import Store
 from fieldtech.services.edits import EditService
 from fieldtech.services.fleet import Fleet
 from fieldtech.services.settings import Settings
+from fieldtech.services.site import SiteDevices
 
 if TYPE_CHECKING:
     from fieldtech.domain.plans import Usage
@@ -73,6 +74,7 @@ class Services:
         self.link = link
         self.fleet = Fleet()
         self.onsite = onsite
+        self.site = SiteDevices()  # found on site this session, kept across screens
         self.header = Header(owner, link)
 
 

@@ -25,10 +25,11 @@ from fieldtech.screens.flows import EditFlows
 from fieldtech.screens.markup import escape
 from fieldtech.screens.messages import OpenController, Synced
 from fieldtech.screens.topbar import TopBar
-from fieldtech.services.queries import TRIAGE_FIELDS, TRIAGE_FLAGS, Query, parse
+from fieldtech.services.queries import TRIAGE_FIELDS, TRIAGE_FLAGS, parse
+from fieldtech.services.triage import describe, open_incidents, passes
 from fieldtech.widgets.key_bar import KeyBar
 from fieldtech.widgets.text_line import TextBox
-from fieldtech.widgets.triage_list import TriageList, span
+from fieldtech.widgets.triage_list import TriageList
 
 TICK_S = 1.0  # the countdowns are looked at every second; a line repaints when its words change
 
@@ -86,9 +87,7 @@ class TriageScreen(EditFlows):
 
     @work(thread=True, exclusive=True, group="triage")
     def _read(self) -> None:
-        rows = live.triage_rows(self.services.store)
-        now = self.clock()
-        rows.sort(key=lambda r: r.sort_key(now))
+        rows = open_incidents(self.services.store, self.clock())
         self.app.call_from_thread(self._show, rows)
 
     def _show(self, rows: list[TriageRow]) -> None:
@@ -98,7 +97,7 @@ class TriageScreen(EditFlows):
     def _filter(self) -> None:
         q = parse(self.query_text, TRIAGE_FIELDS, TRIAGE_FLAGS)
         now = self.clock()
-        shown = [r for r in self.all_rows if _passes(q, r, now, self._me())]
+        shown = [r for r in self.all_rows if passes(q, r, now, self._me())]
         self.table.set_rows(shown)
         breaching = sum(r.breaching(now) for r in self.all_rows)
         title = (f"[b]Triage[/b] — {len(self.all_rows)} open, "
@@ -188,7 +187,7 @@ class TriageScreen(EditFlows):
     def action_acknowledge(self) -> None:
         self._ask("Acknowledge", [Field("note", "Note", "", hint="what you are doing about it")],
                   lambda rows, v: self._each(rows, "Acknowledged", lambda api, r: (
-                      api.acknowledge_incident(r.id, v["note"]))))
+                      api.acknowledge(r.id, v["note"]))))
 
     def action_snooze(self) -> None:
         def check(v: dict[str, Any]) -> list[FieldError]:
@@ -198,21 +197,29 @@ class TriageScreen(EditFlows):
         def snooze(rows: list[TriageRow], v: dict[str, Any]) -> None:
             until = self.clock() + timedelta(hours=v["hours"])
             self._each(rows, f"Snoozed for {v['hours']} h", lambda api, r: (
-                api.snooze_incident(r.id, until, v["note"])))
+                api.snooze(r.id, until, v["note"])))
         self._ask("Snooze", [Field("hours", "Hours", 4, "int", hint="1–336"),
                              Field("note", "Note", "")], snooze, check)
 
     def action_assign(self) -> None:
-        self._ask("Assign", [Field("who", "Staff e-mail", self._me(),
-                                   hint="blank = nobody")],
-                  lambda rows, v: self._each(rows, f"Assigned to {v['who'] or 'nobody'}",
-                                             lambda api, r: api.assign_incident(
-                                                 r.id, v["who"] or None)))
+        def assign(rows: list[TriageRow], v: dict[str, Any]) -> None:
+            who = v["who"].strip().casefold()
+            staff: dict[str, str] = {}  # e-mail -> user id, read once for the batch
+
+            def request(api: Any, r: TriageRow) -> Any:
+                if who and not staff:
+                    staff.update({u["email"].casefold(): u["id"] for u in api.staff()})
+                if who and who not in staff:
+                    raise CloudProblem(422, {"detail": f"No staff member {who} here."})
+                return api.assign(r.id, staff.get(who))
+            self._each(rows, f"Assigned to {who or 'nobody'}", request)
+        self._ask("Assign", [Field("who", "Staff e-mail", self._me(), hint="blank = nobody")],
+                  assign)
 
     def action_resolve(self) -> None:
         self._ask("Resolve", [Field("note", "Note", "", hint="what was done")],
                   lambda rows, v: self._each(rows, "Resolved", lambda api, r: (
-                      api.resolve_incident(r.id, v["note"]))))
+                      api.resolve(r.id, v["note"]))))
 
     def action_maintenance(self) -> None:
         def check(v: dict[str, Any]) -> list[FieldError]:
@@ -258,41 +265,3 @@ class TriageScreen(EditFlows):
                         severity="error", timeout=8)
         self.reload()
         self.services.header.repaint()
-
-
-def _passes(q: Query, row: TriageRow, now: datetime, me: str) -> bool:
-    if q.words:
-        hay = f"{row.customer_name} {row.controller_name} {row.what} {row.detail}".casefold()
-        if not all(w in hay for w in q.words):
-            return False
-    if "breaching" in q.flags and not row.breaching(now):
-        return False
-    if "mine" in q.flags and (row.assigned_to or "").casefold() != me:
-        return False
-    return (q.matches("state", row.state) and q.matches("sev", row.severity)
-            and q.matches("membership", row.membership)
-            and q.matches("assignee", row.assigned_to or "none")
-            and q.matches("what", f"{row.kind} {row.what}"))
-
-
-def describe(row: TriageRow, now: datetime) -> str:
-    """The whole incident in words, for the line under the list (never cut to nothing)."""
-    parts = [f"{row.customer_name} — {row.controller_name}: {row.what}"]
-    if row.detail and row.detail != row.what:
-        parts.append(row.detail)
-    if row.opened_at:
-        parts.append(f"opened {span((now - row.opened_at).total_seconds())} ago")
-    if row.count > 1:
-        parts.append(f"seen {row.count}×")
-    if row.state == "open" and row.due_at:
-        left = (row.due_at - now).total_seconds()
-        parts.append(f"response due in {span(left)}" if left >= 0
-                     else f"response {span(-left)} overdue")
-    if row.acknowledged_by:
-        parts.append(f"acknowledged by {row.acknowledged_by}")
-    if row.assigned_to:
-        parts.append(f"assigned to {row.assigned_to}")
-    if row.snoozed_until:
-        parts.append(f"snoozed until {row.snoozed_until:%H:%M}")
-    return " · ".join(parts)
-

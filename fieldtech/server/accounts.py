@@ -10,9 +10,9 @@ from sqlalchemy import select
 from fieldtech.domain.limits import EMAIL_RE
 from fieldtech.domain.plans import Tier, TierLimits
 from fieldtech.server.db import Database
-from fieldtech.server.security import hash_password, new_plan_code
+from fieldtech.server.security import hash_password, new_plan_code, token_hash
 from fieldtech.server.state import utcnow
-from fieldtech.server.tables import AccountRow, PlanCodeRow, UserRow
+from fieldtech.server.tables import OWNER, AccountRow, PlanCodeRow, UserRow
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ def create_account(
     tier: Tier = Tier.STARTER,
     custom: TierLimits | None = None,
 ) -> NewAccount:
-    """A contractor account with its first staff user."""
+    """A contractor account with its first staff user, its owner."""
     email = email.strip().lower()
     if not EMAIL_RE.match(email):
         raise ValueError(f"Not an e-mail address: {email!r}")
@@ -55,6 +55,7 @@ def create_account(
         account_id=account.id,
         customer_id=None,
         role="staff",
+        account_role=OWNER,  # whoever the account is made for owns it
         email=email,
         password_hash=hash_password(password),
         created_at=now,
@@ -75,8 +76,8 @@ def issue_plan_codes(db: Database, count: int) -> list[str]:
     with db.write() as s:
         while len(codes) < count:
             code = new_plan_code()
-            if code in codes or s.get(PlanCodeRow, code) is not None:
+            if code in codes or s.get(PlanCodeRow, token_hash(code)) is not None:
                 continue
             codes.add(code)
-            s.add(PlanCodeRow(code=code, issued_at=now))
+            s.add(PlanCodeRow(code_hash=token_hash(code), issued_at=now))
     return sorted(codes)

@@ -8,12 +8,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 from fieldtech.server.problems import Problem, ProblemType
 from fieldtech.server.security import DEVICE_TOKEN_PREFIX, token_hash
 from fieldtech.server.state import ServerState
 from fieldtech.server.tables import (
+    OWNER,
     ApiTokenRow,
     CustomerRow,
     UserRow,
@@ -37,10 +39,24 @@ class Caller:
     account_id: str | None
     customer_id: str | None
     token_id: str
+    account_role: str | None = None  # staff: "owner" | "staff"
+    billing: bool = False
 
     @property
     def is_staff(self) -> bool:
         return self.role == "staff"
+
+    @property
+    def is_owner(self) -> bool:
+        return self.is_staff and self.account_role == OWNER
+
+    @property
+    def may_bill(self) -> bool:
+        return self.is_owner or (self.is_staff and self.billing)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 async def server_state(request: Request) -> ServerState:
@@ -71,11 +87,12 @@ def current_user(
             .join(UserRow, UserRow.id == ApiTokenRow.user_id)
             .outerjoin(CustomerRow, CustomerRow.id == UserRow.customer_id)
             .where(ApiTokenRow.token_hash == digest, ApiTokenRow.revoked_at.is_(None))
+            .where(or_(ApiTokenRow.expires_at.is_(None), ApiTokenRow.expires_at > now))
         ).first()
     if row is None:
         raise _unauthorized("This token is unknown or was revoked. Sign in again.")
     token, user, customer_account = row
-    state.user_limiter.check(digest)
+    state.user_limiter.check(digest, vouched=True)
     if token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY:
         with state.db.write() as s:
             s.execute(
@@ -83,13 +100,44 @@ def current_user(
             )
     # A customer follows their customer record: linked to a contractor, or on their own.
     account_id = customer_account if user.role == "customer" else user.account_id
-    return Caller(user.id, user.email, user.role, account_id, user.customer_id, token.id)
+    return Caller(
+        user.id,
+        user.email,
+        user.role,
+        account_id,
+        user.customer_id,
+        token.id,
+        user.account_role,
+        user.billing,
+    )
 
 
 def current_staff(caller: Annotated[Caller, Depends(current_user)]) -> Caller:
     if not caller.is_staff or caller.account_id is None:
         raise Problem(ProblemType.FORBIDDEN, "Only the contractor's staff can do this.")
     return caller
+
+
+def current_owner(caller: Annotated[Caller, Depends(current_staff)]) -> Caller:
+    if not caller.is_owner:
+        raise _not_owner()
+    return caller
+
+
+def confirm_owner(s: Session, caller: Caller) -> None:
+    """Inside the account's locked transaction: the caller is still an owner (another owner
+    may have changed that since the token was checked)."""
+    role = s.scalar(select(UserRow.account_role).where(UserRow.id == caller.user_id))
+    if role != OWNER:
+        raise _not_owner()
+
+
+def _not_owner() -> Problem:
+    return Problem(
+        ProblemType.FORBIDDEN,
+        "Only an owner of the account can do this (the tier, billing and staff).",
+        fix="Ask an owner of the account.",
+    )
 
 
 async def device_token(
@@ -114,4 +162,5 @@ def unauthorized_device() -> Problem:
 
 User = Annotated[Caller, Depends(current_user)]
 Staff = Annotated[Caller, Depends(current_staff)]
+Owner = Annotated[Caller, Depends(current_owner)]
 DeviceTokenHash = Annotated[str, Depends(device_token)]

@@ -92,6 +92,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from fieldtech.server.app import DB_URL_ENV, create_app
+    from fieldtech.server.http_limits import uvicorn_options
 
     url = args.db or default_db_url()
     print(f"fieldtech cloud on http://{args.host}:{args.port} (db: {_redact(url)})")
@@ -104,13 +105,10 @@ def _serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             workers=args.workers,
-            log_level="warning",
-            access_log=False,
+            **uvicorn_options(),
         )
     else:
-        uvicorn.run(
-            create_app(url), host=args.host, port=args.port, log_level="warning", access_log=False
-        )
+        uvicorn.run(create_app(url), host=args.host, port=args.port, **uvicorn_options())
     return 0
 
 

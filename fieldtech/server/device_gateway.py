@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fieldtech.server.api.devices import poll_config, record_heartbeat
 from fieldtech.server.auth import unauthorized_device
+from fieldtech.server.http_limits import read_body, replay
 from fieldtech.server.problems import PROBLEM_MEDIA_TYPE, Problem
 from fieldtech.server.schemas import HeartbeatIn
 from fieldtech.server.security import DEVICE_TOKEN_PREFIX, token_hash
@@ -55,13 +56,13 @@ class DeviceGateway:
         await _send_json(send, 200, document, [(b"etag", tag.encode())])
 
     async def _heartbeat(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await _read_body(receive)
+        body = await read_body(receive)
         if body is None:
             return  # the client went away
         headers = _headers(scope)
         report = _heartbeat_report(body, headers)
         if report is None:  # let FastAPI answer with its usual 422 (or 401 first)
-            return await self.app(scope, _replay(body, receive), send)
+            return await self.app(scope, replay(body, receive), send)
         try:
             digest = self._device(headers)
             answer = await record_heartbeat(self.state, digest, report)
@@ -97,31 +98,6 @@ def _heartbeat_report(body: bytes, headers: dict[bytes, str]) -> HeartbeatIn | N
         return HeartbeatIn.model_validate_json(body)
     except ValidationError:
         return None
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A `receive` that gives the body already read, then carries on with the real one."""
-    sent = False
-
-    async def replay() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
 
 
 def _encode(content: Any) -> bytes:

@@ -18,10 +18,11 @@ import anyio.to_thread
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.engine import make_url
 
+from fieldtech.domain.incidents import HEARTBEAT_S
 from fieldtech.server.db import Database
+from fieldtech.server.heartbeats import answer, apply_heartbeat, report_digest
 from fieldtech.server.schemas import HeartbeatIn
 from fieldtech.server.tables import AuditRow, ControllerRow, DeviceStatusRow, DeviceTokenRow
-from fieldtech.server.views import device_status_json
 
 
 class DeviceStore(Protocol):
@@ -32,7 +33,7 @@ class DeviceStore(Protocol):
         """The configuration document as `GET /v1/device/config` answers it."""
 
     async def heartbeat(
-        self, digest: str, report: HeartbeatIn, now: datetime
+        self, digest: str, report: HeartbeatIn, now: datetime, heartbeat_s: int = HEARTBEAT_S
     ) -> dict[str, Any] | None:
         """Record a heartbeat; the status plus the commands waiting (handed out once)."""
 
@@ -74,7 +75,11 @@ _CORE_DEVICE = (
         _status.c.controller_id,
         _status.c.applied_revision,
         _status.c.firmware,
-        _status.c.commands,
+        _status.c.uptime_s,
+        _status.c.report_digest,
+        _status.c.offline_since,
+        _status.c.commands_waiting,
+        _status.c.out_of_sync_since,
         _controller.c.account_id,
         _controller.c.customer_id,
         _controller.c.serial,
@@ -86,6 +91,45 @@ _CORE_DEVICE = (
     .where(_token.c.token_hash == bindparam("digest"))
     .with_for_update(of=_status)
 )
+
+
+def _quiet(report: HeartbeatIn, found: Any, digest: str) -> bool:
+    """Nothing a person would see changed: the one-statement path may take this heartbeat
+    (heartbeats.py takes the others). Mirrors the WHERE of the PostgreSQL `_HEARTBEAT`."""
+    applied = found.applied_revision if report.applied_revision is None else report.applied_revision
+    return (
+        not report.results
+        and found.report_digest == digest
+        and found.offline_since is None
+        and not found.commands_waiting
+        and (found.uptime_s is None or report.uptime_s is None or report.uptime_s >= found.uptime_s)
+        and not (found.out_of_sync_since is not None and applied == found.config_revision)
+    )
+
+
+def _quiet_answer(
+    controller_id: str,
+    serial: str | None,
+    config_revision: int,
+    applied: int | None,
+    firmware: str | None,
+    report: HeartbeatIn,
+    now: datetime,
+    heartbeat_s: int,
+) -> dict[str, Any]:
+    """The answer to a quiet heartbeat: it changed nothing and no command waits for it."""
+    return answer(
+        controller_id=controller_id,
+        serial=serial,
+        config_revision=config_revision,
+        last_contact=now,
+        applied_revision=applied,
+        locally_modified=report.locally_modified,
+        firmware=firmware,
+        now=now,
+        commands=[],
+        heartbeat_s=heartbeat_s,
+    )
 
 
 class CoreDeviceStore:
@@ -101,9 +145,14 @@ class CoreDeviceStore:
         return await anyio.to_thread.run_sync(self._config, controller_id)
 
     async def heartbeat(
-        self, digest: str, report: HeartbeatIn, now: datetime
+        self, digest: str, report: HeartbeatIn, now: datetime, heartbeat_s: int = HEARTBEAT_S
     ) -> dict[str, Any] | None:
-        return await anyio.to_thread.run_sync(self._heartbeat, digest, report, now)
+        quiet = await anyio.to_thread.run_sync(self._heartbeat, digest, report, now, heartbeat_s)
+        if quiet is not False:
+            return quiet
+        return await anyio.to_thread.run_sync(
+            apply_heartbeat, self.db, digest, report, now, heartbeat_s
+        )
 
     async def close(self) -> None:
         pass
@@ -118,8 +167,12 @@ class CoreDeviceStore:
             found = conn.execute(_CORE_CONFIG, {"controller_id": controller_id}).first()
         return None if found is None else _config_answer(*found)
 
-    def _heartbeat(self, digest: str, report: HeartbeatIn, now: datetime) -> dict[str, Any] | None:
+    def _heartbeat(
+        self, digest: str, report: HeartbeatIn, now: datetime, heartbeat_s: int
+    ) -> dict[str, Any] | bool | None:
+        """The answer, None for an unknown token, or False: not quiet, heartbeats.py takes it."""
         # Only the device_status row is written: heartbeats never wait on contractors' edits.
+        report_digest_ = report_digest(report)
         with self.db.write_connection() as conn:
             if conn.dialect.name == "postgresql":
                 # A heartbeat lost in a crash is harmless (the next one comes within a minute).
@@ -127,41 +180,34 @@ class CoreDeviceStore:
             found = conn.execute(_CORE_DEVICE, {"digest": digest}).first()
             if found is None:
                 return None
-            cid, previous, firmware, commands, account_id, customer_id, serial, revision = found
+            if not _quiet(report, found, report_digest_):
+                return False
+            cid, previous, firmware = found.controller_id, found.applied_revision, found.firmware
+            revision = found.config_revision
             applied = previous if report.applied_revision is None else report.applied_revision
-            firmware = firmware if report.firmware is None else report.firmware
             changes: dict[str, Any] = {
                 "last_contact": now,
                 "applied_revision": applied,
-                "firmware": firmware,
                 "locally_modified": report.locally_modified,
+                "uptime_s": found.uptime_s if report.uptime_s is None else report.uptime_s,
             }
-            if commands:
-                changes["commands"] = None  # handed out now, so never again
+            if applied is not None and applied != revision and found.out_of_sync_since is None:
+                changes["out_of_sync_since"] = now
             conn.execute(update(_status).where(_status.c.controller_id == cid).values(changes))
-            if account_id and report.applied_revision not in (None, previous):
+            if found.account_id and report.applied_revision not in (None, previous):
                 conn.execute(
                     insert(_audit).values(
-                        account_id=account_id,
+                        account_id=found.account_id,
                         controller_id=cid,
-                        customer_id=customer_id,
-                        actor=f"device:{serial}",
+                        customer_id=found.customer_id,
+                        actor=f"device:{found.serial}",
                         action="config.applied",
                         detail={"revision": report.applied_revision},
                         at=now,
                     )
                 )
-        status = device_status_json(
-            controller_id=cid,
-            serial=serial,
-            config_revision=revision,
-            last_contact=now,
-            applied_revision=applied,
-            locally_modified=report.locally_modified,
-            firmware=firmware,
-            now=now,
-        )
-        return {**status, "commands": commands or []}
+        return _quiet_answer(cid, found.serial, revision, applied, firmware, report, now,
+                             heartbeat_s)
 
 
 _CONFIG_REVISION = """
@@ -172,41 +218,49 @@ WHERE t.token_hash = %(digest)s
 
 _CONFIG = "SELECT id, config_revision, zone_count, timezone, config FROM controller WHERE id = %s"
 
-# One statement, so one round trip and one atomic change: lock the status row (two heartbeats of
-# one device must not both hand out its commands), update it, and write the audit entry when the
-# device reports a newly applied revision (as CoreDeviceStore does).
+# One statement, so one round trip and one atomic change: lock the status row, update it if the
+# heartbeat is quiet (the same test as `_quiet`), and write the audit entry when the device
+# reports a newly applied revision. A heartbeat that is not quiet changes nothing here and comes
+# back with fast = false: heartbeats.py takes it in one transaction with its incidents.
 _HEARTBEAT = """
 WITH old AS (
-    SELECT s.controller_id, s.applied_revision, s.commands
+    SELECT s.controller_id, s.applied_revision, s.firmware, s.uptime_s, s.report_digest,
+        s.offline_since, s.commands_waiting, s.out_of_sync_since,
+        c.account_id, c.customer_id, c.serial, c.config_revision,
+        COALESCE(%(applied)s::integer, s.applied_revision) AS applied
     FROM device_token t JOIN device_status s ON s.controller_id = t.controller_id
+        JOIN controller c ON c.id = t.controller_id
     WHERE t.token_hash = %(digest)s
     FOR UPDATE OF s
 ), beat AS (
     UPDATE device_status s SET
         last_contact = %(now)s,
-        applied_revision = COALESCE(%(applied)s::integer, s.applied_revision),
-        firmware = COALESCE(%(firmware)s, s.firmware),
+        applied_revision = old.applied,
         locally_modified = %(locally_modified)s,
-        commands = NULL
+        uptime_s = COALESCE(%(uptime)s::integer, s.uptime_s),
+        out_of_sync_since = CASE WHEN old.applied IS DISTINCT FROM old.config_revision
+            AND old.applied IS NOT NULL THEN COALESCE(s.out_of_sync_since, %(now)s) END
     FROM old
     WHERE s.controller_id = old.controller_id
-    RETURNING s.controller_id, s.last_contact, s.applied_revision, s.firmware,
-        s.locally_modified, old.applied_revision AS previous, old.commands
-), info AS (
-    SELECT beat.*, c.account_id, c.customer_id, c.serial, c.config_revision
-    FROM beat JOIN controller c ON c.id = beat.controller_id
+        AND old.report_digest = %(report)s
+        AND old.offline_since IS NULL
+        AND NOT old.commands_waiting
+        AND (old.uptime_s IS NULL OR %(uptime)s::integer IS NULL
+            OR %(uptime)s::integer >= old.uptime_s)
+        AND NOT (old.out_of_sync_since IS NOT NULL AND old.applied = old.config_revision)
+    RETURNING s.controller_id
 ), logged AS (
     INSERT INTO audit (account_id, controller_id, customer_id, actor, action, detail, at)
-    SELECT account_id, controller_id, customer_id,
-        'device:' || COALESCE(serial, 'None'), 'config.applied',
+    SELECT old.account_id, old.controller_id, old.customer_id,
+        'device:' || COALESCE(old.serial, 'None'), 'config.applied',
         json_build_object('revision', %(applied)s::integer), %(now)s
-    FROM info
-    WHERE account_id IS NOT NULL AND %(applied)s::integer IS NOT NULL
-        AND %(applied)s::integer IS DISTINCT FROM previous
+    FROM old JOIN beat ON beat.controller_id = old.controller_id
+    WHERE old.account_id IS NOT NULL AND %(applied)s::integer IS NOT NULL
+        AND %(applied)s::integer IS DISTINCT FROM old.applied_revision
 )
-SELECT controller_id, serial, config_revision, last_contact, applied_revision, locally_modified,
-    firmware, commands
-FROM info
+SELECT old.controller_id, old.serial, old.config_revision, old.applied, old.firmware,
+    beat.controller_id IS NOT NULL AS quiet
+FROM old LEFT JOIN beat ON beat.controller_id = old.controller_id
 """
 
 
@@ -217,7 +271,8 @@ class PostgresDeviceStore:
     statement, and a heartbeat lost in a crash is harmless (the next comes within a minute).
     """
 
-    def __init__(self, url: str, size: int = 8):
+    def __init__(self, url: str, size: int = 8, db: Database | None = None):
+        self.db = db  # for heartbeats that change something (heartbeats.py)
         # SQLAlchemy's URL (postgresql+psycopg://…) → a libpq one
         self._conninfo = (
             make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -238,32 +293,30 @@ class PostgresDeviceStore:
         return None if row is None else _config_answer(*row)
 
     async def heartbeat(
-        self, digest: str, report: HeartbeatIn, now: datetime
+        self, digest: str, report: HeartbeatIn, now: datetime, heartbeat_s: int = HEARTBEAT_S
     ) -> dict[str, Any] | None:
-        params = {
-            "digest": digest,
-            "now": now,
-            "applied": report.applied_revision,
-            "firmware": report.firmware,
-            "locally_modified": report.locally_modified,
-        }
-        async with self._connection() as conn:
-            cur = await conn.execute(_HEARTBEAT, params)
-            row = await cur.fetchone()
-        if row is None:
-            return None
-        cid, serial, config_revision, last, applied, modified, firmware, commands = row
-        status = device_status_json(
-            controller_id=cid,
-            serial=serial,
-            config_revision=config_revision,
-            last_contact=last,
-            applied_revision=applied,
-            locally_modified=modified,
-            firmware=firmware,
-            now=now,
+        if not report.results:  # results always take the full path: they finish commands
+            params = {
+                "digest": digest,
+                "now": now,
+                "applied": report.applied_revision,
+                "locally_modified": report.locally_modified,
+                "uptime": report.uptime_s,
+                "report": report_digest(report),
+            }
+            async with self._connection() as conn:
+                cur = await conn.execute(_HEARTBEAT, params)
+                row = await cur.fetchone()
+            if row is None:
+                return None
+            cid, serial, config_revision, applied, firmware, quiet = row
+            if quiet:
+                return _quiet_answer(cid, serial, config_revision, applied, firmware, report,
+                                     now, heartbeat_s)
+        assert self.db is not None, "PostgresDeviceStore needs the Database for full heartbeats"
+        return await anyio.to_thread.run_sync(
+            apply_heartbeat, self.db, digest, report, now, heartbeat_s
         )
-        return {**status, "commands": commands or []}
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []

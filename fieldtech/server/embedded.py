@@ -27,12 +27,13 @@ class EmbeddedServer:
         import uvicorn
 
         from fieldtech.server.app import create_app
+        from fieldtech.server.http_limits import uvicorn_options
 
         self.app = create_app(db_url, **app_options)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port,
-                                log_level="warning", lifespan="on", access_log=False)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, lifespan="on",
+                                **uvicorn_options())
         self._server = uvicorn.Server(config)
         # uvicorn installs signal handlers only in the main thread; in a thread it leaves the
         # app's own (the TUI's) alone.

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from fieldtech.server.change_feed import announce
 from fieldtech.server.tables import AccountRow, AuditRow, ChangeRow
 
 
@@ -37,6 +38,7 @@ def log_change(
         account = s.info[("account", ctx.account_id)] = s.get_one(AccountRow, ctx.account_id)
     account.change_seq += 1
     seq = account.change_seq
+    announce(s, ctx.account_id)  # long-polls of the account wake when this commits
     s.add(
         ChangeRow(
             account_id=ctx.account_id,

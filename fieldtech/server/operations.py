@@ -16,7 +16,12 @@ from sqlalchemy.orm import Session
 
 from fieldtech.domain.errors import ValidationError
 from fieldtech.domain.models import ControllerConfig
-from fieldtech.domain.validation import parse_config, parse_controller, parse_customer
+from fieldtech.domain.validation import (
+    parse_config,
+    parse_controller,
+    parse_customer,
+    rain_delay_error,
+)
 from fieldtech.server import quota
 from fieldtech.server.journal import Context, audit, log_change
 from fieldtech.server.problems import Problem, ProblemType, not_found, validation
@@ -193,9 +198,10 @@ def create_controller(s: Session, ctx: Context, body: ControllerIn) -> Controlle
         zones = data["zone_count"] if isinstance(data["zone_count"], int) else 0
         data["config"] = ControllerConfig.default_for(max(0, min(zones, 200))).to_dict()
     controller = domain_checked(parse_controller, data)
+    check_rain_delay(controller.config, ctx)
     check_new_id(s, ctx, ControllerRow, controller.id, "controller")
     if controller.serial:
-        check_serial_free(s, controller.serial)
+        check_serial_free(s, ctx.account_id, controller.serial)
     account = s.get_one(AccountRow, ctx.account_id)
     quota.take_controller_slots(s, account)  # same transaction as the insert below
     row = ControllerRow(
@@ -245,7 +251,7 @@ def update_controller(
     domain_checked(parse_controller, merged)
     changed = {k: v for k, v in changes.items() if getattr(row, k) != v}
     if changed.get("serial"):
-        check_serial_free(s, changed["serial"])
+        check_serial_free(s, ctx.account_id, changed["serial"])
     if "serial" in changed:  # other hardware, or none: the old device's token stops working
         s.execute(delete(DeviceTokenRow).where(DeviceTokenRow.controller_id == row.id))
     if changed:
@@ -292,6 +298,7 @@ def put_config(
     row = get_controller(s, ctx.account_id, controller_id)
     check_revision(row.config_revision, base_revision, "configuration", config_json(row))
     config = domain_checked(parse_config, body.model_dump(mode="json"), row.zone_count)
+    check_rain_delay(config, ctx)
     new = config.to_dict()
     changed = sorted(k for k in new if new[k] != (row.config or {}).get(k))
     if changed:
@@ -311,6 +318,11 @@ def put_config(
     return row
 
 
+def check_rain_delay(config: ControllerConfig, ctx: Context) -> None:
+    if message := rain_delay_error(config.rain_delay_until, ctx.now):
+        raise validation([("rain_delay_until", message)])
+
+
 def check_new_id(
     s: Session, ctx: Context, table: type[CustomerRow | ControllerRow], record_id: str, what: str
 ) -> None:
@@ -327,11 +339,15 @@ def check_new_id(
         )
 
 
-def check_serial_free(s: Session, serial: str) -> None:
-    if s.scalar(select(ControllerRow.id).where(ControllerRow.serial == serial)) is not None:
+def check_serial_free(s: Session, account_id: str, serial: str) -> None:
+    """Refuse a serial another record of this account has; other accounts' are not looked at."""
+    taken = select(ControllerRow.id).where(
+        ControllerRow.account_id == account_id, ControllerRow.serial == serial
+    )
+    if s.scalar(taken) is not None:
         raise Problem(
             ProblemType.SERIAL_TAKEN,
-            f"Serial {serial} is already bound to a controller record.",
+            f"Serial {serial} is already bound to another controller record of this account.",
             fix="Check the label; if the hardware moved, remove the serial from its old record "
             "first.",
         )

@@ -25,6 +25,7 @@ class ProblemType(Enum):
     """A kind of error: its stable type URI, HTTP status and short title."""
 
     VALIDATION = _Kind("validation", 422, "Some fields are not valid")
+    BAD_REQUEST = _Kind("bad-request", 400, "The request could not be read")
     NOT_FOUND = _Kind("not-found", 404, "Not found")
     UNAUTHORIZED = _Kind("unauthorized", 401, "Sign in first")
     BAD_CREDENTIALS = _Kind("bad-credentials", 401, "Wrong e-mail or password")
@@ -39,6 +40,7 @@ class ProblemType(Enum):
     CUSTOMER_HAS_CONTROLLERS = _Kind(
         "customer-has-controllers", 409, "The customer still has controllers"
     )
+    LAST_OWNER = _Kind("last-owner", 409, "An account keeps at least one owner")
     ALREADY_ENTHUSIAST = _Kind("already-enthusiast", 409, "The customer is already on Enthusiast")
     PLAN_CODE_MALFORMED = _Kind("plan-code-malformed", 422, "That is not a plan code")
     PLAN_CODE_UNKNOWN = _Kind("plan-code-unknown", 422, "Unknown plan code")
@@ -49,7 +51,13 @@ class ProblemType(Enum):
     STALE_REVISION = _Kind("stale-revision", 412, "Changed on the server since you read it")
     IF_MATCH_REQUIRED = _Kind("if-match-required", 428, "If-Match is required")
     RATE_LIMITED = _Kind("rate-limited", 429, "Too many requests")
+    TIMEOUT = _Kind("timeout", 408, "The request took too long to arrive")
+    TOO_LARGE = _Kind("too-large", 413, "The request body is too large")
+    HEADERS_TOO_LARGE = _Kind("headers-too-large", 431, "The request headers are too large")
+    INTERNAL_ERROR = _Kind("internal-error", 500, "Something went wrong on the server")
     STORE_FAILED = _Kind("store-failed", 503, "The database could not apply this change")
+    CONTROLLER_OFFLINE = _Kind("controller-offline", 409, "The controller is offline")
+    NOT_PAIRED = _Kind("not-paired", 409, "The controller is not paired with the cloud")
 
     @property
     def uri(self) -> str:

@@ -8,10 +8,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ID = String(36)  # uuid strings, chosen by the client for customers and controllers
+# Sequences that grow with the whole service's history (audit ids, change-log cursors): 64 bits.
+# SQLite's INTEGER is 64 bits already, and only INTEGER makes a primary key its rowid.
+BIGINT = BigInteger().with_variant(Integer(), "sqlite")
+
+
+OWNER, STAFF = "owner", "staff"  # a staff user's role in the account (UserRow.account_role)
 
 
 class Base(DeclarativeBase):
@@ -34,7 +50,7 @@ class AccountRow(Base):
     staff_used: Mapped[int] = mapped_column(Integer, default=0)
     enthusiast_used: Mapped[int] = mapped_column(Integer, default=0)
     # Last change-log sequence number of this account (changes.py).
-    change_seq: Mapped[int] = mapped_column(Integer, default=0)
+    change_seq: Mapped[int] = mapped_column(BIGINT, default=0)
     created_at: Mapped[datetime]
 
 
@@ -47,7 +63,13 @@ class UserRow(Base):
     account_id: Mapped[str | None] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(String(20))  # "staff" | "customer"
-    email: Mapped[str] = mapped_column(String(320), unique=True)
+    # Staff only: "owner" (tier, billing, staff, the account itself; at least one per account)
+    # or "staff" (the fleet); `billing` lets a staff member handle contracts and invoices.
+    account_role: Mapped[str | None] = mapped_column(String(20))
+    billing: Mapped[bool] = mapped_column(default=False)
+    # Unique within an account (checked under its lock), not across the service: a global rule
+    # would tell any contractor which e-mails have a login somewhere (issue 14).
+    email: Mapped[str] = mapped_column(String(320), index=True)
     password_hash: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime]
 
@@ -62,6 +84,7 @@ class ApiTokenRow(Base):
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]  # None: until revoked
 
 
 class CustomerRow(Base):
@@ -87,6 +110,9 @@ class CustomerRow(Base):
 
 class ControllerRow(Base):
     __tablename__ = "controller"
+    # A serial is unique within an account: typing one is a claim that pairing proves, and a
+    # service-wide rule would tell a contractor which serials other accounts have (issue 14).
+    __table_args__ = (UniqueConstraint("account_id", "serial"),)
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     # Copied from the customer so every query is scoped by one indexed column.
@@ -99,7 +125,7 @@ class ControllerRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     model: Mapped[str] = mapped_column(String(64))
     zone_count: Mapped[int] = mapped_column(Integer)
-    serial: Mapped[str | None] = mapped_column(String(32), unique=True)
+    serial: Mapped[str | None] = mapped_column(String(32), index=True)
     timezone: Mapped[str] = mapped_column(String(64))
     location: Mapped[str] = mapped_column(Text, default="")
     notes: Mapped[str] = mapped_column(Text, default="")
@@ -124,7 +150,20 @@ class DeviceStatusRow(Base):
     firmware: Mapped[str | None] = mapped_column(String(64))
     locally_modified: Mapped[bool] = mapped_column(default=False)
     # Zone runs asked for by a person, handed to the device with its next heartbeat.
-    commands: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    commands: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # before 0004; unused
+    # What a person sees of the device (issue 10). Written only with the change-log entry that
+    # reports them (heartbeats.py); the common heartbeat changes none of them.
+    enabled: Mapped[bool | None]
+    running: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    rain_delay_until: Mapped[datetime | None]
+    faults: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # None: never reported
+    uptime_s: Mapped[int | None] = mapped_column(Integer)
+    # sha256 of the visible part of the last report: the common heartbeat's one-statement test
+    # "nothing a person would see changed" (device_store.py).
+    report_digest: Mapped[str | None] = mapped_column(String(64))
+    offline_since: Mapped[datetime | None]  # set by the sweeper after 3 missed heartbeats
+    out_of_sync_since: Mapped[datetime | None]  # device revision ≠ cloud revision since then
+    commands_waiting: Mapped[bool] = mapped_column(default=False)  # CommandRow queued for it
 
 
 class DeviceTokenRow(Base):
@@ -153,7 +192,7 @@ class PlanCodeRow(Base):
 
     __tablename__ = "plan_code"
 
-    code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256, as tokens
     issued_at: Mapped[datetime]
     redeemed_at: Mapped[datetime | None]
     account_id: Mapped[str | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
@@ -194,7 +233,7 @@ class AuditRow(Base):
     __tablename__ = "audit"
     __table_args__ = (Index("ix_audit_account_id_id", "account_id", "id"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     controller_id: Mapped[str | None] = mapped_column(ID, index=True)  # kept after a delete
     customer_id: Mapped[str | None] = mapped_column(ID)
@@ -212,12 +251,22 @@ class ChangeRow(Base):
     account_id: Mapped[str] = mapped_column(
         ForeignKey("account.id", ondelete="CASCADE"), primary_key=True
     )
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BIGINT, primary_key=True)
     entity: Mapped[str] = mapped_column(String(20))
     entity_id: Mapped[str] = mapped_column(ID)
     op: Mapped[str] = mapped_column(String(10))  # upsert | delete
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     at: Mapped[datetime]
+
+
+class RateLimitRow(Base):
+    """A token bucket shared by every server process (ratelimit.SharedRateLimiter)."""
+
+    __tablename__ = "rate_limit"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the key
+    tokens: Mapped[float]
+    at: Mapped[float]  # seconds since the epoch
 
 
 class IdempotencyRow(Base):
@@ -226,9 +275,116 @@ class IdempotencyRow(Base):
     __tablename__ = "idempotency"
     __table_args__ = (UniqueConstraint("account_id", "key"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(200))
     request_hash: Mapped[str] = mapped_column(String(64))
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime]
+
+
+class IncidentRow(Base):
+    """One problem on one controller (or one customer's whole site): fieldtech.domain.incidents.
+
+    At most one unresolved incident per (subject, kind, zone): a partial unique index, so two
+    workers sweeping at once can never open it twice."""
+
+    __tablename__ = "incident"
+    __table_args__ = (
+        Index(
+            "ux_incident_open",
+            "subject",
+            "kind",
+            "zone_key",
+            unique=True,
+            sqlite_where=text("resolved_at IS NULL"),
+            postgresql_where=text("resolved_at IS NULL"),
+        ),
+        Index("ix_incident_account_opened", "account_id", "opened_at"),
+        Index("ix_incident_due", "response_due_at"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    controller_id: Mapped[str | None] = mapped_column(
+        ForeignKey("controller.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(ID)  # the controller id, or the customer id for a site
+    kind: Mapped[str] = mapped_column(String(32))
+    zone: Mapped[int | None] = mapped_column(Integer)
+    zone_key: Mapped[int] = mapped_column(Integer, default=0)  # zone or 0: NULLs never clash
+    severity: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    opened_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(320))  # None: resolved on recovery
+    resolve_note: Mapped[str | None] = mapped_column(Text)
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(320))
+    ack_note: Mapped[str | None] = mapped_column(Text)
+    snoozed_until: Mapped[datetime | None]
+    assigned_to: Mapped[str | None] = mapped_column(ID)
+    membership: Mapped[str | None] = mapped_column(String(20))
+    response_due_at: Mapped[datetime | None]
+    breached_at: Mapped[datetime | None]
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class CommandRow(Base):
+    """A remote command: queued → delivered (in a heartbeat answer) → done / failed / expired."""
+
+    __tablename__ = "command"
+    __table_args__ = (
+        UniqueConstraint("account_id", "key"),
+        Index("ix_command_controller_state", "controller_id", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    controller_id: Mapped[str] = mapped_column(ForeignKey("controller.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))  # the idempotency key
+    kind: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime]
+
+
+class MaintenanceWindowRow(Base):
+    """No new incidents for a customer or a controller from `starts` to `ends`."""
+
+    __tablename__ = "maintenance_window"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    controller_id: Mapped[str | None] = mapped_column(
+        ForeignKey("controller.id", ondelete="CASCADE")
+    )
+    starts: Mapped[datetime]
+    ends: Mapped[datetime]
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime]
+
+
+class ServiceSettingsRow(Base):
+    """An account's time zone for SLA clocks and its own response targets (None: defaults)."""
+
+    __tablename__ = "service_settings"
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), primary_key=True
+    )
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    response_targets: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -13,14 +13,21 @@ from fieldtech.simulator.native_device import NativeDevice
 LOOPBACK = ("127.0.0.1",)
 
 
-def service_info(device: NativeDevice, host: str, port: int) -> AsyncServiceInfo:
+TXT_VERSION = "1"  # `txtvers` first in the record, as RFC 6763 §6.7 recommends
+
+
+def service_info(device: NativeDevice, host: str, port: int,
+                 name: str | None = None) -> AsyncServiceInfo:
+    """The service for `device`; `name` keeps an instance name changed after a collision."""
     return AsyncServiceInfo(
         SERVICE_TYPE,
-        f"fieldtech-{device.serial.lower()}.{SERVICE_TYPE}",
+        name or f"fieldtech-{device.serial.lower()}.{SERVICE_TYPE}",
         addresses=[socket.inet_aton(host)],
         port=port,
-        properties={"serial": device.serial, "model": device.model, "fw": device.firmware},
-        server=f"fieldtech-{device.serial.lower()}.local.",
+        properties={"txtvers": TXT_VERSION, "serial": device.serial, "model": device.model,
+                    "fw": device.firmware},
+        # the port in the host name: a second simulator's goodbye never drops our A record
+        server=f"fieldtech-{device.serial.lower()}-{port}.local.",
     )
 
 
@@ -44,8 +51,11 @@ class Advertiser:
         # Each registration first probes for name conflicts (~0.75 s): run them side by side.
         # What they return is the announcement task; the service already answers queries, so
         # the simulator is ready without waiting for the announcements to finish.
+        # a name taken on the link (another responder, a demo on this machine) gets the next
+        # free one, "…-2", as mDNS expects, instead of failing
         announcements = await asyncio.gather(
-            *(self.zeroconf.async_register_service(info) for info in infos)
+            *(self.zeroconf.async_register_service(info, allow_name_change=True)
+              for info in infos)
         )
         for (d, _, _), info, announcement in zip(devices, infos, announcements, strict=True):
             self._announcements[d.serial] = asyncio.ensure_future(announcement)
@@ -56,7 +66,7 @@ class Advertiser:
         old = self._infos.get(device.serial)
         if old is None or self.zeroconf is None:
             return
-        info = service_info(device, old.parsed_addresses()[0], old.port or 0)
+        info = service_info(device, old.parsed_addresses()[0], old.port or 0, old.name)
         self._infos[device.serial] = info
         await (await self.zeroconf.async_update_service(info))
 

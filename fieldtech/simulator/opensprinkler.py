@@ -3,12 +3,19 @@
 Replies are what the firmware sends: HTTP 200 with `{"result":N}` for writes and errors,
 `{"fwv":221}` alone for `/jo` and `/ja` with a wrong password, plain-text 404 for unknown
 paths, 400 for HEAD. The HTTP server serves one request at a time (see http.py).
+
+What real firmware does that a driver must cope with, reproduced here (issue 13): stations
+start on the next 1 s tick, so `/jc` shows a manual run only a moment after `/cm` answers,
+and a stop-all clears the queue on that tick (a `/cm` before it gets 48); `/jp` gives a date
+range as `[enabled, from, to]` and a `/cp` without from/to resets it to Jan 1 – Dec 31;
+names turn `"` into `'` and `\\` into `/` and are cut at 32 bytes, even inside a character.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +26,7 @@ FWV, HWV = 221, 30
 MANUAL_PID = 99
 RUN_ONCE_PID = 254
 MAX_PROGRAMS, MAX_STARTS, NAME_MAX = 40, 4, 32
+DEFAULT_FROM, DEFAULT_TO = 33, 415  # month*32+day: Jan 1, Dec 31
 OK, UNAUTHORIZED, MISMATCH, DATA_MISSING, OUT_OF_RANGE, FORMAT_ERROR, NOT_PERMITTED = (
     1, 2, 3, 16, 17, 18, 48,
 )
@@ -59,7 +67,8 @@ class OpenSprinklerDevice:
             "bits": {name: [0] * boards for name in BITFIELDS.values()},
             "stn_grp": [0] * n,
             "pd": [],
-            "runs": {},  # sid → [pid, start, end] in UTC epoch seconds
+            "runs": {},  # sid → [pid, start, end, seen from (the tick)] in UTC epoch seconds
+            "stop_at": 0,  # a stop-all clears the queue on this tick
             "lrun": [0, 0, 0, 0],
         }
         device = cls(state, path)
@@ -94,10 +103,19 @@ class OpenSprinklerDevice:
 
     def _prune(self) -> None:
         now = time.time()
+        changed = bool(self.s.get("stop_at")) and now >= self.s["stop_at"]
+        if changed:
+            self.s["runs"], self.s["stop_at"] = {}, 0
         runs = {sid: r for sid, r in self.s["runs"].items() if r[2] > now}
-        if len(runs) != len(self.s["runs"]):
+        if changed or len(runs) != len(self.s["runs"]):
             self.s["runs"] = runs
             self.save()
+
+    def _started(self) -> dict[int, list[Any]]:
+        """Runs the scheduler has picked up: it does so on its 1 s tick, not at `/cm`."""
+        now = time.time()
+        return {int(sid): r[:3] for sid, r in self.s["runs"].items()
+                if (r[3] if len(r) > 3 else 0) <= now}
 
     # --- HTTP ---------------------------------------------------------------------------
 
@@ -139,8 +157,7 @@ class OpenSprinklerDevice:
         now, devt = time.time(), self.devt()
         sbits = [0] * (self.nboards + 1)
         ps = [[0, 0, 0, 0] for _ in range(self.nstations)]
-        for sid_text, (pid, start, end) in self.s["runs"].items():
-            sid = int(sid_text)
+        for sid, (pid, start, end) in self._started().items():
             running = start <= now < end
             if running:
                 sbits[sid // 8] |= 1 << (sid % 8)
@@ -165,13 +182,15 @@ class OpenSprinklerDevice:
     def js(self, q: dict[str, str]) -> dict[str, Any]:
         now = time.time()
         sn = [0] * self.nstations
-        for sid, (_, start, end) in self.s["runs"].items():
-            sn[int(sid)] = int(start <= now < end)
+        for sid, (_, start, end) in self._started().items():
+            sn[sid] = int(start <= now < end)
         return {"sn": sn, "nstations": self.nstations}
 
     def jp(self, q: dict[str, str]) -> dict[str, Any]:
+        pd = [[*entry[:6], [entry[0] >> 7 & 1, *entry[6][-2:]]]
+              for entry in json.loads(json.dumps(self.s["pd"]))]
         return {"nprogs": len(self.s["pd"]), "nboards": self.nboards, "mnp": MAX_PROGRAMS,
-                "mnst": MAX_STARTS, "pnsize": NAME_MAX, "pd": json.loads(json.dumps(self.s["pd"]))}
+                "mnst": MAX_STARTS, "pnsize": NAME_MAX, "pd": pd}
 
     def ja(self, q: dict[str, str]) -> dict[str, Any]:
         return {"settings": self.jc(q), "programs": self.jp(q), "options": self.jo(q),
@@ -195,7 +214,7 @@ class OpenSprinklerDevice:
             if key[:1] == "s" and key[1:].isdigit():
                 sid = int(key[1:])
                 if sid < self.nstations:
-                    self.s["snames"][sid] = value.replace('"', "'")[:NAME_MAX]
+                    self.s["snames"][sid] = stored_name(value)
             elif key[:1] in BITFIELDS and key[1:].isdigit():
                 board = int(key[1:])
                 bits = _int(q, key)
@@ -233,13 +252,14 @@ class OpenSprinklerDevice:
         flag, days0, days1, starts, durations = v[:5]
         if len(starts) > MAX_STARTS or len(durations) > self.nstations:
             raise Reply(OUT_OF_RANGE)
-        if any(not 0 <= d <= 64800 for d in durations):
+        # 65534/65535: "sunrise to sunset" and "sunset to sunrise"
+        if any(not (0 <= d <= 64800 or d in (65534, 65535)) for d in durations):
             raise Reply(OUT_OF_RANGE)
         starts = (starts + [-1] * MAX_STARTS)[:MAX_STARTS]
         durations = (durations + [0] * self.nstations)[: self.nstations]
         name = q.get("name", f"Program {len(programs) + 1 if pid < 0 else pid + 1}")
-        name = name.replace('"', "'")[:NAME_MAX]
-        daterange = [_int(q, "from", 33), _int(q, "to", 408)]  # firmware default: Jan 1–Dec 31
+        name = stored_name(name)
+        daterange = [_int(q, "from", DEFAULT_FROM), _int(q, "to", DEFAULT_TO)]
         entry = [flag & 0xFF, days0 & 0xFF, days1 & 0xFF, starts, durations, name, daterange]
         if pid < 0:
             if len(programs) >= MAX_PROGRAMS:
@@ -281,7 +301,8 @@ class OpenSprinklerDevice:
             t = _int(q, "t")
             if not 1 <= t <= 64800:
                 raise Reply(OUT_OF_RANGE)
-            if key in self.s["runs"] or not self.s["en"]:
+            # the queue still holds what a stop-all stopped until the next tick clears it
+            if key in self.s["runs"] or not self.s["en"] or self.s.get("stop_at"):
                 raise Reply(NOT_PERMITTED)
             self._queue({sid: t}, MANUAL_PID)
         else:
@@ -330,8 +351,8 @@ class OpenSprinklerDevice:
             self.s["en"] = 1 if _int(q, "en") else 0
             if not self.s["en"]:
                 self.s["runs"] = {}
-        if _int(q, "rsn", 0):
-            self.s["runs"] = {}
+        if _int(q, "rsn", 0) and self.s["runs"]:
+            self.s["stop_at"] = _next_tick()
         self.save()
         raise Reply(OK)
 
@@ -339,7 +360,7 @@ class OpenSprinklerDevice:
         options = self.s["options"]
         for key, value in q.items():
             if key in ("loc", "dname"):
-                self.s[key] = value[:NAME_MAX * 4]
+                self.s[key] = value.replace('"', "'").replace("\\", "/")[:NAME_MAX * 4]
             elif key == "tz":
                 tz = _int(q, key)
                 if not 0 <= tz <= 108:
@@ -362,10 +383,25 @@ class OpenSprinklerDevice:
 
     def _queue(self, durations: dict[int, int], pid: int) -> None:
         """Run stations one after another, after whatever is already queued."""
-        start = max([time.time()] + [r[2] for r in self.s["runs"].values()])
+        tick = _next_tick()
+        start = max([tick] + [r[2] for r in self.s["runs"].values()])
         for sid, seconds in sorted(durations.items()):
-            self.s["runs"][str(sid)] = [pid, start, start + seconds]
+            self.s["runs"][str(sid)] = [pid, start, start + seconds, tick]
             start += seconds
+
+
+def _next_tick() -> float:
+    return float(math.floor(time.time()) + 1)
+
+
+def stored_name(name: str) -> str:
+    """What the firmware keeps of a name: `"` → `'`, `\\` → `/`, the first 32 bytes.
+
+    Cut inside a character, the name is no longer valid UTF-8: it is kept with its bytes as
+    surrogates, and `_json` sends those bytes as they are, as the firmware does.
+    """
+    name = name.replace('"', "'").replace("\\", "/")
+    return name.encode("utf-8", "surrogateescape")[:NAME_MAX].decode("utf-8", "surrogateescape")
 
 
 def _int(q: dict[str, str], key: str, default: int | None = None) -> int:
@@ -380,4 +416,5 @@ def _int(q: dict[str, str], key: str, default: int | None = None) -> int:
 
 
 def _json(body: Any) -> HttpResponse:
-    return HttpResponse(200, json.dumps(body, separators=(",", ":")).encode())
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return HttpResponse(200, text.encode("utf-8", "surrogateescape"))

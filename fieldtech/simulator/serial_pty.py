@@ -2,6 +2,11 @@
 
 The simulator keeps both ends open; the app opens the slave path (`/dev/pts/N`) with pyserial
 exactly as it would open `/dev/ttyUSB0`.
+
+Improv as ESPHome's SDK (1.2.4+) does it on serial (issue 13): a 0x00 after the strings of
+every RPC result, one scan result per network then an empty one, and a failed join reported
+("unable to connect") only after 30 s of trying. Knobs for what real cables do: `echo` (an
+adapter that sends back what it receives) and `log_line` (printed before each answer).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import asyncio
 import contextlib
 import os
 import tty
+from collections.abc import Sequence
 
 from fieldtech.controller_link import improv
 from fieldtech.controller_link.errors import ProtocolError
@@ -17,13 +23,21 @@ from fieldtech.controller_link.improv import Command, FrameType, ImprovState
 from fieldtech.simulator.native_device import NativeDevice
 
 MAX_LINE = 1 << 20
+JOIN_FAIL_SECONDS = 30.0  # ESPHome's Wi-Fi connect timeout: "unable to connect" comes after it
+NETWORKS = (("Site-WiFi", -52, True), ("Guest", -71, False), ("Barn", -80, True))
+RESULT_TRAILER = b"\x00"  # the SDK's serial path leaves it after the strings
 
 
 class PtySerialDevice:
     """Serves one NativeDevice on a pty. `native=False` makes an Improv-only device."""
 
-    def __init__(self, device: NativeDevice, native: bool = True, improv_delay: float = 0.05):
+    def __init__(self, device: NativeDevice, native: bool = True, improv_delay: float = 0.05,
+                 join_fail_seconds: float = JOIN_FAIL_SECONDS, echo: bool = False,
+                 log_line: bytes = b"",
+                 networks: Sequence[tuple[str, int, bool]] = NETWORKS):
         self.device, self.native, self.improv_delay = device, native, improv_delay
+        self.join_fail_seconds, self.echo, self.log_line = join_fail_seconds, echo, log_line
+        self.networks = list(networks)
         self.path = ""
         self._master = self._slave = -1
         self._buffer = b""
@@ -60,6 +74,8 @@ class PtySerialDevice:
             return
         except OSError:
             return  # EIO while nobody has the port open
+        if self.echo:
+            self._write(chunk)
         self._buffer += chunk
         self._consume()
 
@@ -108,14 +124,19 @@ class PtySerialDevice:
             self._write(improv.encode_frame(FrameType.ERROR_STATE, b"\x01"))
             return
         command, payload = frame.data[0], frame.data[2:]
+        if self.log_line:
+            self._write(self.log_line)
         if command == Command.CURRENT_STATE:
             self._send_state()
         elif command == Command.DEVICE_INFO:
             d = self.device
-            self._write(improv.encode_rpc_result(command, "fieldtech-sim", d.firmware,
-                                                 d.model, d.name))
+            self._write(_result(command, "fieldtech-sim", d.firmware, d.model, d.name))
         elif command == Command.WIFI_SETTINGS:
             await self._provision(payload)
+        elif command == Command.SCAN_NETWORKS:
+            for ssid, rssi, secured in self.networks:
+                self._write(_result(command, ssid, str(rssi), "YES" if secured else "NO"))
+            self._write(_result(command))  # the end of the list
         else:
             self._write(improv.encode_frame(FrameType.ERROR_STATE, b"\x02"))
 
@@ -125,7 +146,7 @@ class PtySerialDevice:
     def _send_state(self) -> None:
         self._write(improv.encode_frame(FrameType.CURRENT_STATE, bytes([self._state()])))
         if self._state() is ImprovState.PROVISIONED:
-            self._write(improv.encode_rpc_result(Command.CURRENT_STATE, self._url()))
+            self._write(_result(Command.CURRENT_STATE, self._url()))
 
     async def _provision(self, payload: bytes) -> None:
         try:
@@ -135,16 +156,17 @@ class PtySerialDevice:
             return
         self._write(improv.encode_frame(FrameType.CURRENT_STATE,
                                         bytes([ImprovState.PROVISIONING])))
-        await asyncio.sleep(self.improv_delay)  # "joining the network"
         if not ssid or (password and len(password) < 8):
+            await asyncio.sleep(self.join_fail_seconds)  # it keeps trying until its timeout
             self._write(improv.encode_frame(FrameType.ERROR_STATE, b"\x03"))  # unable to connect
             self._write(improv.encode_frame(FrameType.CURRENT_STATE, bytes([self._state()])))
             return
+        await asyncio.sleep(self.improv_delay)  # "joining the network"
         self.device.wifi_ssid = ssid
         self.device.save()
         self._write(improv.encode_frame(FrameType.CURRENT_STATE,
                                         bytes([ImprovState.PROVISIONED])))
-        self._write(improv.encode_rpc_result(Command.WIFI_SETTINGS, self._url()))
+        self._write(_result(Command.WIFI_SETTINGS, self._url()))
 
     def _url(self) -> str:
         return self.device.http_url or "http://127.0.0.1/"
@@ -173,3 +195,7 @@ class PtySerialDevice:
             self._loop.add_writer(self._master, self._flush)
         else:
             self._loop.remove_writer(self._master)
+
+
+def _result(command: int, *values: str) -> bytes:
+    return improv.encode_rpc_result(command, *values, trailer=RESULT_TRAILER)

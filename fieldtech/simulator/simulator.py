@@ -6,7 +6,7 @@ import asyncio
 import shutil
 import tempfile
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,12 +59,14 @@ class Simulator:
         password: str = "opendoor",
         zone_count: int = 8,
         serial_native: bool = True,
+        serial_options: Mapping[str, Any] | None = None,
         heartbeat_s: float | None = None,
         reboot_pause_s: float | None = None,
     ):
         self.count, self.opensprinkler_count, self.with_serial = count, opensprinkler, serial
         self.interfaces, self.advertise = list(interfaces), advertise
         self.password, self.zone_count, self.serial_native = password, zone_count, serial_native
+        self.serial_options = dict(serial_options or {})  # PtySerialDevice knobs (echo, …)
         # None: as the cloud asks (heartbeat) / the device's own (reboot); tests go faster
         self.heartbeat_s, self.reboot_pause_s = heartbeat_s, reboot_pause_s
         self._own_dir = data_dir is None
@@ -177,7 +179,7 @@ class Simulator:
     async def _start_serial(self) -> None:
         state = self._native_state("FT1-USB00001", 0x100)
         server = await self._serve_native(state)
-        pty = PtySerialDevice(state, native=self.serial_native)
+        pty = PtySerialDevice(state, native=self.serial_native, **self.serial_options)
         await pty.start()
         self.devices.append(SimulatedDevice("serial", state.serial, pty.path, state, server, pty,
                                             cloud=await self._start_cloud_loop(state)))

@@ -15,6 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 
 from fieldtech.offline_store.live import TriageRow
+from fieldtech.services.triage import due_text, span
 from fieldtech.widgets.cursor_list import CursorList, Parts, fit
 
 MEMBERSHIP_SHORT = {"proactive": "Pro", "priority": "Prio", "essentials": "Ess+",
@@ -23,32 +24,6 @@ SEVERITY_SHORT = {"critical": "CRIT", "warning": "warn", "info": "info"}
 # (title, width) after the mark; "What" takes what is left of the line.
 COLUMNS = [("Due in", 6), ("Sev", 4), ("Customer", 15), ("Plan", 4), ("Controller", 12),
            ("What", 0), ("Age", 4), ("Ack by", 7)]
-
-
-def span(seconds: float) -> str:
-    """A duration in at most five cells: 45s, 12m, 3h05, 2d4h."""
-    s = int(abs(seconds))
-    if s < 60:
-        text = f"{s}s"
-    elif s < 3600:
-        text = f"{s // 60}m"
-    elif s < 86400:
-        text = f"{s // 3600}h{(s % 3600) // 60:02d}"
-    else:
-        text = f"{s // 86400}d{(s % 86400) // 3600}h"
-    return ("-" if seconds < 0 else "") + text
-
-
-def due_text(row: TriageRow, now: datetime) -> str:
-    """Time left to respond (negative once breached); "ack" once someone responded."""
-    if row.state == "acknowledged":
-        return "ack"
-    if row.state == "snoozed":
-        return "zzz"
-    if row.due_at is None:
-        return "—"
-    left = (row.due_at - now).total_seconds()
-    return span(left) if abs(left) >= 60 else ("-0m" if left < 0 else "<1m")
 
 
 class TriageList(CursorList):
@@ -88,6 +63,10 @@ class TriageList(CursorList):
         self.post_message(self.Moved())
 
     @property
+    def row_count(self) -> int:
+        return len(self.rows)
+
+    @property
     def current(self) -> TriageRow | None:
         return self.rows[self.cursor] if 0 <= self.cursor < len(self.rows) else None
 
@@ -121,7 +100,9 @@ class TriageList(CursorList):
         top = self.scroll_offset.y
         changed = 0
         for line in range(top, min(len(self.rows), top + self.size.height)):
-            if self._shown.get(line) != due_text(self.rows[line], now):
+            words = due_text(self.rows[line], now)
+            if self._shown.get(line) != words:
+                self._shown[line] = words
                 self._repaint(line)
                 changed += 1
         return changed

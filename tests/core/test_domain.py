@@ -147,3 +147,25 @@ def test_copy_config_cuts_or_pads_to_zone_count() -> None:
     assert small.config.programs[0].zone_minutes == {1: 5}
     grown = controller(zone_count=10).copy_config_from(big)
     assert len(grown.config.zones) == 10
+
+
+def test_programs_have_an_identity_that_old_records_get_on_load() -> None:
+    from fieldtech.domain.models import ControllerConfig, Program
+
+    old = {"programs": [{"name": "Lawn"}, {"name": "Beds"}]}  # stored before programs had ids
+    first, second = ControllerConfig.from_dict(old), ControllerConfig.from_dict(old)
+    assert [p.id for p in first.programs] == [p.id for p in second.programs]  # same each load
+    assert len({p.id for p in first.programs}) == 2
+    program = Program(name="New")
+    assert Program.from_dict(program.to_dict()).id == program.id != Program(name="New").id
+    assert program == Program(name="New")  # identity is not content: equal as settings
+
+
+def test_programs_pair_by_id_then_name_never_by_position() -> None:
+    from fieldtech.domain.models import Program
+    from fieldtech.domain.pairing import pair_programs
+
+    a, b, c = (Program(name=n) for n in "ABC")
+    device = [Program(name="A", id="x"), Program(name="B", id=b.id), Program(name="Z")]
+    # A pairs by name, B by id, C with nothing; the device's Z is only on the device
+    assert pair_programs([c, b, a], device) == [(0, None), (1, 1), (2, 0), (None, 2)]

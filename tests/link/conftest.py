@@ -19,6 +19,8 @@ os.environ[LOOPBACK_ONLY_ENV] = "1"
 async def sim(tmp_path: Path) -> AsyncIterator[Simulator]:
     """Two native controllers (HTTP), one OpenSprinkler and one on a pty; no mDNS (see
     test_discovery for that, it costs about a second)."""
+    # a failed Wi-Fi join is reported after 0.3 s here, not the real device's 30 s
     async with Simulator(count=2, opensprinkler=1, serial=True, data_dir=tmp_path,
-                         advertise=False) as simulator:
+                         advertise=False,
+                         serial_options={"join_fail_seconds": 0.3}) as simulator:
         yield simulator

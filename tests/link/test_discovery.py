@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from serial.tools import list_ports
+from zeroconf.asyncio import AsyncServiceInfo
 
 from fieldtech.controller_link import (
     LOOPBACK_INTERFACES,
+    DiscoveryEvent,
     MdnsBrowser,
     hosts_in_subnet,
     identify_address,
@@ -27,10 +30,26 @@ from fieldtech.controller_link.errors import (
     ProtocolError,
     SerialPortBusy,
 )
+from fieldtech.controller_link.jsonrpc import SERVICE_TYPE
+from fieldtech.controller_link.mdns import device_from_service, txt_record
 from fieldtech.controller_link.serial_port import open_port
 from fieldtech.simulator import Simulator
+from fieldtech.simulator.mdns import service_info
+from fieldtech.simulator.native_device import NativeDevice
 
 MDNS_WAIT = 8.0  # ~1 s on one host; generous for a loaded 2-core machine
+
+
+async def ours(browser: MdnsBrowser, sim: Simulator, kinds: tuple[str, ...] = ("found",)
+               ) -> DiscoveryEvent:
+    """The next event about one of `sim`'s devices: a demo or another responder may be
+    advertising on loopback too, even the same serial numbers (hermetic, issue 13)."""
+    addresses = {d.address for d in sim.of_kind("native")}
+    while True:
+        event = await browser.next_event(MDNS_WAIT)
+        assert event is not None, f"no {kinds} event from this simulator"
+        if event.kind in kinds and event.device and event.device.address in addresses:
+            return event
 
 
 async def test_mdns_finds_devices_live_and_sees_goodbye(tmp_path: Path) -> None:
@@ -38,27 +57,27 @@ async def test_mdns_finds_devices_live_and_sees_goodbye(tmp_path: Path) -> None:
         Simulator(count=3, data_dir=tmp_path) as sim,
         MdnsBrowser(LOOPBACK_INTERFACES) as browser,
     ):
+        names: dict[str, str] = {}
         found: dict[str, str] = {}
         while len(found) < 3:
-            event = await browser.next_event(MDNS_WAIT)
-            assert event is not None, f"only found {found}"
-            if event.kind == "found" and event.device:
-                found[event.device.serial or ""] = event.device.address
+            event = await ours(browser, sim)
+            assert event.device is not None
+            found[event.device.serial or ""] = event.device.address
+            names[event.device.serial or ""] = event.name
         expected = {d.serial: d.address for d in sim.of_kind("native")}
         assert found == expected  # serial from TXT, address resolved to the right port
-        device = next(iter(browser.devices.values()))
+        device = browser.devices[names[sim.of_kind("native")[1].serial]]
         assert device.model == "FT-8" and device.firmware == "1.4.2"
 
         gone = sim.of_kind("native")[0]
         await sim.take_offline(gone.serial)
-        seen = []  # other events may interleave (a re-announcement); the goodbye must come
+        # other events may interleave (a re-announcement, another responder); ours must come
         while (event := await browser.next_event(MDNS_WAIT)) is not None:
-            seen.append(event)
-            if event.kind == "removed":
+            if event.kind == "removed" and event.name == names[gone.serial]:
                 break
-        assert seen and seen[-1].kind == "removed", seen
-        assert seen[-1].device is not None and seen[-1].device.serial == gone.serial
-        assert gone.serial not in {d.serial for d in browser.devices.values()}
+        assert event is not None and event.device is not None
+        assert event.device.serial == gone.serial
+        assert names[gone.serial] not in browser.devices
 
 
 async def test_mdns_reports_a_firmware_update(tmp_path: Path) -> None:
@@ -66,15 +85,48 @@ async def test_mdns_reports_a_firmware_update(tmp_path: Path) -> None:
         Simulator(count=1, data_dir=tmp_path) as sim,
         MdnsBrowser(LOOPBACK_INTERFACES) as browser,
     ):
-        event = await browser.next_event(MDNS_WAIT)
-        assert event is not None and event.kind == "found"
+        await ours(browser, sim)
         state = sim.devices[0].state
         state.firmware = "2.0.0"
         assert sim.advertiser is not None
         await sim.advertiser.update(state)  # type: ignore[arg-type]
-        event = await browser.next_event(MDNS_WAIT)
-        assert event is not None and event.kind == "updated"
+        event = await ours(browser, sim, ("updated",))
         assert event.device is not None and event.device.firmware == "2.0.0"
+
+
+async def test_a_taken_instance_name_gets_the_next_free_one(tmp_path: Path) -> None:
+    # two simulators with the same serials on one link: as `fieldtech simulate` beside a demo
+    async with (
+        Simulator(count=1, data_dir=tmp_path / "a") as first,
+        Simulator(count=1, data_dir=tmp_path / "b") as second,
+        MdnsBrowser(LOOPBACK_INTERFACES) as browser,
+    ):
+        wanted = {first.devices[0].address, second.devices[0].address}
+        names: dict[str, str] = {}
+        while set(names) != wanted:
+            event = await browser.next_event(MDNS_WAIT)
+            assert event is not None, f"only found {names}"
+            if event.kind == "found" and event.device and event.device.address in wanted:
+                assert event.device.serial == first.devices[0].serial  # the same serial
+                names[event.device.address] = event.name
+    assert len(set(names.values())) == 2  # the later one renamed itself ("…-2"), no crash
+
+
+def test_txt_keys_are_case_insensitive_and_the_first_one_counts() -> None:
+    record = {b"txtvers": b"1", b"SERIAL": b"ft1-abcdef12", b"Model": b"FT-8", b"FW": b"1.4.2",
+              b"serial": b"FT1-LATER000"}
+    assert txt_record(record) == {"txtvers": "1", "serial": "ft1-abcdef12", "model": "FT-8",
+                                  "fw": "1.4.2"}
+    info = AsyncServiceInfo(SERVICE_TYPE, f"x.{SERVICE_TYPE}", port=80, properties=record,
+                            addresses=[socket.inet_aton("127.0.0.1")])
+    device = device_from_service(info)
+    assert device is not None
+    assert (device.serial, device.model, device.firmware) == ("FT1-ABCDEF12", "FT-8", "1.4.2")
+
+
+def test_the_simulator_advertises_txtvers_first() -> None:
+    info = service_info(NativeDevice(serial="FT1-ABCDEF12"), "127.0.0.1", 80)
+    assert next(iter(info.properties)) == b"txtvers" and info.properties[b"txtvers"] == b"1"
 
 
 async def test_mdns_refuses_unpinned_interfaces_in_loopback_sessions() -> None:
@@ -117,6 +169,16 @@ async def test_probe_falls_back_to_improv(tmp_path: Path) -> None:
         device = await probe_serial_port(sim.serial_path, timeout=0.5)
     assert device.driver == "improv" and device.model == "FT-8"
     assert device.firmware == "fieldtech-sim 1.4.2"
+
+
+async def test_probe_finds_a_provisioned_improv_device(tmp_path: Path) -> None:
+    # its state comes with a URL result that ends in the SDK's 0x00 (issue 13, point 7)
+    async with Simulator(count=0, serial=True, serial_native=False, data_dir=tmp_path,
+                         advertise=False) as sim:
+        assert sim.serial_path
+        sim.device("FT1-USB00001").state.wifi_ssid = "Site-WiFi"  # type: ignore[union-attr]
+        device = await probe_serial_port(sim.serial_path, timeout=0.5)
+    assert device.driver == "improv" and device.firmware == "fieldtech-sim 1.4.2"
 
 
 async def test_probe_many_ports_reports_each(sim: Simulator) -> None:

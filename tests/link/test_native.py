@@ -191,6 +191,18 @@ async def test_wifi_and_cloud_pairing_over_serial(sim: Simulator) -> None:
     assert (state.wifi_ssid, state.cloud_url) == ("Site-WiFi", None)
 
 
+async def test_wifi_set_is_given_longer_than_an_ordinary_call(sim: Simulator) -> None:
+    # joining takes longer than a serial call's wait (issue 13, point 13): 0.6 s against 0.3
+    assert sim.serial_path
+    state = sim.device("FT1-USB00001").state
+    state.reply_delay = 0.6  # type: ignore[union-attr]
+    async with NativeLink.serial(sim.serial_path, timeout=0.3) as link:
+        with pytest.raises(DeviceTimeout, match=r"within 0\.3 s"):
+            await link.identify()
+        answer = await link.set_wifi("Site-WiFi", "long enough secret")
+    assert answer["state"] == "connected"
+
+
 def test_permission_denied_names_the_dialout_group() -> None:
     # Faked: these tests run as root, for whom a real "permission denied" cannot happen.
     import errno
@@ -216,3 +228,22 @@ def test_background_simulator_for_synchronous_callers(tmp_path: Path) -> None:
         assert reply.json()["result"]["serial"] == "FT1-SIM00001"
     with pytest.raises(httpx.ConnectError):  # stopped: nothing listens any more
         httpx.post(url, json={})
+
+
+async def test_unknown_program_keys_stay_with_their_program_after_a_delete(
+        sim: Simulator) -> None:
+    device = sim.of_kind("native")[0]
+    device.state.config["programs"] = [  # type: ignore[union-attr]
+        {**Program(name=name, id=f"id-{name}").to_dict(), "x_colour": colour}
+        for name, colour in (("Front", "red"), ("Middle", "green"), ("Back", "blue"))
+    ]
+    async with NativeLink.http(device.address) as link:
+        base = await link.read_config()
+        config = base.config
+        del config.programs[1]  # a program in the middle goes
+        config.programs.append(Program(name="New"))
+        await link.apply_config(config, base)
+    stored = device.state.config["programs"]  # type: ignore[union-attr]
+    assert [(p["name"], p.get("x_colour")) for p in stored] == [
+        ("Front", "red"), ("Back", "blue"), ("New", None)]
+    assert [p["id"] for p in stored][:2] == ["id-Front", "id-Back"]  # the device keeps ids

@@ -12,6 +12,7 @@ from fieldtech.controller_link import opensprinkler_map as osmap
 from fieldtech.controller_link.errors import (
     DataMissing,
     NotPermitted,
+    NotSupported,
     OutOfRange,
     PageNotFound,
     WrongPassword,
@@ -22,7 +23,6 @@ from fieldtech.controller_link.opensprinkler import (
     OpenSprinklerLink,
     password_hash,
 )
-from fieldtech.domain.errors import ValidationError
 from fieldtech.domain.models import Program, ScheduleKind
 from fieldtech.simulator import Simulator
 
@@ -203,7 +203,8 @@ async def test_invalid_config_sends_nothing(sim: Simulator, os_address: str) -> 
         base.config.zones[0].name = "Renamed"
         base.config.programs = [Program(name="Bad", start_times=["25:00"])]
         before = server.requests
-        with pytest.raises(ValidationError, match="start_times"):
+        # a LinkError naming the program, as every driver error is (issue 13, point 5)
+        with pytest.raises(NotSupported, match=r"program 'Bad': Start times are HH:MM"):
             await link.apply_config(base.config, base)
     assert server.requests == before
     assert sim.of_kind("opensprinkler")[0].state.s["snames"][0] == "S01"  # type: ignore[union-attr]

@@ -32,8 +32,10 @@ SIZE_ONSITE = (80, 24)
 
 @pytest.fixture
 async def sim(tmp_path: Path) -> AsyncIterator[Simulator]:
+    # a failed Wi-Fi join is reported after 0.3 s here, not the real device's 30 s
     async with Simulator(count=2, opensprinkler=1, serial=True,
-                         data_dir=tmp_path / "sim") as simulator:
+                         data_dir=tmp_path / "sim",
+                         serial_options={"join_fail_seconds": 0.3}) as simulator:
         yield simulator
 
 
@@ -84,6 +86,12 @@ def row_of(app: FieldtechApp, address: str) -> list[str] | None:
     if address not in table.rows:
         return None
     return [str(c) for c in table.get_row(address)]
+
+
+def row_status(app: FieldtechApp, address: str) -> str:
+    """The last cell of the device row ("" while the row is not shown, e.g. mid-refresh)."""
+    row = row_of(app, address)
+    return row[-1] if row else ""
 
 
 async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = MDNS_WAIT,

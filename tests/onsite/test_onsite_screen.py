@@ -20,6 +20,7 @@ from tests.onsite.conftest import (
     panel,
     panel_lines,
     row_of,
+    row_status,
     select,
     until,
 )
@@ -62,7 +63,7 @@ async def test_binding_a_prepared_record_writes_the_serial_through_the_outbox(
         assert app.store.controller(app.prepared_id).serial == "FT1-SIM00002"
         outbox = app.store.outbox_for("controller", app.prepared_id)
         assert len(outbox) == before + 1 and outbox[-1].patch == {"serial": "FT1-SIM00002"}
-        await until(pilot, lambda: row_of(app, spare.address)[-1].startswith("✓ Entrance"),
+        await until(pilot, lambda: row_status(app, spare.address).startswith("✓ Entrance"),
                     what="row shows the record")
         assert "now bound to Entrance" in panel(app)
 
@@ -225,7 +226,7 @@ async def test_a_new_record_for_a_found_device_warns_about_the_quota(
         assert app.screen.query_one("#in-serial", Input).value == "FT1-SIM00002"
         app.screen.query_one("#in-name", Input).value = "Pool house"
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: row_of(app, spare.address)[-1].startswith("✓ Pool house"),
+        await until(pilot, lambda: row_status(app, spare.address).startswith("✓ Pool house"),
                     what="bound to the new record")
     created = [e for e in app.store.outbox() if e.op == "create"]
     assert len(created) == 1 and created[0].patch["serial"] == "FT1-SIM00002"

@@ -13,6 +13,8 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -21,6 +23,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from fieldtech.server.app import create_app
+from fieldtech.server.http_limits import uvicorn_options
 
 
 def _free_port() -> int:
@@ -42,31 +45,23 @@ def _postgres_url() -> str | None:
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    drop: tuple[str, str] | None = None
-    if request.param == "sqlite":
-        db_url = f"sqlite:///{tmp_path_factory.mktemp('cloud') / 'cloud.sqlite3'}"
-    else:
-        base = make_url(_postgres_url())
-        name = f"ft_test_{uuid.uuid4().hex[:12]}"  # a fresh database per run
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        db_url = base.set(database=name).render_as_string(hide_password=False)
-        drop = (base.render_as_string(hide_password=False), name)
+    with fresh_database(request.param, tmp_path_factory.mktemp("cloud")) as db_url:
+        yield from _serve(request.param, db_url)
 
+
+def _serve(backend: str, db_url: str) -> Iterator[Server]:
     clock = Clock()
     app = create_app(db_url, clock=clock, limits=TEST_LIMITS)
     port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", **uvicorn_options())
     uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, name=f"uvicorn-{request.param}", daemon=True)
+    thread = threading.Thread(target=uv.run, name=f"uvicorn-{backend}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not uv.started:
         assert time.monotonic() < deadline, "the server did not start"
         time.sleep(0.02)
-    srv = Server(request.param, f"http://127.0.0.1:{port}", app.state.server.db, clock, app)
+    srv = Server(backend, f"http://127.0.0.1:{port}", app.state.server.db, clock, app)
     try:
         yield srv
     finally:
@@ -75,11 +70,27 @@ def server(
         uv.should_exit = True
         thread.join(timeout=10)
         app.state.server.db.engine.dispose()
-        if drop:
-            admin = create_engine(drop[0], isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{drop[1]}" WITH (FORCE)'))
-            admin.dispose()
+
+
+@contextmanager
+def fresh_database(backend: str, directory: Path) -> Iterator[str]:
+    """A new, empty database of this backend (a SQLite file in `directory`); dropped after."""
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / 'cloud.sqlite3'}"
+        return
+    base = make_url(_postgres_url())
+    name = f"ft_test_{uuid.uuid4().hex[:12]}"  # a fresh database per run
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture

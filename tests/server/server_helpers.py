@@ -21,6 +21,8 @@ TEST_LIMITS = Limits(
     user=Rate(per_second=1000, burst=1000),
     device=Rate(per_second=1000, burst=1000),
     login=Rate(per_second=0.2, burst=10),
+    login_address=Rate(per_second=1000, burst=1000),  # every test signs in from 127.0.0.1
+    plan_code=Rate(per_second=1000, burst=1000),
     pairing=Rate(per_second=1000, burst=1000),
 )
 
@@ -126,3 +128,42 @@ def unlinked_customer(
     home = server.client(server.login(email))
     assert owner.http.post(f"/v1/customers/{customer['id']}/unlink").status_code == 200
     return customer, made, home
+
+
+@dataclass
+class Device:
+    """A controller paired with the cloud, and a client holding its device token."""
+
+    id: str
+    customer_id: str
+    serial: str
+    http: httpx.Client
+
+    def beat(self, **report: Any) -> dict[str, Any]:
+        r = self.http.post("/v1/device/heartbeat", json=report)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+def paired_device(
+    server: Server, owner: Account, customer_id: str | None = None, zone_count: int = 8
+) -> Device:
+    """A new controller (of a new customer unless given) paired as its hardware would."""
+    customer_id = customer_id or owner.customer()["id"]
+    controller = owner.controller(customer_id, zone_count=zone_count)
+    code = owner.http.post(f"/v1/controllers/{controller['id']}/pairing-code").json()["code"]
+    serial = new_serial()
+    r = server.client().post("/v1/device/pair", json={"code": code, "serial": serial})
+    assert r.status_code == 200, r.text
+    return Device(controller["id"], customer_id, serial, server.client(r.json()["device_token"]))
+
+
+def changes(account: Account, cursor: int = 0, **params: Any) -> tuple[list[dict], int]:
+    """The account's change-log entries after `cursor`, and the new cursor."""
+    r = account.http.get("/v1/changes", params={"cursor": cursor, "limit": 500, **params})
+    assert r.status_code == 200, r.text
+    return r.json()["changes"], r.json()["cursor"]
+
+
+def cursor_now(account: Account) -> int:
+    return account.http.get("/v1/account").json()["change_cursor"]

@@ -70,3 +70,20 @@ def test_record_edits_honour_if_match_too(server: Server, acme: Account) -> None
         f"/v1/customers/{customer['id']}", json={"phone": "555-0199"}, headers={"If-Match": '"1"'}
     )
     assert problem(stale, 412, "stale-revision")["current"]["phone"] == "555-0100"
+
+
+def test_program_ids_round_trip_and_the_order_follows_them(server: Server, acme: Account) -> None:
+    # Programs carry an identity (docs/protocol.md) that devices keep across reorders; the
+    # cloud stores it as sent (it refused the field: every config push from the app failed).
+    cid, config = _config_of(acme)
+    config["programs"] = [{"id": "p-evening", "name": "Evening", "zone_minutes": {"1": 5}},
+                          {"id": "p-morning", "name": "Morning", "zone_minutes": {"2": 7}}]
+    r = acme.http.put(f"/v1/controllers/{cid}/config", json=config, headers={"If-Match": '"1"'})
+    assert r.status_code == 200, r.text
+    again = acme.http.get(f"/v1/controllers/{cid}/config").json()["config"]["programs"]
+    assert [(p["id"], p["name"]) for p in again] == [("p-evening", "Evening"),
+                                                     ("p-morning", "Morning")]
+    config["programs"][0]["id"] = "x" * 65
+    too_long = acme.http.put(f"/v1/controllers/{cid}/config", json=config,
+                             headers={"If-Match": '"2"'})
+    assert "programs.0.id" in [e["field"] for e in problem(too_long, 422, "validation")["errors"]]

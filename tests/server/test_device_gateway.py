@@ -169,7 +169,7 @@ def test_concurrent_heartbeats_hand_out_each_command_once(
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         answers = list(pool.map(beat, range(16)))
-    delivered = [c["seconds"] for commands in answers for c in commands]
+    delivered = [c["params"]["seconds"] for commands in answers for c in commands]
     assert sorted(delivered) == list(range(1, runs + 1))
     assert sum(1 for commands in answers if commands) == 1  # all in one heartbeat
 
@@ -191,7 +191,8 @@ def test_zone_runs_queued_during_heartbeats_are_never_lost_or_repeated(
             base_url=server.base_url, headers={"Authorization": f"Bearer {paired['token']}"}
         ) as c:
             return [
-                x["seconds"] for x in c.post("/v1/device/heartbeat", json={}).json()["commands"]
+                x["params"]["seconds"]
+                for x in c.post("/v1/device/heartbeat", json={}).json()["commands"]
             ]
 
     with ThreadPoolExecutor(max_workers=6) as pool:

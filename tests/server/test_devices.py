@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from server_helpers import Account, Server, new_serial, problem
@@ -96,7 +96,7 @@ def test_heartbeats_drive_online_waiting_and_offline(
     config = acme.http.get(f"/v1/controllers/{cid}/config").json()["config"]
     acme.http.put(
         f"/v1/controllers/{cid}/config",
-        json=config | {"rain_delay_until": "2031-01-01T00:00:00"},
+        json=config | {"rain_delay_until": _two_days_on()},
         headers={"If-Match": '"1"'},
     )
     assert state() == "waiting"  # sent, not yet applied
@@ -129,7 +129,9 @@ def test_zone_runs_are_delivered_once_with_the_next_heartbeat(
         "validation",
     )
     beat = paired["device"].post("/v1/device/heartbeat", json={}).json()
-    assert [(c["run_zone"], c["seconds"]) for c in beat["commands"]] == [(2, 120)]
+    assert [(c["kind"], c["params"]) for c in beat["commands"]] == [
+        ("zone.run", {"zone": 2, "seconds": 120})
+    ]
     assert paired["device"].post("/v1/device/heartbeat", json={}).json()["commands"] == []
 
 
@@ -148,3 +150,8 @@ def test_a_not_linked_controller_shows_as_not_linked(server: Server, acme: Accou
     assert (
         acme.http.get(f"/v1/controllers/{controller['id']}/status").json()["state"] == "not_linked"
     )
+
+
+def _two_days_on() -> str:
+    """A rain delay the server takes (at most 14 days from now)."""
+    return (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%S")

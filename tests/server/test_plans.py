@@ -35,13 +35,13 @@ def test_plan_code_errors_are_distinct(server: Server, acme: Account) -> None:
     assert acme.http.get(f"/v1/customers/{second['id']}").json()["plan"] == "home"
 
 
-def test_a_code_used_by_another_account_is_used_for_everyone(
+def test_a_code_used_by_another_account_is_unknown_to_everyone_else(
     server: Server, acme: Account, rival: Account
 ) -> None:
     code = server.plan_codes(1)[0]
     acme.http.post(f"/v1/customers/{acme.customer()['id']}/plan/redeem", json={"code": code})
     r = rival.http.post(f"/v1/customers/{rival.customer()['id']}/plan/redeem", json={"code": code})
-    problem(r, 409, "plan-code-used")
+    problem(r, 422, "plan-code-unknown")  # does not tell that the code exists
 
 
 def test_included_plans_are_counted_and_freed(server: Server) -> None:

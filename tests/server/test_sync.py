@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 from server_helpers import Account, Server
 from sqlalchemy import func, select, text
@@ -60,7 +61,7 @@ def _batch(acme: Account) -> tuple[list[dict], str, str]:
     config = acme.http.get(f"/v1/controllers/{controller['id']}/config").json()["config"]
     acme.http.put(  # someone else moved the config to revision 2
         f"/v1/controllers/{controller['id']}/config",
-        json={**config, "rain_delay_until": "2030-01-01T00:00:00"},
+        json={**config, "rain_delay_until": _two_days_on()},
         headers={"If-Match": '"1"'},
     )
     new_id = str(uuid.uuid4())
@@ -246,3 +247,8 @@ def test_a_quota_refusal_is_retried_afresh_after_the_upgrade(server: Server) -> 
     acme.http.put("/v1/account/tier", json={"tier": "contractor"})
     applied = acme.http.post("/v1/sync/batch", json={"items": [item]}).json()["results"][0]
     assert applied["status"] == "applied"
+
+
+def _two_days_on() -> str:
+    """A rain delay the server takes (at most 14 days from now)."""
+    return (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%S")

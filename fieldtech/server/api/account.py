@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import defer
@@ -12,10 +15,11 @@ from sqlalchemy.orm import defer
 from fieldtech.domain.plans import Tier, usage
 from fieldtech.server import quota
 from fieldtech.server.api.common import context
-from fieldtech.server.auth import Staff, State
+from fieldtech.server.auth import Owner, Staff, State, confirm_owner
 from fieldtech.server.journal import audit, log_change
 from fieldtech.server.problems import Problem, ProblemType
 from fieldtech.server.schemas import TierIn
+from fieldtech.server.state import ServerState
 from fieldtech.server.tables import (
     AccountRow,
     AuditRow,
@@ -56,10 +60,13 @@ def get_account(state: State, caller: Staff) -> dict[str, Any]:
         return account_json(s.get_one(AccountRow, caller.account_id))
 
 
-@router.put("/account/tier", summary="Change the contractor tier (no downgrade below usage)")
-def change_tier(state: State, caller: Staff, body: TierIn) -> dict[str, Any]:
+@router.put(
+    "/account/tier", summary="Change the contractor tier (owners; no downgrade below usage)"
+)
+def change_tier(state: State, caller: Owner, body: TierIn) -> dict[str, Any]:
     ctx = context(state, caller)
     with state.db.write(ctx.account_id) as s:
+        confirm_owner(s, caller)
         account = s.get_one(AccountRow, ctx.account_id)
         if body.tier is Tier.PLATINUM and account.custom_controllers is None:
             raise Problem(
@@ -101,13 +108,46 @@ def change_tier(state: State, caller: Staff, body: TierIn) -> dict[str, Any]:
         return account_json(account)
 
 
-@router.get("/changes", tags=["sync"], summary="The account's change log after a cursor")
-def changes(
+MAX_WAIT = 30  # seconds a long-poll may wait (under common proxies' 60 s idle timeouts)
+
+
+@router.get(
+    "/changes",
+    tags=["sync"],
+    summary="The account's change log after a cursor; with `wait`, a long-poll",
+)
+async def changes(
     state: State,
     caller: Staff,
     cursor: Annotated[int, Query(ge=0, le=MAX_ID, description="Last seq you have")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    wait: Annotated[
+        float, Query(ge=0, le=MAX_WAIT, description="Seconds to wait for a change if none yet")
+    ] = 0,
 ) -> Response:
+    account_id = caller.account_id or ""
+    deadline = asyncio.get_running_loop().time() + wait
+    # Listening before the first look, so a change committed in between still wakes us. The
+    # database is used only for each look (in a thread), never held while waiting.
+    with state.changes.listening(account_id) as woke:
+        while True:
+            woke.clear()
+            page, more = await anyio.to_thread.run_sync(_page, state, account_id, cursor, limit)
+            left = deadline - asyncio.get_running_loop().time()
+            if page or left <= 0:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(woke.wait(), min(left, state.changes.recheck))
+    head = json.dumps({"cursor": page[-1].seq if page else cursor, "more": more})
+    items = ",".join(
+        f'{{"seq":{seq},"entity":{json.dumps(entity)},"id":{json.dumps(entity_id)},'
+        f'"op":{json.dumps(op)},"data":{data or "null"},"at":{json.dumps(iso(at))}}}'
+        for seq, entity, entity_id, op, data, at in page
+    )
+    return Response(head[:-1] + ',"changes":[' + items + "]}", media_type="application/json")
+
+
+def _page(state: ServerState, account_id: str, cursor: int, limit: int) -> tuple[list[Any], bool]:
     with state.db.read() as s:
         rows = s.execute(
             # The record is read as the JSON text it is stored as and spliced into the answer
@@ -115,18 +155,11 @@ def changes(
             # every zone again was most of this endpoint's time.
             select(ChangeRow.seq, ChangeRow.entity, ChangeRow.entity_id, ChangeRow.op,
                    cast(ChangeRow.data, Text), ChangeRow.at)
-            .where(ChangeRow.account_id == caller.account_id, ChangeRow.seq > cursor)
+            .where(ChangeRow.account_id == account_id, ChangeRow.seq > cursor)
             .order_by(ChangeRow.seq)
             .limit(limit + 1)
         ).all()
-    page = rows[:limit]
-    head = json.dumps({"cursor": page[-1].seq if page else cursor, "more": len(rows) > limit})
-    items = ",".join(
-        f'{{"seq":{seq},"entity":{json.dumps(entity)},"id":{json.dumps(entity_id)},'
-        f'"op":{json.dumps(op)},"data":{data or "null"},"at":{json.dumps(iso(at))}}}'
-        for seq, entity, entity_id, op, data, at in page
-    )
-    return Response(head[:-1] + ',"changes":[' + items + "]}", media_type="application/json")
+    return list(rows[:limit]), len(rows) > limit
 
 
 @router.get("/audit", summary="Who changed what and when, newest first")

@@ -3,20 +3,19 @@ zone runs. Customers who may manage their own controllers reach a subset of thes
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Response
 from sqlalchemy import delete, select
 
 from fieldtech.domain.plans import SelfManagement
 from fieldtech.server import operations as ops
-from fieldtech.server.api.common import context, parse_if_match
+from fieldtech.server.api.common import IfMatch, context, parse_if_match
 from fieldtech.server.auth import Caller, Staff, State, User
 from fieldtech.server.journal import Context, audit
 from fieldtech.server.problems import Problem, ProblemType, not_found
-from fieldtech.server.schemas import ConfigIn, ControllerIn, ControllerPatch, RunZoneIn
+from fieldtech.server.schemas import CommandIn, ConfigIn, ControllerIn, ControllerPatch, RunZoneIn
 from fieldtech.server.security import new_pairing_code, token_hash
 from fieldtech.server.tables import (
     ControllerRow,
@@ -27,7 +26,6 @@ from fieldtech.server.tables import (
 from fieldtech.server.views import config_json, controller_json, etag, iso, status_json
 
 router = APIRouter(prefix="/v1", tags=["controllers"])
-IfMatch = Annotated[str | None, Header(description='The ETag you read, e.g. "3"')]
 PAIRING_CODE_LIFETIME = timedelta(hours=1)
 
 # What a customer's self-management level lets them do.
@@ -189,33 +187,23 @@ def get_status(state: State, caller: User, controller_id: str) -> dict[str, Any]
     "/controllers/{controller_id}/run",
     status_code=202,
     tags=["devices"],
-    summary="Run a zone now (delivered with the device's next heartbeat)",
+    summary="Run a zone now (a zone.run command; see POST /v1/controllers/{id}/commands)",
 )
 def run_zone(state: State, caller: User, controller_id: str, body: RunZoneIn) -> dict[str, Any]:
-    with state.db.read() as s:
-        account_id = _visible_controller(s, caller, controller_id, _MAY_VIEW).account_id
-    with state.db.write(account_id) as s:
-        row = _visible_controller(s, caller, controller_id, _MAY_VIEW)
-        if body.zone > row.zone_count:
-            raise Problem(
-                ProblemType.VALIDATION,
-                f"Zone {body.zone} does not exist: this controller has {row.zone_count}.",
-                errors=[{"field": "zone", "message": f"1 to {row.zone_count}"}],
-            )
-        # locked: a heartbeat taking the queued commands at the same moment must not lose this one
-        status = s.get_one(DeviceStatusRow, row.id, with_for_update=True)
-        command = {"id": str(uuid.uuid4()), "run_zone": body.zone, "seconds": body.seconds}
-        status.commands = [*(status.commands or []), command]
-        if row.account_id is not None:  # an unlinked customer's run has no account to log in
-            audit(
-                s,
-                _actor_context(state, caller, row),
-                "zone.run",
-                controller_id=row.id,
-                customer_id=row.customer_id,
-                detail={"zone": body.zone, "seconds": body.seconds},
-            )
-    return {"queued": command}
+    from fieldtech.server.api.command_routes import send_command
+    from fieldtech.server.remote_commands import command_json
+
+    # As it always did: queued whether or not the device is reachable now.
+    command, _ = send_command(
+        state,
+        caller,
+        controller_id,
+        CommandIn(kind="zone.run", params={"zone": body.zone, "seconds": body.seconds},
+                  queue_if_offline=True),
+        require_paired=False,
+    )
+    return {"queued": {"id": command.id, "kind": command.kind, "params": command.params},
+            "command": command_json(command)}
 
 
 @router.get("/controllers/{controller_id}/audit", tags=["account"], summary="Audit of a controller")

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import func, select
 
-from fieldtech.domain.validation import normalize_plan_code, normalize_serial, plan_code_error
+from fieldtech.domain.validation import (
+    normalize_plan_code,
+    normalize_serial,
+    plan_code_error,
+    serial_error,
+)
 from fieldtech.server import operations as ops
 from fieldtech.server import quota
-from fieldtech.server.api.auth_routes import check_email, normalize_email
-from fieldtech.server.api.common import context, parse_if_match
-from fieldtech.server.auth import Caller, Staff, State, User
+from fieldtech.server.api.auth_routes import check_email, check_email_free, normalize_email
+from fieldtech.server.api.common import IfMatch, context, parse_if_match
+from fieldtech.server.auth import Caller, Staff, State, User, client_address
 from fieldtech.server.journal import Context, audit, log_change
 from fieldtech.server.problems import Problem, ProblemType, not_found, validation
 from fieldtech.server.schemas import (
@@ -23,7 +28,8 @@ from fieldtech.server.schemas import (
     LinkIn,
     PlanCodeIn,
 )
-from fieldtech.server.security import hash_password
+from fieldtech.server.security import hash_password, token_hash
+from fieldtech.server.state import ServerState
 from fieldtech.server.tables import (
     AccountRow,
     ControllerRow,
@@ -36,7 +42,6 @@ from fieldtech.server.tables import (
 from fieldtech.server.views import config_json, controller_json, customer_json, etag, iso
 
 router = APIRouter(prefix="/v1", tags=["customers"])
-IfMatch = Annotated[str | None, Header(description='The ETag you read, e.g. "3"')]
 
 
 @router.get("/customers", summary="Customers of the account")
@@ -116,6 +121,11 @@ def unlink_customer(state: State, caller: Staff, customer_id: str) -> dict[str, 
 def link_customer(state: State, caller: Staff, body: LinkIn) -> dict[str, Any]:
     if not (body.email or body.serial):
         raise validation([("email", "Give the customer's e-mail or a controller serial.")])
+    # the shape is checked (it tells nothing about who exists); whether anyone matches is not
+    if body.email:
+        check_email(normalize_email(body.email))
+    if body.serial and (message := serial_error(body.serial)):
+        raise validation([("serial", message)])
     ctx = context(state, caller)
     asked = {
         "email": normalize_email(body.email) if body.email else None,
@@ -173,8 +183,7 @@ def add_customer_user(
     ctx = context(state, caller)
     with state.db.write(ctx.account_id) as s:
         ops.get_customer(s, ctx.account_id, customer_id)
-        if s.scalar(select(UserRow.id).where(UserRow.email == email)):
-            raise Problem(ProblemType.ALREADY_EXISTS, "A user with this e-mail already exists.")
+        check_email_free(s, ctx.account_id, email)
         user = UserRow(
             id=str(uuid.uuid4()),
             account_id=None,
@@ -211,7 +220,7 @@ def _refuse_if_enthusiast(row: CustomerRow) -> None:
 
 @router.post("/customers/{customer_id}/plan/redeem", tags=["plans"], summary="Redeem a plan code")
 def redeem_plan_code(
-    state: State, caller: Staff, customer_id: str, body: PlanCodeIn
+    state: State, caller: Staff, customer_id: str, body: PlanCodeIn, request: Request
 ) -> dict[str, Any]:
     if message := plan_code_error(body.code):
         raise Problem(
@@ -219,13 +228,32 @@ def redeem_plan_code(
             message,
             errors=[{"field": "code", "message": message}],
         )
-    code = normalize_plan_code(body.code)
     ctx = context(state, caller)
+    # Codes are 32 bits: wrong ones are counted per account and per address, in the database
+    # so that every token and every worker process counts against the same budget.
+    guesses = (
+        (f"plan-code|account|{ctx.account_id}", state.limits.plan_code),
+        (f"plan-code|address|{client_address(request)}", state.limits.plan_code),
+    )
+    state.guesses.check(*guesses)
+    try:
+        return _redeem(state, ctx, customer_id, normalize_plan_code(body.code))
+    except Problem as refused:
+        if refused.kind in (ProblemType.PLAN_CODE_UNKNOWN, ProblemType.PLAN_CODE_USED):
+            state.guesses.take(*guesses)
+        raise
+
+
+def _redeem(state: ServerState, ctx: Context, customer_id: str, code: str) -> dict[str, Any]:
     with state.db.write(ctx.account_id) as s:
         row = ops.get_customer(s, ctx.account_id, customer_id)
         _refuse_if_enthusiast(row)
-        plan_code = s.get(PlanCodeRow, code, with_for_update=True)
-        if plan_code is None:
+        plan_code = s.get(PlanCodeRow, token_hash(code), with_for_update=True)
+        # A code another account redeemed gets the answer an unknown code gets: which codes
+        # exist is the vendor's to know, not a guesser's.
+        if plan_code is None or (
+            plan_code.redeemed_at is not None and plan_code.account_id != ctx.account_id
+        ):
             raise Problem(
                 ProblemType.PLAN_CODE_UNKNOWN,
                 f"{code} is not a plan code we issued. Check it against the card or e-mail.",

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Request, Response
 from sqlalchemy import delete, select, update
 
 from fieldtech.domain.validation import normalize_serial, serial_error
-from fieldtech.server.auth import DeviceTokenHash, State, unauthorized_device
+from fieldtech.server.auth import DeviceTokenHash, State, client_address, unauthorized_device
 from fieldtech.server.journal import Context, audit, log_change
 from fieldtech.server.operations import check_serial_free
 from fieldtech.server.problems import Problem, ProblemType, validation
@@ -40,7 +40,7 @@ def _invalid_code() -> Problem:
 
 @router.post("/pair", summary="Trade a one-time pairing code for a device token")
 def pair(state: State, body: PairIn, request: Request) -> dict[str, Any]:
-    state.pairing_limiter.check(request.client.host if request.client else "unknown")
+    state.pairing_limiter.check(client_address(request))
     serial = normalize_serial(body.serial)
     if message := serial_error(serial):
         raise validation([("serial", message)])
@@ -63,7 +63,7 @@ def pair(state: State, body: PairIn, request: Request) -> dict[str, Any]:
         row = s.get_one(ControllerRow, controller_id)
         ctx = Context(account_id=account_id, actor=f"device:{serial}", now=now)
         if row.serial is None:
-            check_serial_free(s, serial)
+            check_serial_free(s, account_id, serial)
             row.serial = serial  # pairing binds the hardware to a "not linked" record
             row.revision += 1
             row.updated_at = now
@@ -97,9 +97,10 @@ def pair(state: State, body: PairIn, request: Request) -> dict[str, Any]:
 
 async def record_heartbeat(state: ServerState, digest: str, report: HeartbeatIn) -> dict[str, Any]:
     """The heartbeat's answer: status plus the commands waiting, each handed out once."""
-    answer = await state.devices.heartbeat(digest, report, state.clock())
+    answer = await state.devices.heartbeat(digest, report, state.clock(), state.heartbeat_s)
     if answer is None:
         raise unauthorized_device()
+    state.device_limiter.vouch(digest)
     return answer
 
 
@@ -111,6 +112,7 @@ async def poll_config(
     if found is None:
         raise unauthorized_device()
     controller_id, revision = found
+    state.device_limiter.vouch(digest)
     tag = etag(revision)
     if if_none_match and tag in {t.strip().removeprefix("W/") for t in if_none_match.split(",")}:
         return None, tag  # the cheap, common answer: one indexed query, no document
