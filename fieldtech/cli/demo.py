@@ -22,6 +22,8 @@ CLOUD_DB = "cloud.sqlite3"
 # The demo fleet has no hardware: the controllers that were reporting when it was made report
 # in this often, as real ones would, so the cloud does not call them offline after 7 minutes.
 HEARTBEAT_S = 60.0
+LIVE_CONTROLLERS = 6  # brought to life by start_live_controllers
+LIVE_ROUND_S = 300.0  # the live controllers' trouble repeats this often
 
 
 class DemoCloud:
@@ -78,15 +80,18 @@ class DemoCloud:
 
     def heartbeat(self) -> int:
         """The demo's reporting controllers report in (as their devices would) → how many."""
-        from sqlalchemy import update
+        from sqlalchemy import select, update
 
         from fieldtech.server.state import utcnow
-        from fieldtech.server.tables import DeviceStatusRow
+        from fieldtech.server.tables import DeviceStatusRow, DeviceTokenRow
 
         try:
             with self.server.db.write() as s:
                 return s.execute(update(DeviceStatusRow)
                                  .where(DeviceStatusRow.last_contact.is_not(None))
+                                 # a paired (live) controller reports itself, or goes offline
+                                 .where(DeviceStatusRow.controller_id.not_in(
+                                     select(DeviceTokenRow.controller_id)))
                                  .values(last_contact=utcnow())).rowcount
         except Exception:  # a busy demo database: the next beat will do
             return 0
@@ -127,3 +132,45 @@ class DemoCloud:
             # The store was seeded from the same generator: it already holds all of this.
             if store.sync_value("cursor") is None:
                 store.set_sync_values(cursor=str(seq), account_id=account.account_id)
+
+
+class LiveControllers:
+    """Simulated controllers paired with demo records, heartbeating; `stop()` at exit."""
+
+    def __init__(self, background: Any, scenario: Any, pairings: list[Any]):
+        self.background, self._scenario = background, scenario
+        self.pairings = pairings  # what became of each (simulator.cloud_pairing.Pairing)
+
+    def stop(self) -> None:
+        self._scenario.cancel()
+        self.background.__exit__(None, None, None)
+
+
+def start_live_controllers(url: str, directory: Path, count: int = LIVE_CONTROLLERS,
+                           every_s: float = LIVE_ROUND_S) -> LiveControllers:
+    """Bring `count` controllers of the demo account to life against the demo cloud at `url`.
+
+    Each is a simulated controller with a record's serial, paired with it, heartbeating as
+    the cloud asks, taking its commands; a repeating scenario (a leak, a dead valve, a site
+    outage, a reboot, low voltage, each recovering) makes incidents come and go while you
+    watch. Blocking (sign-in and pairing, about a second): call it from a thread, once the
+    cloud is up. Device state is kept in `directory`/live-controllers.
+    """
+    from fieldtech.cloud.api import CloudAPI
+    from fieldtech.simulator import BackgroundSimulator
+    from fieldtech.simulator.cloud_pairing import adopt_records
+    from fieldtech.simulator.scenario import rolling_trouble, run_scenario
+
+    with CloudAPI(url) as api:
+        token = api.login(DEMO_EMAIL, DEMO_PASSWORD, "demo live controllers")["token"]
+    background = BackgroundSimulator(count=0, advertise=False,
+                                     data_dir=directory / "live-controllers")
+    sim = background.__enter__()
+    try:
+        pairings = background.run(adopt_records(sim, url, token, count))
+        live = [p.serial for p in pairings if p.problem is None]
+        scenario = background.submit(run_scenario(rolling_trouble(live, every_s), sim))
+    except BaseException:
+        background.__exit__(None, None, None)
+        raise
+    return LiveControllers(background, scenario, pairings)

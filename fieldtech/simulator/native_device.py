@@ -8,6 +8,7 @@ configuration, rain delay and even a zone that was running.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
 from dataclasses import dataclass, field
@@ -41,7 +42,15 @@ class NativeDevice:
     run_ends: float = 0.0  # epoch seconds
     wifi_ssid: str | None = None
     cloud_url: str | None = None
+    # The cloud loop's (cloud_loop.py): the epoch uptime counts from, the faults it reports
+    # (scenario-driven), its token and what it applied from the cloud.
+    booted_at: float = 0.0
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    cloud: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    # Methods added or replaced by another part (the cloud loop's cloud.pair, sim.* controls);
+    # a method may be a coroutine function.
+    extra_methods: dict[str, Any] = field(default_factory=dict)
     # Test knobs, never persisted: answer late, or not at all.
     reply_delay: float = 0.0
     mute: bool = False
@@ -50,6 +59,7 @@ class NativeDevice:
     _PERSISTED = (
         "serial", "zone_count", "model", "firmware", "mac", "name", "config", "revision",
         "enabled", "rain_delay_until", "run_zone", "run_ends", "wifi_ssid", "cloud_url",
+        "booted_at", "faults", "cloud",
     )
 
     @classmethod
@@ -106,6 +116,8 @@ class NativeDevice:
             if method is None:
                 raise BadRequest(jsonrpc.METHOD_NOT_FOUND, f"Method not found: {request.method}")
             result = method(request.params)
+            if inspect.isawaitable(result):
+                result = await result
         except BadRequest as exc:
             if request_id is None:
                 request_id = exc.request_id
@@ -128,6 +140,7 @@ class NativeDevice:
             "device.enable": self.rpc_enable,
             "wifi.set": self.rpc_wifi,
             "cloud.pair": self.rpc_pair,
+            **self.extra_methods,
         }
 
     def rpc_info(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -6,11 +6,13 @@ import asyncio
 import shutil
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
+from fieldtech.simulator.cloud_loop import CloudLoop
 from fieldtech.simulator.http import HttpRequest, HttpResponse, HttpServer
 from fieldtech.simulator.mdns import LOOPBACK, Advertiser
 from fieldtech.simulator.native_device import MODELS, NativeDevice
@@ -18,20 +20,23 @@ from fieldtech.simulator.opensprinkler import OpenSprinklerDevice
 from fieldtech.simulator.serial_pty import PtySerialDevice
 
 HOST = "127.0.0.1"  # the simulator never listens anywhere else
+T = TypeVar("T")
 
 
 @dataclass
 class SimulatedDevice:
-    kind: Literal["native", "opensprinkler", "serial"]
+    kind: Literal["native", "opensprinkler", "serial", "cloud"]
     serial: str
     address: str  # http://127.0.0.1:PORT, or the pty path for the serial one
     state: NativeDevice | OpenSprinklerDevice
     server: HttpServer | None = None
     pty: PtySerialDevice | None = None
+    cloud: CloudLoop | None = None  # native ones: heartbeats once paired; faults, offline…
 
     def describe(self) -> str:
         what = {"native": "fieldtech (mDNS)", "opensprinkler": "OpenSprinkler",
-                "serial": "fieldtech on serial, also Improv"}[self.kind]
+                "serial": "fieldtech on serial, also Improv",
+                "cloud": "fieldtech, cloud only"}[self.kind]
         return f"{what:<32} {self.serial:<16} {self.address}"
 
 
@@ -55,11 +60,15 @@ class Simulator:
         zone_count: int = 8,
         serial_native: bool = True,
         serial_options: Mapping[str, Any] | None = None,
+        heartbeat_s: float | None = None,
+        reboot_pause_s: float | None = None,
     ):
         self.count, self.opensprinkler_count, self.with_serial = count, opensprinkler, serial
         self.interfaces, self.advertise = list(interfaces), advertise
         self.password, self.zone_count, self.serial_native = password, zone_count, serial_native
         self.serial_options = dict(serial_options or {})  # PtySerialDevice knobs (echo, …)
+        # None: as the cloud asks (heartbeat) / the device's own (reboot); tests go faster
+        self.heartbeat_s, self.reboot_pause_s = heartbeat_s, reboot_pause_s
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="ftsim-"))
         self.devices: list[SimulatedDevice] = []
@@ -105,6 +114,8 @@ class Simulator:
             await self.advertiser.stop()
             self.advertiser = None
         for d in self.devices:
+            if d.cloud is not None:
+                await d.cloud.stop()
             if d.pty is not None:
                 await d.pty.stop()
             if d.server is not None:
@@ -123,6 +134,8 @@ class Simulator:
     async def take_offline(self, serial: str) -> None:
         """A device leaves the network: mDNS goodbye, then its HTTP server stops."""
         d = self.device(serial)
+        if d.cloud is not None:
+            d.cloud.go_offline()  # off the network means no heartbeats either
         if self.advertiser is not None:
             await self.advertiser.unregister(serial)
         if d.server is not None:
@@ -160,14 +173,33 @@ class Simulator:
     async def _start_native(self, i: int) -> None:
         state = self._native_state(f"FT1-SIM{i:05d}", i)
         server = await self._serve_native(state)
-        self.devices.append(SimulatedDevice("native", state.serial, server.url, state, server))
+        self.devices.append(SimulatedDevice("native", state.serial, server.url, state, server,
+                                            cloud=await self._start_cloud_loop(state)))
 
     async def _start_serial(self) -> None:
         state = self._native_state("FT1-USB00001", 0x100)
         server = await self._serve_native(state)
         pty = PtySerialDevice(state, native=self.serial_native, **self.serial_options)
         await pty.start()
-        self.devices.append(SimulatedDevice("serial", state.serial, pty.path, state, server, pty))
+        self.devices.append(SimulatedDevice("serial", state.serial, pty.path, state, server, pty,
+                                            cloud=await self._start_cloud_loop(state)))
+
+    async def add_cloud_device(self, serial: str, zone_count: int = 8, model: str = "FT-8",
+                               name: str = "Simulated controller") -> SimulatedDevice:
+        """A controller that only talks to the cloud (no /rpc server, not on mDNS): the demo's
+        live fleet takes the serials of records that exist, a few dozen cost next to nothing."""
+        state = NativeDevice.load_or_create(self.data_dir / f"{serial}.json", serial=serial,
+                                            zone_count=zone_count, model=model, name=name)
+        device = SimulatedDevice("cloud", serial, "", state,
+                                 cloud=await self._start_cloud_loop(state))
+        self.devices.append(device)
+        return device
+
+    async def _start_cloud_loop(self, state: NativeDevice) -> CloudLoop:
+        options = {} if self.reboot_pause_s is None else {"reboot_pause_s": self.reboot_pause_s}
+        loop = CloudLoop(state, heartbeat_s=self.heartbeat_s, **options)  # type: ignore[arg-type]
+        await loop.start()
+        return loop
 
     async def _start_opensprinkler(self, i: int) -> None:
         mac = f"02:4F:53:00:00:{i:02X}"
@@ -197,6 +229,14 @@ class BackgroundSimulator:
         self._thread.start()
         asyncio.run_coroutine_threadsafe(self.simulator.start(), self._loop).result(60)
         return self.simulator
+
+    def submit(self, work: Coroutine[Any, Any, T]) -> Future[T]:
+        """Start `work` on the simulator's event loop (`.cancel()` on the future stops it)."""
+        return asyncio.run_coroutine_threadsafe(work, self._loop)
+
+    def run(self, work: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+        """Run `work` on the simulator's event loop and wait for its result."""
+        return self.submit(work).result(timeout)
 
     def __exit__(self, *exc: object) -> None:
         try:

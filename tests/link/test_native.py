@@ -184,8 +184,11 @@ async def test_wifi_and_cloud_pairing_over_serial(sim: Simulator) -> None:
         assert caught.value.code == -32003
         answer = await link.set_wifi("Site-WiFi", "long enough secret")
         assert answer["state"] == "connected" and answer["url"] == state.http_url
-        assert (await link.pair_cloud("https://cloud.example", "PAIR-1234"))["paired"] is True
-    assert (state.wifi_ssid, state.cloud_url) == ("Site-WiFi", "https://cloud.example")
+        # a simulated controller really pairs now (tests/device_loop), and only on this machine
+        with pytest.raises(RpcError, match="not a cloud on this machine") as caught:
+            await link.pair_cloud("https://cloud.example", "PAIR-1234")
+        assert caught.value.code == -32004
+    assert (state.wifi_ssid, state.cloud_url) == ("Site-WiFi", None)
 
 
 async def test_wifi_set_is_given_longer_than_an_ordinary_call(sim: Simulator) -> None:
