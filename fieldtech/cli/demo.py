@@ -34,6 +34,7 @@ class DemoCloud:
         self.server: Any = None
         self.url: str | None = None
         self.problem: str | None = None
+        self.live: LiveControllers | None = None  # controllers paired with this cloud
         self._on_ready: Callable[[Callable[[], Any]], None] | None = None
         self._thread = threading.Thread(target=self._start, name="demo-cloud", daemon=True)
         self._stopping = threading.Event()
@@ -47,6 +48,8 @@ class DemoCloud:
         self._stopping.set()
         if self._thread.ident is not None:
             self._thread.join(30)
+        if self.live is not None:
+            self.live.stop()
         if self.server is not None:
             self.server.stop()
 
@@ -75,6 +78,11 @@ class DemoCloud:
         if self._on_ready is not None:
             with contextlib.suppress(RuntimeError):  # the app closed before the cloud was up
                 self._on_ready(connect)
+        if not self._stopping.is_set():  # a few controllers come alive: incidents come and go
+            try:
+                self.live = start_live_controllers(url, self.directory)
+            except Exception as exc:  # the demo goes on without them; say why at exit
+                self.problem = f"live controllers: {exc}"
         while not self._stopping.wait(HEARTBEAT_S):
             self.heartbeat()
 

@@ -45,7 +45,7 @@ def _left(usage: Usage | None, pending: int, extra: str, level: int,
         parts.append(f"{usage.tier.label} {limit}" + (" controllers" if level == 0 else ""))
     if pending:
         parts.append(f"✎ {pending}" + (" pending" if level < 4 else ""))
-    else:
+    elif level < 3 or health is None:  # tight: what needs a look says more than "0 pending"
         parts.append("nothing pending" if level < 2 else "0 pending")
     if health is not None:
         parts += _health(health, level)

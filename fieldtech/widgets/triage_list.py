@@ -28,7 +28,7 @@ COLUMNS = [("Due in", 6), ("Sev", 4), ("Customer", 15), ("Plan", 4), ("Controlle
 
 class TriageList(CursorList):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "select", "Open controller", id="triage_open"),
+        Binding("enter", "select", "Open", id="triage_open"),
     ]
 
     class Selected(Message):
