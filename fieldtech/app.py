@@ -428,6 +428,11 @@ class FieldtechApp(KeysInOrder, App):
             except (CloudUnavailable, CloudProblem):
                 pause = 15.0  # the periodic sync and the header say the rest
                 continue
+            except Exception:  # the app quit during the wait (its store is closed), or worse:
+                if not self.is_running:  # never a traceback over the screen; the periodic
+                    return  # sync still runs and says what is wrong
+                pause = 30.0
+                continue
             if news:
                 try:
                     self.call_from_thread(self._sync, False)

@@ -7,20 +7,14 @@ developer's machine and fails in CI. Tests stay independent by each making fresh
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 import uvicorn
-from server_helpers import TEST_LIMITS, Account, Clock, Server
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from server_helpers import TEST_LIMITS, Account, Clock, Server, fresh_database
 
 from fieldtech.server.app import create_app
 from fieldtech.server.http_limits import uvicorn_options
@@ -30,15 +24,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _postgres_url() -> str | None:
-    url = os.environ.get("FIELDTECH_TEST_POSTGRES_URL")
-    if not url:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI must run the server tests on PostgreSQL: source .ci/postgres.sh")
-        pytest.skip("FIELDTECH_TEST_POSTGRES_URL is not set (see .ci/postgres.sh)")
-    return url
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
@@ -70,27 +55,6 @@ def _serve(backend: str, db_url: str) -> Iterator[Server]:
         uv.should_exit = True
         thread.join(timeout=10)
         app.state.server.db.engine.dispose()
-
-
-@contextmanager
-def fresh_database(backend: str, directory: Path) -> Iterator[str]:
-    """A new, empty database of this backend (a SQLite file in `directory`); dropped after."""
-    if backend == "sqlite":
-        yield f"sqlite:///{directory / 'cloud.sqlite3'}"
-        return
-    base = make_url(_postgres_url())
-    name = f"ft_test_{uuid.uuid4().hex[:12]}"  # a fresh database per run
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from fieldtech.domain.plans import Tier, TierLimits
 from fieldtech.server.accounts import create_account, issue_plan_codes
@@ -167,3 +174,33 @@ def changes(account: Account, cursor: int = 0, **params: Any) -> tuple[list[dict
 
 def cursor_now(account: Account) -> int:
     return account.http.get("/v1/account").json()["change_cursor"]
+
+
+def postgres_url() -> str | None:
+    url = os.environ.get("FIELDTECH_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run the server tests on PostgreSQL: source .ci/postgres.sh")
+        pytest.skip("FIELDTECH_TEST_POSTGRES_URL is not set (see .ci/postgres.sh)")
+    return url
+
+
+@contextmanager
+def fresh_database(backend: str, directory: Path) -> Iterator[str]:
+    """A new, empty database of this backend (a SQLite file in `directory`); dropped after."""
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / 'cloud.sqlite3'}"
+        return
+    base = make_url(postgres_url())
+    name = f"ft_test_{uuid.uuid4().hex[:12]}"  # a fresh database per run
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

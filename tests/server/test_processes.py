@@ -18,8 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import fresh_database
-from server_helpers import PASSWORD, new_serial
+from server_helpers import PASSWORD, fresh_database, new_serial
 
 from fieldtech.domain.plans import Tier
 from fieldtech.server.accounts import create_account
