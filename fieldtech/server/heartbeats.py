@@ -29,7 +29,7 @@ from fieldtech.server.tables import (
     DeviceStatusRow,
     DeviceTokenRow,
 )
-from fieldtech.server.views import device_status_json, iso
+from fieldtech.server.views import device_status_json, iso, naive_utc
 
 
 def report_digest(report: HeartbeatIn) -> str:
@@ -42,7 +42,7 @@ def report_digest(report: HeartbeatIn) -> str:
     if "running" in fields:
         seen["running"] = report.running.zone if report.running else None
     if "rain_delay_until" in fields:
-        seen["rain_delay_until"] = iso(remote_commands.naive_utc(report.rain_delay_until))
+        seen["rain_delay_until"] = iso(naive_utc(report.rain_delay_until))
     if report.firmware is not None:
         seen["firmware"] = report.firmware
     if report.faults is not None:
@@ -178,7 +178,7 @@ def _apply(
         if old_zone != new_zone:  # the countdown alone is not news
             st.running = report.running.model_dump() if report.running else None
     if "rain_delay_until" in fields:
-        st.rain_delay_until = remote_commands.naive_utc(report.rain_delay_until)
+        st.rain_delay_until = naive_utc(report.rain_delay_until)
     if report.firmware is not None:
         st.firmware = report.firmware
     applied_before = st.applied_revision

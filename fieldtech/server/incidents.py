@@ -112,7 +112,7 @@ def in_maintenance(
 
 
 def open_incident(
-    s: Session, ctx: Context, subject: str, kind: IncidentKind, zone: int | None = None
+    s: Session, subject: str, kind: IncidentKind, zone: int | None = None
 ) -> IncidentRow | None:
     return s.scalars(
         select(IncidentRow).where(
@@ -140,7 +140,7 @@ def raise_incident(
     window suppressed it (audited) or when it is open and `repeat` is off."""
     subject = controller.id if controller else customer.id
     now = ctx.now
-    found = open_incident(s, ctx, subject, kind, zone)
+    found = open_incident(s, subject, kind, zone)
     if found is not None:
         if not repeat:
             return None
@@ -223,7 +223,7 @@ def recover(
     s: Session, ctx: Context, subject: str, kind: IncidentKind, zone: int | None = None
 ) -> IncidentRow | None:
     """The problem went away: its open incident (if any) resolves on its own."""
-    found = open_incident(s, ctx, subject, kind, zone)
+    found = open_incident(s, subject, kind, zone)
     if found is not None:
         resolve(s, ctx, found)
     return found

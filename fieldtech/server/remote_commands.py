@@ -4,7 +4,7 @@ finished by the device's report, expired by the sweeper. Call inside `Database.w
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -162,10 +162,3 @@ def record_results(
         row = rows.pop(command_id, None)
         if row is not None:
             finish(s, ctx, row, "done" if ok else "failed", message)
-
-
-def naive_utc(moment: datetime | None) -> datetime | None:
-    """An ISO time from a device or a person (may carry a zone) as the naive UTC we store."""
-    if moment is None or moment.tzinfo is None:
-        return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)

@@ -104,7 +104,7 @@ def _declare_offline(s: Session, ctx: Context, controller_id: str) -> None:
     s.refresh(st)
     customer = s.get_one(CustomerRow, controller.customer_id)
     log_change(s, ctx, "device_state", controller_id, "upsert", device_state_json(st))
-    if incidents.open_incident(s, ctx, customer.id, IncidentKind.SITE_OFFLINE):
+    if incidents.open_incident(s, customer.id, IncidentKind.SITE_OFFLINE):
         return  # counted in the site's incident
     paired = paired_controllers(s, customer.id)
     down = s.scalar(

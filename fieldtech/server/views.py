@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fieldtech.server.status import controller_state
@@ -16,6 +16,13 @@ from fieldtech.server.tables import (
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") + "Z" if value else None
+
+
+def naive_utc(moment: datetime | None) -> datetime | None:
+    """A time from a device or a person (it may carry a zone) as the naive UTC we store."""
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def etag(revision: int) -> str:

@@ -17,9 +17,9 @@ from fieldtech.server.api.common import context
 from fieldtech.server.auth import Staff, State
 from fieldtech.server.journal import Context, audit
 from fieldtech.server.problems import Problem, ProblemType, not_found, validation
-from fieldtech.server.remote_commands import naive_utc
 from fieldtech.server.schemas import AssignIn, NoteIn, SnoozeIn
 from fieldtech.server.tables import IncidentRow, UserRow
+from fieldtech.server.views import naive_utc
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 

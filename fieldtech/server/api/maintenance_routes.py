@@ -16,10 +16,9 @@ from fieldtech.server.api.common import context
 from fieldtech.server.auth import Staff, State
 from fieldtech.server.journal import audit
 from fieldtech.server.problems import not_found, validation
-from fieldtech.server.remote_commands import naive_utc
 from fieldtech.server.schemas import MaintenanceIn, ServiceSettingsIn
 from fieldtech.server.tables import MaintenanceWindowRow, ServiceSettingsRow
-from fieldtech.server.views import iso
+from fieldtech.server.views import iso, naive_utc
 
 router = APIRouter(prefix="/v1", tags=["incidents"])
 
