@@ -379,10 +379,18 @@ class FieldtechApp(KeysInOrder, App):
         self.push_screen(PlansScreen(customer_id))
 
     def action_triage(self) -> None:
+        """The one triage screen, built on first use and kept: opening it again is instant."""
         from fieldtech.screens.triage import TriageScreen
 
-        if not isinstance(self.screen, TriageScreen):
-            self.push_screen(TriageScreen())
+        if not self.is_screen_installed("triage"):
+            self.install_screen(TriageScreen(), "triage")
+        screen = self.get_screen("triage")
+        if self.screen is not screen:
+            if screen in self.screen_stack:  # under a controller opened from it: back to it
+                while self.screen is not screen:
+                    self.pop_screen()
+            else:
+                self.push_screen(screen)
 
     def action_login(self) -> None:
         from fieldtech.screens.login import LoginScreen
@@ -416,8 +424,11 @@ class FieldtechApp(KeysInOrder, App):
         link, pause = self.link, 0.0
         while self.is_running:
             time.sleep(pause)
-            if not link.connected or link.busy or link.state is LinkState.SIGN_IN:
+            if not link.connected or link.state is LinkState.SIGN_IN:
                 pause = 1.0
+                continue
+            if link.busy:  # a sync is pulling already: look again as soon as it is done
+                pause = 0.05
                 continue
             started = time.monotonic()
             try:
@@ -438,8 +449,9 @@ class FieldtechApp(KeysInOrder, App):
                     self.call_from_thread(self._sync, False)
                 except RuntimeError:  # the app has stopped
                     return
-            # A cloud without long-polls answers at once: never poll faster than this.
-            pause = max(0.0, MIN_WATCH_GAP_S - (time.monotonic() - started))
+                pause = 0.0
+            else:  # a cloud without long-polls answers at once: never poll faster than this
+                pause = max(0.0, MIN_WATCH_GAP_S - (time.monotonic() - started))
 
     def _periodic_sync(self) -> None:
         link = self.link

@@ -109,8 +109,8 @@ class Membership(StrEnum):
 MEMBERSHIP_PROMISES: dict[Membership, str] = {
     Membership.NONE: "Best effort",
     Membership.STANDARD: "Business hours",
-    Membership.ESSENTIALS: "24/7 basic support, 60-min response",
-    Membership.PRIORITY: "1-hour urgent response, same-day on site",
+    Membership.ESSENTIALS: "24/7 basic support, 30-min response",
+    Membership.PRIORITY: "30-min response, 1-hour urgent, same-day on site",
     Membership.PROACTIVE: "Priority + device monitoring + visits",
 }
 ANNUAL_BILLING_DISCOUNT = 0.10

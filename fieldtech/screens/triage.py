@@ -69,8 +69,10 @@ class TriageScreen(EditFlows):
         return self.query_one("#triage-list", TriageList)
 
     def on_mount(self) -> None:
-        self.reload()
         self.set_interval(TICK_S, self._tick)
+
+    def on_screen_resume(self) -> None:
+        self.reload()  # shown again (it is kept between visits): read what came meanwhile
 
     def _tick(self) -> None:
         if self.app.screen is self:  # only what is on screen repaints
