@@ -37,3 +37,35 @@ def test_help_lists_commands() -> None:
     assert result.returncode == 0
     for command in ("demo", "seed"):
         assert command in result.stdout
+
+
+def test_triage_prints_the_most_urgent_first_and_exits_3_while_one_is_overdue(
+        tmp_path: Path) -> None:
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    assert run("--data-dir", str(tmp_path), "seed", "--customers", "5",
+               "--controllers", "10").returncode == 0
+    now = datetime.now(UTC)
+    with Store(tmp_path / "fieldtech.db") as s:
+        rows = [r for r in s.fleet_rows() if r.controller_id]
+
+        def incident(n: int, due: timedelta, state: str = "open") -> dict:
+            return {"entity": "incident", "id": f"i{n}", "op": "upsert", "data": {
+                "id": f"i{n}", "controller_id": rows[n].controller_id, "kind": "offline",
+                "severity": "warning", "state": state, "opened_at": now.isoformat(),
+                "response_due_at": (now + due).isoformat(), "membership": "priority"}}
+        s.apply_changes([incident(0, timedelta(hours=2)), incident(1, timedelta(minutes=10))],
+                        1)
+    calm = run("--data-dir", str(tmp_path), "triage", "--no-sync", "--json")
+    assert calm.returncode == 0, calm.stderr
+    listed = [json.loads(line) for line in calm.stdout.splitlines()]
+    assert [i["id"] for i in listed] == ["i1", "i0"]  # due first, first
+    assert listed[0]["controller"] == rows[1].name and not listed[0]["breaching"]
+
+    with Store(tmp_path / "fieldtech.db") as s:
+        s.apply_changes([incident(2, timedelta(minutes=-3))], 2)
+    late = run("--data-dir", str(tmp_path), "triage", "--no-sync")
+    assert late.returncode == 3
+    assert late.stdout.splitlines()[0].split()[0].startswith("-")
+    assert "3 open, 1 breaching." in late.stderr
