@@ -63,6 +63,15 @@ from fieldtech.screens.services import FieldtechScreen
 from fieldtech.screens.topbar import TopBar
 
 
+def _more_of(new: DeviceInfo, known: DeviceInfo) -> DeviceInfo:
+    """`new`, with what `known` said of the same device where `new` says nothing (a subnet
+    probe finds an address; an earlier identify knew its serial, model and firmware)."""
+    missing = {f: getattr(known, f) for f in ("model", "serial", "firmware", "zone_count", "mac",
+                                              "name")
+               if getattr(new, f) is None and getattr(known, f) is not None}
+    return replace(new, **missing) if missing else new
+
+
 def device_key(device: DeviceInfo) -> str:
     """One row per device, however it was found ("http://127.0.0.1:80" = "127.0.0.1:80")."""
     return device.address.removeprefix("http://")
@@ -176,6 +185,8 @@ class OnsiteScreen(FieldtechScreen):
     def add_device(self, device: DeviceInfo, found_by: str) -> None:
         key = device_key(device)
         table = self.query_one("#onsite-devices", DataTable)
+        if (known := self.devices.get(key)) is not None:
+            device = _more_of(device, known)  # a probe knows less than an identify did
         self.devices[key] = device
         self.found_by.setdefault(key, found_by or "typed")
         if key in table.rows:

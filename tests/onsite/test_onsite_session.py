@@ -83,3 +83,19 @@ async def test_a_push_says_what_the_opensprinkler_changed(app: FieldtechApp,
         await pilot.press("p", "y")
         await until(pilot, lambda: "Pushed" in panel(app), what="pushed")
         assert "stored as 'Back/yard 'A''" in panel(app)
+
+
+async def test_a_subnet_probe_does_not_forget_what_an_identify_found(
+        app: FieldtechApp, sim: Simulator) -> None:
+    device = sim.of_kind("opensprinkler")[0]
+    port = device.address.rsplit(":", 1)[1]
+    async with app.run_test(size=SIZE_ONSITE) as pilot:
+        await pilot.press("o", "a", "ctrl+s")  # typed, with its password: identified
+        await until(pilot, lambda: (row_of(app, device.address) or ["", "", ""])[2]
+                    == device.serial, what="identified")
+        await pilot.press("n")
+        app.screen.query_one("#in-subnet", Input).value = "127.0.0.1/32"
+        app.screen.query_one("#in-ports", Input).value = port
+        await pilot.press("ctrl+s", "y")
+        await until(pilot, lambda: "Subnet probe done" in panel(app), what="probed")
+        assert row_of(app, device.address)[2] == device.serial  # not back to "?"
