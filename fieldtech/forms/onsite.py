@@ -6,6 +6,7 @@ errors next to the fields and the on-site screen runs the step in a worker.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,21 +131,30 @@ def parse_zones(text: str, zone_count: int) -> list[int]:
     return zones
 
 
-def wifi_form(port: str) -> tuple[list[Field], Builder]:
-    fields = [
-        Field("port", "Serial port", port, hint="the controller's USB cable, e.g. /dev/ttyUSB0"),
-        Field("ssid", "Wi-Fi network", ""),
-        Field("password", "Wi-Fi password", "", "password"),
-    ]
+def wifi_form(port: str, networks: Sequence[Any] = ()) -> tuple[list[Field], Builder]:
+    """Port, network and password. `networks` (what the controller's scan found, strongest
+    first) become a list to pick from; a hidden network is typed under it."""
+    fields = [Field("port", "Serial port", port,
+                    hint="the controller's USB cable, e.g. /dev/ttyUSB0")]
+    if networks:
+        options = [(f"{n.ssid}  ({n.rssi} dBm{', open' if not n.secured else ''})", n.ssid)
+                   for n in networks] + [("Another network (type it below)", "")]
+        fields += [Field("ssid", "Wi-Fi network", networks[0].ssid, "select", options=options),
+                   Field("typed", "Or its name", "", hint="a hidden network, not in the list")]
+    else:
+        fields.append(Field("ssid", "Wi-Fi network", ""))
+    fields.append(Field("password", "Wi-Fi password", "", "password"))
 
     def build(v: dict[str, Any]) -> tuple[WifiSetup | None, list[FieldError]]:
         errors = []
+        ssid = v["ssid"] or v.get("typed", "")
         if not v["port"]:
             errors.append(FieldError("port", "Which serial port is the controller on?"))
-        if not v["ssid"]:
-            errors.append(FieldError("ssid", "Type the network name (SSID)."))
+        if not ssid:
+            errors.append(FieldError("typed" if networks else "ssid",
+                                     "Type the network name (SSID)."))
         if errors:
             return None, errors
-        return WifiSetup(v["port"], v["ssid"], v["password"]), []
+        return WifiSetup(v["port"], ssid, v["password"]), []
 
     return fields, build

@@ -661,8 +661,28 @@ class OnsiteScreen(FieldtechScreen):
             key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         port = key if key and self.devices[key].transport == "serial" else ""
         port = port or next(iter(self._port_names()), "")
-        self._form("Set Wi-Fi over the serial cable (Improv)", wifi_form(port), self._set_wifi,
-                   "Set Wi-Fi")
+        if not port:
+            self._form("Set Wi-Fi over the serial cable (Improv)", wifi_form(port),
+                       self._set_wifi, "Set Wi-Fi")
+            return
+        self._scan_then_ask(port)
+
+    @work(exclusive=True, group="wifi", exit_on_error=False)
+    async def _scan_then_ask(self, port: str) -> None:
+        """The networks the controller sees, to pick from (a scan takes a few seconds)."""
+        self.show_panel(f"Asking the controller on {escape(port)} which Wi-Fi networks it "
+                        "sees…")
+        networks: list[Any] = []
+        try:
+            async with ImprovClient(port) as improv:
+                networks = await improv.scan_networks()
+        except FieldtechError as exc:  # still set Wi-Fi by typing the network's name
+            self.show_panel(f"No scan: {escape(str(exc))} Type the network's name.")
+        else:
+            self.show_panel(f"The controller sees {len(networks)} network"
+                            f"{'s' if len(networks) != 1 else ''}.")
+        self._form("Set Wi-Fi over the serial cable (Improv)", wifi_form(port, networks),
+                   self._set_wifi, "Set Wi-Fi")
 
     @work(exclusive=True, group="wifi", exit_on_error=False)
     async def _set_wifi(self, setup: WifiSetup) -> None:

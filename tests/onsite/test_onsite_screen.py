@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import Input, OptionList, Select, Static
 
 from fieldtech.app import FieldtechApp
 from fieldtech.controller_link import DeviceConfig, DeviceInfo, diff_config, open_link
@@ -182,17 +182,19 @@ async def test_typed_opensprinkler_address_with_a_wrong_password_asks_again(
 async def test_wifi_over_the_cable_reports_errors_and_never_shows_the_password(
         app: FieldtechApp, sim: Simulator) -> None:
     async with app.run_test(size=SIZE_ONSITE) as pilot:
-        await pilot.press("o", "w")
-        assert isinstance(app.screen, FormScreen)
+        await pilot.press("o", "w")  # the controller is asked which networks it sees first
+        await until(pilot, lambda: isinstance(app.screen, FormScreen), what="Wi-Fi form")
         assert app.screen.query_one("#in-port", Input).value == sim.serial_path
-        app.screen.query_one("#in-ssid", Input).value = "Site-WiFi"
+        picker = app.screen.query_one("#in-ssid", Select)
+        assert picker.value == "Site-WiFi"  # the strongest network the scan found
+        assert "Guest" in [value for _label, value in picker._options]
         app.screen.query_one("#in-password", Input).value = "short"  # the device refuses it
         await pilot.press("ctrl+s")
         await until(pilot, lambda: "Wi-Fi not set" in panel(app), what="Improv error")
         assert "could not join" in panel(app)
 
         await pilot.press("w")
-        app.screen.query_one("#in-ssid", Input).value = "Site-WiFi"
+        await until(pilot, lambda: isinstance(app.screen, FormScreen), what="Wi-Fi form")
         app.screen.query_one("#in-password", Input).value = "correct horse battery"
         await pilot.press("ctrl+s")
         await until(pilot, lambda: "joined" in panel(app), what="provisioned")
