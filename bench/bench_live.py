@@ -28,13 +28,21 @@ PASSWORD = "correct horse battery"
 
 
 class LiveRig:
-    def __init__(self, directory: Path, heartbeat_s: float = 30.0):
+    def __init__(self, directory: Path, heartbeat_s: float | None = 30.0,
+                 cloud_heartbeat_s: int | None = None, sweep_every: float | None = None):
         self.directory = directory
-        self.heartbeat_s = heartbeat_s  # faults are reported at once, not at the next beat
+        # The device's own period (faults are reported at once anyway); None: the cloud's.
+        self.heartbeat_s = heartbeat_s
+        self.cloud_heartbeat_s, self.sweep_every = cloud_heartbeat_s, sweep_every
 
     async def __aenter__(self) -> LiveRig:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.server = EmbeddedServer(f"sqlite:///{self.directory / 'cloud.sqlite3'}").start()
+        state = self.server.app.state.server
+        if self.cloud_heartbeat_s:  # a short period, to measure offline detection quickly
+            state.heartbeat_s = self.cloud_heartbeat_s
+        if self.sweep_every:
+            state.sweep_every = self.sweep_every
         email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
         create_account(self.server.db, email=email, password=PASSWORD, name="Bench Irrigation",
                        tier=Tier.GOLD)
@@ -97,6 +105,16 @@ class LiveRig:
         self.device.cloud.inject_fault(kind, zone=zone)
         await self._until(lambda: self._rows() > before, 30)
         await self.pilot.pause()  # and painted: the frame after the list changed
+        return time.perf_counter() - started
+
+    async def offline_to_row(self) -> float:
+        """Seconds from the device's heartbeats stopping to "Offline" in the triage list."""
+        started = time.perf_counter()
+        self.device.cloud.go_offline()
+        await self._until(lambda: any("Offline" in "".join(t for t, _ in self.app.screen.table
+                                                           .line_parts(i, 78))
+                                      for i in range(max(0, self._rows()))), 600)
+        await self.pilot.pause()
         return time.perf_counter() - started
 
     async def recover_and_settle(self) -> None:

@@ -111,6 +111,25 @@ async def fault_to_painted(args: argparse.Namespace, work: Path) -> None:
               f"(budget ≤ 2 s; heartbeat every {rig.heartbeat_s:.0f} s)")
 
 
+async def offline_detection(args: argparse.Namespace, work: Path) -> None:
+    """At a short period (the cloud tells the device to beat every `--offline-period` s), time
+    from the last heartbeat to "offline" in the second client's list; the rule is the same at
+    the default 30 s (three missed heartbeats, then the next sweep)."""
+    from bench_live import LiveRig
+
+    period = args.offline_period
+    async with LiveRig(work / "offline", heartbeat_s=None, cloud_heartbeat_s=period,
+                       sweep_every=period / 4) as rig:
+        await asyncio.sleep(period * 2)  # a few heartbeats at the cloud's period first
+        took = await rig.offline_to_row()
+    from fieldtech.domain.incidents import HEARTBEAT_S, MISSED_BEATS
+
+    print(f"offline declared and painted {took:.1f} s after the heartbeats stopped at a "
+          f"{period} s period ({MISSED_BEATS} missed + the sweep: {MISSED_BEATS * period} s "
+          f"+ ≤{period / 4:.1f} s); at the default {HEARTBEAT_S} s that rule gives ≤ "
+          f"{MISSED_BEATS * HEARTBEAT_S + 10} s (budget ≤ 120 s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--controllers", type=int, default=10_000)
@@ -118,6 +137,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--idle", type=float, default=60.0)
     parser.add_argument("--faults", type=int, default=20)
+    parser.add_argument("--offline-period", type=int, default=2)
     parser.add_argument("--skip-screen", action="store_true")
     parser.add_argument("--skip-live", action="store_true")
     args = parser.parse_args()
@@ -127,6 +147,7 @@ def main() -> None:
             screen_budgets(args, work)
         if not args.skip_live:
             asyncio.run(fault_to_painted(args, work))
+            asyncio.run(offline_detection(args, work))
     finally:
         for term in list(LIVE):
             term.close()
