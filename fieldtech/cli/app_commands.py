@@ -157,11 +157,10 @@ def run_seed(args: argparse.Namespace) -> int:
 
     from fieldtech.offline_store import Store
     from fieldtech.offline_store.paths import data_dir, store_path
-    from fieldtech.offline_store.seed import seed_store
+    from fieldtech.offline_store.seed import seed_count_error, seed_store
 
-    if args.customers < 1 or args.controllers < 1:
-        print("fieldtech seed: --customers and --controllers must be at least 1.",
-              file=sys.stderr)
+    if problem := seed_count_error(args.customers, args.controllers):
+        print(f"fieldtech seed: {problem}", file=sys.stderr)
         return 2
     path = store_path(data_dir(args.data_dir))
     with Store(path) as store:

@@ -12,6 +12,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Self
 
+from fieldtech.domain import limits as L
+from fieldtech.domain.errors import FieldError, ValidationError
 from fieldtech.domain.plans import CustomerPlan, Membership, SelfManagement, Tier, TierLimits
 
 
@@ -148,6 +150,7 @@ class ControllerConfig:
 
     @classmethod
     def default_for(cls, zone_count: int) -> Self:
+        check_zone_count(zone_count)
         return cls(zones=[Zone(number=n, name=f"Zone {n}") for n in range(1, zone_count + 1)])
 
 
@@ -242,6 +245,7 @@ class Controller:
 
     def copy_config_from(self, other: Controller) -> Controller:
         """This controller with `other`'s zones and programs, cut or padded to our zone count."""
+        check_zone_count(self.zone_count)
         cfg = ControllerConfig.from_dict(other.config.to_dict())
         zones = [z for z in cfg.zones if z.number <= self.zone_count]
         have = {z.number for z in zones}
@@ -254,6 +258,23 @@ class Controller:
         for p in cfg.programs:
             p.zone_minutes = {k: v for k, v in p.zone_minutes.items() if k <= self.zone_count}
         return replace(self, config=replace(cfg, zones=zones))
+
+
+def zone_count_error(zone_count: object) -> FieldError | None:
+    """Why `zone_count` cannot size a controller, or None. Checked before any zone is built:
+    99999999999 zones would otherwise fill the memory before any check ran."""
+    if isinstance(zone_count, bool) or not isinstance(zone_count, int):
+        return FieldError("zone_count", "Enter a whole number.")
+    if not L.ZONES_MIN <= zone_count <= L.ZONES_MAX:
+        return FieldError("zone_count", f"Must be between {L.ZONES_MIN} and {L.ZONES_MAX} "
+                          f"zones ({zone_count} given).")
+    return None
+
+
+def check_zone_count(zone_count: object) -> None:
+    """Raise ValidationError unless `zone_count` is a controller's possible zone count."""
+    if error := zone_count_error(zone_count):
+        raise ValidationError([error])
 
 
 def _with_id(program: Any, index: int) -> Any:

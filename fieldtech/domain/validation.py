@@ -19,6 +19,7 @@ from fieldtech.domain.models import (
     Program,
     ScheduleKind,
     Zone,
+    zone_count_error,
 )
 
 _TIMEZONES: set[str] | None = None
@@ -219,7 +220,8 @@ def validate_controller(c: Controller) -> list[FieldError]:
         e.append(FieldError("model", f"Enter the model (1–{L.NAME_MAX} characters)."))
     elif message := control_character_error(c.model):
         e.append(FieldError("model", message))
-    zones_ok = _int(e, "zone_count", c.zone_count, L.ZONES_MIN, L.ZONES_MAX, " zones")
+    zone_error = zone_count_error(c.zone_count)
+    e += [zone_error] if zone_error else []
     if c.serial is not None:
         if not isinstance(c.serial, str):
             e.append(FieldError("serial", "Enter the serial number as text."))
@@ -231,7 +233,7 @@ def validate_controller(c: Controller) -> list[FieldError]:
         e.append(FieldError("timezone", "Use a time zone name such as Europe/Paris or UTC."))
     _text(e, "location", c.location)
     _text(e, "notes", c.notes)
-    if zones_ok:
+    if zone_error is None:
         e += validate_config(c.config, c.zone_count)
     return e
 

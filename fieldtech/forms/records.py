@@ -20,6 +20,7 @@ from fieldtech.domain.models import (
     ScheduleKind,
     Zone,
     new_id,
+    zone_count_error,
 )
 from fieldtech.domain.plans import CustomerPlan, Membership, SelfManagement
 from fieldtech.domain.validation import (
@@ -103,7 +104,7 @@ def controller_form(controller: Controller) -> tuple[list[Field], Builder]:
     def build(v: dict[str, Any]) -> tuple[Controller, list[FieldError]]:
         v["serial"] = normalize_serial(v["serial"]) or None
         c = replace(controller, **v)
-        if isinstance(c.zone_count, int) and c.zone_count != controller.zone_count:
+        if zone_count_error(c.zone_count) is None and c.zone_count != controller.zone_count:
             c = c.copy_config_from(controller)  # zones cut or added to the new count
         return c, validate_controller(c)
 

@@ -27,7 +27,12 @@ def test_seed_then_refuse_to_seed_again(tmp_path: Path) -> None:
 
 def test_seed_rejects_nonsense(tmp_path: Path) -> None:
     result = run("--data-dir", str(tmp_path), "seed", "--controllers", "0")
-    assert result.returncode == 2 and "at least 1" in result.stderr
+    assert result.returncode == 2 and "between 1 and 100,000" in result.stderr
+    # A count that sizes the account is refused before anything is generated (issue 12).
+    result = run("--data-dir", str(tmp_path), "seed", "--customers", "99999999999")
+    assert result.returncode == 2 and "between 1 and 100,000" in result.stderr
+    assert not (tmp_path / "fieldtech.db").exists() or Store(
+        tmp_path / "fieldtech.db").counts() == (0, 0)
     result = run("--data-dir", str(tmp_path), "seed", "--controllers", "many")
     assert result.returncode == 2 and "invalid int" in result.stderr
 
