@@ -231,7 +231,7 @@ class FieldtechApp(KeysInOrder, App):
         fleet.loaded(rows, index, recent)
         for screen in self.screen_stack:
             if isinstance(screen, FleetScreen):
-                screen.show_rows(keep=keep or fleet.current)
+                screen.show_rows(keep=keep)
         self.services.header.set(header)
 
     # -- routing ------------------------------------------------------------------------------

@@ -80,6 +80,15 @@ class FleetList(CursorList):
         kind, i = self._lines[self.cursor]
         return self.rows[i], kind == CUSTOMER
 
+    @property
+    def current_id(self) -> str | None:
+        """The id of the record under the cursor: a controller's, or a customer line's."""
+        current = self.current
+        if current is None:
+            return None
+        row, is_customer = current
+        return row.customer_id if is_customer or not row.controller_id else row.controller_id
+
     def action_select(self) -> None:
         current = self.current
         if current is not None:

@@ -18,6 +18,12 @@ def error_of(app: FieldtechApp, name: str) -> str:
     return str(app.screen.query_one(f"#err-{name}", Static).render())
 
 
+def under_cursor(app: FieldtechApp) -> str:
+    """The fleet's line under the cursor: a controller's id, or a customer line's."""
+    row, is_customer = app.screen.fleet_list.current
+    return row.customer_id if is_customer else row.controller_id
+
+
 async def open_controller(pilot, app: FieldtechApp, index: int = 4) -> str:
     await settle(pilot)
     controller_id = app.rows[index].controller_id
@@ -48,3 +54,36 @@ async def test_a_huge_zone_count_is_refused_under_its_field_at_once(app: Fieldte
         await pilot.press("ctrl+s")
         assert isinstance(app.screen, FormScreen)
         assert "between 1 and 200" in error_of(app, "zone_count")
+
+
+async def test_a_reload_keeps_the_fleet_cursor_on_the_new_customer(app: FieldtechApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        opened = await open_controller(pilot, app, index=20)  # "the last controller opened"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert under_cursor(app) == opened  # back on the one just opened
+        await pilot.press("n")
+        set_input(app, "name", "Aardvark New")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        customer = next(k for k in app.store.customers() if k.name == "Aardvark New")
+        assert under_cursor(app) == customer.id
+
+        app.load_fleet()  # what a sync (S, or the background one) does when records changed
+        await settle(pilot)
+        assert under_cursor(app) == customer.id
+        await pilot.press("c")
+        assert isinstance(app.screen, FormScreen)
+        assert "Aardvark New" in app.screen.title_text
+
+
+async def test_a_reload_keeps_the_cursor_where_the_person_moved_it(app: FieldtechApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await open_controller(pilot, app, index=3)
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("down", "down", "down")
+        here = under_cursor(app)
+        app.load_fleet()
+        await settle(pilot)
+        assert under_cursor(app) == here
