@@ -148,6 +148,20 @@ class ControllerConfig:
     def zone(self, number: int) -> Zone | None:
         return next((z for z in self.zones if z.number == number), None)
 
+    def configuration_only(self) -> ControllerConfig:
+        """Without the site's state of the moment (a rain delay, zone suspensions): what a
+        template or a copy carries to another controller."""
+        return replace(self, rain_delay_until=None,
+                       zones=[replace(z, suspended_until=None) for z in self.zones])
+
+    def keeping_state_of(self, current: ControllerConfig) -> ControllerConfig:
+        """This configuration with `current`'s rain delay and zone suspensions (by number):
+        applying a template or a copy never starts or ends one."""
+        suspended = {z.number: z.suspended_until for z in current.zones}
+        return replace(self, rain_delay_until=current.rain_delay_until,
+                       zones=[replace(z, suspended_until=suspended.get(z.number))
+                              for z in self.zones])
+
     @classmethod
     def default_for(cls, zone_count: int) -> Self:
         check_zone_count(zone_count)
@@ -244,7 +258,8 @@ class Controller:
         return cls(**d)
 
     def copy_config_from(self, other: Controller) -> Controller:
-        """This controller with `other`'s zones and programs, cut or padded to our zone count."""
+        """This controller with `other`'s zones and programs, cut or padded to our zone count;
+        our own rain delay and zone suspensions stay (they are not configuration)."""
         check_zone_count(self.zone_count)
         cfg = ControllerConfig.from_dict(other.config.to_dict())
         zones = [z for z in cfg.zones if z.number <= self.zone_count]
@@ -257,7 +272,7 @@ class Controller:
         zones.sort(key=lambda z: z.number)
         for p in cfg.programs:
             p.zone_minutes = {k: v for k, v in p.zone_minutes.items() if k <= self.zone_count}
-        return replace(self, config=replace(cfg, zones=zones))
+        return replace(self, config=replace(cfg, zones=zones).keeping_state_of(self.config))
 
 
 def zone_count_error(zone_count: object) -> FieldError | None:

@@ -5,12 +5,14 @@ Only domain calls here (no I/O): a builder returns (record, errors) and the dial
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from fieldtech.domain import limits as L
-from fieldtech.domain.errors import FieldError
+from fieldtech.domain.errors import FieldError, ValidationError
 from fieldtech.domain.models import (
     WEEKDAY_NAMES,
     Controller,
@@ -31,6 +33,7 @@ from fieldtech.domain.validation import (
     validate_zone,
 )
 from fieldtech.forms.fields import Builder, Field
+from fieldtech.services import config_files
 
 
 def zone_form(zone: Zone, zone_count: int) -> tuple[list[Field], Builder]:
@@ -175,6 +178,50 @@ def path_form(label: str, default: str) -> tuple[list[Field], Builder]:
         return v["path"], []
 
     return fields, build
+
+
+def file_form(label: str, default: str, folder: Path,
+              hint: str = "a name, or a path") -> tuple[list[Field], Builder]:
+    """A file to write: a bare name goes into `folder` with `.toml`; a path is a path."""
+    fields = [Field("path", label, default, hint=hint)]
+
+    def build(v: dict[str, Any]) -> tuple[Path | None, list[FieldError]]:
+        if not v["path"].strip():
+            return None, [FieldError("path", "Enter a name or a file path.")]
+        return config_files.resolve_file(v["path"], folder), []
+
+    return fields, build
+
+
+def config_file_form(form: tuple[list[Field], Builder], folder: Path,
+                     read: Callable[[Path], ControllerConfig]) -> tuple[list[Field], Builder]:
+    """`form` (one "path" field), whose file must also read as a valid configuration: what
+    is wrong with it shows under the field, so a path is fixed, not typed again. Builds
+    (path, configuration)."""
+    fields, build = form
+
+    def checked(v: dict[str, Any]) -> tuple[tuple[Path, ControllerConfig] | None,
+                                            list[FieldError]]:
+        typed, errors = build(v)
+        if errors:
+            return None, errors
+        path = config_files.resolve_file(str(typed), folder)
+        try:
+            return (path, read(path)), []
+        except ValidationError as exc:
+            return None, [FieldError("path", "Nothing changed:\n" + error_lines(exc.errors))]
+        except OSError as exc:
+            return None, [FieldError("path", f"Could not read {path}: {exc.strerror or exc}.")]
+
+    return fields, checked
+
+
+def error_lines(errors: list[FieldError], most: int = 6) -> str:
+    """One line per problem, the field first; the rest counted, not silently dropped."""
+    lines = [f"• {e.field or 'file'}: {e.message}" for e in errors[:most]]
+    if len(errors) > most:
+        lines.append(f"… and {len(errors) - most} more.")
+    return "\n".join(lines)
 
 
 def _iso(d: date | None) -> str:

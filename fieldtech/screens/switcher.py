@@ -136,6 +136,7 @@ class Switcher(Vertical):
         super().__init__(id=id, classes=f"dialog {classes or ''}".strip())
         self.shortcuts: Shortcuts = []
         self.finder = False
+        self.purpose: tuple[str, str] | None = None  # (title, what Enter does) if not opening
         self._picked: Picked | None = None
         self._return_focus: Widget | None = None
 
@@ -150,16 +151,19 @@ class Switcher(Vertical):
     def is_open(self) -> bool:
         return self._picked is not None
 
-    def open(self, shortcuts: Shortcuts, picked: Picked, finder: bool = False) -> None:
-        """Show the switcher (or, with `finder`, the finder); `picked` gets the choice."""
+    def open(self, shortcuts: Shortcuts, picked: Picked, finder: bool = False,
+             purpose: tuple[str, str] | None = None) -> None:
+        """Show the switcher (or, with `finder`, the finder); `picked` gets the choice.
+        `purpose`: (title, what Enter does) when the choice is not opened, e.g. a copy source."""
         self.shortcuts, self.finder, self._picked = shortcuts, finder, picked
+        self.purpose = purpose
         box = self.query_one("#finder-input", SearchBox)
         box.shortcuts = 0 if finder else len(shortcuts)
         with self.app.batch_update():
             if box.value:
                 box.value = ""  # posts Changed: the results hide again
-            self.query_one("#switcher-title", TextBox).update(
-                "Find a controller" if finder else "Switch to…")
+            title = purpose[0] if purpose else "Find a controller" if finder else "Switch to…"
+            self.query_one("#switcher-title", TextBox).update(escape(title))
             self.query_one("#finder-hint", TextBox).update(self._hint())
             items = self.query_one("#switcher-items", Static)
             items.update(self._shortcut_text())
@@ -192,7 +196,8 @@ class Switcher(Vertical):
 
     def _hint(self) -> str:
         if self.finder:
-            return "Type to search · ↑↓ choose · Enter open · Esc cancel"
+            verb = self.purpose[1] if self.purpose else "open"
+            return f"Type to search · ↑↓ choose · Enter {verb} · Esc cancel"
         return "1–9 open · or type to search every controller · Esc cancel"
 
     def _shortcut_text(self) -> str:
@@ -258,13 +263,16 @@ class Switcher(Vertical):
 class SwitcherScreen(ModalScreen[str | None]):
     """The switcher as a modal dialog; dismisses with the chosen controller id (or None)."""
 
-    def __init__(self, shortcuts: Shortcuts, finder: bool = False):
+    def __init__(self, shortcuts: Shortcuts, finder: bool = False,
+                 purpose: tuple[str, str] | None = None):
         super().__init__()
         self.shortcuts = shortcuts
         self.finder = finder
+        self.purpose = purpose
 
     def compose(self) -> ComposeResult:
         yield Switcher()
 
     def on_mount(self) -> None:
-        self.query_one(Switcher).open(self.shortcuts, self.dismiss, finder=self.finder)
+        self.query_one(Switcher).open(self.shortcuts, self.dismiss, finder=self.finder,
+                                      purpose=self.purpose)

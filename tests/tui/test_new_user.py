@@ -87,3 +87,112 @@ async def test_a_reload_keeps_the_cursor_where_the_person_moved_it(app: Fieldtec
         app.load_fleet()
         await settle(pilot)
         assert under_cursor(app) == here
+
+
+def _messages(app: FieldtechApp) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def save_template(pilot, app: FieldtechApp, index: int, name: str) -> str:
+    """Open the controller at `index`, press T and save it as `name`; the file's text."""
+    await open_controller(pilot, app, index=index)
+    await pilot.press("T")
+    set_input(app, "path", name)
+    await pilot.press("ctrl+s")
+    await settle(pilot)
+    return (app.data_dir / "templates" / f"{name}.toml").read_text()
+
+
+async def test_a_template_saved_under_a_plain_name_is_offered_by_t(app: FieldtechApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await save_template(pilot, app, 4, "Residential 4 zone")
+        saved = app.data_dir / "templates" / "Residential 4 zone.toml"
+        assert saved.is_file()  # in the templates folder, with its extension
+        assert "Residential 4 zone" in _messages(app)[-1]
+
+        await open_controller(pilot, app, index=6)
+        await pilot.press("t")
+        assert isinstance(app.screen, FormScreen)
+        select = app.screen.query_one("#in-path")
+        assert select.value == str(saved)
+
+
+async def test_applying_a_template_asks_first_and_keeps_the_targets_state(
+        app: FieldtechApp) -> None:
+    from dataclasses import replace
+    from datetime import UTC, date, datetime, timedelta
+
+    from fieldtech.screens.forms import ConfirmScreen
+
+    store = app.store
+    rows = store.fleet_rows()
+    source = rows[4]  # and a target of the same zone count (a template's zones must exist)
+    target = next(r for r in rows[5:] if r.zone_count == source.zone_count)
+    source_id, target_id, target_index = source.controller_id, target.controller_id, rows.index(
+        target)
+    rain = (datetime.now(UTC) + timedelta(hours=30)).replace(microsecond=0)
+    far = date(2099, 1, 1)
+    store.edit_controller(source_id, lambda c: {"config": replace(
+        c.config, rain_delay_until=rain,
+        zones=[replace(z, suspended_until=far, name=f"Bed {z.number}")
+               for z in c.config.zones])})
+    store.edit_controller(target_id, lambda c: {"config": replace(
+        c.config, rain_delay_until=None,
+        zones=[replace(z, suspended_until=None) for z in c.config.zones])})
+    async with app.run_test(size=SIZE) as pilot:
+        text = await save_template(pilot, app, 4, "Beds")
+        assert "rain_delay_until" not in text and "suspended_until" not in text
+
+        await open_controller(pilot, app, index=target_index)
+        before = store.controller(target_id)
+        await pilot.press("t", "ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)  # nothing written before the answer
+        assert "zone 1 name" in app.screen.question and "Bed 1" in app.screen.question
+        assert store.controller(target_id) == before
+        await pilot.press("y")
+        await settle(pilot)
+        after = store.controller(target_id)
+        assert after.config.zone(1).name == "Bed 1"
+        assert after.config.rain_delay_until is None
+        assert all(z.suspended_until is None for z in after.config.zones)
+
+        await pilot.press("y")  # copy from the source: asks, and carries no state either
+        assert "copy from" in str(app.screen.query_one("#finder-hint").render())
+        app.screen.query_one("#finder-input", Input).value = source.name
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await settle(pilot)
+        assert store.controller(target_id).config == after.config
+
+
+async def test_fewer_zones_says_which_go_and_asks_first(app: FieldtechApp) -> None:
+    from fieldtech.screens.forms import ConfirmScreen
+
+    rows = app.store.fleet_rows()
+    row = next(r for r in rows if r.zone_count >= 12)
+    index = rows.index(row)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_controller(pilot, app, index=index)
+        pending = app.store.pending_count()
+        await pilot.press("d")
+        set_input(app, "zone_count", "4")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert f"zones 5–{row.zone_count} removed" in app.screen.question
+        await pilot.press("n")
+        await settle(pilot)
+        assert app.store.controller(row.controller_id).zone_count == row.zone_count
+        assert app.store.pending_count() == pending
+
+        await pilot.press("d")
+        set_input(app, "zone_count", "4")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert app.store.controller(row.controller_id).zone_count == 4
