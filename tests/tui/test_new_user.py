@@ -196,3 +196,24 @@ async def test_fewer_zones_says_which_go_and_asks_first(app: FieldtechApp) -> No
         await pilot.press("y")
         await settle(pilot)
         assert app.store.controller(row.controller_id).zone_count == 4
+
+
+async def test_esc_in_the_plan_code_box_leaves_the_box_not_the_screen(
+        app: FieldtechApp) -> None:
+    from fieldtech.screens.forms import ConfirmScreen
+    from fieldtech.screens.plans import PlansScreen
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("P")
+        await settle(pilot)
+        assert isinstance(app.screen, PlansScreen)
+        await pilot.press("c", *"45F2")
+        await pilot.press("escape")
+        assert isinstance(app.screen, PlansScreen)  # the whole screen closed, code and all
+        assert app.screen.query_one("#plans-code", Input).value == "45F2"
+        await pilot.press("i")  # an included plan: asks first
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, PlansScreen)
