@@ -170,18 +170,17 @@ def validate_program(program: Program, zone_count: int, path: str = "program") -
     starts = program.start_times
     if not starts:
         e.append(FieldError(f"{path}.start_times", "Give at least one start time."))
-    elif len(starts) > L.START_TIMES_MAX:
-        e.append(
-            FieldError(f"{path}.start_times", f"At most {L.START_TIMES_MAX} start times a program.")
-        )
-    else:
-        bad = [s for s in starts if not isinstance(s, str) or not L.START_TIME_RE.match(s)]
-        if bad:
-            e.append(
-                FieldError(f"{path}.start_times", f"Start times are HH:MM, 00:00–23:59 ({bad[0]}).")
-            )
-        elif len(set(starts)) != len(starts):
-            e.append(FieldError(f"{path}.start_times", "A start time is listed twice."))
+    # Every problem at once: a wrong time is not left for after the count is fixed.
+    if len(starts) > L.START_TIMES_MAX:
+        e.append(FieldError(f"{path}.start_times",
+                            f"At most {L.START_TIMES_MAX} start times a program ({len(starts)} "
+                            "given)."))
+    bad = [str(s) for s in starts if not isinstance(s, str) or not L.START_TIME_RE.match(s)]
+    if bad:
+        e.append(FieldError(f"{path}.start_times",
+                            f"Start times are HH:MM, 00:00–23:59 ({', '.join(bad[:4])})."))
+    elif len(set(starts)) != len(starts):
+        e.append(FieldError(f"{path}.start_times", "A start time is listed twice."))
     for zone, minutes in program.zone_minutes.items():
         zpath = f"{path}.zone_minutes.{zone}"
         if not isinstance(zone, int) or not 1 <= zone <= zone_count:
@@ -243,7 +242,11 @@ def validate_customer(c: Customer) -> list[FieldError]:
     _name(e, "name", c.name, "customer")
     if c.email and (not L.EMAIL_RE.match(c.email) or control_character_error(c.email)):
         e.append(FieldError("email", "That does not look like an e-mail address."))
+    before = len(e)
     _text(e, "phone", c.phone, single_line=True)
+    if len(e) == before and c.phone.strip() and not L.PHONE_RE.match(c.phone.strip()):
+        e.append(FieldError("phone", "A phone number has digits, e.g. +1 555-201-3344 or "
+                            "(555) 201 3344 ext. 12."))
     _text(e, "address", c.address)
     return e
 

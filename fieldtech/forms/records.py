@@ -14,6 +14,7 @@ from typing import Any
 from fieldtech.domain import limits as L
 from fieldtech.domain.errors import FieldError, ValidationError
 from fieldtech.domain.models import (
+    WEEKDAY_FULL,
     WEEKDAY_NAMES,
     Controller,
     ControllerConfig,
@@ -32,7 +33,7 @@ from fieldtech.domain.validation import (
     validate_program,
     validate_zone,
 )
-from fieldtech.forms.fields import Builder, Field
+from fieldtech.forms.fields import Builder, Field, field_for
 from fieldtech.services import config_files
 
 
@@ -55,6 +56,10 @@ def zone_form(zone: Zone, zone_count: int) -> tuple[list[Field], Builder]:
     def build(v: dict[str, Any]) -> tuple[Zone, list[FieldError]]:
         errors: list[FieldError] = []
         until = _date(v.pop("suspended_until"), "suspended_until", errors)
+        if until is not None and until != zone.suspended_until and until < date.today():
+            # A suspension that ended already would do nothing (and the table hides it).
+            errors.append(FieldError("suspended_until", f"{until} has passed: give a later "
+                                     "date, or leave it blank for not suspended."))
         z = replace(zone, suspended_until=until, **v)
         return z, errors + validate_zone(z, zone_count)
 
@@ -84,9 +89,14 @@ def program_form(program: Program, zone_count: int) -> tuple[list[Field], Builde
         errors: list[FieldError] = []
         days = _weekdays(v.pop("days"), errors)
         minutes = _zone_minutes(v.pop("zone_minutes"), errors)
-        starts = v.pop("start_times").split()
-        p = replace(program, days=days, zone_minutes=minutes, start_times=starts, **v)
-        return p, errors + validate_program(p, zone_count)
+        starts = v.pop("start_times").replace(",", " ").split()
+        p = replace(program, days=days if days is not None else program.days,
+                    zone_minutes=minutes, start_times=starts, **v)
+        # A field that did not parse has its message already: not a second one about it.
+        parsed = {e.field for e in errors}
+        checked = [e for e in validate_program(p, zone_count)
+                   if field_for(e.field, ["days", "zone_minutes"]) not in parsed]
+        return p, errors + checked
 
     return fields, build
 
@@ -238,16 +248,21 @@ def _date(text: str, name: str, errors: list[FieldError]) -> date | None:
         return None
 
 
-def _weekdays(text: str, errors: list[FieldError]) -> list[int]:
-    days = []
-    names = [n.lower() for n in WEEKDAY_NAMES]
+def _weekdays(text: str, errors: list[FieldError]) -> list[int] | None:
+    """The days typed ("Mon", "thursday", "tu"), or None when a word is not a day (every
+    such word named, in one message)."""
+    days, bad = [], []
     for word in text.replace(",", " ").split():
-        key = word[:3].lower()
-        if key in names:
-            days.append(names.index(key))
+        found = [i for i, day in enumerate(WEEKDAY_FULL)
+                 if len(word) >= 2 and day.startswith(word.lower())]
+        if len(found) == 1:
+            days.append(found[0])
         else:
-            errors.append(FieldError("days", f"“{word}” is not a day: use Mon Tue Wed …"))
-            break
+            bad.append(f"“{word}”")
+    if bad:
+        errors.append(FieldError("days", f"{', '.join(bad)} {'is' if len(bad) == 1 else 'are'}"
+                                 " not a day: use Mon Tue Wed …"))
+        return None
     return days
 
 

@@ -89,3 +89,55 @@ def test_seeding_refuses_a_huge_count_before_generating(store: Store) -> None:
     with pytest.raises(ValueError, match="between 1 and 100,000"):
         seed_store(store, HUGE, 10)
     assert store.counts() == (0, 0)
+
+
+# -- every error at once, each once (issue 12, item 11) ---------------------------------------
+
+def _program_typed(**typed: str) -> dict:
+    from fieldtech.domain.models import ScheduleKind
+
+    return {"name": "P", "enabled": True, "schedule": ScheduleKind.WEEKDAYS, "days": "Mon",
+            "interval_days": 2, "start_times": "06:00", "zone_minutes": "", **typed}
+
+
+def test_a_word_that_is_not_a_day_is_one_error_not_two() -> None:
+    _fields, build = program_form(Program(name="P"), 8)
+    _program, errors = build(_program_typed(days="Funday Mon Monkey"))
+    assert [e.field for e in errors] == ["days"]
+    assert "“Funday”, “Monkey” are not a day" in errors[0].message
+    _program, errors = build(_program_typed(days="mon THURSDAY tu"))
+    assert errors == []
+
+
+def test_too_many_start_times_and_a_bad_one_are_both_reported() -> None:
+    _fields, build = program_form(Program(name="P"), 8)
+    _program, errors = build(_program_typed(start_times="01:00 02:00 03:00 04:00 25:99"))
+    messages = " ".join(e.message for e in errors)
+    assert "At most 4 start times" in messages and "25:99" in messages
+
+
+def test_a_suspension_date_in_the_past_is_refused_in_the_form() -> None:
+    from datetime import date, timedelta
+
+    from fieldtech.domain.models import Zone
+    from fieldtech.forms.records import zone_form
+
+    zone = Zone(1, "Lawn")
+    _fields, build = zone_form(zone, 8)
+    typed = {"name": "Lawn", "enabled": True, "run_minutes": 10, "cycle_minutes": None,
+             "soak_minutes": None, "master_valve": False, "seasonal_adjust_pct": 100}
+    _zone, errors = build({**typed, "suspended_until": "2020-01-01"})
+    assert [e.field for e in errors] == ["suspended_until"] and "passed" in errors[0].message
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    _zone, errors = build({**typed, "suspended_until": tomorrow})
+    assert errors == []
+
+
+@pytest.mark.parametrize(("phone", "ok"), [("abc", False), ("12", False), ("+1 555-201-3344", True),
+                                           ("(555) 201 3344 ext. 12", True),
+                                           ("1-800-FLOWERS", True), ("", True)])
+def test_a_phone_number_has_digits(phone: str, ok: bool) -> None:
+    from fieldtech.domain.validation import validate_customer
+
+    errors = validate_customer(Customer(id="k", name="Rosa", phone=phone))
+    assert (errors == []) is ok, errors

@@ -217,3 +217,18 @@ async def test_esc_in_the_plan_code_box_leaves_the_box_not_the_screen(
         await pilot.press("n")
         await pilot.press("escape")
         assert not isinstance(app.screen, PlansScreen)
+
+
+async def test_the_login_form_says_what_is_missing_under_each_field(app: FieldtechApp) -> None:
+    from fieldtech.screens.login import LoginScreen
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("L")
+        assert isinstance(app.screen, LoginScreen)
+        set_input(app, "url", "http://127.0.0.1:9")
+        set_input(app, "password", "secret")
+        await pilot.press("ctrl+s")
+        assert error_of(app, "email") == "Enter your e-mail."
+        assert error_of(app, "password") == ""  # was shown under Password
+        assert app.screen.focused.id == "in-email"
