@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.cells import cell_len
 from textual.message import Message
 
 from fieldtech.domain.models import ControllerState
@@ -104,7 +105,7 @@ class FleetList(CursorList):
         membership = Membership(row.membership)
         tag = "" if membership is Membership.NONE else f" {membership.label} "
         name = row.customer_name
-        address = fit(f"  {row.address}", max(0, width - len(name) - len(tag) - 1))
+        address = fit(f"  {row.address}", max(0, width - cell_len(name) - len(tag) - 1))
         return [(f" {name}", "strong"), (address, "dim"), (tag, "warning")]
 
     def _row_parts(self, row: FleetRow, width: int) -> Parts:

@@ -232,3 +232,25 @@ async def test_the_login_form_says_what_is_missing_under_each_field(app: Fieldte
         assert error_of(app, "email") == "Enter your e-mail."
         assert error_of(app, "password") == ""  # was shown under Password
         assert app.screen.focused.id == "in-email"
+
+
+async def test_a_name_with_an_emoji_keeps_the_columns_after_it_in_place(
+        app: FieldtechApp) -> None:
+    from rich.cells import cell_len
+
+    from tests.conftest import make_controller
+
+    customer = app.store.customers()[0]
+    for name in ("Pool 🌊 side", "Plain side"):
+        app.store.create_controller(make_controller(customer, name=name, zones=6))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        fleet = app.screen.fleet_list
+        columns = {}
+        for line, (_kind, i) in enumerate(fleet._lines):
+            row = fleet.rows[i]
+            if row.name in ("Pool 🌊 side", "Plain side"):
+                text = fleet._render(line, 78).text
+                assert cell_len(text) == 78
+                columns[row.name] = cell_len(text[:text.index("not linked")])
+        assert columns["Pool 🌊 side"] == columns["Plain side"]
