@@ -129,6 +129,15 @@ class FieldtechApp(KeysInOrder, App):
         servers' messages (a customer "Bed [/] 2" would break markup), and none is styled."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
+    def action_help_quit(self) -> None:
+        """Ctrl+C: say how to quit, in plain words (Textual's own notice is markup, which our
+        plain-text notices would show raw: "Press [b]ctrl+q[/b]")."""
+        keys = [self.get_key_display(b.binding) for b in self.active_bindings.values()
+                if b.binding.action in ("quit", "app.quit")]
+        shown = " or ".join(sorted(dict.fromkeys(keys), key=len)) or "Ctrl+Q"  # q first
+        self.notify(f"Press {shown} to quit (everything is already saved).",
+                    title="Do you want to quit?")
+
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         # A blinking cursor repaints twice a second: off over SSH, or when settings say so.
         if isinstance(event.widget, Input) and not self.settings.blink():

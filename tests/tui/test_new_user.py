@@ -254,3 +254,12 @@ async def test_a_name_with_an_emoji_keeps_the_columns_after_it_in_place(
                 assert cell_len(text) == 78
                 columns[row.name] = cell_len(text[:text.index("not linked")])
         assert columns["Pool 🌊 side"] == columns["Plain side"]
+
+
+async def test_ctrl_c_says_how_to_quit_in_plain_words(app: FieldtechApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        shown = _messages(app)[-1]
+        assert "[b]" not in shown and "Press q or ^q to quit" in shown, shown
