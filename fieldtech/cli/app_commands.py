@@ -152,6 +152,30 @@ class DemoControllers:
         return self.background.simulator.of_kind(kind) if self.background else []
 
 
+def _signed_in_refusal(store: Any, path: Path) -> str | None:
+    """Why a generated account must not go into this store: it holds a cloud account, or a
+    sign-in would sync it with one. Its made-up plan and records would show as that account's,
+    and would never be sent (they are written as if pulled). None: seeding is safe."""
+    from fieldtech.cloud.credentials import env_token
+    from fieldtech.cloud.session import load_session
+    from fieldtech.domain.errors import NotSignedIn
+
+    if held := store.sync_value("account_id"):
+        return (f"{path} holds cloud account {held}; a generated account would be mixed into "
+                "it and never sent. Seed another --data-dir.")
+    try:
+        session = load_session()
+    except NotSignedIn:  # a broken session file: not signed in as far as seeding goes
+        session = None
+    if session is not None or env_token():
+        where = f"{session.url} as {session.email}" if session else "the cloud (FIELDTECH_TOKEN)"
+        return (f"you are signed in to {where}, and the app would sync this store with that "
+                "account: a generated one would show as it and never be sent. Run fieldtech "
+                "logout first (or unset FIELDTECH_TOKEN), or seed with FIELDTECH_CONFIG_DIR "
+                "set to another folder.")
+    return None
+
+
 def run_seed(args: argparse.Namespace) -> int:
     import time
 
@@ -164,6 +188,9 @@ def run_seed(args: argparse.Namespace) -> int:
         return 2
     path = store_path(data_dir(args.data_dir))
     with Store(path) as store:
+        if refusal := _signed_in_refusal(store, path):
+            print(f"fieldtech seed: {refusal}", file=sys.stderr)
+            return 1
         if store.counts() != (0, 0) and not args.force:
             print(f"fieldtech seed: {path} already holds data; add --force to add more.",
                   file=sys.stderr)

@@ -42,3 +42,23 @@ def test_help_lists_commands() -> None:
     assert result.returncode == 0
     for command in ("demo", "seed"):
         assert command in result.stdout
+
+
+def test_seed_refuses_a_store_that_holds_a_cloud_account(tmp_path: Path) -> None:
+    """Seeded records are written as if pulled: in a synced store they would pass for the
+    cloud account's and never be sent (issue 12, 7)."""
+    with Store(tmp_path / "fieldtech.db") as s:
+        s.set_sync_values(account_id="acct-42")
+    result = run("--data-dir", str(tmp_path), "seed", "--force")
+    assert result.returncode == 1 and "holds cloud account acct-42" in result.stderr
+    with Store(tmp_path / "fieldtech.db") as s:
+        assert s.counts() == (0, 0)
+
+
+def test_seed_refuses_while_signed_in(tmp_path: Path) -> None:
+    from fieldtech.cloud.session import Session, save_session
+
+    save_session(Session(url="http://127.0.0.1:9", email="ana@example.com"))
+    result = run("--data-dir", str(tmp_path / "d"), "seed", "--force")
+    assert result.returncode == 1 and "signed in to http://127.0.0.1:9" in result.stderr
+    assert "fieldtech logout" in result.stderr
