@@ -62,3 +62,24 @@ def test_seed_refuses_while_signed_in(tmp_path: Path) -> None:
     result = run("--data-dir", str(tmp_path / "d"), "seed", "--force")
     assert result.returncode == 1 and "signed in to http://127.0.0.1:9" in result.stderr
     assert "fieldtech logout" in result.stderr
+
+
+def test_cloud_commands_and_simulate_keep_to_the_data_dir(tmp_path: Path) -> None:
+    """They wrote the user's real data dir whatever FIELDTECH_DATA_DIR or --data-dir said
+    (issue 12, 6)."""
+    import os
+
+    import pytest
+
+    pytest.importorskip("sqlalchemy")
+    made = run("--data-dir", str(tmp_path / "given"), "cloud", "create-account", "--email",
+               "boss@example.com", "--name", "Green Thumb", "--password", "s3cret-pass")
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "given" / "cloud.sqlite3").is_file()
+    codes = run("cloud", "issue-plan-codes", "1")  # FIELDTECH_DATA_DIR, set for every test
+    assert codes.returncode == 0, codes.stderr
+    assert (Path(os.environ["FIELDTECH_DATA_DIR"]) / "cloud.sqlite3").is_file()
+
+    from fieldtech.server.commands import default_db_url
+
+    assert default_db_url() == f"sqlite:///{Path(os.environ['FIELDTECH_DATA_DIR'])}/cloud.sqlite3"
