@@ -35,7 +35,7 @@ class FleetScreen(EditFlows):
         Binding("c", "new_controller", "New controller", id="new_controller"),
         Binding("e", "edit_customer", "Edit customer", id="edit_customer", show=False),
         Binding("o", "onsite", "On site", id="onsite", show=False),
-        Binding("D", "delete_record", "Delete the customer or controller", id="delete_record",
+        Binding("D", "delete_record", "Delete", id="delete_record",
                 show=False),
     ]
 

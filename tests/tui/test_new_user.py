@@ -263,3 +263,40 @@ async def test_ctrl_c_says_how_to_quit_in_plain_words(app: FieldtechApp) -> None
         await pilot.pause()
         shown = _messages(app)[-1]
         assert "[b]" not in shown and "Press q or ^q to quit" in shown, shown
+
+
+async def test_every_key_of_the_controller_screen_shows_at_80_by_24(app: FieldtechApp) -> None:
+    """x i T t y S u P L o were only under ? (issue 12): the key bar's second line shows
+    them, a page at a time."""
+    from fieldtech.widgets.key_bar import KeyBar
+
+    async with app.run_test(size=SIZE) as pilot:
+        await open_controller(pilot, app)
+        bar = app.screen.query_one(KeyBar)
+        pages = bar._pages(bar.size.width)
+        assert len(pages) > 1
+        seen = set()
+        for n in range(len(pages)):
+            bar.page = n
+            await pilot.pause()
+            lines = str(bar.render()).split("\n")
+            assert len(lines) == 2 and all(len(line) <= 80 for line in lines)
+            assert lines[1].rstrip().endswith(f"{n + 1}/{len(pages)}")
+            seen.update(word for word in lines[1].split() if len(word) == 1)
+        assert set("xiTtySuPLo") <= seen | {"b", "s", "f", "q"}
+
+
+async def test_the_help_scrolls_and_always_says_how_to_close(app: FieldtechApp) -> None:
+    from fieldtech.screens.forms import HelpScreen
+
+    async with app.run_test(size=SIZE) as pilot:
+        await open_controller(pilot, app)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        hint = app.screen.query_one(".dialog-hint")
+        assert "Esc closes" in str(hint.render())
+        assert hint.region.bottom <= 24 and hint.region.height >= 2
+        body = app.screen.query_one("#help-body")
+        assert body.max_scroll_y > 0
+        await pilot.press("pagedown")
+        assert body.scroll_y > 0
