@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.notifications import SeverityLevel
+from textual.notifications import Notify, SeverityLevel
 from textual.screen import ModalScreen
 from textual.widgets import Input
+from textual.widgets._toast import Toast, ToastRack
 
 # The controller screen and the form dialogs (DataTable, TabbedContent, Select, Switch, …) are
 # imported on first use, not here: they are not needed for the first paint of the fleet.
@@ -41,9 +42,16 @@ if TYPE_CHECKING:
     from fieldtech.cloud.sync import SyncReport
     from fieldtech.screens.controller import ControllerScreen
 
+TOASTS_MAX = 2
 FIRST_SCREEN = 60  # rows read before the first paint; a 24-line terminal shows ~20
 WATCH_WAIT_S = 25  # a long-poll's wait: the cloud answers sooner when something happens
 MIN_WATCH_GAP_S = 2.0
+
+
+def _raised_at(holder: Any) -> float:
+    """When the notice in a toast's holder was raised (0 if it holds none)."""
+    toast = next(iter(holder.query(Toast)), None)
+    return toast._notification.raised_at if toast is not None else 0.0
 
 
 class FieldtechApp(KeysInOrder, App):
@@ -128,6 +136,21 @@ class FieldtechApp(KeysInOrder, App):
         """A notice as plain text, always: fieldtech's name records and repeat typed text and
         servers' messages (a customer "Bed [/] 2" would break markup), and none is styled."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    def _on_notify(self, event: Notify) -> None:
+        # At most two toasts (six covered half an 80×24 screen), the newest on top.
+        self._notifications.add(event.notification)
+        shown = sorted(self._notifications, key=lambda n: n.raised_at, reverse=True)
+        for old in shown[TOASTS_MAX:]:
+            del self._notifications[old]
+        self._refresh_notifications()
+        self.call_after_refresh(self._newest_toast_first)
+
+    def _newest_toast_first(self) -> None:
+        for rack in self.screen.query(ToastRack):
+            holders = sorted(rack.children, key=lambda h: -_raised_at(h))
+            for holder in holders[1:]:
+                rack.move_child(holder, after=rack.children[-1])
 
     def action_help_quit(self) -> None:
         """Ctrl+C: say how to quit, in plain words (Textual's own notice is markup, which our

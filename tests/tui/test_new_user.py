@@ -300,3 +300,18 @@ async def test_the_help_scrolls_and_always_says_how_to_close(app: FieldtechApp) 
         assert body.max_scroll_y > 0
         await pilot.press("pagedown")
         assert body.scroll_y > 0
+
+
+async def test_at_most_two_toasts_the_newest_on_top(app: FieldtechApp) -> None:
+    from textual.widgets._toast import Toast, ToastRack
+
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot)
+        for n in range(1, 6):
+            app.notify(f"Notice {n}")
+            await pilot.pause()
+        await pilot.pause()
+        assert [n.message for n in app._notifications] == ["Notice 4", "Notice 5"]
+        rack = app.screen.query_one(ToastRack)
+        toasts = [str(t._notification.message) for t in rack.query(Toast)]
+        assert toasts == ["Notice 5", "Notice 4"]
