@@ -337,7 +337,9 @@ class FieldtechApp(KeysInOrder, App):
         self.load_fleet(keep=message.open_id or message.keep)
 
     async def action_switcher(self) -> None:
-        shortcuts = self.services.fleet.shortcuts(self.settings.pinned)
+        fleet = self.services.fleet
+        showing = fleet.current if self._controller_showing() else None
+        shortcuts = fleet.shortcuts(self.settings.pinned, showing)
         screen = self.controller_screen()
         if missing := screen.uncached([row.controller_id for row, _ in shortcuts]):
             self._prefetch(screen, missing)

@@ -46,7 +46,8 @@ class SearchBox(Input):
 
     def __init__(self, shortcuts: int, **kwargs: object):
         super().__init__(**kwargs)
-        self.shortcuts = shortcuts  # digits 1..shortcuts open one; others are text
+        self.shortcuts = shortcuts  # how many digits open one
+        self.digits_open = True  # the switcher (not the finder): a first digit never searches
         self._held: list[AbstractContextManager[None]] = []
 
     def watch_value(self) -> None:
@@ -72,8 +73,8 @@ class SearchBox(Input):
             self._held.pop().__exit__(None, None, None)
 
     def _is_shortcut(self, character: str | None) -> bool:
-        return bool(not self.value and character and character in "123456789"
-                    and int(character) <= self.shortcuts)
+        return bool(self.digits_open and not self.value and character
+                    and character in "123456789")
 
     def check_consume_key(self, key: str, character: str | None) -> bool:
         # Keeps the switcher's digit bindings in the binding chain while the box is empty.
@@ -159,6 +160,7 @@ class Switcher(Vertical):
         self.purpose = purpose
         box = self.query_one("#finder-input", SearchBox)
         box.shortcuts = 0 if finder else len(shortcuts)
+        box.digits_open = not finder
         with self.app.batch_update():
             if box.value:
                 box.value = ""  # posts Changed: the results hide again
@@ -198,7 +200,7 @@ class Switcher(Vertical):
         if self.finder:
             verb = self.purpose[1] if self.purpose else "open"
             return f"Type to search · ↑↓ choose · Enter {verb} · Esc cancel"
-        return "1–9 open · or type to search every controller · Esc cancel"
+        return "1–9 open · type a name to search every controller · Esc cancel"
 
     def _shortcut_text(self) -> str:
         if self.finder:
@@ -221,6 +223,11 @@ class Switcher(Vertical):
         return True
 
     def action_shortcut(self, n: int) -> None:
+        if n > len(self.shortcuts):  # a digit is never search text: say what it would open
+            self.query_one("#finder-hint", TextBox).update(
+                f"Nothing on {n} yet: {len(self.shortcuts) or 'no'} recent controller"
+                f"{'s' if len(self.shortcuts) != 1 else ''}. Type a name to search · Esc cancel")
+            return
         self._close(self.shortcuts[n - 1][0].controller_id)
 
     def on_input_changed(self, event: Input.Changed) -> None:
