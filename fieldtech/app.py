@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.notifications import SeverityLevel
+from textual.notifications import Notify, SeverityLevel
 from textual.screen import ModalScreen
 from textual.widgets import Input
+from textual.widgets._toast import Toast, ToastRack
 
 # The controller screen and the form dialogs (DataTable, TabbedContent, Select, Switch, …) are
 # imported on first use, not here: they are not needed for the first paint of the fleet.
@@ -41,9 +42,16 @@ if TYPE_CHECKING:
     from fieldtech.cloud.sync import SyncReport
     from fieldtech.screens.controller import ControllerScreen
 
+TOASTS_MAX = 2
 FIRST_SCREEN = 60  # rows read before the first paint; a 24-line terminal shows ~20
 WATCH_WAIT_S = 25  # a long-poll's wait: the cloud answers sooner when something happens
 MIN_WATCH_GAP_S = 2.0
+
+
+def _raised_at(holder: Any) -> float:
+    """When the notice in a toast's holder was raised (0 if it holds none)."""
+    toast = next(iter(holder.query(Toast)), None)
+    return toast._notification.raised_at if toast is not None else 0.0
 
 
 class FieldtechApp(KeysInOrder, App):
@@ -56,11 +64,11 @@ class FieldtechApp(KeysInOrder, App):
         Binding("f", "finder", "Find", id="finder"),
         Binding("b", "previous", "Previous", id="previous"),
         Binding("q", "quit", "Quit", id="quit"),
-        Binding("S", "sync", "Sync with the cloud now", id="sync", show=False),
-        Binding("u", "pending", "Pending changes (outbox)", id="pending", show=False),
+        Binding("S", "sync", "Sync now", id="sync", show=False),
+        Binding("u", "pending", "Pending changes", id="pending", show=False),
         Binding("P", "plans", "Plans and usage", id="plans", show=False),
-        Binding("L", "login", "Sign in to the cloud", id="login", show=False),
-        Binding("exclamation_mark", "triage", "Triage: what needs a response", id="triage",
+        Binding("L", "login", "Sign in", id="login", show=False),
+        Binding("exclamation_mark", "triage", "Triage", id="triage",
                 show=False),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
     ]
@@ -128,6 +136,30 @@ class FieldtechApp(KeysInOrder, App):
         """A notice as plain text, always: fieldtech's name records and repeat typed text and
         servers' messages (a customer "Bed [/] 2" would break markup), and none is styled."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    def _on_notify(self, event: Notify) -> None:
+        # At most two toasts (six covered half an 80×24 screen), the newest on top.
+        self._notifications.add(event.notification)
+        shown = sorted(self._notifications, key=lambda n: n.raised_at, reverse=True)
+        for old in shown[TOASTS_MAX:]:
+            del self._notifications[old]
+        self._refresh_notifications()
+        self.call_after_refresh(self._newest_toast_first)
+
+    def _newest_toast_first(self) -> None:
+        for rack in self.screen.query(ToastRack):
+            holders = sorted(rack.children, key=lambda h: -_raised_at(h))
+            for holder in holders[1:]:
+                rack.move_child(holder, after=rack.children[-1])
+
+    def action_help_quit(self) -> None:
+        """Ctrl+C: say how to quit, in plain words (Textual's own notice is markup, which our
+        plain-text notices would show raw: "Press [b]ctrl+q[/b]")."""
+        keys = [self.get_key_display(b.binding) for b in self.active_bindings.values()
+                if b.binding.action in ("quit", "app.quit")]
+        shown = " or ".join(sorted(dict.fromkeys(keys), key=len)) or "Ctrl+Q"  # q first
+        self.notify(f"Press {shown} to quit (everything is already saved).",
+                    title="Do you want to quit?")
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         # A blinking cursor repaints twice a second: off over SSH, or when settings say so.
@@ -231,7 +263,7 @@ class FieldtechApp(KeysInOrder, App):
         fleet.loaded(rows, index, recent)
         for screen in self.screen_stack:
             if isinstance(screen, FleetScreen):
-                screen.show_rows(keep=keep or fleet.current)
+                screen.show_rows(keep=keep)
         self.services.header.set(header)
 
     # -- routing ------------------------------------------------------------------------------
@@ -305,7 +337,9 @@ class FieldtechApp(KeysInOrder, App):
         self.load_fleet(keep=message.open_id or message.keep)
 
     async def action_switcher(self) -> None:
-        shortcuts = self.services.fleet.shortcuts(self.settings.pinned)
+        fleet = self.services.fleet
+        showing = fleet.current if self._controller_showing() else None
+        shortcuts = fleet.shortcuts(self.settings.pinned, showing)
         screen = self.controller_screen()
         if missing := screen.uncached([row.controller_id for row, _ in shortcuts]):
             self._prefetch(screen, missing)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 EXIT_PROBLEM = 1  # as the cloud commands' "refused": fix something, then run it again
@@ -48,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.data_dir:  # one data dir for the whole run: every command, and what it starts
+        os.environ["FIELDTECH_DATA_DIR"] = args.data_dir
     handler = getattr(args, "handler", None)
     if handler is None:
         from fieldtech.cli.app_commands import run_app

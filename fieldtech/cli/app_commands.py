@@ -152,19 +152,45 @@ class DemoControllers:
         return self.background.simulator.of_kind(kind) if self.background else []
 
 
+def _signed_in_refusal(store: Any, path: Path) -> str | None:
+    """Why a generated account must not go into this store: it holds a cloud account, or a
+    sign-in would sync it with one. Its made-up plan and records would show as that account's,
+    and would never be sent (they are written as if pulled). None: seeding is safe."""
+    from fieldtech.cloud.credentials import env_token
+    from fieldtech.cloud.session import load_session
+    from fieldtech.domain.errors import NotSignedIn
+
+    if held := store.sync_value("account_id"):
+        return (f"{path} holds cloud account {held}; a generated account would be mixed into "
+                "it and never sent. Seed another --data-dir.")
+    try:
+        session = load_session()
+    except NotSignedIn:  # a broken session file: not signed in as far as seeding goes
+        session = None
+    if session is not None or env_token():
+        where = f"{session.url} as {session.email}" if session else "the cloud (FIELDTECH_TOKEN)"
+        return (f"you are signed in to {where}, and the app would sync this store with that "
+                "account: a generated one would show as it and never be sent. Run fieldtech "
+                "logout first (or unset FIELDTECH_TOKEN), or seed with FIELDTECH_CONFIG_DIR "
+                "set to another folder.")
+    return None
+
+
 def run_seed(args: argparse.Namespace) -> int:
     import time
 
     from fieldtech.offline_store import Store
     from fieldtech.offline_store.paths import data_dir, store_path
-    from fieldtech.offline_store.seed import seed_store
+    from fieldtech.offline_store.seed import seed_count_error, seed_store
 
-    if args.customers < 1 or args.controllers < 1:
-        print("fieldtech seed: --customers and --controllers must be at least 1.",
-              file=sys.stderr)
+    if problem := seed_count_error(args.customers, args.controllers):
+        print(f"fieldtech seed: {problem}", file=sys.stderr)
         return 2
     path = store_path(data_dir(args.data_dir))
     with Store(path) as store:
+        if refusal := _signed_in_refusal(store, path):
+            print(f"fieldtech seed: {refusal}", file=sys.stderr)
+            return 1
         if store.counts() != (0, 0) and not args.force:
             print(f"fieldtech seed: {path} already holds data; add --force to add more.",
                   file=sys.stderr)

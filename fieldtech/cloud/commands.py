@@ -446,7 +446,9 @@ def _sync(args: argparse.Namespace) -> int:
     if report.error:
         return _fail(line, EXIT_UNREACHABLE)
     if report.needs_attention:
-        return _fail(f"{line} Open fieldtech and press the pending-changes key to decide.",
+        from fieldtech.services.settings import Settings  # issue 12: name the key (u)
+        return _fail(f"{line} Open fieldtech and press {Settings.load().key_for('pending', 'u')}"
+                     " (pending changes) to decide.",
                      EXIT_ATTENTION)
     if not args.quiet:
         print(line)

@@ -23,6 +23,8 @@ PLAN_CODE_RE = re.compile(r"^[0-9A-F]{4}-[0-9A-F]{4}$")
 # Serial numbers: a 2–4 character maker prefix, a dash, 6–16 characters (FT1-0A1B2C3D,
 # OS-A1B2C3D4E5F6 for an OpenSprinkler keyed by its MAC address).
 SERIAL_RE = re.compile(r"^[A-Z0-9]{2,4}-[A-Z0-9]{6,16}$")
+# At least 3 digits, with the usual separators, a leading + and letters (1-800-FLOWERS, ext.).
+PHONE_RE = re.compile(r"^\+?(?=(?:\D*\d){3})[0-9A-Za-z\s().\-/]+$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 START_TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 # Control characters (C0 and DEL) never belong in what a technician types: PostgreSQL text cannot

@@ -12,6 +12,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Self
 
+from fieldtech.domain import limits as L
+from fieldtech.domain.errors import FieldError, ValidationError
 from fieldtech.domain.plans import CustomerPlan, Membership, SelfManagement, Tier, TierLimits
 
 
@@ -47,6 +49,7 @@ class ScheduleKind(StrEnum):
 
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+WEEKDAY_FULL = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 @dataclass
@@ -146,8 +149,23 @@ class ControllerConfig:
     def zone(self, number: int) -> Zone | None:
         return next((z for z in self.zones if z.number == number), None)
 
+    def configuration_only(self) -> ControllerConfig:
+        """Without the site's state of the moment (a rain delay, zone suspensions): what a
+        template or a copy carries to another controller."""
+        return replace(self, rain_delay_until=None,
+                       zones=[replace(z, suspended_until=None) for z in self.zones])
+
+    def keeping_state_of(self, current: ControllerConfig) -> ControllerConfig:
+        """This configuration with `current`'s rain delay and zone suspensions (by number):
+        applying a template or a copy never starts or ends one."""
+        suspended = {z.number: z.suspended_until for z in current.zones}
+        return replace(self, rain_delay_until=current.rain_delay_until,
+                       zones=[replace(z, suspended_until=suspended.get(z.number))
+                              for z in self.zones])
+
     @classmethod
     def default_for(cls, zone_count: int) -> Self:
+        check_zone_count(zone_count)
         return cls(zones=[Zone(number=n, name=f"Zone {n}") for n in range(1, zone_count + 1)])
 
 
@@ -241,7 +259,9 @@ class Controller:
         return cls(**d)
 
     def copy_config_from(self, other: Controller) -> Controller:
-        """This controller with `other`'s zones and programs, cut or padded to our zone count."""
+        """This controller with `other`'s zones and programs, cut or padded to our zone count;
+        our own rain delay and zone suspensions stay (they are not configuration)."""
+        check_zone_count(self.zone_count)
         cfg = ControllerConfig.from_dict(other.config.to_dict())
         zones = [z for z in cfg.zones if z.number <= self.zone_count]
         have = {z.number for z in zones}
@@ -253,7 +273,24 @@ class Controller:
         zones.sort(key=lambda z: z.number)
         for p in cfg.programs:
             p.zone_minutes = {k: v for k, v in p.zone_minutes.items() if k <= self.zone_count}
-        return replace(self, config=replace(cfg, zones=zones))
+        return replace(self, config=replace(cfg, zones=zones).keeping_state_of(self.config))
+
+
+def zone_count_error(zone_count: object) -> FieldError | None:
+    """Why `zone_count` cannot size a controller, or None. Checked before any zone is built:
+    99999999999 zones would otherwise fill the memory before any check ran."""
+    if isinstance(zone_count, bool) or not isinstance(zone_count, int):
+        return FieldError("zone_count", "Enter a whole number.")
+    if not L.ZONES_MIN <= zone_count <= L.ZONES_MAX:
+        return FieldError("zone_count", f"Must be between {L.ZONES_MIN} and {L.ZONES_MAX} "
+                          f"zones ({zone_count} given).")
+    return None
+
+
+def check_zone_count(zone_count: object) -> None:
+    """Raise ValidationError unless `zone_count` is a controller's possible zone count."""
+    if error := zone_count_error(zone_count):
+        raise ValidationError([error])
 
 
 def _with_id(program: Any, index: int) -> Any:

@@ -19,6 +19,7 @@ from fieldtech.domain.models import (
     Program,
     ScheduleKind,
     Zone,
+    zone_count_error,
 )
 
 _TIMEZONES: set[str] | None = None
@@ -184,18 +185,17 @@ def validate_program(program: Program, zone_count: int, path: str = "program") -
     starts = program.start_times
     if not starts:
         e.append(FieldError(f"{path}.start_times", "Give at least one start time."))
-    elif len(starts) > L.START_TIMES_MAX:
-        e.append(
-            FieldError(f"{path}.start_times", f"At most {L.START_TIMES_MAX} start times a program.")
-        )
-    else:
-        bad = [s for s in starts if not isinstance(s, str) or not L.START_TIME_RE.match(s)]
-        if bad:
-            e.append(
-                FieldError(f"{path}.start_times", f"Start times are HH:MM, 00:00–23:59 ({bad[0]}).")
-            )
-        elif len(set(starts)) != len(starts):
-            e.append(FieldError(f"{path}.start_times", "A start time is listed twice."))
+    # Every problem at once: a wrong time is not left for after the count is fixed.
+    if len(starts) > L.START_TIMES_MAX:
+        e.append(FieldError(f"{path}.start_times",
+                            f"At most {L.START_TIMES_MAX} start times a program ({len(starts)} "
+                            "given)."))
+    bad = [str(s) for s in starts if not isinstance(s, str) or not L.START_TIME_RE.match(s)]
+    if bad:
+        e.append(FieldError(f"{path}.start_times",
+                            f"Start times are HH:MM, 00:00–23:59 ({', '.join(bad[:4])})."))
+    elif len(set(starts)) != len(starts):
+        e.append(FieldError(f"{path}.start_times", "A start time is listed twice."))
     for zone, minutes in program.zone_minutes.items():
         zpath = f"{path}.zone_minutes.{zone}"
         if not isinstance(zone, int) or not 1 <= zone <= zone_count:
@@ -234,7 +234,8 @@ def validate_controller(c: Controller) -> list[FieldError]:
         e.append(FieldError("model", f"Enter the model (1–{L.NAME_MAX} characters)."))
     elif message := control_character_error(c.model):
         e.append(FieldError("model", message))
-    zones_ok = _int(e, "zone_count", c.zone_count, L.ZONES_MIN, L.ZONES_MAX, " zones")
+    zone_error = zone_count_error(c.zone_count)
+    e += [zone_error] if zone_error else []
     if c.serial is not None:
         if not isinstance(c.serial, str):
             e.append(FieldError("serial", "Enter the serial number as text."))
@@ -246,7 +247,7 @@ def validate_controller(c: Controller) -> list[FieldError]:
         e.append(FieldError("timezone", "Use a time zone name such as Europe/Paris or UTC."))
     _text(e, "location", c.location)
     _text(e, "notes", c.notes)
-    if zones_ok:
+    if zone_error is None:
         e += validate_config(c.config, c.zone_count)
     return e
 
@@ -256,7 +257,11 @@ def validate_customer(c: Customer) -> list[FieldError]:
     _name(e, "name", c.name, "customer")
     if c.email and (not L.EMAIL_RE.match(c.email) or control_character_error(c.email)):
         e.append(FieldError("email", "That does not look like an e-mail address."))
+    before = len(e)
     _text(e, "phone", c.phone, single_line=True)
+    if len(e) == before and c.phone.strip() and not L.PHONE_RE.match(c.phone.strip()):
+        e.append(FieldError("phone", "A phone number has digits, e.g. +1 555-201-3344 or "
+                            "(555) 201 3344 ext. 12."))
     _text(e, "address", c.address)
     return e
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from fieldtech.controller_link import hosts_in_subnet
 from fieldtech.controller_link.errors import ProbeRefused
+from fieldtech.domain import limits as L
 from fieldtech.domain.errors import FieldError
 from fieldtech.forms.fields import Builder, Field
 
@@ -100,9 +101,11 @@ def subnet_form(default: str, ports: str = "80 8080") -> tuple[list[Field], Buil
 def zone_test_form(zone_count: int, seconds: int = ZONE_TEST_SECONDS
                    ) -> tuple[list[Field], Builder]:
     fields = [
-        Field("zones", "Zones", f"1-{zone_count}", hint="e.g. 1-8, or 1 3 5"),
+        Field("zones", "Zones", f"1-{min(zone_count, L.ZONES_MAX)}", hint="e.g. 1-8, or 1 3 5"),
         Field("seconds", "Seconds each", seconds, "int", hint="1–600"),
     ]
+
+    zone_count = min(zone_count, L.ZONES_MAX)
 
     def build(v: dict[str, Any]) -> tuple[ZoneTest | None, list[FieldError]]:
         errors = []
@@ -118,17 +121,20 @@ def zone_test_form(zone_count: int, seconds: int = ZONE_TEST_SECONDS
 
 
 def parse_zones(text: str, zone_count: int) -> list[int]:
-    """"1-4 7" → [1, 2, 3, 4, 7]; [] if anything is not a zone of this controller."""
-    zones: list[int] = []
+    """"1-4 7" → [1, 2, 3, 4, 7]; [] if anything is not a zone of this controller.
+
+    A device may report any zone count: no range goes past the most a controller can have."""
+    zone_count = min(zone_count, L.ZONES_MAX)
+    zones: dict[int, None] = {}  # in the order typed, each once
     for word in text.replace(",", " ").split():
         first, dash, last = word.partition("-")
-        if not first.isdigit() or (dash and not last.isdigit()):
+        if not first.isdecimal() or (dash and not last.isdecimal()):
             return []
         a, b = int(first), int(last) if dash else int(first)
         if not 1 <= a <= b <= zone_count:
             return []
-        zones += [z for z in range(a, b + 1) if z not in zones]
-    return zones
+        zones.update(dict.fromkeys(range(a, b + 1)))
+    return list(zones)
 
 
 def wifi_form(port: str, networks: Sequence[Any] = ()) -> tuple[list[Field], Builder]:

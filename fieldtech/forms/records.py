@@ -5,13 +5,16 @@ Only domain calls here (no I/O): a builder returns (record, errors) and the dial
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from fieldtech.domain import limits as L
-from fieldtech.domain.errors import FieldError
+from fieldtech.domain.errors import FieldError, ValidationError
 from fieldtech.domain.models import (
+    WEEKDAY_FULL,
     WEEKDAY_NAMES,
     Controller,
     ControllerConfig,
@@ -20,6 +23,7 @@ from fieldtech.domain.models import (
     ScheduleKind,
     Zone,
     new_id,
+    zone_count_error,
 )
 from fieldtech.domain.plans import CustomerPlan, Membership, SelfManagement
 from fieldtech.domain.validation import (
@@ -29,7 +33,8 @@ from fieldtech.domain.validation import (
     validate_program,
     validate_zone,
 )
-from fieldtech.forms.fields import Builder, Field
+from fieldtech.forms.fields import Builder, Field, field_for
+from fieldtech.services import config_files
 
 
 def zone_form(zone: Zone, zone_count: int) -> tuple[list[Field], Builder]:
@@ -51,6 +56,10 @@ def zone_form(zone: Zone, zone_count: int) -> tuple[list[Field], Builder]:
     def build(v: dict[str, Any]) -> tuple[Zone, list[FieldError]]:
         errors: list[FieldError] = []
         until = _date(v.pop("suspended_until"), "suspended_until", errors)
+        if until is not None and until != zone.suspended_until and until < date.today():
+            # A suspension that ended already would do nothing (and the table hides it).
+            errors.append(FieldError("suspended_until", f"{until} has passed: give a later "
+                                     "date, or leave it blank for not suspended."))
         z = replace(zone, suspended_until=until, **v)
         return z, errors + validate_zone(z, zone_count)
 
@@ -80,9 +89,14 @@ def program_form(program: Program, zone_count: int) -> tuple[list[Field], Builde
         errors: list[FieldError] = []
         days = _weekdays(v.pop("days"), errors)
         minutes = _zone_minutes(v.pop("zone_minutes"), errors)
-        starts = v.pop("start_times").split()
-        p = replace(program, days=days, zone_minutes=minutes, start_times=starts, **v)
-        return p, errors + validate_program(p, zone_count)
+        starts = v.pop("start_times").replace(",", " ").split()
+        p = replace(program, days=days if days is not None else program.days,
+                    zone_minutes=minutes, start_times=starts, **v)
+        # A field that did not parse has its message already: not a second one about it.
+        parsed = {e.field for e in errors}
+        checked = [e for e in validate_program(p, zone_count)
+                   if field_for(e.field, ["days", "zone_minutes"]) not in parsed]
+        return p, errors + checked
 
     return fields, build
 
@@ -103,7 +117,7 @@ def controller_form(controller: Controller) -> tuple[list[Field], Builder]:
     def build(v: dict[str, Any]) -> tuple[Controller, list[FieldError]]:
         v["serial"] = normalize_serial(v["serial"]) or None
         c = replace(controller, **v)
-        if isinstance(c.zone_count, int) and c.zone_count != controller.zone_count:
+        if zone_count_error(c.zone_count) is None and c.zone_count != controller.zone_count:
             c = c.copy_config_from(controller)  # zones cut or added to the new count
         return c, validate_controller(c)
 
@@ -176,6 +190,50 @@ def path_form(label: str, default: str) -> tuple[list[Field], Builder]:
     return fields, build
 
 
+def file_form(label: str, default: str, folder: Path,
+              hint: str = "a name, or a path") -> tuple[list[Field], Builder]:
+    """A file to write: a bare name goes into `folder` with `.toml`; a path is a path."""
+    fields = [Field("path", label, default, hint=hint)]
+
+    def build(v: dict[str, Any]) -> tuple[Path | None, list[FieldError]]:
+        if not v["path"].strip():
+            return None, [FieldError("path", "Enter a name or a file path.")]
+        return config_files.resolve_file(v["path"], folder), []
+
+    return fields, build
+
+
+def config_file_form(form: tuple[list[Field], Builder], folder: Path,
+                     read: Callable[[Path], ControllerConfig]) -> tuple[list[Field], Builder]:
+    """`form` (one "path" field), whose file must also read as a valid configuration: what
+    is wrong with it shows under the field, so a path is fixed, not typed again. Builds
+    (path, configuration)."""
+    fields, build = form
+
+    def checked(v: dict[str, Any]) -> tuple[tuple[Path, ControllerConfig] | None,
+                                            list[FieldError]]:
+        typed, errors = build(v)
+        if errors:
+            return None, errors
+        path = config_files.resolve_file(str(typed), folder)
+        try:
+            return (path, read(path)), []
+        except ValidationError as exc:
+            return None, [FieldError("path", "Nothing changed:\n" + error_lines(exc.errors))]
+        except OSError as exc:
+            return None, [FieldError("path", f"Could not read {path}: {exc.strerror or exc}.")]
+
+    return fields, checked
+
+
+def error_lines(errors: list[FieldError], most: int = 6) -> str:
+    """One line per problem, the field first; the rest counted, not silently dropped."""
+    lines = [f"• {e.field or 'file'}: {e.message}" for e in errors[:most]]
+    if len(errors) > most:
+        lines.append(f"… and {len(errors) - most} more.")
+    return "\n".join(lines)
+
+
 def _iso(d: date | None) -> str:
     return d.isoformat() if d else ""
 
@@ -190,16 +248,21 @@ def _date(text: str, name: str, errors: list[FieldError]) -> date | None:
         return None
 
 
-def _weekdays(text: str, errors: list[FieldError]) -> list[int]:
-    days = []
-    names = [n.lower() for n in WEEKDAY_NAMES]
+def _weekdays(text: str, errors: list[FieldError]) -> list[int] | None:
+    """The days typed ("Mon", "thursday", "tu"), or None when a word is not a day (every
+    such word named, in one message)."""
+    days, bad = [], []
     for word in text.replace(",", " ").split():
-        key = word[:3].lower()
-        if key in names:
-            days.append(names.index(key))
+        found = [i for i, day in enumerate(WEEKDAY_FULL)
+                 if len(word) >= 2 and day.startswith(word.lower())]
+        if len(found) == 1:
+            days.append(found[0])
         else:
-            errors.append(FieldError("days", f"“{word}” is not a day: use Mon Tue Wed …"))
-            break
+            bad.append(f"“{word}”")
+    if bad:
+        errors.append(FieldError("days", f"{', '.join(bad)} {'is' if len(bad) == 1 else 'are'}"
+                                 " not a day: use Mon Tue Wed …"))
+        return None
     return days
 
 

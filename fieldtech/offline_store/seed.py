@@ -48,6 +48,9 @@ ZONES = ("Front lawn", "Back lawn", "Drip beds", "Roses", "Hedges", "Trees", "Ve
 MODELS = (("FT-8", 8), ("FT-16", 16), ("FT-24", 24), ("FT-4", 4), ("OS-3.3", 8), ("FT-12", 12))
 FAULTS = ("Zone 4: no current (broken wire?)", "Flow sensor: high flow", "Rain sensor fault",
           "Master valve stuck", "Low voltage (24 VAC transformer?)")
+# The most `seed` generates at once: ten times the largest account we measure (10,000), about
+# 20 s; more would only fill the disk and the memory before anything is written.
+SEED_MAX = 100_000
 TIMEZONES = ("America/Los_Angeles", "America/Denver", "America/Phoenix", "America/Chicago")
 
 
@@ -110,13 +113,23 @@ def seed_store(
     """Fill `store` with an account of `customers` customers sharing `controllers` controllers.
 
     Records are written as if pulled from the cloud (revision 1, a base copy, no outbox rows).
-    Returns (customers, controllers) written.
+    Returns (customers, controllers) written; ValueError for a count out of 1–SEED_MAX.
     """
+    if problem := seed_count_error(customers, controllers):
+        raise ValueError(problem)
     made = generate_account(customers, controllers, seed, tier, account_name, today)
     store.put_synced_many(((c, 1) for c in made.customers), made.controllers)
     store.set_account(made.account, controllers_used=len(made.controllers),
                       enthusiast_used=made.enthusiast)
     return len(made.customers), len(made.controllers)
+
+
+def seed_count_error(customers: int, controllers: int) -> str | None:
+    """Why these counts cannot be seeded (checked before anything is generated), or None."""
+    if not (1 <= customers <= SEED_MAX and 1 <= controllers <= SEED_MAX):
+        return (f"--customers and --controllers must be between 1 and {SEED_MAX:,} "
+                f"({customers:,} and {controllers:,} given).")
+    return None
 
 
 def _uuid(rnd: random.Random) -> str:

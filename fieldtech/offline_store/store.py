@@ -29,6 +29,7 @@ from fieldtech.domain.models import (
     new_id,
 )
 from fieldtech.domain.plans import Tier, TierLimits, Usage, usage
+from fieldtech.domain.text import natural_key
 from fieldtech.domain.validation import check, validate_controller, validate_customer
 from fieldtech.offline_store.live import LIVE_ENTITIES, put_live
 from fieldtech.offline_store.schema import migrate
@@ -250,6 +251,7 @@ class Store:
             params = tuple(r[0] for r in customer_rows)
             controller_sql = f" WHERE customer_id IN ({','.join('?' * len(params))})"
         customers = {r[0]: (r[1], r[2], r[3]) for r in customer_rows}
+        customer_keys = {r[0]: natural_key(r[1]) for r in customer_rows}
         pending = dict(self._query(
             "SELECT entity_id, count(*) FROM outbox WHERE entity IN ('controller', 'config') "
             "AND state != ? GROUP BY entity_id", (APPLIED,)))
@@ -267,12 +269,13 @@ class Store:
         rows += [FleetRow("", k, name, "", None, ControllerState.NOT_LINKED, None, 0, "", address,
                           membership, 0)
                  for k, (name, address, membership) in customers.items() if k not in have]
-        rows.sort(key=lambda f: (f[2].casefold(), f[1], f[3].casefold()))
+        rows.sort(key=lambda f: (customer_keys[f[1]], f[1], natural_key(f[3])))
         return rows if first is None else rows[:first]
 
     def customers(self) -> list[Customer]:
-        rows = self._query("SELECT * FROM customer ORDER BY name COLLATE NOCASE")
-        return [Customer.from_dict(dict(r)) for r in rows]
+        rows = self._query("SELECT * FROM customer")
+        return sorted((Customer.from_dict(dict(r)) for r in rows),
+                      key=lambda k: natural_key(k.name))
 
     def customer(self, customer_id: str) -> Customer:
         rows = self._query("SELECT * FROM customer WHERE id=?", (customer_id,))

@@ -35,7 +35,7 @@ class FleetScreen(EditFlows):
         Binding("c", "new_controller", "New controller", id="new_controller"),
         Binding("e", "edit_customer", "Edit customer", id="edit_customer", show=False),
         Binding("o", "onsite", "On site", id="onsite", show=False),
-        Binding("D", "delete_record", "Delete the customer or controller", id="delete_record",
+        Binding("D", "delete_record", "Delete", id="delete_record",
                 show=False),
     ]
 
@@ -50,15 +50,30 @@ class FleetScreen(EditFlows):
 
     def on_mount(self) -> None:
         fleet = self.services.fleet
+        self._followed: str | None = fleet.current
         self.show_rows(rows=fleet.rows or fleet.first_rows)
+
+    def on_screen_resume(self) -> None:
+        # Back from a controller: the cursor goes to the one last opened, once; a later reload
+        # (a sync) keeps it wherever the person has moved it since.
+        current = self.services.fleet.current
+        if current and current != self._followed:
+            self._followed = current
+            self.fleet_list.set_rows(self.fleet_list.rows, keep=current)
 
     @property
     def fleet_list(self) -> FleetList:
         return self.query_one("#fleet", FleetList)
 
-    def show_rows(self, keep: str | None = None, rows: list | None = None) -> None:
-        """Show the app's rows (or `rows`, the first screenful), through the filter if typed."""
+    def show_rows(self, keep: str | None = None, rows: list | None = None,
+                  stay: bool = True) -> None:
+        """Show the app's rows (or `rows`, the first screenful), through the filter if typed.
+
+        The cursor goes to `keep`, else (`stay`) stays on the record it is on: a reload after
+        a sync must never move it, or the next `c` adds a controller to someone else."""
         fleet = self.services.fleet
+        if keep is None and stay:
+            keep = self.fleet_list.current_id
         rows = fleet.rows if rows is None else rows
         self.query_one("#empty").set_class(not rows, "visible")
         self.fleet_list.display = bool(rows)
@@ -82,7 +97,7 @@ class FleetScreen(EditFlows):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
-            self.show_rows()
+            self.show_rows(stay=False)  # typing a filter starts at its first match
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":

@@ -100,10 +100,3 @@ class EditFlows(FieldtechScreen):
             self.notify(done, timeout=4)
         self.post_message(RecordsChanged())
 
-
-def error_lines(errors: list[FieldError], most: int = 6) -> str:
-    """One line per problem, the field first; the rest counted, not silently dropped."""
-    lines = [f"• {e.field or 'file'}: {e.message}" for e in errors[:most]]
-    if len(errors) > most:
-        lines.append(f"… and {len(errors) - most} more.")
-    return "\n".join(lines)

@@ -210,6 +210,7 @@ class HelpScreen(ModalScreen[None]):
     """Every key of the screen below and of the app, with its current (remappable) key."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q", "close", "Close")]
+    AUTO_FOCUS = "#help-body"  # ↑↓ PgUp PgDn scroll the keys
 
     def __init__(self, rows: list[tuple[str, str, str]]):
         super().__init__()
@@ -219,12 +220,13 @@ class HelpScreen(ModalScreen[None]):
         lines = [f" [b]{escape(f'{keys:<14}')}[/b] {escape(desc)}"
                  + (f" [dim]({escape(bid)})[/dim]" if bid else "")
                  for keys, desc, bid in self.rows]
-        with Vertical(classes="dialog"):
+        with Vertical(classes="dialog", id="help-dialog"):
             yield Static("Keys", classes="dialog-title")
             with VerticalScroll(id="help-body"):
                 yield Static("\n".join(lines))
             yield Static("Remap a key in settings.toml under \\[keys], e.g. finder = \"ctrl+f\" "
-                         "(ids in parentheses). Esc closes.", classes="dialog-hint")
+                         "(ids in parentheses). ↑↓ PgUp PgDn scroll; Esc closes.",
+                         classes="dialog-hint")
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -42,6 +42,7 @@ class LoginScreen(ModalScreen[bool]):
                     yield Label(label, classes="field-label")
                     yield Input(value=value, id=f"in-{name}", password=password,
                                 select_on_focus=False)
+                yield Static("", id=f"err-{name}", classes="field-error empty")
             yield Static("", id="login-message", classes="field-error empty")
             yield Static("Enter signs in · Esc cancels. Nothing queued is lost either way.",
                          classes="dialog-hint")
@@ -66,10 +67,17 @@ class LoginScreen(ModalScreen[bool]):
     def action_login(self) -> None:
         url, email = self._value("url"), self._value("email")
         password = self.query_one("#in-password", Input).value
-        missing = [n for n, v in (("the server", url.removeprefix(DEFAULT_URL)),
-                                  ("your e-mail", email), ("your password", password)) if not v]
+        missing = {name: f"Enter {what}." for name, what, value in (
+            ("url", "the server's address", url.removeprefix(DEFAULT_URL)),
+            ("email", "your e-mail", email), ("password", "your password", password))
+            if not value}
+        for name in ("url", "email", "password"):  # each under its own field
+            box = self.query_one(f"#err-{name}", Static)
+            box.update(missing.get(name, ""))
+            box.set_class(name not in missing, "empty")
         if missing:
-            self.say("Enter " + " and ".join(missing) + ".")
+            self.say("")
+            self.query_one(f"#in-{next(iter(missing))}", Input).focus()
             return
         if self.busy:
             return

@@ -14,10 +14,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -77,6 +78,10 @@ def device_key(device: DeviceInfo) -> str:
     return device.address.removeprefix("http://")
 
 
+# (label, most cells) of the device table's columns before the record, which takes the rest.
+DEVICE_COLUMNS = (("Driver", 9), ("Model", 10), ("Serial", 15), ("FW", 6),
+                  ("Address", 21))
+RECORD_MIN = 12
 DRIVER_LABEL = {"native": "fieldtech", "opensprinkler": "OpenSpr.", "improv": "Improv"}
 HINT = ("Looking for controllers. Pick one with ↑↓, then:\n"
         " [b]b[/b] bind to a record · [b]c[/b] compare · [b]p[/b] push ours · "
@@ -119,13 +124,14 @@ class OnsiteScreen(FieldtechScreen):
         yield TopBar(id="topbar")
         yield Static("", id="onsite-status")
         yield DataTable(id="onsite-devices", cursor_type="row")
+        yield Static("", id="onsite-current")  # the row under the cursor, whole
         with VerticalScroll(id="onsite-scroll"):
             yield Static("", id="onsite-panel")
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one("#onsite-devices", DataTable)
-        table.add_columns("Driver", "Model", "Serial", "Firmware", "Address", "Record")
+        self._relayout(self.app.size.width)
         table.focus()
         site = self.services.site
         self.devices, self.found_by, self.passwords = site.devices, site.found_by, site.passwords
@@ -141,6 +147,50 @@ class OnsiteScreen(FieldtechScreen):
         self._browse()
 
     # -- what is shown ------------------------------------------------------------------------
+
+    def _widths(self, width: int) -> list[int]:
+        """Each column as wide as its content, up to its cap; the record takes what is left.
+        Sized to their content alone, a long model pushed the record off an 80-column screen
+        (one character of it was left)."""
+        table = self.query_one("#onsite-devices", DataTable)
+        rows = [[str(c) for c in self._row(k)] for k in self.found_by if k in self.devices]
+        widths = [min(cap, max([cell_len(label), *(cell_len(r[i]) for r in rows)]))
+                  for i, (label, cap) in enumerate(DEVICE_COLUMNS)]
+        padding = 2 * table.cell_padding * (len(DEVICE_COLUMNS) + 1)
+        record = max(RECORD_MIN, width - sum(widths) - padding - 1)  # 1: a scrollbar
+        return [*widths, record]
+
+    def _relayout(self, width: int | None = None) -> bool:
+        """Rebuild the table if its columns should change width; True if it was rebuilt."""
+        table = self.query_one("#onsite-devices", DataTable)
+        widths = self._widths(width or self.size.width or self.app.size.width)
+        if [c.width for c in table.columns.values()] == widths:
+            return False
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        labels = [label for label, _cap in DEVICE_COLUMNS] + ["Record"]
+        for label, w in zip(labels, widths, strict=True):
+            table.add_column(label, width=w)
+        for key in self.found_by:
+            if key in self.devices:
+                table.add_row(*self._row(key), key=key)
+        if table.row_count:
+            table.move_cursor(row=min(cursor, table.row_count - 1))
+        return True
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._relayout(event.size.width)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_current(event.row_key.value)
+
+    def _show_current(self, key: str | None) -> None:
+        """The whole of the row under the cursor, which the columns may cut."""
+        line = ""
+        if key and key in self.devices:
+            driver, model, serial, firmware, address, record = (str(c) for c in self._row(key))
+            line = f"{model} ({driver}, firmware {firmware}) · {serial} · {address} · {record}"
+        self.query_one("#onsite-current", Static).update(Text(line, overflow="fold"))
 
     def show_panel(self, content: str | Group) -> None:
         self.query_one("#onsite-panel", Static).update(content)
@@ -177,7 +227,8 @@ class OnsiteScreen(FieldtechScreen):
             record = "password refused" if key in self.refused else "b identifies it"
         cells = (DRIVER_LABEL.get(d.driver, d.driver), d.model or "?", d.serial or "?",
                  d.firmware or "?", key, record)
-        return tuple(Text(cell) for cell in cells)  # a DataTable reads a str as markup
+        # Text: a DataTable reads a str as markup; cut with an ellipsis where a column ends
+        return tuple(Text(cell, no_wrap=True, overflow="ellipsis") for cell in cells)
 
     def _record_row(self, device: DeviceInfo) -> FleetRow | None:
         return self.records.get(normalize_serial(device.serial)) if device.serial else None
@@ -189,11 +240,15 @@ class OnsiteScreen(FieldtechScreen):
             device = _more_of(device, known)  # a probe knows less than an identify did
         self.devices[key] = device
         self.found_by.setdefault(key, found_by or "typed")
-        if key in table.rows:
+        if self._relayout():
+            pass  # every row is in the rebuilt table
+        elif key in table.rows:
             for column, value in zip(table.columns, self._row(key), strict=True):
-                table.update_cell(key, column, value, update_width=True)
+                table.update_cell(key, column, value)
         else:
             table.add_row(*self._row(key), key=key)
+        if table.row_count and self.selected_key() == key:
+            self._show_current(key)
         self._show_status()
 
     def remove_device(self, key: str) -> None:
@@ -209,14 +264,20 @@ class OnsiteScreen(FieldtechScreen):
         for key in list(self.found_by):
             self.add_device(self.devices[key], self.found_by[key])
 
-    def selected(self) -> str | None:
-        """The address of the device under the cursor, or None (with a hint)."""
+    def selected_key(self) -> str | None:
+        """The key of the row under the cursor, quietly (None if the table is empty)."""
         table = self.query_one("#onsite-devices", DataTable)
         if not table.row_count:
-            self.notify("No controller found yet: wait for mDNS, or press a to type an address.",
-                        timeout=4)
             return None
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def selected(self) -> str | None:
+        """The address of the device under the cursor, or None (with a hint)."""
+        key = self.selected_key()
+        if key is None:
+            self.notify("No controller found yet: wait for mDNS, or press a to type an address.",
+                        timeout=4)
+        return key
 
     def _bound_record(self, key: str) -> FleetRow | None:
         row = self._record_row(self.devices[key])

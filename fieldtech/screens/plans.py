@@ -239,11 +239,35 @@ class PlansScreen(FieldtechScreen):
                           lambda c: f"{c.name} is now on Enthusiast (code {code}).")
 
     def action_included(self) -> None:
+        self._ask(lambda c: f"Give {c.name} one of the account's included Enthusiast plans?"
+                  + self._included_left(), self._included)
+
+    def action_purchase(self) -> None:
+        self._ask(lambda c: f"Request the purchase of an Enthusiast plan for {c.name}?",
+                  self._purchase)
+
+    def _included_left(self) -> str:
+        u = self.usage
+        if u is None:
+            return ""
+        return f" ({u.enthusiast_used} of {u.enthusiast_available} used, {self.source})"
+
+    def _ask(self, question: Words, then: Callable[[], None]) -> None:
+        """Spending a plan or asking for one is not undone with a key: ask first."""
+        from fieldtech.screens.forms import ConfirmScreen
+
+        customer = self.selected()
+        if customer is None:
+            self.say("Pick a customer first.")
+            return
+        self.app.push_screen(ConfirmScreen(question(customer)), lambda yes: yes and then())
+
+    def _included(self) -> None:
         self._on_customer(lambda c: f"Assigning an included plan to {c.name}…",
                           lambda api, c: api.set_customer_plan(c.id, "enthusiast"),
                           lambda c: f"{c.name} is now on Enthusiast (an included plan).")
 
-    def action_purchase(self) -> None:
+    def _purchase(self) -> None:
         self._on_customer(lambda c: f"Requesting a purchase for {c.name}…",
                           lambda api, c: api.request_purchase(c.id),
                           lambda c: f"Purchase of an Enthusiast plan requested for {c.name}.")
@@ -284,4 +308,8 @@ class PlansScreen(FieldtechScreen):
             self.post_message(SyncWanted())  # pulls the customer's new plan into the store
 
     def action_close(self) -> None:
+        # Esc in a box leaves the box (what was typed stays); Esc on the list closes.
+        if isinstance(self.focused, Input):
+            self.table.focus()
+            return
         self.dismiss()

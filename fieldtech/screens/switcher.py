@@ -46,7 +46,8 @@ class SearchBox(Input):
 
     def __init__(self, shortcuts: int, **kwargs: object):
         super().__init__(**kwargs)
-        self.shortcuts = shortcuts  # digits 1..shortcuts open one; others are text
+        self.shortcuts = shortcuts  # how many digits open one
+        self.digits_open = True  # the switcher (not the finder): a first digit never searches
         self._held: list[AbstractContextManager[None]] = []
 
     def watch_value(self) -> None:
@@ -72,8 +73,8 @@ class SearchBox(Input):
             self._held.pop().__exit__(None, None, None)
 
     def _is_shortcut(self, character: str | None) -> bool:
-        return bool(not self.value and character and character in "123456789"
-                    and int(character) <= self.shortcuts)
+        return bool(self.digits_open and not self.value and character
+                    and character in "123456789")
 
     def check_consume_key(self, key: str, character: str | None) -> bool:
         # Keeps the switcher's digit bindings in the binding chain while the box is empty.
@@ -136,6 +137,7 @@ class Switcher(Vertical):
         super().__init__(id=id, classes=f"dialog {classes or ''}".strip())
         self.shortcuts: Shortcuts = []
         self.finder = False
+        self.purpose: tuple[str, str] | None = None  # (title, what Enter does) if not opening
         self._picked: Picked | None = None
         self._return_focus: Widget | None = None
 
@@ -150,16 +152,20 @@ class Switcher(Vertical):
     def is_open(self) -> bool:
         return self._picked is not None
 
-    def open(self, shortcuts: Shortcuts, picked: Picked, finder: bool = False) -> None:
-        """Show the switcher (or, with `finder`, the finder); `picked` gets the choice."""
+    def open(self, shortcuts: Shortcuts, picked: Picked, finder: bool = False,
+             purpose: tuple[str, str] | None = None) -> None:
+        """Show the switcher (or, with `finder`, the finder); `picked` gets the choice.
+        `purpose`: (title, what Enter does) when the choice is not opened, e.g. a copy source."""
         self.shortcuts, self.finder, self._picked = shortcuts, finder, picked
+        self.purpose = purpose
         box = self.query_one("#finder-input", SearchBox)
         box.shortcuts = 0 if finder else len(shortcuts)
+        box.digits_open = not finder
         with self.app.batch_update():
             if box.value:
                 box.value = ""  # posts Changed: the results hide again
-            self.query_one("#switcher-title", TextBox).update(
-                "Find a controller" if finder else "Switch to…")
+            title = purpose[0] if purpose else "Find a controller" if finder else "Switch to…"
+            self.query_one("#switcher-title", TextBox).update(escape(title))
             self.query_one("#finder-hint", TextBox).update(self._hint())
             items = self.query_one("#switcher-items", Static)
             items.update(self._shortcut_text())
@@ -192,8 +198,9 @@ class Switcher(Vertical):
 
     def _hint(self) -> str:
         if self.finder:
-            return "Type to search · ↑↓ choose · Enter open · Esc cancel"
-        return "1–9 open · or type to search every controller · Esc cancel"
+            verb = self.purpose[1] if self.purpose else "open"
+            return f"Type to search · ↑↓ choose · Enter {verb} · Esc cancel"
+        return "1–9 open · type a name to search every controller · Esc cancel"
 
     def _shortcut_text(self) -> str:
         if self.finder:
@@ -216,6 +223,11 @@ class Switcher(Vertical):
         return True
 
     def action_shortcut(self, n: int) -> None:
+        if n > len(self.shortcuts):  # a digit is never search text: say what it would open
+            self.query_one("#finder-hint", TextBox).update(
+                f"Nothing on {n} yet: {len(self.shortcuts) or 'no'} recent controller"
+                f"{'s' if len(self.shortcuts) != 1 else ''}. Type a name to search · Esc cancel")
+            return
         self._close(self.shortcuts[n - 1][0].controller_id)
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -258,13 +270,16 @@ class Switcher(Vertical):
 class SwitcherScreen(ModalScreen[str | None]):
     """The switcher as a modal dialog; dismisses with the chosen controller id (or None)."""
 
-    def __init__(self, shortcuts: Shortcuts, finder: bool = False):
+    def __init__(self, shortcuts: Shortcuts, finder: bool = False,
+                 purpose: tuple[str, str] | None = None):
         super().__init__()
         self.shortcuts = shortcuts
         self.finder = finder
+        self.purpose = purpose
 
     def compose(self) -> ComposeResult:
         yield Switcher()
 
     def on_mount(self) -> None:
-        self.query_one(Switcher).open(self.shortcuts, self.dismiss, finder=self.finder)
+        self.query_one(Switcher).open(self.shortcuts, self.dismiss, finder=self.finder,
+                                      purpose=self.purpose)

@@ -10,7 +10,6 @@ import argparse
 import getpass
 import os
 import sys
-from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -18,9 +17,9 @@ _MISSING = "The cloud service needs the server extra: pip install 'fieldtech[ser
 
 
 def default_db_url() -> str:
-    from platformdirs import user_data_dir
+    from fieldtech.offline_store.paths import data_dir  # --data-dir, FIELDTECH_DATA_DIR
 
-    return f"sqlite:///{Path(user_data_dir('fieldtech')) / 'cloud.sqlite3'}"
+    return f"sqlite:///{data_dir() / 'cloud.sqlite3'}"
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

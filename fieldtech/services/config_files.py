@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import tomllib
 from dataclasses import fields
 from datetime import date, datetime, time
@@ -13,13 +14,16 @@ import tomli_w
 
 from fieldtech.domain.errors import FieldError, ValidationError
 from fieldtech.domain.models import Controller, ControllerConfig, Program, ScheduleKind, Zone
+from fieldtech.domain.text import natural_key
 from fieldtech.domain.validation import check, parse_config
 
 FORMAT = "fieldtech-controller-config"
 VERSION = 1
 
 
-def to_toml(controller: Controller) -> str:
+def to_toml(controller: Controller, template: bool = False) -> str:
+    """The controller's configuration as a file; a `template` carries configuration only
+    (no rain delay or zone suspension in force)."""
     doc: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
@@ -31,15 +35,24 @@ def to_toml(controller: Controller) -> str:
             "timezone": controller.timezone,
         },
     }
-    config = controller.config.to_dict()
+    config = (controller.config.configuration_only() if template else controller.config).to_dict()
     doc["config"] = _drop_none(config)
     return tomli_w.dumps(doc)
 
 
-def export_controller(controller: Controller, path: Path) -> Path:
+def export_controller(controller: Controller, path: Path, template: bool = False) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(to_toml(controller), encoding="utf-8")
+    path.write_text(to_toml(controller, template), encoding="utf-8")
     return path
+
+
+def resolve_file(typed: str, folder: Path) -> Path:
+    """Where a typed file goes: a bare name ("Residential 4 zone") in `folder`, with `.toml`
+    added; a path (with a folder in it, or ~) exactly as typed."""
+    text = typed.strip()
+    if "/" in text or text.startswith("~") or (os.sep != "/" and os.sep in text):
+        return Path(text).expanduser()
+    return folder / (text if text.lower().endswith(".toml") else f"{text}.toml")
 
 
 def read_config(path: Path, zone_count: int) -> ControllerConfig:
@@ -249,7 +262,9 @@ def _plain_dates(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def templates(directory: Path) -> list[Path]:
-    return sorted(directory.glob("*.toml")) if directory.exists() else []
+    """The templates in `directory`, in natural order of their names (2 before 10)."""
+    found = directory.glob("*.toml") if directory.is_dir() else []
+    return sorted(found, key=lambda p: natural_key(p.stem))
 
 
 def _drop_none(value: Any) -> Any:

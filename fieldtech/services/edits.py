@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fieldtech.domain.config_diff import config_changes
 from fieldtech.domain.errors import FieldError, NotFound, ValidationError
 from fieldtech.domain.models import Controller, ControllerConfig, Customer, Program, Zone
 from fieldtech.domain.validation import normalize_serial
@@ -146,23 +147,55 @@ class EditService:
 
     def replace_config(self, controller_id: str, config: ControllerConfig,
                        summary: str) -> Edit:
-        return self._edit(controller_id, summary, lambda _current: {"config": config})
+        """Zones and programs from `config`; the controller's own rain delay and zone
+        suspensions stay (a file or another controller never starts or ends one)."""
+        return self._edit(controller_id, summary, lambda current: {
+            "config": config.keeping_state_of(current.config)})
+
+    def read_config_file(self, controller_id: str, path: Path) -> ControllerConfig:
+        """The configuration in a TOML file, validated as a whole against this controller
+        (ValidationError with every problem, or OSError); nothing is written."""
+        return config_files.read_config(path, self.store.controller(controller_id).zone_count)
 
     def import_config(self, controller_id: str, path: Path) -> Edit:
         """A configuration from a TOML file (an export or a template), validated as a whole
         against this controller: any problem raises ValidationError and changes nothing."""
-        controller = self.store.controller(controller_id)
-        config = config_files.read_config(path, controller.zone_count)
+        config = self.read_config_file(controller_id, path)
         return self.replace_config(controller_id, config, f"Imported {path.name}")
 
+    def overwrites(self, controller_id: str, config: ControllerConfig) -> list[str]:
+        """What `replace_config(config)` would change on the controller as stored, one line
+        each (to show before asking); empty: it already has that configuration."""
+        current = self.store.controller(controller_id).config
+        return config_changes(current.to_dict(), config.keeping_state_of(current).to_dict())
+
+    def copy_overwrites(self, controller_id: str, source_id: str) -> list[str]:
+        """What `copy_config_from(source_id)` would change, one line each."""
+        current = self.store.controller(controller_id)
+        copied = current.copy_config_from(self._source(source_id))
+        return config_changes(current.config.to_dict(), copied.config.to_dict())
+
+    def resize_losses(self, controller_id: str, zone_count: int) -> list[str]:
+        """What a lower zone count would delete (zones, their minutes in programs), one line
+        each; empty when nothing is lost (the same or more zones)."""
+        current = self.store.controller(controller_id)
+        if zone_count >= current.zone_count:
+            return []
+        resized = replace(current, zone_count=zone_count).copy_config_from(current)
+        return config_changes(current.config.to_dict(), resized.config.to_dict())
+
     def copy_config_from(self, controller_id: str, source_id: str) -> Edit:
-        """The zones and programs of another controller, cut or padded to this zone count."""
-        try:
-            source = self.store.controller(source_id)
-        except NotFound:  # deleted (here or by a sync) since it was offered
-            raise NotFound("That controller no longer exists.") from None
+        """The zones and programs of another controller, cut or padded to this zone count;
+        this controller's rain delay and zone suspensions stay."""
+        source = self._source(source_id)
         return self._edit(controller_id, f"Copied from {source.name}",
                           lambda c: {"config": c.copy_config_from(source).config})
+
+    def _source(self, source_id: str) -> Controller:
+        try:
+            return self.store.controller(source_id)
+        except NotFound:  # deleted (here or by a sync) since it was offered
+            raise NotFound("That controller no longer exists.") from None
 
     def edit_controller(self, controller_id: str, summary: str,
                         change: Callable[[Controller], dict[str, Any]]) -> Edit:
@@ -242,6 +275,8 @@ class EditService:
 
     # -- files (no record changes) --------------------------------------------------------------
 
-    def export_config(self, controller_id: str, path: Path) -> Path:
-        """Write the controller's configuration to a TOML file (an export or a template)."""
-        return config_files.export_controller(self.store.controller(controller_id), path)
+    def export_config(self, controller_id: str, path: Path, template: bool = False) -> Path:
+        """Write the controller's configuration to a TOML file; a `template` is configuration
+        only (no rain delay or zone suspension in force)."""
+        return config_files.export_controller(self.store.controller(controller_id), path,
+                                              template)

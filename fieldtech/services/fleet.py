@@ -47,10 +47,12 @@ class Fleet:
         if self.current == controller_id:
             self.current = None
 
-    def shortcuts(self, pinned: list[str]) -> list[tuple[FleetRow, bool]]:
-        """Pinned controllers, then the most recent ones, nine at most: (row, pinned)."""
+    def shortcuts(self, pinned: list[str], showing: str | None = None
+                  ) -> list[tuple[FleetRow, bool]]:
+        """Pinned controllers, then the most recent ones, nine at most: (row, pinned). The
+        controller `showing` is not one: switching to the screen you are on is no switch."""
         out: list[tuple[FleetRow, bool]] = []
-        seen: set[str] = set()
+        seen: set[str] = {showing} if showing else set()
         for cid, is_pinned in [(p, True) for p in pinned] + [(r, False) for r in self.recent_ids]:
             row = self.rows_by_id.get(cid)
             if row is not None and cid not in seen:

@@ -62,6 +62,10 @@ class Settings:
             s.sync_every_s = every and max(every, SYNC_EVERY_MIN_S)
         return s
 
+    def key_for(self, binding_id: str, default: str) -> str:
+        """The key a binding is on, as the user remapped it (e.g. to name it in a message)."""
+        return self.keys.get(binding_id, default).split(",")[0]
+
     def save(self) -> None:
         if self.path is None or self.problem:  # never overwrite a file we could not read
             return

@@ -47,9 +47,9 @@ def run_simulate(args: argparse.Namespace) -> int:
 
     data_dir = args.simulator_data_dir
     if data_dir is None:
-        import platformdirs
+        from fieldtech.offline_store.paths import data_dir as app_data_dir
 
-        data_dir = Path(platformdirs.user_data_dir("fieldtech")) / "simulator"
+        data_dir = app_data_dir() / "simulator"  # --data-dir, FIELDTECH_DATA_DIR
     scenario = None
     if args.scenario:
         from fieldtech.simulator.scenario import Scenario, ScenarioError

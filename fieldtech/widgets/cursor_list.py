@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -24,12 +25,13 @@ Parts = list[tuple[str, str]]
 
 
 def fit(text: str, width: int) -> str:
-    """`text` cut with an ellipsis or padded to exactly `width` cells."""
+    """`text` cut with an ellipsis or padded to exactly `width` cells (not characters: an
+    emoji or a CJK name takes two, and would push the columns after it)."""
     if width <= 0:
         return ""
-    if len(text) > width:
-        return text[: max(0, width - 1)] + "…"
-    return text.ljust(width)
+    if cell_len(text) > width:
+        return set_cell_size(text, width - 1) + "…"
+    return set_cell_size(text, width)
 
 
 class CursorList(ScrollView, can_focus=True):
@@ -175,14 +177,15 @@ class CursorList(ScrollView, can_focus=True):
         segments = []
         used = 0
         for text, style_name in self.line_parts(line, width):
-            text = text[: width - used]
+            if cell_len(text) > width - used:
+                text = set_cell_size(text, width - used)
             if not text:
                 break
             style = base + self._style(style_name) if style_name else base
             if cursor:
                 style += self._style("cursor")
             segments.append(Segment(text, style))
-            used += len(text)
+            used += cell_len(text)
         if used < width:
             pad = base + self._style("cursor") if cursor else base
             segments.append(Segment(" " * (width - used), pad))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.cells import cell_len
 from textual.message import Message
 
 from fieldtech.domain.models import ControllerState
@@ -80,6 +81,15 @@ class FleetList(CursorList):
         kind, i = self._lines[self.cursor]
         return self.rows[i], kind == CUSTOMER
 
+    @property
+    def current_id(self) -> str | None:
+        """The id of the record under the cursor: a controller's, or a customer line's."""
+        current = self.current
+        if current is None:
+            return None
+        row, is_customer = current
+        return row.customer_id if is_customer or not row.controller_id else row.controller_id
+
     def action_select(self) -> None:
         current = self.current
         if current is not None:
@@ -95,7 +105,7 @@ class FleetList(CursorList):
         membership = Membership(row.membership)
         tag = "" if membership is Membership.NONE else f" {membership.label} "
         name = row.customer_name
-        address = fit(f"  {row.address}", max(0, width - len(name) - len(tag) - 1))
+        address = fit(f"  {row.address}", max(0, width - cell_len(name) - len(tag) - 1))
         return [(f" {name}", "strong"), (address, "dim"), (tag, "warning")]
 
     def _row_parts(self, row: FleetRow, width: int) -> Parts:

@@ -1,27 +1,34 @@
-"""The footer's keys as one line of text, repainted only when they change.
+"""The footer's keys as two lines of text, repainted only when they change.
 
 Textual's `Footer` recomposes a widget per key each time the bindings change (every focus
 change, often two or three times in a row): a layout pass and a repaint each, after the frame a
 switch already painted. This draws the same keys as text, and repaints only if they differ.
+
+The first line holds the screen's main keys; the second every other key it has (those with an
+id: remappable, so worth knowing), in pages that turn every few seconds when they do not fit at
+80 columns — so every key is readable without `?`.
 """
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
 from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
 
 Key = tuple[str, str, bool]  # (key as shown, description, enabled)
+PAGE_EVERY_S = 6  # long enough to read a line of keys
 
 
 class KeyBar(Widget):
     DEFAULT_CSS = """
     KeyBar {
-        dock: bottom; height: 1; color: $footer-foreground; background: $footer-background;
+        dock: bottom; height: 2; color: $footer-foreground; background: $footer-background;
         text-wrap: nowrap; text-overflow: clip;
         & > .key-bar--key {
             color: $footer-key-foreground; background: $footer-key-background; text-style: bold;
@@ -34,32 +41,81 @@ class KeyBar(Widget):
     COMPONENT_CLASSES: ClassVar[set[str]] = {"key-bar--key", "key-bar--description"}
 
     keys: reactive[tuple[Key, ...]] = reactive((), layout=False)
+    more: reactive[tuple[Key, ...]] = reactive((), layout=False)  # the second line's keys
+    page: reactive[int] = reactive(0, layout=False)
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
         self._bindings_changed(self.screen)
+        self.set_interval(PAGE_EVERY_S, self._turn_page)
+
+    def _turn_page(self) -> None:
+        # Only while nobody types: a repaint must never land in a keystroke's frame.
+        idle = time.monotonic() - getattr(self.app, "last_key_at", 0.0) >= PAGE_EVERY_S
+        pages = len(self._pages(self.size.width))
+        if idle and pages > 1 and self.screen.is_current:
+            self.page = (self.page + 1) % pages
 
     def on_unmount(self) -> None:
         self.screen.bindings_updated_signal.unsubscribe(self)
 
     def _bindings_changed(self, screen: Screen) -> None:
         shown: dict[str, Key] = {}  # one key per action, as the footer shows them
+        more: dict[str, Key] = {}
         for _node, binding, enabled, _tooltip in screen.active_bindings.values():
+            key = (self.app.get_key_display(binding), binding.description, enabled)
             if binding.show and binding.action not in shown:
-                shown[binding.action] = (self.app.get_key_display(binding),
-                                         binding.description, enabled)
+                shown[binding.action] = key
+            elif binding.id and binding.description and binding.action not in more:
+                more[binding.action] = key
         self.keys = tuple(shown.values())  # a reactive: no repaint when nothing changed
+        self.more = tuple(k for action, k in more.items() if action not in shown)
+
+    def _first_line(self, width: int) -> tuple[tuple[Key, ...], tuple[Key, ...]]:
+        """The main keys that fit on the first line, and those that do not."""
+        room = width
+        for n, (key, description, _enabled) in enumerate(self.keys):
+            room -= cell_len(key) + cell_len(description) + 3
+            if room < 0:  # a key cut in half helps nobody: it goes to the second line
+                return self.keys[:n], self.keys[n:]
+        return self.keys, ()
+
+    def _pages(self, width: int) -> list[tuple[Key, ...]]:
+        """The second line's keys in pages that fit (room kept for the page number)."""
+        pool = self._first_line(width)[1] + self.more
+        pages: list[tuple[Key, ...]] = []
+        page: list[Key] = []
+        room = width - 6
+        for item in pool:
+            need = cell_len(item[0]) + cell_len(item[1]) + 3
+            if page and need > room:
+                pages.append(tuple(page))
+                page, room = [], width - 6
+            page.append(item)
+            room -= need
+        if page:
+            pages.append(tuple(page))
+        return pages
 
     def render(self) -> Text:
         key_style = self.get_component_rich_style("key-bar--key")
         description_style = self.get_component_rich_style("key-bar--description")
+        width = self.size.width
         text = Text(no_wrap=True, overflow="crop", end="")
-        room = self.size.width
-        for key, description, enabled in self.keys:
-            room -= cell_len(key) + cell_len(description) + 3
-            if room < 0:  # a key cut in half helps nobody: the rest are in the help (?)
-                break
+        first, _rest = self._first_line(width)
+        self._append(text, first, key_style, description_style)
+        pages = self._pages(width)
+        if pages:
+            text.append("\n")
+            self._append(text, pages[self.page % len(pages)], key_style, description_style)
+            if len(pages) > 1:
+                text.append(f" {self.page % len(pages) + 1}/{len(pages)}", description_style)
+        return text
+
+    @staticmethod
+    def _append(text: Text, keys: tuple[Key, ...], key_style: Style,
+                description_style: Style) -> None:
+        for key, description, enabled in keys:
             dim = "" if enabled else " dim"
             text.append(f" {key} ", f"{key_style}{dim}")
             text.append(f"{description} ", f"{description_style}{dim}")
-        return text

@@ -11,6 +11,7 @@ the end (its bindings run) and a screen it opened has mounted and focused its fi
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 
 from textual import events
@@ -28,9 +29,11 @@ class KeysInOrder(App):
         self._keys_waiting: deque[events.Key] = deque()
         self._key_in_flight: events.Key | None = None
         self._key_stuck: asyncio.TimerHandle | None = None
+        self.last_key_at = 0.0  # time.monotonic() of the last key: timed repaints wait for idle
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not event.is_forwarded:
+            self.last_key_at = time.monotonic()
             self._keys_waiting.append(event)
             if self._key_in_flight is None:
                 await self._route_next_key()

@@ -50,6 +50,27 @@ def test_sync_exits_3_when_a_conflict_waits_for_a_person(signed_in_by_env, capsy
     assert main(["sync"]) == 3
     err = capsys.readouterr().err
     assert "1 conflict" in err and "1 edit pending" in err
+    assert "press u (pending changes)" in err  # the key, named (issue 12)
+
+
+def test_sync_names_the_pending_key_as_remapped(signed_in_by_env, capsys, tmp_path) -> None:
+    from fieldtech.services.settings import Settings
+
+    settings = Settings.load()
+    settings.keys["pending"] = "ctrl+o,U"
+    settings.save()
+    assert main(["sync"]) == 0
+    with Store(store_path(data_dir())) as store:
+        cid = store.fleet_rows()[0].controller_id
+        store.update_controller(cid, notes="mine")
+    with Store(tmp_path / "other.db") as other:
+        engine = SyncEngine(other, connect())
+        engine.sync()
+        other.update_controller(cid, notes="theirs")
+        engine.sync()
+    capsys.readouterr()
+    assert main(["sync"]) == 3
+    assert "press ctrl+o (pending changes)" in capsys.readouterr().err
 
 
 def test_sync_keeps_exiting_3_while_a_conflict_or_a_refusal_waits(seeded, monkeypatch, capsys,

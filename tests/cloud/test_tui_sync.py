@@ -438,7 +438,7 @@ async def test_plan_codes_redeem_and_refusals_are_told_apart(tmp_path, cloud, se
         await wait_for(pilot, lambda: message().startswith("Unknown code"))
 
         plans.table.focus()
-        await pilot.press("o")
+        await pilot.press("o", "y")  # after asking
         await wait_for(pilot, lambda: message().startswith("Purchase of an Enthusiast plan"))
         assert second.name in message() and plans.selected() == second
         assert store.customer(second.id).plan.value == "home"
@@ -458,6 +458,8 @@ async def test_assigning_an_included_plan_counts_it(tmp_path, seeded) -> None:
         plans.table.move_to(next(i for i, c in enumerate(plans.shown)
                                  if c.plan.value == "home"))
         await pilot.press("i")
+        assert "included Enthusiast plans?" in app.screen.question  # asks before it spends
+        await pilot.press("y")
         await wait_for(pilot, lambda: "an included plan" in str(
             plans.query_one("#plans-message").render()))
         await wait_for(pilot, lambda: "1 of 2 included plans used" in str(

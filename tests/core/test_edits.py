@@ -166,3 +166,83 @@ def test_binding_a_device_takes_its_serial_and_refuses_a_second_record(
     with pytest.raises(FieldtechError):
         edits.bind_device(second.id, device)
     assert store.controller(second.id).serial is None
+
+
+# -- overwrites: configuration only, said before (issue 12, items 3–5) ------------------------
+
+def _with_state(store: Store, controller_id: str) -> None:
+    from datetime import UTC, date, datetime, timedelta
+
+    rain = (datetime.now(UTC) + timedelta(hours=5)).replace(microsecond=0)
+    store.edit_controller(controller_id, lambda c: {"config": replace(
+        c.config, rain_delay_until=rain,
+        zones=[replace(z, suspended_until=date(2099, 1, 1)) if z.number == 2 else z
+               for z in c.config.zones])})
+
+
+def test_a_template_carries_configuration_only(edits: EditService, store: Store,
+                                               customer: Customer, tmp_path: Path) -> None:
+    source = make_controller(customer, zones=4, name="Source")
+    store.create_controller(source)
+    _with_state(store, source.id)
+    path = edits.export_config(source.id, tmp_path / "t.toml", template=True)
+    text = path.read_text()
+    assert "rain_delay_until" not in text and "suspended_until" not in text
+    exported = edits.export_config(source.id, tmp_path / "e.toml").read_text()
+    assert "rain_delay_until" in exported  # an export is the controller as it is
+
+
+def test_importing_or_copying_keeps_the_targets_own_state(edits: EditService, store: Store,
+                                                          customer: Customer,
+                                                          tmp_path: Path) -> None:
+    source = make_controller(customer, zones=4, name="Source")
+    target = make_controller(customer, zones=4, name="Target")
+    store.create_controller(source)
+    store.create_controller(target)
+    _with_state(store, source.id)
+    store.edit_controller(source.id, lambda c: {"config": replace(c.config, zones=[
+        replace(z, name=f"Bed {z.number}") for z in c.config.zones])})
+    exported = edits.export_config(source.id, tmp_path / "e.toml")
+    edits.import_config(target.id, exported)
+    after = store.controller(target.id).config
+    assert after.zone(1).name == "Bed 1"
+    assert after.rain_delay_until is None and after.zone(2).suspended_until is None
+
+    _with_state(store, target.id)
+    held = store.controller(target.id).config
+    store.edit_controller(source.id, lambda c: {"config": replace(
+        c.config, rain_delay_until=None, zones=[replace(z, suspended_until=None, name="X")
+                                                for z in c.config.zones])})
+    edits.copy_config_from(target.id, source.id)
+    copied = store.controller(target.id).config
+    assert copied.zone(1).name == "X"
+    assert copied.rain_delay_until == held.rain_delay_until
+    assert copied.zone(2).suspended_until == held.zone(2).suspended_until
+
+
+def test_what_an_overwrite_changes_is_said_before(edits: EditService, store: Store,
+                                                  customer: Customer) -> None:
+    source = make_controller(customer, zones=4, name="Source")
+    target = make_controller(customer, zones=4, name="Target")
+    store.create_controller(source)
+    store.create_controller(target)
+    store.edit_controller(source.id, lambda c: {"config": replace(c.config, zones=[
+        replace(z, name="Roses") if z.number == 3 else z for z in c.config.zones],
+        programs=[Program("Dawn", start_times=["05:30"])])})
+    lines = edits.copy_overwrites(target.id, source.id)
+    assert 'zone 3 name: “Zone 3” → “Roses”' in lines
+    assert "program “Dawn” added" in lines
+    assert edits.overwrites(target.id, store.controller(target.id).config) == []
+
+
+def test_fewer_zones_name_what_goes(edits: EditService, store: Store,
+                                    customer: Customer) -> None:
+    controller = make_controller(customer, zones=12)
+    store.create_controller(controller)
+    store.edit_controller(controller.id, lambda c: {"config": replace(c.config, programs=[
+        Program("Deep", zone_minutes={2: 5, 9: 10})])})
+    lines = edits.resize_losses(controller.id, 4)
+    assert "zones 5–12 removed" in lines
+    assert any("program “Deep” zone minutes" in line for line in lines)
+    assert edits.resize_losses(controller.id, 12) == []
+    assert edits.resize_losses(controller.id, 20) == []

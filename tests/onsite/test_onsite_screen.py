@@ -285,3 +285,30 @@ async def test_subnet_probe_only_after_confirming_and_only_on_loopback(
         await pilot.press("b")  # asks it who it is (default password), then offers records
         await until(pilot, lambda: isinstance(app.screen, BindRecordScreen), what="identified")
         assert row_of(app, device.address)[2] == device.serial
+
+
+async def test_at_80_columns_an_opensprinkler_leaves_the_record_readable(
+        app: FieldtechApp, sim: Simulator) -> None:
+    """Its long model once squeezed the Record column to one character (issue 12, 12)."""
+    from textual.widgets import DataTable
+
+    device, bound = sim.of_kind("opensprinkler")[0], sim.device("FT1-SIM00001")
+    async with app.run_test(size=SIZE_ONSITE) as pilot:
+        await open_onsite(pilot, bound.address)
+        await pilot.press("a")
+        assert isinstance(app.screen, FormScreen)
+        hint = [str(s.render()) for s in app.screen.query(".field-hint")]
+        assert any("opendoor" in h for h in hint)
+        assert all(s.size.height >= 1 and s.size.width >= 40 for s in app.screen.query(
+            ".field-hint"))
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: row_of(app, device.address), what="typed device listed")
+        screen = app.screen
+        assert isinstance(screen, OnsiteScreen)
+        table = screen.query_one("#onsite-devices", DataTable)
+        widths = [c.get_render_width(table) for c in table.columns.values()]
+        assert sum(widths) <= 80 and widths[-1] >= 12 + 2
+        table.move_cursor(row=table.get_row_index(bound.address.removeprefix("http://")))
+        await pilot.pause()
+        whole = str(screen.query_one("#onsite-current", Static).render())
+        assert "✓ Clubhouse — Willow Creek HOA" in whole.replace("\n", " ")

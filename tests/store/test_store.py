@@ -341,3 +341,20 @@ def test_a_migration_another_process_just_ran_is_not_run_twice(tmp_path) -> None
     conn.close()
     with Store(path) as s:  # and the store is whole
         assert s.pending_count() == 0
+
+
+def test_names_sort_in_natural_order(store: Store) -> None:
+    """ "Bulk 2" before "Bulk 10", for customers, controllers and templates (issue 12)."""
+    from fieldtech.domain.text import natural_key
+    from tests.conftest import make_controller
+
+    for name in ("Bulk 10", "bulk 2", "Bulk 1"):
+        customer = Customer(id=new_id(), name=name)
+        store.create_customer(customer)
+        for site in ("Yard 10", "Yard 9"):
+            store.create_controller(make_controller(customer, name=site))
+    assert [k.name for k in store.customers()] == ["Bulk 1", "bulk 2", "Bulk 10"]
+    rows = store.fleet_rows()
+    assert [(r.customer_name, r.name) for r in rows[:2]] == [("Bulk 1", "Yard 9"),
+                                                             ("Bulk 1", "Yard 10")]
+    assert sorted(["x²", "a 3", "a 03b"], key=natural_key) == ["a 3", "a 03b", "x²"]

@@ -1,11 +1,13 @@
-"""Importing a file (`i`) or applying a template (`t`) that is wrong: a message, never a crash."""
+"""Importing a file (`i`) or applying a template (`t`) that is wrong: what is wrong shows under
+the file's field, the form stays open with the path as typed (issue 12: it closed), never a
+crash, nothing changed."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from fieldtech.app import FieldtechApp
 from fieldtech.offline_store.paths import templates_dir
@@ -21,6 +23,11 @@ MANY_PROBLEMS = ('format = "fieldtech-controller-config"\nversion = 1\n'
 
 def messages(app: FieldtechApp) -> list[str]:
     return [str(n.message) for n in app._notifications]
+
+
+def path_error(app: FieldtechApp) -> str:
+    assert isinstance(app.screen, FormScreen), "the form must stay open"
+    return str(app.screen.query_one("#err-path", Static).render())
 
 
 def typed_path(app: FieldtechApp) -> str:
@@ -52,14 +59,21 @@ async def test_a_bad_version_is_a_message_and_the_typed_path_is_offered_again(
         controller_id = await open_first_controller(app, pilot)
         before, pending = app.store.controller(controller_id), app.store.pending_count()
         await import_file(app, pilot, bad)
-        assert app.is_running and isinstance(app.screen, ControllerScreen)
-        shown = messages(app)[-1]
-        assert "Not imported — nothing changed" in shown and "• version:" in shown
+        assert app.is_running
+        shown = path_error(app)
+        assert "Nothing changed" in shown and "• version:" in shown
         assert "whole number" in shown
+        assert typed_path(app) == str(bad)  # fix the file, Ctrl+S again: nothing to retype
         assert app.store.controller(controller_id) == before
         assert app.store.pending_count() == pending
 
-        await pilot.press("i")  # fix the file and retry without retyping the path
+        bad.write_text(BAD_VERSION.replace('"two"', "1"))  # fixed: no zones, still refused
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "lists no zones" in path_error(app)
+        await pilot.press("escape", "y")
+        await settle(pilot)
+        await pilot.press("i")  # closed, the typed path is offered again
         assert typed_path(app) == str(bad)
         await pilot.press("escape")
 
@@ -76,7 +90,7 @@ async def test_a_template_with_a_bad_version_is_a_message(app: FieldtechApp) -> 
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert app.is_running
-        assert "• version:" in messages(app)[-1]
+        assert "• version:" in path_error(app)
         assert app.store.controller(controller_id) == before
 
 
@@ -86,7 +100,7 @@ async def test_a_long_error_list_says_how_many_more(app: FieldtechApp, tmp_path:
     async with app.run_test(size=SIZE) as pilot:
         await open_first_controller(app, pilot)
         await import_file(app, pilot, bad)
-        shown = messages(app)[-1]
+        shown = path_error(app)
         assert shown.count("• ") == 6
         assert "… and 3 more." in shown
 
@@ -101,7 +115,7 @@ async def test_with_no_exports_the_folder_is_offered_and_says_what_to_type(
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert app.is_running
-        assert "Type the path of a .toml file" in messages(app)[-1]
+        assert "Type the path of a .toml file" in path_error(app)
 
 
 async def test_the_default_is_the_newest_export(app: FieldtechApp) -> None:
@@ -121,5 +135,5 @@ async def test_a_missing_file_is_a_message(app: FieldtechApp, tmp_path: Path) ->
         await open_first_controller(app, pilot)
         await import_file(app, pilot, tmp_path / "nope[bold].toml")  # markup-like, too
         assert app.is_running
-        assert "There is no file" in messages(app)[-1]
-        assert "nothing changed" in messages(app)[-1]
+        assert "There is no file" in path_error(app)
+        assert "Nothing changed" in path_error(app)

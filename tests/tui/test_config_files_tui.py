@@ -64,7 +64,8 @@ async def test_export_import_template_and_copy_through_the_keys(tmp_path: Path) 
         exported = Path(await _save_form(pilot, app, "x"))
         await wait_for(pilot, exported.exists)
         assert 'name = "Bed 6"' in exported.read_text()
-        template = Path(await _save_form(pilot, app, "T"))
+        name = await _save_form(pilot, app, "T")
+        template = app.data_dir / "templates" / f"{name}.toml"  # a name goes in the folder
         await wait_for(pilot, template.exists)
 
         pending = app.store.pending_count()
@@ -72,12 +73,15 @@ async def test_export_import_template_and_copy_through_the_keys(tmp_path: Path) 
         assert _config(app, by_import) != wanted
         offered = await _save_form(pilot, app, "i")
         assert offered == str(exported)  # the newest export is offered
+        await pilot.press("y")  # after saying what it overwrites
         await wait_for(pilot, lambda: _config(app, by_import) == wanted)
 
         await _open(pilot, app, by_template)
         await pilot.press("t")
         assert isinstance(app.screen, FormScreen)
         await pilot.press("ctrl+s")  # the first (only) template
+        await settle(pilot)
+        await pilot.press("y")
         await wait_for(pilot, lambda: _config(app, by_template) == wanted)
 
         await _open(pilot, app, by_copy)
@@ -86,6 +90,8 @@ async def test_export_import_template_and_copy_through_the_keys(tmp_path: Path) 
         app.screen.query_one("#finder-input", Input).value = "Source yard"
         await pilot.pause()
         await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("y")
         await wait_for(pilot, lambda: _config(app, by_copy) == wanted)
 
         assert app.store.pending_count() == pending + 3  # one queued edit each, to sync later

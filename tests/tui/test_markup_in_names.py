@@ -81,10 +81,13 @@ async def test_markup_like_names_show_as_typed_everywhere(tmp_path) -> None:
             for text in (MODEL, LOCATION, NOTES, f"2 {SUSPENDED} until 2099-01-01"):
                 assert text in shown, text
 
-            await pilot.press("s")  # the switcher: our controller is the most recent one
+            await pilot.press("escape")  # from the fleet, it is the most recent one
+            await settle(pilot)
+            await pilot.press("s")
             await settle(pilot)
             assert f"1    {CONTROLLER} — {CUSTOMER}" in screen_text(app)
-            await pilot.press("escape")
+            await pilot.press("1")  # back to it
+            await settle(pilot)
             await pilot.press("f")  # the finder
             await pilot.press(*"yard")
             await settle(pilot)

@@ -35,10 +35,10 @@ async def test_switcher_key_then_digit_opens_that_recent_controller(app: Fieldte
         visited = [rows[3], rows[10], rows[20]]
         for r in visited:
             await open_by_id(pilot, app, r.controller_id)
-        # Most recent first: 1 = rows[20] (current), 2 = rows[10], 3 = rows[3].
+        # Most recent first, without rows[20] on screen: 1 = rows[10], 2 = rows[3].
         await pilot.press("s")
         assert isinstance(app.screen, ControllerScreen) and switcher_open(app)
-        await pilot.press("3")
+        await pilot.press("2")
         await settle(pilot)
         assert isinstance(app.screen, ControllerScreen) and not switcher_open(app)
         # No dialog screen came and went: the fleet, then the one controller screen.
@@ -47,9 +47,29 @@ async def test_switcher_key_then_digit_opens_that_recent_controller(app: Fieldte
         assert app.screen.controller.id == rows[3].controller_id
         assert rows[3].name in header(app) and rows[3].customer_name in header(app)
 
-        await pilot.press("s", "2")  # rows[20] is now second
+        await pilot.press("s", "1")  # rows[20] is now first (rows[3] shows)
         await settle(pilot)
         assert app.screen.controller.id == rows[20].controller_id
+
+
+async def test_digits_never_search_and_the_controller_shown_is_no_candidate(
+        app: FieldtechApp) -> None:
+    """Issue 12: with two recents `s 9` searched for "9"; the one shown was number 1."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        a, b = app.rows[2], app.rows[11]
+        await open_by_id(pilot, app, a.controller_id)
+        await open_by_id(pilot, app, b.controller_id)
+        await pilot.press("s")
+        items = str(app.screen.query_one("#switcher-items").render())
+        assert a.name in items and "2" not in items.split()  # b shows: only a, on 1
+        await pilot.press("9")
+        assert switcher_open(app)
+        assert app.screen.query_one("#finder-input", Input).value == ""
+        assert "Nothing on 9" in str(app.screen.query_one("#finder-hint").render())
+        await pilot.press("1")
+        await settle(pilot)
+        assert app.screen.controller.id == a.controller_id
 
 
 async def test_first_switch_straight_from_the_fleet(tmp_path) -> None:
@@ -252,7 +272,7 @@ async def test_switch_between_controllers_is_painted_in_one_event_loop_turn(
         app._display = counted
         loop.call_soon(tick)
         try:
-            await pilot.press("2")
+            await pilot.press("1")
             await settle(pilot)
         finally:
             counting[0] = False
