@@ -220,7 +220,7 @@ def main() -> None:
     term.read_until(first_customer)
     term.drain()
     # Warm-up: open the most recent controller, then toggle between the two most recent with
-    # s + 2 (each switch lands on a different controller than the one shown).
+    # s + 1: the controller on screen is not offered, so 1 is always the other one.
     by_id = {r.controller_id: r for r in rows}
     term.key_until(b"s", b"Switch to")
     term.key(b"1")
@@ -229,7 +229,7 @@ def main() -> None:
     for _ in range(max(20, args.runs * 4)):
         open_times.append(term.key_until(b"s", b"Switch to"))
         time.sleep(0.2)  # a person's pause between the two keys
-        took, _, burst = term.key(b"2")
+        took, _, burst = term.key(b"1")
         r = by_id[other]
         # Textual repaints only changed cells: two sites may share a name, not all three.
         if not any(x.encode() in plain(burst) for x in (r.name, r.customer_name,

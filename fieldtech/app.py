@@ -239,7 +239,8 @@ class FieldtechApp(KeysInOrder, App):
         index.letters()  # warm the fuzzy matcher after the first paint, not before
         # Likewise the controller screen and forms, so the first switch is as quick as the rest.
         import fieldtech.screens.controller
-        import fieldtech.screens.forms  # noqa: F401
+        import fieldtech.screens.forms
+        import fieldtech.screens.triage  # noqa: F401
 
         # The fleet, its index and Textual itself are long-lived: move them out of the garbage
         # collector's view. Otherwise every full collection walks them all (50–60 ms at 10,000

@@ -60,7 +60,7 @@ class TriageScreen(EditFlows):
         yield Input(placeholder="Filter: words, state: sev: membership: assignee: breaching",
                     id="triage-filter")
         yield Static(TriageList.header(), classes="table-header")
-        yield TriageList(self.clock, id="triage-list")
+        yield TriageList(self.clock, moved=self._show_detail, id="triage-list")
         yield TextBox(id="triage-detail")
         yield KeyBar()
 
@@ -116,13 +116,9 @@ class TriageScreen(EditFlows):
     def _me(self) -> str:
         return (self.services.link.user_email or "").casefold()
 
-    def on_triage_list_moved(self, _message: TriageList.Moved) -> None:
-        row = self.table.current
+    def _show_detail(self, row: TriageRow | None) -> None:
         detail = self.query_one("#triage-detail", TextBox)
-        if row is None:
-            detail.update("")
-            return
-        detail.update(escape(describe(row, self.clock())))
+        detail.update(escape(describe(row, self.clock())) if row is not None else "")
 
     def on_triage_list_selected(self, message: TriageList.Selected) -> None:
         if message.row.controller_id:

@@ -36,13 +36,16 @@ class TriageList(CursorList):
             super().__init__()
             self.row = row
 
-    class Moved(Message):
-        """The cursor is on another incident (the detail line follows it)."""
 
     def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC), *,
+                 moved: Callable[[TriageRow | None], None] = lambda row: None,
                  id: str | None = None):
         super().__init__(id=id)
         self.clock = clock
+        # Called at once when the cursor lands on another incident, not by a message: the
+        # line under the list then repaints in the same frame as the cursor (one write per
+        # key over SSH, not two a frame apart).
+        self.moved = moved
         self.rows: list[TriageRow] = []
         self.marked: set[str] = set()
         self._shown: dict[int, str] = {}  # line -> the countdown words last painted
@@ -60,7 +63,7 @@ class TriageList(CursorList):
         cursor = ids.index(current.id) if current and current.id in ids else self.cursor
         self._shown.clear()
         self.reset_lines(len(rows), cursor)
-        self.post_message(self.Moved())
+        self.moved(self.current)
 
     @property
     def row_count(self) -> int:
@@ -74,7 +77,7 @@ class TriageList(CursorList):
         before = self.cursor
         super().move_to(line)
         if self.cursor != before:
-            self.post_message(self.Moved())
+            self.moved(self.current)
 
     def action_select(self) -> None:
         if (row := self.current) is not None:
