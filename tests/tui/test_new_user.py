@@ -315,3 +315,23 @@ async def test_at_most_two_toasts_the_newest_on_top(app: FieldtechApp) -> None:
         rack = app.screen.query_one(ToastRack)
         toasts = [str(t._notification.message) for t in rack.query(Toast)]
         assert toasts == ["Notice 5", "Notice 4"]
+
+
+async def test_the_controller_screen_gives_the_customers_phone_and_membership(
+        app: FieldtechApp) -> None:
+    from fieldtech.domain.plans import Membership
+
+    row = next(r for r in app.store.fleet_rows()
+               if r.controller_id and r.membership != Membership.NONE.value)
+    customer = app.store.customer(row.customer_id)
+    assert customer.phone
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_controller(row.controller_id)
+        await settle(pilot)
+        header = str(app.screen.query_one("#ctl-header").render())
+        assert customer.phone in header and customer.membership.label in header
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        await settle(pilot)
+        details = str(app.screen.query_one("#details").render())
+        assert customer.membership.promise[:20] in details
