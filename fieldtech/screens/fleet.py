@@ -149,8 +149,9 @@ class FleetScreen(EditFlows):
         if warning := (usage.controller_warning() if usage else None):
             self.notify(warning, severity="warning", timeout=8)
         edits = self.services.edits
+        defaults = edits.new_controller_defaults(customer_id)
         self.open_form(f"New controller for {customer.name} (no hardware needed)",
-                       self.serial_checked(new_controller_form(customer)),
+                       self.serial_checked(new_controller_form(customer, **defaults)),
                        lambda c: self.save(lambda: edits.create_controller(c), show=True))
 
     def action_delete_record(self) -> None:

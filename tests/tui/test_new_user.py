@@ -335,3 +335,15 @@ async def test_the_controller_screen_gives_the_customers_phone_and_membership(
         await settle(pilot)
         details = str(app.screen.query_one("#details").render())
         assert customer.membership.promise[:20] in details
+
+
+async def test_a_new_controllers_time_zone_comes_from_the_customers_others(
+        app: FieldtechApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        row = app.screen.fleet_list.current[0]
+        theirs = {app.store.controller(r.controller_id).timezone for r in app.rows
+                  if r.customer_id == row.customer_id}
+        await pilot.press("c")
+        offered = app.screen.query_one("#in-timezone", Input).value
+        assert offered in theirs and offered != "UTC"
