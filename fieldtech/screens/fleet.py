@@ -21,6 +21,7 @@ Your store is empty. Start by creating a customer, then a controller for them â€
 hardware is needed: controllers can be prepared offline and bound to a device on site later.
 
   [b]n[/b]  new customer        [b]c[/b]  new controller for the customer
+  [b]L[/b]  sign in to a cloud account (your customers and controllers sync)
   [b]?[/b]  every key           [b]q[/b]  quit
 
 To explore with a realistic account first, quit and run [b]fieldtech demo[/b].

@@ -347,3 +347,10 @@ async def test_a_new_controllers_time_zone_comes_from_the_customers_others(
         await pilot.press("c")
         offered = app.screen.query_one("#in-timezone", Input).value
         assert offered in theirs and offered != "UTC"
+
+
+async def test_the_welcome_says_how_to_sign_in(empty_app: FieldtechApp) -> None:
+    async with empty_app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        welcome = str(empty_app.screen.query_one("#empty").render())
+        assert "sign in to a cloud account" in welcome and "L" in welcome
