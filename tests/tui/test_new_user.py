@@ -354,3 +354,26 @@ async def test_the_welcome_says_how_to_sign_in(empty_app: FieldtechApp) -> None:
         await settle(pilot)
         welcome = str(empty_app.screen.query_one("#empty").render())
         assert "sign in to a cloud account" in welcome and "L" in welcome
+
+
+async def test_the_pending_list_says_whose_controller_and_what_changed(
+        app: FieldtechApp) -> None:
+    from dataclasses import replace
+
+    from fieldtech.screens.pending import PendingScreen
+    from tests.tui.conftest import wait_for
+
+    row = app.store.fleet_rows()[4]
+    before = app.store.controller(row.controller_id).config.zone(3).name
+    app.store.edit_controller(row.controller_id, lambda c: {"config": replace(
+        c.config, zones=[replace(z, name="Roses") if z.number == 3 else z
+                         for z in c.config.zones])})
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, PendingScreen) and app.screen.edits)
+        record, change, _state, _why = app.screen.table.rows[0]
+        assert record == f"{row.name} ({row.customer_name})"
+        assert change == "zone 3 name"
+        detail = str(app.screen.query_one("#pending-detail").render())
+        assert f"zone 3 name: “{before}” → “Roses”" in detail
