@@ -377,3 +377,28 @@ async def test_the_pending_list_says_whose_controller_and_what_changed(
         assert change == "zone 3 name"
         detail = str(app.screen.query_one("#pending-detail").render())
         assert f"zone 3 name: “{before}” → “Roses”" in detail
+
+
+async def test_the_line_under_the_cursor_shows_what_its_columns_cut(app: FieldtechApp) -> None:
+    from fieldtech.domain.models import Customer, new_id
+    from tests.conftest import make_controller
+
+    for name in ("Willow Creek Dental Group", "Willow Creek HOA North"):
+        customer = Customer(id=new_id(), name=name)
+        app.store.create_customer(customer)
+        app.store.create_controller(make_controller(customer, name="Clubhouse lawn"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        fleet = app.screen.fleet_list
+        faulty = next(n for n, (kind, i) in enumerate(fleet._lines)
+                      if kind == 1 and fleet.rows[i].fault and len(fleet.rows[i].fault) > 12)
+        fault = fleet.rows[fleet._lines[faulty][1]].fault
+        assert fault not in fleet._render(faulty, 78).text  # cut while the cursor is away
+        fleet.move_to(faulty)
+        assert f"⚠ {fault}" in fleet._render(faulty, 78).text
+
+        await pilot.press("f", *"willow creek club")
+        await settle(pilot)
+        results = app.screen.query_one("#finder-list")
+        shown = results._render(results.cursor, results.scrollable_content_region.width).text
+        assert "Willow Creek Dental Group" in shown or "Willow Creek HOA North" in shown
