@@ -272,6 +272,16 @@ class Store:
         rows.sort(key=lambda f: (customer_keys[f[1]], f[1], natural_key(f[3])))
         return rows if first is None else rows[:first]
 
+    def usual_timezone(self, customer_id: str) -> str | None:
+        """The time zone most of this customer's controllers use, else most of the account's
+        (a new controller's default: UTC is rarely where a customer waters), or None."""
+        for where, params in (("WHERE customer_id=?", (customer_id,)), ("", ())):
+            rows = self._query(f"SELECT timezone, count(*) AS n FROM controller {where} "
+                               "GROUP BY timezone ORDER BY n DESC, timezone LIMIT 1", params)
+            if rows:
+                return str(rows[0][0])
+        return None
+
     def customers(self) -> list[Customer]:
         rows = self._query("SELECT * FROM customer")
         return sorted((Customer.from_dict(dict(r)) for r in rows),

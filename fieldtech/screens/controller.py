@@ -17,7 +17,8 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Static, TabbedContent, TabPane
 
 from fieldtech.domain.errors import NotFound
-from fieldtech.domain.models import Controller
+from fieldtech.domain.models import Controller, Customer
+from fieldtech.domain.plans import Membership
 from fieldtech.offline_store import live
 from fieldtech.offline_store.store import FleetRow, OutboxEntry, Store
 from fieldtech.screens.controller_flows import ControllerFlows
@@ -31,8 +32,9 @@ from fieldtech.widgets.record_table import RecordTable
 from fieldtech.widgets.text_line import TextBox
 
 CACHE_SIZE = 32
-# A controller as shown: the record, its fleet row, its pending edits, its live state.
-Shown = tuple[Controller, FleetRow, list[OutboxEntry], dict[str, Any] | None]
+# A controller as shown: the record, its fleet row, its pending edits, its live state, and
+# its customer (a technician on site calls them).
+Shown = tuple[Controller, FleetRow, list[OutboxEntry], dict[str, Any] | None, Customer | None]
 
 
 class ControllerScreen(ControllerFlows):
@@ -65,6 +67,7 @@ class ControllerScreen(ControllerFlows):
         self.row: FleetRow | None = None
         self._pending: list[OutboxEntry] = []
         self._device: dict[str, Any] | None = None  # its live state, as the cloud last said
+        self.customer: Customer | None = None
         self._stale = False  # repaint on the next show even if nothing changed
         self._ready = False  # composed and mounted: a load before that waits for on_mount
         self._waiting: str | None = None
@@ -140,9 +143,14 @@ class ControllerScreen(ControllerFlows):
 
     def _read_one(self, controller_id: str) -> Shown:
         store = self.store
-        return (store.controller(controller_id), store.controller_row(controller_id),
+        controller = store.controller(controller_id)
+        try:
+            customer: Customer | None = store.customer(controller.customer_id)
+        except NotFound:  # removed by a sync between the two reads: shown without
+            customer = None
+        return (controller, store.controller_row(controller_id),
                 store.outbox_for("controller", controller_id),
-                live.device_state(store, controller_id))
+                live.device_state(store, controller_id), customer)
 
     def _remember(self, shown: Shown) -> None:
         self._cache[shown[0].id] = shown
@@ -166,13 +174,13 @@ class ControllerScreen(ControllerFlows):
             self.post_message(ControllerGone(self.controller.id))
 
     def show(self, controller: Controller, row: FleetRow, pending: list[OutboxEntry],
-             device: dict[str, Any] | None = None) -> None:
-        if not self._stale and (controller, row, pending, device) == (
-                self.controller, self.row, self._pending, self._device):
+             device: dict[str, Any] | None = None, customer: Customer | None = None) -> None:
+        if not self._stale and (controller, row, pending, device, customer) == (
+                self.controller, self.row, self._pending, self._device, self.customer):
             return  # the fresh read found what the cached copy already showed
         self._stale = False
-        self._remember((controller, row, pending, device))
-        self._pending, self._device = pending, device
+        self._remember((controller, row, pending, device, customer))
+        self._pending, self._device, self.customer = pending, device, customer
         same = self.controller is not None and self.controller.id == controller.id
         self.controller, self.row = controller, row
         self._fill_header()
@@ -192,7 +200,8 @@ class ControllerScreen(ControllerFlows):
         status = live_status(row.state.label, self._device, datetime.now(UTC),
                              controller.timezone)
         self.query_one("#ctl-header", TextBox).update(
-            f"[b]{escape(controller.name)}[/b]{pin} — {escape(row.customer_name)}\n"
+            f"[b]{escape(controller.name)}[/b]{pin} — {escape(row.customer_name)}"
+            f"{escape(_reach(self.customer))}\n"
             f"{STATE_MARK[row.state]} {escape(status)} · {escape(controller.model)} · "
             f"{controller.zone_count} zones · {serial}"
             + (f" · ✎ {len(pending)} pending" if pending else "")  # before a long fault
@@ -241,7 +250,12 @@ class ControllerScreen(ControllerFlows):
         # The header cuts a long fault at 80 columns: here it is whole.
         status = f"{row.state.label}" + (f" — [red]⚠ {escape(row.fault)}[/red]" if row.fault
                                          else "")
+        customer = self.customer
+        reach = (f"{escape(customer.name)} · {escape(customer.phone or 'no phone')} · "
+                 f"{escape(customer.membership.label)} ({escape(customer.membership.promise)})"
+                 if customer else escape(row.customer_name))
         self.query_one("#details", TextBox).update(
+            f"[b]Customer[/b]    {reach}\n"
             f"[b]Status[/b]      {status}\n"
             f"[b]Serial[/b]      {escape(c.serial or 'not linked (bind on site)')}\n"
             f"[b]Model[/b]       {escape(c.model)}, {c.zone_count} zones\n"
@@ -345,6 +359,16 @@ class ControllerScreen(ControllerFlows):
     def action_copy_from(self) -> None:
         if self.controller:
             self.copy_config_from(self.controller)
+
+
+def _reach(customer: Customer | None) -> str:
+    """" · 555-201-3344 · Proactive": how to reach the customer and what they are promised."""
+    if customer is None:
+        return ""
+    parts = [customer.phone] if customer.phone else []
+    if customer.membership is not Membership.NONE:
+        parts.append(customer.membership.label)
+    return "".join(f" · {p}" for p in parts)
 
 
 def _site_time(moment: datetime, timezone: str) -> str:

@@ -21,6 +21,7 @@ Your store is empty. Start by creating a customer, then a controller for them â€
 hardware is needed: controllers can be prepared offline and bound to a device on site later.
 
   [b]n[/b]  new customer        [b]c[/b]  new controller for the customer
+  [b]L[/b]  sign in to a cloud account (your customers and controllers sync)
   [b]?[/b]  every key           [b]q[/b]  quit
 
 To explore with a realistic account first, quit and run [b]fieldtech demo[/b].
@@ -149,8 +150,9 @@ class FleetScreen(EditFlows):
         if warning := (usage.controller_warning() if usage else None):
             self.notify(warning, severity="warning", timeout=8)
         edits = self.services.edits
+        defaults = edits.new_controller_defaults(customer_id)
         self.open_form(f"New controller for {customer.name} (no hardware needed)",
-                       self.serial_checked(new_controller_form(customer)),
+                       self.serial_checked(new_controller_form(customer, **defaults)),
                        lambda c: self.save(lambda: edits.create_controller(c), show=True))
 
     def action_delete_record(self) -> None:

@@ -521,7 +521,8 @@ class OnsiteScreen(FieldtechScreen):
 
         device = self.devices[key]
         customer = self.services.store.customer(customer_id)
-        prefill: dict[str, Any] = {"name": device.name or "", "serial": device.serial}
+        prefill: dict[str, Any] = {**self.services.edits.new_controller_defaults(customer_id),
+                                   "name": device.name or "", "serial": device.serial}
         if device.model:
             prefill["model"] = device.model
         if device.zone_count:

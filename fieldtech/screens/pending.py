@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from fieldtech.cloud.sync import held_back, resolve_conflict
+from fieldtech.domain.config_diff import config_changes
 from fieldtech.domain.errors import FieldtechError
 from fieldtech.domain.merge import canonical_config, describe_path, flatten_config, value_at
 from fieldtech.offline_store.store import (
@@ -36,6 +37,7 @@ from fieldtech.widgets.record_table import RecordTable
 from fieldtech.widgets.text_line import TextBox
 
 MAX_FIELDS = 3  # fields named in the "Change" column before "+N more"
+DETAIL_VALUES = 2  # changes with their values under the list, before "… and N more"
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class PendingEdit:
     record: str  # the record's name
     change: str  # what it changes, in the technician's words
     held_by: str = ""  # a queued edit that waits for an earlier one: which, and why
+    values: tuple[str, ...] = ()  # each change with its values: zone 3 name: “A” → “B”
 
     @property
     def why(self) -> str:
@@ -60,6 +63,7 @@ def read_pending(store: Store) -> list[PendingEdit]:
     """Every pending edit, oldest first, with names and changes (call from a worker)."""
     names: dict[tuple[str, str], str] = {}
     last_config: dict[str, dict[str, Any]] = {}  # controller id → its config before the edit
+    last_raw: dict[str, dict[str, Any]] = {}  # the same, as stored (for the values)
     edits: dict[str, PendingEdit] = {}
     for e in store.outbox():
         kind = "customer" if e.entity == "customer" else "controller"
@@ -69,7 +73,10 @@ def read_pending(store: Store) -> list[PendingEdit]:
             data = part[1] if part else {}
             names[key] = str(data.get("name") or e.patch.get("name")
                              or f"{kind} {e.entity_id[:8]}")
-        edits[e.id] = PendingEdit(e, names[key], _change(store, e, last_config))
+            if kind == "controller":  # "Garden" alone says nothing among 10,000: whose
+                names[key] += f" ({_customer_name(store, data.get('customer_id'))})"
+        edits[e.id] = PendingEdit(e, names[key], _change(store, e, last_config),
+                                  values=tuple(_values(store, e, last_raw)))
     # The sync engine's own rule: which queued edits wait, and for which held one.
     for entry_id, holder in held_back(store).items():
         first = edits.get(holder.id)
@@ -100,6 +107,30 @@ def _change(store: Store, e: OutboxEntry, last_config: dict[str, dict[str, Any]]
     changed = [k for k in after if before.get(k) != after.get(k)]
     changed += [k for k in before if k not in after]
     return _fields(changed) if changed else "configuration"
+
+
+def _customer_name(store: Store, customer_id: Any) -> str:
+    part = store.record_data("customer", str(customer_id)) if customer_id else None
+    return str(part[1].get("name")) if part else "customer not here"
+
+
+def _values(store: Store, e: OutboxEntry, last_raw: dict[str, dict[str, Any]]) -> list[str]:
+    """What the edit sets, with the values before where they are known."""
+    if e.op != "update":
+        return []
+    if e.entity != "config":
+        return [f"{describe_path(k)}: {_shown(v)}" for k, v in sorted(e.patch.items())]
+    after = e.patch["config"]
+    before = last_raw.get(e.entity_id)
+    if before is None:
+        base = store.base("config", e.entity_id)
+        before = base[1] if base else None
+    last_raw[e.entity_id] = after
+    return config_changes(before, after)
+
+
+def _shown(value: Any) -> str:
+    return "—" if value in (None, "") else f"“{value}”" if isinstance(value, str) else str(value)
 
 
 def _fields(paths: list[str]) -> str:
@@ -184,9 +215,12 @@ class PendingScreen(FieldtechScreen):
                 QUEUED: "Sent after that one is retried, resolved or discarded." if p.held_by
                 else "Sent with the next sync.",
                 SENDING: "Being sent."}.get(e.state, "")
+        values = "".join(f"{escape(line)}\n" for line in p.values[:DETAIL_VALUES])
+        if len(p.values) > DETAIL_VALUES:
+            values += f"… and {len(p.values) - DETAIL_VALUES} more\n"
         self.query_one("#pending-detail", TextBox).update(
             f"[b]{escape(p.record)}[/b] — {escape(p.change)} · [b]{e.state}[/b]\n"
-            f"{escape(p.why)} {hint}".strip())
+            f"{values}{escape(p.why)} {hint}".strip())
 
     def on_record_table_moved(self, _: RecordTable.Moved) -> None:
         self._detail()

@@ -99,6 +99,12 @@ class EditService:
             " (over the plan's limit as last known: the cloud decides)" if over else "")
         return Edit(summary, controller.id, entry)
 
+    def new_controller_defaults(self, customer_id: str) -> dict[str, Any]:
+        """What a new controller of this customer starts with: the time zone its other
+        controllers use, else the account's usual one."""
+        timezone = self.store.usual_timezone(customer_id)
+        return {"timezone": timezone} if timezone else {}
+
     def quota_warning(self) -> str | None:
         """What adding one controller would mean for the plan, from the last known usage."""
         usage = self.store.usage()

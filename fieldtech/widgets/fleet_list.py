@@ -98,8 +98,23 @@ class FleetList(CursorList):
     def line_parts(self, line: int, width: int) -> Parts:
         kind, i = self._lines[line]
         row = self.rows[i]
-        return self._customer_parts(row, width) if kind == CUSTOMER else self._row_parts(row,
-                                                                                        width)
+        if kind == CUSTOMER:
+            return self._customer_parts(row, width)
+        parts = self._row_parts(row, width)
+        if line == self.cursor and self._cuts(row, parts, width):
+            return self._whole_parts(row)  # under the cursor, what the columns cut is whole
+        return parts
+
+    def _name_width(self, width: int) -> int:
+        # The flat list (finder) also names the customer: both names share what is left.
+        return 22 if self.grouped else max(10, (width - 38) // 2)
+
+    def _cuts(self, row: FleetRow, parts: Parts, width: int) -> bool:
+        """Whether the columns cut a name or the fault of this row."""
+        names = [row.name] if self.grouped else [row.name, row.customer_name]
+        if any(cell_len(name) > self._name_width(width) for name in names):
+            return True
+        return bool(row.fault) and sum(cell_len(text) for text, _ in parts) > width
 
     def _customer_parts(self, row: FleetRow, width: int) -> Parts:
         membership = Membership(row.membership)
@@ -108,12 +123,26 @@ class FleetList(CursorList):
         address = fit(f"  {row.address}", max(0, width - cell_len(name) - len(tag) - 1))
         return [(f" {name}", "strong"), (address, "dim"), (tag, "warning")]
 
+    def _whole_parts(self, row: FleetRow) -> Parts:
+        """The line under the cursor when its columns cut something: the names whole (the
+        finder's "Willow Creek De…" and "Willow Creek HO…" looked alike), the fault whole."""
+        state = row.state
+        parts: Parts = [("   " if self.grouped else " ", ""),
+                        (STATE_MARK[state] + " ", STATE_STYLE[state]), (row.name, "")]
+        if not self.grouped:
+            parts.append((f" — {row.customer_name}", "dim"))
+        if row.fault:
+            parts.append((f" ⚠ {row.fault}", "offline"))
+        else:
+            parts += [(f" · {state.label}", STATE_STYLE[state]),
+                      (f" · {row.serial or 'not linked'}", "dim")]
+        return parts
+
     def _row_parts(self, row: FleetRow, width: int) -> Parts:
         state = row.state
         state_style = STATE_STYLE[state]
         indent = "   " if self.grouped else " "
-        # The flat list (finder) also names the customer: both names share what is left.
-        name_width = 22 if self.grouped else max(10, (width - 38) // 2)
+        name_width = self._name_width(width)
         parts: Parts = [
             (indent, ""),
             (STATE_MARK[state] + " ", state_style),

@@ -311,7 +311,8 @@ async def test_rejected_controller_shows_why_kept_as_draft_then_discarded(tmp_pa
         await wait_for(pilot, lambda: isinstance(app.screen, PendingScreen) and app.screen.edits)
         screen = app.screen
         record, change, state, why = screen.table.rows[0]
-        assert (record, change, state) == ("One too many", "new controller", REJECTED)
+        assert (change, state) == ("new controller", REJECTED)
+        assert record.startswith("One too many (")  # and whose it is
         assert "25" in why and "Starter" in why, why
         assert "One too many" in str(screen.query_one("#pending-detail").render())
 
@@ -349,8 +350,10 @@ async def test_an_edit_held_behind_a_refused_one_says_what_it_waits_for(tmp_path
                        and len(app.screen.edits) == 3)
         screen = app.screen
         rows = screen.table.rows
-        assert rows[0][:3] == ("One too many", "new controller", REJECTED)
-        assert rows[1] == ("One too many", "location", QUEUED,
+        whose = rows[0][0]
+        assert whose.startswith("One too many (")  # the controller, and whose it is
+        assert rows[0][1:3] == ("new controller", REJECTED)
+        assert rows[1] == (whose, "location", QUEUED,
                            "Waits for the rejected edit before it (new controller).")
         assert rows[2][2:] == (QUEUED, "")  # another record's edit waits for nothing
         await pilot.press("down")

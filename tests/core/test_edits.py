@@ -246,3 +246,16 @@ def test_fewer_zones_name_what_goes(edits: EditService, store: Store,
     assert any("program “Deep” zone minutes" in line for line in lines)
     assert edits.resize_losses(controller.id, 12) == []
     assert edits.resize_losses(controller.id, 20) == []
+
+
+def test_a_new_controller_takes_the_customers_time_zone(edits: EditService, store: Store,
+                                                         customer: Customer) -> None:
+    """Not UTC (issue 12): the customer's other controllers' zone, else the account's."""
+    assert edits.new_controller_defaults(customer.id) == {}
+    store.create_controller(make_controller(customer, timezone="America/Denver"))
+    assert edits.new_controller_defaults(customer.id) == {"timezone": "America/Denver"}
+    other = Customer(id=new_id(), name="Ben Ito")
+    store.create_customer(other)
+    assert edits.new_controller_defaults(other.id) == {"timezone": "America/Denver"}
+    store.create_controller(make_controller(other, timezone="America/Phoenix"))
+    assert edits.new_controller_defaults(other.id) == {"timezone": "America/Phoenix"}

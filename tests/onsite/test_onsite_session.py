@@ -40,7 +40,9 @@ async def test_run_zone_goes_straight_to_a_controller_found_on_site(
         await open_onsite(pilot, device.address)
         await pilot.press("escape")
         app.open_controller(app.bound_id)
-        await until(pilot, lambda: isinstance(app.screen, ControllerScreen), what="opened")
+        # shown, not only pushed: z acts on the controller once it is read
+        await until(pilot, lambda: isinstance(app.screen, ControllerScreen)
+                    and app.screen.controller is not None, what="opened")
         await pilot.press("z")
         await until(pilot, lambda: isinstance(app.screen, FormScreen), what="run form")
         assert "straight to the device" in app.screen.title_text
@@ -59,7 +61,9 @@ async def test_run_zone_without_the_device_or_a_cloud_says_it_cannot_reach_it(
         app: FieldtechApp) -> None:
     async with app.run_test(size=SIZE_ONSITE) as pilot:
         app.open_controller(app.prepared_id)  # not linked, never found on site
-        await until(pilot, lambda: isinstance(app.screen, ControllerScreen), what="opened")
+        # shown, not only pushed: z acts on the controller once it is read
+        await until(pilot, lambda: isinstance(app.screen, ControllerScreen)
+                    and app.screen.controller is not None, what="opened")
         await pilot.press("z")
         await until(pilot, lambda: isinstance(app.screen, FormScreen), what="run form")
         assert "through the cloud" in app.screen.title_text

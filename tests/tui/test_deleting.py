@@ -54,7 +54,7 @@ async def test_delete_the_open_controller_then_undo_it_from_pending(app: Fieldte
         await wait_for(pilot, lambda: isinstance(app.screen, PendingScreen) and app.screen.edits)
         pending = app.screen
         assert [(p.record, p.change) for p in pending.edits] == [
-            (target.name, "delete controller")]
+            (f"{target.name} ({target.customer_name})", "delete controller")]
         await pilot.press("x")
         assert "The record comes back." in app.screen.question
         await pilot.press("y")

@@ -210,7 +210,8 @@ async def test_discarding_the_open_controllers_creation_returns_to_the_fleet(
         await pilot.press("u")
         await wait_for(pilot, lambda: isinstance(app.screen, PendingScreen) and app.screen.edits)
         pending = app.screen
-        assert [(p.record, p.change) for p in pending.edits] == [("Mistake", "new controller")]
+        assert [(p.record.split(" (")[0], p.change) for p in pending.edits] == [
+            ("Mistake", "new controller")]
         await pilot.press("x", "y")
         await wait_for(pilot, lambda: not pending.edits)
         assert mistake not in {r.controller_id for r in app.store.fleet_rows()}

@@ -315,3 +315,90 @@ async def test_at_most_two_toasts_the_newest_on_top(app: FieldtechApp) -> None:
         rack = app.screen.query_one(ToastRack)
         toasts = [str(t._notification.message) for t in rack.query(Toast)]
         assert toasts == ["Notice 5", "Notice 4"]
+
+
+async def test_the_controller_screen_gives_the_customers_phone_and_membership(
+        app: FieldtechApp) -> None:
+    from fieldtech.domain.plans import Membership
+
+    row = next(r for r in app.store.fleet_rows()
+               if r.controller_id and r.membership != Membership.NONE.value)
+    customer = app.store.customer(row.customer_id)
+    assert customer.phone
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_controller(row.controller_id)
+        await settle(pilot)
+        header = str(app.screen.query_one("#ctl-header").render())
+        assert customer.phone in header and customer.membership.label in header
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        await settle(pilot)
+        details = str(app.screen.query_one("#details").render())
+        assert customer.membership.promise[:20] in details
+
+
+async def test_a_new_controllers_time_zone_comes_from_the_customers_others(
+        app: FieldtechApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        row = app.screen.fleet_list.current[0]
+        theirs = {app.store.controller(r.controller_id).timezone for r in app.rows
+                  if r.customer_id == row.customer_id}
+        await pilot.press("c")
+        offered = app.screen.query_one("#in-timezone", Input).value
+        assert offered in theirs and offered != "UTC"
+
+
+async def test_the_welcome_says_how_to_sign_in(empty_app: FieldtechApp) -> None:
+    async with empty_app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        welcome = str(empty_app.screen.query_one("#empty").render())
+        assert "sign in to a cloud account" in welcome and "L" in welcome
+
+
+async def test_the_pending_list_says_whose_controller_and_what_changed(
+        app: FieldtechApp) -> None:
+    from dataclasses import replace
+
+    from fieldtech.screens.pending import PendingScreen
+    from tests.tui.conftest import wait_for
+
+    row = app.store.fleet_rows()[4]
+    before = app.store.controller(row.controller_id).config.zone(3).name
+    app.store.edit_controller(row.controller_id, lambda c: {"config": replace(
+        c.config, zones=[replace(z, name="Roses") if z.number == 3 else z
+                         for z in c.config.zones])})
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, PendingScreen) and app.screen.edits)
+        record, change, _state, _why = app.screen.table.rows[0]
+        assert record == f"{row.name} ({row.customer_name})"
+        assert change == "zone 3 name"
+        detail = str(app.screen.query_one("#pending-detail").render())
+        assert f"zone 3 name: “{before}” → “Roses”" in detail
+
+
+async def test_the_line_under_the_cursor_shows_what_its_columns_cut(app: FieldtechApp) -> None:
+    from fieldtech.domain.models import Customer, new_id
+    from tests.conftest import make_controller
+
+    for name in ("Willow Creek Dental Group", "Willow Creek HOA North"):
+        customer = Customer(id=new_id(), name=name)
+        app.store.create_customer(customer)
+        app.store.create_controller(make_controller(customer, name="Clubhouse lawn"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        fleet = app.screen.fleet_list
+        faulty = next(n for n, (kind, i) in enumerate(fleet._lines)
+                      if kind == 1 and fleet.rows[i].fault and len(fleet.rows[i].fault) > 12)
+        fault = fleet.rows[fleet._lines[faulty][1]].fault
+        assert fault not in fleet._render(faulty, 78).text  # cut while the cursor is away
+        fleet.move_to(faulty)
+        assert f"⚠ {fault}" in fleet._render(faulty, 78).text
+
+        await pilot.press("f", *"willow creek club")
+        await settle(pilot)
+        results = app.screen.query_one("#finder-list")
+        shown = results._render(results.cursor, results.scrollable_content_region.width).text
+        assert "Willow Creek Dental Group" in shown or "Willow Creek HOA North" in shown
