@@ -5,8 +5,8 @@ change, often two or three times in a row): a layout pass and a repaint each, af
 switch already painted. This draws the same keys as text, and repaints only if they differ.
 
 The first line holds the screen's main keys; the second every other key it has (those with an
-id: remappable, so worth knowing), in pages that turn every few seconds when they do not fit at
-80 columns — so every key is readable without `?`.
+id: remappable, so worth knowing), in pages shown in turn, once, when they do not fit at 80
+columns — so every key is readable without `?`, and an idle screen writes nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widget import Widget
 
 Key = tuple[str, str, bool]  # (key as shown, description, enabled)
@@ -47,14 +48,34 @@ class KeyBar(Widget):
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
         self._bindings_changed(self.screen)
-        self.set_interval(PAGE_EVERY_S, self._turn_page)
+        self._timer: Timer | None = None
+        self._show_every_page()
+
+    def on_show(self) -> None:
+        self._show_every_page()  # its screen came back: go through the pages once more
+
+    def _show_every_page(self) -> None:
+        """Turn through the pages once, a page every few seconds, then rest on the first: every
+        key is shown, and an idle screen then writes nothing (bytes over SSH). A timer only
+        while the pages turn: a timer firing on a screen that is not shown repainted the whole
+        terminal each time."""
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(PAGE_EVERY_S, self._turn_page)
 
     def _turn_page(self) -> None:
-        # Only while nobody types: a repaint must never land in a keystroke's frame.
-        idle = time.monotonic() - getattr(self.app, "last_key_at", 0.0) >= PAGE_EVERY_S
+        self._timer = None
         pages = len(self._pages(self.size.width))
-        if idle and pages > 1 and self.screen.is_current:
-            self.page = (self.page + 1) % pages
+        if pages < 2 or not self.screen.is_current:
+            self.page = 0
+            return
+        # Only while nobody types: a repaint must never land in a keystroke's frame.
+        if time.monotonic() - getattr(self.app, "last_key_at", 0.0) < PAGE_EVERY_S:
+            self._timer = self.set_timer(PAGE_EVERY_S, self._turn_page)
+            return
+        self.page = (self.page + 1) % pages
+        if self.page:  # back on the first page: the round is done
+            self._timer = self.set_timer(PAGE_EVERY_S, self._turn_page)
 
     def on_unmount(self) -> None:
         self.screen.bindings_updated_signal.unsubscribe(self)
