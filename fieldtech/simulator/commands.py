@@ -41,9 +41,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_simulate)
 
 
+SIMULATED_MAX = 1000  # controllers one `simulate` serves (each is a port and an mDNS name)
+
+
 def run_simulate(args: argparse.Namespace) -> int:
     import asyncio
     from pathlib import Path
+
+    from fieldtech.domain.limits import ZONES_MAX, ZONES_MIN
+
+    # Numbers that size what is built are checked before anything is built.
+    for flag, value in (("--count", args.count), ("--opensprinkler", args.opensprinkler)):
+        if not 0 <= value <= SIMULATED_MAX:
+            print(f"fieldtech simulate: {flag} is 0 to {SIMULATED_MAX}.", file=sys.stderr)
+            return 2
+    if not ZONES_MIN <= args.zones <= ZONES_MAX:
+        print(f"fieldtech simulate: --zones is {ZONES_MIN} to {ZONES_MAX}.", file=sys.stderr)
+        return 2
 
     data_dir = args.simulator_data_dir
     if data_dir is None:

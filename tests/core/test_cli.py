@@ -115,3 +115,13 @@ def test_cloud_commands_and_simulate_keep_to_the_data_dir(tmp_path: Path) -> Non
     from fieldtech.server.commands import default_db_url
 
     assert default_db_url() == f"sqlite:///{Path(os.environ['FIELDTECH_DATA_DIR'])}/cloud.sqlite3"
+
+
+def test_simulate_refuses_sizes_it_cannot_build_before_building_anything(
+        tmp_path: Path) -> None:
+    for flags, words in ((["--count", "99999999999"], "--count is 0 to"),
+                         (["--zones", "0"], "--zones is 1 to 200"),
+                         (["--opensprinkler", "-1"], "--opensprinkler is 0 to")):
+        result = run("--data-dir", str(tmp_path), "simulate", *flags)
+        assert result.returncode == 2 and words in result.stderr, result.stderr
+    assert not (tmp_path / "simulator").exists()
