@@ -12,6 +12,7 @@ from fieldtech.forms.records import customer_form, new_controller_form
 from fieldtech.screens.flows import EditFlows
 from fieldtech.screens.messages import OpenController, OpenOnsite
 from fieldtech.screens.topbar import TopBar
+from fieldtech.widgets.filter_box import FilterBox
 from fieldtech.widgets.fleet_list import FleetList
 from fieldtech.widgets.key_bar import KeyBar
 
@@ -44,7 +45,7 @@ class FleetScreen(EditFlows):
 
     def compose(self) -> ComposeResult:
         yield TopBar(id="topbar")
-        yield Input(placeholder="Filter: name, customer, address or serial", id="filter")
+        yield FilterBox(placeholder="Filter: name, customer, address or serial", id="filter")
         yield Static(WELCOME, id="empty")
         yield FleetList(id="fleet")
         yield KeyBar()
@@ -92,9 +93,7 @@ class FleetScreen(EditFlows):
         self.fleet_list.set_rows(rows, keep=keep)
 
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.add_class("visible")
-        box.focus()
+        self.query_one("#filter", FilterBox).open()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
@@ -105,10 +104,7 @@ class FleetScreen(EditFlows):
             self.fleet_list.focus()
 
     def action_clear_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        if box.value or box.has_class("visible"):
-            box.value = ""
-            box.remove_class("visible")
+        if self.query_one("#filter", FilterBox).close():
             self.show_rows()
             self.fleet_list.focus()
 

@@ -27,6 +27,7 @@ from fieldtech.screens.messages import OpenController, Synced
 from fieldtech.screens.topbar import TopBar
 from fieldtech.services.queries import TRIAGE_FIELDS, TRIAGE_FLAGS, parse
 from fieldtech.services.triage import describe, open_incidents, passes
+from fieldtech.widgets.filter_box import FilterBox
 from fieldtech.widgets.key_bar import KeyBar
 from fieldtech.widgets.text_line import TextBox
 from fieldtech.widgets.triage_list import TriageList
@@ -57,7 +58,7 @@ class TriageScreen(EditFlows):
     def compose(self) -> ComposeResult:
         yield TopBar(id="topbar")
         yield TextBox(id="triage-title")
-        yield Input(placeholder="Filter: words, state: sev: membership: assignee: breaching",
+        yield FilterBox(placeholder="Filter: words, state: sev: membership: assignee: breaching",
                     id="triage-filter")
         yield Static(TriageList.header(), classes="table-header")
         yield TriageList(self.clock, moved=self._show_detail, id="triage-list")
@@ -136,9 +137,7 @@ class TriageScreen(EditFlows):
         self.table.mark_all()
 
     def action_filter(self) -> None:
-        box = self.query_one("#triage-filter", Input)
-        box.add_class("visible")
-        box.focus()
+        self.query_one("#triage-filter", FilterBox).open()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "triage-filter":
@@ -150,13 +149,10 @@ class TriageScreen(EditFlows):
             self.table.focus()
 
     def action_back(self) -> None:
-        box = self.query_one("#triage-filter", Input)
-        if box.value or box.has_class("visible"):
-            box.value = ""
-            box.remove_class("visible")
+        if self.query_one("#triage-filter", FilterBox).close():
             self.table.focus()
-            return
-        self.app.pop_screen()
+        else:
+            self.app.pop_screen()
 
     # -- actions through the cloud --------------------------------------------------------------
 
