@@ -11,7 +11,6 @@ import gc
 import select
 import sys
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,8 +43,6 @@ if TYPE_CHECKING:
 
 TOASTS_MAX = 2
 FIRST_SCREEN = 60  # rows read before the first paint; a 24-line terminal shows ~20
-WATCH_WAIT_S = 25  # a long-poll's wait: the cloud answers sooner when something happens
-MIN_WATCH_GAP_S = 2.0
 
 
 def _raised_at(holder: Any) -> float:
@@ -451,42 +448,14 @@ class FieldtechApp(KeysInOrder, App):
             threading.Thread(target=self._watch, name="fieldtech-watch", daemon=True).start()
 
     def _watch(self) -> None:
-        """Long-poll the cloud and sync as soon as it has news (an incident, a device state, a
-        colleague's edit). A daemon thread, not a worker: a 25 s wait must never hold up quit.
-        Every edit is saved before it is sent, so dying mid-request loses nothing."""
-        from fieldtech.domain.errors import CloudProblem, CloudUnavailable, NotSignedIn
-
-        link, pause = self.link, 0.0
-        while self.is_running:
-            time.sleep(pause)
-            if not link.connected or link.state is LinkState.SIGN_IN:
-                pause = 1.0
-                continue
-            if link.busy:  # a sync is pulling already: look again as soon as it is done
-                pause = 0.05
-                continue
-            started = time.monotonic()
+        """Sync as soon as the cloud has news (a daemon thread: see CloudLink.watch)."""
+        def news() -> bool:
             try:
-                news = link.news(wait=WATCH_WAIT_S)
-            except NotSignedIn:
-                pause = 30.0
-                continue
-            except (CloudUnavailable, CloudProblem):
-                pause = 15.0  # the periodic sync and the header say the rest
-                continue
-            except Exception:  # the app quit during the wait (its store is closed), or worse:
-                if not self.is_running:  # never a traceback over the screen; the periodic
-                    return  # sync still runs and says what is wrong
-                pause = 30.0
-                continue
-            if news:
-                try:
-                    self.call_from_thread(self._sync, False)
-                except RuntimeError:  # the app has stopped
-                    return
-                pause = 0.0
-            else:  # a cloud without long-polls answers at once: never poll faster than this
-                pause = max(0.0, MIN_WATCH_GAP_S - (time.monotonic() - started))
+                self.call_from_thread(self._sync, False)
+            except RuntimeError:  # the app has stopped
+                return False
+            return True
+        self.link.watch(news, lambda: self.is_running)
 
     def _periodic_sync(self) -> None:
         link = self.link

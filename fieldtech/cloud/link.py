@@ -6,13 +6,14 @@ No textual here: the TUI calls `sync()` and `call()` from thread workers and pai
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, TypeVar
 
-from fieldtech.domain.errors import CloudUnavailable, NotSignedIn
+from fieldtech.domain.errors import CloudProblem, CloudUnavailable, NotSignedIn
 
 if TYPE_CHECKING:  # httpx and the engine load with the first sync, not with the first paint
     from fieldtech.cloud.api import CloudAPI
@@ -20,6 +21,8 @@ if TYPE_CHECKING:  # httpx and the engine load with the first sync, not with the
     from fieldtech.offline_store.store import Store
 
 T = TypeVar("T")
+WATCH_WAIT_S = 25  # a long-poll's wait: the cloud answers sooner when something happens
+MIN_WATCH_GAP_S = 2.0
 CloudFactory = Callable[[], "CloudAPI"]
 
 
@@ -143,6 +146,41 @@ class CloudLink:
         cursor = int(self.store.sync_value("cursor") or 0)
         page = self.call(lambda api: api.changes(cursor, limit=1, wait=wait))
         return bool(page.get("changes")) or int(page.get("cursor") or cursor) != cursor
+
+    def watch(self, on_news: Callable[[], bool], running: Callable[[], bool]) -> None:
+        """Long-poll the cloud for as long as `running()`, calling `on_news()` (→ False to
+        stop) when it has something new: an incident, a device state, a colleague's edit.
+        Meant for a daemon thread: a 25 s wait must never hold up quitting, and every edit is
+        saved before it is sent, so dying mid-request loses nothing."""
+        pause = 0.0
+        while running():
+            time.sleep(pause)
+            if not self.connected or self.state is LinkState.SIGN_IN:
+                pause = 1.0
+                continue
+            if self.busy:  # a sync is pulling already: look again as soon as it is done
+                pause = 0.05
+                continue
+            started = time.monotonic()
+            try:
+                news = self.news(wait=WATCH_WAIT_S)
+            except NotSignedIn:
+                pause = 30.0
+                continue
+            except (CloudUnavailable, CloudProblem):
+                pause = 15.0  # the periodic sync and the header say the rest
+                continue
+            except Exception:  # the app quit during the wait (its store is closed), or worse:
+                if not running():  # never a traceback over the screen; the periodic sync
+                    return  # still runs and says what is wrong
+                pause = 30.0
+                continue
+            if news:
+                if not on_news():
+                    return
+                pause = 0.0
+            else:  # a cloud without long-polls answers at once: never poll faster than this
+                pause = max(0.0, MIN_WATCH_GAP_S - (time.monotonic() - started))
 
     def call(self, request: Callable[[CloudAPI], T]) -> T:
         """One request outside a sync (plans, account). Raises the cloud's errors, after
