@@ -27,8 +27,10 @@ LIVE_ROUND_S = 300.0  # the live controllers' trouble repeats this often
 
 
 class DemoCloud:
-    def __init__(self, directory: Path, store_path: Path, customers: int, controllers: int):
+    def __init__(self, directory: Path, store_path: Path, customers: int, controllers: int,
+                 live: int = LIVE_CONTROLLERS):
         self.directory = directory
+        self.live_count = live  # controllers brought to life against this cloud (0: none)
         self.store_path = store_path
         self.customers, self.controllers = customers, controllers
         self.server: Any = None
@@ -78,9 +80,9 @@ class DemoCloud:
         if self._on_ready is not None:
             with contextlib.suppress(RuntimeError):  # the app closed before the cloud was up
                 self._on_ready(connect)
-        if not self._stopping.is_set():  # a few controllers come alive: incidents come and go
+        if self.live_count and not self._stopping.is_set():  # incidents come and go
             try:
-                self.live = start_live_controllers(url, self.directory)
+                self.live = start_live_controllers(url, self.directory, self.live_count)
             except Exception as exc:  # the demo goes on without them; say why at exit
                 self.problem = f"live controllers: {exc}"
         while not self._stopping.wait(HEARTBEAT_S):

@@ -30,7 +30,9 @@ def test_demo_cloud_starts_in_sync_with_the_demo_store(tmp_path: Path) -> None:
         got.append(connect)
         ready.set()
 
-    cloud = DemoCloud(tmp_path, path, 30, 60)
+    # No live controllers here: their heartbeats would change what the syncs below pull
+    # (tests/device_loop/test_demo_live.py covers them).
+    cloud = DemoCloud(tmp_path, path, 30, 60, live=0)
     cloud.start(on_ready)
     try:
         assert ready.wait(60), cloud.problem
@@ -62,7 +64,7 @@ def test_demo_cloud_starts_in_sync_with_the_demo_store(tmp_path: Path) -> None:
     finally:
         cloud.stop()
     # a second start finds the account and signs in again
-    again = DemoCloud(tmp_path, path, 30, 60)
+    again = DemoCloud(tmp_path, path, 30, 60, live=0)
     ready.clear()
     again.start(on_ready)
     try:
