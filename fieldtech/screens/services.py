@@ -95,3 +95,23 @@ class FieldtechScreen(Screen):
     @property
     def services(self) -> Services:
         return services_of(self)
+
+    def _compositor_refresh(self) -> None:
+        # Textual counts the screen just under the top one as visible even when the top one is
+        # opaque, and turns any change painted here (a key bar's page, a top bar's clock) into
+        # a repaint of the WHOLE top screen: ~7 KB over SSH for nothing to see (issue 10's idle
+        # minute on triage). Drop it while an opaque screen covers this one; coming back on top
+        # repaints the whole screen anyway (Screen._on_screen_resume), with what changed.
+        if self._covered():
+            self._compositor._dirty_regions.clear()
+            self._dirty_widgets.clear()
+            return
+        super()._compositor_refresh()
+
+    def _covered(self) -> bool:
+        """Is an opaque screen above this one in the stack?"""
+        stack = self.app.screen_stack
+        if self not in stack:
+            return False
+        above = stack[stack.index(self) + 1:]
+        return any(screen.styles.background.a == 1 for screen in above)

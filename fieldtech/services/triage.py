@@ -25,6 +25,20 @@ def span(seconds: float) -> str:
     return ("-" if seconds < 0 else "") + text
 
 
+def age_text(row: TriageRow, now: datetime) -> str:
+    """How long it has been open, coarse enough to change at most once a minute in the first
+    hour and once an hour after: the list is read at a glance, and over SSH each change of
+    every line on screen is bytes (the exact time is in the line under the cursor)."""
+    if row.opened_at is None:
+        return ""
+    s = max(0, int((now - row.opened_at).total_seconds()))
+    if s < 60:
+        return "<1m"
+    if s < 3600:
+        return f"{s // 60}m"
+    return f"{s // 3600}h" if s < 86400 else f"{s // 86400}d"
+
+
 def open_incidents(store: Store, now: datetime) -> list[TriageRow]:
     """Open incidents, the one whose response is due first on top (then severity, age)."""
     rows = triage_rows(store)

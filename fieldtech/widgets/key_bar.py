@@ -17,6 +17,7 @@ from typing import ClassVar
 from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
+from textual.geometry import Region
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
@@ -43,7 +44,8 @@ class KeyBar(Widget):
 
     keys: reactive[tuple[Key, ...]] = reactive((), layout=False)
     more: reactive[tuple[Key, ...]] = reactive((), layout=False)  # the second line's keys
-    page: reactive[int] = reactive(0, layout=False)
+    # Only the second line turns: repaint that line, not the bar (half the bytes over SSH).
+    page: reactive[int] = reactive(0, layout=False, repaint=False)
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -76,6 +78,9 @@ class KeyBar(Widget):
         self.page = (self.page + 1) % pages
         if self.page:  # back on the first page: the round is done
             self._timer = self.set_timer(PAGE_EVERY_S, self._turn_page)
+
+    def watch_page(self) -> None:
+        self.refresh(Region(0, 1, self.size.width, 1))
 
     def on_unmount(self) -> None:
         self.screen.bindings_updated_signal.unsubscribe(self)

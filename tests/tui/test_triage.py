@@ -101,20 +101,31 @@ async def test_marks_pick_many_and_acting_without_a_cloud_says_so(app: Fieldtech
         assert any("Local only" in n.message for n in app._notifications)
 
 
-async def test_the_countdown_repaints_only_the_lines_whose_words_change(
+async def test_the_countdown_repaints_only_the_cells_whose_words_change(
         tmp_path: Path, app: FieldtechApp) -> None:
     rows = [r for r in app.store.fleet_rows() if r.controller_id]
-    feed(app, [incident(n, rows[n], due_in=timedelta(minutes=5 + 60 * n)) for n in range(6)])
+    feed(app, [incident(n, rows[n], due_in=timedelta(minutes=5 + 60 * n)) for n in range(6)]
+         + [incident(6, rows[6], state="acknowledged")])  # no countdown, but its age moves
     clock = [NOW]
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         app.push_screen(TriageScreen(clock=lambda: clock[0]))
         await wait_for(pilot, lambda: isinstance(app.screen, TriageScreen)
-                       and app.screen.query(TriageList) and app.screen.table.row_count == 6)
+                       and app.screen.query(TriageList) and app.screen.table.row_count == 7)
+        await settle(pilot)
         table = app.screen.table
         assert table.tick() == 0  # nothing changed: nothing repainted
-        clock[0] = NOW + timedelta(seconds=61)  # every countdown loses a minute
-        assert table.tick() == 6
+        assert "10m" in table.render_line(6).text
+        clock[0] = NOW + timedelta(seconds=61)  # every countdown loses a minute, ages gain one
+        assert table.tick() == 7
+        # Only the two clock cells of each line, never a whole line (bytes over SSH).
+        width = table.scrollable_content_region.width
+        regions = table._repaint_regions
+        assert regions and all(r.height == 1 and r.width <= 12 for r in regions), regions
+        assert len(regions) == 7  # one per line: its two clocks side by side
+        assert all(r.width < width for r in regions)
+        await settle(pilot)
+        assert "11m" in table.render_line(6).text  # the age as painted, not a stale one
         clock[0] = NOW + timedelta(seconds=62)
         assert table.tick() == 0
 
@@ -128,3 +139,38 @@ def test_the_header_counts_come_from_the_store(app: FieldtechApp) -> None:
     assert after.incidents == before.incidents + 2
     assert after.breaching == before.breaching + 1
     assert [r.id for r in open_incidents(app.store, NOW)] == ["inc-1", "inc-2"]
+
+
+async def test_a_change_on_the_screen_underneath_does_not_repaint_the_one_on_top(
+        app: FieldtechApp, monkeypatch) -> None:
+    """Textual repaints the whole top screen for any change on the screen under it (~7 KB over
+    SSH each time the fleet's key bar turned a page under triage). Recorded on the way to the
+    terminal: the app's real frames, passed on unchanged."""
+    from textual._compositor import LayoutUpdate
+
+    from fieldtech.screens.fleet import FleetScreen
+    from fieldtech.widgets.key_bar import KeyBar
+
+    frames: list[object] = []
+    display = app._display
+
+    def recording(screen, renderable):
+        frames.append(renderable)
+        return display(screen, renderable)
+
+    monkeypatch.setattr(app, "_display", recording)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        fleet = app.screen
+        assert isinstance(fleet, FleetScreen)
+        await pilot.press("exclamation_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, TriageScreen))
+        await settle(pilot)
+        frames.clear()
+        fleet.query_one(KeyBar).page = 1  # what its page turn does, under triage
+        await settle(pilot)
+        assert not [f for f in frames if isinstance(f, LayoutUpdate)]
+        await pilot.press("escape")  # back on top: the whole screen, with what changed
+        await wait_for(pilot, lambda: app.screen is fleet)
+        await settle(pilot)
+        assert [f for f in frames if isinstance(f, LayoutUpdate)]
