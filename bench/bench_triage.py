@@ -78,8 +78,8 @@ def screen_budgets(args: argparse.Namespace, work: Path) -> None:
             took, _size, _burst = term.key(key)
             keys.append(took)
         term.key(b"\x1b")
-    print(f"triage opened (! to painted): median {ms(statistics.median(opens))}, max "
-          f"{ms(max(opens))} over {len(opens)} (budget ≤ 50 ms)")
+    print(f"triage opened (! to painted): median {ms(statistics.median(opens))}, first "
+          f"{ms(opens[0])}, max {ms(max(opens))} over {len(opens)} (budget ≤ 50 ms)")
     print(f"a key on the triage list (↓ ↑ space) to painted: median "
           f"{ms(statistics.median(keys))}, max {ms(max(keys))} over {len(keys)} "
           "(budget ≤ 50 ms)")

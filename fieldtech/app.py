@@ -27,7 +27,7 @@ from textual.widgets._toast import Toast, ToastRack
 # The controller screen and the form dialogs (DataTable, TabbedContent, Select, Switch, …) are
 # imported on first use, not here: they are not needed for the first paint of the fleet.
 from fieldtech.cloud.link import CloudFactory, CloudLink, LinkState
-from fieldtech.offline_store.live import fleet_health
+from fieldtech.offline_store.live import TriageRow, fleet_health
 from fieldtech.offline_store.store import FleetRow, Store
 from fieldtech.screens import messages as m
 from fieldtech.screens.fleet import FleetScreen
@@ -35,6 +35,7 @@ from fieldtech.screens.services import HeaderWords, OnSiteOptions, Services
 from fieldtech.screens.switcher import Shortcuts, Switcher, SwitcherScreen
 from fieldtech.services.fleet_index import FleetIndex
 from fieldtech.services.settings import SYNC_EVERY_S, Settings
+from fieldtech.services.triage import open_incidents
 from fieldtech.widgets.keys_in_order import KeysInOrder
 
 if TYPE_CHECKING:
@@ -239,6 +240,12 @@ class FieldtechApp(KeysInOrder, App):
         import fieldtech.screens.forms
         import fieldtech.screens.triage  # noqa: F401
 
+        # And triage's first open: reading and ordering 2,000 incidents takes ~40–100 ms,
+        # which its first paint would wait for. Once: later opens keep the rows they had.
+        if not self.is_screen_installed("triage"):
+            incidents = open_incidents(store, datetime.now(UTC))
+            self.call_from_thread(self._triage_ready, incidents)
+
         # The fleet, its index and Textual itself are long-lived: move them out of the garbage
         # collector's view. Otherwise every full collection walks them all (50–60 ms at 10,000
         # controllers, measured) and lands in some keystroke; frozen, it takes 7–16 ms. Rows
@@ -263,6 +270,12 @@ class FieldtechApp(KeysInOrder, App):
             if isinstance(screen, FleetScreen):
                 screen.show_rows(keep=keep)
         self.services.header.set(header)
+
+    def _triage_ready(self, incidents: list[TriageRow]) -> None:
+        from fieldtech.screens.triage import TriageScreen
+
+        if not self.is_screen_installed("triage"):
+            self.install_screen(TriageScreen(incidents), "triage")
 
     # -- routing ------------------------------------------------------------------------------
 

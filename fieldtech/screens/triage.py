@@ -49,10 +49,13 @@ class TriageScreen(EditFlows):
     ]
     AUTO_FOCUS = "#triage-list"
 
-    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, rows: list[TriageRow] | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        """`rows`: incidents read ahead (at start-up), painted with the screen's first frame
+        rather than after a read; the screen reads them again as it opens."""
         super().__init__()
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.all_rows: list[TriageRow] = []
+        self.all_rows: list[TriageRow] = rows or []
         self.query_text = ""
 
     def compose(self) -> ComposeResult:
@@ -71,6 +74,8 @@ class TriageScreen(EditFlows):
 
     def on_mount(self) -> None:
         self.set_interval(TICK_S, self._tick)
+        if self.all_rows:
+            self._filter()
 
     def on_screen_resume(self) -> None:
         self.reload()  # shown again (it is kept between visits): read what came meanwhile
