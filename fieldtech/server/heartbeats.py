@@ -105,6 +105,7 @@ def answer(
         locally_modified=locally_modified,
         firmware=firmware,
         now=now,
+        heartbeat_s=heartbeat_s,
     )
     return {
         **status,

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from fieldtech.domain.incidents import offline_after
 from fieldtech.domain.models import ControllerState
-
-# No contact for this long and a controller counts as offline (DESIGN.md: about 7 minutes).
-OFFLINE_AFTER = timedelta(minutes=7)
 
 
 def controller_state(
@@ -18,11 +16,13 @@ def controller_state(
     applied_revision: int | None,
     locally_modified: bool,
     now: datetime,
+    heartbeat_s: int,
 ) -> ControllerState:
     # Offline is worked out when asked, not by a sweeper job: it can never lag or be missed.
     if serial is None:
         return ControllerState.NOT_LINKED
-    if last_contact is None or now - last_contact > OFFLINE_AFTER:
+    # The offline incidents' rule (missed heartbeats), so the fleet and triage agree.
+    if last_contact is None or now - last_contact > offline_after(heartbeat_s):
         return ControllerState.OFFLINE
     if locally_modified:
         return ControllerState.OUT_OF_SYNC

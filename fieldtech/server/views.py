@@ -67,7 +67,8 @@ def config_json(c: ControllerRow) -> dict[str, Any]:
     return {"controller_id": c.id, "revision": c.config_revision, "config": c.config}
 
 
-def status_json(c: ControllerRow, st: DeviceStatusRow | None, now: datetime) -> dict[str, Any]:
+def status_json(c: ControllerRow, st: DeviceStatusRow | None, now: datetime,
+                heartbeat_s: int) -> dict[str, Any]:
     return device_status_json(
         controller_id=c.id,
         serial=c.serial,
@@ -77,6 +78,7 @@ def status_json(c: ControllerRow, st: DeviceStatusRow | None, now: datetime) -> 
         locally_modified=bool(st and st.locally_modified),
         firmware=st.firmware if st else None,
         now=now,
+        heartbeat_s=heartbeat_s,
     )
 
 
@@ -90,6 +92,7 @@ def device_status_json(
     locally_modified: bool,
     firmware: str | None,
     now: datetime,
+    heartbeat_s: int,
 ) -> dict[str, Any]:
     """`status_json` from plain column values (the device fast path reads no ORM rows)."""
     state = controller_state(
@@ -99,6 +102,7 @@ def device_status_json(
         applied_revision=applied_revision,
         locally_modified=locally_modified,
         now=now,
+        heartbeat_s=heartbeat_s,
     )
     return {
         "controller_id": controller_id,

@@ -35,7 +35,7 @@ TEST_LIMITS = Limits(
 
 
 class Clock:
-    """The server's clock, which a test may move forward (device offline after 7 minutes)."""
+    """The server's clock, which a test may move forward (offline after 3 missed heartbeats)."""
 
     def __init__(self) -> None:
         self.offset = timedelta()

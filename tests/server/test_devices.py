@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from server_helpers import Account, Server, new_serial, problem
 
+from fieldtech.domain.incidents import offline_after
+
 
 @pytest.fixture
 def paired(server: Server, acme: Account) -> dict:
@@ -102,9 +104,11 @@ def test_heartbeats_drive_online_waiting_and_offline(
     assert state() == "waiting"  # sent, not yet applied
     beat = device.post("/v1/device/heartbeat", json={"applied_revision": 2}).json()
     assert beat["state"] == "online" and beat["applied_revision"] == 2
-    server.clock.advance(timedelta(minutes=6, seconds=50))
+    # Offline after three missed heartbeats (the offline incident's rule), not before.
+    missed = offline_after(server.app.state.server.heartbeat_s)
+    server.clock.advance(missed - timedelta(seconds=10))
     assert state() == "online"
-    server.clock.advance(timedelta(seconds=20))  # now 7 min 10 s without contact
+    server.clock.advance(timedelta(seconds=20))
     assert state() == "offline"
     fleet = acme.http.get("/v1/fleet/status").json()["controllers"]
     assert [c["state"] for c in fleet if c["controller_id"] == cid] == ["offline"]

@@ -197,4 +197,4 @@ def fleet_status(state: State, caller: Staff) -> dict[str, Any]:
             .where(ControllerRow.account_id == caller.account_id)
             .order_by(ControllerRow.id)
         ).all()
-    return {"controllers": [status_json(c, st, now) for c, st in rows]}
+    return {"controllers": [status_json(c, st, now, state.heartbeat_s) for c, st in rows]}

@@ -180,7 +180,8 @@ def put_config(
 def get_status(state: State, caller: User, controller_id: str) -> dict[str, Any]:
     with state.db.read() as s:
         row = _visible_controller(s, caller, controller_id, _MAY_VIEW)
-        return status_json(row, s.get(DeviceStatusRow, row.id), state.clock())
+        return status_json(row, s.get(DeviceStatusRow, row.id), state.clock(),
+                           state.heartbeat_s)
 
 
 @router.post(
