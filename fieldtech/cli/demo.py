@@ -113,7 +113,7 @@ class DemoCloud:
         from fieldtech.offline_store.seed import GeneratedAccount, generate_account
         from fieldtech.offline_store.store import Store
         from fieldtech.server.accounts import create_account
-        from fieldtech.server.seed import seed_account
+        from fieldtech.server.seed import seed_account, seed_incidents
         from fieldtech.server.tables import AccountRow, UserRow
 
         db = self.server.db
@@ -142,6 +142,10 @@ class DemoCloud:
             # The store was seeded from the same generator: it already holds all of this.
             if store.sync_value("cursor") is None:
                 store.set_sync_values(cursor=str(seq), account_id=account.account_id)
+        # What the generated offline and faulty controllers would have raised, after the
+        # cursor: the first sync brings them, and triage opens on them (not empty until the
+        # live controllers' first fault).
+        seed_incidents(db, account.account_id, made)
 
 
 class LiveControllers:

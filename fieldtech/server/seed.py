@@ -9,15 +9,17 @@ by construction (tests/store checks the generator against the domain validation)
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import insert, update
 
 from fieldtech.domain.errors import QuotaExceeded
+from fieldtech.domain.incidents import IncidentKind
 from fieldtech.domain.models import ControllerState
 from fieldtech.domain.plans import CustomerPlan
 from fieldtech.offline_store.seed import GeneratedAccount
-from fieldtech.server import quota
+from fieldtech.server import incidents, quota
 from fieldtech.server.db import Database
 from fieldtech.server.journal import Context, audit
 from fieldtech.server.state import utcnow
@@ -88,3 +90,58 @@ def _change(account_id: str, seq: int, entity: str, entity_id: str, data: dict[s
 
 def _columns(row: Any) -> dict[str, Any]:
     return {c.key: getattr(row, c.key) for c in row.__table__.columns}
+
+
+# The generator's fault texts (offline_store.seed.FAULTS) as the incident kinds a device reports.
+_FAULT_KINDS = (("no current", IncidentKind.ZONE_NO_CURRENT), ("high flow", IncidentKind.FLOW_HIGH),
+                ("rain sensor", IncidentKind.RAIN_SENSOR),
+                ("master valve", IncidentKind.MASTER_VALVE_STUCK),
+                ("low voltage", IncidentKind.LOW_VOLTAGE))
+
+
+def seed_incidents(db: Database, account_id: str, made: GeneratedAccount,
+                   opened_within: timedelta = timedelta(minutes=90)) -> int:
+    """Open the incidents `made`'s offline and faulty controllers would have raised, opened at
+    spread moments of the last `opened_within` (so SLA clocks differ: some already breached).
+    Through incidents.raise_incident, as a heartbeat or the sweeper would; returns how many."""
+    now = utcnow()
+    troubled = [(c, state, fault) for c, _rev, state, fault in made.controllers
+                if c.serial and (state is ControllerState.OFFLINE or fault)]
+    # A customer whose every linked controller is offline: one site incident, as the sweeper
+    # raises it (domain rule), not one per controller.
+    linked: dict[str, int] = {}
+    down: dict[str, int] = {}
+    for c, _rev, state, _fault in made.controllers:
+        if c.serial:
+            linked[c.customer_id] = linked.get(c.customer_id, 0) + 1
+            down[c.customer_id] = down.get(c.customer_id, 0) + (state is ControllerState.OFFLINE)
+    whole_site = {k for k, n in linked.items() if n > 1 and down[k] == n}
+    opened = 0
+    with db.write(account_id) as s:
+        for n, (c, state, fault) in enumerate(troubled):
+            at = now - opened_within * ((n * 7919) % 97 / 97)  # spread, the same every time
+            ctx = Context(account_id=account_id, actor="seed", now=at)
+            controller = s.get_one(ControllerRow, c.id)
+            customer = s.get_one(CustomerRow, c.customer_id)
+            raised = []
+            if state is ControllerState.OFFLINE and c.customer_id in whole_site:
+                if incidents.raise_incident(
+                        s, ctx, kind=IncidentKind.SITE_OFFLINE, customer=customer,
+                        controller=None, repeat=False,
+                        detail=f"All {linked[c.customer_id]} controllers of {customer.name} "
+                               "are offline.") is not None:
+                    opened += 1
+            elif state is ControllerState.OFFLINE:
+                raised.append((IncidentKind.OFFLINE, None,
+                               f"No heartbeat since {at.isoformat(timespec='minutes')}Z."))
+            text = (fault or "").casefold()
+            kind = next((k for words, k in _FAULT_KINDS if words in text), None)
+            if kind is not None:  # reported before it went offline, if it did
+                zone = int(text.split()[1].rstrip(":")) if text.startswith("zone ") else None
+                raised.append((kind, zone, fault or ""))
+            for kind, zone, detail in raised:
+                if incidents.raise_incident(s, ctx, kind=kind, customer=customer,
+                                            controller=controller, zone=zone, detail=detail,
+                                            repeat=False) is not None:
+                    opened += 1
+    return opened

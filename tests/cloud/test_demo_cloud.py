@@ -1,11 +1,12 @@
 """The demo's in-process cloud: starts on 127.0.0.1, holds the demo fleet, and is in sync with
-the demo store from the first sync on (nothing to pull, the on-site records included)."""
+the demo store from the first sync on (no record to pull, the on-site records included; the
+incidents its offline and faulty controllers raised come with the first sync)."""
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import update
@@ -16,6 +17,7 @@ from fieldtech.offline_store.seed import seed_onsite, seed_store
 from fieldtech.offline_store.store import Store
 from fieldtech.server.state import utcnow
 from fieldtech.server.tables import DeviceStatusRow
+from fieldtech.services.triage import open_incidents
 
 
 def test_demo_cloud_starts_in_sync_with_the_demo_store(tmp_path: Path) -> None:
@@ -40,7 +42,24 @@ def test_demo_cloud_starts_in_sync_with_the_demo_store(tmp_path: Path) -> None:
         with Store(path) as store:
             report = SyncEngine(store, got[0]()).sync()
             assert report.error is None
-            assert report.pulled == 0 and report.applied == 0  # already the same fleet
+            assert report.pulled == 0 and report.applied == 0  # already the same fleet ...
+            # ... and what its offline and faulty controllers raised, so triage opens on them.
+            incidents = open_incidents(store, datetime.now(UTC))
+            assert report.live and incidents
+            rows = [r for r in store.fleet_rows() if r.controller_id and r.serial]
+            offline = {r.controller_id for r in rows if r.state == "offline"}
+            sites = {i.customer_id for i in incidents if i.kind == "site_offline"}
+            assert offline and offline <= {i.controller_id for i in incidents
+                                            if i.kind == "offline"} | {
+                r.controller_id for r in rows if r.customer_id in sites}
+            for site in sites:  # one incident for a customer whose controllers are all down
+                assert all(r.state == "offline" for r in rows if r.customer_id == site)
+                assert not [i for i in incidents if i.kind == "offline"
+                            and i.customer_id == site]
+            faulty = {r.controller_id for r in store.fleet_rows() if r.fault and r.serial}
+            assert faulty <= {i.controller_id for i in incidents if i.kind != "offline"}
+            opened = sorted(i.opened_at for i in incidents)
+            assert opened[0] < opened[-1] - timedelta(minutes=30)  # clocks at different points
             usage = store.usage()
             assert (usage.controllers_used, usage.controllers_limit) == (62, 250)
             cid = store.fleet_rows()[0].controller_id

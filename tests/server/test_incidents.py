@@ -215,3 +215,39 @@ def test_snooze_assign_resolve_are_audited_and_other_accounts_get_404(
     actions = [e["action"] for e in acme.http.get(f"/v1/controllers/{device.id}/audit")
                .json()["entries"]]
     assert {"incident.snooze", "incident.assign", "incident.resolve"} <= set(actions)
+
+
+def test_a_seeded_fleet_opens_what_its_offline_and_faulty_controllers_would_have_raised(
+    server: Server
+) -> None:
+    """The demo's account: generated offline controllers and faults become incidents, a
+    customer whose every controller is down one site incident (the sweeper's rule)."""
+    from dataclasses import replace
+
+    from fieldtech.domain.models import ControllerState
+    from fieldtech.domain.plans import Tier
+    from fieldtech.offline_store.seed import GeneratedAccount, generate_account
+    from fieldtech.server.seed import seed_account, seed_incidents
+
+    account = server.account(Tier.SILVER)
+    made = generate_account(3, 6)
+    first, second = made.customers[0].id, made.customers[1].id
+    controllers = []
+    for n, (c, rev, _state, _fault) in enumerate(made.controllers):
+        c = replace(c, customer_id=first if n < 2 else second,
+                    serial=c.serial or f"FT1-SEED{n:04d}")
+        state = ControllerState.OFFLINE if n < 3 else ControllerState.ONLINE
+        fault = "Zone 4: no current (broken wire?)" if n == 3 else None
+        controllers.append((c, rev, state, fault))
+    made = GeneratedAccount(made.account, made.customers, controllers)
+    seed_account(server.db, account.id, made)
+    assert seed_incidents(server.db, account.id, made) == 3
+
+    opened = incidents(account, "open")
+    site = [i for i in opened if i["kind"] == "site_offline"]
+    assert [i["customer_id"] for i in site] == [first]  # both its controllers down: one
+    offline = [i for i in opened if i["kind"] == "offline"]
+    assert [i["controller_id"] for i in offline] == [controllers[2][0].id]
+    fault = [i for i in opened if i["kind"] == "zone_no_current"]
+    assert [(i["controller_id"], i["zone"]) for i in fault] == [(controllers[3][0].id, 4)]
+    assert seed_incidents(server.db, account.id, made) == 0  # open already: not doubled
