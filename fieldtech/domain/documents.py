@@ -15,19 +15,19 @@ from __future__ import annotations
 import importlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from fieldtech.domain.errors import FieldError, NotFound, ValidationError
 
 # Modules that register document kinds when imported (append yours; order does not matter).
-KIND_MODULES: list[str] = []
+KIND_MODULES: list[str] = ["fieldtech.domain.contracts"]
 
 KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 DOCUMENT_BYTES_MAX = 16_000  # one document's JSON; a work order with notes fits many times over
 DOCUMENT_FIELDS_MAX = 64
-RESERVED_FIELDS = frozenset({"id", "kind", "revision"})  # said by the envelope, not the data
+RESERVED_FIELDS = frozenset({"id", "revision"})  # said by the envelope, not the data
 
 Validator = Callable[[dict[str, Any]], list[FieldError]]
 
@@ -46,6 +46,9 @@ class DocumentKind:
     permission: str | None = None
     max_bytes: int = DOCUMENT_BYTES_MAX
     label: str = ""  # "agreement" as a person says it (pending changes, errors)
+    # The ids of other documents this one uses (an agreement: its tier and packages): those
+    # cannot be deleted while it does, here or in the cloud.
+    refers_to: Callable[[dict[str, Any]], Iterable[str]] | None = None
 
     @property
     def words(self) -> str:
@@ -96,6 +99,25 @@ def kind_of(name: str) -> DocumentKind:
         known = ", ".join(sorted(_KINDS)) or "none"
         raise NotFound(f"No kind of record called {name!r} (known: {known}).")
     return found
+
+
+def still_used(document_id: str, documents: Iterable[tuple[str, dict[str, Any]]]) -> str | None:
+    """Why a document cannot be deleted: other documents (kind, data) that use it, or None."""
+    users: dict[str, int] = {}
+    for kind_name, data in documents:
+        kind = _KINDS.get(kind_name)
+        if kind is not None and kind.refers_to is not None and document_id in kind.refers_to(data):
+            users[kind.words] = users.get(kind.words, 0) + 1
+    if not users:
+        return None
+    said = ", ".join(f"{n} {words}{'s' if n > 1 else ''}" for words, n in sorted(users.items()))
+    return f"{said} still use{'s' if sum(users.values()) == 1 else ''} it: change them first."
+
+
+def referring_kinds() -> list[str]:
+    """Kinds whose documents may use other documents (what a delete must look through)."""
+    _load()
+    return sorted(k.name for k in _KINDS.values() if k.refers_to is not None)
 
 
 def check_document(kind_name: str, data: Any) -> dict[str, Any]:

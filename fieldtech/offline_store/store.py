@@ -19,7 +19,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from fieldtech.domain.documents import Document, check_document, kind_of, without_nones
+from fieldtech.domain.documents import (
+    Document,
+    check_document,
+    kind_of,
+    referring_kinds,
+    still_used,
+    without_nones,
+)
 from fieldtech.domain.errors import (
     FieldError,
     FieldtechError,
@@ -521,6 +528,12 @@ class Store:
         sent goes with its pending edits → None."""
         with self._write() as db:
             self.document(document_id)  # NotFound if it is gone already
+            users = referring_kinds()
+            if users and (why := still_used(document_id, (
+                    (r[0], json.loads(r[1])) for r in db.execute(
+                        f"SELECT kind, data FROM document WHERE kind IN "
+                        f"({','.join('?' * len(users))})", users)))):
+                raise StillNeeded(why)
             return _delete_here(db, "document", document_id)
 
     def document(self, document_id: str) -> Document:
@@ -537,6 +550,18 @@ class Store:
             rows = self._query("SELECT * FROM document WHERE kind=? AND customer_id=? "
                                "ORDER BY id", (kind, customer_id))
         return [_document(r) for r in rows]
+
+    def put_synced_documents(self, documents: Iterable[Document]) -> int:
+        """Bulk write of documents as the cloud has them (no outbox rows): seeding a demo or
+        a benchmark. Returns how many."""
+        rows = [(d.id, d.kind, _customer_of(d.kind, d.data), json.dumps(d.data),
+                 d.revision or 1) for d in documents]
+        with self._write() as db:
+            db.executemany("INSERT OR REPLACE INTO document (id, kind, customer_id, data, "
+                           "revision) VALUES (?,?,?,?,?)", rows)
+            db.executemany("INSERT OR REPLACE INTO base VALUES ('document', ?, ?, ?)",
+                           [(r[0], r[4], r[3]) for r in rows])
+        return len(rows)
 
     def owner_of(self, entity: str, record_id: str) -> str | None:
         """The customer a controller or a document belongs to, if it is here."""

@@ -13,7 +13,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fieldtech.domain.documents import DocumentKind, check_document, kind_of, without_nones
+from fieldtech.domain.documents import (
+    DocumentKind,
+    check_document,
+    kind_of,
+    referring_kinds,
+    still_used,
+    without_nones,
+)
 from fieldtech.domain.errors import NotFound
 from fieldtech.server.journal import Context, audit, log_change
 from fieldtech.server.operations import check_new_id, check_revision, domain_checked, get_customer
@@ -134,6 +141,11 @@ def update_document(
 def delete_document(s: Session, ctx: Context, document_id: str, base_revision: int | None) -> None:
     row = get_document(s, ctx, document_id)
     check_revision(row.revision, base_revision, kind_of(row.kind).words, document_json(row))
+    if users := referring_kinds():
+        rows = s.execute(select(DocumentRow.kind, DocumentRow.data).where(
+            DocumentRow.account_id == ctx.account_id, DocumentRow.kind.in_(users)))
+        if why := still_used(row.id, ((k, d) for k, d in rows)):
+            raise Problem(ProblemType.DOCUMENT_IN_USE, f"This {kind_of(row.kind).words}: {why}")
     kind, customer_id = row.kind, row.customer_id
     s.delete(row)
     s.flush()

@@ -146,3 +146,35 @@ def test_batch_creates_updates_and_replays_by_key(server: Server, acme: Account)
     again = acme.http.post("/v1/sync/batch", json={"items": items}).json()["results"]
     assert again == results  # the same keys apply once
     assert acme.http.get(f"/v1/documents/{doc_id}").json()["revision"] == 2
+
+
+def test_a_tier_in_use_cannot_be_deleted_and_staff_log_time_without_seeing_money(
+    server: Server, acme: Account
+) -> None:
+    from fieldtech.domain.contracts import DEFAULT_TIER_BY_CODE
+
+    customer = acme.customer()
+    tier = document(acme, "tier", **DEFAULT_TIER_BY_CODE["priority"].to_data())
+    agreement = document(acme, "agreement", customer_id=customer["id"], tier_id=tier["id"],
+                         billing="monthly", start="2026-03-01")
+    assert agreement["customer_id"] == customer["id"]
+    before = cursor_now(acme)
+    refused = problem(acme.http.delete(f"/v1/documents/{tier['id']}"), 409, "document-in-use")
+    assert "1 agreement" in refused["detail"]
+    assert cursor_now(acme) == before
+    bad = acme.http.patch(f"/v1/documents/{tier['id']}", json={"data": {
+        "prices": [{"from": "2026-01-01", "monthly_cents": 1e12}], "currency": "XYZ"}})
+    fields = {e["field"] for e in problem(bad, 422, "validation")["errors"]}
+    assert fields == {"prices.0.monthly_cents", "currency"}
+    plain = _staff(server, acme, billing=False)
+    problem(plain.http.get(f"/v1/documents/{tier['id']}"), 403, "forbidden")
+    logged = plain.http.post("/v1/documents", json={
+        "id": str(uuid.uuid4()), "kind": "time_entry",
+        "data": {"customer_id": customer["id"], "date": "2026-03-02", "minutes": 45,
+                 "kind": "advanced"}})
+    assert logged.status_code == 201, logged.text
+    negative = plain.http.post("/v1/documents", json={
+        "id": str(uuid.uuid4()), "kind": "time_entry",
+        "data": {"customer_id": customer["id"], "date": "2026-03-02", "minutes": -5,
+                 "kind": "advanced"}})
+    assert problem(negative, 422, "validation")["errors"][0]["field"] == "minutes"
