@@ -26,6 +26,7 @@ Rules (each written once, here):
 from __future__ import annotations
 
 import calendar
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ def round_cents(amount: Decimal) -> int:
     return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+@functools.lru_cache(maxsize=512)
 def month_days(month: str) -> tuple[date, date]:
     """First and last day of 'YYYY-MM'."""
     year, number = parse_month(month)
@@ -140,6 +142,8 @@ class Book:
                                                                        repr=False)
     _visits_by_year: dict[tuple[str, int], list[TimeEntry]] = field(default_factory=dict,
                                                                      repr=False)
+    _credits: dict[tuple[str, str], list[Credit]] = field(default_factory=dict, repr=False)
+    _customers: list[str] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         currencies = {t.currency for t in self.tiers.values()} | {
@@ -162,6 +166,8 @@ class Book:
             self._by_customer.setdefault(a.customer_id, []).append(a)
         for agreements in self._by_customer.values():
             agreements.sort(key=lambda a: (a.start, a.id))
+        for c in self.credits:
+            self._credits.setdefault((c.customer_id, c.month), []).append(c)
         for e in sorted(self.entries, key=lambda e: (e.day, e.id)):
             self._entries_by_month.setdefault((e.customer_id, month_of(e.day)), []).append(e)
             if e.kind is WorkKind.VISIT:
@@ -169,9 +175,11 @@ class Book:
 
     def customers(self) -> list[str]:
         """Customers with an agreement, time or a credit, in a stable order."""
-        ids = set(self._by_customer) | {c for c, _ in self._entries_by_month} | {
-            c.customer_id for c in self.credits}
-        return sorted(ids, key=lambda c: (self.names.get(c, ""), c))
+        if self._customers is None:
+            ids = set(self._by_customer) | {c for c, _ in self._entries_by_month} | {
+                c.customer_id for c in self.credits}
+            self._customers = sorted(ids, key=lambda c: (self.names.get(c, ""), c))
+        return self._customers
 
     def agreement_for(self, customer_id: str, first: date, last: date) -> Agreement | None:
         """The customer's agreement in force during [first, last]: the latest started by then."""
@@ -207,6 +215,14 @@ def book_from(documents: Iterable[Document], names: Mapping[str, str]) -> Book:
         elif d.kind == CREDIT.name:
             credits.append(Credit.from_document(d))
     return Book(tiers, packages, agreements, entries, credits, dict(names))
+
+
+def report_window(month: str) -> tuple[date, date, date]:
+    """The time a report of `month` reads: entries from the first returned day to the second
+    (that month and the one before, for the two-month margin flag), and visits from the third
+    (included visits count by calendar year)."""
+    first = month_days(previous_month(month))[0]
+    return first, month_days(month)[1], date(first.year, 1, 1)
 
 
 CONTRACT_KINDS = (TIER.name, PACKAGE.name, AGREEMENT.name, TIME_ENTRY.name, CREDIT.name)
@@ -293,6 +309,8 @@ class TimeUse:
 def time_use(book: Book, customer_id: str, month: str,
              tier: MembershipTier) -> tuple[TimeUse, list[Line]]:
     entries = book._entries_by_month.get((customer_id, month), [])
+    if not entries:
+        return TimeUse(tier.included_minutes, 0, 0, {}), []
     first, _ = month_days(month)
     earlier_visits = sum(1 for v in book._visits_by_year.get((customer_id, first.year), ())
                          if v.day < first)
@@ -327,6 +345,12 @@ def time_use(book: Book, customer_id: str, month: str,
 
 def statement(book: Book, customer_id: str, month: str) -> Statement:
     """The customer's statement for a month (see the rules at the top)."""
+    return _customer_month(book, customer_id, month)[0]
+
+
+def _customer_month(book: Book, customer_id: str,
+                    month: str) -> tuple[Statement, TimeUse, MembershipTier]:
+    """The statement, the time use and the tier of one customer's month, in one pass."""
     first, last = month_days(month)
     agreement = book.agreement_for(customer_id, first, last)
     tier = book.tier_of(agreement)
@@ -342,11 +366,11 @@ def statement(book: Book, customer_id: str, month: str) -> Statement:
                 package = book.packages[h.package_id]
                 retail = h.retail_cents if h.retail_cents is not None else package.retail_cents
                 lines.append(Line(customer_id, "package", package.name, "month", retail))
-    lines += time_use(book, customer_id, month, tier)[1]
-    for c in book.credits:
-        if c.customer_id == customer_id and c.month == month:
-            lines.append(Line(customer_id, "credit", c.note or "Credit", "", -c.cents))
-    return Statement(customer_id, month, book.currency, tuple(lines))
+    use, time_lines = time_use(book, customer_id, month, tier)
+    lines += time_lines
+    for c in book._credits.get((customer_id, month), ()):
+        lines.append(Line(customer_id, "credit", c.note or "Credit", "", -c.cents))
+    return Statement(customer_id, month, book.currency, tuple(lines)), use, tier
 
 
 def _holdings(a: Agreement, first: date, last: date) -> list:
@@ -390,24 +414,30 @@ def in_force(a: Agreement, day: date) -> bool:
 def mrr(book: Book, day: date) -> int:
     """Monthly recurring revenue on `day`: memberships in force (annual ones as a twelfth of
     their annual price) and their packages' retail; summed exactly, rounded once."""
-    total = Decimal(0)
+    # Exact in integers: units of 1/(12 × 10^8) cent hold a price less a discount in basis
+    # points (10^4), a twelfth of an annual price, and both at once; rounded once at the end.
+    unit = 12 * 10**8
+    total = 0
+    term_start = month_days(month_of(day))[0]
     for a in book.agreements:
         if not in_force(a, day):
             continue
         tier = book.tiers[a.tier_id]
         if a.billing is Billing.MONTHLY:
-            total += monthly_price(a, tier, month_days(month_of(day))[0])
+            base = a.price_override_cents if a.price_override_cents is not None \
+                else tier.price_on(term_start)
+            total += base * (10_000 - a.discount_bp) * 12 * 10**4
         else:
             years = 0
             while anniversary(a.start, years + 1) <= day:
                 years += 1
-            total += Decimal(annual_price(a, tier, anniversary(a.start, years))) / 12
+            total += annual_price(a, tier, anniversary(a.start, years)) * 10**8
         for h in a.holdings:
             if h.holds_during(day, day):
                 retail = h.retail_cents if h.retail_cents is not None else book.packages[
                     h.package_id].retail_cents
-                total += retail
-    return round_cents(total)
+                total += retail * unit
+    return (2 * total + unit) // (2 * unit)  # half up (the total is never negative)
 
 
 def band(percent: float | None) -> str:
@@ -438,20 +468,25 @@ class Margin:
 
 
 def margins(book: Book, month: str) -> dict[str, Margin]:
-    first, last = month_days(month)
+    return _month(book, month)[0]
+
+
+def _month(book: Book, month: str) -> tuple[dict[str, Margin], list[tuple[str, TimeUse]],
+                                             ProviderStatement]:
+    """One pass over the customers: margins, included time use, the provider's statement."""
+    provider = provider_statement(book, month)
     fees: dict[str, int] = defaultdict(int)
-    for line in provider_statement(book, month).lines:
+    for line in provider.lines:
         fees[line.customer_id] += line.cents
-    result = {}
+    result, uses = {}, []
     for customer_id in book.customers():
-        agreement = book.agreement_for(customer_id, first, last)
-        tier = book.tier_of(agreement)
-        use, _ = time_use(book, customer_id, month, tier)
+        s, use, tier = _customer_month(book, customer_id, month)
         labour = round_cents(Decimal(use.free_minutes * tier.hour_cost_cents) / 60)
-        revenue = statement(book, customer_id, month).total
-        if revenue or fees[customer_id] or labour:
-            result[customer_id] = Margin(customer_id, revenue, fees[customer_id], labour)
-    return result
+        if tier.included_minutes:
+            uses.append((customer_id, use))
+        if s.total or fees[customer_id] or labour:
+            result[customer_id] = Margin(customer_id, s.total, fees[customer_id], labour)
+    return result, uses, provider
 
 
 @dataclass(frozen=True)
@@ -546,9 +581,9 @@ class Report:
 
 def build_report(book: Book, month: str, today: date, incidents: Iterable[Mapping] = (),
                  now: datetime | None = None) -> Report:
-    first, last = month_days(month)
+    last = month_days(month)[1]
     as_of = min(today, last)
-    current = margins(book, month)
+    current, uses, provider = _month(book, month)
     before = margins(book, previous_month(month))
     bands: dict[str, int] = {label: 0 for _, label in MARGIN_BANDS}
     for m in current.values():
@@ -557,7 +592,6 @@ def build_report(book: Book, month: str, today: date, incidents: Iterable[Mappin
     flagged = tuple(c for c, m in current.items()
                     if m.band == low and c in before and before[c].band == low)
     fees_by_customer: dict[str, int] = defaultdict(int)
-    provider = provider_statement(book, month)
     for line in provider.lines:
         fees_by_customer[line.customer_id] += line.cents
     suspended = tuple(sorted(
@@ -565,13 +599,7 @@ def build_report(book: Book, month: str, today: date, incidents: Iterable[Mappin
          if a.status is AgreementStatus.SUSPENDED and a.suspended_from
          and a.suspended_from <= last and fees_by_customer.get(a.customer_id)),
         key=lambda x: book.names.get(x[0], x[0])))
-    hours = []
-    for customer_id in book.customers():
-        agreement = book.agreement_for(customer_id, first, last)
-        tier = book.tier_of(agreement)
-        if tier.included_minutes:
-            use, _ = time_use(book, customer_id, month, tier)
-            hours.append((customer_id, use.included_used, use.included_left))
+    hours = [(customer_id, use.included_used, use.included_left) for customer_id, use in uses]
     trend = tuple((m, mrr(book, min(month_days(m)[1], as_of) if m == month
                                else month_days(m)[1])) for m in months_back(month, 12))
     value = trend[-1][1]

@@ -487,12 +487,18 @@ def credit_errors(d: dict[str, Any]) -> list[FieldError]:
     return e
 
 
+# Months a statement or report can be for: a year back from the first still has a calendar.
+MONTH_PATTERN = r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"
+YEAR_MIN, YEAR_MAX = 1901, 2999
+
+
 def parse_month(text: Any) -> tuple[int, int]:
-    """'2026-02' → (2026, 2); ValueError otherwise."""
-    if not isinstance(text, str) or len(text) != 7 or text[4] != "-":
+    """'2026-02' → (2026, 2); ValueError otherwise (years YEAR_MIN to YEAR_MAX)."""
+    if not isinstance(text, str) or len(text) != 7 or text[4] != "-" \
+            or not (text[:4].isdigit() and text[5:].isdigit()):
         raise ValueError(f"not a month: {text!r}")
     year, month = int(text[:4]), int(text[5:])
-    if not (1 <= month <= 12 and 1900 <= year <= 9999):
+    if not (1 <= month <= 12 and YEAR_MIN <= year <= YEAR_MAX):
         raise ValueError(f"not a month: {text!r}")
     return year, month
 

@@ -298,6 +298,10 @@ class Store:
                 return str(rows[0][0])
         return None
 
+    def customer_names(self) -> dict[str, str]:
+        """Every customer's name by id (reports name thousands of customers)."""
+        return dict(self._query("SELECT id, name FROM customer"))
+
     def customers(self) -> list[Customer]:
         rows = self._query("SELECT * FROM customer")
         return sorted((Customer.from_dict(dict(r)) for r in rows),
@@ -542,14 +546,27 @@ class Store:
             raise NotFound(f"No record {document_id} in this store.")
         return _document(rows[0])
 
-    def documents(self, kind: str, customer_id: str | None = None) -> list[Document]:
-        """Every document of a kind held here (of one customer if given), in id order."""
-        if customer_id is None:
-            rows = self._query("SELECT * FROM document WHERE kind=? ORDER BY id", (kind,))
-        else:
-            rows = self._query("SELECT * FROM document WHERE kind=? AND customer_id=? "
-                               "ORDER BY id", (kind, customer_id))
-        return [_document(r) for r in rows]
+    def documents(self, kind: str, customer_id: str | None = None,
+                  between: tuple[str, str, str] | None = None,
+                  equal: tuple[str, Any] | None = None) -> list[Document]:
+        """Every document of a kind held here, in id order: of one customer if given; with
+        `between=(field, low, high)` only those whose field lies in [low, high] (ISO dates
+        compare as text: a month of 100,000 time entries is read without the rest); with
+        `equal=(field, value)` only those whose field has that value."""
+        where, params = ["kind=?"], [kind]
+        if customer_id is not None:
+            where.append("customer_id=?")
+            params.append(customer_id)
+        for test, field in (("BETWEEN ? AND ?", between), ("= ?", equal)):
+            if field is None:
+                continue
+            if not field[0].isidentifier():
+                raise ValueError(f"not a field name: {field[0]!r}")
+            where.append(f"json_extract(data, '$.{field[0]}') {test}")
+            params += field[1:]
+        rows = self._query(f"SELECT id, kind, data, revision, customer_id FROM document "
+                           f"WHERE {' AND '.join(where)} ORDER BY id", params)
+        return [Document(r[1], r[0], json.loads(r[2]), r[3], r[4]) for r in rows]
 
     def put_synced_documents(self, documents: Iterable[Document]) -> int:
         """Bulk write of documents as the cloud has them (no outbox rows): seeding a demo or

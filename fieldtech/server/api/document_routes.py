@@ -9,12 +9,12 @@ from fastapi import APIRouter, Query, Response
 from fieldtech.server import documents as docs
 from fieldtech.server.api.common import IfMatch, context, parse_if_match
 from fieldtech.server.auth import Staff, State
-from fieldtech.server.schemas import DocumentIn, DocumentPatch
+from fieldtech.server.schemas import DocumentIn, DocumentPatch, document_kinds
 from fieldtech.server.views import etag
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
-KindQuery = Annotated[str, Query(max_length=32, pattern="^[a-z][a-z0-9_]{0,31}$")]
+KindQuery = Annotated[str, Query(max_length=32, json_schema_extra=document_kinds)]
 
 
 @router.get("", summary="Documents of one kind (of one customer if given)")
