@@ -88,6 +88,14 @@ def months_back(month: str, count: int) -> list[str]:
     return months[::-1]
 
 
+def years_completed(start: date, day: date) -> int:
+    """Whole years from `start` to `day` (0 before the first anniversary)."""
+    years = day.year - start.year
+    if years > 0 and anniversary(start, years) > day:
+        years -= 1
+    return max(0, years)
+
+
 def anniversary(start: date, years: int) -> date:
     try:
         return start.replace(year=start.year + years)
@@ -223,6 +231,16 @@ def report_window(month: str) -> tuple[date, date, date]:
     (included visits count by calendar year)."""
     first = month_days(previous_month(month))[0]
     return first, month_days(month)[1], date(first.year, 1, 1)
+
+
+def visiting_customers(documents: Iterable[Document]) -> set[str]:
+    """Customers whose agreement's tier includes visits: the only ones whose earlier visits of
+    the year a report needs (tier and agreement documents; others are passed over)."""
+    documents = list(documents)
+    with_visits = {d.id for d in documents
+                   if d.kind == TIER.name and d.data.get("visits_per_year")}
+    return {d.data["customer_id"] for d in documents
+            if d.kind == AGREEMENT.name and d.data.get("tier_id") in with_visits}
 
 
 CONTRACT_KINDS = (TIER.name, PACKAGE.name, AGREEMENT.name, TIME_ENTRY.name, CREDIT.name)
@@ -419,19 +437,24 @@ def mrr(book: Book, day: date) -> int:
     unit = 12 * 10**8
     total = 0
     term_start = month_days(month_of(day))[0]
+    prices: dict[str, int] = {}  # tier id → its price for a term starting this month
+    annual: dict[tuple[str, int | None, int, int], int] = {}  # same terms, same annual price
     for a in book.agreements:
         if not in_force(a, day):
             continue
         tier = book.tiers[a.tier_id]
         if a.billing is Billing.MONTHLY:
-            base = a.price_override_cents if a.price_override_cents is not None \
-                else tier.price_on(term_start)
+            if a.price_override_cents is not None:
+                base = a.price_override_cents
+            elif (base := prices.get(a.tier_id, -1)) < 0:
+                base = prices[a.tier_id] = tier.price_on(term_start)
             total += base * (10_000 - a.discount_bp) * 12 * 10**4
         else:
-            years = 0
-            while anniversary(a.start, years + 1) <= day:
-                years += 1
-            total += annual_price(a, tier, anniversary(a.start, years)) * 10**8
+            starts = anniversary(a.start, years_completed(a.start, day))
+            key = (a.tier_id, a.price_override_cents, a.discount_bp, tier.price_on(starts))
+            if key not in annual:
+                annual[key] = annual_price(a, tier, starts)
+            total += annual[key] * 10**8
         for h in a.holdings:
             if h.holds_during(day, day):
                 retail = h.retail_cents if h.retail_cents is not None else book.packages[
@@ -471,15 +494,16 @@ def margins(book: Book, month: str) -> dict[str, Margin]:
     return _month(book, month)[0]
 
 
-def _month(book: Book, month: str) -> tuple[dict[str, Margin], list[tuple[str, TimeUse]],
-                                             ProviderStatement]:
-    """One pass over the customers: margins, included time use, the provider's statement."""
+def _month(book: Book, month: str, only: Iterable[str] | None = None
+           ) -> tuple[dict[str, Margin], list[tuple[str, TimeUse]], ProviderStatement]:
+    """One pass over the customers (or `only` these): margins, included time use, the
+    provider's statement."""
     provider = provider_statement(book, month)
     fees: dict[str, int] = defaultdict(int)
     for line in provider.lines:
         fees[line.customer_id] += line.cents
     result, uses = {}, []
-    for customer_id in book.customers():
+    for customer_id in book.customers() if only is None else only:
         s, use, tier = _customer_month(book, customer_id, month)
         labour = round_cents(Decimal(use.free_minutes * tier.hour_cost_cents) / 60)
         if tier.included_minutes:
@@ -584,11 +608,13 @@ def build_report(book: Book, month: str, today: date, incidents: Iterable[Mappin
     last = month_days(month)[1]
     as_of = min(today, last)
     current, uses, provider = _month(book, month)
-    before = margins(book, previous_month(month))
     bands: dict[str, int] = {label: 0 for _, label in MARGIN_BANDS}
     for m in current.values():
         bands[m.band] += 1
     low = MARGIN_BANDS[-1][1]
+    # the month before only for those low now: a flag needs both
+    before = _month(book, previous_month(month),
+                    [c for c, m in current.items() if m.band == low])[0]
     flagged = tuple(c for c, m in current.items()
                     if m.band == low and c in before and before[c].band == low)
     fees_by_customer: dict[str, int] = defaultdict(int)

@@ -12,7 +12,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -546,17 +546,14 @@ class Store:
             raise NotFound(f"No record {document_id} in this store.")
         return _document(rows[0])
 
-    def documents(self, kind: str, customer_id: str | None = None,
+    def documents(self, kind: str, customer_id: str | Collection[str] | None = None,
                   between: tuple[str, str, str] | None = None,
                   equal: tuple[str, Any] | None = None) -> list[Document]:
-        """Every document of a kind held here, in id order: of one customer if given; with
-        `between=(field, low, high)` only those whose field lies in [low, high] (ISO dates
-        compare as text: a month of 100,000 time entries is read without the rest); with
-        `equal=(field, value)` only those whose field has that value."""
+        """Every document of a kind held here, in id order: of one customer (or of several)
+        if given; with `between=(field, low, high)` only those whose field lies in [low, high]
+        (ISO dates compare as text: a month of 100,000 time entries is read without the rest);
+        with `equal=(field, value)` only those whose field has that value."""
         where, params = ["kind=?"], [kind]
-        if customer_id is not None:
-            where.append("customer_id=?")
-            params.append(customer_id)
         for test, field in (("BETWEEN ? AND ?", between), ("= ?", equal)):
             if field is None:
                 continue
@@ -564,7 +561,22 @@ class Store:
                 raise ValueError(f"not a field name: {field[0]!r}")
             where.append(f"json_extract(data, '$.{field[0]}') {test}")
             params += field[1:]
-        rows = self._query(f"SELECT id, kind, data, revision, customer_id FROM document "
+        if customer_id is None or isinstance(customer_id, str):
+            if customer_id is not None:
+                where.append("customer_id=?")
+                params.append(customer_id)
+            return self._documents(where, params)
+        ids, found = sorted(set(customer_id)), []
+        for start in range(0, len(ids), 500):  # under SQLite's limit of bound values
+            chunk = ids[start:start + 500]
+            # By customer first: without statistics SQLite would rather scan the date index
+            # over the whole year (400 ms for 100,000 entries, against 20 ms).
+            found += self._documents([*where, f"customer_id IN ({','.join('?' * len(chunk))})"],
+                                     [*params, *chunk], "INDEXED BY document_kind")
+        return sorted(found, key=lambda d: d.id)
+
+    def _documents(self, where: list[str], params: list[Any], hint: str = "") -> list[Document]:
+        rows = self._query(f"SELECT id, kind, data, revision, customer_id FROM document {hint} "
                            f"WHERE {' AND '.join(where)} ORDER BY id", params)
         return [Document(r[1], r[0], json.loads(r[2]), r[3], r[4]) for r in rows]
 

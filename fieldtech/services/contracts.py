@@ -25,6 +25,7 @@ from fieldtech.domain.billing import (
     report_window,
     statement,
     time_use,
+    visiting_customers,
 )
 from fieldtech.domain.contracts import (
     AGREEMENT,
@@ -71,26 +72,28 @@ def ensure_catalogue(edits: EditService, account_id: str) -> list[Edit]:
 def load_book(store: Store, month: str | None = None, progress: Progress = _quiet) -> Book:
     """The contract records held here, parsed once (ContractError if they cannot be billed).
     With `month`, only the time a report of that month reads: that month's and the one
-    before, and the year's visits (included visits count by calendar year)."""
+    before, and this year's visits of customers whose tier includes visits."""
     documents = []
-    for n, kind in enumerate(CONTRACT_KINDS):
+    for n, kind in enumerate(CONTRACT_KINDS):  # tiers and agreements before time
         progress(f"Reading {kind.replace('_', ' ')}s", 0.3 * n / len(CONTRACT_KINDS))
         if kind == TIME_ENTRY.name and month is not None:
-            documents += time_for_report(store, month)
+            documents += time_for_report(store, month, documents)
         else:
             documents += store.documents(kind)
     return book_from(documents, store.customer_names())
 
 
-def time_for_report(store: Store, month: str) -> list[Document]:
+def time_for_report(store: Store, month: str, contracts: list[Document]) -> list[Document]:
     first, last, year_start = report_window(month)
     recent = store.documents(TIME_ENTRY.name, between=("date", first.isoformat(),
                                                        last.isoformat()))
+    visiting = visiting_customers(contracts)
+    if not visiting:
+        return recent
     seen = {d.id for d in recent}
-    visits = [d for d in store.documents(TIME_ENTRY.name, between=(
-        "date", year_start.isoformat(), first.isoformat()),
-        equal=("kind", WorkKind.VISIT.value)) if d.id not in seen]
-    return recent + visits
+    visits = store.documents(TIME_ENTRY.name, visiting, between=(
+        "date", year_start.isoformat(), first.isoformat()), equal=("kind", WorkKind.VISIT.value))
+    return recent + [d for d in visits if d.id not in seen]
 
 
 def report(store: Store, month: str | None = None, today: date | None = None,

@@ -225,3 +225,27 @@ def test_a_tier_gone_while_agreements_use_it_is_a_clear_error() -> None:
                                           currency="EUR")}
     with pytest.raises(ContractError, match="mixes currencies"):
         _book(tiers=odd)
+
+
+@given(st.lists(st.tuples(prices, discounts, st.booleans(), days), min_size=1, max_size=8),
+       days)
+@settings(max_examples=100)
+def test_mrr_is_the_exact_sum_rounded_once(agreements, day) -> None:
+    tier = MembershipTier("t", "T", (PriceStep(date(1990, 1, 1), 12_345),),
+                          annual_discount_bp=1_000)
+    made = [Agreement("A", "t", Billing.ANNUAL if annual else Billing.MONTHLY, start,
+                      price_override_cents=price, discount_bp=off, id=f"a{i}")
+            for i, (price, off, annual, start) in enumerate(agreements)]
+    book = _book(made, tiers={"t": tier})
+    exact = Fraction(0)
+    for a in made:
+        if a.start > day:
+            continue
+        monthly = Fraction(a.price_override_cents) * Fraction(10_000 - a.discount_bp, 10_000)
+        if a.billing is Billing.MONTHLY:
+            exact += monthly
+        else:  # a twelfth of the annual price, itself rounded once
+            exact += Fraction(_half_up(12 * monthly * Fraction(9, 10)), 12)
+    from fieldtech.domain.billing import mrr
+
+    assert mrr(book, day) == _half_up(exact)

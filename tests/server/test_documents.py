@@ -178,3 +178,24 @@ def test_a_tier_in_use_cannot_be_deleted_and_staff_log_time_without_seeing_money
         "data": {"customer_id": customer["id"], "date": "2026-03-02", "minutes": -5,
                  "kind": "advanced"}})
     assert problem(negative, 422, "validation")["errors"][0]["field"] == "minutes"
+
+
+def test_the_accounts_catalogue_sets_the_sla_clock(server: Server, acme: Account) -> None:
+    from datetime import datetime, timedelta
+
+    from server_helpers import paired_device
+
+    from fieldtech.domain.contracts import DEFAULT_TIER_BY_CODE
+
+    slow = {**DEFAULT_TIER_BY_CODE["essentials"].to_data(), "response_minutes": 90}
+    document(acme, "tier", **slow)
+    device = paired_device(server, acme, acme.customer(membership="essentials")["id"])
+    device.beat(faults=[{"kind": "flow_high", "zone": 1, "detail": "leak"}])
+    [incident] = [i for i in acme.http.get("/v1/incidents").json()["incidents"]
+                  if i["controller_id"] == device.id]
+
+    def moment(text: str) -> datetime:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    due = moment(incident["response_due_at"]) - moment(incident["opened_at"])
+    assert due == timedelta(minutes=90)  # the catalogue's, not the default 30

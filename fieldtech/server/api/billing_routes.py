@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from fieldtech.domain.billing import (
     CONTRACT_KINDS,
@@ -16,6 +16,7 @@ from fieldtech.domain.billing import (
     build_report,
     month_days,
     report_window,
+    visiting_customers,
 )
 from fieldtech.domain.billing import month_of as month_of_day
 from fieldtech.domain.contracts import MONTH_PATTERN, ContractError
@@ -42,18 +43,23 @@ def billing_report(
     first, last = month_days(month)
     since, until, year_start = (d.isoformat() for d in report_window(month))
     day = DocumentRow.data["date"].as_string()
+    time_entries = select(DocumentRow.id, DocumentRow.data).where(
+        DocumentRow.account_id == ctx.account_id, DocumentRow.kind == "time_entry")
     with state.db.read() as s:
         docs = [Document(kind, doc_id, data) for kind, doc_id, data in s.execute(
             select(DocumentRow.kind, DocumentRow.id, DocumentRow.data).where(
                 DocumentRow.account_id == ctx.account_id,
                 DocumentRow.kind.in_([k for k in CONTRACT_KINDS if k != "time_entry"])))]
         # the time this month's report reads, not the account's whole history
-        docs += [Document("time_entry", doc_id, data) for doc_id, data in s.execute(
-            select(DocumentRow.id, DocumentRow.data).where(
-                DocumentRow.account_id == ctx.account_id, DocumentRow.kind == "time_entry",
-                or_(day.between(since, until),
-                    and_(day.between(year_start, since),
-                         DocumentRow.data["kind"].as_string() == "visit"))))]
+        recent = {doc_id: data for doc_id, data in s.execute(
+            time_entries.where(day.between(since, until)))}
+        if visiting := sorted(visiting_customers(docs)):
+            for start in range(0, len(visiting), 1000):
+                recent.update(s.execute(time_entries.where(
+                    DocumentRow.customer_id.in_(visiting[start:start + 1000]),
+                    day.between(year_start, since),
+                    DocumentRow.data["kind"].as_string() == "visit")).tuples())
+        docs += [Document("time_entry", doc_id, data) for doc_id, data in recent.items()]
         names = dict(s.execute(select(CustomerRow.id, CustomerRow.name).where(
             CustomerRow.account_id == ctx.account_id)).all())
         incidents = [
