@@ -139,3 +139,19 @@ def test_report_command_prints_text_and_csv_and_says_what_is_wrong(tmp_path) -> 
     broken = _run(*where, "report", "--no-sync")
     assert broken.returncode == 1 and broken.stdout == ""
     assert "no longer in the catalogue" in broken.stderr
+
+
+def test_the_years_included_visits_come_from_the_store_for_a_months_report(
+        store: Store) -> None:
+    edits = EditService(store)
+    contracts.ensure_catalogue(edits, "acct-1")
+    vera = Customer(id=new_id(), name="Vera Visits")
+    edits.create_customer(vera)
+    edits.create_document("agreement", {
+        "customer_id": vera.id, "tier_id": contracts.default_id("acct-1", "tier:proactive"),
+        "billing": "monthly", "start": "2026-01-01"})
+    for day in (date(2026, 1, 10), date(2026, 2, 10), date(2026, 4, 10)):  # 2 a year included
+        contracts.log_time(edits, vera.id, 60, WorkKind.VISIT, day)
+    april = contracts.report(store, "2026-04", today=date(2026, 4, 30))
+    # January's visit is outside the two months read, yet counts: the third is billed
+    assert april.margins[vera.id].revenue == 75_000 + 17_500

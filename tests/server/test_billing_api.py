@@ -38,3 +38,20 @@ def test_the_report_counts_the_accounts_agreements_for_billing_people_only(
     assert theirs["mrr_cents"] == 0 and theirs["margins"] == []
     problem(acme.http.get("/v1/billing/report", params={"month": "2026-13"}), 422,
             "validation")
+
+
+def test_included_visits_count_by_year_in_the_clouds_report(server: Server,
+                                                            acme: Account) -> None:
+    customer = acme.customer("Vera Visits")
+    tier = document(acme, "tier", **DEFAULT_TIER_BY_CODE["proactive"].to_data())  # 2 a year
+    document(acme, "agreement", customer_id=customer["id"], tier_id=tier["id"],
+             billing="monthly", start="2026-01-01")
+    for day in ("2026-02-10", "2026-03-10", "2026-04-10"):  # the third is billed
+        document(acme, "time_entry", customer_id=customer["id"], date=day, minutes=60,
+                 kind="visit")
+    april = acme.http.get("/v1/billing/report", params={"month": "2026-04"}).json()
+    [margin] = april["margins"]
+    # 750.00 membership + 60 min × 175.00/h = 925.00
+    assert margin["revenue_cents"] == 75_000 + 17_500
+    march = acme.http.get("/v1/billing/report", params={"month": "2026-03"}).json()
+    assert march["margins"][0]["revenue_cents"] == 75_000  # the second visit: included

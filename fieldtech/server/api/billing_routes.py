@@ -55,10 +55,10 @@ def billing_report(
             time_entries.where(day.between(since, until)))}
         if visiting := sorted(visiting_customers(docs)):
             for start in range(0, len(visiting), 1000):
-                recent.update(s.execute(time_entries.where(
+                recent.update((doc_id, data) for doc_id, data in s.execute(time_entries.where(
                     DocumentRow.customer_id.in_(visiting[start:start + 1000]),
                     day.between(year_start, since),
-                    DocumentRow.data["kind"].as_string() == "visit")).tuples())
+                    DocumentRow.data["kind"].as_string() == "visit")))
         docs += [Document("time_entry", doc_id, data) for doc_id, data in recent.items()]
         names = dict(s.execute(select(CustomerRow.id, CustomerRow.name).where(
             CustomerRow.account_id == ctx.account_id)).all())
