@@ -3,11 +3,12 @@ arithmetic as `fieldtech report` (fieldtech.domain.billing), over the account's 
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 
 from fieldtech.domain.billing import (
     CONTRACT_KINDS,
@@ -43,23 +44,26 @@ def billing_report(
     first, last = month_days(month)
     since, until, year_start = (d.isoformat() for d in report_window(month))
     day = DocumentRow.data["date"].as_string()
-    time_entries = select(DocumentRow.id, DocumentRow.data).where(
+    # The JSON read as text and decoded here: the JSON type's own decoding took 4 times as
+    # long for 6,000 agreements on PostgreSQL (0.28 s against 0.07 s).
+    data_text = cast(DocumentRow.data, Text)
+    time_entries = select(DocumentRow.id, data_text).where(
         DocumentRow.account_id == ctx.account_id, DocumentRow.kind == "time_entry")
     with state.db.read() as s:
-        docs = [Document(kind, doc_id, data) for kind, doc_id, data in s.execute(
-            select(DocumentRow.kind, DocumentRow.id, DocumentRow.data).where(
+        docs = [Document(kind, doc_id, json.loads(data)) for kind, doc_id, data in s.execute(
+            select(DocumentRow.kind, DocumentRow.id, data_text).where(
                 DocumentRow.account_id == ctx.account_id,
                 DocumentRow.kind.in_([k for k in CONTRACT_KINDS if k != "time_entry"])))]
         # the time this month's report reads, not the account's whole history
-        recent = {doc_id: data for doc_id, data in s.execute(
-            time_entries.where(day.between(since, until)))}
+        recent = dict(s.execute(time_entries.where(day.between(since, until))).all())
         if visiting := sorted(visiting_customers(docs)):
             for start in range(0, len(visiting), 1000):
-                recent.update((doc_id, data) for doc_id, data in s.execute(time_entries.where(
+                recent.update(s.execute(time_entries.where(
                     DocumentRow.customer_id.in_(visiting[start:start + 1000]),
                     day.between(year_start, since),
-                    DocumentRow.data["kind"].as_string() == "visit")))
-        docs += [Document("time_entry", doc_id, data) for doc_id, data in recent.items()]
+                    DocumentRow.data["kind"].as_string() == "visit")).all())
+        docs += [Document("time_entry", doc_id, json.loads(data))
+                 for doc_id, data in recent.items()]
         names = dict(s.execute(select(CustomerRow.id, CustomerRow.name).where(
             CustomerRow.account_id == ctx.account_id)).all())
         incidents = [
