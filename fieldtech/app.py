@@ -68,6 +68,7 @@ class FieldtechApp(KeysInOrder, App):
         Binding("L", "login", "Sign in", id="login", show=False),
         Binding("exclamation_mark", "triage", "Triage", id="triage",
                 show=False),
+        Binding("dollar_sign", "report", "Business report", id="report", show=False),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
     ]
 
@@ -422,6 +423,12 @@ class FieldtechApp(KeysInOrder, App):
         else:
             customer_id = self.services.fleet.customer_of_current()
         self.push_screen(PlansScreen(customer_id))
+
+    def action_report(self) -> None:
+        from fieldtech.screens.report import ReportScreen
+
+        if not isinstance(self.screen, ReportScreen):
+            self.push_screen(ReportScreen())
 
     def action_triage(self) -> None:
         """The one triage screen, built on first use and kept: opening it again is instant."""

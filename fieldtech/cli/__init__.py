@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "fieldtech.cloud.commands",  # login, logout, auth status, sync
     "fieldtech.server.commands",  # cloud serve
     "fieldtech.simulator.commands",  # simulate
+    "fieldtech.cli.report",  # report (contracts and billing)
 )
 
 

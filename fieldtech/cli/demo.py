@@ -137,6 +137,15 @@ class DemoCloud:
             seed_account(db, account.account_id, made)
             seed_account(db, account.account_id,
                          GeneratedAccount(made.account, extra_customers, extra_controllers))
+            # Contracts (issue 15): the same generated book in the cloud and the store.
+            if not store.documents("agreement"):
+                from fieldtech.server.documents import seed_documents
+                from fieldtech.server.state import utcnow
+                from fieldtech.services.contracts import sample_contracts
+
+                book = sample_contracts(account.account_id, [c.id for c in made.customers])
+                seed_documents(db, account.account_id, book, utcnow())
+                store.put_synced_documents(book)
             with db.read() as s:
                 seq = s.get_one(AccountRow, account.account_id).change_seq
             # The store was seeded from the same generator: it already holds all of this.

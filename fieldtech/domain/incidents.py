@@ -14,7 +14,10 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from fieldtech.domain.contracts import DEFAULT_TIERS, Coverage, MembershipTier
 from fieldtech.domain.plans import Membership
+
+__all__ = ["Coverage"]  # re-exported: the SLA clock's callers name it from here
 
 
 class IncidentKind(StrEnum):
@@ -106,13 +109,6 @@ def offline_after(heartbeat_s: int = HEARTBEAT_S) -> timedelta:
     return timedelta(seconds=MISSED_BEATS * heartbeat_s)
 
 
-class Coverage(StrEnum):
-    """When a membership's response clock runs."""
-
-    ALWAYS = "24/7"
-    BUSINESS_HOURS = "business_hours"  # 9–5 Monday to Friday in the account's time zone
-
-
 BUSINESS_OPENS = time(9, 0)
 BUSINESS_CLOSES = time(17, 0)
 BUSINESS_DAYS = frozenset(range(5))  # Monday = 0
@@ -146,18 +142,22 @@ class ResponseTarget:
         )
 
 
-# The membership plans we model (DESIGN.md). Standard is "business hours, best effort": we
-# document that as one business day (8 covered hours), i.e. by the same time the next business
-# day. No membership: no promise, no clock.
+def target_of(tier: MembershipTier) -> ResponseTarget | None:
+    """A catalogue tier's promise as the SLA clock counts it (None: no promise, no clock)."""
+    if tier.response_minutes is None:
+        return None
+    urgent = tier.urgent_advanced_minutes
+    return ResponseTarget(timedelta(minutes=tier.response_minutes), tier.coverage,
+                          None if urgent is None else timedelta(minutes=urgent))
+
+
+# The membership catalogue (fieldtech.domain.contracts) owns the targets and their coverage;
+# this is its default tiers' table, keyed by the customer's membership. No membership: no
+# promise, no clock.
 DEFAULT_RESPONSE_TARGETS: Mapping[Membership, ResponseTarget] = {
-    Membership.STANDARD: ResponseTarget(timedelta(hours=8), Coverage.BUSINESS_HOURS),
-    Membership.ESSENTIALS: ResponseTarget(timedelta(minutes=30), Coverage.ALWAYS),
-    Membership.PRIORITY: ResponseTarget(
-        timedelta(minutes=30), Coverage.ALWAYS, urgent_advanced=timedelta(hours=1)
-    ),
-    Membership.PROACTIVE: ResponseTarget(
-        timedelta(minutes=30), Coverage.ALWAYS, urgent_advanced=timedelta(hours=1)
-    ),
+    Membership(tier.code): target
+    for tier in DEFAULT_TIERS
+    if (target := target_of(tier)) is not None
 }
 
 

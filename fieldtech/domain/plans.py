@@ -113,7 +113,6 @@ MEMBERSHIP_PROMISES: dict[Membership, str] = {
     Membership.PRIORITY: "30-min response, 1-hour urgent, same-day on site",
     Membership.PROACTIVE: "Priority + device monitoring + visits",
 }
-ANNUAL_BILLING_DISCOUNT = 0.10
 
 
 @dataclass(frozen=True)

@@ -207,3 +207,8 @@ def parse_moment(value: Any) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def incident_records(store: Store) -> list[dict[str, Any]]:
+    """Every incident held, as the cloud sent it (SLA compliance in the billing report)."""
+    return [json.loads(r[0]) for r in store._query("SELECT data FROM incident")]

@@ -137,6 +137,23 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX command_controller ON command(controller_id);
     """,
+    # 5 (issue 15): synced documents (fieldtech.domain.documents): tiers, agreements, time
+    # entries, work orders… one table; their base copies, outbox rows and conflicts use the
+    # tables above with entity 'document'.
+    """
+    CREATE TABLE document (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        customer_id TEXT,              -- NULL: account-wide (a catalogue tier)
+        data TEXT NOT NULL,            -- JSON: the kind's fields
+        revision INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX document_kind ON document(kind, customer_id);
+    CREATE INDEX document_customer ON document(customer_id);
+    -- Documents by their date (a time entry's day, a work order's due date): a month's
+    -- report reads that month of 100,000 time entries, not all of them.
+    CREATE INDEX document_date ON document(kind, json_extract(data, '$.date'));
+    """,
 ]
 
 

@@ -55,6 +55,7 @@ class ControllerScreen(ControllerFlows):
         Binding("t", "template", "Template", id="template", show=False),
         Binding("T", "save_template", "Save as template", id="save_template", show=False),
         Binding("y", "copy_from", "Copy from…", id="copy_from", show=False),
+        Binding("h", "log_time", "Log time", id="log_time", show=False),
         Binding("right_square_bracket", "tab(1)", "Next tab", show=False),
         Binding("left_square_bracket", "tab(-1)", "Previous tab", show=False),
     ]
@@ -75,6 +76,7 @@ class ControllerScreen(ControllerFlows):
         # the fresh read repaints only if something changed. Bounded; edits forget entries.
         self._cache: OrderedDict[str, Shown] = (
             OrderedDict())
+        self._contracts: dict[str, str] = {}  # customer id → agreement · hours left · promise
 
     def compose(self) -> ComposeResult:
         yield TopBar(id="topbar")
@@ -138,6 +140,7 @@ class ControllerScreen(ControllerFlows):
     def reload(self, controller_id: str) -> None:
         """Read and repaint even if the record did not change (e.g. it was just pinned)."""
         self.forget(controller_id)
+        self._contracts.clear()  # a time entry or a synced agreement changes what it says
         self._stale = True
         self.load(controller_id)
 
@@ -254,8 +257,12 @@ class ControllerScreen(ControllerFlows):
         reach = (f"{escape(customer.name)} · {escape(customer.phone or 'no phone')} · "
                  f"{escape(customer.membership.label)} ({escape(customer.membership.promise)})"
                  if customer else escape(row.customer_name))
+        contract = self._contracts.get(c.customer_id)
+        if contract is None:
+            self._read_contract(c.customer_id)
         self.query_one("#details", TextBox).update(
             f"[b]Customer[/b]    {reach}\n"
+            f"[b]Contract[/b]    {escape(contract) if contract is not None else '…'}\n"
             f"[b]Status[/b]      {status}\n"
             f"[b]Serial[/b]      {escape(c.serial or 'not linked (bind on site)')}\n"
             f"[b]Model[/b]       {escape(c.model)}, {c.zone_count} zones\n"
@@ -265,6 +272,25 @@ class ControllerScreen(ControllerFlows):
             f"[b]Suspended[/b]   {'; '.join(suspended) or 'no zone'}\n"
             f"[b]Notes[/b]       {escape(c.notes) or '—'}"
         )
+
+    @work(thread=True, group="contract")
+    def _read_contract(self, customer_id: str) -> None:
+        """The customer's agreement, hours left and promise (read apart: the books may be
+        large, the controller shows first)."""
+        from fieldtech.domain.errors import FieldtechError
+        from fieldtech.services.contracts import customer_contract
+
+        try:
+            text = customer_contract(self.store, customer_id).line()
+        except (FieldtechError, KeyError, ValueError) as exc:
+            text = f"cannot be read: {exc}"
+        self.app.call_from_thread(self._contract_read, customer_id, text)
+
+    def _contract_read(self, customer_id: str, text: str) -> None:
+        self._contracts[customer_id] = text
+        if self.controller is not None and self.row is not None \
+                and self.controller.customer_id == customer_id:
+            self._fill_details(self.controller, self.row)
 
     def _fill_pending(self, pending: list[OutboxEntry]) -> None:
         self.query_one("#pending-table", RecordTable).set_rows([
@@ -334,6 +360,11 @@ class ControllerScreen(ControllerFlows):
     def action_delete_record(self) -> None:
         if self.controller:
             self.delete_record("controller", self.controller.id)
+
+    def action_log_time(self) -> None:
+        """A time entry for this controller's customer (on site, offline too)."""
+        if self.controller:
+            self.log_time(self.controller)
 
     def action_pin(self) -> None:
         if self.controller:

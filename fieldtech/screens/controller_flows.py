@@ -91,6 +91,15 @@ class ControllerFlows(RemoteFlows):
                            lambda: edits.set_rain_delay(controller.id, result["until"]),
                            show=True))
 
+    def log_time(self, controller: Controller) -> None:
+        from fieldtech.forms.contracts import time_entry_form
+
+        edits = self.services.edits
+        self.open_form(f"Log time — {controller.name}",
+                       time_entry_form(controller.customer_id, controller.id),
+                       lambda data: self.save(
+                           lambda: edits.create_document("time_entry", data)), "Log")
+
     # -- configuration files --------------------------------------------------------------------
 
     def export_config(self, controller: Controller) -> None:

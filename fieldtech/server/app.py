@@ -21,9 +21,11 @@ from fieldtech import __version__
 from fieldtech.server.api import (
     account,
     auth_routes,
+    billing_routes,
     command_routes,
     controllers,
     customers,
+    document_routes,
     incident_routes,
     maintenance_routes,
     sync,
@@ -95,7 +97,7 @@ def create_app(
     app.state.server = state
     for module in (
         auth_routes, account, customers, controllers, sync, devices_api, incident_routes,
-        command_routes, maintenance_routes,
+        command_routes, maintenance_routes, document_routes, billing_routes,
     ):
         app.include_router(module.router)
     _install_error_handlers(app)

@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from fieldtech.domain.contracts import TIER, MembershipTier
+from fieldtech.domain.documents import Document
 from fieldtech.domain.incidents import (
     REOPEN_WITHIN,
     IncidentKind,
@@ -22,12 +24,14 @@ from fieldtech.domain.incidents import (
     response_due,
     response_targets,
     severity,
+    target_of,
 )
 from fieldtech.domain.plans import Membership
 from fieldtech.server.journal import Context, audit, log_change
 from fieldtech.server.tables import (
     ControllerRow,
     CustomerRow,
+    DocumentRow,
     IncidentRow,
     MaintenanceWindowRow,
     ServiceSettingsRow,
@@ -79,13 +83,36 @@ def _settings(s: Session, account_id: str) -> ServiceSettingsRow | None:
     return s.info[key]
 
 
+def _catalogue_targets(s: Session, account_id: str) -> dict[str, dict[str, Any]]:
+    """The response targets of the account's own membership tiers, by membership code (read
+    once per transaction, like the settings)."""
+    key = ("catalogue_targets", account_id)
+    if key not in s.info:
+        found: dict[str, dict[str, Any]] = {}
+        for data in s.scalars(select(DocumentRow.data).where(
+                DocumentRow.account_id == account_id, DocumentRow.kind == TIER.name)):
+            try:  # validated when written; a heartbeat must never fail on one anyway
+                tier = MembershipTier.from_document(Document(TIER.name, "", data))
+            except (KeyError, TypeError, ValueError):
+                continue
+            if tier.code in {m.value for m in Membership} and (
+                    target := target_of(tier)) is not None:
+                found[tier.code] = target.to_dict()
+        s.info[key] = found
+    return s.info[key]
+
+
 def _due(
     s: Session, account_id: str, membership: str | None, opened: datetime, tz: str
 ) -> datetime | None:
     if not membership or membership == Membership.NONE:
         return None
     settings = _settings(s, account_id)
-    targets = response_targets(settings.response_targets if settings else None)
+    # The account's catalogue (its tier documents) over the defaults; the service settings'
+    # explicit overrides (issue 10) over both.
+    overrides = {**_catalogue_targets(s, account_id),
+                 **((settings.response_targets or {}) if settings else {})}
+    targets = response_targets(overrides)
     target = targets.get(Membership(membership))
     if target is None:
         return None

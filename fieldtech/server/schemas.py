@@ -304,6 +304,9 @@ Op = Literal[
     "controller.update",
     "controller.delete",
     "config.put",
+    "document.create",
+    "document.update",
+    "document.delete",
 ]
 
 
@@ -370,3 +373,29 @@ class ServiceSettingsIn(Body):
     response_targets: dict[Membership, ResponseTargetIn] = Field(
         default_factory=dict, description="Overrides of the default table, per membership."
     )
+
+
+# --- issue 15 ---
+
+
+def document_kinds(schema: dict[str, Any]) -> None:
+    """The spec lists the kinds registered when it is built (the server's, and tests')."""
+    from fieldtech.domain.documents import kinds
+
+    schema.pop("pattern", None)
+    schema["enum"] = sorted(kinds())
+
+
+class DocumentIn(Body):
+    """A synced document (fieldtech.domain.documents); `data` is checked by its kind (the
+    spec cannot say which fields each kind has: a 422 names them)."""
+
+    id: UUID = Field(description="Chosen by the client, so a record made offline keeps its id.")
+    kind: str = Field(max_length=32, json_schema_extra=document_kinds)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class DocumentPatch(Body):
+    """Fields to set; a field set to null is removed."""
+
+    data: dict[str, Any] = Field(default_factory=dict)
