@@ -15,3 +15,11 @@ def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
         return ((1, folded),)
     return tuple((0, int(part)) if part.isdecimal() else (1, part)
                  for part in _NUMBER.split(folded) if part)
+
+
+def city_of(address: str) -> str:
+    """The city in an address written "street, city, state" (or "street, city"), else ""."""
+    parts = [p.strip() for p in address.split(",")]
+    if len(parts) >= 3:
+        return parts[-2]
+    return parts[1] if len(parts) == 2 else ""

@@ -64,6 +64,7 @@ class FleetRow(NamedTuple):
     address: str
     membership: str
     pending: int
+    firmware: str | None = None  # as the device last reported (device_state)
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +257,8 @@ class Store:
             "SELECT entity_id, count(*) FROM outbox WHERE entity IN ('controller', 'config') "
             "AND state != ? GROUP BY entity_id", (APPLIED,)))
         states = {s.value: s for s in ControllerState}
+        firmware = dict(self._query(
+            "SELECT controller_id, json_extract(data, '$.firmware') FROM device_state"))
         rows = []
         for r in self._query(
             "SELECT id, customer_id, name, serial, state, fault, zone_count, model FROM controller"
@@ -263,7 +266,8 @@ class Store:
         ):
             k_name, k_address, k_membership = customers[r[1]]
             rows.append(FleetRow(r[0], r[1], k_name, r[2], r[3], states[r[4]], r[5], r[6], r[7],
-                                 k_address, k_membership, pending.get(r[0], 0)))
+                                 k_address, k_membership, pending.get(r[0], 0),
+                                 firmware.get(r[0])))
         # A customer with no controller yet still shows, as a row with no controller id.
         have = {r[1] for r in rows}
         rows += [FleetRow("", k, name, "", None, ControllerState.NOT_LINKED, None, 0, "", address,
@@ -310,7 +314,9 @@ class Store:
             SELECT c.id, c.customer_id, k.name, c.name, c.serial, c.state, c.fault,
                    c.zone_count, c.model, k.address, k.membership,
                    (SELECT count(*) FROM outbox o WHERE o.entity IN ('controller', 'config')
-                    AND o.entity_id=c.id AND o.state != 'applied')
+                    AND o.entity_id=c.id AND o.state != 'applied'),
+                   (SELECT json_extract(d.data, '$.firmware') FROM device_state d
+                    WHERE d.controller_id=c.id)
             FROM controller c JOIN customer k ON k.id = c.customer_id WHERE c.id=?
             """,
             (controller_id,),
@@ -319,7 +325,7 @@ class Store:
             raise NotFound(f"No controller {controller_id} in this store.")
         x = r[0]
         return FleetRow(x[0], x[1], x[2], x[3], x[4], ControllerState(x[5]), x[6], x[7], x[8],
-                        x[9], x[10], x[11])
+                        x[9], x[10], x[11], x[12])
 
     def _config_revision(self, controller_id: str) -> int:
         rows = self._query("SELECT config_revision FROM controller WHERE id=?", (controller_id,))

@@ -8,10 +8,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
+from fieldtech.domain.errors import FieldError
+from fieldtech.forms.fields import Field
 from fieldtech.forms.records import customer_form, new_controller_form
 from fieldtech.screens.flows import EditFlows
 from fieldtech.screens.messages import OpenController, OpenOnsite
 from fieldtech.screens.topbar import TopBar
+from fieldtech.services.queries import FLEET_FIELDS, FLEET_FLAGS, FLEET_SORTS, help_lines
+from fieldtech.services.settings import VIEW_NAME_MAX, View
 from fieldtech.widgets.filter_box import FilterBox
 from fieldtech.widgets.fleet_list import FleetList
 from fieldtech.widgets.key_bar import KeyBar
@@ -39,8 +43,15 @@ class FleetScreen(EditFlows):
         Binding("o", "onsite", "On site", id="onsite", show=False),
         Binding("D", "delete_record", "Delete", id="delete_record",
                 show=False),
+        Binding("space", "mark", "Mark", id="mark", show=False),
+        Binding("v", "mark_range", "Mark range", id="mark_range", show=False),
+        Binding("asterisk", "mark_all", "Mark all shown", id="mark_all", show=False),
+        Binding("O", "sort", "Sort", id="sort", show=False),
+        Binding("V", "views", "Views", id="views", show=False),
+        Binding("W", "save_view", "Save view", id="save_view", show=False),
     ]
 
+    FILTER_HELP = help_lines(FLEET_FIELDS, FLEET_FLAGS)
     AUTO_FOCUS = "#fleet"  # never the hidden filter box; show_rows unfocuses an empty list
 
     def compose(self) -> ComposeResult:
@@ -52,6 +63,7 @@ class FleetScreen(EditFlows):
 
     def on_mount(self) -> None:
         fleet = self.services.fleet
+        self.sort = "customer"  # a column of FLEET_SORTS; "-name" is descending
         self._followed: str | None = fleet.current
         self.show_rows(rows=fleet.rows or fleet.first_rows)
 
@@ -87,10 +99,16 @@ class FleetScreen(EditFlows):
         elif not (self.focused and self.focused.id in ("filter", "finder-input")):
             self.fleet_list.focus()  # but never away from a filter or switcher being typed in
         query = self.query_one("#filter", Input).value
-        if query and fleet.index is not None:
+        sort = getattr(self, "sort", "customer")
+        if (query or sort != "customer") and fleet.index is not None:
             index = fleet.index
-            rows = [index.rows[i] for i in index.filter(query)]
-        self.fleet_list.set_rows(rows, keep=keep)
+            shown = index.filter(query) if query else list(range(len(index)))
+            rows = [index.rows[i] for i in index.sort(shown, sort)]
+        fleet_list = self.fleet_list
+        fleet_list.grouped = sort == "customer"  # sorted by a column: one flat list
+        if fleet_list.marked and fleet.rows_by_id:
+            fleet_list.keep_marks(set(fleet.rows_by_id))
+        fleet_list.set_rows(rows, keep=keep)
 
     def action_filter(self) -> None:
         self.query_one("#filter", FilterBox).open()
@@ -107,6 +125,70 @@ class FleetScreen(EditFlows):
         if self.query_one("#filter", FilterBox).close():
             self.show_rows()
             self.fleet_list.focus()
+
+    # -- marks, sorting and views ---------------------------------------------------------------
+
+    def action_mark(self) -> None:
+        self.fleet_list.toggle_mark()
+
+    def action_mark_range(self) -> None:
+        self.fleet_list.mark_range()
+
+    def action_mark_all(self) -> None:
+        self.fleet_list.mark_all()
+
+    def on_cursor_list_marks_changed(self, message: FleetList.MarksChanged) -> None:
+        n = message.count
+        self.query_one("#topbar", TopBar).set_note(f"{n} marked" if n else "")
+
+    def action_sort(self) -> None:
+        """O: the next column (customer, name, status, …); the order says itself."""
+        columns = list(FLEET_SORTS)
+        now = self.sort.lstrip("-")
+        self.set_view(self.query_one("#filter", Input).value,
+                      columns[(columns.index(now) + 1) % len(columns)])
+        self.notify(f"Sorted by {self.sort} (O: the next column).", timeout=2)
+
+    def set_view(self, query: str, sort: str) -> None:
+        self.sort = sort if sort.lstrip("-") in FLEET_SORTS else "customer"
+        box = self.query_one("#filter", FilterBox)
+        if query:
+            box.add_class("visible")
+        with box.prevent(Input.Changed):
+            box.value = query
+        self.show_rows(stay=True)
+
+    def action_views(self) -> None:
+        views = self.services.settings.views
+        if not views:
+            self.notify("No saved views yet: filter (/) and sort (O), then W to save.",
+                        timeout=5)
+            return
+        options = [(f"{v.name} — {v.filter or 'everything'}"
+                    + (f", by {v.sort}" if v.sort and v.sort != "customer" else ""), v)
+                   for v in views]
+        field = Field("view", "View", views[0], kind="select", options=options)
+        self.open_form("Saved views", ([field], lambda values: (values["view"], [])),
+                       lambda view: self.set_view(view.filter, view.sort), action="Show")
+
+    def action_save_view(self) -> None:
+        query = self.query_one("#filter", Input).value
+        settings = self.services.settings
+
+        def build(values: dict) -> tuple[View, list]:
+            name = str(values["name"]).strip()
+            if not name or len(name) > VIEW_NAME_MAX:
+                return View(name), [FieldError("name", f"A name of 1 to {VIEW_NAME_MAX} "
+                                                       "characters.")]
+            return View(name, query, self.sort), []
+
+        def keep(view: View) -> None:
+            settings.save_view(view)
+            settings.save()
+            self.notify(f"View “{view.name}” saved (V lists the views).", timeout=3)
+        field = Field("name", "Name", "", hint=f"filter “{query or 'everything'}”, "
+                                                  f"sorted by {self.sort}")
+        self.open_form("Save this view", ([field], build), keep)
 
     def _customer_under_cursor(self) -> str | None:
         current = self.fleet_list.current

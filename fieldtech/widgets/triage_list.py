@@ -47,7 +47,6 @@ class TriageList(CursorList):
         # key over SSH, not two a frame apart).
         self.moved = moved
         self.rows: list[TriageRow] = []
-        self.marked: set[str] = set()
         self._shown: dict[int, str] = {}  # line -> the countdown words last painted
 
     @staticmethod
@@ -58,7 +57,7 @@ class TriageList(CursorList):
         """New rows; the cursor stays on the same incident when it is still there."""
         current = self.current
         self.rows = rows
-        self.marked &= {r.id for r in rows}
+        self.keep_marks({r.id for r in rows})
         ids = [r.id for r in rows]
         cursor = ids.index(current.id) if current and current.id in ids else self.cursor
         self._shown.clear()
@@ -83,19 +82,8 @@ class TriageList(CursorList):
         if (row := self.current) is not None:
             self.post_message(self.Selected(row))
 
-    def toggle_mark(self) -> None:
-        if (row := self.current) is None:
-            return
-        self.marked ^= {row.id}
-        self._repaint(self.cursor)
-        self.move_to(self.cursor + 1)
-
-    def mark_all(self) -> None:
-        """Mark every incident in view (again: unmark them all)."""
-        ids = {r.id for r in self.rows}
-        self.marked = set() if ids <= self.marked else ids
-        self._cache.clear()
-        self.refresh()
+    def line_key(self, line: int) -> str | None:
+        return self.rows[line].id if 0 <= line < len(self.rows) else None
 
     def tick(self) -> int:
         """Repaint the visible lines whose countdown changed; returns how many."""
@@ -106,14 +94,9 @@ class TriageList(CursorList):
             words = due_text(self.rows[line], now)
             if self._shown.get(line) != words:
                 self._shown[line] = words
-                self._repaint(line)
+                self.repaint_line(line)
                 changed += 1
         return changed
-
-    def _repaint(self, line: int) -> None:
-        for cursor in (True, False):
-            self._cache.discard((line, cursor, self.scrollable_content_region.width))
-        self.refresh_lines(line)
 
     def line_parts(self, line: int, width: int) -> Parts:
         row = self.rows[line]
