@@ -207,6 +207,7 @@ class Customer:
     plan: CustomerPlan = CustomerPlan.HOME
     self_management: SelfManagement = SelfManagement.NONE
     membership: Membership = Membership.NONE
+    tags: str = ""  # "hoa spring": lower-case words, one space apart (text.normalize_tags)
 
     def to_dict(self) -> dict[str, Any]:
         d = _plain(self)
@@ -241,6 +242,7 @@ class Controller:
     timezone: str = "UTC"
     location: str = ""
     notes: str = ""
+    tags: str = ""  # as Customer.tags
     config: ControllerConfig = field(default_factory=ControllerConfig)
 
     @property

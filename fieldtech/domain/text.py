@@ -17,6 +17,12 @@ def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
                  for part in _NUMBER.split(folded) if part)
 
 
+def normalize_tags(text: str) -> str:
+    """Tags as stored: lower case, one space apart, each once, sorted ("Spring, HOA" →
+    "hoa spring"). Commas and spaces both separate."""
+    return " ".join(sorted({t for t in text.casefold().replace(",", " ").split()}))
+
+
 def city_of(address: str) -> str:
     """The city in an address written "street, city, state" (or "street, city"), else ""."""
     parts = [p.strip() for p in address.split(",")]

@@ -35,9 +35,9 @@ from fieldtech.offline_store.live import LIVE_ENTITIES, put_live
 from fieldtech.offline_store.schema import migrate
 
 CUSTOMER_COLUMNS = ("id", "name", "email", "phone", "address", "plan", "self_management",
-                    "membership")
+                    "membership", "tags")
 CONTROLLER_COLUMNS = ("id", "customer_id", "name", "model", "zone_count", "serial", "timezone",
-                      "location", "notes")
+                      "location", "notes", "tags")
 # Outbox states, in the user's words on the pending-changes screen.
 QUEUED, SENDING, APPLIED, CONFLICT, REJECTED, DRAFT = (
     "queued", "sending", "applied", "conflict", "rejected", "draft")
@@ -65,6 +65,7 @@ class FleetRow(NamedTuple):
     membership: str
     pending: int
     firmware: str | None = None  # as the device last reported (device_state)
+    tags: str = ""  # the controller's tags and its customer's, one space apart
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,15 +244,17 @@ class Store:
         """
         # Joined in Python: two plain scans beat SQLite's per-row text-key lookups (~3x here).
         if first is None:
-            customer_rows = self._query("SELECT id, name, address, membership FROM customer")
+            customer_rows = self._query(
+                "SELECT id, name, address, membership, tags FROM customer")
             controller_sql, params = "", ()
         else:
             customer_rows = self._query(
-                "SELECT id, name, address, membership FROM customer "
+                "SELECT id, name, address, membership, tags FROM customer "
                 "ORDER BY name COLLATE NOCASE, id LIMIT ?", (first,))
             params = tuple(r[0] for r in customer_rows)
             controller_sql = f" WHERE customer_id IN ({','.join('?' * len(params))})"
         customers = {r[0]: (r[1], r[2], r[3]) for r in customer_rows}
+        customer_tags = {r[0]: r[4] for r in customer_rows}
         customer_keys = {r[0]: natural_key(r[1]) for r in customer_rows}
         pending = dict(self._query(
             "SELECT entity_id, count(*) FROM outbox WHERE entity IN ('controller', 'config') "
@@ -261,17 +264,18 @@ class Store:
             "SELECT controller_id, json_extract(data, '$.firmware') FROM device_state"))
         rows = []
         for r in self._query(
-            "SELECT id, customer_id, name, serial, state, fault, zone_count, model FROM controller"
+            "SELECT id, customer_id, name, serial, state, fault, zone_count, model, tags "
+            "FROM controller"
             + controller_sql, params
         ):
             k_name, k_address, k_membership = customers[r[1]]
             rows.append(FleetRow(r[0], r[1], k_name, r[2], r[3], states[r[4]], r[5], r[6], r[7],
                                  k_address, k_membership, pending.get(r[0], 0),
-                                 firmware.get(r[0])))
+                                 firmware.get(r[0]), _both(r[8], customer_tags[r[1]])))
         # A customer with no controller yet still shows, as a row with no controller id.
         have = {r[1] for r in rows}
         rows += [FleetRow("", k, name, "", None, ControllerState.NOT_LINKED, None, 0, "", address,
-                          membership, 0)
+                          membership, 0, None, customer_tags[k])
                  for k, (name, address, membership) in customers.items() if k not in have]
         rows.sort(key=lambda f: (customer_keys[f[1]], f[1], natural_key(f[3])))
         return rows if first is None else rows[:first]
@@ -316,7 +320,7 @@ class Store:
                    (SELECT count(*) FROM outbox o WHERE o.entity IN ('controller', 'config')
                     AND o.entity_id=c.id AND o.state != 'applied'),
                    (SELECT json_extract(d.data, '$.firmware') FROM device_state d
-                    WHERE d.controller_id=c.id)
+                    WHERE d.controller_id=c.id), c.tags, k.tags
             FROM controller c JOIN customer k ON k.id = c.customer_id WHERE c.id=?
             """,
             (controller_id,),
@@ -325,7 +329,7 @@ class Store:
             raise NotFound(f"No controller {controller_id} in this store.")
         x = r[0]
         return FleetRow(x[0], x[1], x[2], x[3], x[4], ControllerState(x[5]), x[6], x[7], x[8],
-                        x[9], x[10], x[11], x[12])
+                        x[9], x[10], x[11], x[12], _both(x[13], x[14]))
 
     def _config_revision(self, controller_id: str) -> int:
         rows = self._query("SELECT config_revision FROM controller WHERE id=?", (controller_id,))
@@ -863,8 +867,15 @@ def from_cloud(entity: str, data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     if entity == "customer":
         return int(data["revision"]), Customer.from_dict(data).to_dict()
     if entity == "controller":
-        return int(data["revision"]), {c: data.get(c) for c in CONTROLLER_COLUMNS}
+        part = {c: data.get(c) for c in CONTROLLER_COLUMNS}
+        part["tags"] = part["tags"] or ""  # a cloud from before tags
+        return int(data["revision"]), part
     return int(data["revision"]), data["config"]
+
+
+def _both(tags: str, more: str) -> str:
+    """A controller's tags with its customer's (what `tag:` filters on)."""
+    return f"{tags} {more}" if tags and more else tags or more
 
 
 def _pending(db: sqlite3.Connection, entity: str, record_id: str) -> bool:

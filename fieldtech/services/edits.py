@@ -26,9 +26,10 @@ if TYPE_CHECKING:
     from fieldtech.controller_link import DeviceConfig, DeviceInfo
 
 CUSTOMER_FIELDS = ("name", "email", "phone", "address", "plan", "self_management",
-                   "membership")
+                   "membership", "tags")
 # What the details form edits; the configuration follows a change of zone count.
-CONTROLLER_FIELDS = ("name", "model", "zone_count", "serial", "timezone", "location", "notes")
+CONTROLLER_FIELDS = ("name", "model", "zone_count", "serial", "timezone", "location", "notes",
+                     "tags")
 
 
 @dataclass(frozen=True)

@@ -180,4 +180,13 @@ def _passes(q: Query, row: FleetRow, city: str) -> bool:
         return False
     return (q.matches("status", row.state.value) and q.matches("membership", row.membership)
             and q.matches("model", row.model) and q.matches("customer", row.customer_name)
-            and q.matches("city", city) and q.matches("firmware", row.firmware))
+            and q.matches("city", city) and q.matches("firmware", row.firmware)
+            and _tagged(q, row.tags))
+
+
+def _tagged(q: Query, tags: str) -> bool:
+    """`tag:hoa,spring`: some tag of the row starts with one of the values."""
+    wanted = q.fields.get("tag")
+    if wanted is None:
+        return True
+    return any(t.startswith(w) for t in tags.split() for w in wanted)
