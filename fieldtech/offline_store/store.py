@@ -92,6 +92,7 @@ class OutboxEntry:
     state: str
     message: str | None
     problem: str | None = None  # a refusal's kind, the cloud's problem type (quota-exceeded…)
+    campaign_id: str | None = None  # the campaign it is part of (discarded as one)
 
     def describe(self) -> str:
         fields = ", ".join(sorted(self.patch)) if self.op == "update" else ""
@@ -357,15 +358,21 @@ class Store:
 
     def update_customer(self, customer_id: str, **changes: Any) -> OutboxEntry | None:
         with self._write() as db:
-            current = self.customer(customer_id)
-            updated = replace(current, **changes)
-            check(validate_customer(updated))
-            patch = _changed(current.to_dict(), updated.to_dict())
-            if not patch:
-                return None
-            _update(db, "customer", customer_id, patch)
-            return _append(db, "update", "customer", customer_id, patch,
-                           self.revision("customer", customer_id))
+            return self.update_customer_in(db, customer_id, changes)
+
+    def update_customer_in(self, db: sqlite3.Connection, customer_id: str,
+                           changes: dict[str, Any], campaign_id: str | None = None
+                           ) -> OutboxEntry | None:
+        """`update_customer` inside the caller's transaction (a campaign's `applying`)."""
+        current = self.customer(customer_id)
+        updated = replace(current, **changes)
+        check(validate_customer(updated))
+        patch = _changed(current.to_dict(), updated.to_dict())
+        if not patch:
+            return None
+        _update(db, "customer", customer_id, patch)
+        return _append(db, "update", "customer", customer_id, patch,
+                       self.revision("customer", customer_id), campaign_id)
 
     def create_controller(self, controller: Controller) -> OutboxEntry:
         """A new controller, possibly with no hardware yet (serial None = not linked)."""
@@ -395,33 +402,54 @@ class Store:
         not to the copy the screen showed: two quick edits never overwrite each other.
         """
         with self._write() as db:
-            current = self.controller(controller_id)
-            updated = replace(current, **change(current))
-            check(validate_controller(updated))
-            patch = _changed(current.to_dict(), updated.to_dict())
-            if not patch:
-                return None
-            if "serial" in patch:
-                check(self.serial_errors(updated))
-            row = {k: v for k, v in patch.items() if k != "config"}
-            entry = None
-            if row:
-                entry = _append(db, "update", "controller", controller_id, dict(row),
-                                self.revision("controller", controller_id))
-                if "serial" in row:  # binding hardware changes what the list shows
-                    row["state"] = (ControllerState.NOT_LINKED if updated.serial is None
-                                    else ControllerState.OFFLINE).value
-                _update(db, "controller", controller_id, row)
-            if "config" in patch:
-                # The configuration is its own document in the cloud, with its own revision:
-                # its edits are their own outbox rows.
-                db.execute(
-                    "UPDATE controller_config SET config=? WHERE controller_id=?",
-                    (json.dumps(patch["config"]), controller_id),
-                )
-                entry = _append(db, "update", "config", controller_id,
-                                {"config": patch["config"]}, self._config_revision(controller_id))
-            return entry
+            return self.edit_controller_in(db, self.controller(controller_id), change)
+
+    def edit_controller_in(self, db: sqlite3.Connection, current: Controller,
+                           change: Callable[[Controller], dict[str, Any]],
+                           campaign_id: str | None = None) -> OutboxEntry | None:
+        """`edit_controller` inside the caller's transaction, on `current` as read in it."""
+        controller_id = current.id
+        updated = replace(current, **change(current))
+        check(validate_controller(updated))
+        patch = _changed(current.to_dict(), updated.to_dict())
+        if not patch:
+            return None
+        if "serial" in patch:
+            check(self.serial_errors(updated))
+        row = {k: v for k, v in patch.items() if k != "config"}
+        entry = None
+        if row:
+            entry = _append(db, "update", "controller", controller_id, dict(row),
+                            self.revision("controller", controller_id), campaign_id)
+            if "serial" in row:  # binding hardware changes what the list shows
+                row["state"] = (ControllerState.NOT_LINKED if updated.serial is None
+                                else ControllerState.OFFLINE).value
+            _update(db, "controller", controller_id, row)
+        if "config" in patch:
+            # The configuration is its own document in the cloud, with its own revision:
+            # its edits are their own outbox rows.
+            db.execute(
+                "UPDATE controller_config SET config=? WHERE controller_id=?",
+                (json.dumps(patch["config"]), controller_id),
+            )
+            entry = _append(db, "update", "config", controller_id,
+                            {"config": patch["config"]}, self._config_revision(controller_id),
+                            campaign_id)
+        return entry
+
+    def controllers(self, controller_ids: Iterable[str]) -> list[Controller]:
+        """These controllers with their configuration, in one read per 500 (a campaign's dry
+        run reads thousands); ids no longer here are left out."""
+        ids = list(controller_ids)
+        out: list[Controller] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            out += [_controller(r) for r in self._query(
+                "SELECT c.*, f.config FROM controller c JOIN controller_config f "
+                f"ON f.controller_id = c.id WHERE c.id IN ({','.join('?' * len(chunk))})",
+                chunk)]
+        order = {cid: n for n, cid in enumerate(ids)}
+        return sorted(out, key=lambda c: order[c.id])
 
     def serial_errors(self, controller: Controller) -> list[FieldError]:
         """The serial error if another controller here already holds `controller`'s serial (a
@@ -590,55 +618,59 @@ class Store:
 
         Raises StillNeeded for a new customer whose new controllers still wait to be sent."""
         with self._write() as db:
-            r = db.execute("SELECT * FROM outbox WHERE id=? AND state NOT IN (?, ?)",
-                           (entry_id, SENDING, APPLIED)).fetchone()
-            if r is None:
-                return
-            entry = _entry(r)
-            rid, entity = entry.entity_id, entry.entity
-            if entry.op == "create":
-                if entity == "customer" and (n := db.execute(
-                        "SELECT COUNT(*) FROM controller WHERE customer_id=?",
-                        (rid,)).fetchone()[0]):
-                    raise StillNeeded(
-                        f"{n} controller{'s' if n > 1 else ''} made for this new customer "
-                        "would have no customer: discard or move "
-                        f"{'them' if n > 1 else 'it'} first.")
-                _forget_new(db, entity, rid)
-                return
-            db.execute("DELETE FROM outbox WHERE id=?", (entry_id,))
-            base = _base(db, entity, rid)
-            base_rev = db.execute("SELECT revision FROM base WHERE entity=? AND id=?",
-                                  (entity, rid)).fetchone()
-            if base is None or base_rev is None:
-                return  # never synced: nothing to go back to; the values stay
-            if entry.op == "delete":
-                config = _base(db, "config", rid) if entity == "controller" else None
-                if entity == "controller" and db.execute(
-                        "SELECT 1 FROM customer WHERE id=?", (base["customer_id"],)
-                ).fetchone() is None:
-                    raise StillNeeded(f"Its customer is deleted here too: discard that "
-                                      f"deletion first, then this one to bring "
-                                      f"{base.get('name') or 'it'} back.")
-                if entity == "controller" and (
-                        holder := self._serial_holder(base.get("serial"), rid)):
-                    raise StillNeeded(f"{base['serial']} is now the serial of {holder}: unbind "
-                                      "it there first to bring this controller back.")
-                if entity == "controller" and config is not None:
-                    _insert_controller(db, {**base, "config": config}, ControllerState.OFFLINE
-                                       if base.get("serial") else ControllerState.NOT_LINKED,
-                                       revision=base_rev[0])
-                elif entity == "customer":
-                    _upsert(db, "customer", CUSTOMER_COLUMNS, base, base_rev[0])
-                return
-            part = _part(db, entity, rid)
-            if part is None:
-                return
-            if entity == "config":
-                _write_part(db, entity, rid, part[0], base)
-            else:
-                _write_part(db, entity, rid, part[0],
-                            {**part[1], **{k: base[k] for k in entry.patch if k in base}})
+            self.discard_in(db, entry_id)
+
+    def discard_in(self, db: sqlite3.Connection, entry_id: str) -> None:
+        """`discard` inside the caller's transaction (a whole campaign at once)."""
+        r = db.execute("SELECT * FROM outbox WHERE id=? AND state NOT IN (?, ?)",
+                       (entry_id, SENDING, APPLIED)).fetchone()
+        if r is None:
+            return
+        entry = _entry(r)
+        rid, entity = entry.entity_id, entry.entity
+        if entry.op == "create":
+            if entity == "customer" and (n := db.execute(
+                    "SELECT COUNT(*) FROM controller WHERE customer_id=?",
+                    (rid,)).fetchone()[0]):
+                raise StillNeeded(
+                    f"{n} controller{'s' if n > 1 else ''} made for this new customer "
+                    "would have no customer: discard or move "
+                    f"{'them' if n > 1 else 'it'} first.")
+            _forget_new(db, entity, rid)
+            return
+        db.execute("DELETE FROM outbox WHERE id=?", (entry_id,))
+        base = _base(db, entity, rid)
+        base_rev = db.execute("SELECT revision FROM base WHERE entity=? AND id=?",
+                              (entity, rid)).fetchone()
+        if base is None or base_rev is None:
+            return  # never synced: nothing to go back to; the values stay
+        if entry.op == "delete":
+            config = _base(db, "config", rid) if entity == "controller" else None
+            if entity == "controller" and db.execute(
+                    "SELECT 1 FROM customer WHERE id=?", (base["customer_id"],)
+            ).fetchone() is None:
+                raise StillNeeded(f"Its customer is deleted here too: discard that "
+                                  f"deletion first, then this one to bring "
+                                  f"{base.get('name') or 'it'} back.")
+            if entity == "controller" and (
+                    holder := self._serial_holder(base.get("serial"), rid)):
+                raise StillNeeded(f"{base['serial']} is now the serial of {holder}: unbind "
+                                  "it there first to bring this controller back.")
+            if entity == "controller" and config is not None:
+                _insert_controller(db, {**base, "config": config}, ControllerState.OFFLINE
+                                   if base.get("serial") else ControllerState.NOT_LINKED,
+                                   revision=base_rev[0])
+            elif entity == "customer":
+                _upsert(db, "customer", CUSTOMER_COLUMNS, base, base_rev[0])
+            return
+        part = _part(db, entity, rid)
+        if part is None:
+            return
+        if entity == "config":
+            _write_part(db, entity, rid, part[0], base)
+        else:
+            _write_part(db, entity, rid, part[0],
+                        {**part[1], **{k: base[k] for k in entry.patch if k in base}})
 
     def record_applied(self, entry_ids: Iterable[str],
                        parts: Iterable[tuple[str, str, int, dict[str, Any] | None]],
@@ -1049,22 +1081,24 @@ def _put_base(db: sqlite3.Connection, entity: str, record_id: str, revision: int
 
 
 def _append(db: sqlite3.Connection, op: str, entity: str, entity_id: str,
-            patch: dict[str, Any], base_revision: int) -> OutboxEntry:
+            patch: dict[str, Any], base_revision: int,
+            campaign_id: str | None = None) -> OutboxEntry:
     entry_id = new_id()
     created = datetime.now(UTC).isoformat(timespec="seconds")
     cur = db.execute(
-        "INSERT INTO outbox (id, created_at, op, entity, entity_id, patch, base_revision) "
-        "VALUES (?,?,?,?,?,?,?)",
-        (entry_id, created, op, entity, entity_id, json.dumps(patch), base_revision),
+        "INSERT INTO outbox (id, created_at, op, entity, entity_id, patch, base_revision, "
+        "campaign_id) VALUES (?,?,?,?,?,?,?,?)",
+        (entry_id, created, op, entity, entity_id, json.dumps(patch), base_revision,
+         campaign_id),
     )
     return OutboxEntry(cur.lastrowid or 0, entry_id, created, op, entity, entity_id, patch,
-                       base_revision, QUEUED, None)
+                       base_revision, QUEUED, None, None, campaign_id)
 
 
 def _entry(r: sqlite3.Row) -> OutboxEntry:
     return OutboxEntry(r["seq"], r["id"], r["created_at"], r["op"], r["entity"], r["entity_id"],
                        json.loads(r["patch"]), r["base_revision"], r["state"], r["message"],
-                       r["problem"])
+                       r["problem"], r["campaign_id"])
 
 
 def _changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import ClassVar
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
-from fieldtech.domain.errors import FieldError
+from fieldtech.domain.errors import FieldError, FieldtechError
 from fieldtech.forms.fields import Field
 from fieldtech.forms.records import customer_form, new_controller_form
+from fieldtech.offline_store.paths import templates_dir
 from fieldtech.screens.flows import EditFlows
 from fieldtech.screens.messages import OpenController, OpenOnsite
 from fieldtech.screens.topbar import TopBar
+from fieldtech.services import config_files
+from fieldtech.services.campaigns import BulkChange, Kind
 from fieldtech.services.queries import FLEET_FIELDS, FLEET_FLAGS, FLEET_SORTS, help_lines
 from fieldtech.services.settings import VIEW_NAME_MAX, View
 from fieldtech.widgets.filter_box import FilterBox
@@ -49,6 +54,8 @@ class FleetScreen(EditFlows):
         Binding("O", "sort", "Sort", id="sort", show=False),
         Binding("V", "views", "Views", id="views", show=False),
         Binding("W", "save_view", "Save view", id="save_view", show=False),
+        Binding("B", "campaign", "Bulk change", id="campaign", show=False),
+        Binding("K", "campaigns", "Campaigns", id="campaigns", show=False),
     ]
 
     FILTER_HELP = help_lines(FLEET_FIELDS, FLEET_FLAGS)
@@ -189,6 +196,46 @@ class FleetScreen(EditFlows):
         field = Field("name", "Name", "", hint=f"filter “{query or 'everything'}”, "
                                                   f"sorted by {self.sort}")
         self.open_form("Save this view", ([field], build), keep)
+
+    # -- campaigns ------------------------------------------------------------------------------
+
+    def action_campaign(self) -> None:
+        """B: a bulk change on the marked controllers — which change, what it sets, then its
+        dry run on a screen of its own (nothing is written before `a` or `n` there)."""
+        from fieldtech.forms.campaigns import change_form, kind_form
+
+        marked = [r.controller_id for r in self.services.fleet.rows
+                  if r.controller_id in self.fleet_list.marked]
+        if not marked:
+            self.notify("Mark controllers first: space, v for a range, * for all shown.",
+                        timeout=5)
+            return
+        templates = config_files.templates(templates_dir(self.services.data_dir))
+
+        def chosen_kind(kind: Kind) -> None:
+            form = change_form(kind, templates, date.today())
+            if not form[0]:  # resume: nothing to ask
+                self._dry_run(form[1]({})[0], marked)
+                return
+            self.open_form(f"{kind.label} on {len(marked)} controllers", form,
+                           lambda change: self._dry_run(change, marked), action="Dry run")
+        self.open_form("Bulk change", kind_form(len(marked)), chosen_kind, action="Next")
+
+    @work(thread=True, exclusive=True, group="campaign")
+    def _dry_run(self, change: BulkChange, marked: list[str]) -> None:
+        try:
+            plan = self.services.campaigns.dry_run(change, marked)
+        except FieldtechError as exc:
+            self.app.call_from_thread(self.notify, f"Not possible: {exc}", severity="error")
+            return
+        from fieldtech.screens.campaign import CampaignScreen
+
+        self.app.call_from_thread(self.app.push_screen, CampaignScreen(plan))
+
+    def action_campaigns(self) -> None:
+        from fieldtech.screens.campaign import CampaignsScreen
+
+        self.app.push_screen(CampaignsScreen())
 
     def _customer_under_cursor(self) -> str | None:
         current = self.fleet_list.current

@@ -150,6 +150,7 @@ class PendingScreen(FieldtechScreen):
         Binding("c", "resolve", "Resolve", id="pending_resolve"),
         Binding("d", "draft", "Keep as draft", id="pending_draft"),
         Binding("x,delete", "discard", "Discard", id="pending_discard"),
+        Binding("X", "discard_campaign", "Discard campaign", id="pending_discard_campaign"),
     ]
     AUTO_FOCUS = "#pending-list"
 
@@ -218,6 +219,8 @@ class PendingScreen(FieldtechScreen):
         values = "".join(f"{escape(line)}\n" for line in p.values[:DETAIL_VALUES])
         if len(p.values) > DETAIL_VALUES:
             values += f"… and {len(p.values) - DETAIL_VALUES} more\n"
+        if e.campaign_id:
+            hint += " Part of a campaign: X discards all of it not yet sent."
         self.query_one("#pending-detail", TextBox).update(
             f"[b]{escape(p.record)}[/b] — {escape(p.change)} · [b]{e.state}[/b]\n"
             f"{values}{escape(p.why)} {hint}".strip())
@@ -279,6 +282,33 @@ class PendingScreen(FieldtechScreen):
             entry.op, "Its fields go back to the values last synced.")
         self.app.push_screen(ConfirmScreen(
             f"Discard “{p.change}” on {p.record}? {undo} This cannot be undone."), answer)
+
+    def action_discard_campaign(self) -> None:
+        p = self.current()
+        if p is None or not p.entry.campaign_id:
+            self.notify("This edit is not part of a campaign (x discards it alone).", timeout=3)
+            return
+        campaign_id = p.entry.campaign_id
+        count = sum(1 for q in self.edits if q.entry.campaign_id == campaign_id
+                    and q.entry.state != SENDING)
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._discard_campaign(campaign_id)
+        from fieldtech.screens.forms import ConfirmScreen
+
+        self.app.push_screen(ConfirmScreen(
+            f"Discard the whole campaign: {count} edits not yet sent? Each record goes back "
+            "to the values last synced. This cannot be undone."), answer)
+
+    @work(thread=True, group="pending")
+    def _discard_campaign(self, campaign_id: str) -> None:
+        try:
+            words = self.services.campaigns.discard(campaign_id)
+        except FieldtechError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="warning", timeout=6)
+            return
+        self.app.call_from_thread(self._changed, words, None)
 
     def action_resolve(self) -> None:
         p = self.current()
