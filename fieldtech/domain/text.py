@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _NUMBER = re.compile(r"(\d+)")
 _DIGIT = re.compile(r"\d")
 
 
+@lru_cache(maxsize=1 << 16)  # names repeat ("Front yard"): a sort of 10,000 reuses them
 def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
     """Sort key of `name` in natural order: runs of digits compare as numbers."""
     folded = name.casefold()

@@ -126,6 +126,8 @@ def _apply_one(store: Store, db: sqlite3.Connection, entity: str, record_id: str
     current = controllers.get(record_id)
     if current is None:  # deleted since the dry run
         return None
+    if entity == "config":
+        return store.edit_config_in(db, current, change(current)["config"], campaign_id)
     return store.edit_controller_in(db, current, change, campaign_id)
 
 

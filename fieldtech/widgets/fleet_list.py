@@ -97,6 +97,9 @@ class FleetList(CursorList):
         kind, i = self._lines[line]
         return self.rows[i].controller_id or None if kind == CONTROLLER else None
 
+    def shown_keys(self) -> set[str]:
+        return {r.controller_id for r in self.rows if r.controller_id}
+
     def toggle_mark(self) -> None:
         """Space: on a controller, mark it; on a customer's line, all its controllers here."""
         if self._lines and self._lines[self.cursor][0] == CUSTOMER:

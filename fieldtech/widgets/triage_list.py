@@ -82,6 +82,9 @@ class TriageList(CursorList):
         if (row := self.current) is not None:
             self.post_message(self.Selected(row))
 
+    def shown_keys(self) -> set[str]:
+        return {r.id for r in self.rows}
+
     def line_key(self, line: int) -> str | None:
         return self.rows[line].id if 0 <= line < len(self.rows) else None
 
