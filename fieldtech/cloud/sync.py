@@ -98,16 +98,15 @@ def held_back(store: Store) -> dict[str, OutboxEntry]:
     waiting: dict[str, OutboxEntry] = {}
     if not first_held:
         return waiting
-    owners: dict[str, str | None] = {}  # controller id → its customer's id
+    owners: dict[str, str | None] = {}  # controller or document id → its customer's id
     for e in store.outbox([QUEUED]):
         kind, rid = _record_of(e)
         holders = [first_held.get((kind, rid))]
-        if kind == "controller":
+        if kind in ("controller", "document"):
             if rid not in owners:
                 # A controller deleted here has no record: its delete waits for nothing of
                 # its customer's (the slot it frees may be what a refused create needs).
-                part = store.record_data("controller", rid)
-                owners[rid] = part[1].get("customer_id") if part else None
+                owners[rid] = store.owner_of(kind, rid)
             holders.append(first_held.get(("customer", owners[rid] or "")))
         for holder in holders:
             if holder is not None and holder.seq < e.seq:
@@ -118,7 +117,7 @@ def held_back(store: Store) -> dict[str, OutboxEntry]:
 
 def _record_of(e: OutboxEntry) -> tuple[str, str]:
     """The record an edit belongs to: a configuration edit is its controller's."""
-    return ("customer" if e.entity == "customer" else "controller", e.entity_id)
+    return ("controller" if e.entity == "config" else e.entity, e.entity_id)
 
 
 def outstanding(store: Store) -> Outstanding:
@@ -128,7 +127,7 @@ def outstanding(store: Store) -> Outstanding:
     rejected: dict[tuple[str, str], bool] = {}  # record → refused for quota
     drafts: set[tuple[str, str]] = set()
     for e in store.outbox([CONFLICT, REJECTED, DRAFT]):
-        record = ("customer" if e.entity == "customer" else "controller", e.entity_id)
+        record = _record_of(e)
         if e.state == CONFLICT:
             conflicts.add((e.entity, e.entity_id))
         elif e.state == REJECTED:
@@ -330,8 +329,7 @@ class SyncEngine:
             creating: set[tuple[str, str]] = set()
             held: set[tuple[str, str]] = set()  # records with an item this round that closed
             for entry in self.store.outbox([QUEUED]):
-                record = ("customer" if entry.entity == "customer" else "controller",
-                          entry.entity_id)
+                record = _record_of(entry)
                 group = (entry.entity, entry.entity_id)
                 if entry.id in waiting or group in held:
                     continue
@@ -391,6 +389,18 @@ class SyncEngine:
                 body |= {"op": "customer.create", "data": {**send, "id": rid}}
             else:
                 body |= {"op": "customer.update", "base_revision": revision, "data": send}
+        elif first.entity == "document":
+            part = self.store.record_data("document", rid)
+            if part is None:
+                return self._gone(keys)
+            revision, data = part
+            if first.op == "create":
+                kind = self.store.document(rid).kind
+                body |= {"op": "document.create", "data": {"kind": kind, "data": data}}
+            else:  # the fields these edits set, as they are now (absent: removed → None)
+                fields = set().union(*(e.patch for e in item.entries))
+                body |= {"op": "document.update", "base_revision": revision,
+                         "data": {"data": {k: data.get(k) for k in sorted(fields)}}}
         elif first.entity == "controller" and first.op == "create":
             record = self.store.record_data("controller", rid)
             config = self.store.record_data("config", rid)
@@ -488,7 +498,8 @@ class SyncEngine:
             merge = merge_config(base[1] if base else None, theirs, mine_part[1])
         else:
             revision = int(current["revision"])
-            theirs = {k: current.get(k) for k in mine_part[1]}
+            theirs = (from_cloud(entity, current)[1] if entity == "document"
+                      else {k: current.get(k) for k in mine_part[1]})
             merge = three_way(base[1] if base else None, theirs, mine_part[1])
         if merge.clean:
             self.store.rebase(entity, rid, revision, theirs, merge.merged, ids)

@@ -341,3 +341,10 @@ def _timezones() -> set[str]:
 
         _TIMEZONES = available_timezones() | {"UTC"}
     return _TIMEZONES
+
+
+# The field checks above, for the validators of other record kinds (documents.py's kinds):
+# the same messages for a name, a whole number or a text wherever it is typed.
+check_name = _name
+check_int = _int
+check_text = _text

@@ -137,6 +137,20 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX command_controller ON command(controller_id);
     """,
+    # 5 (issue 15): synced documents (fieldtech.domain.documents): tiers, agreements, time
+    # entries, work orders… one table; their base copies, outbox rows and conflicts use the
+    # tables above with entity 'document'.
+    """
+    CREATE TABLE document (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        customer_id TEXT,              -- NULL: account-wide (a catalogue tier)
+        data TEXT NOT NULL,            -- JSON: the kind's fields
+        revision INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX document_kind ON document(kind, customer_id);
+    CREATE INDEX document_customer ON document(customer_id);
+    """,
     # 6 (issue 16): tags on customers and controllers (synced like any field; base copies
     # get the empty value so a merge never sees the field appear); campaigns: one bulk change
     # over many records, each record's edit an outbox row carrying the campaign's id, so the

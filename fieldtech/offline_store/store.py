@@ -19,7 +19,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from fieldtech.domain.errors import FieldError, FieldtechError, NotFound, StillNeeded
+from fieldtech.domain.documents import Document, check_document, kind_of, without_nones
+from fieldtech.domain.errors import (
+    FieldError,
+    FieldtechError,
+    NotFound,
+    StillNeeded,
+    ValidationError,
+)
 from fieldtech.domain.models import (
     Account,
     Controller,
@@ -47,6 +54,8 @@ CONTROLLER_COLUMNS = ("id", "customer_id", "name", "model", "zone_count", "seria
 QUEUED, SENDING, APPLIED, CONFLICT, REJECTED, DRAFT = (
     "queued", "sending", "applied", "conflict", "rejected", "draft")
 PENDING_STATES = (QUEUED, SENDING, CONFLICT, REJECTED, DRAFT)
+# What the change log brings that is edited here too (merged, with base copies).
+SYNCED_ENTITIES = ("customer", "controller", "config", "document")
 
 
 class FleetRow(NamedTuple):
@@ -510,16 +519,90 @@ class Store:
         customer = self.customer(customer_id)  # NotFound if it is gone already
         n = self._query("SELECT count(*) FROM controller WHERE customer_id=?",
                         (customer_id,))[0][0]
-        if not n:
+        if n:
+            return (f"{customer.name} still has {n} controller{'s' if n > 1 else ''}: delete "
+                    f"or move {'them' if n > 1 else 'it'} first.")
+        # Agreements, time entries, work orders are the account's history: never silently gone.
+        held = self._query("SELECT kind, count(*) FROM document WHERE customer_id=? "
+                           "GROUP BY kind ORDER BY kind", (customer_id,))
+        if not held:
             return None
-        return (f"{customer.name} still has {n} controller{'s' if n > 1 else ''}: delete or "
-                f"move {'them' if n > 1 else 'it'} first.")
+        words = ", ".join(f"{n} {_kind_words(kind)}{'s' if n > 1 else ''}" for kind, n in held)
+        return f"{customer.name} still has {words}: delete them first."
 
     def never_synced(self, entity: str, record_id: str) -> bool:
         """Created here and not sent yet: deleting it leaves nothing to undo or tell the cloud."""
         return bool(self._query(
             "SELECT 1 FROM outbox WHERE entity=? AND entity_id=? AND op='create' "
             "AND state NOT IN (?, ?) LIMIT 1", (entity, record_id, SENDING, APPLIED)))
+
+    # -- documents (fieldtech.domain.documents): the same outbox, base copies and merges ------
+
+    def create_document(self, kind: str, document_id: str, data: dict[str, Any]) -> OutboxEntry:
+        """A new document of a registered kind: ValidationError (every field's problem) or
+        NotFound (its customer) before anything is written."""
+        data = check_document(kind, without_nones(data))
+        with self._write() as db:
+            customer_id = _customer_of(kind, data)
+            if customer_id is not None and db.execute(
+                    "SELECT 1 FROM customer WHERE id=?", (customer_id,)).fetchone() is None:
+                raise NotFound(f"No customer {customer_id} in this store.")
+            if db.execute("SELECT 1 FROM document WHERE id=?", (document_id,)).fetchone():
+                raise ValidationError([FieldError("id", "A record with this id exists.")])
+            _insert_document(db, kind, document_id, data, 0)
+            return _append(db, "create", "document", document_id, data, 0)
+
+    def edit_document(self, document_id: str,
+                      change: Callable[[Document], dict[str, Any]]) -> OutboxEntry | None:
+        """Set the fields `change(document as stored now)` gives (None removes a field), read
+        and written in one transaction; None if nothing changed."""
+        with self._write() as db:
+            current = self.document(document_id)
+            updated = check_document(current.kind, without_nones(
+                {**current.data, **change(current)}))
+            customer_id = _customer_of(current.kind, updated)
+            if customer_id != current.customer_id and db.execute(
+                    "SELECT 1 FROM customer WHERE id=?", (customer_id,)).fetchone() is None:
+                raise NotFound(f"No customer {customer_id} in this store.")
+            patch = {k: updated.get(k) for k in set(current.data) | set(updated)
+                     if current.data.get(k) != updated.get(k)}
+            if not patch:
+                return None
+            _update(db, "document", document_id, {"data": json.dumps(updated),
+                                                  "customer_id": customer_id})
+            return _append(db, "update", "document", document_id, patch, current.revision)
+
+    def update_document(self, document_id: str, **changes: Any) -> OutboxEntry | None:
+        return self.edit_document(document_id, lambda _current: changes)
+
+    def delete_document(self, document_id: str) -> OutboxEntry | None:
+        """Gone here now, from the cloud at the next sync (`discard` brings it back); one never
+        sent goes with its pending edits → None."""
+        with self._write() as db:
+            self.document(document_id)  # NotFound if it is gone already
+            return _delete_here(db, "document", document_id)
+
+    def document(self, document_id: str) -> Document:
+        rows = self._query("SELECT * FROM document WHERE id=?", (document_id,))
+        if not rows:
+            raise NotFound(f"No record {document_id} in this store.")
+        return _document(rows[0])
+
+    def documents(self, kind: str, customer_id: str | None = None) -> list[Document]:
+        """Every document of a kind held here (of one customer if given), in id order."""
+        if customer_id is None:
+            rows = self._query("SELECT * FROM document WHERE kind=? ORDER BY id", (kind,))
+        else:
+            rows = self._query("SELECT * FROM document WHERE kind=? AND customer_id=? "
+                               "ORDER BY id", (kind, customer_id))
+        return [_document(r) for r in rows]
+
+    def owner_of(self, entity: str, record_id: str) -> str | None:
+        """The customer a controller or a document belongs to, if it is here."""
+        if entity not in ("controller", "document"):
+            return None
+        r = self._query(f"SELECT customer_id FROM {entity} WHERE id=?", (record_id,))
+        return r[0][0] if r else None
 
     # -- the outbox ---------------------------------------------------------------------------
 
@@ -531,7 +614,7 @@ class Store:
 
     def outbox_for(self, entity: str, entity_id: str) -> list[OutboxEntry]:
         """Pending edits of one record (a controller's include its configuration's)."""
-        entities = ("controller", "config") if entity == "controller" else (entity,)
+        entities = _entities(entity)
         rows = self._query(
             f"SELECT * FROM outbox WHERE entity IN ({','.join('?' * len(entities))}) "
             "AND entity_id=? AND state!=? ORDER BY seq",
@@ -626,7 +709,7 @@ class Store:
                            (entry_id,)).fetchone()
             if r is None:
                 return 0
-            entities = ("customer",) if r[1] == "customer" else ("controller", "config")
+            entities = _entities(r[1])
             return db.execute(
                 f"UPDATE outbox SET state=?, sent=NULL, message=NULL WHERE entity_id=? AND "
                 f"seq >= ? AND state IN (?, ?) AND entity IN ({','.join('?' * len(entities))})",
@@ -683,6 +766,8 @@ class Store:
                                    revision=base_rev[0])
             elif entity == "customer":
                 _upsert(db, "customer", CUSTOMER_COLUMNS, base, base_rev[0])
+            elif entity == "document" and entry.patch.get("kind"):
+                _insert_document(db, entry.patch["kind"], rid, base, base_rev[0])
             return
         part = _part(db, entity, rid)
         if part is None:
@@ -798,7 +883,7 @@ class Store:
                     if put_live(db, entity, record_id, op, data):
                         changed.add(record_id)
                     continue
-                if entity not in ("customer", "controller", "config"):
+                if entity not in SYNCED_ENTITIES:
                     continue  # a newer server's kind of record: not ours to hold yet
                 pending = _pending(db, entity, record_id)
                 if op == "delete":
@@ -813,7 +898,7 @@ class Store:
                     if pending:
                         continue  # deleted here, not yet in the cloud: the push says the rest
                     if _insert_part(db, entity, record_id, revision, theirs,
-                                    configs.get(record_id)):
+                                    configs.get(record_id), (data or {}).get("kind")):
                         changed.add(record_id)
                     continue
                 if pending:
@@ -905,6 +990,9 @@ def _part(db: sqlite3.Connection, entity: str, record_id: str) -> tuple[int, dic
                        "controller_config f ON f.controller_id = c.id WHERE c.id=?",
                        (record_id,)).fetchone()
         return (r[0], json.loads(r[1])) if r else None
+    if entity == "document":
+        r = db.execute("SELECT revision, data FROM document WHERE id=?", (record_id,)).fetchone()
+        return (r[0], json.loads(r[1])) if r else None
     raise ValueError(f"unknown entity {entity!r}")
 
 
@@ -923,6 +1011,8 @@ def from_cloud(entity: str, data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         part = {c: data.get(c) for c in CONTROLLER_COLUMNS}
         part["tags"] = part["tags"] or ""  # a cloud from before tags
         return int(data["revision"]), part
+    if entity == "document":
+        return int(data["revision"]), dict(data["data"])
     return int(data["revision"]), data["config"]
 
 
@@ -962,6 +1052,11 @@ def _write_part(db: sqlite3.Connection, entity: str, record_id: str, revision: i
             row["state"] = (ControllerState.NOT_LINKED if row["serial"] is None
                             else ControllerState.OFFLINE).value
         _update(db, "controller", record_id, {**row, "revision": revision})
+    elif entity == "document":
+        kind = db.execute("SELECT kind FROM document WHERE id=?", (record_id,)).fetchone()
+        if kind is not None:
+            _update(db, "document", record_id, {"data": json.dumps(data), "revision": revision,
+                                                "customer_id": _customer_of(kind[0], data)})
     else:
         db.execute("UPDATE controller_config SET config=? WHERE controller_id=?",
                    (json.dumps(data), record_id))
@@ -969,7 +1064,8 @@ def _write_part(db: sqlite3.Connection, entity: str, record_id: str, revision: i
 
 
 def _insert_part(db: sqlite3.Connection, entity: str, record_id: str, revision: int,
-                 data: dict[str, Any], config: dict[str, Any] | None = None) -> bool:
+                 data: dict[str, Any], config: dict[str, Any] | None = None,
+                 kind: str | None = None) -> bool:
     """A record new to this store. A controller comes with its configuration when the same
     page has it (`config`: the cloud's config JSON); otherwise the configuration follows later
     in the log and until then the controller holds the default one (config revision 0)."""
@@ -992,6 +1088,8 @@ def _insert_part(db: sqlite3.Connection, entity: str, record_id: str, revision: 
         if config["revision"]:
             db.execute("INSERT OR REPLACE INTO base VALUES ('config', ?, ?, ?)",
                        (record_id, config["revision"], text))
+    elif entity == "document" and kind:
+        _insert_document(db, kind, record_id, data, revision)
     else:
         return False  # the configuration of a controller this store does not hold
     _put_base(db, entity, record_id, revision, data)
@@ -1009,6 +1107,10 @@ def _delete_part(db: sqlite3.Connection, entity: str, record_id: str,
             db.execute("DELETE FROM base WHERE id=? AND entity IN ('controller', 'config')",
                        (record_id,))
         return bool(gone)
+    if entity == "document":
+        if not keep_base:
+            db.execute("DELETE FROM base WHERE id=? AND entity='document'", (record_id,))
+        return bool(db.execute("DELETE FROM document WHERE id=?", (record_id,)).rowcount)
     if entity == "customer":
         if db.execute("SELECT 1 FROM controller WHERE customer_id=? LIMIT 1",
                       (record_id,)).fetchone():
@@ -1026,8 +1128,11 @@ def _delete_here(db: sqlite3.Connection, entity: str, record_id: str) -> OutboxE
         return None
     revision = db.execute(f"SELECT revision FROM {_table(entity)} WHERE id=?",
                           (record_id,)).fetchone()[0]
+    # A document's kind goes with its delete: the base keeps its fields, `discard` needs both.
+    patch = ({"kind": db.execute("SELECT kind FROM document WHERE id=?", (record_id,))
+              .fetchone()[0]} if entity == "document" else {})
     _delete_part(db, entity, record_id, keep_base=True)
-    return _append(db, "delete", entity, record_id, {}, revision)
+    return _append(db, "delete", entity, record_id, patch, revision)
 
 
 def _forget_new(db: sqlite3.Connection, entity: str, record_id: str) -> bool:
@@ -1036,7 +1141,7 @@ def _forget_new(db: sqlite3.Connection, entity: str, record_id: str) -> bool:
     if db.execute("SELECT 1 FROM outbox WHERE entity=? AND entity_id=? AND op='create' AND "
                   "state NOT IN (?, ?)", (entity, record_id, SENDING, APPLIED)).fetchone() is None:
         return False
-    entities = ("customer",) if entity == "customer" else ("controller", "config")
+    entities = _entities(entity)
     db.execute(f"DELETE FROM outbox WHERE entity_id=? AND state != ? AND entity IN "
                f"({','.join('?' * len(entities))})", (record_id, APPLIED, *entities))
     db.execute("DELETE FROM conflict WHERE id=?", (record_id,))
@@ -1044,10 +1149,40 @@ def _forget_new(db: sqlite3.Connection, entity: str, record_id: str) -> bool:
     return True
 
 
+def _entities(entity: str) -> tuple[str, ...]:
+    """The outbox entities of one record: a controller's configuration is the controller's."""
+    return ("controller", "config") if entity in ("controller", "config") else (entity,)
+
+
 def _table(entity: str) -> str:
-    if entity not in ("customer", "controller"):
+    if entity not in ("customer", "controller", "document"):
         raise ValueError(f"unknown entity {entity!r}")
     return entity
+
+
+def _customer_of(kind: str, data: dict[str, Any]) -> str | None:
+    """The customer a document belongs to (a kind this version does not know: none)."""
+    try:
+        return kind_of(kind).customer_of(data)
+    except NotFound:
+        return None
+
+
+def _kind_words(kind: str) -> str:
+    try:
+        return kind_of(kind).words
+    except NotFound:
+        return kind.replace("_", " ")
+
+
+def _insert_document(db: sqlite3.Connection, kind: str, document_id: str, data: dict[str, Any],
+                     revision: int) -> None:
+    db.execute("INSERT INTO document (id, kind, customer_id, data, revision) VALUES (?,?,?,?,?)",
+               (document_id, kind, _customer_of(kind, data), json.dumps(data), revision))
+
+
+def _document(r: sqlite3.Row) -> Document:
+    return Document(r["kind"], r["id"], json.loads(r["data"]), r["revision"], r["customer_id"])
 
 
 def _controller(r: sqlite3.Row) -> Controller:

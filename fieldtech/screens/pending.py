@@ -56,7 +56,7 @@ class PendingEdit:
 
     @property
     def kind(self) -> str:
-        return "customer" if self.entry.entity == "customer" else "controller"
+        return "controller" if self.entry.entity == "config" else self.entry.entity
 
 
 def read_pending(store: Store) -> list[PendingEdit]:
@@ -66,14 +66,14 @@ def read_pending(store: Store) -> list[PendingEdit]:
     last_raw: dict[str, dict[str, Any]] = {}  # the same, as stored (for the values)
     edits: dict[str, PendingEdit] = {}
     for e in store.outbox():
-        kind = "customer" if e.entity == "customer" else "controller"
+        kind = "controller" if e.entity == "config" else e.entity
         key = (kind, e.entity_id)
         if key not in names:
             part = store.record_data(kind, e.entity_id) or store.base(kind, e.entity_id)
             data = part[1] if part else {}
             names[key] = str(data.get("name") or e.patch.get("name")
                              or f"{kind} {e.entity_id[:8]}")
-            if kind == "controller":  # "Garden" alone says nothing among 10,000: whose
+            if kind == "controller" or data.get("customer_id"):  # "Garden" alone: whose?
                 names[key] += f" ({_customer_name(store, data.get('customer_id'))})"
         edits[e.id] = PendingEdit(e, names[key], _change(store, e, last_config),
                                   values=tuple(_values(store, e, last_raw)))

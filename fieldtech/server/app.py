@@ -24,6 +24,7 @@ from fieldtech.server.api import (
     command_routes,
     controllers,
     customers,
+    document_routes,
     incident_routes,
     maintenance_routes,
     sync,
@@ -95,7 +96,7 @@ def create_app(
     app.state.server = state
     for module in (
         auth_routes, account, customers, controllers, sync, devices_api, incident_routes,
-        command_routes, maintenance_routes,
+        command_routes, maintenance_routes, document_routes,
     ):
         app.include_router(module.router)
     _install_error_handlers(app)

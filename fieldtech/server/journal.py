@@ -22,6 +22,9 @@ class Context:
     account_id: str
     actor: str  # the staff e-mail, or "device:<controller id>"
     now: datetime
+    # What the person may do beyond the fleet: "billing" (owners, staff with the billing
+    # permission) reads and writes money documents (fieldtech.domain.documents).
+    permissions: frozenset[str] = frozenset()
 
 
 def log_change(

@@ -39,6 +39,7 @@ from fieldtech.server.tables import (
     CustomerRow,
     DeviceStatusRow,
     DeviceTokenRow,
+    DocumentRow,
 )
 from fieldtech.server.views import config_json, controller_json, customer_json, etag
 
@@ -162,6 +163,19 @@ def delete_customer(s: Session, ctx: Context, customer_id: str, base_revision: i
             controllers=count,
             fix="Delete or move the controllers first, or unlink the customer to let them "
             "keep their controllers on their own.",
+        )
+    held = s.execute(
+        select(DocumentRow.kind, func.count())
+        .where(DocumentRow.account_id == ctx.account_id, DocumentRow.customer_id == row.id)
+        .group_by(DocumentRow.kind)
+        .order_by(DocumentRow.kind)
+    ).all()
+    if held:  # agreements, time entries, work orders: the account's history, never lost quietly
+        raise Problem(
+            ProblemType.CUSTOMER_HAS_RECORDS,
+            f"{row.name} still has " + ", ".join(f"{n} {kind}" for kind, n in held) + ".",
+            records={kind: n for kind, n in held},
+            fix="Delete those records first.",
         )
     if row.plan_source == "included":
         quota.release_included_enthusiast(s, ctx.account_id)
@@ -334,7 +348,11 @@ def check_rain_delay(config: ControllerConfig, ctx: Context) -> None:
 
 
 def check_new_id(
-    s: Session, ctx: Context, table: type[CustomerRow | ControllerRow], record_id: str, what: str
+    s: Session,
+    ctx: Context,
+    table: type[CustomerRow | ControllerRow | DocumentRow],
+    record_id: str,
+    what: str,
 ) -> None:
     """A client-chosen id for a new record: free, already yours, or refused without saying why.
 

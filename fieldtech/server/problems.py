@@ -40,6 +40,9 @@ class ProblemType(Enum):
     CUSTOMER_HAS_CONTROLLERS = _Kind(
         "customer-has-controllers", 409, "The customer still has controllers"
     )
+    CUSTOMER_HAS_RECORDS = _Kind(
+        "customer-has-records", 409, "The customer still has agreements or other records"
+    )
     LAST_OWNER = _Kind("last-owner", 409, "An account keeps at least one owner")
     ALREADY_ENTHUSIAST = _Kind("already-enthusiast", 409, "The customer is already on Enthusiast")
     PLAN_CODE_MALFORMED = _Kind("plan-code-malformed", 422, "That is not a plan code")

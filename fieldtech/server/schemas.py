@@ -315,6 +315,9 @@ Op = Literal[
     "controller.update",
     "controller.delete",
     "config.put",
+    "document.create",
+    "document.update",
+    "document.delete",
 ]
 
 
@@ -381,3 +384,20 @@ class ServiceSettingsIn(Body):
     response_targets: dict[Membership, ResponseTargetIn] = Field(
         default_factory=dict, description="Overrides of the default table, per membership."
     )
+
+
+# --- issue 15 ---
+
+
+class DocumentIn(Body):
+    """A synced document (fieldtech.domain.documents); `data` is checked by its kind."""
+
+    id: UUID = Field(description="Chosen by the client, so a record made offline keeps its id.")
+    kind: str = Field(max_length=32, json_schema_extra={"pattern": "^[a-z][a-z0-9_]{0,31}$"})
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class DocumentPatch(Body):
+    """Fields to set; a field set to null is removed."""
+
+    data: dict[str, Any] = Field(default_factory=dict)

@@ -390,3 +390,27 @@ class ServiceSettingsRow(Base):
     )
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     response_targets: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+# --- issue 15 ---
+
+
+class DocumentRow(Base):
+    """A synced document (fieldtech.domain.documents): a tier, an agreement, a time entry, a
+    work order… `data` is the kind's fields, validated by the kind's domain validator."""
+
+    __tablename__ = "document"
+    __table_args__ = (Index("ix_document_account_kind", "account_id", "kind", "customer_id"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)  # chosen by the client
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    # Copied from `data` (the kind's customer field) so a customer's documents are one lookup;
+    # SET NULL: a customer who left and deleted themselves leaves the contractor's history.
+    customer_id: Mapped[str | None] = mapped_column(
+        ForeignKey("customer.id", ondelete="SET NULL"), index=True
+    )
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fieldtech.domain.config_diff import config_changes
+from fieldtech.domain.documents import Document, kind_of
 from fieldtech.domain.errors import FieldError, NotFound, ValidationError
-from fieldtech.domain.models import Controller, ControllerConfig, Customer, Program, Zone
+from fieldtech.domain.models import Controller, ControllerConfig, Customer, Program, Zone, new_id
 from fieldtech.domain.validation import normalize_serial
 from fieldtech.offline_store.store import OutboxEntry, Store
 from fieldtech.services import config_files
@@ -279,6 +280,33 @@ class EditService:
         else:
             raise ValidationError([FieldError("entity", f"Cannot delete a {entity}.")])
         return Edit(f"Deleted {entity}", record_id, entry)
+
+    # -- documents (tiers, agreements, time entries, work orders: fieldtech.domain.documents) ---
+
+    def create_document(self, kind: str, data: dict[str, Any],
+                        document_id: str | None = None) -> Edit:
+        """A new document of a registered kind (ValidationError, or NotFound for its customer,
+        before anything is written)."""
+        record_id = document_id or new_id()
+        entry = self.store.create_document(kind, record_id, data)
+        return Edit(f"New {kind_of(kind).words}", record_id, entry)
+
+    def update_document(self, document_id: str, changes: dict[str, Any]) -> Edit:
+        """Set these fields on the document as stored now (None removes a field)."""
+        entry = self.store.update_document(document_id, **changes)
+        kind = self.store.document(document_id).kind
+        return Edit(f"{kind_of(kind).words.capitalize()} changed", document_id, entry)
+
+    def edit_document(self, document_id: str, summary: str,
+                      change: Callable[[Document], dict[str, Any]]) -> Edit:
+        """Any other change: `change(document as stored now)` gives the fields to set."""
+        return Edit(summary, document_id, self.store.edit_document(document_id, change))
+
+    def delete_document(self, document_id: str) -> Edit:
+        """Delete here now, from the cloud at the next sync (discard undoes it until then)."""
+        kind = self.store.document(document_id).kind
+        entry = self.store.delete_document(document_id)
+        return Edit(f"Deleted {kind_of(kind).words}", document_id, entry)
 
     # -- files (no record changes) --------------------------------------------------------------
 

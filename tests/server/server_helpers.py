@@ -16,7 +16,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from fieldtech.domain.documents import DocumentKind, register
+from fieldtech.domain.errors import FieldError
 from fieldtech.domain.plans import Tier, TierLimits
+from fieldtech.domain.validation import check_int, check_name
 from fieldtech.server.accounts import create_account, issue_plan_codes
 from fieldtech.server.db import Database
 from fieldtech.server.ratelimit import Rate
@@ -204,3 +207,25 @@ def fresh_database(backend: str, directory: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def _note_errors(data: dict[str, Any]) -> list[FieldError]:
+    errors: list[FieldError] = []
+    check_name(errors, "title", data.get("title"), "note")
+    if "cents" in data:
+        check_int(errors, "cents", data["cents"], 0, 10**9)
+    return errors
+
+
+# Two document kinds for the server's tests: one every staff member handles, one only those who
+# may see money (the billing permission), both tied to a customer.
+NOTE = register(DocumentKind("test_note", _note_errors, customer_field="customer_id"))
+LEDGER = register(DocumentKind("test_ledger", _note_errors, customer_field="customer_id",
+                               permission="billing"))
+
+
+def document(account: Account, kind: str = "test_note", **data: Any) -> dict[str, Any]:
+    body = {"id": str(uuid.uuid4()), "kind": kind, "data": {"title": "Visit", **data}}
+    r = account.http.post("/v1/documents", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()

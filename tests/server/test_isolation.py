@@ -10,6 +10,7 @@ import pytest
 from server_helpers import (
     Account,
     Server,
+    document,
     new_serial,
     paired_device,
     problem,
@@ -45,6 +46,7 @@ def _foreign_world(acme: Account) -> dict[str, str]:
         "request_id": "00000000-0000-0000-0000-000000000000",
         "incident_id": incident["id"],
         "window_id": window["id"],
+        "document_id": document(acme, customer_id=customer["id"], note="Private Person")["id"],
     }
 
 
@@ -91,6 +93,8 @@ def test_lists_logs_and_changes_show_only_your_own_records(
         "/v1/staff",
         "/v1/purchase-requests",
         "/v1/auth/tokens",
+        "/v1/documents?kind=test_note",
+        f"/v1/documents?kind=test_note&customer_id={ids['customer_id']}",
     ):
         r = rival.http.get(url)
         assert r.status_code == 200, url
@@ -100,13 +104,15 @@ def test_lists_logs_and_changes_show_only_your_own_records(
 
 @pytest.mark.parametrize(
     "op",
-    ["customer.update", "customer.delete", "controller.update", "controller.delete", "config.put"],
+    ["customer.update", "customer.delete", "controller.update", "controller.delete", "config.put",
+     "document.update", "document.delete"],
 )
 def test_batch_mutations_on_foreign_ids_are_rejected_as_not_found(
     server: Server, acme: Account, rival: Account, op: str
 ) -> None:
     ids = _foreign_world(acme)
-    target = ids["customer_id"] if op.startswith("customer") else ids["controller_id"]
+    target = {"customer": ids["customer_id"], "document": ids["document_id"]}.get(
+        op.split(".")[0], ids["controller_id"])
     item = {"key": f"k-{op}", "op": op, "id": target, "base_revision": 1, "data": {}}
     result = rival.http.post("/v1/sync/batch", json={"items": [item]}).json()["results"][0]
     assert result["status"] == "rejected"

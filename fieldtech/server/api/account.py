@@ -14,8 +14,9 @@ from sqlalchemy.orm import defer
 
 from fieldtech.domain.plans import Tier, usage
 from fieldtech.server import quota
-from fieldtech.server.api.common import context
+from fieldtech.server.api.common import context, permissions
 from fieldtech.server.auth import Owner, Staff, State, confirm_owner
+from fieldtech.server.documents import may_see
 from fieldtech.server.journal import audit, log_change
 from fieldtech.server.problems import Problem, ProblemType
 from fieldtech.server.schemas import TierIn
@@ -139,10 +140,13 @@ async def changes(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(woke.wait(), min(left, state.changes.recheck))
     head = json.dumps({"cursor": page[-1].seq if page else cursor, "more": more})
+    allowed = permissions(caller)
     items = ",".join(
         f'{{"seq":{seq},"entity":{json.dumps(entity)},"id":{json.dumps(entity_id)},'
         f'"op":{json.dumps(op)},"data":{data or "null"},"at":{json.dumps(iso(at))}}}'
         for seq, entity, entity_id, op, data, at in page
+        # money documents only for those allowed to see money (the cursor still moves on)
+        if entity != "document" or may_see(json.loads(data or "{}").get("kind", ""), allowed)
     )
     return Response(head[:-1] + ',"changes":[' + items + "]}", media_type="application/json")
 

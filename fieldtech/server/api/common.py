@@ -34,7 +34,13 @@ IfMatch = Annotated[
 
 def context(state: ServerState, caller: Caller) -> Context:
     assert caller.account_id is not None  # guaranteed by current_staff / customer checks
-    return Context(account_id=caller.account_id, actor=caller.email, now=state.clock())
+    return Context(account_id=caller.account_id, actor=caller.email, now=state.clock(),
+                   permissions=permissions(caller))
+
+
+def permissions(caller: Caller) -> frozenset[str]:
+    """The caller's permissions beyond the fleet (a document kind's `permission`)."""
+    return frozenset({"billing"}) if caller.may_bill else frozenset()
 
 
 def parse_if_match(value: str | None, *, required: bool) -> int | None:

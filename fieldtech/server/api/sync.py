@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from fieldtech.server import documents as docs
 from fieldtech.server import operations as ops
 from fieldtech.server.api.common import context
 from fieldtech.server.auth import Staff, State
@@ -25,8 +26,10 @@ from fieldtech.server.schemas import (
     ControllerPatch,
     CustomerIn,
     CustomerPatch,
+    DocumentIn,
+    DocumentPatch,
 )
-from fieldtech.server.tables import ControllerRow, CustomerRow, IdempotencyRow
+from fieldtech.server.tables import ControllerRow, CustomerRow, DocumentRow, IdempotencyRow
 from fieldtech.server.views import config_json, controller_json, customer_json
 
 router = APIRouter(prefix="/v1/sync", tags=["sync"])
@@ -67,7 +70,10 @@ def batch(state: State, caller: Staff, body: BatchIn) -> dict[str, Any]:
 def _records(s: Session, items: list[BatchItem]) -> list[Any]:
     controllers = {str(i.id) for i in items if i.id and i.op.startswith(("controller.", "config."))}
     customers = {str(i.id) for i in items if i.id and i.op.startswith("customer.")}
+    documents = {str(i.id) for i in items if i.id and i.op.startswith("document.")}
     held: list[Any] = []
+    if documents:
+        held += s.scalars(select(DocumentRow).where(DocumentRow.id.in_(documents))).all()
     if controllers:
         held += s.scalars(select(ControllerRow).where(ControllerRow.id.in_(controllers))).all()
     if customers:
@@ -160,6 +166,17 @@ def _apply(s: Session, ctx: Context, item: BatchItem) -> dict[str, Any]:
             config = ops.body_checked(ConfigIn, data)
             ctl = ops.put_config(s, ctx, record_id, config, item.base_revision)
             return {"id": ctl.id, "revision": ctl.config_revision, "record": config_json(ctl)}
+        case "document.create":
+            new = ops.body_checked(DocumentIn, data)
+            doc = docs.create_document(s, ctx, str(new.id), new.kind, new.data)
+            return {"id": doc.id, "revision": doc.revision, "record": docs.document_json(doc)}
+        case "document.update":
+            patch_d = ops.body_checked(DocumentPatch, data)
+            doc = docs.update_document(s, ctx, record_id or "", patch_d.data, item.base_revision)
+            return {"id": doc.id, "revision": doc.revision, "record": docs.document_json(doc)}
+        case "document.delete":
+            docs.delete_document(s, ctx, record_id or "", item.base_revision)
+            return {"id": record_id, "revision": None}
     raise AssertionError(item.op)  # BatchItem.op is a closed Literal
 
 

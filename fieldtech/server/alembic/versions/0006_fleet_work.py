@@ -1,7 +1,7 @@
 """tags on customers and controllers (issue 16)
 
 Revision ID: 0006
-Revises: 0004 (the lead re-chains it after 0005_contracts at merge)
+Revises: 0005 (0005_contracts, issue 15)
 Create Date: 2026-12-05 08:10:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
