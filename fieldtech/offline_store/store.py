@@ -370,6 +370,25 @@ class Store:
             _insert(db, "customer", CUSTOMER_COLUMNS, data)
             return _append(db, "create", "customer", customer.id, data, 0)
 
+    def create_many(self, customers: Iterable[Customer],
+                    controllers: Iterable[Controller]) -> int:
+        """New customers and controllers (an import), validated by the caller, each with its
+        outbox row, all in ONE transaction: a crash keeps all or none. → rows queued."""
+        queued = 0
+        with self._write() as db:
+            for customer in customers:
+                data = customer.to_dict()
+                _insert(db, "customer", CUSTOMER_COLUMNS, data)
+                _append(db, "create", "customer", customer.id, data, 0)
+                queued += 1
+            for controller in controllers:
+                data = controller.to_dict()
+                _insert_controller(db, data, ControllerState.NOT_LINKED
+                                   if controller.serial is None else ControllerState.OFFLINE)
+                _append(db, "create", "controller", controller.id, data, 0)
+                queued += 1
+        return queued
+
     def update_customer(self, customer_id: str, **changes: Any) -> OutboxEntry | None:
         with self._write() as db:
             return self.update_customer_in(db, customer_id, changes)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import ClassVar
+from pathlib import Path
+from typing import Any, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -15,7 +16,7 @@ from fieldtech.forms.fields import Field
 from fieldtech.forms.records import customer_form, new_controller_form
 from fieldtech.offline_store.paths import templates_dir
 from fieldtech.screens.flows import EditFlows
-from fieldtech.screens.messages import OpenController, OpenOnsite
+from fieldtech.screens.messages import OpenController, OpenOnsite, RecordsChanged
 from fieldtech.screens.topbar import TopBar
 from fieldtech.services import config_files
 from fieldtech.services.campaigns import BulkChange, Kind
@@ -56,6 +57,10 @@ class FleetScreen(EditFlows):
         Binding("W", "save_view", "Save view", id="save_view", show=False),
         Binding("B", "campaign", "Bulk change", id="campaign", show=False),
         Binding("K", "campaigns", "Campaigns", id="campaigns", show=False),
+        Binding("C", "new_controllers", "New controllers (many)", id="new_controllers",
+                show=False),
+        Binding("I", "import_csv", "Import CSV", id="import_csv", show=False),
+        Binding("E", "export_csv", "Export CSV", id="export_csv", show=False),
     ]
 
     FILTER_HELP = help_lines(FLEET_FIELDS, FLEET_FLAGS)
@@ -231,6 +236,80 @@ class FleetScreen(EditFlows):
         from fieldtech.screens.campaign import CampaignScreen
 
         self.app.call_from_thread(self.app.push_screen, CampaignScreen(plan))
+
+    def action_new_controllers(self) -> None:
+        """C: N controllers for the customer under the cursor, from a template, one form."""
+        from fieldtech.forms.campaigns import bulk_controllers_form
+
+        customer_id = self._customer_under_cursor()
+        if customer_id is None:
+            self.notify("Create a customer first (n).", severity="warning")
+            return
+        customer = self.services.store.customer(customer_id)
+        edits = self.services.edits
+        templates = config_files.templates(templates_dir(self.services.data_dir))
+        timezone = edits.new_controller_defaults(customer_id).get("timezone", "UTC")
+        self.open_form(f"New controllers for {customer.name} (no hardware needed)",
+                       bulk_controllers_form(customer, templates, timezone),
+                       lambda made: self.save(lambda: edits.create_controllers(*made)))
+
+    def action_import_csv(self) -> None:
+        from fieldtech.forms.campaigns import csv_file_form
+
+        default = str(self.services.data_dir / "exports" / "customers.csv")
+        self.open_form("Import customers and controllers (CSV)",
+                       csv_file_form("File", default), self._plan_import, action="Check")
+
+    @work(thread=True, exclusive=True, group="csv")
+    def _plan_import(self, path: Path) -> None:
+        from fieldtech.services import csv_io
+
+        try:
+            plan = csv_io.plan_import(self.services.store, path)
+        except FieldtechError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
+            return
+        self.app.call_from_thread(self._ask_import, plan)
+
+    def _ask_import(self, plan: Any) -> None:
+        report = plan.report(most=8)
+        if plan.quota or not (plan.customers or plan.controllers):
+            self.notify(report, severity="error", timeout=12)
+            return
+        skip = " The bad rows are left out." if plan.errors else ""
+        self.confirm(f"{report}{skip} Write the good rows now?", lambda: self._write_import(plan))
+
+    @work(thread=True, exclusive=True, group="csv")
+    def _write_import(self, plan: Any) -> None:
+        from fieldtech.services import csv_io
+
+        try:
+            customers, controllers = csv_io.write_import(self.services.store, plan,
+                                                         skip_bad=True)
+        except FieldtechError as exc:
+            self.app.call_from_thread(self.notify, f"Not imported: {exc}", severity="error")
+            return
+        self.app.call_from_thread(self.notify, f"Imported {customers} customers and "
+                                  f"{controllers} controllers: they sync with the next sync.")
+        self.app.call_from_thread(self.post_message, RecordsChanged())
+
+    def action_export_csv(self) -> None:
+        from fieldtech.forms.campaigns import csv_file_form
+
+        default = str(self.services.data_dir / "exports" / "fleet.csv")
+        self.open_form("Export the fleet (CSV)", csv_file_form("File", default),
+                       self._export, action="Export")
+
+    @work(thread=True, exclusive=True, group="csv")
+    def _export(self, path: Path) -> None:
+        from fieldtech.services import csv_io
+
+        try:
+            rows = csv_io.export_csv(self.services.store, path)
+        except OSError as exc:
+            self.app.call_from_thread(self.notify, f"Could not write: {exc}", severity="error")
+            return
+        self.app.call_from_thread(self.notify, f"Wrote {rows} rows to {path}.", timeout=5)
 
     def action_campaigns(self) -> None:
         from fieldtech.screens.campaign import CampaignsScreen
