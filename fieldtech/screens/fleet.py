@@ -61,6 +61,7 @@ class FleetScreen(EditFlows):
                 show=False),
         Binding("I", "import_csv", "Import CSV", id="import_csv", show=False),
         Binding("E", "export_csv", "Export CSV", id="export_csv", show=False),
+        Binding("J", "work_orders", "Work orders", id="work_orders", show=False),
     ]
 
     FILTER_HELP = help_lines(FLEET_FIELDS, FLEET_FLAGS)
@@ -310,6 +311,12 @@ class FleetScreen(EditFlows):
             self.app.call_from_thread(self.notify, f"Could not write: {exc}", severity="error")
             return
         self.app.call_from_thread(self.notify, f"Wrote {rows} rows to {path}.", timeout=5)
+
+    def action_work_orders(self) -> None:
+        """J: the day's visits in route order; `n` there plans one for this customer."""
+        from fieldtech.screens.work_orders import WorkOrdersScreen
+
+        self.app.push_screen(WorkOrdersScreen(self._customer_under_cursor()))
 
     def action_campaigns(self) -> None:
         from fieldtech.screens.campaign import CampaignsScreen
