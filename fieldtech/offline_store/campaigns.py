@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from fieldtech.domain.errors import NotFound
+from fieldtech.domain.errors import NotFound, StillNeeded
 from fieldtech.domain.models import Controller, new_id
 
 if TYPE_CHECKING:
@@ -201,6 +201,18 @@ def discard(store: Store, campaign_id: str) -> tuple[int, int]:
     """Discard every edit of the campaign not yet sent, in one transaction: the records go
     back to their last synced values. → (discarded, already sent and kept)."""
     with store._write() as db:
+        # A later edit of the same record carries the campaign's change in its own copy (a
+        # configuration is sent whole): discarding under it would come back with it.
+        later = db.execute(
+            "SELECT count(DISTINCT o.entity_id) FROM outbox c JOIN outbox o ON o.entity = "
+            "c.entity AND o.entity_id = c.entity_id AND o.seq > c.seq WHERE c.campaign_id=? "
+            "AND c.state NOT IN ('sending', 'applied') AND o.campaign_id IS NOT ? "
+            "AND o.state NOT IN ('sending', 'applied')", (campaign_id, campaign_id)
+        ).fetchone()[0]
+        if later:
+            raise StillNeeded(
+                f"{later} of its records were edited again since, and those edits carry the "
+                "campaign's change: discard them first (u, then x), then the campaign.")
         entries = [r[0] for r in db.execute(
             "SELECT id FROM outbox WHERE campaign_id=? AND state NOT IN ('sending', 'applied') "
             "ORDER BY seq DESC", (campaign_id,))]

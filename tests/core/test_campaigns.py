@@ -143,3 +143,23 @@ def test_the_rest_waits_until_the_canary_is_confirmed(store: Store) -> None:
     with pytest.raises(CanaryNotConfirmed):
         service.proceed(campaign_id)
     assert len(store.outbox()) == 3  # nothing more was applied
+
+
+def test_a_campaign_edited_again_since_is_not_discarded_under_the_later_edit(
+        store: Store) -> None:
+    from fieldtech.domain.errors import StillNeeded
+
+    marked = ids(store, 5)
+    service = CampaignService(store)
+    campaign_id = service.start(service.dry_run(BulkChange(Kind.RAIN_DELAY, hours=24, now=NOW),
+                                                marked))
+    later = store.controllers(marked[:1])[0]
+    store.update_controller(later.id, config=replace(
+        later.config, zones=[replace(z, run_minutes=3) for z in later.config.zones]))
+    with pytest.raises(StillNeeded, match="edited again"):
+        service.discard(campaign_id)
+    assert len(store.outbox()) == 6  # nothing was discarded
+    hand = next(e for e in store.outbox() if e.campaign_id is None)
+    store.discard(hand.id)
+    assert "as they were" in service.discard(campaign_id)
+    assert store.outbox() == []
