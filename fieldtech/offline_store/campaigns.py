@@ -263,3 +263,12 @@ def entry_campaigns(store: Store, entry_ids: Iterable[str]) -> dict[str, str]:
 def _campaign(r: sqlite3.Row) -> CampaignRow:
     return CampaignRow(r["id"], r["created_at"], r["kind"], json.loads(r["params"]),
                        r["summary"], r["canary"], r["state"])
+
+
+def campaign_words(store: Store) -> dict[str, str]:
+    """Campaign id → "campaign: rain delay of 48 h" (the pending screen's change column)."""
+    out = {}
+    for row in campaigns(store):
+        kind = str(row.params.get("kind", row.kind)).replace("_", " ")
+        out[row.id] = "campaign: " + (row.summary.split(":")[0] or kind)
+    return out

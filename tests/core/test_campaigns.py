@@ -163,3 +163,19 @@ def test_a_campaign_edited_again_since_is_not_discarded_under_the_later_edit(
     store.discard(hand.id)
     assert "as they were" in service.discard(campaign_id)
     assert store.outbox() == []
+
+
+def test_the_pending_screen_says_the_campaign_and_a_later_edit_only_its_own_change(
+        store: Store) -> None:
+    from fieldtech.screens.pending import read_pending
+
+    marked = ids(store, 4)
+    service = CampaignService(store)
+    service.start(service.dry_run(BulkChange(Kind.RAIN_DELAY, hours=24, now=NOW), marked))
+    later = store.controllers(marked[:1])[0]
+    store.update_controller(later.id, config=replace(
+        later.config, zones=[replace(z, run_minutes=3) if z.number == 1 else z
+                             for z in later.config.zones]))
+    pending = read_pending(store)
+    assert [p.change for p in pending[:4]] == ["campaign: rain delay of 24 h"] * 4
+    assert "rain delay" not in pending[4].change and "zone 1" in pending[4].change.casefold()
