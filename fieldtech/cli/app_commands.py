@@ -38,6 +38,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Show what the store holds; do not ask the cloud first.")
     p.set_defaults(handler=run_triage)
 
+    p = sub.add_parser("import", help="Customers and controllers from a CSV file (a dry run "
+                       "first: every bad row with its line and field).")
+    p.add_argument("file", type=Path)
+    p.add_argument("--dry-run", action="store_true", help="Check only; write nothing.")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="Write the good rows even if some are bad (those are reported).")
+    p.set_defaults(handler=run_import)
+
+    p = sub.add_parser("export", help="The fleet as a CSV file (the columns import reads).")
+    p.add_argument("--csv", dest="file", type=Path, nargs="?", const=Path("fleet.csv"),
+                   required=True, help="File to write (default fleet.csv).")
+    p.set_defaults(handler=run_export)
+
 
 def run_app(args: argparse.Namespace) -> int:
     from fieldtech.cloud.session import has_saved_sign_in, remember_sign_in
@@ -199,6 +212,39 @@ def run_seed(args: argparse.Namespace) -> int:
         customers, controllers = seed_store(store, args.customers, args.controllers, args.seed)
     print(f"Seeded {customers} customers and {controllers} controllers into {path} "
           f"in {time.perf_counter() - start:.1f} s.")
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    """Exit 0: written (or a clean dry run); 1: bad rows or over the quota, nothing written
+    (with --skip-bad the good rows are, and the exit is still 1 to say some were left)."""
+    from fieldtech.offline_store import Store
+    from fieldtech.offline_store.paths import data_dir, store_path
+    from fieldtech.services.csv_io import plan_import, write_import
+
+    path = store_path(data_dir(args.data_dir))
+    with Store(path) as store:
+        plan = plan_import(store, args.file)
+        print(plan.report())
+        if args.dry_run or plan.quota or (plan.errors and not args.skip_bad):
+            if not args.dry_run and not plan.ok:
+                print("Nothing was written.", file=sys.stderr)
+            return 0 if plan.ok else 1
+        customers, controllers = write_import(store, plan, skip_bad=args.skip_bad)
+    print(f"Imported {customers} customers and {controllers} controllers into {path}; "
+          "they sync with the next `fieldtech sync`.")
+    return 1 if plan.errors else 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from fieldtech.offline_store import Store
+    from fieldtech.offline_store.paths import data_dir, store_path
+    from fieldtech.services.csv_io import export_csv
+
+    path = store_path(data_dir(args.data_dir))
+    with Store(path) as store:
+        rows = export_csv(store, args.file)
+    print(f"Wrote {rows} rows to {args.file}.")
     return 0
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from fieldtech.domain.errors import FieldError, NotFound, ValidationError
 
 # Modules that register document kinds when imported (append yours; order does not matter).
-KIND_MODULES: list[str] = ["fieldtech.domain.contracts"]
+KIND_MODULES: list[str] = ["fieldtech.domain.contracts", "fieldtech.domain.work_orders"]
 
 KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 DOCUMENT_BYTES_MAX = 16_000  # one document's JSON; a work order with notes fits many times over

@@ -16,6 +16,10 @@ START_TIMES_MAX = 4
 PROGRAM_ID_MAX = 64  # a program's identity (a UUID is 36); docs/protocol.md
 INTERVAL_DAYS_MIN, INTERVAL_DAYS_MAX = 2, 30
 RAIN_DELAY_HOURS_MAX = 24 * 14
+# Tags on customers and controllers ("spring commercial"): lower-case words, space separated.
+TAGS_MAX, TAG_MAX = 20, 24
+TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+TAGS_TEXT_MAX = TAGS_MAX * (TAG_MAX + 1)
 MANUAL_RUN_SECONDS_MAX = 64800  # 18 h, the OpenSprinkler limit
 
 # A plan code is four hex characters, a dash, four more: 45F2-644E.

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _NUMBER = re.compile(r"(\d+)")
 _DIGIT = re.compile(r"\d")
 
 
+@lru_cache(maxsize=1 << 16)  # names repeat ("Front yard"): a sort of 10,000 reuses them
 def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
     """Sort key of `name` in natural order: runs of digits compare as numbers."""
     folded = name.casefold()
@@ -15,3 +17,17 @@ def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
         return ((1, folded),)
     return tuple((0, int(part)) if part.isdecimal() else (1, part)
                  for part in _NUMBER.split(folded) if part)
+
+
+def normalize_tags(text: str) -> str:
+    """Tags as stored: lower case, one space apart, each once, sorted ("Spring, HOA" →
+    "hoa spring"). Commas and spaces both separate."""
+    return " ".join(sorted({t for t in text.casefold().replace(",", " ").split()}))
+
+
+def city_of(address: str) -> str:
+    """The city in an address written "street, city, state" (or "street, city"), else ""."""
+    parts = [p.strip() for p in address.split(",")]
+    if len(parts) >= 3:
+        return parts[-2]
+    return parts[1] if len(parts) == 2 else ""

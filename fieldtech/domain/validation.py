@@ -125,6 +125,27 @@ def _text(errors: list[FieldError], path: str, value: Any, single_line: bool = F
         errors.append(FieldError(path, message))
 
 
+def tags_error(value: Any) -> str | None:
+    """What is wrong with a tags field (already normalized: text.normalize_tags), or None."""
+    if not isinstance(value, str):
+        return "Enter tags as words."
+    tags = value.split(" ") if value else []
+    if value != " ".join(sorted(set(tags))):
+        return "Tags are lower-case words, one space apart, each once, in order."
+    if len(tags) > L.TAGS_MAX:
+        return f"At most {L.TAGS_MAX} tags ({len(tags)} given)."
+    for tag in tags:
+        if len(tag) > L.TAG_MAX or not L.TAG_RE.match(tag):
+            return (f"“{tag[:40]}”: a tag is a word of at most {L.TAG_MAX} letters, digits, "
+                    "- or _.")
+    return None
+
+
+def _tags(errors: list[FieldError], value: Any) -> None:
+    if message := tags_error(value):
+        errors.append(FieldError("tags", message))
+
+
 def validate_zone(zone: Zone, zone_count: int, path: str = "zone") -> list[FieldError]:
     e: list[FieldError] = []
     if _int(e, f"{path}.number", zone.number, 1, max(1, zone_count)):
@@ -247,6 +268,7 @@ def validate_controller(c: Controller) -> list[FieldError]:
         e.append(FieldError("timezone", "Use a time zone name such as Europe/Paris or UTC."))
     _text(e, "location", c.location)
     _text(e, "notes", c.notes)
+    _tags(e, c.tags)
     if zone_error is None:
         e += validate_config(c.config, c.zone_count)
     return e
@@ -263,6 +285,7 @@ def validate_customer(c: Customer) -> list[FieldError]:
         e.append(FieldError("phone", "A phone number has digits, e.g. +1 555-201-3344 or "
                             "(555) 201 3344 ext. 12."))
     _text(e, "address", c.address)
+    _tags(e, c.tags)
     return e
 
 

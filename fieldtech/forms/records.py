@@ -26,6 +26,7 @@ from fieldtech.domain.models import (
     zone_count_error,
 )
 from fieldtech.domain.plans import CustomerPlan, Membership, SelfManagement
+from fieldtech.domain.text import normalize_tags
 from fieldtech.domain.validation import (
     normalize_serial,
     validate_controller,
@@ -35,6 +36,8 @@ from fieldtech.domain.validation import (
 )
 from fieldtech.forms.fields import Builder, Field, field_for
 from fieldtech.services import config_files
+
+TAGS_HINT = "words, e.g. hoa spring (the fleet filters tag:hoa)"
 
 
 def zone_form(zone: Zone, zone_count: int) -> tuple[list[Field], Builder]:
@@ -112,10 +115,13 @@ def controller_form(controller: Controller) -> tuple[list[Field], Builder]:
         Field("timezone", "Time zone", controller.timezone, hint="e.g. America/Denver"),
         Field("location", "Location", controller.location),
         Field("notes", "Notes", controller.notes),
+        Field("tags", "Tags", controller.tags, hint=TAGS_HINT),
     ]
 
     def build(v: dict[str, Any]) -> tuple[Controller, list[FieldError]]:
         v["serial"] = normalize_serial(v["serial"]) or None
+        if "tags" in v:
+            v["tags"] = normalize_tags(v["tags"])
         c = replace(controller, **v)
         if zone_count_error(c.zone_count) is None and c.zone_count != controller.zone_count:
             c = c.copy_config_from(controller)  # zones cut or added to the new count
@@ -151,9 +157,12 @@ def customer_form(customer: Customer | None) -> tuple[list[Field], Builder]:
               options=[(p.label, p) for p in SelfManagement]),
         Field("membership", "Service membership", c.membership, "select",
               options=[(f"{m.label} — {m.promise}", m) for m in Membership]),
+        Field("tags", "Tags", c.tags, hint=TAGS_HINT),
     ]
 
     def build(v: dict[str, Any]) -> tuple[Customer, list[FieldError]]:
+        if "tags" in v:
+            v["tags"] = normalize_tags(v["tags"])
         k = replace(c, **v)
         return k, validate_customer(k)
 

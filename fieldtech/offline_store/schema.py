@@ -154,6 +154,39 @@ MIGRATIONS: list[str] = [
     -- report reads that month of 100,000 time entries, not all of them.
     CREATE INDEX document_date ON document(kind, json_extract(data, '$.date'));
     """,
+    # 6 (issue 16): tags on customers and controllers (synced like any field; base copies
+    # get the empty value so a merge never sees the field appear); campaigns: one bulk change
+    # over many records, each record's edit an outbox row carrying the campaign's id, so the
+    # pending screen can discard the campaign as one; per record its state after the sync.
+    """
+    ALTER TABLE customer ADD COLUMN tags TEXT NOT NULL DEFAULT '';
+    ALTER TABLE controller ADD COLUMN tags TEXT NOT NULL DEFAULT '';
+    UPDATE base SET data = json_set(data, '$.tags', '')
+        WHERE entity IN ('customer', 'controller') AND json_type(data, '$.tags') IS NULL;
+    ALTER TABLE outbox ADD COLUMN campaign_id TEXT;
+    CREATE INDEX outbox_campaign ON outbox(campaign_id) WHERE campaign_id IS NOT NULL;
+    CREATE TABLE campaign (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        kind TEXT NOT NULL,            -- rain_delay | seasonal | suspend | resume | template | …
+        params TEXT NOT NULL,          -- JSON: what the change sets
+        summary TEXT NOT NULL,         -- the words the person read in the dry run
+        canary INTEGER NOT NULL DEFAULT 0,   -- how many records go first (0: no canary)
+        state TEXT NOT NULL            -- canary | applied | stopped | discarded
+    );
+    CREATE TABLE campaign_item (
+        campaign_id TEXT NOT NULL REFERENCES campaign(id) ON DELETE CASCADE,
+        entity TEXT NOT NULL,          -- config | controller | customer
+        record_id TEXT NOT NULL,
+        position INTEGER NOT NULL,     -- the canary is the first `canary` positions
+        state TEXT NOT NULL,           -- waiting | queued | in_cloud | confirmed | failed
+        entry_id TEXT,                 -- its outbox row, once applied here
+        revision INTEGER,              -- the revision the cloud gave it (the device confirms it)
+        message TEXT,
+        PRIMARY KEY (campaign_id, entity, record_id)
+    );
+    CREATE INDEX campaign_item_state ON campaign_item(campaign_id, state);
+    """,
 ]
 
 

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from datetime import date
+from pathlib import Path
+from typing import Any, ClassVar
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
+from fieldtech.domain.errors import FieldError, FieldtechError
+from fieldtech.forms.fields import Field
 from fieldtech.forms.records import customer_form, new_controller_form
+from fieldtech.offline_store.paths import templates_dir
 from fieldtech.screens.flows import EditFlows
-from fieldtech.screens.messages import OpenController, OpenOnsite
+from fieldtech.screens.messages import OpenController, OpenOnsite, RecordsChanged
 from fieldtech.screens.topbar import TopBar
+from fieldtech.services import config_files
+from fieldtech.services.campaigns import BulkChange, Kind
+from fieldtech.services.queries import FLEET_FIELDS, FLEET_FLAGS, FLEET_SORTS, help_lines
+from fieldtech.services.settings import VIEW_NAME_MAX, View
 from fieldtech.widgets.filter_box import FilterBox
 from fieldtech.widgets.fleet_list import FleetList
 from fieldtech.widgets.key_bar import KeyBar
@@ -39,8 +49,22 @@ class FleetScreen(EditFlows):
         Binding("o", "onsite", "On site", id="onsite", show=False),
         Binding("D", "delete_record", "Delete", id="delete_record",
                 show=False),
+        Binding("space", "mark", "Mark", id="mark", show=False),
+        Binding("v", "mark_range", "Mark range", id="mark_range", show=False),
+        Binding("asterisk", "mark_all", "Mark all shown", id="mark_all", show=False),
+        Binding("O", "sort", "Sort", id="sort", show=False),
+        Binding("V", "views", "Views", id="views", show=False),
+        Binding("W", "save_view", "Save view", id="save_view", show=False),
+        Binding("B", "campaign", "Bulk change", id="campaign", show=False),
+        Binding("K", "campaigns", "Campaigns", id="campaigns", show=False),
+        Binding("C", "new_controllers", "New controllers (many)", id="new_controllers",
+                show=False),
+        Binding("I", "import_csv", "Import CSV", id="import_csv", show=False),
+        Binding("E", "export_csv", "Export CSV", id="export_csv", show=False),
+        Binding("J", "work_orders", "Work orders", id="work_orders", show=False),
     ]
 
+    FILTER_HELP = help_lines(FLEET_FIELDS, FLEET_FLAGS)
     AUTO_FOCUS = "#fleet"  # never the hidden filter box; show_rows unfocuses an empty list
 
     def compose(self) -> ComposeResult:
@@ -52,6 +76,7 @@ class FleetScreen(EditFlows):
 
     def on_mount(self) -> None:
         fleet = self.services.fleet
+        self.sort = "customer"  # a column of FLEET_SORTS; "-name" is descending
         self._followed: str | None = fleet.current
         self.show_rows(rows=fleet.rows or fleet.first_rows)
 
@@ -87,10 +112,16 @@ class FleetScreen(EditFlows):
         elif not (self.focused and self.focused.id in ("filter", "finder-input")):
             self.fleet_list.focus()  # but never away from a filter or switcher being typed in
         query = self.query_one("#filter", Input).value
-        if query and fleet.index is not None:
+        sort = getattr(self, "sort", "customer")
+        if (query or sort != "customer") and fleet.index is not None:
             index = fleet.index
-            rows = [index.rows[i] for i in index.filter(query)]
-        self.fleet_list.set_rows(rows, keep=keep)
+            shown = index.filter(query) if query else list(range(len(index)))
+            rows = [index.rows[i] for i in index.sort(shown, sort)]
+        fleet_list = self.fleet_list
+        fleet_list.grouped = sort == "customer"  # sorted by a column: one flat list
+        if fleet_list.marked and fleet.rows_by_id:
+            fleet_list.keep_marks(set(fleet.rows_by_id))
+        fleet_list.set_rows(rows, keep=keep)
 
     def action_filter(self) -> None:
         self.query_one("#filter", FilterBox).open()
@@ -107,6 +138,190 @@ class FleetScreen(EditFlows):
         if self.query_one("#filter", FilterBox).close():
             self.show_rows()
             self.fleet_list.focus()
+
+    # -- marks, sorting and views ---------------------------------------------------------------
+
+    def action_mark(self) -> None:
+        self.fleet_list.toggle_mark()
+
+    def action_mark_range(self) -> None:
+        self.fleet_list.mark_range()
+
+    def action_mark_all(self) -> None:
+        self.fleet_list.mark_all()
+
+    def on_cursor_list_marks_changed(self, message: FleetList.MarksChanged) -> None:
+        n = message.count
+        self.query_one("#topbar", TopBar).set_note(f"{n} marked" if n else "")
+
+    def action_sort(self) -> None:
+        """O: the next column (customer, name, status, …); the order says itself."""
+        columns = list(FLEET_SORTS)
+        now = self.sort.lstrip("-")
+        self.set_view(self.query_one("#filter", Input).value,
+                      columns[(columns.index(now) + 1) % len(columns)])
+        self.notify(f"Sorted by {self.sort} (O: the next column).", timeout=2)
+
+    def set_view(self, query: str, sort: str) -> None:
+        self.sort = sort if sort.lstrip("-") in FLEET_SORTS else "customer"
+        box = self.query_one("#filter", FilterBox)
+        if query:
+            box.add_class("visible")
+        with box.prevent(Input.Changed):
+            box.value = query
+        self.show_rows(stay=True)
+
+    def action_views(self) -> None:
+        views = self.services.settings.views
+        if not views:
+            self.notify("No saved views yet: filter (/) and sort (O), then W to save.",
+                        timeout=5)
+            return
+        options = [(f"{v.name} — {v.filter or 'everything'}"
+                    + (f", by {v.sort}" if v.sort and v.sort != "customer" else ""), v)
+                   for v in views]
+        field = Field("view", "View", views[0], kind="select", options=options)
+        self.open_form("Saved views", ([field], lambda values: (values["view"], [])),
+                       lambda view: self.set_view(view.filter, view.sort), action="Show")
+
+    def action_save_view(self) -> None:
+        query = self.query_one("#filter", Input).value
+        settings = self.services.settings
+
+        def build(values: dict) -> tuple[View, list]:
+            name = str(values["name"]).strip()
+            if not name or len(name) > VIEW_NAME_MAX:
+                return View(name), [FieldError("name", f"A name of 1 to {VIEW_NAME_MAX} "
+                                                       "characters.")]
+            return View(name, query, self.sort), []
+
+        def keep(view: View) -> None:
+            settings.save_view(view)
+            settings.save()
+            self.notify(f"View “{view.name}” saved (V lists the views).", timeout=3)
+        field = Field("name", "Name", "", hint=f"filter “{query or 'everything'}”, "
+                                                  f"sorted by {self.sort}")
+        self.open_form("Save this view", ([field], build), keep)
+
+    # -- campaigns ------------------------------------------------------------------------------
+
+    def action_campaign(self) -> None:
+        """B: a bulk change on the marked controllers — which change, what it sets, then its
+        dry run on a screen of its own (nothing is written before `a` or `n` there)."""
+        from fieldtech.forms.campaigns import change_form, kind_form
+
+        marked = [r.controller_id for r in self.services.fleet.rows
+                  if r.controller_id in self.fleet_list.marked]
+        if not marked:
+            self.notify("Mark controllers first: space, v for a range, * for all shown.",
+                        timeout=5)
+            return
+        templates = config_files.templates(templates_dir(self.services.data_dir))
+
+        def chosen_kind(kind: Kind) -> None:
+            form = change_form(kind, templates, date.today())
+            if not form[0]:  # resume: nothing to ask
+                self._dry_run(form[1]({})[0], marked)
+                return
+            self.open_form(f"{kind.label} on {len(marked)} controllers", form,
+                           lambda change: self._dry_run(change, marked), action="Dry run")
+        self.open_form("Bulk change", kind_form(len(marked)), chosen_kind, action="Next")
+
+    @work(thread=True, exclusive=True, group="campaign")
+    def _dry_run(self, change: BulkChange, marked: list[str]) -> None:
+        try:
+            plan = self.services.campaigns.dry_run(change, marked)
+        except FieldtechError as exc:
+            self.app.call_from_thread(self.notify, f"Not possible: {exc}", severity="error")
+            return
+        from fieldtech.screens.campaign import CampaignScreen
+
+        self.app.call_from_thread(self.app.push_screen, CampaignScreen(plan))
+
+    def action_new_controllers(self) -> None:
+        """C: N controllers for the customer under the cursor, from a template, one form."""
+        from fieldtech.forms.campaigns import bulk_controllers_form
+
+        customer_id = self._customer_under_cursor()
+        if customer_id is None:
+            self.notify("Create a customer first (n).", severity="warning")
+            return
+        customer = self.services.store.customer(customer_id)
+        edits = self.services.edits
+        templates = config_files.templates(templates_dir(self.services.data_dir))
+        timezone = edits.new_controller_defaults(customer_id).get("timezone", "UTC")
+        self.open_form(f"New controllers for {customer.name} (no hardware needed)",
+                       bulk_controllers_form(customer, templates, timezone),
+                       lambda made: self.save(lambda: edits.create_controllers(*made)))
+
+    def action_import_csv(self) -> None:
+        from fieldtech.forms.campaigns import csv_file_form
+
+        default = str(self.services.data_dir / "exports" / "customers.csv")
+        self.open_form("Import customers and controllers (CSV)",
+                       csv_file_form("File", default), self._plan_import, action="Check")
+
+    @work(thread=True, exclusive=True, group="csv")
+    def _plan_import(self, path: Path) -> None:
+        from fieldtech.services import csv_io
+
+        try:
+            plan = csv_io.plan_import(self.services.store, path)
+        except FieldtechError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
+            return
+        self.app.call_from_thread(self._ask_import, plan)
+
+    def _ask_import(self, plan: Any) -> None:
+        report = plan.report(most=8)
+        if plan.quota or not (plan.customers or plan.controllers):
+            self.notify(report, severity="error", timeout=12)
+            return
+        skip = " The bad rows are left out." if plan.errors else ""
+        self.confirm(f"{report}{skip} Write the good rows now?", lambda: self._write_import(plan))
+
+    @work(thread=True, exclusive=True, group="csv")
+    def _write_import(self, plan: Any) -> None:
+        from fieldtech.services import csv_io
+
+        try:
+            customers, controllers = csv_io.write_import(self.services.store, plan,
+                                                         skip_bad=True)
+        except FieldtechError as exc:
+            self.app.call_from_thread(self.notify, f"Not imported: {exc}", severity="error")
+            return
+        self.app.call_from_thread(self.notify, f"Imported {customers} customers and "
+                                  f"{controllers} controllers: they sync with the next sync.")
+        self.app.call_from_thread(self.post_message, RecordsChanged())
+
+    def action_export_csv(self) -> None:
+        from fieldtech.forms.campaigns import csv_file_form
+
+        default = str(self.services.data_dir / "exports" / "fleet.csv")
+        self.open_form("Export the fleet (CSV)", csv_file_form("File", default),
+                       self._export, action="Export")
+
+    @work(thread=True, exclusive=True, group="csv")
+    def _export(self, path: Path) -> None:
+        from fieldtech.services import csv_io
+
+        try:
+            rows = csv_io.export_csv(self.services.store, path)
+        except OSError as exc:
+            self.app.call_from_thread(self.notify, f"Could not write: {exc}", severity="error")
+            return
+        self.app.call_from_thread(self.notify, f"Wrote {rows} rows to {path}.", timeout=5)
+
+    def action_work_orders(self) -> None:
+        """J: the day's visits in route order; `n` there plans one for this customer."""
+        from fieldtech.screens.work_orders import WorkOrdersScreen
+
+        self.app.push_screen(WorkOrdersScreen(self._customer_under_cursor()))
+
+    def action_campaigns(self) -> None:
+        from fieldtech.screens.campaign import CampaignsScreen
+
+        self.app.push_screen(CampaignsScreen())
 
     def _customer_under_cursor(self) -> str | None:
         current = self.fleet_list.current

@@ -193,6 +193,9 @@ def help_rows(app: App[Any]) -> list[tuple[str, str, str]]:
                 and b.action in _own_actions(active.node)):
             rows.append((app.get_key_display(b) or key, b.description, b.id or ""))
     rows.append(("↑↓ PgUp PgDn", "move in lists; Enter opens", ""))
+    # The screen's filter words (`/`), as queries.help_lines gives them (fleet, triage).
+    for syntax, meaning in getattr(app.screen, "FILTER_HELP", ()):
+        rows.append((syntax, f"filter: {meaning}", ""))
     return rows
 
 

@@ -17,6 +17,7 @@ from textual.signal import Signal
 
 from fieldtech.cloud.link import CloudLink
 from fieldtech.offline_store.store import Store
+from fieldtech.services.campaigns import CampaignService
 from fieldtech.services.edits import EditService
 from fieldtech.services.fleet import Fleet
 from fieldtech.services.settings import Settings
@@ -69,6 +70,7 @@ class Services:
                  link: CloudLink, onsite: OnSiteOptions):
         self.store = store
         self.edits = EditService(store)
+        self.campaigns = CampaignService(store)
         self.settings = settings
         self.data_dir = data_dir
         self.link = link

@@ -85,6 +85,7 @@ class TopBar(TextBox):
         super().__init__(id=id, classes=classes)
         self._shown: tuple | None = None  # what show() was given
         self._painted: tuple[str, str] | None = None  # (left, right) as last rendered
+        self.note = ""  # this screen's own words after the app's, e.g. "12 marked"
 
     def on_mount(self) -> None:
         # Every top bar says the same words: they come from the app's one Header, when it
@@ -109,10 +110,17 @@ class TopBar(TextBox):
         if self._words() != self._painted:
             self.refresh()
 
+    def set_note(self, note: str) -> None:
+        """This bar's own words (the screen's marks), after the app's; repaints if new."""
+        self.note = note
+        if self._words() != self._painted:
+            self.refresh()
+
     def _words(self) -> tuple[str, str] | None:
         if self._shown is None:
             return None
         account_name, usage, pending, extra, link, health = self._shown
+        extra = " · ".join(p for p in (self.note, extra) if p)
         return header_parts(account_name, usage, pending, link,
                             self.content_size.width or 78, extra, health)
 

@@ -25,7 +25,7 @@ from fieldtech.screens.flows import EditFlows
 from fieldtech.screens.markup import escape
 from fieldtech.screens.messages import OpenController, Synced
 from fieldtech.screens.topbar import TopBar
-from fieldtech.services.queries import TRIAGE_FIELDS, TRIAGE_FLAGS, parse
+from fieldtech.services.queries import TRIAGE_FIELDS, TRIAGE_FLAGS, help_lines, parse
 from fieldtech.services.triage import describe, open_incidents, passes
 from fieldtech.widgets.filter_box import FilterBox
 from fieldtech.widgets.key_bar import KeyBar
@@ -45,8 +45,10 @@ class TriageScreen(EditFlows):
         Binding("m", "maintenance", "Maint.", id="triage_maintenance"),
         Binding("space", "mark", "Mark", id="triage_mark"),
         Binding("asterisk", "mark_all", "All", id="triage_mark_all"),
+        Binding("v", "mark_range", "Mark range", id="triage_mark_range", show=False),
         Binding("slash", "filter", "Filter", id="triage_filter"),
     ]
+    FILTER_HELP = help_lines(TRIAGE_FIELDS, TRIAGE_FLAGS)
     AUTO_FOCUS = "#triage-list"
 
     def __init__(self, rows: list[TriageRow] | None = None,
@@ -107,13 +109,18 @@ class TriageScreen(EditFlows):
         now = self.clock()
         shown = [r for r in self.all_rows if passes(q, r, now, self._me())]
         self.table.set_rows(shown)
-        breaching = sum(r.breaching(now) for r in self.all_rows)
+        self._title(len(shown), q.error)
+
+    def _title(self, shown: int, error: str | None = None) -> None:
+        breaching = sum(r.breaching(self.clock()) for r in self.all_rows)
         title = (f"[b]Triage[/b] — {len(self.all_rows)} open, "
                  + (f"[red]{breaching} breaching[/red]" if breaching else "0 breaching"))
         if self.query_text:
-            title += f" · showing {len(shown)}"
-        if q.error:
-            title += f" · {q.error}"
+            title += f" · showing {shown}"
+        if self.table.marked:
+            title += f" · {len(self.table.marked)} marked"
+        if error:
+            title += f" · {error}"
         if not self.all_rows:
             title += (" · nothing needs a response." if self.services.link.connected
                       else " · local only: incidents come from the cloud (L to sign in).")
@@ -140,6 +147,12 @@ class TriageScreen(EditFlows):
 
     def action_mark_all(self) -> None:
         self.table.mark_all()
+
+    def action_mark_range(self) -> None:
+        self.table.mark_range()
+
+    def on_cursor_list_marks_changed(self, message: TriageList.MarksChanged) -> None:
+        self._title(self.table.row_count)
 
     def action_filter(self) -> None:
         self.query_one("#triage-filter", FilterBox).open()
@@ -255,7 +268,7 @@ class TriageScreen(EditFlows):
         self.app.call_from_thread(self._acted, done, ok, failed)
 
     def _acted(self, done: str, ok: int, failed: list[str]) -> None:
-        self.table.marked.clear()
+        self.table.clear_marks()
         if ok:
             self.notify(f"{done}: {ok} incident{'s' if ok > 1 else ''}.", timeout=3)
         if failed:

@@ -104,6 +104,9 @@ def _quiet(report: HeartbeatIn, found: Any, digest: str) -> bool:
         and not found.commands_waiting
         and (found.uptime_s is None or report.uptime_s is None or report.uptime_s >= found.uptime_s)
         and not (found.out_of_sync_since is not None and applied == found.config_revision)
+        # A newly applied revision is news (the device_state a campaign's confirmation
+        # waits for): only the slow path logs it.
+        and applied == found.applied_revision
     )
 
 
@@ -248,6 +251,7 @@ WITH old AS (
         AND (old.uptime_s IS NULL OR %(uptime)s::integer IS NULL
             OR %(uptime)s::integer >= old.uptime_s)
         AND NOT (old.out_of_sync_since IS NOT NULL AND old.applied = old.config_revision)
+        AND old.applied IS NOT DISTINCT FROM old.applied_revision
     RETURNING s.controller_id
 ), logged AS (
     INSERT INTO audit (account_id, controller_id, customer_id, actor, action, detail, at)

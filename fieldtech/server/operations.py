@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from fieldtech.domain.errors import ValidationError
 from fieldtech.domain.models import ControllerConfig
+from fieldtech.domain.text import normalize_tags
 from fieldtech.domain.validation import (
     parse_config,
     parse_controller,
@@ -95,8 +96,15 @@ def check_revision(current: int, base: int | None, what: str, server_copy: dict[
 # ---- customers ----
 
 
+def with_tags(data: dict[str, Any]) -> dict[str, Any]:
+    """Tags as stored: sorted, each once ("spring hoa spring" → "hoa spring")."""
+    if isinstance(data.get("tags"), str):
+        data["tags"] = normalize_tags(data["tags"])
+    return data
+
+
 def create_customer(s: Session, ctx: Context, body: CustomerIn) -> CustomerRow:
-    data = body.model_dump(mode="json")
+    data = with_tags(body.model_dump(mode="json"))
     customer = domain_checked(parse_customer, data)
     check_new_id(s, ctx, CustomerRow, customer.id, "customer")
     row = CustomerRow(
@@ -110,6 +118,7 @@ def create_customer(s: Session, ctx: Context, body: CustomerIn) -> CustomerRow:
         plan_source=None,
         self_management=customer.self_management.value,
         membership=customer.membership.value,
+        tags=customer.tags,
         revision=1,
         created_at=ctx.now,
         updated_at=ctx.now,
@@ -126,7 +135,7 @@ def update_customer(
 ) -> CustomerRow:
     row = get_customer(s, ctx.account_id, customer_id)
     check_revision(row.revision, base_revision, "customer", customer_json(row))
-    changes = patch.model_dump(mode="json", exclude_unset=True)
+    changes = with_tags(patch.model_dump(mode="json", exclude_unset=True))
     changes = {k: v for k, v in changes.items() if v is not None}
     merged = {**customer_json(row), **changes}
     merged.pop("plan", None)  # plans change only through the plan endpoints
@@ -207,7 +216,7 @@ def unlink_customer(s: Session, ctx: Context, customer_id: str) -> int:
 
 def create_controller(s: Session, ctx: Context, body: ControllerIn) -> ControllerRow:
     get_customer(s, ctx.account_id, str(body.customer_id))
-    data = body.model_dump(mode="json")
+    data = with_tags(body.model_dump(mode="json"))
     if data["config"] is None:
         zones = data["zone_count"] if isinstance(data["zone_count"], int) else 0
         data["config"] = ControllerConfig.default_for(max(0, min(zones, 200))).to_dict()
@@ -229,6 +238,7 @@ def create_controller(s: Session, ctx: Context, body: ControllerIn) -> Controlle
         timezone=controller.timezone,
         location=controller.location,
         notes=controller.notes,
+        tags=controller.tags,
         revision=1,
         config=controller.config.to_dict(),
         config_revision=1,
@@ -256,7 +266,7 @@ def update_controller(
 ) -> ControllerRow:
     row = get_controller(s, ctx.account_id, controller_id)
     check_revision(row.revision, base_revision, "controller", controller_json(row))
-    changes = patch.model_dump(mode="json", exclude_unset=True)
+    changes = with_tags(patch.model_dump(mode="json", exclude_unset=True))
     # null means "no change" except for serial, where it unbinds the hardware
     changes = {k: v for k, v in changes.items() if v is not None or k == "serial"}
     if "customer_id" in changes:

@@ -37,6 +37,11 @@ def shown(**schema: Any) -> Any:
 NAME_RULE = {"minLength": 1, "maxLength": L.NAME_MAX, "pattern": NAME}
 TEXT_RULE = {"maxLength": L.TEXT_MAX, "pattern": f"^{_TEXT_CHARS}*$"}
 LINE_RULE = {"maxLength": L.TEXT_MAX, "pattern": ONE_LINE}
+_TAG = f"[a-z0-9][a-z0-9_\\-]{{0,{L.TAG_MAX - 1}}}"
+# Words one space apart; the server sorts them and drops repeats (operations.with_tags).
+TAGS_RULE = {"maxLength": L.TAGS_TEXT_MAX, "pattern": f"^$|^{_TAG}( {_TAG}){{0,{L.TAGS_MAX - 1}}}$"}
+Tags = Field(default="", max_length=L.TAGS_TEXT_MAX, json_schema_extra=TAGS_RULE,
+             description="Lower-case words, one space apart, sorted, each once.")
 EMAIL_RULE = {"minLength": 5, "maxLength": 320, "pattern": EMAIL}
 OPTIONAL_EMAIL_RULE = {"maxLength": 320, "pattern": f"^$|{EMAIL}"}
 SERIAL_RULE = {"pattern": L.SERIAL_RE.pattern}
@@ -169,6 +174,7 @@ class CustomerIn(Body):
     address: str = Text
     self_management: SelfManagement = SelfManagement.NONE
     membership: Membership = Membership.NONE
+    tags: str = Tags
 
 
 class CustomerPatch(Body):
@@ -178,6 +184,8 @@ class CustomerPatch(Body):
     address: str | None = Field(default=None, max_length=4000, json_schema_extra=TEXT_RULE)
     self_management: SelfManagement | None = None
     membership: Membership | None = None
+    tags: str | None = Field(default=None, max_length=L.TAGS_TEXT_MAX,
+                             json_schema_extra=TAGS_RULE)
 
 
 class ControllerIn(Body):
@@ -193,6 +201,7 @@ class ControllerIn(Body):
     timezone: str = Field(default="UTC", max_length=64, json_schema_extra=TIMEZONE_RULE)
     location: str = Text
     notes: str = Text
+    tags: str = Tags
     config: ConfigIn | None = Field(default=None, description="Default: every zone, no programs.")
 
 
@@ -207,6 +216,8 @@ class ControllerPatch(Body):
     timezone: str | None = Field(default=None, max_length=64, json_schema_extra=TIMEZONE_RULE)
     location: str | None = Field(default=None, max_length=4000, json_schema_extra=TEXT_RULE)
     notes: str | None = Field(default=None, max_length=4000, json_schema_extra=TEXT_RULE)
+    tags: str | None = Field(default=None, max_length=L.TAGS_TEXT_MAX,
+                             json_schema_extra=TAGS_RULE)
 
 
 class PlanCodeIn(Body):

@@ -40,12 +40,13 @@ def seed_account(db: Database, account_id: str, made: GeneratedAccount) -> None:
         id=c.id, account_id=account_id, name=c.name, email=c.email, phone=c.phone,
         address=c.address, plan=c.plan.value,
         plan_source="purchase" if c.plan is CustomerPlan.ENTHUSIAST else None,
-        self_management=c.self_management.value, membership=c.membership.value, revision=1,
+        self_management=c.self_management.value, membership=c.membership.value, tags=c.tags,
+        revision=1,
         created_at=now, updated_at=now) for c in made.customers]
     controllers = [ControllerRow(
         id=c.id, account_id=account_id, customer_id=c.customer_id, name=c.name, model=c.model,
         zone_count=c.zone_count, serial=c.serial, timezone=c.timezone, location=c.location,
-        notes=c.notes, revision=1, config=c.config.to_dict(), config_revision=1,
+        notes=c.notes, tags=c.tags, revision=1, config=c.config.to_dict(), config_revision=1,
         created_at=now, updated_at=now) for c, _rev, _state, _fault in made.controllers]
     # Linked hardware reported a minute ago, except the controllers the generator left offline.
     reporting = {c.id for c, _rev, state, _fault in made.controllers

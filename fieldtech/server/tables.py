@@ -103,6 +103,7 @@ class CustomerRow(Base):
     plan_source: Mapped[str | None] = mapped_column(String(20))  # code | included | None
     self_management: Mapped[str] = mapped_column(String(20), default="none")
     membership: Mapped[str] = mapped_column(String(20), default="none")
+    tags: Mapped[str] = mapped_column(Text, default="", server_default="")  # issue 16
     revision: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -129,6 +130,7 @@ class ControllerRow(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     location: Mapped[str] = mapped_column(Text, default="")
     notes: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[str] = mapped_column(Text, default="", server_default="")  # issue 16
     revision: Mapped[int] = mapped_column(Integer, default=1)  # the record's fields
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     config_revision: Mapped[int] = mapped_column(Integer, default=1)  # the config document

@@ -40,6 +40,7 @@ def customer_json(c: CustomerRow) -> dict[str, Any]:
         "plan_source": c.plan_source,
         "self_management": c.self_management,
         "membership": c.membership,
+        "tags": c.tags,
         "revision": c.revision,
         "updated_at": iso(c.updated_at),
     }
@@ -57,6 +58,7 @@ def controller_json(c: ControllerRow) -> dict[str, Any]:
         "timezone": c.timezone,
         "location": c.location,
         "notes": c.notes,
+        "tags": c.tags,
         "revision": c.revision,
         "config_revision": c.config_revision,
         "updated_at": iso(c.updated_at),

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from fieldtech.domain.config_diff import config_changes
 from fieldtech.domain.documents import Document, kind_of
-from fieldtech.domain.errors import FieldError, NotFound, ValidationError
+from fieldtech.domain.errors import FieldError, NotFound, QuotaExceeded, ValidationError
 from fieldtech.domain.models import Controller, ControllerConfig, Customer, Program, Zone, new_id
-from fieldtech.domain.validation import normalize_serial
+from fieldtech.domain.validation import check, normalize_serial, validate_controller
 from fieldtech.offline_store.store import OutboxEntry, Store
 from fieldtech.services import config_files
 
@@ -27,9 +27,11 @@ if TYPE_CHECKING:
     from fieldtech.controller_link import DeviceConfig, DeviceInfo
 
 CUSTOMER_FIELDS = ("name", "email", "phone", "address", "plan", "self_management",
-                   "membership")
+                   "membership", "tags")
 # What the details form edits; the configuration follows a change of zone count.
-CONTROLLER_FIELDS = ("name", "model", "zone_count", "serial", "timezone", "location", "notes")
+BULK_CREATE_MAX = 500  # controllers made in one form
+CONTROLLER_FIELDS = ("name", "model", "zone_count", "serial", "timezone", "location", "notes",
+                     "tags")
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,37 @@ class EditService:
         summary = f"Controller {controller.name}" + (
             " (over the plan's limit as last known: the cloud decides)" if over else "")
         return Edit(summary, controller.id, entry)
+
+    def create_controllers(self, model: Controller, count: int,
+                           template: ControllerConfig | None = None) -> Edit:
+        """`count` new controllers for one customer like `model`, named "<name> 1" … "<name>
+        N" (skipping names it has), each with `template`'s zones and programs cut or padded
+        to its zone count, in ONE transaction. Over the plan's limit as last known it is
+        refused before anything is written (QuotaExceeded, saying what would fix it)."""
+        if not 1 <= count <= BULK_CREATE_MAX:
+            raise ValidationError([FieldError("count", f"Between 1 and {BULK_CREATE_MAX}.")])
+        usage = self.store.usage()
+        if usage and usage.controllers_used + count > usage.controllers_limit:
+            raise QuotaExceeded("Controllers", usage.controllers_used + count,
+                                usage.controllers_limit, usage.tier.label,
+                                usage.controller_warning(count) or "")
+        self.store.customer(model.customer_id)  # NotFound if the customer is gone
+        taken = {r.name for r in self.store.fleet_rows() if r.customer_id == model.customer_id}
+        made: list[Controller] = []
+        n = 0
+        while len(made) < count:
+            n += 1
+            if (name := f"{model.name} {n}") in taken:
+                continue
+            one = replace(model, id=new_id(), name=name,
+                          config=ControllerConfig.default_for(model.zone_count))
+            if template is not None:
+                source = replace(one, zone_count=len(template.zones), config=template)
+                one = one.copy_config_from(source)
+            check(validate_controller(one))
+            made.append(one)
+        self.store.create_many([], made)
+        return Edit(f"{count} controllers, {made[0].name} … {made[-1].name}", made[0].id)
 
     def new_controller_defaults(self, customer_id: str) -> dict[str, Any]:
         """What a new controller of this customer starts with: the time zone its other

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from fieldtech.domain.text import city_of, natural_key
 from fieldtech.offline_store.store import FleetRow
-from fieldtech.services.queries import FLEET_FIELDS, FLEET_FLAGS, Query, parse
+from fieldtech.services.queries import FLEET_FIELDS, FLEET_FLAGS, FLEET_SORTS, Query, parse
 
 FINDER_LIMIT = 50
 FUZZY_BELOW = 5
@@ -33,6 +34,8 @@ class FleetIndex:
         self._last: tuple[str, list[int]] = ("", list(range(len(self.rows))))
         self._letters: list[frozenset[str]] | None = None
         self._last_fuzzy: tuple[str, list[int]] = ("", [])
+        self._cities = [city_of(r.address) for r in self.rows]
+        self._sort_keys: dict[str, list] = {}  # column -> each row's key, built on first use
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -47,8 +50,39 @@ class FleetIndex:
                 return list(range(len(self.rows)))
             return self._matching(terms, query.casefold())
         pool = self._matching(q.words, q.text()) if q.words else range(len(self.rows))
+        rows, cities = self.rows, self._cities
+        return [i for i in pool if _passes(q, rows[i], cities[i])]
+
+    def sort(self, indices: list[int], column: str) -> list[int]:
+        """`indices` ordered by a column of FLEET_SORTS ("-name": descending); rows with
+        equal keys keep list order (customer, then controller name). Unknown: ValueError."""
+        descending = column.startswith("-")
+        column = column.lstrip("-")
+        if column not in FLEET_SORTS:
+            raise ValueError(f"“{column}” is not a column to sort by: "
+                             + ", ".join(FLEET_SORTS) + ".")
+        if column == "customer":  # the list's own order
+            return sorted(indices, reverse=True) if descending else list(indices)
+        keys = self._sort_keys.get(column)
+        if keys is None:
+            keys = self._sort_keys[column] = self._column_keys(column)
+        return sorted(indices, key=keys.__getitem__, reverse=descending)
+
+    def _column_keys(self, column: str) -> list:
         rows = self.rows
-        return [i for i in pool if _passes(q, rows[i])]
+        if column == "name":
+            return [natural_key(r.name) for r in rows]
+        if column == "status":
+            order = {s: n for n, s in enumerate(type(rows[0].state))} if rows else {}
+            return [order[r.state] for r in rows]
+        if column == "city":
+            return [natural_key(c) for c in self._cities]
+        if column == "firmware":  # none reported last
+            return [natural_key(r.firmware) if r.firmware else ((2, ""),) for r in rows]
+        if column == "model":
+            return [natural_key(r.model) for r in rows]
+        # Serials are codes, not names: plain text order (natural keys cost 6x here).
+        return [r.serial.casefold() if r.serial else "\uffff" for r in rows]
 
     def search(self, query: str, limit: int = FINDER_LIMIT) -> list[FleetRow]:
         """The best `limit` rows for a finder query: exact words first, then fuzzy matches.
@@ -67,6 +101,9 @@ class FleetIndex:
         if len(hits) < FUZZY_BELOW:  # few exact hits: also show near misses (typos, no vowels)
             ranked += self._fuzzy(terms, set(hits), limit - len(ranked))
         return [self.rows[i] for i in ranked]
+
+    def city(self, i: int) -> str:
+        return self._cities[i]
 
     def _matching(self, terms: list[str], key: str) -> list[int]:
         last_key, last_hits = self._last
@@ -137,10 +174,20 @@ class FleetIndex:
         return self._letters
 
 
-def _passes(q: Query, row: FleetRow) -> bool:
+def _passes(q: Query, row: FleetRow, city: str) -> bool:
     if "alert" in q.flags and not row.fault:
         return False
     if "pending" in q.flags and not row.pending:
         return False
     return (q.matches("status", row.state.value) and q.matches("membership", row.membership)
-            and q.matches("model", row.model) and q.matches("customer", row.customer_name))
+            and q.matches("model", row.model) and q.matches("customer", row.customer_name)
+            and q.matches("city", city) and q.matches("firmware", row.firmware)
+            and _tagged(q, row.tags))
+
+
+def _tagged(q: Query, tags: str) -> bool:
+    """`tag:hoa,spring`: some tag of the row starts with one of the values."""
+    wanted = q.fields.get("tag")
+    if wanted is None:
+        return True
+    return any(t.startswith(w) for t in tags.split() for w in wanted)

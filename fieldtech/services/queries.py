@@ -14,8 +14,15 @@ from dataclasses import dataclass, field
 # Fields and flags each list understands, for the help screen and the error message.
 FLEET_FIELDS = {"status": "online, offline, not_linked, out_of_sync, waiting",
                 "membership": "none, standard, essentials, priority, proactive",
-                "model": "e.g. model:os", "customer": "a customer's name"}
+                "model": "e.g. model:os", "customer": "a customer's name",
+                "city": "from the customer's address, e.g. city:tucson",
+                "firmware": "as the device last reported, e.g. firmware:2.1",
+                "tag": "a tag of the controller or its customer, e.g. tag:hoa"}
 FLEET_FLAGS = {"alert": "a fault is reported", "pending": "edits not yet in the cloud"}
+# Columns the fleet sorts by (O cycles them): names in natural order ("Bulk 2" before "Bulk 10").
+FLEET_SORTS = {"customer": "customer, then controller (grouped)", "name": "controller name",
+               "status": "online, offline, …", "model": "model", "city": "city",
+               "firmware": "firmware", "serial": "serial"}
 TRIAGE_FIELDS = {"state": "open, acknowledged, snoozed",
                  "sev": "critical, warning, info",
                  "membership": "none, standard, essentials, priority, proactive",

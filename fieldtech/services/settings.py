@@ -18,6 +18,16 @@ from fieldtech.offline_store.paths import config_dir
 PINNED_MAX = 9  # the switcher shows digits 1-9
 SYNC_EVERY_S = 60  # background sync period when signed in; 0 = only on demand (S)
 SYNC_EVERY_MIN_S = 10  # an idle sync is one small request, but not a busy loop
+VIEW_NAME_MAX = 40
+
+
+@dataclass(frozen=True)
+class View:
+    """A saved view of a list: a name for a filter and a sort."""
+
+    name: str
+    filter: str = ""
+    sort: str = ""  # a column of queries.FLEET_SORTS; "-status" is descending
 
 
 @dataclass
@@ -29,6 +39,7 @@ class Settings:
     cursor_blink: bool | None = None  # None: blink, except in the SSH profile (bytes)
     mdns_interfaces: list[str] | None = None  # addresses mDNS binds on site; None = all
     sync_every_s: int = SYNC_EVERY_S
+    views: list[View] = field(default_factory=list)  # the fleet's saved views, in order
     path: Path | None = field(default=None, compare=False)
     problem: str | None = field(default=None, compare=False)  # why the file could not be read
 
@@ -60,6 +71,11 @@ class Settings:
         every = data.get("sync_every_s")
         if isinstance(every, int) and not isinstance(every, bool) and every >= 0:
             s.sync_every_s = every and max(every, SYNC_EVERY_MIN_S)
+        views = data.get("views", {})
+        if isinstance(views, dict):  # [views."Offline in Tucson"] filter = "…" sort = "…"
+            s.views = [View(str(name)[:VIEW_NAME_MAX], str(v.get("filter", "")),
+                            str(v.get("sort", "")))
+                       for name, v in views.items() if isinstance(v, dict)]
         return s
 
     def key_for(self, binding_id: str, default: str) -> str:
@@ -78,6 +94,8 @@ class Settings:
             data["mdns_interfaces"] = self.mdns_interfaces
         if self.sync_every_s != SYNC_EVERY_S:
             data["sync_every_s"] = self.sync_every_s
+        if self.views:
+            data["views"] = {v.name: {"filter": v.filter, "sort": v.sort} for v in self.views}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
@@ -90,6 +108,17 @@ class Settings:
             return False
         self.pinned = [controller_id, *self.pinned][:PINNED_MAX]
         return True
+
+    def save_view(self, view: View) -> None:
+        """Keep `view` (one of the same name is replaced, in its place)."""
+        names = [v.name for v in self.views]
+        if view.name in names:
+            self.views[names.index(view.name)] = view
+        else:
+            self.views.append(view)
+
+    def delete_view(self, name: str) -> None:
+        self.views = [v for v in self.views if v.name != name]
 
     def blink(self) -> bool:
         return self.cursor_blink if self.cursor_blink is not None else not self.use_ssh_profile()

@@ -3,6 +3,10 @@
 Only visible lines are rendered; each rendered line is kept in a small LRU cache; a cursor move
 within view repaints just the two lines that changed. Subclasses say what a line shows
 (`line_parts`) and what Enter means (`action_select`).
+
+Marks are shared by every list (the fleet, triage): a subclass that says which record a line
+is (`line_key`) gets space to mark, a range mark from the last mark to the cursor, and "mark
+everything shown"; `MarksChanged` tells the screen, which shows the count.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.geometry import Size
+from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
@@ -35,6 +40,14 @@ def fit(text: str, width: int) -> str:
 
 
 class CursorList(ScrollView, can_focus=True):
+    class MarksChanged(Message):
+        """The marks of a list changed: `count` records are marked now."""
+
+        def __init__(self, cursor_list: CursorList, count: int):
+            super().__init__()
+            self.cursor_list = cursor_list
+            self.count = count
+
     DEFAULT_CSS = """
     /* Lines are fitted to the width: nothing to scroll sideways, so no bar for it. */
     CursorList { background: $surface; overflow-x: hidden; }
@@ -68,6 +81,8 @@ class CursorList(ScrollView, can_focus=True):
         self._count = 0
         self._cache: LRUCache[tuple[int, bool, int], Strip] = LRUCache(256)
         self._styles: dict[str, Style] = {}
+        self.marked: set[str] = set()  # keys (record ids) of the marked lines
+        self._mark_anchor: int | None = None  # the line last marked: a range starts there
 
     # -- for subclasses -----------------------------------------------------------------------
 
@@ -77,10 +92,19 @@ class CursorList(ScrollView, can_focus=True):
     def action_select(self) -> None:
         """Enter on the line under the cursor."""
 
+    def line_key(self, line: int) -> str | None:
+        """The record a line is, for marks (None: this line cannot be marked)."""
+        return None
+
+    def shown_keys(self) -> set[str]:
+        """Every record the list shows (what `*` marks); subclasses may say it faster."""
+        return {k for n in range(self._count) if (k := self.line_key(n)) is not None}
+
     def reset_lines(self, count: int, cursor: int = 0) -> None:
         """The content changed: `count` lines now, cursor on `cursor`."""
         self._count = count
         self._cache.clear()
+        self._mark_anchor = None
         self._size_to_content()
         self.cursor = max(0, min(cursor, count - 1))
         height = self.scrollable_content_region.height or self.size.height
@@ -118,6 +142,66 @@ class CursorList(ScrollView, can_focus=True):
 
     def action_last(self) -> None:
         self.move_to(self._count - 1)
+
+    # -- marks ----------------------------------------------------------------------------------
+
+    def toggle_mark(self) -> None:
+        """Mark (or unmark) the line under the cursor and go to the next line."""
+        key = self.line_key(self.cursor) if self._count else None
+        if key is None:
+            self.move_to(self.cursor + 1)
+            return
+        self.marked ^= {key}
+        self._mark_anchor = self.cursor
+        self.repaint_line(self.cursor)
+        self._marks_changed()
+        self.move_to(self.cursor + 1)
+
+    def mark_range(self) -> None:
+        """Mark every line from the last one marked (else the first) to the cursor."""
+        if not self._count:
+            return
+        start = self._mark_anchor if self._mark_anchor is not None else 0
+        low, high = sorted((start, self.cursor))
+        keys = (self.line_key(n) for n in range(low, high + 1))
+        self.marked.update(k for k in keys if k is not None)
+        self._mark_anchor = self.cursor
+        self._repaint_all()
+
+    def mark_all(self) -> None:
+        """Mark every line shown (through the filter); when all are marked already, unmark
+        them."""
+        keys = self.shown_keys()
+        if keys and keys <= self.marked:
+            self.marked -= keys
+        else:
+            self.marked |= keys
+        self._repaint_all()
+
+    def clear_marks(self) -> None:
+        if self.marked:
+            self.marked.clear()
+            self._repaint_all()
+
+    def keep_marks(self, keys: set[str]) -> None:
+        """Forget marks of records no longer in the list at all (deleted, resolved)."""
+        if not self.marked <= keys:
+            self.marked &= keys
+            self._marks_changed()
+
+    def repaint_line(self, line: int) -> None:
+        """Paint `line` again (its words or its mark changed)."""
+        for cursor in (True, False):
+            self._cache.discard((line, cursor, self.scrollable_content_region.width))
+        self.refresh_lines(line)
+
+    def _repaint_all(self) -> None:
+        self._cache.clear()
+        self.refresh()
+        self._marks_changed()
+
+    def _marks_changed(self) -> None:
+        self.post_message(self.MarksChanged(self, len(self.marked)))
 
     def _on_focus(self, event: events.Focus) -> None:
         if self.has_focus:  # already styled as focused (the switcher closing): no repaint

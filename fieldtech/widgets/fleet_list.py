@@ -90,6 +90,31 @@ class FleetList(CursorList):
         row, is_customer = current
         return row.customer_id if is_customer or not row.controller_id else row.controller_id
 
+    def line_key(self, line: int) -> str | None:
+        """Controllers are marked (a campaign acts on them); a customer line is not one."""
+        if not 0 <= line < len(self._lines):
+            return None
+        kind, i = self._lines[line]
+        return self.rows[i].controller_id or None if kind == CONTROLLER else None
+
+    def shown_keys(self) -> set[str]:
+        return {r.controller_id for r in self.rows if r.controller_id}
+
+    def toggle_mark(self) -> None:
+        """Space: on a controller, mark it; on a customer's line, all its controllers here."""
+        if self._lines and self._lines[self.cursor][0] == CUSTOMER:
+            customer = self.rows[self._lines[self.cursor][1]].customer_id
+            ids = {r.controller_id for r in self.rows
+                   if r.customer_id == customer and r.controller_id}
+            if ids <= self.marked:
+                self.marked -= ids
+            else:
+                self.marked |= ids
+            self._repaint_all()
+            self.move_to(self.cursor + 1)
+            return
+        super().toggle_mark()
+
     def action_select(self) -> None:
         current = self.current
         if current is not None:
@@ -127,7 +152,7 @@ class FleetList(CursorList):
         """The line under the cursor when its columns cut something: the names whole (the
         finder's "Willow Creek De…" and "Willow Creek HO…" looked alike), the fault whole."""
         state = row.state
-        parts: Parts = [("   " if self.grouped else " ", ""),
+        parts: Parts = [self._indent_part(row),
                         (STATE_MARK[state] + " ", STATE_STYLE[state]), (row.name, "")]
         if not self.grouped:
             parts.append((f" — {row.customer_name}", "dim"))
@@ -138,13 +163,20 @@ class FleetList(CursorList):
                       (f" · {row.serial or 'not linked'}", "dim")]
         return parts
 
+    def _indent_part(self, row: FleetRow) -> tuple[str, str]:
+        """The cells before the state mark: a ▌ when the controller is marked."""
+        marked = row.controller_id in self.marked
+        if self.grouped:
+            return (" ▌ " if marked else "   ", "strong" if marked else "")
+        return ("▌" if marked else " ", "strong" if marked else "")
+
     def _row_parts(self, row: FleetRow, width: int) -> Parts:
         state = row.state
         state_style = STATE_STYLE[state]
-        indent = "   " if self.grouped else " "
+        indent = self._indent_part(row)
         name_width = self._name_width(width)
         parts: Parts = [
-            (indent, ""),
+            indent,
             (STATE_MARK[state] + " ", state_style),
             (fit(row.name, name_width) + " ", ""),
         ]

@@ -51,7 +51,6 @@ class TriageList(CursorList):
         # key over SSH, not two a frame apart).
         self.moved = moved
         self.rows: list[TriageRow] = []
-        self.marked: set[str] = set()
         self._shown: dict[int, tuple[str, str]] = {}  # line -> (due in, age) last painted
 
     @staticmethod
@@ -62,7 +61,7 @@ class TriageList(CursorList):
         """New rows; the cursor stays on the same incident when it is still there."""
         current = self.current
         self.rows = rows
-        self.marked &= {r.id for r in rows}
+        self.keep_marks({r.id for r in rows})
         ids = [r.id for r in rows]
         cursor = ids.index(current.id) if current and current.id in ids else self.cursor
         self._shown.clear()
@@ -87,19 +86,11 @@ class TriageList(CursorList):
         if (row := self.current) is not None:
             self.post_message(self.Selected(row))
 
-    def toggle_mark(self) -> None:
-        if (row := self.current) is None:
-            return
-        self.marked ^= {row.id}
-        self._repaint(self.cursor)
-        self.move_to(self.cursor + 1)
+    def shown_keys(self) -> set[str]:
+        return {r.id for r in self.rows}
 
-    def mark_all(self) -> None:
-        """Mark every incident in view (again: unmark them all)."""
-        ids = {r.id for r in self.rows}
-        self.marked = set() if ids <= self.marked else ids
-        self._cache.clear()
-        self.refresh()
+    def line_key(self, line: int) -> str | None:
+        return self.rows[line].id if 0 <= line < len(self.rows) else None
 
     def tick(self) -> int:
         """Repaint the countdown and age cells whose words changed; returns how many lines.
@@ -124,10 +115,6 @@ class TriageList(CursorList):
             self.refresh(Region(x, line - top, end - x, 1))
             changed += 1
         return changed
-
-    def _repaint(self, line: int) -> None:
-        self._discard(line)
-        self.refresh_lines(line)
 
     def _discard(self, line: int) -> None:
         for cursor in (True, False):

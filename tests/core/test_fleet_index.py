@@ -75,3 +75,23 @@ def test_a_name_typed_whole_outranks_a_shorter_name_matched_by_address() -> None
     assert [r.name for r in index.search("entrance 7")][:1] == ["Entrance 7"]
     assert [r.name for r in index.search("entrance")] == [
         "Entrance", "Entrance east", "Entrance 7"]  # one word: list order as before
+
+
+def test_sorting_by_name_is_natural_and_city_filters() -> None:
+    from fieldtech.domain.models import ControllerState
+
+    def row(i: int, name: str, address: str) -> FleetRow:
+        return FleetRow(f"c{i}", "k", "Ana", name, None, ControllerState.NOT_LINKED, None, 4,
+                        "FT-8", address, "none", 0, "2.1.0" if i % 2 else None)
+
+    index = FleetIndex([row(1, "Bulk 10", "1 Elm St, Tucson, AZ"),
+                        row(2, "Bulk 3", "2 Elm St, Reno, NV"),
+                        row(3, "bulk 1", "3 Elm St, Tucson, AZ")])
+    by_name = index.sort(list(range(3)), "name")
+    assert [index.rows[i].name for i in by_name] == ["bulk 1", "Bulk 3", "Bulk 10"]
+    assert [index.rows[i].name for i in index.sort(by_name, "-name")] == [
+        "Bulk 10", "Bulk 3", "bulk 1"]
+    assert [index.rows[i].name for i in index.filter("city:tucson")] == ["Bulk 10", "bulk 1"]
+    assert [index.rows[i].name for i in index.filter("firmware:2.1")] == ["Bulk 10", "bulk 1"]
+    with pytest.raises(ValueError):
+        index.sort([0], "colour")

@@ -1,0 +1,116 @@
+"""Work orders for every front end (no textual): make one from a checklist, tick, record
+findings with a quote, attach zone tests, log time, set the status; a technician's day in
+route order. Every change is one edit of the synced document (EditService), so it is queued,
+pushed and merged like any record, offline too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from fieldtech.domain.documents import Document
+from fieldtech.domain.errors import FieldError, ValidationError
+from fieldtech.domain.text import city_of, natural_key
+from fieldtech.domain.work_orders import KIND, QUOTE_STATES, STATUSES, Checklist, new_work_order
+from fieldtech.services.edits import Edit, EditService
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One work order with what a technician's day shows of its customer."""
+
+    order: Document
+    customer_name: str
+    address: str
+    city: str
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.order.data
+
+    @property
+    def ticked(self) -> tuple[int, int]:
+        items = self.data.get("checklist", [])
+        return sum(bool(i.get("done")) for i in items), len(items)
+
+
+class WorkOrderService:
+    def __init__(self, edits: EditService):
+        self.edits = edits
+        self.store = edits.store
+
+    def create(self, customer_id: str, checklist: Checklist, day: date, technician: str,
+               controller_ids: list[str] | None = None) -> Edit:
+        if controller_ids is None:
+            controller_ids = [r.controller_id for r in self.store.fleet_rows()
+                              if r.customer_id == customer_id and r.controller_id]
+        return self.edits.create_document(KIND, new_work_order(
+            customer_id, checklist, day, technician.strip(), controller_ids))
+
+    def day(self, day: date | None = None, technician: str | None = None) -> list[Visit]:
+        """The visits of `day` (every day: None) for `technician` (everyone: None or ""), in
+        route order: by city, then address — the order a crew drives them."""
+        visits = []
+        customers = {c.id: c for c in self.store.customers()}
+        for order in self.store.documents(KIND):
+            d = order.data
+            if day is not None and d.get("date") != day.isoformat():
+                continue
+            if technician and str(d.get("technician", "")).casefold() != technician.casefold():
+                continue
+            k = customers.get(str(d.get("customer_id")))
+            address = k.address if k else ""
+            visits.append(Visit(order, k.name if k else "customer not here", address,
+                                city_of(address)))
+        return sorted(visits, key=lambda v: (v.data.get("date", ""), natural_key(v.city),
+                                             natural_key(v.address), v.order.id))
+
+    # -- changes, each one edit of the document as stored now ----------------------------------
+
+    def tick(self, order_id: str, index: int) -> Edit:
+        def change(doc: Document) -> dict[str, Any]:
+            items = [dict(i) for i in doc.data.get("checklist", [])]
+            if not 0 <= index < len(items):
+                raise ValidationError([FieldError("checklist", "No such item.")])
+            items[index]["done"] = not items[index].get("done", False)
+            return {"checklist": items}
+        return self.edits.edit_document(order_id, "Checklist", change)
+
+    def add_finding(self, order_id: str, text: str, quote_cents: int = 0) -> Edit:
+        finding = {"text": text.strip(), "quote_cents": quote_cents,
+                   "quote": "pending" if quote_cents else "none"}
+        return self.edits.edit_document(order_id, "Finding", lambda doc: {
+            "findings": [*doc.data.get("findings", []), finding]})
+
+    def set_quote(self, order_id: str, index: int, state: str) -> Edit:
+        if state not in QUOTE_STATES:
+            raise ValidationError([FieldError("quote", "One of " + ", ".join(QUOTE_STATES))])
+
+        def change(doc: Document) -> dict[str, Any]:
+            findings = [dict(f) for f in doc.data.get("findings", [])]
+            if not 0 <= index < len(findings):
+                raise ValidationError([FieldError("findings", "No such finding.")])
+            findings[index]["quote"] = state
+            return {"findings": findings}
+        return self.edits.edit_document(order_id, f"Quote {state}", change)
+
+    def attach_zone_tests(self, order_id: str, controller_id: str,
+                          results: list[tuple[int, bool, str]]) -> Edit:
+        """The on-site screen's zone-test results (zone, ok, note) for one controller."""
+        tests = [{"controller_id": controller_id, "zone": z, "ok": ok, "note": note}
+                 for z, ok, note in results]
+        return self.edits.edit_document(order_id, "Zone tests", lambda doc: {
+            "zone_tests": [t for t in doc.data.get("zone_tests", [])
+                           if t.get("controller_id") != controller_id] + tests})
+
+    def add_minutes(self, order_id: str, minutes: int) -> Edit:
+        return self.edits.edit_document(order_id, "Time", lambda doc: {
+            "minutes": int(doc.data.get("minutes", 0)) + minutes})
+
+    def set_status(self, order_id: str, status: str) -> Edit:
+        if status not in STATUSES:
+            raise ValidationError([FieldError("status", "One of " + ", ".join(STATUSES))])
+        return self.edits.edit_document(order_id, f"Status {status}",
+                                        lambda doc: {"status": status})

@@ -1,0 +1,91 @@
+"""Work orders as synced documents: made offline, ticked, quoted, timed; pushed to the
+reference cloud on 127.0.0.1, pulled by a second client, merged field by field; a
+technician's day in route order."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from fieldtech.cloud.sync import SyncEngine
+from fieldtech.domain.errors import ValidationError
+from fieldtech.domain.plans import Tier
+from fieldtech.domain.work_orders import checklists
+from fieldtech.offline_store.store import Store
+from fieldtech.services.edits import EditService
+from fieldtech.services.work_orders import WorkOrderService
+
+DAY = date(2027, 3, 15)
+
+
+def test_a_work_order_made_offline_syncs_and_merges_like_any_record(
+        seeded, tmp_path: Path) -> None:
+    account = seeded(4, 8, Tier.CONTRACTOR)
+    a, b = Store(tmp_path / "a.db"), Store(tmp_path / "b.db")
+    ea, eb = SyncEngine(a, account.api()), SyncEngine(b, account.api())
+    ea.sync()
+    eb.sync()
+    mine, theirs = WorkOrderService(EditService(a)), WorkOrderService(EditService(b))
+    customer = a.customers()[0]
+    startup = checklists(None)["Start-up"]
+    made = mine.create(customer.id, startup, DAY, "ana@greenline.example")
+    order_id = made.record_id
+    mine.tick(order_id, 0)
+    mine.add_finding(order_id, "Cracked head in zone 3", quote_cents=4500)
+    assert a.pending_count() == 3
+    assert ea.sync().error is None and a.pending_count() == 0
+    remote = account.get(f"/v1/documents/{order_id}")
+    assert remote["kind"] == "work_order" and remote["data"]["checklist"][0]["done"] is True
+    assert remote["data"]["findings"][0]["quote"] == "pending"
+
+    assert eb.sync().error is None
+    # both sides change different fields offline: merged by the sync, nobody asked
+    theirs.add_minutes(order_id, 50)
+    assert eb.sync().error is None
+    mine.set_quote(order_id, 0, "approved")
+    report = ea.sync()
+    assert report.error is None and not report.needs_attention
+    eb.sync()
+    for store in (a, b):
+        data = store.document(order_id).data
+        assert data["minutes"] == 50 and data["findings"][0]["quote"] == "approved"
+        assert data["checklist"][0]["done"] is True
+
+
+def test_a_technicians_day_is_in_route_order_and_bad_input_is_refused(
+        tmp_path: Path) -> None:
+    from fieldtech.offline_store.seed import seed_store
+
+    store = Store(tmp_path / "s.db")
+    seed_store(store, 12, 20)
+    service = WorkOrderService(EditService(store))
+    winter = checklists(None)["Winterization"]
+    for customer in store.customers()[:8]:
+        service.create(customer.id, winter, DAY, "ben" if len(customer.name) % 2 else "ana")
+    service.create(store.customers()[9].id, winter, date(2027, 3, 16), "ana")
+    day = service.day(DAY, "ana")
+    assert day and all(v.data["technician"] == "ana" and v.data["date"] == DAY.isoformat()
+                       for v in day)
+    keys = [(v.city.casefold(), v.address.casefold()) for v in day]
+    assert keys == sorted(keys)
+    assert len(service.day(DAY)) == 8
+    order_id = day[0].order.id
+    with pytest.raises(ValidationError):
+        service.set_status(order_id, "finished-ish")
+    with pytest.raises(ValidationError):
+        service.tick(order_id, 99)
+    with pytest.raises(ValidationError):
+        service.add_finding(order_id, "")
+
+
+def test_checklists_from_toml_files(tmp_path: Path) -> None:
+    (tmp_path / "hoa.toml").write_text('visit = "HOA spring walk"\n'
+                                       'items = ["Walk with the manager", "Photos"]\n')
+    found = checklists(tmp_path)
+    assert found["HOA spring walk"].items == ("Walk with the manager", "Photos")
+    assert "Start-up" in found
+    (tmp_path / "bad.toml").write_text('visit = ""\n')
+    with pytest.raises(ValidationError, match=r"bad\.toml"):
+        checklists(tmp_path)

@@ -1,0 +1,107 @@
+"""Marks, sorting and saved views on the fleet (issue 16), driven with a Pilot at 80×24."""
+
+from __future__ import annotations
+
+from fieldtech.app import FieldtechApp
+from fieldtech.screens.forms import FormScreen, HelpScreen
+from fieldtech.screens.topbar import TopBar
+from fieldtech.services.settings import Settings
+from tests.tui.conftest import SIZE, settle
+
+
+def topbar_text(app: FieldtechApp) -> str:
+    return str(app.screen.query_one("#topbar", TopBar).render())
+
+
+async def test_space_marks_and_the_count_shows_in_the_header(app: FieldtechApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        fleet = app.screen.fleet_list
+        first = fleet.line_key(fleet.cursor)
+        assert first is not None  # the cursor starts on the first controller
+        await pilot.press("space", "space")
+        await settle(pilot)
+        assert first in fleet.marked and len(fleet.marked) == 2
+        assert "2 marked" in topbar_text(app)
+        await pilot.press("up", "up", "space")  # unmark the first again
+        await settle(pilot)
+        assert first not in fleet.marked and len(fleet.marked) == 1
+
+
+async def test_a_range_mark_covers_every_controller_between(app: FieldtechApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        fleet = app.screen.fleet_list
+        await pilot.press("space")  # marks one; the range starts there
+        for _ in range(6):
+            await pilot.press("down")
+        await pilot.press("v")
+        await settle(pilot)
+        start, end = 1, fleet.cursor
+        expected = {k for n in range(start, end + 1) if (k := fleet.line_key(n))}
+        assert fleet.marked == expected and len(expected) >= 4
+
+
+async def test_star_marks_everything_the_filter_shows_and_no_more(app: FieldtechApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"status:offline", "enter", "asterisk")
+        await settle(pilot)
+        fleet = app.screen.fleet_list
+        offline = {r.controller_id for r in app.store.fleet_rows()
+                   if r.controller_id and r.state.value == "offline"}
+        assert offline and fleet.marked == offline
+        assert f"{len(offline)} marked" in topbar_text(app)
+        await pilot.press("asterisk")  # all marked already: unmark them
+        await settle(pilot)
+        assert not fleet.marked and "marked" not in topbar_text(app)
+
+
+async def test_sorting_by_name_is_natural_and_flat(app: FieldtechApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("O")  # customer → name
+        await settle(pilot)
+        screen = app.screen
+        assert screen.sort == "name" and not screen.fleet_list.grouped
+        from fieldtech.domain.text import natural_key
+        names = [r.name for r in screen.fleet_list.rows]
+        assert names == sorted(names, key=natural_key)
+        assert len(names) == len([r for r in app.store.fleet_rows() if r.controller_id])
+
+
+async def test_a_saved_view_is_kept_in_settings_and_listed(app: FieldtechApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"status:offline", "enter", "O", "O")  # by status
+        await pilot.press("W")
+        await settle(pilot)
+        assert isinstance(app.screen, FormScreen)
+        await pilot.press(*"Down", "ctrl+s")
+        await settle(pilot)
+        again = Settings.load(app.settings.path.parent)
+        assert [(v.name, v.filter, v.sort) for v in again.views] == [
+            ("Down", "status:offline", "status")]
+        await pilot.press("escape")  # clears the filter
+        await settle(pilot)
+        await pilot.press("O")  # a different sort
+        await pilot.press("V")
+        await settle(pilot)
+        assert isinstance(app.screen, FormScreen)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        screen = app.screen
+        assert screen.sort == "status"
+        assert all(r.state.value == "offline" for r in screen.fleet_list.rows)
+
+
+async def test_filter_fields_are_on_the_help_screen(app: FieldtechApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        text = "\n".join(f"{k} {d}" for k, d, _ in app.screen.rows)
+        for word in ("city:", "model:", "firmware:", "membership:", "status:", "Mark",
+                     "Mark range", "Mark all shown", "Sort", "Views", "Save view"):
+            assert word in text, word

@@ -1,0 +1,48 @@
+"""Work orders in the TUI (Pilot, 80×24): plan one from the fleet, tick, quote, time, done."""
+
+from __future__ import annotations
+
+from textual.widgets import Input
+
+from fieldtech.app import FieldtechApp
+from fieldtech.domain.work_orders import KIND
+from fieldtech.screens.forms import FormScreen
+from fieldtech.screens.work_orders import WorkOrderScreen, WorkOrdersScreen
+from tests.tui.conftest import SIZE, settle, wait_for
+
+
+async def test_plan_a_visit_and_work_through_it(app: FieldtechApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        customer = app.screen.fleet_list.current[0].customer_id
+        await pilot.press("J")
+        await wait_for(pilot, lambda: isinstance(app.screen, WorkOrdersScreen))
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, FormScreen)
+        app.screen.query_one("#in-technician", Input).value = "ana"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: bool(app.store.documents(KIND)))
+        order = app.store.documents(KIND)[0]
+        assert order.data["customer_id"] == customer and order.data["technician"] == "ana"
+        await wait_for(pilot, lambda: bool(app.screen.visits))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, WorkOrderScreen)
+                       and bool(app.screen.data))
+        await pilot.press("space")
+        await wait_for(pilot, lambda: app.store.document(order.id).data["checklist"][0]["done"])
+        await pilot.press("f")
+        await settle(pilot)
+        app.screen.query_one("#in-text", Input).value = "Cracked head, zone 3"
+        app.screen.query_one("#in-quote", Input).value = "45.50"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.store.document(order.id).data.get("findings"))
+        await wait_for(pilot, lambda: bool(app.screen.data.get("findings")))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app.store.document(order.id).data["findings"][0][
+            "quote"] == "approved")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: app.store.document(order.id).data["status"] == "done")
+        finding = app.store.document(order.id).data["findings"][0]
+        assert finding["quote_cents"] == 4550
+        assert app.store.pending_count() >= 5  # every change queued for the cloud
