@@ -1,0 +1,49 @@
+"""The app's side of the terminal: frames written as what differs from the terminal's cells
+(shadow.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from textual._compositor import ChopsUpdate, CompositorUpdate, LayoutUpdate
+from textual.app import App
+
+from fieldtech.terminal.shadow import TerminalShadow
+
+
+class _Written(CompositorUpdate):
+    """A frame already turned into the sequence that writes it."""
+
+    def __init__(self, sequence: str):
+        self.sequence = sequence
+
+    def render_segments(self, console: Console) -> str:
+        return self.sequence
+
+
+class SparingTerminal(App):
+    """Mix into the App: each frame writes only the cells that differ from the terminal's."""
+
+    _shadow: TerminalShadow | None = None
+
+    def _display(self, screen: Any, renderable: Any) -> None:
+        driver = self._driver
+        if (not isinstance(renderable, LayoutUpdate | ChopsUpdate) or driver is None
+                or self.is_headless or driver.is_inline or self._batch_count):
+            super()._display(screen, renderable)
+            return
+        if self._shadow is None:
+            self._shadow = TerminalShadow(self.console._color_system)
+            self.app_resume_signal.subscribe(self, lambda _app: self._shadow_lost())
+        sequence = self._shadow.frame(renderable, *self.size)
+        cursor = self.screen.outer_size.clamp_offset(self.cursor_position)
+        if not sequence and cursor == self._previous_cursor_position:
+            self.post_display_hook()  # nothing differs: nothing to write, not even a sync
+            return
+        super()._display(screen, _Written(sequence))
+
+    def _shadow_lost(self) -> None:
+        """The terminal was used by something else (suspended): its cells are not known."""
+        if self._shadow is not None:
+            self._shadow.invalidate()
