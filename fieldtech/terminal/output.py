@@ -1,5 +1,5 @@
 """The app's side of the terminal: frames written as what differs from the terminal's cells
-(shadow.py)."""
+(shadow.py), keys and clicks read by fieldtech's driver (driver.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from typing import Any
 from rich.console import Console
 from textual._compositor import ChopsUpdate, CompositorUpdate, LayoutUpdate
 from textual.app import App
+from textual.driver import Driver
+from textual.drivers.linux_driver import LinuxDriver
 
+from fieldtech.terminal.driver import TerminalDriver
 from fieldtech.terminal.shadow import TerminalShadow
 
 
@@ -23,9 +26,14 @@ class _Written(CompositorUpdate):
 
 
 class SparingTerminal(App):
-    """Mix into the App: each frame writes only the cells that differ from the terminal's."""
+    """Mix into the App: each frame writes only the cells that differ from the terminal's;
+    Esc is read at once, and the mouse reports clicks and the wheel only."""
 
     _shadow: TerminalShadow | None = None
+
+    def get_driver_class(self) -> type[Driver]:
+        driver = super().get_driver_class()
+        return TerminalDriver if driver is LinuxDriver else driver
 
     def _display(self, screen: Any, renderable: Any) -> None:
         driver = self._driver

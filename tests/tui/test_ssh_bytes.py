@@ -54,3 +54,17 @@ def test_what_is_shown_after_scrolling_is_the_screen_written_whole(pty_app: PtyA
     pty_app.resize(24, 80)
     assert pty_app.cells() == shown
 
+
+def test_esc_and_keys_in_one_read_mean_the_keys_typed_slowly(pty_app: PtyApp) -> None:
+    pty_app.press(b"\x1bf")  # as a retransmission delivers them: Esc, then f opens the finder
+    assert "Find a controller" in pty_app.text()
+    pty_app.press(b"\x1b")  # a lone Esc closes it
+    assert "Find a controller" not in pty_app.text()
+    pty_app.press(b"f")
+    pty_app.press(b"\x1b\x1bq")  # Esc closes the finder, Esc, q quits
+    assert pty_app.proc.wait(timeout=10) == 0
+
+
+def test_the_mouse_reports_clicks_and_the_wheel_not_motion(pty_app: PtyApp) -> None:
+    assert b"\x1b[?1000h" in pty_app.written and b"\x1b[?1006h" in pty_app.written
+    assert b"\x1b[?1003h" not in pty_app.written  # any motion: events for nothing over SSH
