@@ -30,6 +30,7 @@ from textual.message import Message
 ESC = "\x1b"
 SEQUENCE_STARTS = "[O"  # CSI and SS3: what may follow ESC in a key's or a report's sequence
 ESCAPE_GRACE = 0.015  # an ESC ending a read waits this long for the rest of a sequence
+KEY_STREAM_S = 0.06  # keys closer than this are held (auto-repeat is 25–40 a second)
 
 
 def escape_keys(data: str) -> Iterator[tuple[str, bool]]:
@@ -124,7 +125,13 @@ class TerminalDriver(LinuxDriver):
 
     def process_message(self, message: Message) -> None:
         if isinstance(message, events.Key):
-            self.last_key_at = get_time()
+            now = get_time()
+            self._key_gap, self._last_key_at = now - self._last_key_at, now
         super().process_message(message)
 
-    last_key_at = 0.0  # when the last key was read (frames coalesce while keys stream)
+    _last_key_at = 0.0
+    _key_gap = 1.0
+
+    def keys_streaming(self, now: float) -> bool:
+        """Whether keys are arriving faster than a person types them one by one (held)."""
+        return self._key_gap < KEY_STREAM_S and now - self._last_key_at < KEY_STREAM_S

@@ -3,16 +3,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from textual._compositor import ChopsUpdate, CompositorUpdate, LayoutUpdate
+from textual._time import get_time
 from textual.app import App
 from textual.driver import Driver
 from textual.drivers.linux_driver import LinuxDriver
 
 from fieldtech.terminal.driver import TerminalDriver
 from fieldtech.terminal.shadow import TerminalShadow
+
+if TYPE_CHECKING:
+    from textual.timer import Timer
+
+COALESCE_S = 0.06  # while keys stream (held), at most one frame this often
 
 
 class _Written(CompositorUpdate):
@@ -44,12 +50,32 @@ class SparingTerminal(App):
         if self._shadow is None:
             self._shadow = TerminalShadow(self.console._color_system)
             self.app_resume_signal.subscribe(self, lambda _app: self._shadow_lost())
-        sequence = self._shadow.frame(renderable, *self.size)
+        self._shadow.apply(renderable, *self.size)
+        now = get_time()
+        if self._flush_timer is not None:
+            return  # a frame is already due: it will write this one too
+        due = self._written_at + COALESCE_S
+        if now < due and isinstance(driver, TerminalDriver) and driver.keys_streaming(now):
+            # Keys held or typed fast: one frame per COALESCE_S, not one per key.
+            self._flush_timer = self.set_timer(due - now, self._flush_frame, name="coalesce")
+            return
+        self._flush_frame()
+
+    _flush_timer: Timer | None = None
+    _written_at = 0.0
+
+    def _flush_frame(self) -> None:
+        self._flush_timer = None
+        shadow = self._shadow
+        if shadow is None or self._driver is None:
+            return
+        sequence = shadow.flush()
         cursor = self.screen.outer_size.clamp_offset(self.cursor_position)
         if not sequence and cursor == self._previous_cursor_position:
             self.post_display_hook()  # nothing differs: nothing to write, not even a sync
             return
-        super()._display(screen, _Written(sequence))
+        self._written_at = get_time()
+        super()._display(self.screen, _Written(sequence))
 
     def _shadow_lost(self) -> None:
         """The terminal was used by something else (suspended): its cells are not known."""

@@ -54,8 +54,8 @@ def strip_cells(segments: Iterable[Segment]) -> list[Cell]:
     for text, style, control in segments:
         if control:
             continue
-        if style is not None and style.link:  # a link is written as its text
-            style = style.update_link(None)
+        if style is not None and (style.link or style._meta):
+            style = _plain(style)  # compared by how it looks: no link, no mouse metadata
         for ch in text:
             width = get_character_cell_size(ch)
             if width == 0:  # a combining mark joins the character before it
@@ -70,27 +70,55 @@ def strip_cells(segments: Iterable[Segment]) -> list[Cell]:
     return cells
 
 
+_PLAIN: dict[Style, Style] = {}
+
+
+def _plain(style: Style) -> Style:
+    plain = _PLAIN.get(style)
+    if plain is None:
+        if len(_PLAIN) > 4096:
+            _PLAIN.clear()
+        plain = _PLAIN[style] = style.clear_meta_and_links()
+    return plain
+
+
+def _differing(old: Row, new: Row) -> int:
+    """How many cells of a line differ."""
+    return sum(a != b for a, b in zip(old, new, strict=True))
+
+
+def _near(new: Row, old: Row) -> bool:
+    """Whether a line is an old one with a few cells changed (a scrollbar, a mark)."""
+    return None not in old and _differing(old, new) <= len(new) // 8
+
+
 class TerminalShadow:
     """The terminal's cells as last written; `frame` turns an update into what differs."""
 
     def __init__(self, color_system: ColorSystem | None, width: int = 0, height: int = 0):
         self.color_system = color_system
         self.resize(width, height)
-        self._sgr: dict[Style | None, str] = {}
+        self._sgr: dict[tuple[Style | None, Style | None], str] = {}
 
     def resize(self, width: int, height: int) -> None:
         """The terminal was resized (or cleared): nothing on it is known."""
         self.width, self.height = width, height
         self.rows: list[Row] = [[None] * width for _ in range(height)]
+        self.target: list[Row] = [row.copy() for row in self.rows]  # what the app shows
 
     def invalidate(self) -> None:
         self.resize(self.width, self.height)
 
     def frame(self, update: CompositorUpdate, width: int, height: int) -> str:
         """The terminal sequence that brings the terminal from what it shows to `update`."""
+        self.apply(update, width, height)
+        return self.flush()
+
+    def apply(self, update: CompositorUpdate, width: int, height: int) -> None:
+        """What the app shows is now `update` over what it showed (nothing written yet)."""
         if (width, height) != (self.width, self.height):
             self.resize(width, height)
-        target = [row.copy() for row in self.rows]
+        target = self.target
         for y, x, strip in update_pieces(update):
             if not 0 <= y < height:
                 continue
@@ -99,6 +127,15 @@ class TerminalShadow:
                 if i >= width:
                     break
                 row[i] = cell
+
+    @property
+    def pending(self) -> bool:
+        """Whether what the app shows differs from what the terminal shows."""
+        return self.target != self.rows
+
+    def flush(self) -> str:
+        """The terminal sequence that makes the terminal show what the app shows."""
+        target = [row.copy() for row in self.target]
         out: list[str] = []
         self._scroll(target, out)
         self._write_changes(target, out)
@@ -126,10 +163,17 @@ class TerminalShadow:
         shift, count = shifts.most_common(1)[0]
         if count < MIN_SCROLL_LINES:
             return
-        # The block: the new lines that are old lines moved by `shift`, first to last match.
-        matched = [y for y in changed if 0 <= y + shift < self.height
-                   and target[y] == rows[y + shift]]
+        # The block: the new lines that are old lines moved by `shift`, first to last match,
+        # and the lines beside it that nearly are (a scrollbar's thumb moved along them).
+        height = self.height
+        matched = [y for y in changed if 0 <= y + shift < height and target[y] == rows[y + shift]]
         top, bottom = matched[0], matched[-1] + 1  # new lines [top, bottom) come from old
+        while top > 0 and 0 <= top - 1 + shift < height and _near(target[top - 1],
+                                                                   rows[top - 1 + shift]):
+            top -= 1
+        while bottom < height and 0 <= bottom + shift < height and _near(target[bottom],
+                                                                         rows[bottom + shift]):
+            bottom += 1
         if shift > 0:  # content moves up: the region is old lines [top, bottom + shift)
             region_top, region_bottom = top, bottom + shift
         else:
@@ -139,9 +183,9 @@ class TerminalShadow:
         blank: list[Row] = [[BLANK] * self.width for _ in range(lines)]
         moved = block[lines:] + blank if shift > 0 else blank + block[:-lines]
         new_block = target[region_top:region_bottom]
-        before = sum(a != b for a, b in zip(block, new_block, strict=True))
-        after = sum(a != b for a, b in zip(moved, new_block, strict=True))
-        if after + 1 >= before:  # lines that repeat (blank ones) are not a scroll
+        before = sum(_differing(a, b) for a, b in zip(block, new_block, strict=True))
+        after = sum(_differing(a, b) for a, b in zip(moved, new_block, strict=True))
+        if after + self.width >= before:  # lines that repeat (blank ones) are not a scroll
             return
         out.append("\x1b[0m" if self._pen is not None else "")
         self._pen = None
@@ -173,7 +217,7 @@ class TerminalShadow:
                         continue
                     text, style = cell
                     if style != self._pen:
-                        out.append(self._sgr_for(style))
+                        out.append(self._sgr_change(self._pen, style))
                         self._pen = style
                     out.append(text)
                 self._cursor = (end, y) if end < self.width else None
@@ -199,12 +243,26 @@ class TerminalShadow:
                 run[1] += 1
         return [(start, end) for start, end in runs]
 
-    def _sgr_for(self, style: Style | None) -> str:
-        sgr = self._sgr.get(style)
-        if sgr is None:
-            codes = ""
-            if style is not None:  # no colour system (TERM=dumb): bold and the like only
-                style = style if self.color_system else style.without_color
-                codes = Strip.render_ansi(style, self.color_system or ColorSystem.STANDARD)
-            sgr = self._sgr[style] = f"\x1b[0;{codes}m" if codes else "\x1b[0m"
+    def _sgr_change(self, pen: Style | None, style: Style | None) -> str:
+        """The SGR sequence from colours `pen` to `style`: only the colour that changes when
+        the attributes (bold, reverse…) are the same, else a reset and the whole style."""
+        key = (pen, style)
+        sgr = self._sgr.get(key)
+        if sgr is not None:
+            return sgr
+        system = self.color_system or ColorSystem.STANDARD
+        if style is None:
+            sgr = "\x1b[0m"
+        elif pen is not None and self.color_system and pen.without_color == style.without_color:
+            codes = []
+            if pen.color != style.color:
+                codes += style.color.downgrade(system).get_ansi_codes() if style.color else ["39"]
+            if pen.bgcolor != style.bgcolor:
+                codes += (style.bgcolor.downgrade(system).get_ansi_codes(False)
+                          if style.bgcolor else ["49"])
+            sgr = f"\x1b[{';'.join(codes)}m"
+        else:  # no colour system (TERM=dumb): bold and the like only
+            codes = Strip.render_ansi(style if self.color_system else style.without_color, system)
+            sgr = f"\x1b[0;{codes}m" if codes else "\x1b[0m"
+        self._sgr[key] = sgr
         return sgr

@@ -60,8 +60,11 @@ def both(updates: list) -> tuple[list, list, list[str]]:
     return played(textual_out), played("".join(frames)), frames
 
 
+SITES = ["North lawn", "Back yard garden", "Side strip", "Orchard and beds", "Courtyard"]
+
+
 def lines_from(n: int, cursor: int | None = None) -> list[Strip]:
-    return [line(f"row {n + i} Café 日本 item{(n + i) * 7}",
+    return [line(f"{SITES[(n + i) % 5]} {(n + i) * 37 % 1000} Café 日本 online",
                  STYLES[2] if i == cursor else STYLES[0]) for i in range(H)]
 
 
