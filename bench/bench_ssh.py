@@ -17,21 +17,30 @@ Loopback only; every process it starts is stopped at the end.
 from __future__ import annotations
 
 import argparse
+import fcntl
+import json
 import os
 import re
 import select
+import shutil
 import signal
+import struct
+import subprocess
 import sys
 import tempfile
+import termios
+import textwrap
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import astuple, dataclass
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_tui import LIVE, Term, env_for, plain  # noqa: E402
+from bench_tui import LIVE, Term, env_for  # noqa: E402
 
 from fieldtech.offline_store import Store  # noqa: E402
 from fieldtech.offline_store.seed import seed_store  # noqa: E402
@@ -104,13 +113,14 @@ class Session(Term):
         while self._read(quiet):
             pass
 
-    def idle_bytes(self, seconds: float) -> int:
+    def idle(self, seconds: float, label: str) -> Result:
+        """What `seconds` without a key write."""
         self.drain_quiet()
         got = 0
         end = time.monotonic() + seconds
         while (left := end - time.monotonic()) > 0:
             got += len(self._read(min(left, 1.0)))
-        return got
+        return Result(label, float("nan"), float("nan"), got)
 
 
 def seeded(work: Path, controllers: int) -> tuple[bytes, list[str]]:
@@ -128,47 +138,52 @@ def seeded(work: Path, controllers: int) -> tuple[bytes, list[str]]:
     return rows[0].customer_name.encode(), [r.name for r in picks]
 
 
-def count_row_paints(painted: bytes, text: bytes) -> int:
-    """How many times `text` (a row's words) was written: painted text without sequences."""
-    return len(re.findall(re.escape(text), plain(painted)))
-
-
-def fieldtech_actions(session: Session, first_customer: bytes, idle: float) -> list[Result]:
+def fieldtech_actions(session: Session, idle: float, quiet: float = QUIET) -> list[Result]:
     """The issue's actions, in order, on a session showing the fleet."""
+    def send(keys: bytes, label: str, **kwargs: float) -> Result:
+        return session.send(keys, label, quiet=quiet, **kwargs)
+
     results = []
     # Scroll: walk to the bottom edge (not counted), then steps that scroll the list.
     for _ in range(24):
-        session.send(DOWN, "walk")
-    steps = [session.send(DOWN, "Down (list scrolls)") for _ in range(8)]
-    steps.sort(key=lambda r: r.size)
+        send(DOWN, "walk")
+    steps = sorted((send(DOWN, "Down when the list scrolls") for _ in range(8)),
+                   key=lambda r: r.size)
     results.append(steps[len(steps) // 2])
     results[-1].action = "Down when the list scrolls (median of 8)"
-    results.append(max(steps, key=lambda r: r.size))
+    results.append(steps[-1])
     results[-1].action = "Down when the list scrolls (largest of 8)"
-    results.append(session.send(DOWN * 60, "60 × Down held (30/s)", gap=1 / 30))
-    results.append(session.send(UP * 60, "60 × Up held (30/s)", gap=1 / 30))
-    results.append(session.send(b"s", "s (switcher open)"))
-    results.append(session.send(b"1", "digit (controller painted)"))
-    switch = Result("s + digit", results[-2].first_ms, results[-1].last_ms,
-                    results[-2].size + results[-1].size, results[-2].frames + results[-1].frames)
-    results.append(switch)
+    results.append(send(DOWN * 60, "60 × Down held (30/s)", gap=1 / 30))
+    results.append(send(UP * 60, "60 × Up held (30/s)", gap=1 / 30))
+    results.append(send(b"s", "s (switcher open)"))
+    results.append(send(b"1", "digit (controller painted)"))
     if idle:
-        results.append(Result(f"idle {idle:.0f} s on a controller", 0, 0,
-                              session.idle_bytes(idle)))
-    results.append(session.send(ESC, "Esc (controller → fleet)"))
+        results.append(session.idle(idle, f"idle {idle:.0f} s on a controller"))
+    results.append(send(ESC, "Esc (controller → fleet)"))
     if idle:
-        results.append(Result(f"idle {idle:.0f} s on the fleet", 0, 0, session.idle_bytes(idle)))
-    session.send(b"f", "finder open")
-    keys = [session.send(ch.encode(), "finder key") for ch in "frnt"]
-    keys.sort(key=lambda r: r.size)
+        results.append(session.idle(idle, f"idle {idle:.0f} s on the fleet"))
+    send(b"f", "finder open")
+    keys = sorted((send(ch.encode(), "finder key") for ch in "frnt"), key=lambda r: r.size)
     results.append(keys[len(keys) // 2])
     results[-1].action = "finder key (median of 4)"
-    session.send(ESC, "close")
+    send(ESC, "close")
     return results
 
 
-def pty_part(args: argparse.Namespace, work: Path) -> None:
-    first_customer, _ = seeded(work, args.controllers)
+def row_writes(painted: bytes) -> Counter[int]:
+    """How many times each screen line was written to (a cursor move followed by text)."""
+    moves = re.finditer(rb"\x1b\[(\d+);(\d+)H(?=\x1b\[[0-9;]*m|[^\x1b])", painted)
+    return Counter(int(m.group(1)) for m in moves)
+
+
+def print_table(title: str, results: list[Result]) -> None:
+    print(f"\n| {title} | first byte ms | last byte ms | bytes | frames |")
+    print("|---|---|---|---|---|")
+    for r in results:
+        print(r.row())
+
+
+def pty_part(args: argparse.Namespace, work: Path, first_customer: bytes) -> None:
     app = [sys.executable, "-m", "fieldtech"]
     warm = Session(app, env_for(work, ssh=True))  # writes the bytecode caches; not counted
     warm.read_until(first_customer)
@@ -178,14 +193,208 @@ def pty_part(args: argparse.Namespace, work: Path) -> None:
     session.drain_quiet(0.5)
     start = Result("start-up", 0, (time.perf_counter() - session.started) * 1000,
                    len(session.screen))
-    print(f"start-up wrote {len(session.screen):,} B; the first customer's name written "
-          f"{count_row_paints(session.screen, first_customer)} time(s)")
-    results = [start, *fieldtech_actions(session, first_customer, args.idle)]
+    writes = row_writes(session.screen)
+    print(f"start-up wrote {len(session.screen):,} B; the most any line was written: "
+          f"{max(writes.values())} time(s) (line {max(writes, key=writes.get)}); "
+          f"the first list line: {writes[2]}")
+    results = [start, *fieldtech_actions(session, args.idle)]
+    by_name = {r.action: r for r in results}
+    s_key, digit = by_name["s (switcher open)"], by_name["digit (controller painted)"]
+    results.append(Result("s + digit (sum)", s_key.first_ms, digit.last_ms,
+                          s_key.size + digit.size, s_key.frames + digit.frames))
+    for size in ((30, 100), (24, 80)):
+        session.drain_quiet()
+        fcntl.ioctl(session.master, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
+        os.kill(session.proc.pid, signal.SIGWINCH)
+        result = session.send(b"", f"resize to {size[1]}×{size[0]}")
+        results.append(result)
     session.close()
-    print("\n| action (pty, 80×24, SSH profile) | first byte ms | last byte ms | bytes | frames |")
-    print("|---|---|---|---|---|")
-    for r in results:
-        print(r.row())
+    print_table("action (pty, 80×24, SSH profile)", results)
+
+
+@dataclass
+class Wire:
+    up_packets: int = 0
+    up_bytes: int = 0
+    down_packets: int = 0
+    down_bytes: int = 0
+    dropped: int = 0
+
+    def __sub__(self, other: Wire) -> Wire:
+        return Wire(*(a - b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+
+class SshLink:
+    """A network namespace with a real sshd on its 127.0.0.1:2222, its loopback slowed by an
+    NFQUEUE rule and bench/link_delay.py (this kernel has no netem)."""
+
+    PORT = 2222
+
+    def __init__(self, work: Path):
+        self.work = work
+        self.ns = f"ftbench{os.getpid()}"
+        self.procs: list[subprocess.Popen] = []
+        self.delay: subprocess.Popen | None = None
+        run = subprocess.run
+        run(["ip", "netns", "add", self.ns], check=True)
+        self.exec = ["ip", "netns", "exec", self.ns]
+        run([*self.exec, "ip", "link", "set", "lo", "up"], check=True)
+        for key in ("host_key", "client_key"):
+            run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / key)],
+                check=True)
+        (work / "authorized_keys").write_text((work / "client_key.pub").read_text())
+        config = work / "sshd_config"
+        config.write_text(textwrap.dedent(f"""\
+            Port {self.PORT}
+            ListenAddress 127.0.0.1
+            HostKey {work / "host_key"}
+            AuthorizedKeysFile {work / "authorized_keys"}
+            PermitRootLogin prohibit-password
+            PasswordAuthentication no
+            KbdInteractiveAuthentication no
+            UsePAM no
+            StrictModes no
+            PidFile {work / "sshd.pid"}
+            LogLevel ERROR
+            """))
+        Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation directory
+        self.procs.append(subprocess.Popen([*self.exec, "/usr/sbin/sshd", "-D", "-e", "-f",
+                                            str(config)], stderr=subprocess.DEVNULL))
+        for way in ("--dport", "--sport"):
+            run([*self.exec, "iptables", "-A", "INPUT", "-i", "lo", "-p", "tcp", way,
+                 str(self.PORT), "-j", "NFQUEUE", "--queue-num", "1"], check=True)
+        time.sleep(0.5)
+
+    def set_link(self, rtt_ms: float, loss: float) -> None:
+        if self.delay is not None:
+            self.delay.kill()
+            self.delay.wait()
+        self.delay = subprocess.Popen(
+            [*self.exec, sys.executable, str(ROOT / "bench" / "link_delay.py"), "--delay-ms",
+             str(rtt_ms / 2), "--loss", str(loss), "--port", str(self.PORT)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.delay.stdout is not None
+        if self.delay.stdout.readline().strip() != "ready":
+            raise RuntimeError("the NFQUEUE reader did not start (netfilterqueue installed?)")
+
+    def wire(self) -> Wire:
+        assert self.delay is not None and self.delay.stdin and self.delay.stdout
+        self.delay.stdin.write("stats\n")
+        self.delay.stdin.flush()
+        return Wire(**json.loads(self.delay.stdout.readline()))
+
+    def argv(self, command: str) -> list[str]:
+        return [*self.exec, "ssh", "-tt", "-i", str(self.work / "client_key"), "-p",
+                str(self.PORT), "-o", "StrictHostKeyChecking=no", "-o",
+                "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "root@127.0.0.1",
+                command]
+
+    def close(self) -> None:
+        for proc in [*self.procs, self.delay]:
+            if proc is not None:
+                proc.kill()
+                proc.wait()
+        subprocess.run(["ip", "netns", "del", self.ns], check=False)
+
+
+def install_sshd() -> None:
+    """openssh-server, iptables, htop from Debian's packages; netfilterqueue from PyPI."""
+    if not (Path("/usr/sbin/sshd").exists() and shutil.which("iptables")
+            and shutil.which("htop")):
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "openssh-server", "iptables", "htop",
+                        "libnetfilter-queue-dev", "build-essential"], check=True,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    try:
+        import netfilterqueue  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "netfilterqueue"],
+                       check=True)
+
+
+def ssh_part(args: argparse.Namespace, work: Path, first_customer: bytes) -> None:
+    install_sshd()
+    link = SshLink(work)
+    lines = work / "lines.txt"
+    lines.write_text("".join(f"line {n}: the quick brown fox jumps over the lazy dog\n"
+                             for n in range(10_000)))
+    fieldtech = (f"cd {ROOT} && TERM=xterm-256color FIELDTECH_DATA_DIR={work} "
+                 f"FIELDTECH_CONFIG_DIR={work / 'config'} PYTHONPATH={ROOT} "
+                 f"PYTHONPYCACHEPREFIX={work / 'pycache'} exec {sys.executable} -m fieldtech")
+    try:
+        for rtt, loss in [(float(r), 0.0) for r in args.rtt.split(",")] + [(80.0, args.loss)]:
+            link.set_link(rtt, loss)
+            quiet = 0.4 + 2.5 * rtt / 1000 + (0.5 if loss else 0)
+            name = f"{rtt:.0f} ms RTT" + (f", {loss:.0%} loss" if loss else "")
+            print(f"\n### {name}\n")
+            print("| program | action | first byte ms | last byte ms | pty B | wire B up/down "
+                  "| packets up/down |")
+            print("|---|---|---|---|---|---|---|")
+            idle = args.idle if (rtt, loss) == (80.0, 0.0) else 0
+
+            def show(program: str, result: Result, wire: Wire) -> None:
+                print(f"| {program} | {result.action} | {result.first_ms:.0f} | "
+                      f"{result.last_ms:.0f} | {result.size:,} | {wire.up_bytes:,}/"
+                      f"{wire.down_bytes:,} | {wire.up_packets}/{wire.down_packets} |",
+                      flush=True)
+
+            for program, command, ready, actions in (
+                    ("fieldtech", fieldtech, first_customer,
+                     partial(fieldtech_actions, idle=idle, quiet=quiet)),
+                    ("htop", "TERM=xterm-256color exec htop", b"PID",
+                     partial(reference_actions, idle=idle, quiet=quiet)),
+                    ("less", f"TERM=xterm-256color exec less {lines}", b"line 0",
+                     partial(reference_actions, idle=0, quiet=quiet))):
+                before = link.wire()
+                session = Session(link.argv(command), env_for(work, ssh=False))
+                session.read_until(ready, timeout=60)
+                session.drain_quiet(quiet + 0.5)
+                start = Result("start-up", 0, (time.perf_counter() - session.started) * 1000,
+                               len(session.screen))
+                show(program, start, link.wire() - before)
+                for result, wire in actions_with_wire(session, link, actions):
+                    show(program, result, wire)
+                session.close()
+    finally:
+        link.close()
+
+
+def actions_with_wire(session: Session, link: SshLink, actions) -> list[tuple[Result, Wire]]:
+    """Run `actions(session)`, with the wire counted around each of its sends."""
+    out: list[tuple[Result, Wire]] = []
+    send = session.send
+
+    def counted(*a, **k) -> Result:
+        before = link.wire()
+        result = send(*a, **k)
+        out.append((result, link.wire() - before))
+        return result
+
+    idle = session.idle
+
+    def counted_idle(*a, **k) -> Result:
+        before = link.wire()
+        result = idle(*a, **k)
+        out.append((result, link.wire() - before))
+        return result
+
+    session.send = counted  # type: ignore[method-assign]
+    session.idle = counted_idle  # type: ignore[method-assign]
+    wanted = actions(session)
+    return [pair for pair in out if any(pair[0] is w for w in wanted)]
+
+
+def reference_actions(session: Session, idle: float, quiet: float) -> list[Result]:
+    results = []
+    for _ in range(24):
+        session.send(DOWN, "walk", quiet=quiet)
+    steps = sorted((session.send(DOWN, "Down (scrolls)", quiet=quiet) for _ in range(5)),
+                   key=lambda r: r.size)
+    results.append(steps[len(steps) // 2])
+    results.append(session.send(DOWN * 60, "60 × Down held (30/s)", gap=1 / 30, quiet=quiet))
+    if idle:
+        results.append(session.idle(idle, f"idle {idle:.0f} s"))
+    return results
 
 
 def main() -> None:
@@ -193,9 +402,14 @@ def main() -> None:
     parser.add_argument("--controllers", type=int, default=10_000)
     parser.add_argument("--idle", type=float, default=60.0, help="seconds of each idle wait")
     parser.add_argument("--pty-only", action="store_true")
+    parser.add_argument("--rtt", default="80,300", help="round trips to measure, ms")
+    parser.add_argument("--loss", type=float, default=0.02, help="loss on the 80 ms link")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ft-bench-ssh-"))
-    pty_part(args, work)
+    first_customer, _ = seeded(work, args.controllers)
+    pty_part(args, work, first_customer)
+    if not args.pty_only:
+        ssh_part(args, work, first_customer)
 
 
 if __name__ == "__main__":
