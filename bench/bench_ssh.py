@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_tui import LIVE, Term, env_for  # noqa: E402
+from bench_tui import LIVE, Term, env_for, plain  # noqa: E402
 
 from fieldtech.offline_store import Store  # noqa: E402
 from fieldtech.offline_store.seed import seed_store  # noqa: E402
@@ -65,10 +65,15 @@ class Result:
 class Session(Term):
     """A Term that times the first and the last byte of what keys cause."""
 
-    def send(self, keys: bytes, label: str, gap: float = 0.0, quiet: float = QUIET) -> Result:
-        """Write each of `keys` (a list when `gap` is set, one write otherwise); wait until
-        the output has been quiet for `quiet` seconds."""
+    def send(self, keys: bytes, label: str, gap: float = 0.0, quiet: float = QUIET,
+             resize: tuple[int, int] | None = None) -> Result:
+        """Write each of `keys` (a list when `gap` is set, one write otherwise), or resize the
+        terminal to `resize` (rows, columns); wait until the output has been quiet for `quiet`
+        seconds."""
         self.drain_quiet(quiet)
+        if resize is not None:
+            fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", *resize, 0, 0))
+            os.kill(self.proc.pid, signal.SIGWINCH)
         chunks = [keys] if not gap else [keys[i:i + 1] for i in range(len(keys))]
         if gap and keys.startswith(b"\x1b["):
             chunks = [keys[i:i + 3] for i in range(0, len(keys), 3)]
@@ -170,10 +175,12 @@ def fieldtech_actions(session: Session, idle: float, quiet: float = QUIET) -> li
     return results
 
 
-def row_writes(painted: bytes) -> Counter[int]:
-    """How many times each screen line was written to (a cursor move followed by text)."""
-    moves = re.finditer(rb"\x1b\[(\d+);(\d+)H(?=\x1b\[[0-9;]*m|[^\x1b])", painted)
-    return Counter(int(m.group(1)) for m in moves)
+def row_writes(painted: bytes, cells: int = 10) -> Counter[int]:
+    """How many times each screen line had text written to it: runs of at least `cells`
+    characters after a cursor move (a scrollbar's two cells settling do not count)."""
+    pieces = re.split(rb"\x1b\[(\d+);\d+H", painted)
+    return Counter(int(row) for row, text in zip(pieces[1::2], pieces[2::2], strict=True)
+                   if len(plain(text).decode(errors="replace")) >= cells)
 
 
 def print_table(title: str, results: list[Result]) -> None:
@@ -203,11 +210,7 @@ def pty_part(args: argparse.Namespace, work: Path, first_customer: bytes) -> Non
     results.append(Result("s + digit (sum)", s_key.first_ms, digit.last_ms,
                           s_key.size + digit.size, s_key.frames + digit.frames))
     for size in ((30, 100), (24, 80)):
-        session.drain_quiet()
-        fcntl.ioctl(session.master, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
-        os.kill(session.proc.pid, signal.SIGWINCH)
-        result = session.send(b"", f"resize to {size[1]}×{size[0]}")
-        results.append(result)
+        results.append(session.send(b"", f"resize to {size[1]}×{size[0]}", resize=size))
     session.close()
     print_table("action (pty, 80×24, SSH profile)", results)
 
