@@ -114,8 +114,10 @@ class Session(Term):
             return Result(label, float("nan"), float("nan"), 0, 0)
         return Result(label, (first - sent) * 1000, (last - last_key) * 1000, len(burst), frames)
 
-    def drain_quiet(self, quiet: float = QUIET) -> None:
-        while self._read(quiet):
+    def drain_quiet(self, quiet: float = QUIET, at_most: float = 10.0) -> None:
+        """Read until the output is quiet for `quiet` s (htop never is: `at_most` s)."""
+        end = time.monotonic() + at_most
+        while self._read(quiet) and time.monotonic() < end:
             pass
 
     def idle(self, seconds: float, label: str) -> Result:
@@ -264,8 +266,10 @@ class SshLink:
         self.procs.append(subprocess.Popen([*self.exec, "/usr/sbin/sshd", "-D", "-e", "-f",
                                             str(config)], stderr=subprocess.DEVNULL))
         for way in ("--dport", "--sport"):
+            # --queue-bypass: with no reader (stopped), packets pass, so sessions can end.
             run([*self.exec, "iptables", "-A", "INPUT", "-i", "lo", "-p", "tcp", way,
-                 str(self.PORT), "-j", "NFQUEUE", "--queue-num", "1"], check=True)
+                 str(self.PORT), "-j", "NFQUEUE", "--queue-num", "1", "--queue-bypass"],
+                check=True)
         time.sleep(0.5)
 
     def set_link(self, rtt_ms: float, loss: float) -> None:
@@ -293,9 +297,11 @@ class SshLink:
                 command]
 
     def close(self) -> None:
-        for proc in [*self.procs, self.delay]:
+        for term in list(LIVE):  # the ssh clients first: their sessions end with them
+            term.close()
+        for proc in [self.delay, *self.procs]:
             if proc is not None:
-                proc.kill()
+                proc.terminate()
                 proc.wait()
         subprocess.run(["ip", "netns", "del", self.ns], check=False)
 
@@ -327,7 +333,8 @@ def ssh_part(args: argparse.Namespace, work: Path, first_customer: bytes) -> Non
     try:
         for rtt, loss in [(float(r), 0.0) for r in args.rtt.split(",")] + [(80.0, args.loss)]:
             link.set_link(rtt, loss)
-            quiet = 0.4 + 2.5 * rtt / 1000 + (0.5 if loss else 0)
+            # Quiet long enough for a retransmission, short of htop's 1.5 s refresh.
+            quiet = min(1.2, 0.4 + 2.5 * rtt / 1000 + (0.5 if loss else 0))
             name = f"{rtt:.0f} ms RTT" + (f", {loss:.0%} loss" if loss else "")
             print(f"\n### {name}\n")
             print("| program | action | first byte ms | last byte ms | pty B | wire B up/down "
