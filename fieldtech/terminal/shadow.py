@@ -128,11 +128,6 @@ class TerminalShadow:
                     break
                 row[i] = cell
 
-    @property
-    def pending(self) -> bool:
-        """Whether what the app shows differs from what the terminal shows."""
-        return self.target != self.rows
-
     def flush(self) -> str:
         """The terminal sequence that makes the terminal show what the app shows."""
         target = [row.copy() for row in self.target]
