@@ -36,6 +36,7 @@ from fieldtech.screens.switcher import Shortcuts, Switcher, SwitcherScreen
 from fieldtech.services.fleet_index import FleetIndex
 from fieldtech.services.settings import SYNC_EVERY_S, Settings
 from fieldtech.services.triage import open_incidents
+from fieldtech.terminal.output import SparingTerminal
 from fieldtech.widgets.keys_in_order import KeysInOrder
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def _raised_at(holder: Any) -> float:
     return toast._notification.raised_at if toast is not None else 0.0
 
 
-class FieldtechApp(KeysInOrder, App):
+class FieldtechApp(KeysInOrder, SparingTerminal, App):
     CSS_PATH = "app.tcss"
     TITLE = "fieldtech"
     ENABLE_COMMAND_PALETTE = False  # the switcher and finder are our palettes

@@ -17,7 +17,7 @@ import pytest
 import fieldtech
 
 PACKAGE = Path(fieldtech.__file__).parent
-UI = ("fieldtech.app", "fieldtech.screens", "fieldtech.widgets")
+UI = ("fieldtech.app", "fieldtech.screens", "fieldtech.widgets", "fieldtech.terminal")
 TOP = ("fieldtech.cli", "fieldtech.__main__")  # entry points: they start the app
 
 

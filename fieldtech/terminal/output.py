@@ -1,0 +1,83 @@
+"""The app's side of the terminal: frames written as what differs from the terminal's cells
+(shadow.py), keys and clicks read by fieldtech's driver (driver.py)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from textual._compositor import ChopsUpdate, CompositorUpdate, LayoutUpdate
+from textual._time import get_time
+from textual.app import App
+from textual.driver import Driver
+from textual.drivers.linux_driver import LinuxDriver
+
+from fieldtech.terminal.driver import TerminalDriver
+from fieldtech.terminal.shadow import TerminalShadow
+
+if TYPE_CHECKING:
+    from textual.timer import Timer
+
+COALESCE_S = 0.06  # while keys stream (held), at most one frame this often
+
+
+class _Written(CompositorUpdate):
+    """A frame already turned into the sequence that writes it."""
+
+    def __init__(self, sequence: str):
+        self.sequence = sequence
+
+    def render_segments(self, console: Console) -> str:
+        return self.sequence
+
+
+class SparingTerminal(App):
+    """Mix into the App: each frame writes only the cells that differ from the terminal's;
+    Esc is read at once, and the mouse reports clicks and the wheel only."""
+
+    _shadow: TerminalShadow | None = None
+
+    def get_driver_class(self) -> type[Driver]:
+        driver = super().get_driver_class()
+        return TerminalDriver if driver is LinuxDriver else driver
+
+    def _display(self, screen: Any, renderable: Any) -> None:
+        driver = self._driver
+        if (not isinstance(renderable, LayoutUpdate | ChopsUpdate) or driver is None
+                or self.is_headless or driver.is_inline or self._batch_count):
+            super()._display(screen, renderable)
+            return
+        if self._shadow is None:
+            self._shadow = TerminalShadow(self.console._color_system)
+            self.app_resume_signal.subscribe(self, lambda _app: self._shadow_lost())
+        self._shadow.apply(renderable, *self.size)
+        now = get_time()
+        if self._flush_timer is not None:
+            return  # a frame is already due: it will write this one too
+        due = self._written_at + COALESCE_S
+        if now < due and isinstance(driver, TerminalDriver) and driver.keys_streaming(now):
+            # Keys held or typed fast: one frame per COALESCE_S, not one per key.
+            self._flush_timer = self.set_timer(due - now, self._flush_frame, name="coalesce")
+            return
+        self._flush_frame()
+
+    _flush_timer: Timer | None = None
+    _written_at = 0.0
+
+    def _flush_frame(self) -> None:
+        self._flush_timer = None
+        shadow = self._shadow
+        if shadow is None or self._driver is None:
+            return
+        sequence = shadow.flush()
+        cursor = self.screen.outer_size.clamp_offset(self.cursor_position)
+        if not sequence and cursor == self._previous_cursor_position:
+            self.post_display_hook()  # nothing differs: nothing to write, not even a sync
+            return
+        self._written_at = get_time()
+        super()._display(self.screen, _Written(sequence))
+
+    def _shadow_lost(self) -> None:
+        """The terminal was used by something else (suspended): its cells are not known."""
+        if self._shadow is not None:
+            self._shadow.invalidate()
