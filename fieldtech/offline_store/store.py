@@ -532,6 +532,20 @@ class Store:
                     db.execute("INSERT INTO sync_state VALUES (?, ?) ON CONFLICT(key) DO "
                                "UPDATE SET value=excluded.value", (key, value))
 
+    def want_refetch(self, entity: str, record_id: str) -> None:
+        """Ask the next sync to read this record again from the cloud (not the whole log)."""
+        with self._write() as db:
+            wanted = _refetch_list(db)
+            if [entity, record_id] not in wanted:
+                _set_refetch_list(db, [*wanted, [entity, record_id]])
+
+    def refetch_wanted(self) -> list[tuple[str, str]]:
+        return [(e, i) for e, i in json.loads(self.sync_value("refetch") or "[]")]
+
+    def forget_refetch(self, entity: str, record_id: str) -> None:
+        with self._write() as db:
+            _set_refetch_list(db, [w for w in _refetch_list(db) if w != [entity, record_id]])
+
     def record_data(self, entity: str, record_id: str) -> tuple[int, dict[str, Any]] | None:
         """(revision, data) of one part as held here: a customer, a controller's record fields,
         or a controller's configuration ("config"). None if it is not here."""
@@ -843,6 +857,16 @@ def _part(db: sqlite3.Connection, entity: str, record_id: str) -> tuple[int, dic
                        (record_id,)).fetchone()
         return (r[0], json.loads(r[1])) if r else None
     raise ValueError(f"unknown entity {entity!r}")
+
+
+def _refetch_list(db: sqlite3.Connection) -> list[list[str]]:
+    row = db.execute("SELECT value FROM sync_state WHERE key='refetch'").fetchone()
+    return json.loads(row[0]) if row and row[0] else []
+
+
+def _set_refetch_list(db: sqlite3.Connection, wanted: list[list[str]]) -> None:
+    db.execute("INSERT INTO sync_state VALUES ('refetch', ?) ON CONFLICT(key) DO UPDATE "
+               "SET value=excluded.value", (json.dumps(wanted),))
 
 
 def _held_revision(db: sqlite3.Connection, entity: str, record_id: str) -> int | None:
