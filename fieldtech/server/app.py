@@ -76,6 +76,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         sweeping = asyncio.create_task(run_sweeper(state))  # one per worker (sweeper.py)
+        state.changes.start()  # LISTEN now: long-polls here hear other processes' changes
         yield
         sweeping.cancel()
         await state.changes.close()
