@@ -34,6 +34,7 @@ from fieldtech.domain.validation import check, validate_controller, validate_cus
 from fieldtech.offline_store.live import LIVE_ENTITIES, put_live
 from fieldtech.offline_store.schema import migrate
 
+_BULK_CHUNK = 5000  # rows per executemany in bulk writes: speed, with memory bounded
 CUSTOMER_COLUMNS = ("id", "name", "email", "phone", "address", "plan", "self_management",
                     "membership")
 CONTROLLER_COLUMNS = ("id", "customer_id", "name", "model", "zone_count", "serial", "timezone",
@@ -495,20 +496,45 @@ class Store:
         customers: Iterable[tuple[Customer, int]],
         controllers: Iterable[tuple[Controller, int, ControllerState, str | None]],
     ) -> None:
-        """Bulk write of records as the cloud has them (no outbox rows): seed and initial pull."""
+        """Bulk write of records as the cloud has them (no outbox rows): seed and initial pull.
+
+        One transaction; rows go in chunks through executemany, each configuration encoded to
+        JSON once for the record and its base copy (seeding 100,000 controllers)."""
+        cols = (*CONTROLLER_COLUMNS, "state", "fault", "revision", "config_revision")
+        insert_controller = (f"INSERT INTO controller ({','.join(cols)}) "
+                             f"VALUES ({','.join('?' * len(cols))})")
+        customer_cols = (*CUSTOMER_COLUMNS, "revision")
+        sets = ",".join(f"{c}=excluded.{c}" for c in customer_cols if c != "id")
+        upsert_customer = (f"INSERT INTO customer ({','.join(customer_cols)}) VALUES "
+                           f"({','.join('?' * len(customer_cols))}) ON CONFLICT(id) DO UPDATE "
+                           f"SET {sets}")
+        put_base = ("INSERT INTO base VALUES (?,?,?,?) ON CONFLICT(entity, id) DO UPDATE SET "
+                    "revision=excluded.revision, data=excluded.data")
         with self._write() as db:
-            for customer, rev in customers:
-                data = customer.to_dict()
-                _upsert(db, "customer", CUSTOMER_COLUMNS, data, rev)
-                _put_base(db, "customer", customer.id, rev, data)
-            for controller, rev, state, fault in controllers:
-                data = controller.to_dict()
-                db.execute("DELETE FROM controller_config WHERE controller_id=?", (controller.id,))
-                db.execute("DELETE FROM controller WHERE id=?", (controller.id,))
-                _insert_controller(db, data, state, fault=fault, revision=rev)
-                config = data.pop("config")
-                _put_base(db, "controller", controller.id, rev, data)
-                _put_base(db, "config", controller.id, rev, config)
+            for chunk in _chunks(customers):
+                rows, bases = [], []
+                for customer, rev in chunk:
+                    data = customer.to_dict()
+                    rows.append([*(data[c] for c in CUSTOMER_COLUMNS), rev])
+                    bases.append(("customer", customer.id, rev, json.dumps(data)))
+                db.executemany(upsert_customer, rows)
+                db.executemany(put_base, bases)
+            for chunk in _chunks(controllers):
+                ids = [(c.id,) for c, *_ in chunk]
+                db.executemany("DELETE FROM controller_config WHERE controller_id=?", ids)
+                db.executemany("DELETE FROM controller WHERE id=?", ids)
+                rows, configs, bases = [], [], []
+                for controller, rev, state, fault in chunk:
+                    data = controller.to_dict()
+                    config = json.dumps(data.pop("config"))
+                    rows.append([*(data[c] for c in CONTROLLER_COLUMNS), state.value, fault,
+                                 rev, rev])
+                    configs.append((controller.id, config))
+                    bases.append(("controller", controller.id, rev, json.dumps(data)))
+                    bases.append(("config", controller.id, rev, config))
+                db.executemany(insert_controller, rows)
+                db.executemany("INSERT INTO controller_config VALUES (?, ?)", configs)
+                db.executemany(put_base, bases)
 
     # -- sync (fieldtech.cloud.sync drives these; each call is one transaction) ---------------
 
@@ -857,6 +883,17 @@ def _part(db: sqlite3.Connection, entity: str, record_id: str) -> tuple[int, dic
                        (record_id,)).fetchone()
         return (r[0], json.loads(r[1])) if r else None
     raise ValueError(f"unknown entity {entity!r}")
+
+
+def _chunks(rows: Iterable[Any], size: int = _BULK_CHUNK) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _refetch_list(db: sqlite3.Connection) -> list[list[str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -14,7 +14,7 @@ from fieldtech.domain.errors import StillNeeded
 from fieldtech.domain.models import Account
 from fieldtech.offline_store import APPLIED, QUEUED, Store
 from fieldtech.offline_store.schema import MIGRATIONS
-from fieldtech.offline_store.seed import seed_store
+from fieldtech.offline_store.seed import generate_account, seed_store
 from tests.conftest import make_controller
 
 
@@ -358,3 +358,23 @@ def test_names_sort_in_natural_order(store: Store) -> None:
     assert [(r.customer_name, r.name) for r in rows[:2]] == [("Bulk 1", "Yard 9"),
                                                              ("Bulk 1", "Yard 10")]
     assert sorted(["x²", "a 3", "a 03b"], key=natural_key) == ["a 3", "a 03b", "x²"]
+
+
+def test_seeding_writes_exactly_the_generated_account(store: Store) -> None:
+    """The seeder writes controllers as they are drawn (issue 17: 100,000 without holding them
+    all) and draws choices without random.choice: the store must still hold, field for field,
+    the account generate_account() makes from the same seed (the cloud's demo copy)."""
+    day = date(2026, 6, 1)
+    seed_store(store, customers=30, controllers=7000, seed=21, today=day)  # two bulk chunks
+    made = generate_account(30, 7000, seed=21, today=day)
+    assert store.counts() == (30, 7000)
+    for want, _rev, state, fault in made.controllers[::97] + made.controllers[-3:]:
+        got = store.controller(want.id)
+        mine, theirs = got.to_dict(), want.to_dict()
+        for doc in (mine, theirs):  # program ids are new uuids on every run
+            for program in doc["config"]["programs"]:
+                program.pop("id")
+        assert mine == theirs
+        row = store.controller_row(want.id)
+        assert (row.state, row.fault) == (state, fault)
+    assert {c.id: c for c in store.customers()} == {c.id: c for c in made.customers}
