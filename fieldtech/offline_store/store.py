@@ -251,8 +251,12 @@ class Store:
                 "ORDER BY name COLLATE NOCASE, id LIMIT ?", (first,))
             params = tuple(r[0] for r in customer_rows)
             controller_sql = f" WHERE customer_id IN ({','.join('?' * len(params))})"
-        customers = {r[0]: (r[1], r[2], r[3]) for r in customer_rows}
+        customers = {r[0]: (r[0], r[1], r[2], r[3]) for r in customer_rows}
         customer_keys = {r[0]: natural_key(r[1]) for r in customer_rows}
+        # One str object per distinct name and model, and each row's customer fields are its
+        # customer's own objects: at 100,000 controllers, 20 MB less than a new str per cell.
+        shared: dict[str, str] = {}
+        one = shared.setdefault
         pending = dict(self._query(
             "SELECT entity_id, count(*) FROM outbox WHERE entity IN ('controller', 'config') "
             "AND state != ? GROUP BY entity_id", (APPLIED,)))
@@ -262,14 +266,15 @@ class Store:
             "SELECT id, customer_id, name, serial, state, fault, zone_count, model FROM controller"
             + controller_sql, params
         ):
-            k_name, k_address, k_membership = customers[r[1]]
-            rows.append(FleetRow(r[0], r[1], k_name, r[2], r[3], states[r[4]], r[5], r[6], r[7],
-                                 k_address, k_membership, pending.get(r[0], 0)))
+            k_id, k_name, k_address, k_membership = customers[r[1]]
+            rows.append(FleetRow(r[0], k_id, k_name, one(r[2], r[2]), r[3], states[r[4]], r[5],
+                                 r[6], one(r[7], r[7]), k_address, k_membership,
+                                 pending.get(r[0], 0)))
         # A customer with no controller yet still shows, as a row with no controller id.
         have = {r[1] for r in rows}
         rows += [FleetRow("", k, name, "", None, ControllerState.NOT_LINKED, None, 0, "", address,
                           membership, 0)
-                 for k, (name, address, membership) in customers.items() if k not in have]
+                 for k, (_id, name, address, membership) in customers.items() if k not in have]
         rows.sort(key=lambda f: (customer_keys[f[1]], f[1], natural_key(f[3])))
         return rows if first is None else rows[:first]
 

@@ -378,3 +378,19 @@ def test_seeding_writes_exactly_the_generated_account(store: Store) -> None:
         row = store.controller_row(want.id)
         assert (row.state, row.fault) == (state, fault)
     assert {c.id: c for c in store.customers()} == {c.id: c for c in made.customers}
+
+
+def test_fleet_rows_share_one_string_per_distinct_value(store: Store) -> None:
+    """At 100,000 controllers a new str per cell was 20 MB (issue 17): a customer's rows hold
+    its own id and name objects, and equal controller names and models are one object."""
+    seed_store(store, customers=20, controllers=300, seed=4)
+    rows = [r for r in store.fleet_rows() if r.controller_id]
+    by_customer: dict[str, list] = {}
+    for r in rows:
+        by_customer.setdefault(r.customer_id, []).append(r)
+    many = next(group for group in by_customer.values() if len(group) > 2)
+    assert all(r.customer_id is many[0].customer_id for r in many)
+    assert all(r.customer_name is many[0].customer_name for r in many)
+    for field in ("name", "model"):
+        values = [getattr(r, field) for r in rows]
+        assert len({id(v) for v in values}) == len(set(values))
