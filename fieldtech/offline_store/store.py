@@ -187,6 +187,14 @@ class Store:
         with self._lock:
             return self._conn.execute(sql, tuple(params)).fetchall()
 
+    def _each(self, sql: str, params: Iterable[Any] = ()) -> Iterator[sqlite3.Row]:
+        """Rows a few thousand at a time (read them all: the store is locked meanwhile), so a
+        100,000-row result is never held whole beside what is built from it."""
+        with self._lock:
+            cursor = self._conn.execute(sql, tuple(params))
+            while chunk := cursor.fetchmany(2000):
+                yield from chunk
+
     # -- account and usage --------------------------------------------------------------------
 
     def account(self) -> Account | None:
@@ -262,7 +270,7 @@ class Store:
             "AND state != ? GROUP BY entity_id", (APPLIED,)))
         states = {s.value: s for s in ControllerState}
         rows = []
-        for r in self._query(
+        for r in self._each(
             "SELECT id, customer_id, name, serial, state, fault, zone_count, model FROM controller"
             + controller_sql, params
         ):
