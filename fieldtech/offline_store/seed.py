@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -110,8 +110,8 @@ def _generate(customers: int, controllers: int, seed: int, tier: Tier | None,
         min(customers - 1, int(rnd.paretovariate(1.2)) - 1 + rnd.randrange(customers))
         for _ in range(max(0, controllers - customers))
     ]
-    made_controllers = (_controller(rnd, made_customers[owner], n, today)
-                        for n, owner in enumerate(owners[:controllers]))
+    made_controllers = _unique_serials(_controller(rnd, made_customers[owner], n, today)
+                                       for n, owner in enumerate(owners[:controllers]))
     made = GeneratedAccount(account, made_customers, [])
     if lazy:
         return made, made_controllers
@@ -148,6 +148,25 @@ def seed_count_error(customers: int, controllers: int) -> str | None:
         return (f"--customers and --controllers must be between 1 and {SEED_MAX:,} "
                 f"({customers:,} and {controllers:,} given).")
     return None
+
+
+def _unique_serials(made: Iterable[tuple[Controller, int, ControllerState, str | None]],
+                    ) -> Iterator[tuple[Controller, int, ControllerState, str | None]]:
+    """Serials are 32 random bits: at 100,000 controllers two come out alike about once, and
+    the cloud keeps serials unique per account. A repeat takes the next free number, drawn
+    from nothing, so every other controller stays exactly as the seed makes it."""
+    taken: set[str] = set()
+    for row in made:
+        controller = row[0]
+        if controller.serial is not None:
+            if controller.serial in taken:
+                prefix, digits = controller.serial.split("-")
+                number = int(digits, 16)
+                while controller.serial in taken:
+                    number = (number + 1) % 16 ** len(digits)
+                    controller.serial = f"{prefix}-{number:0{len(digits)}X}"
+            taken.add(controller.serial)
+        yield row
 
 
 def _chooser(rnd: random.Random) -> Callable[[Sequence[Any]], Any]:

@@ -394,3 +394,15 @@ def test_fleet_rows_share_one_string_per_distinct_value(store: Store) -> None:
     for field in ("name", "model"):
         values = [getattr(r, field) for r in rows]
         assert len({id(v) for v in values}) == len(set(values))
+
+
+def test_a_repeated_generated_serial_takes_the_next_free_number() -> None:
+    """At 100,000 controllers 32-bit serials repeat about once; the cloud refuses a repeat."""
+    from fieldtech.offline_store.seed import _unique_serials
+
+    made = generate_account(3, 4, seed=8).controllers
+    made[1][0].serial = made[0][0].serial = "FT1-FFFFFFFF"
+    made[2][0].serial = "FT1-00000000"  # then taken by the repeat (the number wraps)
+    made[3][0].serial = None
+    serials = [row[0].serial for row in _unique_serials(made)]
+    assert serials == ["FT1-FFFFFFFF", "FT1-00000000", "FT1-00000001", None]
