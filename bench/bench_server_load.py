@@ -65,7 +65,7 @@ sys.path.insert(0, str(ROOT))
 
 from fieldtech.domain.plans import Tier, TierLimits  # noqa: E402
 from fieldtech.server.accounts import create_account  # noqa: E402
-from fieldtech.server.db import Database, make_engine, migrate  # noqa: E402
+from fieldtech.server.db import OVERFLOW_ENV, POOL_ENV, Database, make_engine, migrate  # noqa: E402
 from fieldtech.server.heartbeats import report_digest  # noqa: E402
 from fieldtech.server.schemas import HeartbeatIn  # noqa: E402
 from fieldtech.server.security import new_device_token, token_hash  # noqa: E402
@@ -250,11 +250,20 @@ def cpu_snapshot(server_pid: int) -> dict[str, float]:
     }
 
 
+GRID_RATES = (500, 1000, 2000)  # issue 17: device req/s offered …
+GRID_WORKERS = (1, 2, 4)  # … to this many workers on PostgreSQL
+GRID: list[dict[str, float]] = []  # one row per run: what --grid prints at the end
+
+
 def cpu_summary(
     before: dict[str, float], after: dict[str, float], seconds: float, requests: int
 ) -> str:
     used = {k: after[k] - before[k] for k in before}
     others = used["machine"] - used["generator"] - used["server"] - used["postgres"]
+    GRID.append({f"{k}_ms": used[k] * 1000 / max(requests, 1)
+                 for k in ("generator", "server", "postgres")} | {"others": others / seconds,
+                                                                   "machine": used["machine"]
+                                                                   / seconds})
 
     def share(cpu_seconds: float) -> str:
         return f"{cpu_seconds / seconds * 100:3.0f}%"
@@ -441,40 +450,46 @@ async def contractor_loop(
     revisions: dict[str, int] = {}
     while time.perf_counter() < stop:
         t0 = time.perf_counter()
-        while True:  # drain the log
-            r = await client.get(
-                "/v1/changes", params={"cursor": cursor, "limit": 500}, headers=headers
-            )
-            if t0 >= measure_from:
-                samples.add(t0, r.status_code)
-            page = r.json()
-            for change in page["changes"]:
-                if change["entity"] == "config" and change["data"]:
-                    revisions[change["id"]] = change["data"]["revision"]
-            cursor = page["cursor"]
-            if not page["more"]:
-                break
-            t0 = time.perf_counter()
-        if tick % 5 == 0:
-            chosen = random.sample(controller_ids, 5)
-            items = [
-                {
-                    "key": str(uuid.uuid4()),
-                    "op": "config.put",
-                    "id": kid,
-                    "base_revision": revisions.get(kid, 1),
-                    "data": {
-                        "zones": [
-                            {"number": 1, "name": "Lawn", "run_minutes": random.randint(5, 30)}
-                        ]
-                    },
-                }
-                for kid in chosen
-            ]
-            t1 = time.perf_counter()
-            r = await client.post("/v1/sync/batch", json={"items": items}, headers=headers)
-            if t1 >= measure_from:
-                samples.add(t1, r.status_code)
+        try:
+            while True:  # drain the log
+                r = await client.get(
+                    "/v1/changes", params={"cursor": cursor, "limit": 500}, headers=headers
+                )
+                if t0 >= measure_from:
+                    samples.add(t0, r.status_code)
+                if r.status_code != 200:  # counted above; the next tick tries again
+                    print(f"contractor: {r.status_code} {r.text[:200]}", file=sys.stderr)
+                    break
+                page = r.json()
+                for change in page["changes"]:
+                    if change["entity"] == "config" and change["data"]:
+                        revisions[change["id"]] = change["data"]["revision"]
+                cursor = page["cursor"]
+                if not page["more"]:
+                    break
+                t0 = time.perf_counter()
+            if tick % 5 == 0:
+                chosen = random.sample(controller_ids, 5)
+                items = [
+                    {
+                        "key": str(uuid.uuid4()),
+                        "op": "config.put",
+                        "id": kid,
+                        "base_revision": revisions.get(kid, 1),
+                        "data": {
+                            "zones": [
+                                {"number": 1, "name": "Lawn", "run_minutes": random.randint(5, 30)}
+                            ]
+                        },
+                    }
+                    for kid in chosen
+                ]
+                t1 = time.perf_counter()
+                r = await client.post("/v1/sync/batch", json={"items": items}, headers=headers)
+                if t1 >= measure_from:
+                    samples.add(t1, r.status_code)
+        except httpx.TransportError:  # a server swamped past the timeout: counted, go on
+            samples.errors += 1
         tick += 1
         await asyncio.sleep(max(0.0, 1.0 - (time.perf_counter() - t0)))
 
@@ -593,6 +608,7 @@ def bench_backend(
     # SQLite has one writer: more processes only fight over its lock.
     workers = 1 if name == "sqlite" else args.workers
     port = free_port()
+    server_log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
     base = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
         [
@@ -610,9 +626,11 @@ def bench_backend(
             "--workers",
             str(workers),
         ],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT), **pool_env(workers)},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        # A file, not a pipe: a pipe nobody reads fills up (64 KB of warnings under overload)
+        # and every worker then blocks writing its log, and stops answering.
+        stderr=server_log,
     )
     try:
         deadline = time.monotonic() + 60
@@ -623,9 +641,8 @@ def bench_backend(
             except httpx.TransportError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(
-                    f"server did not start: {proc.stderr.read() if proc.stderr else ''}"
-                )
+                server_log.seek(0)
+                raise SystemExit(f"server did not start: {server_log.read().decode()}")
             time.sleep(0.2)
         user_token, tokens = make_fleet(base, email, db_url, args.devices)
         if args.full_report:
@@ -640,13 +657,30 @@ def bench_backend(
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+        server_log.seek(0)
+        logged = server_log.read().decode(errors="replace").splitlines()
+        server_log.close()
     print(f"{name:9s} ({workers} worker{'s' if workers > 1 else ''})")
+    if logged := [line for line in logged if line.strip()]:
+        errors = [line for line in logged if not line.startswith(" ") and "rror" in line]
+        print(f"{name:9s} server log: {len(logged)} lines; first error: "
+              f"{(errors or logged)[0][:200]}")
     print(f"{name:9s} devices    : {devices.summary()}")
     print(f"{name:9s} contractor : {contractor.summary()}")
     print(f"{name:9s} {cpu}")
+    if GRID:
+        GRID[-1] |= {"rate": args.rate, "workers": workers}
     if not devices.latencies_ms or not contractor.latencies_ms:
         return (0.0, math.inf, math.inf, math.inf, math.inf)
     return (*devices.stats(), *contractor.stats()[1:])
+
+
+def pool_env(workers: int) -> dict[str, str]:
+    """Connection pools that fit this PostgreSQL's max_connections (100 by default) with room
+    for the bench and other users: each worker also holds 8 device connections and 1 LISTEN."""
+    per_worker = min(30, max(4, 80 // workers - 9))  # SQLAlchemy's pool + overflow
+    size = max(2, per_worker // 3)
+    return {POOL_ENV: str(size), OVERFLOW_ENV: str(per_worker - size)}
 
 
 def print_medians(name: str, runs: list[tuple[float, float, float, float, float]]) -> None:
@@ -692,6 +726,9 @@ def main() -> int:
                         help="Share of full heartbeats that toggle a fault (an incident).")
     parser.add_argument("--long-polls", type=int, default=0,
                         help="Clients long-polling the change log (max 50).")
+    parser.add_argument("--grid", action="store_true",
+                        help="PostgreSQL at 500, 1,000 and 2,000 device req/s with 1, 2 and 4 "
+                        "workers, --runs each; a table of the medians and CPU per request")
     args = parser.parse_args()
     args.duration = min(args.duration, 120)
     args.runs = max(1, min(args.runs, 10))
@@ -701,6 +738,8 @@ def main() -> int:
         f"{args.devices} devices, offered {args.rate:.0f} device req/s for {args.duration:.0f} s, "
         f"{os.cpu_count()} CPUs, loopback only, {args.client} device client"
     )
+    if args.grid:
+        return grid(args)
     if args.backend in ("sqlite", "both"):
         runs = []
         for _ in range(args.runs):
@@ -708,25 +747,55 @@ def main() -> int:
                 runs.append(bench_backend("sqlite", f"sqlite:///{tmp}/bench.sqlite3", args))
         print_medians("sqlite", runs)
     if args.backend in ("postgres", "both"):
-        url = os.environ.get("FIELDTECH_TEST_POSTGRES_URL")
-        if not url:
+        if not os.environ.get("FIELDTECH_TEST_POSTGRES_URL"):
             print("postgres  : skipped (set FIELDTECH_TEST_POSTGRES_URL, see .ci/postgres.sh)")
             return 0
-        base_url = make_url(url)
-        runs = []
-        for _ in range(args.runs):
-            name = f"ft_bench_{uuid.uuid4().hex[:10]}"
-            admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+        print_medians("postgres", postgres_runs(args))
+    return 0
+
+
+def postgres_runs(args: argparse.Namespace) -> list[tuple[float, float, float, float, float]]:
+    """`--runs` runs on PostgreSQL, each on a fresh database, dropped after."""
+    base_url = make_url(os.environ["FIELDTECH_TEST_POSTGRES_URL"])
+    runs = []
+    for _ in range(args.runs):
+        name = f"ft_bench_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            db_url = base_url.set(database=name).render_as_string(hide_password=False)
+            runs.append(bench_backend("postgres", db_url, args))
+        finally:
             with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            try:
-                db_url = base_url.set(database=name).render_as_string(hide_password=False)
-                runs.append(bench_backend("postgres", db_url, args))
-            finally:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
-        print_medians("postgres", runs)
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+    return runs
+
+
+def grid(args: argparse.Namespace) -> int:
+    """Issue 17: every rate × workers on PostgreSQL, then one table. CPU per device request
+    is what sizes a bigger machine; on a shared 2-core box latency says more about the box."""
+    if not os.environ.get("FIELDTECH_TEST_POSTGRES_URL"):
+        print("--grid needs PostgreSQL: set FIELDTECH_TEST_POSTGRES_URL (.ci/postgres.sh)")
+        return 2
+    rows = []
+    for rate in GRID_RATES:
+        for workers in GRID_WORKERS:
+            args.rate, args.workers = rate, workers
+            print(f"--- {rate} device req/s offered, {workers} worker(s)")
+            GRID.clear()
+            runs = postgres_runs(args)
+            print_medians("postgres", runs)
+            cpu = {k: statistics.median(r[k] for r in GRID) for k in GRID[0]}
+            done, p50, p99 = (statistics.median(r[i] for r in runs) for i in range(3))
+            rows.append((rate, workers, done, p50, p99, cpu))
+    print("\noffered | workers | achieved | p50 ms | p99 ms | server ms CPU/req | "
+          "PostgreSQL ms CPU/req | generator ms CPU/req | others (cores) | machine (cores)")
+    for rate, workers, done, p50, p99, cpu in rows:
+        print(f"{rate:7.0f} | {workers:7d} | {done:8.0f} | {p50:6.1f} | {p99:6.0f} | "
+              f"{cpu['server_ms']:17.2f} | {cpu['postgres_ms']:21.2f} | "
+              f"{cpu['generator_ms']:20.2f} | {cpu['others']:14.2f} | {cpu['machine']:15.2f}")
     return 0
 
 

@@ -1,10 +1,12 @@
 """Sync benchmark, loopback only: `fieldtech cloud serve` (SQLite) in its own process on
 127.0.0.1, as in production, and the sync engine in this one.
 
-Measures what issue 4 budgets:
-  1. initial sync of a 10,000-controller account into an empty store   (target ≤ 10 s)
+Measures what issues 4 and 17 budget:
+  1. initial sync of a 10,000-controller account into an empty store   (target ≤ 10 s,
+     and ≤ 8 MB on the wire with gzip; the same sync by a client that asks for no gzip is
+     printed beside it)
   2. an idle sync: nothing changed on either side                       (≤ 50 ms and ≤ 2 KB)
-  3. pushing 1,000 queued edits (500 controllers: notes + a zone)        (≤ 5 s)
+  3. pushing 1,000 queued edits (500 controllers: notes + a zone)        (≤ 5 s; bytes out)
 
     python bench/bench_sync.py                 # 10,000 controllers
     python bench/bench_sync.py --controllers 2000 --edits 200
@@ -17,6 +19,7 @@ ways. Only 127.0.0.1 is used.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import subprocess
@@ -31,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fieldtech.cloud.api import CloudAPI  # noqa: E402
-from fieldtech.cloud.sync import SyncEngine  # noqa: E402
+from fieldtech.cloud.sync import SyncEngine, SyncProgress  # noqa: E402
 from fieldtech.domain.plans import Tier  # noqa: E402
 from fieldtech.offline_store.seed import generate_account  # noqa: E402
 from fieldtech.offline_store.store import Store  # noqa: E402
@@ -49,6 +52,8 @@ def main() -> int:
     parser.add_argument("--customers", type=int, default=0, help="default: controllers × 0.45")
     parser.add_argument("--edits", type=int, default=1000)
     parser.add_argument("--idle-runs", type=int, default=20)
+    parser.add_argument("--no-plain", action="store_true",
+                        help="skip the initial sync by a client that asks for no gzip")
     args = parser.parse_args()
     customers = args.customers or max(1, int(args.controllers * 0.45))
 
@@ -99,16 +104,39 @@ def _measure(url: str, args: argparse.Namespace) -> None:
         tmp_path = Path(tmp)
         token = CloudAPI(url).login("bench@example.com", PASSWORD)["token"]
 
+        plain = None
+        if not args.no_plain:  # the same first sync by a client that asks for no gzip
+            with Store(tmp_path / "plain.sqlite3") as store, CloudAPI(
+                    url, token, compress=False) as api:
+                t = time.perf_counter()
+                plain = SyncEngine(store, api).sync()
+                plain_s = time.perf_counter() - t
+                assert plain.error is None, plain.error
+
         with Store(tmp_path / "local.sqlite3") as store, CloudAPI(url, token) as api:
-            engine = SyncEngine(store, api)
+            ticks: list[tuple[float, SyncProgress]] = []
+            engine = SyncEngine(store, api, progress=lambda p: ticks.append(
+                (time.perf_counter(), p)))
             t = time.perf_counter()
             first = engine.sync()
             initial = time.perf_counter() - t
             assert first.error is None, first.error
+            engine.progress = None
             held = store.counts()
+            wire = (first.bytes_sent + first.bytes_received) / 1e6
             print(f"1. initial sync: {initial:.2f} s for {held[1]:,} controllers "
-                  f"({first.requests} requests, {first.bytes_received / 1e6:.1f} MB in) "
-                  f"— target ≤ 10 s: {'met' if initial <= 10 else 'NOT met'}")
+                  f"({first.requests} requests; on the wire {wire:.1f} MB: "
+                  f"{first.bytes_received / 1e6:.2f} MB in, {first.bytes_sent / 1e3:.0f} KB "
+                  f"out, gzip) — target ≤ 10 s: {'met' if initial <= 10 else 'NOT met'}; "
+                  f"≤ 8 MB: {'met' if wire <= 8 else 'NOT met'}")
+            if plain is not None:
+                plain_wire = (plain.bytes_sent + plain.bytes_received) / 1e6
+                print(f"   the same without gzip: {plain_s:.2f} s, {plain_wire:.1f} MB on the "
+                      f"wire ({plain_wire / wire:.1f}× the gzip sync)")
+            gaps = [b[0] - a[0] for a, b in itertools.pairwise(ticks)]
+            if gaps:
+                print(f"   progress: told {len(ticks)} times (every page), at most "
+                      f"{max(gaps) * 1000:.0f} ms apart; last: {ticks[-1][1].describe()}")
 
             idle = [engine.sync() for _ in range(args.idle_runs)]
             ms = [r.seconds * 1000 for r in idle]
@@ -131,7 +159,8 @@ def _measure(url: str, args: argparse.Namespace) -> None:
             pushed = time.perf_counter() - t
             assert push.error is None and store.pending_count() == 0, push.summary()
             print(f"3. push: {queued:,} queued edits in {pushed:.2f} s ({push.requests} "
-                  f"requests; {push.summary()}) — target ≤ 5 s: "
+                  f"requests, {push.bytes_sent / 1e6:.2f} MB out, {push.bytes_received / 1e6:.2f}"
+                  f" MB in; {push.summary()}) — target ≤ 5 s: "
                   f"{'met' if pushed <= 5 else 'NOT met'}")
 
 

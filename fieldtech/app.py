@@ -503,7 +503,8 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
         was = self.link.state
         repaint = self.services.header.repaint
         try:
-            report = self.link.sync(started=lambda: self.call_from_thread(repaint))
+            report = self.link.sync(started=lambda: self.call_from_thread(repaint),
+                                    progressed=lambda: self.call_from_thread(repaint))
         except Exception as exc:  # a bug or a disk error: say so, keep the app and the outbox
             self.call_from_thread(self.notify, f"Sync failed: {exc}", severity="error")
             self.call_from_thread(repaint)

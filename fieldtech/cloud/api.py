@@ -14,6 +14,7 @@ The token is sent in a header and never logged; `repr(CloudAPI)` does not show i
 from __future__ import annotations
 
 import email.utils
+import gzip
 import json
 import math
 import random
@@ -33,6 +34,7 @@ BATCH_BYTES = 4_000_000  # under the server's 4 MiB cap on a batch body (413 abo
 PAGE_LIMIT = 500  # changes per GET /v1/changes, the server's cap
 MAX_WAIT = 30  # seconds a long-poll of GET /v1/changes may wait, the server's cap
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+GZIP_BODY_BYTES = 16_000  # batches larger than this go gzipped, once the cloud says it takes them
 
 
 @dataclass(frozen=True)
@@ -72,11 +74,17 @@ class CloudAPI:
         timeout: float = 15.0,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
+        compress: bool = True,
     ):
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
-        headers = {"User-Agent": "fieldtech", "Accept": "application/json"}
+        # gzip both ways (server/compression.py): answers when we ask for them, request bodies
+        # once an answer said the cloud takes them (RFC 7694). compress=False: plain bytes.
+        self.compress = compress
+        self.gzip_bodies = False
+        headers = {"User-Agent": "fieldtech", "Accept": "application/json",
+                   "Accept-Encoding": "gzip" if compress else "identity"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._http = httpx.Client(
@@ -133,12 +141,25 @@ class CloudAPI:
             raise NotACloud(self.base_url, "its change log has no cursor or no list of changes")
         return page
 
+    def record(self, entity: str, record_id: str) -> dict[str, Any] | None:
+        """One customer, controller or controller's configuration as the change log carries
+        it; None when the cloud has no such record (any more)."""
+        path = {"customer": f"/v1/customers/{record_id}",
+                "controller": f"/v1/controllers/{record_id}",
+                "config": f"/v1/controllers/{record_id}/config"}[entity]
+        try:
+            return self._call("GET", path)
+        except CloudProblem as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     def batch(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Mutations in order, each with its key; one result per item."""
         if len(items) > 1 and len(json.dumps({"items": items})) > BATCH_BYTES:
             half = len(items) // 2  # sent in order, so the edits still apply in order
             return self.batch(items[:half]) + self.batch(items[half:])
-        answer = self._call("POST", "/v1/sync/batch", json={"items": items})
+        answer = self._post_json("/v1/sync/batch", {"items": items})
         results = answer.get("results") if isinstance(answer, dict) else None
         if not (isinstance(results, list) and len(results) == len(items)
                 and all(isinstance(r, dict) for r in results)):
@@ -228,6 +249,23 @@ class CloudAPI:
 
     # -- plumbing -----------------------------------------------------------------------------
 
+    def _post_json(self, path: str, body: dict[str, Any]) -> Any:
+        """POST a JSON body, gzipped when it is large and the cloud takes gzip."""
+        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        if not (self.gzip_bodies and len(raw) >= GZIP_BODY_BYTES):
+            return self._call("POST", path, content=raw,
+                              headers={"Content-Type": "application/json"})
+        packed = gzip.compress(raw, compresslevel=6, mtime=0)
+        try:
+            return self._call("POST", path, content=packed, headers={
+                "Content-Type": "application/json", "Content-Encoding": "gzip"})
+        except CloudProblem as exc:
+            if exc.status != 415:
+                raise
+            self.gzip_bodies = False  # a proxy or an older cloud in the way: plain from now on
+            return self._call("POST", path, content=raw,
+                              headers={"Content-Type": "application/json"})
+
     def _call(self, method: str, path: str, *, auth_401_is_problem: bool = False,
               **kwargs: Any) -> Any:
         last_error = ""
@@ -246,6 +284,8 @@ class CloudAPI:
                     break
             else:
                 self._count(response)
+                if self.compress and "gzip" in response.headers.get("Accept-Encoding", ""):
+                    self.gzip_bodies = True
                 status = response.status_code
                 if status < 300:
                     return self._json(response)
@@ -282,9 +322,10 @@ class CloudAPI:
         self.requests += 1
         self.bytes_sent += _head_size(request.method, str(request.url.raw_path, "ascii"),
                                       request.headers) + len(request.content)
+        # the body as it came over the wire (gzipped or not), not as decoded
         self.bytes_received += 17 + sum(len(k) + len(v) + 4
-                                        for k, v in response.headers.items()) + len(
-            response.content)
+                                        for k, v in response.headers.items()) + (
+            response.num_bytes_downloaded)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -11,13 +11,15 @@ import argparse
 import contextlib
 import functools
 import sys
+import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from fieldtech.cloud.api import CloudAPI, RetryPolicy
     from fieldtech.cloud.credentials import Storage
     from fieldtech.cloud.session import Session
+    from fieldtech.cloud.sync import SyncProgress
 
 EXIT_REFUSED = 1
 EXIT_UNREACHABLE = 2
@@ -421,6 +423,44 @@ def _fail(message: str, code: int) -> int:
 # -- sync -------------------------------------------------------------------------------------
 
 
+class _ProgressLines:
+    """How far a long sync has come, on stderr (stdout keeps the one-line summary for cron):
+    shown once a pull has a second page or a push a second batch, then at most twice a
+    second; rewritten in place on a terminal, one line each elsewhere."""
+
+    EVERY_S = 0.5
+
+    def __init__(self, out: Any):
+        self.out, self._shown_at, self._last, self._started = out, 0.0, "", False
+        self._tty = out.isatty()
+        self._batches = 0
+
+    def __call__(self, p: SyncProgress) -> None:
+        self._batches += p.phase == "push"
+        if not self._started and not (p.more or self._batches > 1):
+            return  # a short sync prints nothing but its summary
+        self._started = True
+        now = time.monotonic()
+        text = f"Syncing: {p.describe()}"
+        if now - self._shown_at < self.EVERY_S and p.more:
+            self._last = text
+            return
+        self._shown_at, self._last = now, ""
+        self._show(text)
+
+    def done(self) -> None:
+        if self._last:
+            self._show(self._last.rstrip("…"))
+        if self._started and self._tty:
+            print(file=self.out)
+
+    def _show(self, text: str) -> None:
+        if self._tty:
+            print(f"\r{text}\x1b[K", end="", file=self.out, flush=True)
+        else:
+            print(text, file=self.out, flush=True)
+
+
 @friendly
 def _sync(args: argparse.Namespace) -> int:
     """One sync of the local store, e.g. from cron: "42 applied, 1 conflict, 1 needs a plan
@@ -438,7 +478,10 @@ def _sync(args: argparse.Namespace) -> int:
             return _fail(
                 f"This store holds another cloud account ({held}) than the one you are signed "
                 f"in to ({wanted}). Use another --data-dir for this account.", EXIT_REFUSED)
-        report = SyncEngine(store, api).sync()
+        progress = None if args.quiet else _ProgressLines(sys.stderr)
+        report = SyncEngine(store, api, progress=progress).sync()
+        if progress is not None:
+            progress.done()
         left = store.pending_count()
     line = f"{report.summary().rstrip('.')}. {left} edit{'s' if left != 1 else ''} pending."
     if report.signed_out:

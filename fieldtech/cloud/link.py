@@ -17,7 +17,7 @@ from fieldtech.domain.errors import CloudProblem, CloudUnavailable, NotSignedIn
 
 if TYPE_CHECKING:  # httpx and the engine load with the first sync, not with the first paint
     from fieldtech.cloud.api import CloudAPI
-    from fieldtech.cloud.sync import SyncReport
+    from fieldtech.cloud.sync import SyncProgress, SyncReport
     from fieldtech.offline_store.store import Store
 
 T = TypeVar("T")
@@ -41,6 +41,14 @@ class LinkStatus:
     state: LinkState
     last_sync_at: datetime | None
     now: datetime
+    progress: SyncProgress | None = None  # how far a long sync has come, while it runs
+
+    def state_text(self, short: bool = False) -> str:
+        """"syncing… 5,000 changes pulled, 1.2 MB…" during a long sync, else the state."""
+        if self.state is not LinkState.SYNCING or self.progress is None:
+            return self.state.value
+        p = self.progress
+        return f"{self.state.value} {p.size_text() if short else p.describe()}"
 
     def age_text(self, short: bool = False) -> str:
         """"synced 2 min ago" ("2m ago" when `short`); empty when local only."""
@@ -78,6 +86,7 @@ class CloudLink:
         self.last_report: SyncReport | None = None
         self.base_url: str | None = None  # known after the first call: prefills the login
         self.user_email: str | None = None  # who signed in, when this session knows it
+        self.progress: SyncProgress | None = None  # of the sync running now, if it told any
         self._sync_lock = threading.Lock()
 
     @property
@@ -93,15 +102,17 @@ class CloudLink:
         self.state = LinkState.ONLINE
 
     def status(self) -> LinkStatus:
-        return LinkStatus(self.state, self.last_sync_at, self.clock())
+        return LinkStatus(self.state, self.last_sync_at, self.clock(), self.progress)
 
     def load(self) -> None:
         """Read when the store last synced (call from a worker)."""
         self.last_sync_at = _parse(self.store.sync_value("last_sync_at"))
 
-    def sync(self, started: Callable[[], None] | None = None) -> SyncReport | None:
+    def sync(self, started: Callable[[], None] | None = None,
+             progressed: Callable[[], None] | None = None) -> SyncReport | None:
         """One sync in the calling thread; None when another is already running. `started` is
-        called once the state says syncing (to repaint the header)."""
+        called once the state says syncing, `progressed` after each page or batch of a long
+        sync, once `status()` tells how far it came (both to repaint the header)."""
         if self.factory is None or not self._sync_lock.acquire(blocking=False):
             return None
         from fieldtech.cloud.sync import SyncEngine, SyncReport
@@ -117,10 +128,16 @@ class CloudLink:
                 return self._settle(SyncReport(error=str(exc), signed_out=isinstance(
                     exc, NotSignedIn), unreachable=isinstance(exc, CloudUnavailable)))
             self.base_url = api.base_url
+            def tell(progress: SyncProgress) -> None:
+                self.progress = progress
+                if progressed is not None:
+                    progressed()
+
             try:
-                report = SyncEngine(self.store, api).sync()
+                report = SyncEngine(self.store, api, progress=tell).sync()
             finally:
                 api.close()
+                self.progress = None
             return self._settle(report)
         except BaseException:
             self.state = before

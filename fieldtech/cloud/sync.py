@@ -4,7 +4,9 @@ One `sync()`:
 1. sends again, byte for byte, any batch item that was sent but never answered (a killed
    process, a dropped link) — its idempotency key makes the server apply it at most once;
 2. pulls the change log after the stored cursor, one store transaction per page (pending local
-   edits are rebased, never overwritten);
+   edits are rebased, never overwritten), then the single records the user asked back ("take
+   theirs" on a record deleted here): a sync stopped at any point goes on from the last page
+   written, never from the start;
 3. pushes the queued outbox in order, in batches. Applied → new revision and base. Conflict
    (412) → three-way merge against the base: clean merges go back in the queue by themselves,
    overlapping fields become a conflict for the user. Rejected (quota, validation…) → kept,
@@ -183,6 +185,30 @@ class SyncReport:
         return f"{text}. Stopped: {self.error}" if self.error else text
 
 
+@dataclass(frozen=True)
+class SyncProgress:
+    """How far a sync has come, told after every page pulled and every batch pushed: a first
+    sync of 10,000 controllers is ~50 pages, a minute or more on a phone hotspot."""
+
+    phase: str  # "pull" (the cloud's changes) or "push" (our edits)
+    records: int  # changes pulled, or edits sent, so far in this phase
+    bytes: int  # on the wire both ways since the sync began (compressed when it was)
+    more: bool  # the cloud said there are more pages after this one (pull)
+
+    def describe(self) -> str:
+        """"5,000 changes pulled, 1.2 MB…" (the dots: more pages to come)."""
+        what = "changes pulled" if self.phase == "pull" else "edits sent"
+        return f"{self.records:,} {what}, {_size(self.bytes)}{'…' if self.more else ''}"
+
+    def size_text(self) -> str:
+        """The short form for a narrow header: "1.2 MB"."""
+        return _size(self.bytes)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.0f} KB"
+
+
 @dataclass
 class _Item:
     """One batch item and the outbox entries it carries (several edits of one record are sent
@@ -207,8 +233,11 @@ class SyncEngine:
         page_size: int = PAGE_LIMIT,
         status_every_s: float = STATUS_EVERY_S,
         clock: Callable[[], float] = time.time,
+        progress: Callable[[SyncProgress], None] | None = None,
     ):
         self.store = store
+        self.progress = progress
+        self._wire_at_start = 0
         self.api = api
         self.batch_size = min(batch_size, BATCH_LIMIT)
         self.page_size = min(page_size, PAGE_LIMIT)
@@ -221,10 +250,12 @@ class SyncEngine:
         report = SyncReport()
         started = time.perf_counter()
         before = (self.api.requests, self.api.bytes_sent, self.api.bytes_received)
+        self._wire_at_start = before[1] + before[2]
         usage_stale = self.store.sync_value("usage_at") is None  # never asked this cloud
         try:
             usage_stale |= self._resend(report)
             usage_stale |= self.pull(report)
+            usage_stale |= self._refetch(report)
             usage_stale |= self.push(report)
             if usage_stale:
                 self.refresh_account()
@@ -252,6 +283,7 @@ class SyncEngine:
         """The change log after our cursor, page by page. True if the account changed."""
         cursor = int(self.store.sync_value("cursor") or 0)
         account_changed = False
+        pulled = 0
         # The next page is fetched while this one is written: the cloud, the link and the
         # local disk work at the same time (a first sync of 10,000 controllers is ~50 pages).
         with ThreadPoolExecutor(1, thread_name_prefix="fieldtech-pull") as fetcher:
@@ -263,6 +295,9 @@ class SyncEngine:
                                               self.page_size)
                 account_changed |= self._apply_page(page, cursor, report)
                 cursor = int(page["cursor"])
+                pulled += len(page["changes"])
+                if page.get("more") or pulled:
+                    self._tell("pull", pulled, bool(page.get("more")))
                 if not page.get("more"):
                     return account_changed
 
@@ -281,6 +316,32 @@ class SyncEngine:
             and (c["op"] == "delete" or (c.get("data") or {}).get("revision") == 1)
             for c in changes)
 
+    def _refetch(self, report: SyncReport) -> bool:
+        """Records to read again from the cloud, one by one: "take theirs" on a record deleted
+        here brings back that record (and a controller's configuration), not the account.
+        True if a controller came back (usage)."""
+        controllers = False
+        for entity, record_id in self.store.refetch_wanted():
+            changes = []
+            for part in ("customer",) if entity == "customer" else ("controller", "config"):
+                data = self.api.record(part, record_id)
+                changes.append({"entity": part, "id": record_id, "op": "delete" if data is None
+                                else "upsert", "data": data})
+                if data is None:
+                    break  # gone from the cloud since: gone here too
+            cursor = int(self.store.sync_value("cursor") or 0)
+            result = self.store.apply_changes(changes, cursor)
+            report.pulled += len(result.changed - report.changed_ids)
+            report.changed_ids |= result.changed
+            controllers |= entity == "controller"
+            self.store.forget_refetch(entity, record_id)
+        return controllers
+
+    def _tell(self, phase: str, records: int, more: bool = False) -> None:
+        if self.progress is not None:
+            wire = self.api.bytes_sent + self.api.bytes_received - self._wire_at_start
+            self.progress(SyncProgress(phase, records, wire, more))
+
     # -- push ---------------------------------------------------------------------------------
 
     def push(self, report: SyncReport) -> bool:
@@ -289,6 +350,7 @@ class SyncEngine:
         An edit merged after a 412 is queued again on the cloud's new revision and goes in the
         next round of this same sync; MAX_ROUNDS bounds a record that keeps changing under us."""
         usage_changed = False
+        sent = 0
         for _round in range(MAX_ROUNDS):
             items = self._claim()
             if not items:
@@ -298,6 +360,8 @@ class SyncEngine:
                 results = self.api.batch([_wire(i.body) for i in chunk])
                 for item, result in zip(chunk, results, strict=True):
                     usage_changed |= self._settle(item, result, report)
+                sent += sum(len(i.entries) for i in chunk)
+                self._tell("push", sent)
             if report.retry_later:  # the cloud's database is in trouble: not again this sync
                 break
         return usage_changed
@@ -592,10 +656,10 @@ def resolve_conflict(store: Store, entity: str, record_id: str, take_theirs: set
     ids = [e.id for e in store.outbox([CONFLICT])
            if e.entity == entity and e.entity_id == record_id]
     if conflict.fields == ("deleted",):
-        if "deleted" in take_theirs:  # keep the cloud's record: bring it back with a re-pull
+        if "deleted" in take_theirs:  # keep the cloud's record: the next sync reads it again
+            store.want_refetch(entity, record_id)
             for entry_id in ids:
                 store.discard(entry_id)
-            store.set_sync_values(cursor="0")
         else:
             store.requeue_delete(ids, conflict.revision)
         store.clear_conflict(entity, record_id)

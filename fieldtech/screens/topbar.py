@@ -77,7 +77,8 @@ def _right(link: LinkStatus | None, level: int) -> str:
     if link is None:
         return ""
     age = link.age_text(short=level >= 3)
-    return f"{link.state.value} · {age}" if age else link.state.value
+    state = link.state_text(short=level >= 2)  # a long sync says how far it came
+    return f"{state} · {age}" if age else state
 
 
 class TopBar(TextBox):

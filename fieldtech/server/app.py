@@ -32,6 +32,7 @@ from fieldtech.server.api import (
 )
 from fieldtech.server.api import devices as devices_api
 from fieldtech.server.change_feed import ChangeFeed
+from fieldtech.server.compression import Compression
 from fieldtech.server.db import Database, make_engine, migrate
 from fieldtech.server.device_gateway import DeviceGateway
 from fieldtech.server.device_store import PostgresDeviceStore
@@ -77,6 +78,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         sweeping = asyncio.create_task(run_sweeper(state))  # one per worker (sweeper.py)
+        state.changes.start()  # LISTEN now: long-polls here hear other processes' changes
         yield
         sweeping.cancel()
         await state.changes.close()
@@ -103,7 +105,8 @@ def create_app(
     _install_error_handlers(app)
     _document_problems(app)
     app.add_middleware(DeviceGateway, state=state)  # device polls skip FastAPI's routing
-    app.add_middleware(RequestLimits)  # outermost but one, before any token is looked at
+    app.add_middleware(RequestLimits)  # before any token is looked at; inflates gzip bodies
+    app.add_middleware(Compression)  # gzip answers for clients that ask (compression.py)
     app.add_middleware(SafeHeaders)
 
     @app.get("/healthz", tags=["meta"], summary="Liveness")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 CHANNEL = "fieldtech_changes"
+RECHECK_ENV = "FIELDTECH_LONG_POLL_RECHECK_S"
 _ANNOUNCED = "ft_changed_accounts"  # Session.info key: accounts changed in this transaction
 log = logging.getLogger("fieldtech.server")
 
@@ -97,13 +99,21 @@ class ChangeFeed:
                 hide_password=False
             )
         )
-        # SQLite: other workers' changes are seen by looking again; PostgreSQL: NOTIFY wakes.
+        # SQLite: other workers' changes are seen by looking again; PostgreSQL: NOTIFY wakes,
+        # and the look again is a safety net (RECHECK_ENV sets it, e.g. to prove NOTIFY alone).
+        if recheck is None and (configured := os.environ.get(RECHECK_ENV)):
+            recheck = float(configured)
         self.recheck = recheck if recheck is not None else (5.0 if db_url else 1.0)
         self._listener: asyncio.Task[None] | None = None
 
-    def listening(self, account_id: str) -> contextlib.AbstractContextManager[asyncio.Event]:
+    def start(self) -> None:
+        """Listen from start-up (in the running loop), so even the first long-poll of this
+        process hears a change another process makes; long-polls start it too, if not yet."""
         if self._conninfo is not None and self._listener is None:
             self._listener = asyncio.get_running_loop().create_task(self._listen())
+
+    def listening(self, account_id: str) -> contextlib.AbstractContextManager[asyncio.Event]:
+        self.start()
         return WAITERS.listening(account_id)
 
     async def _listen(self) -> None:

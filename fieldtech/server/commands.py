@@ -40,6 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     serve.add_argument("--port", type=int, default=DEFAULT_PORT)
     serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes.")
+    serve.add_argument(
+        "--forwarded-allow-ips", metavar="ADDRESSES",
+        help="Load balancers whose X-Forwarded-For names the client (comma-separated; "
+        "default 127.0.0.1): per-address limits must see the client, not the balancer.")
     serve.set_defaults(handler=_serve)
 
     create = cloud_sub.add_parser(
@@ -95,6 +99,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     url = args.db or default_db_url()
     print(f"fieldtech cloud on http://{args.host}:{args.port} (db: {_redact(url)})")
+    options = uvicorn_options()
+    if args.forwarded_allow_ips:
+        options["forwarded_allow_ips"] = args.forwarded_allow_ips
     if args.workers > 1:
         _database(url)  # migrate once, before the workers start
         os.environ[DB_URL_ENV] = url
@@ -104,10 +111,10 @@ def _serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             workers=args.workers,
-            **uvicorn_options(),
+            **options,
         )
     else:
-        uvicorn.run(create_app(url), host=args.host, port=args.port, **uvicorn_options())
+        uvicorn.run(create_app(url), host=args.host, port=args.port, **options)
     return 0
 
 

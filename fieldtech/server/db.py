@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from fieldtech.server.tables import AccountRow
 
 ALEMBIC_DIR = Path(__file__).with_name("alembic")
+POOL_ENV = "FIELDTECH_DB_POOL_SIZE"  # connections each worker keeps (PostgreSQL)
+OVERFLOW_ENV = "FIELDTECH_DB_MAX_OVERFLOW"  # and may open beyond them under load
 _MIGRATION_LOCK = 0x46544D49  # "FTMI": PostgreSQL advisory lock so two workers migrate once
 
 
@@ -30,7 +32,11 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
     # No pre-ping: it costs a round trip per request; recycling retires idle connections instead.
-    return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
+    # Per worker process; with many workers on one PostgreSQL the sum must stay under its
+    # max_connections (docs/server.md, "Deploying"): POOL_ENV / OVERFLOW_ENV set them.
+    return create_engine(url, pool_size=int(os.environ.get(POOL_ENV) or 10),
+                         max_overflow=int(os.environ.get(OVERFLOW_ENV) or 20),
+                         pool_recycle=1800)
 
 
 def _sqlite_engine(url: str) -> Engine:

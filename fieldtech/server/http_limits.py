@@ -18,6 +18,7 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from fieldtech.server.compression import ACCEPTED, Inflated, UnsupportedEncoding, inflate
 from fieldtech.server.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemType
 
 MAX_BODY_BYTES = 1024 * 1024  # a whole controller configuration is under 200 KB
@@ -166,6 +167,19 @@ class RequestLimits:
             return await _too_large(send, scope, limit)
         if body is None:
             return  # the client went away
+        try:
+            scope, body = inflate(scope, body, limit)  # a gzip body: within the same limit
+        except UnsupportedEncoding as exc:
+            return await _send_problem(
+                send, scope, ProblemType.UNSUPPORTED_ENCODING,
+                f"This server takes bodies as they are or in gzip, not in {exc}.",
+                headers=[(b"accept-encoding", ACCEPTED)],
+            )
+        except Inflated as exc:
+            if str(exc) == "not gzip":
+                return await _send_problem(send, scope, ProblemType.BAD_REQUEST,
+                                           "The body says gzip but is not gzip.")
+            return await _too_large(send, scope, limit)
         await self.app(scope, replay(body, receive), send)
 
 
@@ -220,13 +234,15 @@ async def _too_large(send: Send, scope: Scope, limit: int) -> None:
 
 
 async def _send_problem(
-    send: Send, scope: Scope, kind: ProblemType, detail: str, **extra: Any
+    send: Send, scope: Scope, kind: ProblemType, detail: str,
+    headers: list[tuple[bytes, bytes]] | None = None, **extra: Any
 ) -> None:
     payload = json.dumps(Problem(kind, detail, **extra).body(instance=scope["path"])).encode()
     headers = [
         (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
         (b"content-length", str(len(payload)).encode()),
         (b"connection", b"close"),  # the rest of the body is never read
+        *(headers or []),
     ]
     await send({"type": "http.response.start", "status": kind.status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

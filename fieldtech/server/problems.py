@@ -61,6 +61,9 @@ class ProblemType(Enum):
     TIMEOUT = _Kind("timeout", 408, "The request took too long to arrive")
     TOO_LARGE = _Kind("too-large", 413, "The request body is too large")
     HEADERS_TOO_LARGE = _Kind("headers-too-large", 431, "The request headers are too large")
+    UNSUPPORTED_ENCODING = _Kind(
+        "unsupported-encoding", 415, "The request body is in a coding the server does not take"
+    )
     INTERNAL_ERROR = _Kind("internal-error", 500, "Something went wrong on the server")
     STORE_FAILED = _Kind("store-failed", 503, "The database could not apply this change")
     CONTROLLER_OFFLINE = _Kind("controller-offline", 409, "The controller is offline")

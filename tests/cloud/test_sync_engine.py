@@ -319,3 +319,48 @@ def test_a_refused_plan_change_stays_refused_and_the_record_goes_in(seeded, stor
     assert report.error is None and not report.needs_attention, report.summary()
     assert account.get(f"/v1/customers/{k.id}")["plan"] == "enthusiast"
     assert store.pending_count() == 0
+
+
+@pytest.mark.parametrize("kind", ["controller", "customer"])
+def test_take_theirs_on_a_deleted_record_reads_that_record_again_not_the_account(
+        seeded, tmp_path, kind) -> None:
+    """Deleted here, changed in the cloud: "take theirs" brings back the cloud's record with
+    one or two small reads, and the change log's cursor stays where it was."""
+    _account, a, b, ea, eb, cid = _two_clients(seeded, tmp_path)
+    rows = b.fleet_rows()
+    if kind == "controller":
+        rid = cid
+        b.delete_controller(cid)
+        a.update_controller(cid, notes="Changed in the office")
+        _set_zone(a, cid, 2, 41)
+    else:  # a customer with no controller yet, so it may be deleted here
+        lonely = Customer(id=new_id(), name="Nadia Oyelaran")
+        a.create_customer(lonely)
+        ea.sync()
+        eb.sync()
+        rid = lonely.id
+        b.delete_customer(rid)
+        a.update_customer(rid, phone="555-0199")
+    ea.sync()
+    report = eb.sync()
+    assert report.conflicts == 1
+    assert b.conflict(kind, rid).fields == ("deleted",)
+    cursor = int(b.sync_value("cursor"))
+    assert cursor > 0
+
+    resolve_conflict(b, kind, rid, {"deleted"})
+    assert not b.conflicts()
+    back = eb.sync()
+    assert back.error is None and not back.needs_attention, back.summary()
+    assert int(b.sync_value("cursor")) == cursor  # not pulled again from the start
+    # the idle pull, then the record (and a controller's configuration); usage if it counts
+    assert back.requests <= (4 if kind == "controller" else 2), back.requests
+    assert back.bytes_received < 8_000
+    assert b.pending_count() == 0
+    if kind == "controller":
+        assert b.controller(cid).notes == "Changed in the office"
+        assert b.controller(cid).config.zone(2).run_minutes == 41
+        assert len(b.fleet_rows()) == len(rows)
+    else:
+        assert b.customer(rid).phone == "555-0199"
+    assert b.refetch_wanted() == []

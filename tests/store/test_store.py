@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -14,7 +14,7 @@ from fieldtech.domain.errors import StillNeeded
 from fieldtech.domain.models import Account
 from fieldtech.offline_store import APPLIED, QUEUED, Store
 from fieldtech.offline_store.schema import MIGRATIONS
-from fieldtech.offline_store.seed import seed_store
+from fieldtech.offline_store.seed import generate_account, seed_store
 from tests.conftest import make_controller
 
 
@@ -358,3 +358,51 @@ def test_names_sort_in_natural_order(store: Store) -> None:
     assert [(r.customer_name, r.name) for r in rows[:2]] == [("Bulk 1", "Yard 9"),
                                                              ("Bulk 1", "Yard 10")]
     assert sorted(["x²", "a 3", "a 03b"], key=natural_key) == ["a 3", "a 03b", "x²"]
+
+
+def test_seeding_writes_exactly_the_generated_account(store: Store) -> None:
+    """The seeder writes controllers as they are drawn (issue 17: 100,000 without holding them
+    all) and draws choices without random.choice: the store must still hold, field for field,
+    the account generate_account() makes from the same seed (the cloud's demo copy)."""
+    day = date(2026, 6, 1)
+    seed_store(store, customers=30, controllers=7000, seed=21, today=day)  # two bulk chunks
+    made = generate_account(30, 7000, seed=21, today=day)
+    assert store.counts() == (30, 7000)
+    for want, _rev, state, fault in made.controllers[::97] + made.controllers[-3:]:
+        got = store.controller(want.id)
+        mine, theirs = got.to_dict(), want.to_dict()
+        for doc in (mine, theirs):  # program ids are new uuids on every run
+            for program in doc["config"]["programs"]:
+                program.pop("id")
+        assert mine == theirs
+        row = store.controller_row(want.id)
+        assert (row.state, row.fault) == (state, fault)
+    assert {c.id: c for c in store.customers()} == {c.id: c for c in made.customers}
+
+
+def test_fleet_rows_share_one_string_per_distinct_value(store: Store) -> None:
+    """At 100,000 controllers a new str per cell was 20 MB (issue 17): a customer's rows hold
+    its own id and name objects, and equal controller names and models are one object."""
+    seed_store(store, customers=20, controllers=300, seed=4)
+    rows = [r for r in store.fleet_rows() if r.controller_id]
+    by_customer: dict[str, list] = {}
+    for r in rows:
+        by_customer.setdefault(r.customer_id, []).append(r)
+    many = next(group for group in by_customer.values() if len(group) > 2)
+    assert all(r.customer_id is many[0].customer_id for r in many)
+    assert all(r.customer_name is many[0].customer_name for r in many)
+    for field in ("name", "model"):
+        values = [getattr(r, field) for r in rows]
+        assert len({id(v) for v in values}) == len(set(values))
+
+
+def test_a_repeated_generated_serial_takes_the_next_free_number() -> None:
+    """At 100,000 controllers 32-bit serials repeat about once; the cloud refuses a repeat."""
+    from fieldtech.offline_store.seed import _unique_serials
+
+    made = generate_account(3, 4, seed=8).controllers
+    made[1][0].serial = made[0][0].serial = "FT1-FFFFFFFF"
+    made[2][0].serial = "FT1-00000000"  # then taken by the repeat (the number wraps)
+    made[3][0].serial = None
+    serials = [row[0].serial for row in _unique_serials(made)]
+    assert serials == ["FT1-FFFFFFFF", "FT1-00000000", "FT1-00000001", None]

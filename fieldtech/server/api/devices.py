@@ -40,7 +40,11 @@ def _invalid_code() -> Problem:
 
 @router.post("/pair", summary="Trade a one-time pairing code for a device token")
 def pair(state: State, body: PairIn, request: Request) -> dict[str, Any]:
-    state.pairing_limiter.check(client_address(request))
+    address = client_address(request)
+    # This process's bucket first, in memory: a flood is turned away without a database write.
+    # Then the one every server process shares, so N processes do not allow N× the guesses.
+    state.pairing_limiter.check(address)
+    state.guesses.take((f"pair|{address}", state.limits.pairing))
     serial = normalize_serial(body.serial)
     if message := serial_error(serial):
         raise validation([("serial", message)])
