@@ -80,6 +80,9 @@ def list_documents(
         DocumentRow.account_id == ctx.account_id, DocumentRow.kind == kind
     )
     if customer_id is not None:
+        # A customer of another account, or none: 404 alike, as for every record route
+        # (never an empty list that tells the two apart from "no documents yet").
+        get_customer(s, ctx.account_id, customer_id)
         query = query.where(DocumentRow.customer_id == customer_id)
     return list(s.scalars(query.order_by(DocumentRow.id)))
 

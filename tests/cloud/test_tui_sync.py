@@ -78,7 +78,9 @@ async def sync_with_key(pilot: Pilot) -> None:
 
 
 async def test_header_shows_pending_and_usage_and_follows_a_sync(tmp_path, seeded) -> None:
-    account = seeded(controllers=20)
+    # A seed of its own: the generated fleet (2 of its 20 controllers offline) must not depend
+    # on how many accounts the session made before this test.
+    account = seeded(controllers=20, seed=90001)
     store = synced_store(tmp_path / "mine.db", account)
     first = store.fleet_rows()[0]
     store.update_controller(first.controller_id, notes="gate code 4411")

@@ -92,6 +92,12 @@ def test_another_account_gets_404_everywhere_and_never_sees_a_document(
     assert [r["problem"]["type"].rsplit("/", 1)[-1] for r in results] == ["not-found"] * 2
     for path in ("/v1/changes?cursor=0&limit=500", "/v1/documents?kind=test_note"):
         assert "Secret visit" not in rival.http.get(path).text
+    # listing by acme's customer is a 404, as for a customer that does not exist at all
+    listed = f"/v1/documents?kind=test_note&customer_id={customer['id']}"
+    problem(rival.http.get(listed), 404, "not-found")
+    problem(rival.http.get(f"/v1/documents?kind=test_note&customer_id={uuid.uuid4()}"), 404,
+            "not-found")
+    assert [d["id"] for d in acme.http.get(listed).json()["documents"]] == [made["id"]]
     assert acme.http.get(url).json()["revision"] == 1
 
 
