@@ -87,6 +87,11 @@ class WorkOrdersScreen(EditFlows):
               v.data.get("visit", ""), v.data.get("status", ""),
               "{}/{}".format(*v.ticked)) for v in visits], keep_cursor=True)
 
+    def _saved(self, edit: Any, show: bool) -> None:
+        # The list read as the form closed may have run before the save: read it again now.
+        super()._saved(edit, show)
+        self.reload()
+
     def action_all_days(self) -> None:
         self.day = None if self.day else date.today()
         self.reload()
