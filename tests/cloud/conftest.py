@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,6 @@ from fieldtech.server.seed import seed_account
 PASSWORD = "correct horse battery"
 FAST_RETRY = RetryPolicy(attempts=3, base_s=0.01, cap_s=0.05)
 _numbers = itertools.count(1)
-_seeds = itertools.count(100)  # generated record ids come from the seed: one seed per account
 
 
 @dataclass
@@ -114,13 +114,20 @@ def no_env_token(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def seeded(cloud: EmbeddedServer, new_account) -> Callable[..., CloudAccount]:
-    """A fresh account on `tier` holding a generated fleet, written straight into the server."""
+def seeded(cloud: EmbeddedServer, new_account,
+           request: pytest.FixtureRequest) -> Callable[..., CloudAccount]:
+    """A fresh account on `tier` holding a generated fleet, written straight into the server.
+
+    Its seed comes from the test's own name (and how many it made before): the fleet a test
+    gets must not depend on how many accounts the session made before it. Distinct per account
+    (the seed makes the record ids)."""
+    own = itertools.count(100_000 + zlib.crc32(request.node.nodeid.encode()) % 10_000_000 * 16)
+
     def make(customers: int = 6, controllers: int = 20, tier: Tier = Tier.STARTER,
              seed: int | None = None) -> CloudAccount:
         account = new_account(tier)
         seed_account(cloud.db, account.account_id, generate_account(
-            customers, controllers, seed=next(_seeds) if seed is None else seed, tier=tier))
+            customers, controllers, seed=next(own) if seed is None else seed, tier=tier))
         return account
 
     return make
