@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
-from server_helpers import PASSWORD, Account, Server, problem
+from server_helpers import PASSWORD, Account, Server, drop_database, problem
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -111,9 +111,8 @@ def empty_db(request: pytest.FixtureRequest, tmp_path) -> object:  # type: ignor
     try:
         yield base.set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+        drop_database(base, name)
 
 
 def test_existing_accounts_are_owned_by_their_first_user(empty_db: str) -> None:
