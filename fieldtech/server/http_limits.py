@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
+from functools import partial
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from fieldtech.domain.validation import control_character_error
 from fieldtech.server.compression import ACCEPTED, Inflated, UnsupportedEncoding, inflate
 from fieldtech.server.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemType
 
@@ -151,6 +155,8 @@ class RequestLimits:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        if refused := _control_characters(scope):
+            return await refused(send, scope)
         limit = MAX_BATCH_BODY_BYTES if scope["path"] == "/v1/sync/batch" else MAX_BODY_BYTES
         declared = _content_length(scope)
         if declared is not None and declared > limit:  # refused without reading a byte of it
@@ -181,6 +187,30 @@ class RequestLimits:
                                            "The body says gzip but is not gzip.")
             return await _too_large(send, scope, limit)
         await self.app(scope, replay(body, receive), send)
+
+
+# No route, id or query value of ours holds a control character, and PostgreSQL's text cannot
+# hold NUL at all: without this check a NUL in an id was a 404 on SQLite and a bare 422 ("not
+# storable") on PostgreSQL, and every route had to remember it. Answered the same way on both,
+# before any token or database is looked at (a 404 here says nothing about any account).
+def _control_characters(scope: Scope) -> Callable[[Send, Scope], Awaitable[None]] | None:
+    if control_character_error(scope["path"]):
+        return partial(
+            _refuse, ProblemType.NOT_FOUND, "Nothing here: no id holds control characters."
+        )
+    query = scope.get("query_string", b"").decode("latin-1")
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if message := control_character_error(name) or control_character_error(value):
+            field = name if not control_character_error(name) else "query"
+            return partial(
+                _refuse, ProblemType.VALIDATION, f"{field}: {message}",
+                errors=[{"field": field, "message": message}],
+            )
+    return None
+
+
+async def _refuse(kind: ProblemType, detail: str, send: Send, scope: Scope, **extra: Any) -> None:
+    await _send_problem(send, scope, kind, detail, **extra)
 
 
 class _TooLarge(Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
 from server_helpers import PASSWORD, Account, Server, new_serial, problem, unlinked_customer
 
 from fieldtech.domain.plans import Tier, TierLimits
@@ -133,6 +134,29 @@ def test_link_request_approval_counts_the_controllers(server: Server) -> None:
     assert second.http.get(f"/v1/customers/{customer['id']}").status_code == 200
     assert second.http.get("/v1/account").json()["usage"]["controllers_used"] == 2
     problem(first.http.get(f"/v1/customers/{customer['id']}"), 404, "not-found")
+
+
+def test_a_control_character_in_a_path_or_query_is_answered_alike_on_every_backend(
+    server: Server, acme: Account
+) -> None:
+    # PostgreSQL cannot even compare an id holding NUL: it was a bare 422 there and a 404 on
+    # SQLite. Now one answer before any route: 404 for a path, 422 naming the parameter.
+    customer = acme.customer()
+    for path in [f"/v1/customers/{customer['id']}%00", "/v1/customers/%00",
+                 f"/v1/controllers/x%1b{customer['id']}/config", "/v1/documents/a%7fb"]:
+        problem(acme.http.get(path), 404, "not-found")
+        problem(acme.http.patch(path, json={"name": "x"}), 404, "not-found")
+    anonymous = httpx.Client(base_url=str(acme.http.base_url))
+    problem(anonymous.get("/v1/customers/%00"), 404, "not-found")  # no account is asked
+    for query, field in [({"customer_id": "a\x00b"}, "customer_id"),
+                         ({"kind": "test_note\n"}, "kind")]:
+        errors = problem(acme.http.get("/v1/documents", params=query), 422, "validation")["errors"]
+        assert [e["field"] for e in errors] == [field]
+        assert errors[0]["message"].startswith("Remove the ")
+    # the same routes still answer normally without one
+    assert acme.http.get(f"/v1/customers/{customer['id']}").status_code == 200
+    fine = {"kind": "test_note", "customer_id": customer["id"]}
+    assert acme.http.get("/v1/documents", params=fine).status_code == 200
 
 
 def test_control_characters_are_refused_naming_the_field_on_every_text_endpoint(
