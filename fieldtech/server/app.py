@@ -194,6 +194,9 @@ def _document_problems(app: FastAPI) -> None:
                 titles.setdefault(kind.status, kind.value.title)
         for operations in spec["paths"].values():
             for operation in operations.values():
+                for parameter in operation.get("parameters", []):
+                    if parameter.get("in") == "query":  # a path's is a 404: no such record
+                        _no_control_characters(parameter.get("schema", {}))
                 responses = operation.setdefault("responses", {})
                 responses.pop("422", None)
                 for status, title in sorted(titles.items()):
@@ -202,6 +205,17 @@ def _document_problems(app: FastAPI) -> None:
         return spec
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+# What RequestLimits refuses (422) in every query value (http_limits._control_characters),
+# stated in the spec so a client generated from it knows.
+_NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"
+
+
+def _no_control_characters(schema: dict[str, Any]) -> None:
+    for option in schema.get("anyOf", [schema]):
+        if option.get("type") == "string" and "pattern" not in option and "enum" not in option:
+            option["pattern"] = _NO_CONTROL_CHARACTERS
 
 
 def _allowed_methods(app: FastAPI, request: Request) -> str:

@@ -155,7 +155,7 @@ class RequestLimits:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        if refused := _control_characters(scope):
+        if refused := _refused_query(scope):
             return await refused(send, scope)
         limit = MAX_BATCH_BODY_BYTES if scope["path"] == "/v1/sync/batch" else MAX_BODY_BYTES
         declared = _content_length(scope)
@@ -192,20 +192,26 @@ class RequestLimits:
 # No route, id or query value of ours holds a control character, and PostgreSQL's text cannot
 # hold NUL at all: without this check a NUL in an id was a 404 on SQLite and a bare 422 ("not
 # storable") on PostgreSQL, and every route had to remember it. Answered the same way on both,
-# before any token or database is looked at (a 404 here says nothing about any account).
-def _control_characters(scope: Scope) -> Callable[[Send, Scope], Awaitable[None]] | None:
+# before any token or database is looked at (a 404 here says nothing about any account). A
+# parameter given twice is refused too: FastAPI silently took the last one.
+def _refused_query(scope: Scope) -> Callable[[Send, Scope], Awaitable[None]] | None:
     if control_character_error(scope["path"]):
         return partial(
             _refuse, ProblemType.NOT_FOUND, "Nothing here: no id holds control characters."
         )
     query = scope.get("query_string", b"").decode("latin-1")
+    seen: set[str] = set()
     for name, value in parse_qsl(query, keep_blank_values=True):
-        if message := control_character_error(name) or control_character_error(value):
-            field = name if not control_character_error(name) else "query"
-            return partial(
-                _refuse, ProblemType.VALIDATION, f"{field}: {message}",
-                errors=[{"field": field, "message": message}],
-            )
+        if control_character_error(name):
+            field, message = "query", control_character_error(name)
+        elif name in seen:  # every parameter of ours takes one value: which one was meant?
+            field, message = name, "Give this parameter once."
+        else:
+            field, message = name, control_character_error(value)
+        if message:
+            return partial(_refuse, ProblemType.VALIDATION, f"{field}: {message}",
+                           errors=[{"field": field, "message": message}])
+        seen.add(name)
     return None
 
 

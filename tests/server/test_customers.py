@@ -153,6 +153,8 @@ def test_a_control_character_in_a_path_or_query_is_answered_alike_on_every_backe
         errors = problem(acme.http.get("/v1/documents", params=query), 422, "validation")["errors"]
         assert [e["field"] for e in errors] == [field]
         assert errors[0]["message"].startswith("Remove the ")
+    twice = acme.http.get("/v1/controllers", params=[("customer_id", customer["id"])] * 2)
+    assert [e["field"] for e in problem(twice, 422, "validation")["errors"]] == ["customer_id"]
     # the same routes still answer normally without one
     assert acme.http.get(f"/v1/customers/{customer['id']}").status_code == 200
     fine = {"kind": "test_note", "customer_id": customer["id"]}
