@@ -23,7 +23,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from fieldtech.controller_link import (
@@ -62,6 +62,7 @@ from fieldtech.screens.markup import escape
 from fieldtech.screens.messages import RecordsChanged
 from fieldtech.screens.services import FieldtechScreen
 from fieldtech.screens.topbar import TopBar
+from fieldtech.widgets.key_bar import KeyBar
 
 
 def _more_of(new: DeviceInfo, known: DeviceInfo) -> DeviceInfo:
@@ -127,7 +128,7 @@ class OnsiteScreen(FieldtechScreen):
         yield Static("", id="onsite-current")  # the row under the cursor, whole
         with VerticalScroll(id="onsite-scroll"):
             yield Static("", id="onsite-panel")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one("#onsite-devices", DataTable)

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from fieldtech.cloud.sync import held_back, resolve_conflict
 from fieldtech.domain.config_diff import config_changes
@@ -34,6 +34,7 @@ from fieldtech.screens.markup import escape
 from fieldtech.screens.messages import ControllerGone, RecordsChanged, Synced
 from fieldtech.screens.services import FieldtechScreen
 from fieldtech.screens.topbar import TopBar
+from fieldtech.widgets.key_bar import KeyBar
 from fieldtech.widgets.record_table import RecordTable
 from fieldtech.widgets.text_line import TextBox
 
@@ -179,7 +180,7 @@ class PendingScreen(FieldtechScreen):
         yield Static(table.header(), classes="table-header")
         yield table
         yield TextBox(id="pending-detail")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.reload()

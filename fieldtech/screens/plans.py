@@ -11,7 +11,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.widgets import Footer, Input, Label, Static
+from textual.widgets import Input, Label, Static
 
 from fieldtech.domain.errors import CloudProblem, CloudUnavailable, NotSignedIn
 from fieldtech.domain.models import Customer
@@ -21,6 +21,7 @@ from fieldtech.screens.markup import escape
 from fieldtech.screens.messages import Synced, SyncWanted
 from fieldtech.screens.services import FieldtechScreen
 from fieldtech.screens.topbar import TopBar
+from fieldtech.widgets.key_bar import KeyBar
 from fieldtech.widgets.record_table import RecordTable
 from fieldtech.widgets.text_line import TextBox
 
@@ -115,7 +116,7 @@ class PlansScreen(FieldtechScreen):
                         id="plans-code", select_on_focus=False)
         yield TextBox(id="plans-code-error")
         yield TextBox(id="plans-message")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self._read_local()
