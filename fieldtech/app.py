@@ -40,10 +40,12 @@ from fieldtech.terminal.output import SparingTerminal
 from fieldtech.widgets.keys_in_order import KeysInOrder
 
 if TYPE_CHECKING:
+    from fieldtech.cloud.session import SignedIn, SignInWatch
     from fieldtech.cloud.sync import SyncReport
     from fieldtech.screens.controller import ControllerScreen
 
 TOASTS_MAX = 2
+SIGN_IN_CHECK_S = 3  # a `fieldtech login` elsewhere shows within this (one stat() each time)
 FIRST_SCREEN = 60  # rows read before the first paint; a 24-line terminal shows ~20
 
 
@@ -78,7 +80,8 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
                  simulator: Any = None, zone_test_seconds: int = 30,
                  after_first_paint: Callable[[], None] | None = None,
                  cloud: CloudFactory | None = None, sync_every_s: float | None = SYNC_EVERY_S,
-                 remember_sign_in: Callable[[str, str, str], tuple[str, bool]] | None = None):
+                 remember_sign_in: Callable[[str, str, str], tuple[str, bool]] | None = None,
+                 sign_in_watch: SignInWatch | None = None):
         super().__init__()
         onsite = OnSiteOptions(mdns_interfaces or settings.mdns_interfaces, simulator,
                                zone_test_seconds)
@@ -89,6 +92,8 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
         self.sync_every_s = sync_every_s  # None: sync only on demand
         # Keeps a token from the sign-in screen (the OS keyring); None: memory only (the demo).
         self.remember_sign_in = remember_sign_in
+        # Follows `fieldtech login` in another terminal (None: the demo, tests).
+        self.sign_in_watch = sign_in_watch
         if settings.theme in self.available_themes:
             self.theme = settings.theme
         if settings.keys:
@@ -458,6 +463,8 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
         self.set_interval(30, self.services.header.repaint)  # the age of the last sync
         if self.sync_every_s:
             self.set_interval(self.sync_every_s, self._periodic_sync)
+        if self.sign_in_watch is not None:
+            self.set_interval(SIGN_IN_CHECK_S, self._check_sign_in)
 
     @work(thread=True, group="link")
     def _read_link(self) -> None:
@@ -547,6 +554,22 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
             self.notify(f"Synced: {report.summary()}.{more}",
                         severity="warning" if attention else "information", timeout=5)
 
+    @work(thread=True, group="sign-in-watch", exclusive=True)
+    def _check_sign_in(self) -> None:
+        assert self.sign_in_watch is not None
+        who = self.sign_in_watch.changed()  # may read the keyring: in this worker
+        if who is not None:
+            self.call_from_thread(self._signed_in_elsewhere, who)
+
+    def _signed_in_elsewhere(self, who: SignedIn) -> None:
+        from fieldtech.cloud.api import APP_RETRY
+
+        email = who.session.email if who.session else None
+        self.link.user_email = email
+        self.connect(lambda: who.api(retry=APP_RETRY))
+        self.notify(f"Signed in as {email or 'a new login'} (`fieldtech login` in another "
+                    "terminal); syncing.", timeout=5)
+
     @on(m.SignedIn)
     def _signed_in_message(self, message: m.SignedIn) -> None:
         self.signed_in(message.url, message.email, message.token)
@@ -557,6 +580,8 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
         from fieldtech.cloud.api import APP_RETRY, CloudAPI
 
         self.link.user_email = email
+        if self.sign_in_watch is not None:  # writing it down is not a login from elsewhere
+            self.sign_in_watch.token_in_use = token
         self.connect(lambda: CloudAPI(url, token, retry=APP_RETRY))
         if self.remember_sign_in is None:
             self.notify(f"Signed in as {email} for this session.", timeout=3)

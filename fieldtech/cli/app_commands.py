@@ -53,17 +53,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_app(args: argparse.Namespace) -> int:
-    from fieldtech.cloud.session import has_saved_sign_in, remember_sign_in
+    from fieldtech.cloud.session import SignInWatch, has_saved_sign_in, remember_sign_in
     from fieldtech.offline_store.paths import data_dir
 
+    watch = SignInWatch()
     return _launch(data_dir(args.data_dir),
-                   cloud=_saved_cloud() if has_saved_sign_in() else None,
-                   remember_sign_in=remember_sign_in)
+                   cloud=_saved_cloud(watch) if has_saved_sign_in() else None,
+                   remember_sign_in=remember_sign_in, sign_in_watch=watch)
 
 
-def _saved_cloud() -> Any:
+def _saved_cloud(watch: Any) -> Any:
     """A CloudAPI factory for whoever is signed in. The token is read (keyring: up to 3 s) on
-    the first sync, in the sync worker, and kept for the session."""
+    the first sync, in the sync worker, and kept for the session (`watch` learns it: the same
+    token written again is not a new login)."""
     who: list[Any] = []
 
     def connect() -> Any:
@@ -72,6 +74,7 @@ def _saved_cloud() -> Any:
 
         if not who:
             who.append(signed_in())  # NotSignedIn: the header says "sign in (L)"
+            watch.token_in_use = who[0].token
         return who[0].api(retry=APP_RETRY)
 
     return connect

@@ -88,6 +88,7 @@ class CloudLink:
         self.user_email: str | None = None  # who signed in, when this session knows it
         self.progress: SyncProgress | None = None  # of the sync running now, if it told any
         self._sync_lock = threading.Lock()
+        self._account_checked: CloudFactory | None = None  # the sign-in whose account matched
 
     @property
     def connected(self) -> bool:
@@ -122,8 +123,9 @@ class CloudLink:
             self.state = LinkState.SYNCING
             if started is not None:
                 started()
+            factory = self.factory  # connect() may change it while this sync runs
             try:  # a factory may read a keyring, and find no token there
-                api = self.factory()
+                api = factory()
             except (NotSignedIn, CloudUnavailable) as exc:
                 return self._settle(SyncReport(error=str(exc), signed_out=isinstance(
                     exc, NotSignedIn), unreachable=isinstance(exc, CloudUnavailable)))
@@ -134,10 +136,14 @@ class CloudLink:
                     progressed()
 
             try:
-                report = SyncEngine(self.store, api, progress=tell).sync()
+                engine = SyncEngine(self.store, api, progress=tell,
+                                    check_account=self._account_checked is not factory)
+                report = engine.sync()
             finally:
                 api.close()
                 self.progress = None
+            if not engine.check_account:  # checked and the same account: not again
+                self._account_checked = factory
             return self._settle(report)
         except BaseException:
             self.state = before

@@ -29,7 +29,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fieldtech.cloud.api import BATCH_LIMIT, PAGE_LIMIT, CloudAPI
-from fieldtech.domain.errors import CloudProblem, CloudUnavailable, NotACloud, NotSignedIn
+from fieldtech.domain.errors import (
+    CloudProblem,
+    CloudUnavailable,
+    NotACloud,
+    NotSignedIn,
+    WrongAccount,
+)
 from fieldtech.domain.merge import (
     MISSING,
     canonical_config,
@@ -234,8 +240,12 @@ class SyncEngine:
         status_every_s: float = STATUS_EVERY_S,
         clock: Callable[[], float] = time.time,
         progress: Callable[[SyncProgress], None] | None = None,
+        check_account: bool = True,
     ):
         self.store = store
+        # Before anything is sent: is this the account the store's records came from? Once per
+        # engine (CloudLink: once per sign-in), so an idle sync costs no extra request.
+        self.check_account = check_account
         self.progress = progress
         self._wire_at_start = 0
         self.api = api
@@ -253,6 +263,9 @@ class SyncEngine:
         self._wire_at_start = before[1] + before[2]
         usage_stale = self.store.sync_value("usage_at") is None  # never asked this cloud
         try:
+            if self.check_account:
+                self._same_account()
+                self.check_account = False
             usage_stale |= self._resend(report)
             usage_stale |= self.pull(report)
             usage_stale |= self._refetch(report)
@@ -265,7 +278,7 @@ class SyncEngine:
             report.error, report.signed_out = str(exc), True
         except CloudUnavailable as exc:
             report.error, report.unreachable = str(exc), True
-        except CloudProblem as exc:
+        except (CloudProblem, WrongAccount) as exc:
             report.error = str(exc)
         if report.error:
             self.store.set_sync_values(last_error=report.error)
@@ -589,6 +602,21 @@ class SyncEngine:
         return None
 
     # -- account and device states --------------------------------------------------------------
+
+    def _same_account(self) -> None:
+        """Raise WrongAccount if the store has synced with another account than this token's.
+        A store that never synced becomes this account's (local-only work, then a sign-in)."""
+        ours = self.store.sync_value("account_id")
+        if ours is None:
+            return
+        theirs = self.api.account()
+        their_id = theirs.get("id") if isinstance(theirs, dict) else None
+        if not isinstance(their_id, str):
+            raise NotACloud(self.api.base_url, "its account has no id")
+        if their_id != ours:
+            known = self.store.account()
+            name = known.name if known is not None and known.id == ours else ours
+            raise WrongAccount(f"“{name}”", f"“{theirs.get('name') or their_id}”")
 
     def refresh_account(self) -> None:
         a = self.api.account()

@@ -77,6 +77,18 @@ class NotSignedIn(FieldtechError):
     """No token, or the cloud no longer accepts it (401): log in again."""
 
 
+class WrongAccount(FieldtechError):
+    """The cloud signed in to is another account than the one this store's records came from:
+    syncing would send one contractor's edits into another's account (and mix the two here)."""
+
+    def __init__(self, ours: str, theirs: str):
+        super().__init__(
+            f"This computer's records belong to the account {ours}, but you are signed in to "
+            f"{theirs}. Nothing was sent or received, and every edit stays queued. Sign in to "
+            f"{ours} again (L), or keep {theirs} in its own folder: "
+            "`fieldtech --data-dir DIR`.")
+
+
 class CloudProblem(FieldtechError):
     """The cloud refused a request: an RFC 9457 problem, told apart by its stable `slug`."""
 

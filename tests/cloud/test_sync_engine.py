@@ -364,3 +364,32 @@ def test_take_theirs_on_a_deleted_record_reads_that_record_again_not_the_account
     else:
         assert b.customer(rid).phone == "555-0199"
     assert b.refetch_wanted() == []
+
+
+def test_a_store_that_synced_with_one_account_never_syncs_with_another(
+        new_account, tmp_path: Path) -> None:
+    # The same folder signed in to another account (a second company, a test account): sending
+    # its queued edits there would put one contractor's customers in another's account.
+    from fieldtech.cloud.link import CloudLink
+
+    first, second = new_account(Tier.CONTRACTOR), new_account(Tier.CONTRACTOR)
+    store = Store(tmp_path / "store.db")
+    link = CloudLink(store, first.api)
+    assert link.sync().error is None  # the store is now the first account's
+    store.create_customer(Customer(id=new_id(), name="Noor Haddad"))
+
+    link.connect(second.api)
+    refused = link.sync()
+    assert refused.error and "belong to the account" in refused.error
+    assert f"Contractor {first.email}" in refused.error
+    assert second.get("/v1/customers")["customers"] == []  # nothing sent
+    assert [e.state for e in store.outbox()] == [QUEUED]  # nothing lost
+    assert store.sync_value("account_id") == first.account_id
+    assert link.sync().error == refused.error  # asked again on the next sync, still refused
+
+    link.connect(first.api)  # back to the right account: the edit goes out
+    sent = link.sync()
+    assert sent.error is None and sent.applied == 1
+    assert [c["name"] for c in first.get("/v1/customers")["customers"]] == ["Noor Haddad"]
+    # the account is asked once per sign-in, not on every sync
+    assert link.sync().requests == 1

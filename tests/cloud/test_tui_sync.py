@@ -221,6 +221,37 @@ async def test_signed_out_asks_to_sign_in_and_login_reconnects(tmp_path, seeded)
     store.close()
 
 
+@pytest.mark.usefixtures("no_env_token")
+async def test_a_login_in_another_terminal_is_followed_by_the_running_app(
+        tmp_path, seeded, memory_keyring, monkeypatch) -> None:
+    # The login is the real `fieldtech login`; only the OS keyring is a memory one (there is
+    # no keyring daemon here). The app was started local only, as on a new laptop.
+    import io
+    import sys
+
+    from fieldtech.cli import main
+    from fieldtech.cloud.session import SignInWatch
+
+    account = seeded(customers=3, controllers=4)
+    store = Store(tmp_path / "mine.db")
+    store.create_customer(Customer(id=new_id(), name="Typed before signing in"))
+    app = tui(tmp_path, store, None, sign_in_watch=SignInWatch())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert not app.link.connected and "local only" in header(app)
+        monkeypatch.setattr(sys, "stdin", io.StringIO(account.password + "\n"))
+        assert main(["login", account.url, "--email", account.email, "--password-stdin"]) == 0
+        await wait_for(pilot, lambda: store.counts()[0] == 4 and store.pending_count() == 0)
+        assert any("another terminal" in n for n in notices(app)), notices(app)
+        assert app.link.user_email == account.email and "online" in header(app)
+        names = [c["name"] for c in account.get("/v1/customers")["customers"]]
+        assert "Typed before signing in" in names  # the local work went up, nothing lost
+        shown = len(notices(app))
+        await pilot.pause(3.5)  # the next check: the same login is not news again
+        assert not any("another terminal" in n for n in notices(app)[shown:])
+    store.close()
+
+
 async def test_login_to_an_unreachable_server_says_so(tmp_path) -> None:
     store = Store(tmp_path / "mine.db")
     app = tui(tmp_path, store, None)
