@@ -169,7 +169,9 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
     async def on_mount(self) -> None:
         # The first screenful is read here (~3 ms), so the first frame shows it: a worker
         # would add a thread hop and a second layout pass before anything is painted.
-        self.services.fleet.first_rows = self.store.fleet_rows(first=FIRST_SCREEN)
+        fleet = self.services.fleet
+        fleet.first_rows = self.store.fleet_rows(first=FIRST_SCREEN)
+        fleet.read_shortcuts(self.store, self.settings.pinned)  # `s` + digit before the rest
         self.services.header.words = self._read_header()
         await self.push_screen(FleetScreen())
         if self.settings.problem:
@@ -391,7 +393,7 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
         # From another screen (the fleet, after Esc), "back" is the controller last shown.
         fleet = self.services.fleet
         target = fleet.previous if self._controller_showing() else fleet.current
-        if target and target in fleet.rows_by_id:
+        if target and fleet.row(target) is not None:
             self.open_controller(target)
         else:
             self.notify("No previous controller yet.", timeout=2)
