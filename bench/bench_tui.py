@@ -310,7 +310,6 @@ def main() -> None:
     term.close()
 
     index = FleetIndex(rows)
-    index.letters()
     search_times = []
     for word in ("frnt yrd", "oakridge", "ft1-a", "rosa patel", "clbhse"):
         for i in range(1, len(word) + 1):

@@ -238,8 +238,8 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
         index = FleetIndex(rows)
         recent = store.recent()
         self.call_from_thread(self._fleet_loaded, rows, index, self._read_header(), recent, keep)
-        index.letters()  # warm the fuzzy matcher after the first paint, not before
-        # Likewise the controller screen and forms, so the first switch is as quick as the rest.
+        # After the first paint: the controller screen and forms, so the first switch is as
+        # quick as the rest.
         import fieldtech.screens.controller
         import fieldtech.screens.forms
         import fieldtech.screens.triage  # noqa: F401
