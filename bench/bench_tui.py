@@ -257,8 +257,9 @@ def main() -> None:
     # controller on screen is not offered, so 1 is always the other one.
     by_id = {r.controller_id: r for r in rows}
     first_open = term.key_until(b"s", b"Switch to")
-    first_switch, _, burst = term.key(b"1")
-    opened = picks[0].name.encode() in plain(burst)
+    painted = len(term.screen)
+    first_switch = term.key_until(b"1", b"Programs")  # the controller screen's tabs
+    opened = picks[0].name.encode() in plain(term.screen[painted:])
     loaded = time.perf_counter() - term.started + term.wait_idle()
     print(f"first switch right after the first paint, while the fleet loads: s {ms(first_open)}"
           f", then 1 {ms(first_switch)}{'' if opened else ' (NOT the most recent controller)'};"
@@ -281,7 +282,8 @@ def main() -> None:
     print(f"switch (s + digit), keypress to controller painted: median "
           f"{ms(statistics.median(switch_times))}, p90 "
           f"{ms(sorted(switch_times)[int(len(switch_times) * 0.9)])} over {len(switch_times)}"
-          f"{f' ({missed} not seen in the window)' if missed else ''} (budget median ≤ 50 ms)")
+          f"{f' ({missed} not seen in the window)' if missed else ''}"
+          " (budget median ≤ 30 ms, p90 ≤ 50 ms)")
     print(f"  for reference, s to the switcher dialog painted: median "
           f"{ms(statistics.median(open_times))} (a screen change in Textual, same run)")
 
@@ -328,7 +330,7 @@ def main() -> None:
           f"{statistics.median(sizes):.0f} B, max {max(sizes)} B (budget ≤ 1.5 KB)")
     rss = max(rss, term.rss_mb())
     term.close()
-    print(f"resident memory: {rss:.0f} MB (budget ≤ 250 MB)")
+    print(f"resident memory: {rss:.0f} MB (budget ≤ 250 MB at 10,000, ≤ 150 MB at 100,000)")
 
 
 if __name__ == "__main__":
