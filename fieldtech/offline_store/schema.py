@@ -187,6 +187,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX campaign_item_state ON campaign_item(campaign_id, state);
     """,
+    # 9 (issue 17): the header counts offline controllers before the first paint; at 100,000
+    # controllers that count read the whole table (11 ms), with this index a part of it.
+    """
+    CREATE INDEX controller_state ON controller(state);
+    """,
 ]
 
 

@@ -406,3 +406,16 @@ def test_a_repeated_generated_serial_takes_the_next_free_number() -> None:
     made[3][0].serial = None
     serials = [row[0].serial for row in _unique_serials(made)]
     assert serials == ["FT1-FFFFFFFF", "FT1-00000000", "FT1-00000001", None]
+
+
+def test_the_headers_offline_count_reads_an_index_not_the_fleet(store: Store) -> None:
+    """The top bar counts offline controllers before the first paint: at 100,000 controllers
+    a scan of the whole table was 11 ms of it."""
+    from fieldtech.offline_store.live import fleet_health
+
+    seed_store(store, 10, 40)
+    offline = sum(1 for r in store.fleet_rows() if r.state is ControllerState.OFFLINE)
+    assert fleet_health(store, datetime.now(UTC)).offline == offline
+    plan = store._query("EXPLAIN QUERY PLAN SELECT count(*) FROM controller WHERE state=?",
+                        (ControllerState.OFFLINE.value,))
+    assert any("controller_state" in row[-1] for row in plan), plan
