@@ -146,6 +146,12 @@ def test_search_ranks_as_documented(index: FleetIndex) -> None:
                     (r.serial or "ft1")[:rnd.randrange(2, 8)],
                     "".join(c for c in r.customer_name.lower() if c not in "aeiou")[:6]]
     for query in queries:
-        for typed in range(1, len(query) + 1):  # as typed: the index narrows as it goes
+        # As typed, then backspaced: the index narrows as it goes and keeps what it found.
+        for typed in [*range(1, len(query) + 1), *range(len(query) - 1, 0, -1)]:
             assert index.search(query[:typed]) == _ranked_as_documented(index, query[:typed]), (
                 query[:typed])
+            assert index.filter(query[:typed]) == [
+                i for i, r in enumerate(index.rows)
+                if all(any(t in f.casefold() for f in (r.serial or "", r.name, r.customer_name,
+                                                       r.address))
+                       for t in query[:typed].casefold().split())]
