@@ -174,7 +174,9 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
     async def on_mount(self) -> None:
         # The first screenful is read here (~3 ms), so the first frame shows it: a worker
         # would add a thread hop and a second layout pass before anything is painted.
-        self.services.fleet.first_rows = self.store.fleet_rows(first=FIRST_SCREEN)
+        fleet = self.services.fleet
+        fleet.first_rows = self.store.fleet_rows(first=FIRST_SCREEN)
+        fleet.read_shortcuts(self.store, self.settings.pinned)  # `s` + digit before the rest
         self.services.header.words = self._read_header()
         await self.push_screen(FleetScreen())
         if self.settings.problem:
@@ -241,8 +243,8 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
         index = FleetIndex(rows)
         recent = store.recent()
         self.call_from_thread(self._fleet_loaded, rows, index, self._read_header(), recent, keep)
-        index.letters()  # warm the fuzzy matcher after the first paint, not before
-        # Likewise the controller screen and forms, so the first switch is as quick as the rest.
+        # After the first paint: the controller screen and forms, so the first switch is as
+        # quick as the rest.
         import fieldtech.screens.controller
         import fieldtech.screens.forms
         import fieldtech.screens.triage  # noqa: F401
@@ -396,7 +398,7 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
         # From another screen (the fleet, after Esc), "back" is the controller last shown.
         fleet = self.services.fleet
         target = fleet.previous if self._controller_showing() else fleet.current
-        if target and target in fleet.rows_by_id:
+        if target and fleet.row(target) is not None:
             self.open_controller(target)
         else:
             self.notify("No previous controller yet.", timeout=2)

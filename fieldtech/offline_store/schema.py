@@ -187,6 +187,13 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX campaign_item_state ON campaign_item(campaign_id, state);
     """,
+    # 9 (issue 17): what is read before the first paint, at 100,000 controllers: the header's
+    # count of offline controllers (a scan of the table, 11 ms) and the first customers by
+    # name (a sort of 20,000, 3 ms) each read a part of an index instead.
+    """
+    CREATE INDEX controller_state ON controller(state);
+    CREATE INDEX customer_name ON customer(name COLLATE NOCASE, id);
+    """,
 ]
 
 

@@ -291,12 +291,16 @@ class Store:
         # customer's own objects: at 100,000 controllers, 20 MB less than a new str per cell.
         shared: dict[str, str] = {}
         one = shared.setdefault
+        # For the first screenful, only its controllers' states and edits: a synced fleet of
+        # 100,000 holds a device state each, and reading them all took 200 ms before the paint.
+        only = "" if first is None else f" AND {{}} IN (SELECT id FROM controller{controller_sql})"
         pending = dict(self._query(
             "SELECT entity_id, count(*) FROM outbox WHERE entity IN ('controller', 'config') "
-            "AND state != ? GROUP BY entity_id", (APPLIED,)))
+            f"AND state != ?{only.format('entity_id')} GROUP BY entity_id", (APPLIED, *params)))
         states = {s.value: s for s in ControllerState}
         firmware = dict(self._query(
-            "SELECT controller_id, json_extract(data, '$.firmware') FROM device_state"))
+            "SELECT controller_id, json_extract(data, '$.firmware') FROM device_state "
+            f"WHERE 1{only.format('controller_id')}", params))
         rows = []
         for r in self._each(
             "SELECT id, customer_id, name, serial, state, fault, zone_count, model, tags "

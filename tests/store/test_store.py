@@ -406,3 +406,35 @@ def test_a_repeated_generated_serial_takes_the_next_free_number() -> None:
     made[3][0].serial = None
     serials = [row[0].serial for row in _unique_serials(made)]
     assert serials == ["FT1-FFFFFFFF", "FT1-00000000", "FT1-00000001", None]
+
+
+def test_the_headers_offline_count_reads_an_index_not_the_fleet(store: Store) -> None:
+    """The top bar counts offline controllers before the first paint: at 100,000 controllers
+    a scan of the whole table was 11 ms of it."""
+    from fieldtech.offline_store.live import fleet_health
+
+    seed_store(store, 10, 40)
+    offline = sum(1 for r in store.fleet_rows() if r.state is ControllerState.OFFLINE)
+    assert fleet_health(store, datetime.now(UTC)).offline == offline
+    plan = store._query("EXPLAIN QUERY PLAN SELECT count(*) FROM controller WHERE state=?",
+                        (ControllerState.OFFLINE.value,))
+    assert any("controller_state" in row[-1] for row in plan), plan
+
+
+def test_the_first_screenful_is_the_top_of_the_fleet_with_its_firmware_and_edits(
+        store: Store) -> None:
+    """The first screenful reads only its own controllers' device states and pending edits
+    (a synced fleet of 100,000 has a device state each: 200 ms before the first paint)."""
+    seed_store(store, 30, 80)
+    rows = [r for r in store.fleet_rows() if r.controller_id]
+    top, below = rows[2], rows[-1]
+    store.apply_changes([{"entity": "device_state", "id": r.controller_id, "op": "upsert",
+                          "data": {"firmware": f"2.{n}.0"}} for n, r in enumerate((top, below))],
+                        1)
+    for r in (top, below):
+        store.update_controller(r.controller_id, notes="Gate code 1234")
+    head = store.fleet_rows(first=20)
+    assert head == store.fleet_rows()[:20]
+    shown = next(r for r in head if r.controller_id == top.controller_id)
+    assert (shown.firmware, shown.pending) == ("2.0.0", 1)
+    assert below.controller_id not in {r.controller_id for r in head}

@@ -89,6 +89,58 @@ async def test_first_switch_straight_from_the_fleet(tmp_path) -> None:
     app.store.close()
 
 
+async def test_switch_works_before_the_whole_fleet_is_read(tmp_path) -> None:
+    """At 100,000 controllers the whole fleet takes seconds to read: the recents and their
+    rows come with the first screenful, so s + digit opens one while the rest still loads."""
+    import threading
+
+    from tests.tui.conftest import make_app
+
+    app = make_app(tmp_path)
+    rows = [r for r in app.store.fleet_rows() if r.controller_id]
+    far = rows[-1]  # not in the first screenful
+    for r in (rows[12], far):  # `far` most recent
+        app.store.touch_recent(r.controller_id)
+    release = threading.Event()
+    fleet_rows = app.store.fleet_rows
+
+    def slow_fleet_rows(first: int | None = None):
+        if first is None:  # the whole fleet: held until the switch has been made
+            release.wait(10)
+        return fleet_rows(first)
+
+    app.store.fleet_rows = slow_fleet_rows
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            assert not app.rows  # still loading
+            await pilot.press("s")
+            items = str(app.screen.query_one("#switcher-items").render())
+            assert far.name in items and rows[12].name in items
+            await pilot.press("1")
+            for _ in range(50):
+                await pilot.pause(0.02)
+                if isinstance(app.screen, ControllerScreen) and app.screen.controller:
+                    break
+            assert not app.rows  # the switch did not wait for the fleet
+            assert app.screen.controller.id == far.controller_id
+            assert far.customer_name in header(app)
+            await pilot.press("s", "1")  # the other recent: the one shown is no candidate
+            for _ in range(50):
+                await pilot.pause(0.02)
+                if app.screen.controller.id == rows[12].controller_id:
+                    break
+            assert app.screen.controller.id == rows[12].controller_id
+            release.set()
+            await settle(pilot)
+            assert app.rows and app.services.fleet.shortcut_rows == {}
+            assert [r.controller_id for r, _ in app.services.fleet.shortcuts([])] == [
+                rows[12].controller_id, far.controller_id]
+    finally:
+        release.set()
+        app.store.close()
+
+
 async def test_previous_key_jumps_back_and_forth(app: FieldtechApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
