@@ -68,3 +68,14 @@ def test_esc_and_keys_in_one_read_mean_the_keys_typed_slowly(pty_app: PtyApp) ->
 def test_the_mouse_reports_clicks_and_the_wheel_not_motion(pty_app: PtyApp) -> None:
     assert b"\x1b[?1000h" in pty_app.written and b"\x1b[?1006h" in pty_app.written
     assert b"\x1b[?1003h" not in pty_app.written  # any motion: events for nothing over SSH
+
+
+def test_screen_changes_set_the_pointers_shape_only_when_it_changes(pty_app: PtyApp) -> None:
+    """Textual sets the mouse pointer's shape at every screen change, mostly to the one it
+    has: 13 bytes in a frame of their own before the controller was painted."""
+    pty_app.press(b"\r")  # a controller's screen
+    pty_app.press(b"\x1b")  # the fleet again
+    pty_app.press(b"\r")
+    wrote = [pty_app.press(key) for key in (b"\x1b", b"\r", b"\x1b")]
+    assert all(wrote), wrote  # each key changed the screen
+    assert pty_app.written.count(b"\x1b]22;") <= 1, pty_app.written.count(b"\x1b]22;")
