@@ -25,6 +25,8 @@ Cell = tuple[str, Style | None]  # the text of one cell ("" right of a wide char
 Row = list[Cell | None]  # None: not known (not written since the screen was last cleared)
 BLANK: Cell = (" ", None)  # what a scroll leaves: a space in the terminal's default colours
 REWRITE_GAP = 6  # unchanged cells shorter than a cursor move are rewritten, not jumped over
+# What a space shows besides its background (a space's colour is otherwise invisible).
+SHOWN_ON_SPACE = ("reverse", "underline", "underline2", "strike", "overline", "conceal")
 MIN_SCROLL_LINES = 3  # a block of lines that moved, shorter than this, is simply rewritten
 
 
@@ -99,6 +101,7 @@ class TerminalShadow:
         self.color_system = color_system
         self.resize(width, height)
         self._sgr: dict[tuple[Style | None, Style | None], str] = {}
+        self._alike: dict[tuple[Style | None, Style | None], bool] = {}
 
     def resize(self, width: int, height: int) -> None:
         """The terminal was resized (or cleared): nothing on it is known."""
@@ -211,7 +214,7 @@ class TerminalShadow:
                     if cell is None or not cell[0]:  # the right half of a wide character
                         continue
                     text, style = cell
-                    if style != self._pen:
+                    if style != self._pen and not (text == " " and self._looks_alike(style)):
                         out.append(self._sgr_change(self._pen, style))
                         self._pen = style
                     out.append(text)
@@ -237,6 +240,19 @@ class TerminalShadow:
             while run[1] < self.width and new[run[1]] is not None and new[run[1]][0] == "":
                 run[1] += 1
         return [(start, end) for start, end in runs]
+
+    def _looks_alike(self, style: Style | None) -> bool:
+        """Whether a space written with the pen looks as one written with `style`: a space
+        shows only its background, unless reversed, underlined or struck through. (A list
+        line's padding between columns kept changing the colour of spaces: ~20 B a line.)"""
+        key = (self._pen, style)
+        alike = self._alike.get(key)
+        if alike is None:
+            pen = self._pen
+            alike = self._alike[key] = (
+                pen is not None and style is not None and pen.bgcolor == style.bgcolor
+                and not any(getattr(s, name) for s in (pen, style) for name in SHOWN_ON_SPACE))
+        return alike
 
     def _sgr_change(self, pen: Style | None, style: Style | None) -> str:
         """The SGR sequence from colours `pen` to `style`: only the colour that changes when
