@@ -118,6 +118,11 @@ def test_spaces_are_written_in_the_colour_at_hand_unless_their_colour_shows() ->
     frame = shadow.frame(full([padded.crop_extend(0, W, red)] + [Strip.blank(W, red)] * (H - 1)),
                          W, H)
     assert "\x1b[32m" not in frame and ";32" not in frame  # green: never needed
+    shadow = TerminalShadow(ColorSystem.EIGHT_BIT)
+    track = Strip([Segment("ab", red), Segment("  ", Style(color="green", bgcolor="blue"))])
+    frame = shadow.frame(full([track.crop_extend(0, W, red)] + [Strip.blank(W, red)] * (H - 1)),
+                         W, H)
+    assert "b\x1b[44m  " in frame  # another background: the background only
     textual, ours, _ = both([full([under.crop_extend(0, W, red)]
                                   + [Strip.blank(W, red)] * (H - 1))])
     assert ours == textual  # underlined spaces keep their colour
