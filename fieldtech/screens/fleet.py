@@ -86,7 +86,7 @@ class FleetScreen(EditFlows):
         current = self.services.fleet.current
         if current and current != self._followed:
             self._followed = current
-            self.fleet_list.set_rows(self.fleet_list.rows, keep=current)
+            self.fleet_list.follow(current)
 
     @property
     def fleet_list(self) -> FleetList:

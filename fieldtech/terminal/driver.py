@@ -29,7 +29,7 @@ from textual.message import Message
 
 ESC = "\x1b"
 SEQUENCE_STARTS = "[O"  # CSI and SS3: what may follow ESC in a key's or a report's sequence
-ESCAPE_GRACE = 0.015  # an ESC ending a read waits this long for the rest of a sequence
+ESCAPE_GRACE = 0.005  # an ESC ending a read waits this long for the rest of a sequence
 KEY_STREAM_S = 0.06  # keys closer than this are held (auto-repeat is 25–40 a second)
 
 

@@ -81,3 +81,13 @@ class SparingTerminal(App):
         """The terminal was used by something else (suspended): its cells are not known."""
         if self._shadow is not None:
             self._shadow.invalidate()
+        self._pointer_shape = None
+
+    _pointer_shape: str | None = None
+
+    def _set_pointer_shape(self, shape: str) -> None:
+        # Textual sets the pointer's shape on every screen change, mostly to the one it has:
+        # 13 bytes in a frame of their own (a switch wrote them before its controller).
+        if shape != self._pointer_shape:
+            self._pointer_shape = shape
+            super()._set_pointer_shape(shape)

@@ -65,13 +65,24 @@ class FleetList(CursorList):
         self._lines = lines
         cursor = 0
         if keep is not None:
-            cursor = next(
-                (n for n, (kind, i) in enumerate(lines)
-                 if (kind == CONTROLLER and self.rows[i].controller_id == keep)
-                 or (kind == CUSTOMER and self.rows[i].customer_id == keep)), 0)
+            cursor = self.line_of(keep) or 0
         elif self.grouped and len(lines) > 1 and lines[1][0] == CONTROLLER:
             cursor = 1  # on the first controller rather than its customer
         self.reset_lines(len(lines), cursor)
+
+    def line_of(self, record_id: str) -> int | None:
+        """The line of a controller, or of a customer's header, by id (None: not shown)."""
+        rows = self.rows
+        return next((n for n, (kind, i) in enumerate(self._lines)
+                     if (kind == CONTROLLER and rows[i].controller_id == record_id)
+                     or (kind == CUSTOMER and rows[i].customer_id == record_id)), None)
+
+    def follow(self, record_id: str) -> None:
+        """The cursor on a record, the lines kept (back from a controller: one frame that
+        repaints the cursor's lines, not the list)."""
+        line = self.line_of(record_id)
+        if line is not None:
+            self.place_cursor(line)
 
     @property
     def current(self) -> tuple[FleetRow, bool] | None:

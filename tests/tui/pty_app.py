@@ -22,6 +22,14 @@ ROOT = Path(__file__).resolve().parents[2]
 QUIET = 0.4  # output idle this long: the app has answered
 
 
+def shown(char: pyte.screens.Char) -> tuple[str, str, str, bool]:
+    """What a cell shows: its character, colours and boldness; a plain space shows only its
+    background (the terminal module writes spaces in whatever colour it has)."""
+    if char.data == " " and not (char.reverse or char.underscore or char.strikethrough):
+        return " ", "default", char.bg, False
+    return char.data, char.fg, char.bg, char.bold
+
+
 class PtyApp:
     def __init__(self, data_dir: Path, rows: int = 24, cols: int = 80):
         self.master, slave = pty.openpty()
@@ -88,7 +96,7 @@ class PtyApp:
         return "\n".join(self.screen.display)
 
     def cells(self) -> list[list[tuple[str, str, str, bool]]]:
-        return [[(c.data, c.fg, c.bg, c.bold) for c in
+        return [[shown(c) for c in
                  (self.screen.buffer[y][x] for x in range(self.screen.columns))]
                 for y in range(self.screen.lines)]
 

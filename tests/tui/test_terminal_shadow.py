@@ -16,6 +16,7 @@ from textual.geometry import Region
 from textual.strip import Strip
 
 from fieldtech.terminal.shadow import TerminalShadow
+from tests.tui.pty_app import shown
 
 W, H = 40, 12
 CONSOLE = Console(color_system="256", force_terminal=True, width=W)
@@ -46,8 +47,7 @@ def partial(y: int, x: int, strip: Strip) -> ChopsUpdate:
 def played(stream: str) -> list[list[tuple[str, str, str, bool]]]:
     screen = pyte.Screen(W, H)
     pyte.Stream(screen).feed(stream)
-    return [[(c.data, c.fg, c.bg, c.bold) for c in (screen.buffer[y][x] for x in range(W))]
-            for y in range(H)]
+    return [[shown(c) for c in (screen.buffer[y][x] for x in range(W))] for y in range(H)]
 
 
 def both(updates: list) -> tuple[list, list, list[str]]:
@@ -107,3 +107,24 @@ def test_a_resize_forgets_what_was_on_screen() -> None:
     first = shadow.frame(full(lines_from(0)), W, H)
     assert shadow.frame(full(lines_from(0)), W, H) == ""
     assert shadow.frame(full(lines_from(0)), W, H + 1) == first  # new size: all written
+
+
+def test_spaces_are_written_in_the_colour_at_hand_unless_their_colour_shows() -> None:
+    red, green = Style(color="red", bgcolor="grey15"), Style(color="green", bgcolor="grey15")
+    padded = Strip([Segment("ab", red), Segment("   ", green), Segment("cd", red)])
+    under = Strip([Segment("ab", red), Segment("   ", green + Style(underline=True)),
+                   Segment("cd", red)])
+    shadow = TerminalShadow(ColorSystem.EIGHT_BIT)
+    frame = shadow.frame(full([padded.crop_extend(0, W, red)] + [Strip.blank(W, red)] * (H - 1)),
+                         W, H)
+    assert "\x1b[32m" not in frame and ";32" not in frame  # green: never needed
+    shadow = TerminalShadow(ColorSystem.EIGHT_BIT)
+    track = Strip([Segment("ab", red), Segment("  ", Style(color="green", bgcolor="blue"))])
+    frame = shadow.frame(full([track.crop_extend(0, W, red)] + [Strip.blank(W, red)] * (H - 1)),
+                         W, H)
+    assert "b\x1b[44m  " in frame  # another background: the background only
+    textual, ours, _ = both([full([under.crop_extend(0, W, red)]
+                                  + [Strip.blank(W, red)] * (H - 1))])
+    assert ours == textual  # underlined spaces keep their colour
+    _, _, frames = both([full([under.crop_extend(0, W, red)] + [Strip.blank(W, red)] * (H - 1))])
+    assert "4" in frames[0].split("ab", 1)[1].split("cd")[0]  # the underline is written

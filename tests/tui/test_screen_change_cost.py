@@ -1,0 +1,77 @@
+"""Coming back to the fleet (Esc) renders what changed, not the fleet (issue 18): over SSH
+its first frame is the wait, so the list's lines rendered before are reused."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from fieldtech.app import FieldtechApp
+from fieldtech.screens.fleet import FleetScreen
+from fieldtech.screens.services import WARM_AFTER_S
+from fieldtech.widgets.cursor_list import CursorList
+from fieldtech.widgets.fleet_list import FleetList
+from tests.tui.conftest import SIZE, settle
+
+
+@contextmanager
+def counting(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
+    """How often the fleet list's lines are built (`_render`) and asked for by Textual's
+    render (`render_line`) while the block runs."""
+    calls: Counter[str] = Counter()
+    for name in ("_render", "render_line"):
+        original = getattr(CursorList, name)
+
+        def counted(self, *args, _original=original, _name=name):
+            if isinstance(self, FleetList) and self.id == "fleet":
+                calls[_name] += 1
+            return _original(self, *args)
+
+        monkeypatch.setattr(CursorList, name, counted)
+    yield calls
+    monkeypatch.undo()
+
+
+async def test_back_from_a_controller_the_fleet_renders_only_the_cursors_lines(
+        app: FieldtechApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first, target = app.rows[5], app.rows[9]
+        app.open_controller(target.controller_id)
+        await settle(pilot)
+        app.open_controller(first.controller_id)
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        # As over SSH: the switcher takes the focus from the list and gives it back as the
+        # controller's screen covers the fleet (a change the covered fleet has to render).
+        await pilot.press("s", "2")
+        await settle(pilot)
+        assert app.current_controller == target.controller_id
+        await pilot.pause(WARM_AFTER_S + 0.2)  # the covered fleet renders what changed
+        fleet = app.screen_stack[-2]
+        assert isinstance(fleet, FleetScreen)
+        with counting(monkeypatch) as calls:
+            await pilot.press("escape")
+            await settle(pilot)
+        assert isinstance(app.screen, FleetScreen)
+        assert fleet.fleet_list.current_id == target.controller_id  # the cursor followed
+        # Before: the whole list (~20 lines) built again and rendered again on the way back.
+        assert calls["_render"] <= 2, calls  # the cursor's old and new lines
+        assert calls["render_line"] <= 2, calls
+
+
+async def test_a_change_of_focus_rebuilds_the_cursors_line_only(
+        app: FieldtechApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        fleet_list = app.screen.query_one("#fleet", FleetList)
+        assert fleet_list.has_focus
+        with counting(monkeypatch) as calls:
+            await pilot.press("f")  # focus to the finder's box: the cursor's colours change
+            await settle(pilot)
+        assert not fleet_list.has_focus
+        assert calls["_render"] == 1, calls  # the cursor's line, in its unfocused colours
