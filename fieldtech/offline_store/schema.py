@@ -187,6 +187,12 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX campaign_item_state ON campaign_item(campaign_id, state);
     """,
+    # 8 (issue 16): a canary's time limit — how long its devices have to confirm it once it is
+    # all in the cloud (NULL: no canary), and since when the clock runs (NULL: not yet).
+    """
+    ALTER TABLE campaign ADD COLUMN canary_limit_s INTEGER;
+    ALTER TABLE campaign ADD COLUMN canary_since TEXT;
+    """,
 ]
 
 
