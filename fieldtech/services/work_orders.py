@@ -13,7 +13,14 @@ from typing import Any
 from fieldtech.domain.documents import Document
 from fieldtech.domain.errors import FieldError, ValidationError
 from fieldtech.domain.text import city_of, natural_key
-from fieldtech.domain.work_orders import KIND, QUOTE_STATES, STATUSES, Checklist, new_work_order
+from fieldtech.domain.work_orders import (
+    KIND,
+    OPEN_STATUSES,
+    QUOTE_STATES,
+    STATUSES,
+    Checklist,
+    new_work_order,
+)
 from fieldtech.services.edits import Edit, EditService
 
 
@@ -104,6 +111,28 @@ class WorkOrderService:
         return self.edits.edit_document(order_id, "Zone tests", lambda doc: {
             "zone_tests": [t for t in doc.data.get("zone_tests", [])
                            if t.get("controller_id") != controller_id] + tests})
+
+    def open_visit(self, controller_id: str, day: date) -> Visit | None:
+        """The open work order (scheduled or in progress) of `day` for this controller's
+        customer — the first in route order —, or None."""
+        customer_id = self.store.owner_of("controller", controller_id)
+        if customer_id is None:
+            return None
+        for visit in self.day(day):
+            if (visit.data.get("customer_id") == customer_id
+                    and visit.data.get("status") in OPEN_STATUSES):
+                return visit
+        return None
+
+    def attach_site_test(self, controller_id: str, day: date,
+                         results: list[tuple[int, bool, str]]) -> Visit | None:
+        """A zone test run on site: its results go to the open work order of `day` for the
+        controller's customer, if there is one (→ that visit), replacing an earlier test of
+        the same controller there."""
+        if not results or (visit := self.open_visit(controller_id, day)) is None:
+            return None
+        self.attach_zone_tests(visit.order.id, controller_id, results)
+        return visit
 
     def add_minutes(self, order_id: str, minutes: int) -> Edit:
         return self.edits.edit_document(order_id, "Time", lambda doc: {
