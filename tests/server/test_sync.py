@@ -323,3 +323,15 @@ def test_a_put_the_database_refuses_in_a_run_is_rejected_alone(
     assert [again[i] == results[i] for i in (0, 1, 3)] == [True] * 3
     changes = acme.http.get("/v1/changes", params={"cursor": cursor}).json()["changes"]
     assert [c["id"] for c in changes] == [items[i]["id"] for i in (0, 1, 3, 2)]
+
+
+def test_a_key_twice_in_a_run_of_puts_is_applied_once(server: Server, acme: Account) -> None:
+    items = _config_puts(acme, 3)
+    twice = [items[0], items[1], {**items[1]}, items[2]]
+    other = {**items[2], "id": items[0]["id"], "key": items[1]["key"]}  # reused for another
+    results = acme.http.post("/v1/sync/batch", json={"items": [*twice, other]}).json()["results"]
+    assert [r["status"] for r in results] == ["applied"] * 4 + ["rejected"]
+    assert results[2] == results[1]
+    assert results[4]["problem"]["type"].endswith("/idempotency-key-reused")
+    config = acme.http.get(f"/v1/controllers/{items[1]['id']}/config").json()
+    assert config["revision"] == 2  # applied once

@@ -96,10 +96,14 @@ def _run_configs(s: Session, ctx: Context, run: list[BatchItem],
     its own; if the database refuses the run's writes, each item goes again alone, so only
     the one it refused is refused."""
     results = []
+    before = set(kept_keys)
     try:
         with s.begin_nested():
             for item in run:
                 digest = _request_hash(item)
+                if (seen := kept_keys.get(item.key)) is not None:  # a key twice in one batch
+                    results.append(_replay(seen, digest, item))
+                    continue
                 try:
                     result = {"key": item.key, "op": item.op, "status": "applied",
                               **_apply(s, ctx, item)}
@@ -113,8 +117,8 @@ def _run_configs(s: Session, ctx: Context, run: list[BatchItem],
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise
-        for item in run:  # rolled back: none of them is kept
-            kept_keys.pop(item.key, None)
+        for key in set(kept_keys) - before:  # rolled back: nothing of the run is kept
+            del kept_keys[key]
         return [_run(s, ctx, item, kept_keys) for item in run]
 
 
