@@ -62,6 +62,7 @@ MAX_ROUNDS = 8  # push rounds per sync (a round sends what no earlier edit block
 CLAIM_ITEMS = 2_000
 QUOTA = "quota-exceeded"
 STORE_FAILED = "store-failed"  # the cloud's database failed on an item: send it again later
+ALREADY_EXISTS = "already-exists"  # a create whose id the account's cloud already holds
 # Customer fields the batch API does not take: the plan changes through its own endpoints.
 PLAN_FIELD = "plan"
 
@@ -570,6 +571,11 @@ class SyncEngine:
             applied.append(Applied(ids, [(op.split(".")[0], rid, 0, None)]))
             report.applied += len(ids)
             return True
+        if op == "document.create" and slug == ALREADY_EXISTS and (
+                same := self._made_alike(rid)) is not None:
+            applied.append(Applied(ids, [("document", rid, *same)]))
+            report.applied += len(ids)
+            return False
         if slug == STORE_FAILED:  # the cloud's trouble, not the edit's: no person needed
             self.store.set_entries(ids, QUEUED, f"{message} Sent again with the next sync.")
             report.retry_later += 1
@@ -578,6 +584,14 @@ class SyncEngine:
         report.rejected += 1  # one record refused, however many edits it carried
         report.needs_upgrade += slug == QUOTA
         return slug == QUOTA
+
+    def _made_alike(self, rid: str) -> tuple[int, dict[str, Any]] | None:
+        """A document made here with an id the cloud already has, made alike on another
+        client (ids chosen from another record's: a work order's time entry, a default tier):
+        the cloud's copy, pulled before this push, if it is the same as ours — then ours is in.
+        """
+        base, mine = self.store.base("document", rid), self.store.record_data("document", rid)
+        return base if base is not None and mine is not None and base[1] == mine[1] else None
 
     def _conflict(self, item: _Item, op: str, rid: str, problem: dict[str, Any],
                   report: SyncReport) -> None:

@@ -136,3 +136,25 @@ def test_closing_a_work_order_books_its_time_once(seeded, tmp_path: Path) -> Non
     entries = account.get("/v1/documents?kind=time_entry")["documents"]
     assert [e["data"]["minutes"] for e in entries] == [120]
     assert [e.data["minutes"] for e in _time_entries(a, order_id)] == [120]
+
+
+def test_a_work_order_closed_on_two_clients_offline_books_its_time_once(
+        seeded, tmp_path: Path) -> None:
+    account = seeded(4, 8, Tier.CONTRACTOR)
+    a, b = Store(tmp_path / "a.db"), Store(tmp_path / "b.db")
+    ea, eb = SyncEngine(a, account.api()), SyncEngine(b, account.api())
+    ea.sync()
+    mine, theirs = WorkOrderService(EditService(a)), WorkOrderService(EditService(b))
+    order_id = mine.create(a.customers()[0].id, checklists(None)["Repair"], DAY,
+                           "Ana").record_id
+    mine.add_minutes(order_id, 60)
+    assert ea.sync().error is None and eb.sync().error is None
+    mine.set_status(order_id, "done")  # both offline: each makes the entry (the same id)
+    theirs.set_status(order_id, "done")
+    assert ea.sync().applied == 2
+    report = eb.sync()  # pulls A's entry, then its own create finds it there, alike
+    assert report.error is None and report.rejected == 0 and not report.needs_attention
+    assert b.pending_count() == 0
+    entries = account.get("/v1/documents?kind=time_entry")["documents"]
+    assert [e["data"]["minutes"] for e in entries] == [60]
+    assert [e.data["minutes"] for e in _time_entries(b, order_id)] == [60]
