@@ -54,6 +54,7 @@ from fieldtech.offline_store.store import (
     DRAFT,
     QUEUED,
     REJECTED,
+    Applied,
     OutboxEntry,
     Refused,
     Store,
@@ -62,8 +63,12 @@ from fieldtech.offline_store.store import (
 
 STATUS_EVERY_S = 300.0  # device states: on the first sync, then at most this often
 MAX_ROUNDS = 8  # push rounds per sync (a round sends what no earlier edit blocks)
+# Items claimed at once: what a crash leaves to send again, and what is read and built before
+# the first batch goes (10 batches; each claim reads only as far as it takes).
+CLAIM_ITEMS = 2_000
 QUOTA = "quota-exceeded"
 STORE_FAILED = "store-failed"  # the cloud's database failed on an item: send it again later
+ALREADY_EXISTS = "already-exists"  # a create whose id the account's cloud already holds
 # Customer fields the batch API does not take: the plan changes through its own endpoints.
 PLAN_FIELD = "plan"
 
@@ -364,19 +369,41 @@ class SyncEngine:
         next round of this same sync; MAX_ROUNDS bounds a record that keeps changing under us."""
         usage_changed = False
         sent = 0
-        for _round in range(MAX_ROUNDS):
-            items = self._claim()
-            if not items:
-                break
-            for start in range(0, len(items), self.batch_size):
-                chunk = items[start:start + self.batch_size]
-                results = self.api.batch([_wire(i.body) for i in chunk])
-                for item, result in zip(chunk, results, strict=True):
-                    usage_changed |= self._settle(item, result, report)
-                sent += sum(len(i.entries) for i in chunk)
-                self._tell("push", sent)
-            if report.retry_later:  # the cloud's database is in trouble: not again this sync
-                break
+        rounds = 0
+        with ThreadPoolExecutor(1, thread_name_prefix="fieldtech-push") as sender:
+            while rounds < MAX_ROUNDS:
+                items, full = self._claim()
+                if not items:
+                    break
+                # A claim cut at CLAIM_ITEMS is not a round: a campaign of 10,000 edits is
+                # sent whole by one sync, however few rounds are left for merges.
+                rounds += not full
+                usage_changed |= self._send(items, sender, report, sent)
+                sent += sum(len(i.entries) for i in items)
+                if report.retry_later:  # the cloud's database is in trouble: not again now
+                    break
+        return usage_changed
+
+    def _send(self, items: list[_Item], sender: ThreadPoolExecutor, report: SyncReport,
+              sent: int) -> bool:
+        """One claim's items, batch after batch; the next batch is on its way while this one's
+        answers are written (the cloud and the local store work at the same time). Batches
+        still reach the cloud one after the other, in order. True if usage may have changed."""
+        usage_changed = False
+        chunks = [items[i:i + self.batch_size] for i in range(0, len(items), self.batch_size)]
+        upcoming = sender.submit(self.api.batch, [_wire(i.body) for i in chunks[0]])
+        for n, chunk in enumerate(chunks):
+            results = upcoming.result()
+            following = chunks[n + 1] if n + 1 < len(chunks) else None
+            # A plan change is sent on its own while its item is settled: not beside a batch.
+            early = following is not None and all(i.plan is None for i in chunk)
+            if early:
+                upcoming = sender.submit(self.api.batch, [_wire(i.body) for i in following])
+            usage_changed |= self._settle_all(chunk, results, report)
+            if following is not None and not early:
+                upcoming = sender.submit(self.api.batch, [_wire(i.body) for i in following])
+            sent += sum(len(i.entries) for i in chunk)
+            self._tell("push", sent)  # edits sent so far in this push
         return usage_changed
 
     def _resend(self, report: SyncReport) -> bool:
@@ -393,19 +420,20 @@ class SyncEngine:
         for start in range(0, len(items), self.batch_size):
             chunk = items[start:start + self.batch_size]
             results = self.api.batch([_wire(i.body) for i in chunk])
-            for item, result in zip(chunk, results, strict=True):
-                usage_changed |= self._settle(item, result, report)
+            usage_changed |= self._settle_all(chunk, results, report)
         return usage_changed
 
-    def _claim(self) -> list[_Item]:
-        """The queued edits no earlier edit holds back, as batch items, marked as sending."""
+    def _claim(self) -> tuple[list[_Item], bool]:
+        """The queued edits no earlier edit holds back, as batch items, marked as sending;
+        and whether the claim stopped at CLAIM_ITEMS with more queued behind."""
         with self.store.locked():
             waiting = held_back(self.store)
             items: list[_Item] = []
             open_items: dict[tuple[str, str], _Item] = {}  # (entity, id) → item still growing
             creating: set[tuple[str, str]] = set()
             held: set[tuple[str, str]] = set()  # records with an item this round that closed
-            for entry in self.store.outbox([QUEUED]):
+            full = False
+            for entry in self.store.outbox_pages([QUEUED]):
                 record = _record_of(entry)
                 group = (entry.entity, entry.entity_id)
                 if entry.id in waiting or group in held:
@@ -428,7 +456,8 @@ class SyncEngine:
                     open_items[group] = item
                 if entry.op == "create":
                     creating.add(record)
-                if len(items) >= self.batch_size * 5:
+                if len(items) >= CLAIM_ITEMS:
+                    full = True
                     break
             # Controller deletes first: the slot and serial each frees may be what a create or
             # a bind earlier in the queue was refused for (the cloud applies items in order).
@@ -440,7 +469,7 @@ class SyncEngine:
                 if item.body:
                     claims.append(([e.id for e in item.entries], item.body))
             self.store.claim(claims)
-        return [i for i in items if i.body]
+        return [i for i in items if i.body], full
 
     def _build(self, item: _Item) -> None:
         """The batch item for these entries, from the record's values now."""
@@ -505,9 +534,21 @@ class SyncEngine:
         """The record was deleted here since the edit: nothing left to send for it."""
         self.store.set_entries(keys, APPLIED, "The record is no longer here.")
 
-    def _settle(self, item: _Item, result: dict[str, Any],
-                report: SyncReport) -> bool:
-        """Record one item's outcome. True if usage may have changed."""
+    def _settle_all(self, chunk: list[_Item], results: list[dict[str, Any]],
+                    report: SyncReport) -> bool:
+        """Record a batch's outcomes, every applied item in one store transaction. True if
+        usage may have changed."""
+        applied: list[Applied] = []
+        usage_changed = False
+        for item, result in zip(chunk, results, strict=True):
+            usage_changed |= self._settle(item, result, report, applied)
+        self.store.record_applied_many(applied)
+        return usage_changed
+
+    def _settle(self, item: _Item, result: dict[str, Any], report: SyncReport,
+                applied: list[Applied]) -> bool:
+        """Record one item's outcome (applied: added to `applied`, written by the caller).
+        True if usage may have changed."""
         body = dict(item.body)
         plan = body.pop("plan", None)
         op, rid = body["op"], body["id"]
@@ -529,7 +570,7 @@ class SyncEngine:
                 parts = [(entity, rid, *from_cloud(entity, record))]
             refused = self._set_plan(rid, plan, report) if (
                 plan is not None and op.startswith("customer.")) else None
-            self.store.record_applied(ids, parts, refused)
+            applied.append(Applied(ids, parts, refused))
             report.applied += len(ids)
             report.changed_ids.add(rid)
             return op in ("controller.create", "controller.delete")
@@ -540,9 +581,14 @@ class SyncEngine:
         slug = str(problem.get("type", "")).rsplit("/", 1)[-1]
         message = _reason(problem)
         if op.endswith(".delete") and slug == "not-found":  # gone already: what we wanted
-            self.store.record_applied(ids, [(op.split(".")[0], rid, 0, None)])
+            applied.append(Applied(ids, [(op.split(".")[0], rid, 0, None)]))
             report.applied += len(ids)
             return True
+        if op == "document.create" and slug == ALREADY_EXISTS and (
+                same := self._made_alike(rid)) is not None:
+            applied.append(Applied(ids, [("document", rid, *same)]))
+            report.applied += len(ids)
+            return False
         if slug == STORE_FAILED:  # the cloud's trouble, not the edit's: no person needed
             self.store.set_entries(ids, QUEUED, f"{message} Sent again with the next sync.")
             report.retry_later += 1
@@ -551,6 +597,14 @@ class SyncEngine:
         report.rejected += 1  # one record refused, however many edits it carried
         report.needs_upgrade += slug == QUOTA
         return slug == QUOTA
+
+    def _made_alike(self, rid: str) -> tuple[int, dict[str, Any]] | None:
+        """A document made here with an id the cloud already has, made alike on another
+        client (ids chosen from another record's: a work order's time entry, a default tier):
+        the cloud's copy, pulled before this push, if it is the same as ours — then ours is in.
+        """
+        base, mine = self.store.base("document", rid), self.store.record_data("document", rid)
+        return base if base is not None and mine is not None and base[1] == mine[1] else None
 
     def _conflict(self, item: _Item, op: str, rid: str, problem: dict[str, Any],
                   report: SyncReport) -> None:

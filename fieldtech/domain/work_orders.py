@@ -20,6 +20,7 @@ from fieldtech.domain.errors import FieldError, ValidationError
 
 KIND = "work_order"
 STATUSES = ("scheduled", "in_progress", "done", "cancelled")
+OPEN_STATUSES = ("scheduled", "in_progress")  # a visit still to do: on-site results go to it
 QUOTE_STATES = ("none", "pending", "approved", "declined")
 TEXT_MAX = 500
 ITEMS_MAX = 60

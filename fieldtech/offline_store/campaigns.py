@@ -13,7 +13,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from fieldtech.domain.errors import NotFound, StillNeeded
@@ -29,6 +29,10 @@ ITEM_STATES = (WAITING, QUEUED, IN_CLOUD, CONFIRMED, FAILED, DISCARDED, UNCHANGE
 # A campaign's own state: its canary waits, all is applied, it was stopped or discarded.
 CANARY, APPLIED, STOPPED = "canary", "applied", "stopped"
 
+# What a canary record that its device did not confirm in time says (it is failed, though
+# its edit is in the cloud: a retry waits for the device again).
+LATE = "not confirmed by its device within"
+
 # One record's change, given the record as stored inside the transaction: fields to set.
 Change = Callable[[Any], dict[str, Any]]
 
@@ -42,6 +46,15 @@ class CampaignRow:
     summary: str
     canary: int
     state: str
+    canary_limit_s: int | None = None  # how long the canary's devices have to confirm it
+    canary_since: datetime | None = None  # when the canary was all in the cloud
+
+    @property
+    def canary_deadline(self) -> datetime | None:
+        """When an unconfirmed canary fails: None while it is not all in the cloud yet."""
+        if self.canary_since is None or not self.canary_limit_s:
+            return None
+        return self.canary_since + timedelta(seconds=self.canary_limit_s)
 
 
 @dataclass(frozen=True)
@@ -57,15 +70,17 @@ class ItemRow:
 
 def start(store: Store, kind: str, params: dict[str, Any], summary: str, canary: int,
           targets: Sequence[tuple[str, str]], change: Change,
-          progress: Callable[[int, int], None] = lambda done, total: None) -> str:
+          progress: Callable[[int, int], None] = lambda done, total: None,
+          canary_limit_s: int | None = None) -> str:
     """A new campaign over `targets` (entity, record id), its canary (the first `canary`) or
     all of it applied, in ONE transaction with the campaign's rows; → its id."""
     campaign_id = new_id()
     created = datetime.now(UTC).isoformat(timespec="seconds")
     with store._write() as db:
-        db.execute("INSERT INTO campaign VALUES (?, ?, ?, ?, ?, ?, ?)",
+        db.execute("INSERT INTO campaign (id, created_at, kind, params, summary, canary, state, "
+                   "canary_limit_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                    (campaign_id, created, kind, json.dumps(params), summary, canary,
-                    CANARY if canary else APPLIED))
+                    CANARY if canary else APPLIED, canary_limit_s if canary else None))
         db.executemany(
             "INSERT INTO campaign_item (campaign_id, entity, record_id, position, state) "
             "VALUES (?, ?, ?, ?, ?)",
@@ -156,7 +171,7 @@ def refresh(store: Store, campaign_id: str) -> dict[str, int]:
     with store._write() as db:
         rows = db.execute(
             """
-            SELECT i.entity, i.record_id, i.state, i.revision, o.state, o.message,
+            SELECT i.entity, i.record_id, i.state, i.revision, o.state, o.message, i.message,
                    CASE i.entity WHEN 'config' THEN c.config_revision ELSE c.revision END,
                    json_extract(d.data, '$.applied_revision'), c.serial
             FROM campaign_item i
@@ -166,10 +181,12 @@ def refresh(store: Store, campaign_id: str) -> dict[str, int]:
             WHERE i.campaign_id=? AND i.state IN (?, ?, ?)
             """, (campaign_id, QUEUED, IN_CLOUD, FAILED)).fetchall()
         updates = []
-        for entity, rid, state, revision, sent, message, now_rev, applied, serial in rows:
+        for entity, rid, state, revision, sent, message, said, now_rev, applied, serial in rows:
+            if state == FAILED and (said or "").startswith(LATE):
+                continue  # a late canary record stays failed until a retry
             new_state, new_rev, new_message = _next_state(entity, state, revision, sent,
                                                           message, now_rev, applied, serial)
-            if (new_state, new_rev, new_message) != (state, revision, message):
+            if (new_state, new_rev, new_message) != (state, revision, said):
                 updates.append((new_state, new_rev, new_message, campaign_id, entity, rid))
         db.executemany("UPDATE campaign_item SET state=?, revision=?, message=? "
                        "WHERE campaign_id=? AND entity=? AND record_id=?", updates)
@@ -227,6 +244,25 @@ def discard(store: Store, campaign_id: str) -> tuple[int, int]:
     return len(entries), kept
 
 
+def start_canary_clock(store: Store, campaign_id: str, now: datetime) -> None:
+    """The canary is all in the cloud: its devices' time to confirm it runs from `now`."""
+    with store._write() as db:
+        db.execute("UPDATE campaign SET canary_since=? WHERE id=? AND canary_since IS NULL",
+                   (now.isoformat(timespec="seconds"), campaign_id))
+
+
+def canary_late(store: Store, campaign_id: str, message: str) -> int:
+    """The canary's time is up: its records still waiting for their devices fail with
+    `message`, and the campaign stops (the rest is not applied). → how many failed."""
+    with store._write() as db:
+        late = db.execute(
+            "UPDATE campaign_item SET state=?, message=? WHERE campaign_id=? AND state=? AND "
+            "position < (SELECT canary FROM campaign WHERE id=?)",
+            (FAILED, message, campaign_id, IN_CLOUD, campaign_id)).rowcount
+        db.execute("UPDATE campaign SET state=? WHERE id=?", (STOPPED, campaign_id))
+    return late
+
+
 def set_state(store: Store, campaign_id: str, state: str) -> None:
     with store._write() as db:
         db.execute("UPDATE campaign SET state=? WHERE id=?", (state, campaign_id))
@@ -241,7 +277,14 @@ def retry_failed(store: Store, campaign_id: str) -> int:
         db.execute("UPDATE campaign_item SET state=?, message=NULL WHERE campaign_id=? AND "
                    "state=? AND entry_id IN (SELECT id FROM outbox WHERE state='queued')",
                    (QUEUED, campaign_id, FAILED))
-    return count
+        # Late canary records: their edits are in the cloud; wait for the devices again, for
+        # a whole time limit from now.
+        late = db.execute("UPDATE campaign_item SET state=?, message=NULL WHERE campaign_id=? "
+                          "AND state=? AND message LIKE ?",
+                          (IN_CLOUD, campaign_id, FAILED, LATE + "%")).rowcount
+        if late:
+            db.execute("UPDATE campaign SET canary_since=NULL WHERE id=?", (campaign_id,))
+    return count + late
 
 
 def pending_campaigns(store: Store) -> dict[str, int]:
@@ -261,8 +304,10 @@ def entry_campaigns(store: Store, entry_ids: Iterable[str]) -> dict[str, str]:
 
 
 def _campaign(r: sqlite3.Row) -> CampaignRow:
+    since = r["canary_since"]
     return CampaignRow(r["id"], r["created_at"], r["kind"], json.loads(r["params"]),
-                       r["summary"], r["canary"], r["state"])
+                       r["summary"], r["canary"], r["state"], r["canary_limit_s"],
+                       datetime.fromisoformat(since) if since else None)
 
 
 def campaign_words(store: Store) -> dict[str, str]:

@@ -187,7 +187,13 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX campaign_item_state ON campaign_item(campaign_id, state);
     """,
-    # 9 (issue 17): what is read before the first paint, at 100,000 controllers: the header's
+    # 7 (issue 16): a canary's time limit — how long its devices have to confirm it once it is
+    # all in the cloud (NULL: no canary), and since when the clock runs (NULL: not yet).
+    """
+    ALTER TABLE campaign ADD COLUMN canary_limit_s INTEGER;
+    ALTER TABLE campaign ADD COLUMN canary_since TEXT;
+    """,
+    # 8 (issue 17): what is read before the first paint, at 100,000 controllers: the header's
     # count of offline controllers (a scan of the table, 11 ms) and the first customers by
     # name (a sort of 20,000, 3 ms) each read a part of an index instead.
     """

@@ -43,7 +43,7 @@ ITEM_HELP = {stored.WAITING: "Waits for the canary: p applies it once the canary
 class CampaignScreen(EditFlows):
     DEFAULT_CSS = """
     #campaign-list { height: 1fr; }
-    #campaign-title { height: 3; padding: 0 1; }
+    #campaign-title { height: auto; max-height: 5; padding: 0 1; }
     #campaign-detail { height: 4; padding: 0 1; background: $boost; }
     #campaign-progress { display: none; padding: 0 1; }
     #campaign-progress.visible { display: block; }
@@ -65,6 +65,8 @@ class CampaignScreen(EditFlows):
         self.campaign_id = campaign_id
         self.items: list[stored.ItemRow] = []
         self.applying = False
+        self.status: Status | None = None
+        self._ticking = False  # the canary's countdown repaints every second
 
     def compose(self) -> ComposeResult:
         table = RecordTable([("Controller", 20), ("Customer", 16), ("State", 9), ("Note", 0)],
@@ -203,12 +205,11 @@ class CampaignScreen(EditFlows):
 
     def _show_status(self, status: Status, items: list[stored.ItemRow]) -> None:
         self.items = items
-        row = status.campaign
-        how = {stored.CANARY: "canary: p once confirmed",
-               stored.APPLIED: "applied", stored.STOPPED: "stopped: r retries the failed",
-               "discarded": "discarded"}.get(row.state, row.state)
-        self._title(f"[b]Campaign[/b] — {escape(row.summary)}\n{escape(status.words())} · "
-                    f"{escape(how)}")
+        self.status = status
+        self._show_title()
+        if status.campaign.canary_deadline is not None and not self._ticking:
+            self._ticking = True
+            self.set_interval(1, self._tick)
         by_id = self.services.fleet.rows_by_id
         rows = []
         for item in items:
@@ -220,6 +221,29 @@ class CampaignScreen(EditFlows):
                          item.message or ""))
         self.table.set_rows(rows, keep_cursor=True)
         self.action_diff()
+
+    def _show_title(self) -> None:
+        status = self.status
+        if status is None:
+            return
+        row = status.campaign
+        how = {stored.CANARY: "p proceeds once confirmed",
+               stored.APPLIED: "applied", stored.STOPPED: "stopped: r retries the failed",
+               "discarded": "discarded"}.get(row.state, row.state)
+        canary = status.canary_words(self.service.clock())
+        self._title(f"[b]Campaign[/b] — {escape(row.summary)}\n{escape(status.words())} · "
+                    + escape(f"{canary} · {how}" if canary else how))
+
+    def _tick(self) -> None:
+        """The canary's countdown; when its time is up, read again (the service stops it)."""
+        status = self.status
+        deadline = status.campaign.canary_deadline if status else None
+        if status is None or deadline is None or status.campaign.state != stored.CANARY:
+            return
+        self._show_title()
+        if self.service.clock() >= deadline:
+            self.status = None  # once: the read brings the stopped campaign
+            self.reload()
 
     def _item(self) -> stored.ItemRow | None:
         if not self.items:

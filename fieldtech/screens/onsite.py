@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import date
 from typing import Any, ClassVar
 
 from rich.cells import cell_len
@@ -62,6 +63,7 @@ from fieldtech.screens.markup import escape
 from fieldtech.screens.messages import RecordsChanged
 from fieldtech.screens.services import FieldtechScreen
 from fieldtech.screens.topbar import TopBar
+from fieldtech.services.work_orders import WorkOrderService
 from fieldtech.widgets.key_bar import KeyBar
 
 
@@ -668,6 +670,7 @@ class OnsiteScreen(FieldtechScreen):
                 "[b]x[/b] stops everything"
         self.show_panel(f"{title}\nStarting…")
         done: list[int] = []
+        results: list[tuple[int, bool, str]] = []  # (zone, ok, note) for today's work order
         try:
             async with (
                 open_link(device, self._password(key)) as link,
@@ -679,21 +682,48 @@ class OnsiteScreen(FieldtechScreen):
                                f"running — {event.seconds_left} s left")
                     elif event.kind == "done":
                         done.append(event.zone or 0)
+                        results.append((event.zone or 0, True, ""))
                         continue
                     elif event.kind == "error":
-                        self._failed(f"Zone test stopped at zone {event.zone}",
-                                     event.error or LinkError("unknown error"))
+                        error = event.error or LinkError("unknown error")
+                        results.append((event.zone or 0, False, str(error)))
+                        self._attach_to_visit(key, results)
+                        self._failed(f"Zone test stopped at zone {event.zone}", error)
                         return
                     else:
                         now = f"✓ {escape(event.describe())}"
+                        self._attach_to_visit(key, results)
                     tested = " ".join(map(str, done)) or "none yet"
                     self.show_panel(f"{title}\n{now}\nTested: {tested}")
         except asyncio.CancelledError:
             # test_zones stopped every zone on the way out (its finally), before we get here
             self.show_panel("■ Stopped: every zone is off.")
+            if self.is_current:  # stopped with x (not by leaving): the zones tested so far
+                self._attach_to_visit(key, results)
             raise
         except FieldtechError as exc:
             self._failed("Zone test failed", exc)
+
+    @work(thread=True, group="zonetest-visit")
+    def _attach_to_visit(self, key: str, results: list[tuple[int, bool, str]]) -> None:
+        """The results go to today's open work order of the controller's customer, if any;
+        the technician is told which."""
+        row = self._record_row(self.devices[key]) if key in self.devices else None
+        if row is None or not row.controller_id or not results:
+            return
+        try:
+            visit = WorkOrderService(self.services.edits).attach_site_test(
+                row.controller_id, date.today(), list(results))
+        except FieldtechError as exc:
+            self.app.call_from_thread(self._failed, "Zone tests not attached", exc)
+            return
+        if visit is not None:
+            tested = len(results)
+            self.app.call_from_thread(
+                self.notify, f"{tested} zone test{'s' if tested > 1 else ''} attached to "
+                f"today's work order: {visit.data.get('visit')} for {visit.customer_name}.",
+                timeout=6)
+            self.app.call_from_thread(self.post_message, RecordsChanged())
 
     def action_stop(self) -> None:
         running = [w for w in self.workers if w.group == "zonetest" and w.is_running]

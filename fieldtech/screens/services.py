@@ -8,6 +8,7 @@ tell the app what happened with the messages in `messages.py`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -71,7 +72,8 @@ class Services:
                  link: CloudLink, onsite: OnSiteOptions):
         self.store = store
         self.edits = EditService(store)
-        self.campaigns = CampaignService(store)
+        self.campaigns = CampaignService(
+            store, canary_limit=timedelta(minutes=settings.canary_limit_minutes))
         self.settings = settings
         self.data_dir = data_dir
         self.link = link

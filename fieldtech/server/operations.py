@@ -329,7 +329,8 @@ def put_config(
         row.config = new
         row.config_revision += 1
         row.updated_at = ctx.now
-        s.flush()
+        # No flush of its own: the caller's savepoint or commit writes it, so a sync batch's
+        # run of puts is written in one flush (api/sync.py, `_run_configs`).
         log_change(s, ctx, "config", row.id, "upsert", config_json(row))
         audit(
             s,

@@ -51,6 +51,20 @@ KIND_LABELS = {Kind.RAIN_DELAY: "Rain delay", Kind.SEASONAL: "Seasonal adjustmen
                Kind.TAGS: "Add or remove tags"}
 
 
+# How long a canary's devices have to confirm it once it is in the cloud: a device asks for
+# its configuration with every heartbeat (about a minute), so this allows for a reboot or a
+# flaky link several times over, and a person still sees the result within a coffee break.
+CANARY_LIMIT_MINUTES = 30
+CANARY_LIMIT = timedelta(minutes=CANARY_LIMIT_MINUTES)
+
+
+def _duration(seconds: int) -> str:
+    """"30 min", "2 h", "45 s"."""
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
+
+
 class CanaryNotConfirmed(FieldtechError):
     """The canary's records are not all confirmed yet: the rest waits."""
 
@@ -280,6 +294,27 @@ class Status:
 
     campaign: CampaignRow
     counts: dict[str, int]
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    late: int = 0  # canary records failed for want of their device's confirmation in time
+
+    def canary_words(self, now: datetime | None = None) -> str:
+        """Where the canary's time limit stands: "12:40 left for its devices to confirm",
+        "its devices have 30 min once it is in the cloud", or why it stopped; "" without
+        a canary."""
+        row = self.campaign
+        if not row.canary_limit_s:
+            return ""
+        if row.state == stored.STOPPED and self.late:
+            return (f"{self.late} of the canary not confirmed by their devices within "
+                    f"{_duration(row.canary_limit_s)}; the rest is not sent")
+        if row.state != stored.CANARY:
+            return ""
+        deadline = row.canary_deadline
+        if deadline is None:
+            return (f"canary: its devices have {_duration(row.canary_limit_s)} to confirm "
+                    "once it is in the cloud (sync)")
+        left = max(0, int((deadline - (now or self.now)).total_seconds()))
+        return f"canary: {left // 60}:{left % 60:02d} left for its devices to confirm"
 
     @property
     def total(self) -> int:
@@ -298,10 +333,17 @@ class Status:
 
 
 class CampaignService:
-    """Campaigns on one store (thread-safe as the store is: call from workers)."""
+    """Campaigns on one store (thread-safe as the store is: call from workers).
 
-    def __init__(self, store: Store):
+    `canary_limit`: how long a canary's devices have to confirm it once it is all in the
+    cloud; after that its unconfirmed records fail and the campaign stops (settings.toml
+    `canary_limit_minutes`)."""
+
+    def __init__(self, store: Store, canary_limit: timedelta = CANARY_LIMIT,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
         self.store = store
+        self.canary_limit = canary_limit
+        self.clock = clock
 
     def dry_run(self, change: BulkChange, controller_ids: Sequence[str]) -> DryRun:
         """Read the controllers once, say what would change; ValidationError if the change
@@ -344,27 +386,27 @@ class CampaignService:
             canary = 0  # a canary of everything is no canary
         change = plan.change
         return stored.start(self.store, change.kind.value, change.params(), plan.summary(),
-                            canary, targets, change.fields_for, progress)
+                            canary, targets, change.fields_for, progress,
+                            int(self.canary_limit.total_seconds()))
 
     def proceed(self, campaign_id: str,
                 progress: Callable[[int, int], None] = lambda done, total: None) -> int:
         """After the canary: apply the rest, if every canary record is confirmed; raises
         CanaryFailed (the rollout stops) or CanaryNotConfirmed (wait). → how many applied."""
         row = stored.campaign(self.store, campaign_id)
-        if row.state == stored.STOPPED:
-            raise CanaryFailed("This campaign was stopped: retry its failed records (the "
-                               "canary may pass then) or discard it.")
-        if row.state != stored.CANARY:
+        if row.state not in (stored.CANARY, stored.STOPPED):
             return 0
-        stored.refresh(self.store, campaign_id)
+        if row.state == stored.CANARY:
+            self._refresh(row)
         canary = [i for i in stored.items(self.store, campaign_id) if i.position < row.canary]
         failed = [i for i in canary if i.state == stored.FAILED]
-        if failed:
+        if failed or row.state == stored.STOPPED:
             stored.set_state(self.store, campaign_id, stored.STOPPED)
-            raise CanaryFailed(
-                f"{len(failed)} of the canary's {len(canary)} failed "
-                f"({failed[0].message or 'refused'}): the rollout is stopped. Retry the "
-                "failed ones or discard the campaign.")
+            why = (f"{len(failed)} of the canary's {len(canary)} failed "
+                   f"({failed[0].message or 'refused'})" if failed
+                   else "This campaign was stopped")
+            raise CanaryFailed(f"{why}: the rollout is stopped. Retry the failed ones (the "
+                               "canary may pass then) or discard the campaign.")
         waiting = [i for i in canary if i.state not in (stored.CONFIRMED, stored.UNCHANGED)]
         if waiting:
             raise CanaryNotConfirmed(
@@ -374,8 +416,29 @@ class CampaignService:
         return stored.apply_rest(self.store, campaign_id, change.fields_for, progress)
 
     def status(self, campaign_id: str) -> Status:
-        counts = stored.refresh(self.store, campaign_id)
-        return Status(stored.campaign(self.store, campaign_id), counts)
+        counts = self._refresh(stored.campaign(self.store, campaign_id))
+        late = sum(1 for i in stored.items(self.store, campaign_id)
+                   if i.state == stored.FAILED and (i.message or "").startswith(stored.LATE))
+        return Status(stored.campaign(self.store, campaign_id), counts, self.clock(), late)
+
+    def _refresh(self, row: CampaignRow) -> dict[str, int]:
+        """Each record's state; a canary's clock starts once it is all in the cloud, and when
+        its time is up before its devices confirmed it, it fails and the campaign stops."""
+        counts = stored.refresh(self.store, row.id)
+        if row.state != stored.CANARY or not row.canary_limit_s:
+            return counts
+        canary = [i for i in stored.items(self.store, row.id) if i.position < row.canary]
+        if row.canary_since is None:
+            if not any(i.state in (stored.WAITING, stored.QUEUED) for i in canary):
+                stored.start_canary_clock(self.store, row.id, self.clock())
+            return counts
+        deadline = row.canary_deadline
+        if deadline is not None and self.clock() >= deadline and any(
+                i.state == stored.IN_CLOUD for i in canary):
+            stored.canary_late(self.store, row.id,
+                               f"{stored.LATE} {_duration(row.canary_limit_s)}")
+            counts = stored.refresh(self.store, row.id)
+        return counts
 
     def items(self, campaign_id: str) -> list[ItemRow]:
         return stored.items(self.store, campaign_id)

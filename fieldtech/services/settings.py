@@ -14,6 +14,7 @@ from pathlib import Path
 import tomli_w
 
 from fieldtech.offline_store.paths import config_dir
+from fieldtech.services.campaigns import CANARY_LIMIT_MINUTES
 
 PINNED_MAX = 9  # the switcher shows digits 1-9
 SYNC_EVERY_S = 60  # background sync period when signed in; 0 = only on demand (S)
@@ -40,6 +41,8 @@ class Settings:
     mdns_interfaces: list[str] | None = None  # addresses mDNS binds on site; None = all
     sync_every_s: int = SYNC_EVERY_S
     views: list[View] = field(default_factory=list)  # the fleet's saved views, in order
+    # how long a campaign's canary devices have to confirm it (services/campaigns.py)
+    canary_limit_minutes: int = CANARY_LIMIT_MINUTES
     path: Path | None = field(default=None, compare=False)
     problem: str | None = field(default=None, compare=False)  # why the file could not be read
 
@@ -71,6 +74,9 @@ class Settings:
         every = data.get("sync_every_s")
         if isinstance(every, int) and not isinstance(every, bool) and every >= 0:
             s.sync_every_s = every and max(every, SYNC_EVERY_MIN_S)
+        limit = data.get("canary_limit_minutes")
+        if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 1:
+            s.canary_limit_minutes = limit
         views = data.get("views", {})
         if isinstance(views, dict):  # [views."Offline in Tucson"] filter = "…" sort = "…"
             s.views = [View(str(name)[:VIEW_NAME_MAX], str(v.get("filter", "")),
@@ -94,6 +100,8 @@ class Settings:
             data["mdns_interfaces"] = self.mdns_interfaces
         if self.sync_every_s != SYNC_EVERY_S:
             data["sync_every_s"] = self.sync_every_s
+        if self.canary_limit_minutes != CANARY_LIMIT_MINUTES:
+            data["canary_limit_minutes"] = self.canary_limit_minutes
         if self.views:
             data["views"] = {v.name: {"filter": v.filter, "sort": v.sort} for v in self.views}
         self.path.parent.mkdir(parents=True, exist_ok=True)

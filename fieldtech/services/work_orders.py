@@ -6,14 +6,25 @@ pushed and merged like any record, offline too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
+from fieldtech.domain.contracts import WorkKind
 from fieldtech.domain.documents import Document
-from fieldtech.domain.errors import FieldError, ValidationError
+from fieldtech.domain.errors import FieldError, NotFound, ValidationError
 from fieldtech.domain.text import city_of, natural_key
-from fieldtech.domain.work_orders import KIND, QUOTE_STATES, STATUSES, Checklist, new_work_order
+from fieldtech.domain.work_orders import (
+    KIND,
+    OPEN_STATUSES,
+    QUOTE_STATES,
+    STATUSES,
+    Checklist,
+    new_work_order,
+)
+from fieldtech.offline_store.store import Store
+from fieldtech.services.contracts import log_time
 from fieldtech.services.edits import Edit, EditService
 
 
@@ -34,6 +45,24 @@ class Visit:
     def ticked(self) -> tuple[int, int]:
         items = self.data.get("checklist", [])
         return sum(bool(i.get("done")) for i in items), len(items)
+
+
+def time_entry_id(order_id: str) -> str:
+    """The id of a work order's time entry: the same on every client."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"fieldtech:work-order-time:{order_id}"))
+
+
+class _EditsMaking(EditService):
+    """`log_time` (services/contracts.py, issue 15's API) with the entry's id chosen here: it
+    creates documents with fresh ids, and a work order's entry must have the order's."""
+
+    def __init__(self, store: Store, document_id: str):
+        super().__init__(store)
+        self.document_id = document_id
+
+    def create_document(self, kind: str, data: dict[str, Any],
+                        document_id: str | None = None) -> Edit:
+        return super().create_document(kind, data, document_id or self.document_id)
 
 
 class WorkOrderService:
@@ -105,12 +134,68 @@ class WorkOrderService:
             "zone_tests": [t for t in doc.data.get("zone_tests", [])
                            if t.get("controller_id") != controller_id] + tests})
 
+    def open_visit(self, controller_id: str, day: date) -> Visit | None:
+        """The open work order (scheduled or in progress) of `day` for this controller's
+        customer — the first in route order —, or None."""
+        customer_id = self.store.owner_of("controller", controller_id)
+        if customer_id is None:
+            return None
+        for visit in self.day(day):
+            if (visit.data.get("customer_id") == customer_id
+                    and visit.data.get("status") in OPEN_STATUSES):
+                return visit
+        return None
+
+    def attach_site_test(self, controller_id: str, day: date,
+                         results: list[tuple[int, bool, str]]) -> Visit | None:
+        """A zone test run on site: its results go to the open work order of `day` for the
+        controller's customer, if there is one (→ that visit), replacing an earlier test of
+        the same controller there."""
+        if not results or (visit := self.open_visit(controller_id, day)) is None:
+            return None
+        self.attach_zone_tests(visit.order.id, controller_id, results)
+        return visit
+
     def add_minutes(self, order_id: str, minutes: int) -> Edit:
         return self.edits.edit_document(order_id, "Time", lambda doc: {
             "minutes": int(doc.data.get("minutes", 0)) + minutes})
 
     def set_status(self, order_id: str, status: str) -> Edit:
+        """A closed order ("done") books its time as the customer's time entry."""
         if status not in STATUSES:
             raise ValidationError([FieldError("status", "One of " + ", ".join(STATUSES))])
-        return self.edits.edit_document(order_id, f"Status {status}",
+        edit = self.edits.edit_document(order_id, f"Status {status}",
                                         lambda doc: {"status": status})
+        if status == "done" and (booked := self.book_time(order_id)) is not None:
+            minutes = int(self.store.document(order_id).data.get("minutes", 0))
+            what = (f"{minutes // 60} h {minutes % 60:02d} booked as the customer's time entry"
+                    if minutes else "its time entry removed (no time spent)")
+            return replace(edit, summary=f"{edit.summary} · {what}",
+                           queued=edit.queued or booked.queued)
+        return edit
+
+    def book_time(self, order_id: str) -> Edit | None:
+        """The order's minutes as ONE time entry of its customer (issue 15's, billed by its
+        agreement as a visit): made at the first close, brought up to date at a later one,
+        removed if the minutes went back to 0. Its id comes from the order's, so closing
+        again — here, or on another client before or after a sync — never makes a second
+        entry. → the edit, or None if there was nothing to change."""
+        order = self.store.document(order_id).data
+        minutes = int(order.get("minutes", 0))
+        entry_id = time_entry_id(order_id)
+        try:
+            entry = self.store.document(entry_id)
+        except NotFound:
+            entry = None
+        if entry is None:
+            if minutes <= 0:
+                return None
+            return log_time(_EditsMaking(self.store, entry_id), str(order["customer_id"]),
+                            minutes, WorkKind.VISIT, date.fromisoformat(str(order["date"])),
+                            who=str(order.get("technician", "")),
+                            note=f"Work order: {order.get('visit', '')}")
+        if minutes <= 0:
+            return self.edits.delete_document(entry_id)
+        if entry.data.get("minutes") == minutes:
+            return None
+        return self.edits.update_document(entry_id, {"minutes": minutes})

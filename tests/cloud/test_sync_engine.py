@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fieldtech.cloud import sync as sync_module
 from fieldtech.cloud.sync import SyncEngine, SyncReport, resolve_conflict
 from fieldtech.domain.models import Controller, ControllerConfig, Customer, new_id
 from fieldtech.domain.plans import CustomerPlan, Tier
@@ -128,6 +129,33 @@ def test_a_412_on_push_merges_different_fields_and_sends_again(seeded, tmp_path)
     assert eb.sync().pulled == 0 and ea.sync().error is None
     assert a.controller(cid).location == "Behind the shed"
     assert a.controller(cid).config.zone(2).run_minutes == 42
+
+
+def test_a_push_of_many_claims_goes_whole_in_one_sync_in_order(
+        seeded, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More edits than MAX_ROUNDS claims: a claim cut at its size is not a round, so one sync
+    sends everything (a 10,000-controller campaign stopped at 8 rounds of 1,000 before); the
+    batches, sent while the previous answer is written, keep their order per record."""
+    monkeypatch.setattr(sync_module, "CLAIM_ITEMS", 3)
+    account = seeded(8, 40, Tier.BRONZE)
+    engine = SyncEngine(store, account.api(), batch_size=2)
+    engine.sync()
+    ids = [r.controller_id for r in store.fleet_rows()]
+    for n, cid in enumerate(ids):
+        _set_zone(store, cid, 1, 10 + n % 40)
+    store.update_controller(ids[0], notes="after its zone")  # a second edit of one record
+    _set_zone(store, ids[0], 1, 55)  # and a third, after it
+    progress: list[int] = []
+    engine.progress = lambda p: progress.append(p.records) if p.phase == "push" else None
+    report = engine.sync()
+    assert report.error is None and report.waiting == 0
+    assert report.applied == len(ids) + 2 and store.pending_count() == 0
+    assert report.applied > sync_module.MAX_ROUNDS * 3
+    assert progress == sorted(progress) and progress[-1] == report.applied
+    for n, cid in enumerate(ids):
+        zones = account.get(f"/v1/controllers/{cid}/config")["config"]["zones"]
+        assert zones[0]["run_minutes"] == (55 if n == 0 else 10 + n % 40)
+    assert account.get(f"/v1/controllers/{ids[0]}")["notes"] == "after its zone"
 
 
 @pytest.mark.parametrize("choice", ["mine", "theirs"])

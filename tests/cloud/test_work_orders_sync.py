@@ -89,3 +89,72 @@ def test_checklists_from_toml_files(tmp_path: Path) -> None:
     (tmp_path / "bad.toml").write_text('visit = ""\n')
     with pytest.raises(ValidationError, match=r"bad\.toml"):
         checklists(tmp_path)
+
+
+def _time_entries(store: Store, order_id: str) -> list:
+    from fieldtech.services.work_orders import time_entry_id
+
+    return [d for d in store.documents("time_entry") if d.id == time_entry_id(order_id)]
+
+
+def test_closing_a_work_order_books_its_time_once(seeded, tmp_path: Path) -> None:
+    """Closing with time spent makes the customer's time entry (issue 15's, billed as a
+    visit); closing again, here or on another client after a sync, never makes a second."""
+    account = seeded(4, 8, Tier.CONTRACTOR)
+    a, b = Store(tmp_path / "a.db"), Store(tmp_path / "b.db")
+    ea, eb = SyncEngine(a, account.api()), SyncEngine(b, account.api())
+    ea.sync()
+    mine, theirs = WorkOrderService(EditService(a)), WorkOrderService(EditService(b))
+    customer = a.customers()[0]
+    order_id = mine.create(customer.id, checklists(None)["Repair"], DAY, "Ana").record_id
+    mine.set_status(order_id, "done")  # no time spent: nothing to book
+    assert a.documents("time_entry") == []
+    mine.set_status(order_id, "in_progress")
+    mine.add_minutes(order_id, 90)
+    mine.set_status(order_id, "done")
+    [entry] = a.documents("time_entry")
+    assert {k: entry.data[k] for k in (
+        "customer_id", "date", "minutes", "kind", "who")} == {
+        "customer_id": customer.id, "date": DAY.isoformat(), "minutes": 90, "kind": "visit",
+        "who": "Ana"}
+    assert entry.data["note"] == "Work order: Repair"
+    mine.set_status(order_id, "in_progress")
+    mine.set_status(order_id, "done")  # closed again, nothing new
+    assert len(a.documents("time_entry")) == 1
+    mine.add_minutes(order_id, 30)
+    mine.set_status(order_id, "done")  # more time: the same entry, brought up to date
+    assert [e.data["minutes"] for e in a.documents("time_entry")] == [120]
+
+    assert ea.sync().error is None and a.pending_count() == 0
+    assert eb.sync().error is None
+    assert [e.data["minutes"] for e in _time_entries(b, order_id)] == [120]
+    theirs.set_status(order_id, "in_progress")
+    theirs.set_status(order_id, "done")  # on the other client: the entry is already there
+    assert len(b.documents("time_entry")) == 1
+    assert eb.sync().error is None and b.pending_count() == 0
+    ea.sync()
+    entries = account.get("/v1/documents?kind=time_entry")["documents"]
+    assert [e["data"]["minutes"] for e in entries] == [120]
+    assert [e.data["minutes"] for e in _time_entries(a, order_id)] == [120]
+
+
+def test_a_work_order_closed_on_two_clients_offline_books_its_time_once(
+        seeded, tmp_path: Path) -> None:
+    account = seeded(4, 8, Tier.CONTRACTOR)
+    a, b = Store(tmp_path / "a.db"), Store(tmp_path / "b.db")
+    ea, eb = SyncEngine(a, account.api()), SyncEngine(b, account.api())
+    ea.sync()
+    mine, theirs = WorkOrderService(EditService(a)), WorkOrderService(EditService(b))
+    order_id = mine.create(a.customers()[0].id, checklists(None)["Repair"], DAY,
+                           "Ana").record_id
+    mine.add_minutes(order_id, 60)
+    assert ea.sync().error is None and eb.sync().error is None
+    mine.set_status(order_id, "done")  # both offline: each makes the entry (the same id)
+    theirs.set_status(order_id, "done")
+    assert ea.sync().applied == 2
+    report = eb.sync()  # pulls A's entry, then its own create finds it there, alike
+    assert report.error is None and report.rejected == 0 and not report.needs_attention
+    assert b.pending_count() == 0
+    entries = account.get("/v1/documents?kind=time_entry")["documents"]
+    assert [e["data"]["minutes"] for e in entries] == [60]
+    assert [e.data["minutes"] for e in _time_entries(b, order_id)] == [60]

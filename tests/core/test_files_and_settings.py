@@ -105,3 +105,14 @@ def test_sync_period_setting(tmp_path: Path, written: str, read: int) -> None:
     assert s.sync_every_s == read and s.problem is None
     s.save()
     assert Settings.load(tmp_path).sync_every_s == read
+
+
+@pytest.mark.parametrize(("written", "read"), [
+    ("", 30), ("canary_limit_minutes = 45", 45), ("canary_limit_minutes = 0", 30),
+    ('canary_limit_minutes = "soon"', 30), ("canary_limit_minutes = true", 30)])
+def test_canary_time_limit_setting(tmp_path: Path, written: str, read: int) -> None:
+    (tmp_path / "settings.toml").write_text(written + "\n")
+    s = Settings.load(tmp_path)
+    assert s.canary_limit_minutes == read and s.problem is None
+    s.save()
+    assert Settings.load(tmp_path).canary_limit_minutes == read

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import date, timedelta
 
 from textual.widgets import Input, OptionList, Select, Static
 
 from fieldtech.app import FieldtechApp
 from fieldtech.controller_link import DeviceConfig, DeviceInfo, diff_config, open_link
+from fieldtech.domain.work_orders import checklists
 from fieldtech.screens.bind_record import BindRecordScreen
 from fieldtech.screens.controller import ControllerScreen
 from fieldtech.screens.forms import ConfirmScreen, FormScreen
 from fieldtech.screens.onsite import OnsiteScreen
+from fieldtech.services.edits import EditService
+from fieldtech.services.work_orders import WorkOrderService
 from fieldtech.simulator import Simulator
 from tests.onsite.conftest import (
     SIZE_ONSITE,
@@ -136,6 +140,43 @@ async def test_zone_test_shows_the_running_zone_and_x_stops_everything(
             while (await link.read_status()).running:  # leaving stops every zone too
                 assert asyncio.get_running_loop().time() < deadline, "zones left running"
                 await asyncio.sleep(0.1)
+
+
+async def test_a_zone_test_on_site_attaches_to_todays_work_order(
+        app: FieldtechApp, sim: Simulator) -> None:
+    """The customer of the controller on site has a visit today: the zone test's results go
+    to that work order, and the technician is told so. A visit of another day, or one done
+    already, gets nothing."""
+    orders = WorkOrderService(EditService(app.store))
+    customer_id = app.store.controller(app.bound_id).customer_id
+    checklist = checklists(None)["Start-up"]
+    today = orders.create(customer_id, checklist, date.today(), "Sam").record_id
+    tomorrow = orders.create(customer_id, checklist, date.today() + timedelta(days=1),
+                             "Sam").record_id
+    done = orders.create(customer_id, checklist, date.today(), "Sam").record_id
+    orders.set_status(done, "done")
+    device = sim.device("FT1-SIM00001")
+    async with app.run_test(size=SIZE_ONSITE) as pilot:
+        await open_onsite(pilot, device.address)
+        await pilot.press("t")
+        assert isinstance(app.screen, FormScreen)
+        app.screen.query_one("#in-zones", Input).value = "2-3"
+        app.screen.query_one("#in-seconds", Input).value = "1"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "All 2 zones tested" in panel(app), timeout=30,
+                    what="the zone test done")
+        await until(pilot, lambda: app.store.document(today).data["zone_tests"],
+                    what="the results on the work order")
+        await until(pilot, lambda: any("attached to today's work order" in str(n.message)
+                                       for n in app._notifications), what="the notice")
+    tests = app.store.document(today).data["zone_tests"]
+    assert [(t["controller_id"], t["zone"], t["ok"]) for t in tests] == [
+        (app.bound_id, 2, True), (app.bound_id, 3, True)]
+    assert app.store.document(tomorrow).data["zone_tests"] == []
+    assert app.store.document(done).data["zone_tests"] == []
+    notice = next(str(n.message) for n in app._notifications if "work order" in str(n.message))
+    assert notice.startswith("2 zone tests attached to today's work order: Start-up for ")
+    assert any(e.entity_id == today and "zone_tests" in e.patch for e in app.store.outbox())
 
 
 async def test_a_stopped_controller_shows_a_message_and_leaves_the_store_alone(

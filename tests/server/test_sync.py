@@ -252,3 +252,86 @@ def test_a_quota_refusal_is_retried_afresh_after_the_upgrade(server: Server) -> 
 def _two_days_on() -> str:
     """A rain delay the server takes (at most 14 days from now)."""
     return (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _config_puts(acme: Account, n: int) -> list[dict]:
+    """A rain delay for n new controllers, as a campaign sends it: one config.put each."""
+    customer = acme.customer()
+    items = []
+    for _ in range(n):
+        controller = acme.controller(customer["id"], zone_count=2)
+        config = acme.http.get(f"/v1/controllers/{controller['id']}/config").json()["config"]
+        items.append({"key": f"k-{uuid.uuid4()}", "op": "config.put", "id": controller["id"],
+                      "base_revision": 1, "data": {**config, "rain_delay_until": _two_days_on()}})
+    return items
+
+
+def test_a_run_of_configuration_puts_answers_each_on_its_own(
+    server: Server, acme: Account
+) -> None:
+    # A campaign's puts are written together; each still gets its own answer, in order.
+    items = _config_puts(acme, 5)
+    items[1]["base_revision"] = 7  # stale
+    items[3]["data"] = {**items[3]["data"], "rain_delay_until": "2099-01-01T00:00:00"}
+    later = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%S")
+    again = {**items[4], "key": f"k-{uuid.uuid4()}", "base_revision": 2,  # same controller
+             "data": {**items[4]["data"], "rain_delay_until": later}}
+    cursor = acme.http.get("/v1/changes").json()["cursor"]
+    results = acme.http.post("/v1/sync/batch", json={"items": [*items, again]}).json()["results"]
+    assert [r["status"] for r in results] == [
+        "applied", "conflict", "applied", "rejected", "applied", "applied"]
+    assert results[3]["problem"]["errors"][0]["field"] == "rain_delay_until"
+    assert [r["revision"] for r in results if r["status"] == "applied"] == [2, 2, 2, 3]
+    changes = acme.http.get("/v1/changes", params={"cursor": cursor}).json()["changes"]
+    assert [c["id"] for c in changes] == [items[i]["id"] for i in (0, 2, 4, 4)]
+    assert [c["data"]["revision"] for c in changes] == [2, 2, 2, 3]
+
+
+def test_a_put_the_database_refuses_in_a_run_is_rejected_alone(
+    server: Server, acme: Account
+) -> None:
+    items = _config_puts(acme, 4)
+    refused_id = items[2]["id"]
+    cursor = acme.http.get("/v1/changes").json()["cursor"]
+    with server.db.write_connection() as conn:
+        if server.backend == "postgres":
+            conn.execute(text(
+                "CREATE FUNCTION ft_test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF NEW.id = '{refused_id}' THEN "
+                "RAISE EXCEPTION 'refused' USING ERRCODE = '55P03'; END IF; "
+                "RETURN NEW; END $$"))
+            conn.execute(text("CREATE TRIGGER ft_test_refuse BEFORE UPDATE ON controller "
+                              "FOR EACH ROW EXECUTE FUNCTION ft_test_refuse()"))
+        else:
+            conn.execute(text("CREATE TRIGGER ft_test_refuse BEFORE UPDATE ON controller "
+                              f"WHEN NEW.id = '{refused_id}' BEGIN SELECT json('not json'); END"))
+    try:
+        results = acme.http.post("/v1/sync/batch", json={"items": items}).json()["results"]
+    finally:
+        with server.db.write_connection() as conn:
+            conn.execute(text("DROP TRIGGER ft_test_refuse" + (
+                " ON controller" if server.backend == "postgres" else "")))
+            if server.backend == "postgres":
+                conn.execute(text("DROP FUNCTION ft_test_refuse()"))
+    assert [r["status"] for r in results] == ["applied", "applied", "rejected", "applied"]
+    assert results[2]["problem"]["type"].endswith("/store-failed")
+    changes = acme.http.get("/v1/changes", params={"cursor": cursor}).json()["changes"]
+    assert [c["id"] for c in changes] == [items[i]["id"] for i in (0, 1, 3)]  # each once
+    # the same batch again: the applied are answered as before, the refused one applies now
+    again = acme.http.post("/v1/sync/batch", json={"items": items}).json()["results"]
+    assert [r["status"] for r in again] == ["applied"] * 4
+    assert [again[i] == results[i] for i in (0, 1, 3)] == [True] * 3
+    changes = acme.http.get("/v1/changes", params={"cursor": cursor}).json()["changes"]
+    assert [c["id"] for c in changes] == [items[i]["id"] for i in (0, 1, 3, 2)]
+
+
+def test_a_key_twice_in_a_run_of_puts_is_applied_once(server: Server, acme: Account) -> None:
+    items = _config_puts(acme, 3)
+    twice = [items[0], items[1], {**items[1]}, items[2]]
+    other = {**items[2], "id": items[0]["id"], "key": items[1]["key"]}  # reused for another
+    results = acme.http.post("/v1/sync/batch", json={"items": [*twice, other]}).json()["results"]
+    assert [r["status"] for r in results] == ["applied"] * 4 + ["rejected"]
+    assert results[2] == results[1]
+    assert results[4]["problem"]["type"].endswith("/idempotency-key-reused")
+    config = acme.http.get(f"/v1/controllers/{items[1]['id']}/config").json()
+    assert config["revision"] == 2  # applied once

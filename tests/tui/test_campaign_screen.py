@@ -7,6 +7,7 @@ from fieldtech.app import FieldtechApp
 from fieldtech.screens.campaign import CampaignScreen, CampaignsScreen
 from fieldtech.screens.forms import ConfirmScreen, FormScreen
 from fieldtech.screens.pending import PendingScreen
+from fieldtech.widgets.text_line import TextBox
 from tests.tui.conftest import SIZE, settle, wait_for
 
 
@@ -40,6 +41,8 @@ async def test_a_rain_delay_campaign_from_marks_to_discard(app: FieldtechApp) ->
         await wait_for(pilot, lambda: screen.campaign_id is not None and screen.items)
         assert len(app.store.outbox()) == 2
         assert sum(i.state == "waiting" for i in screen.items) == screen.plan.changing - 2
+        title = screen.query_one("#campaign-title", TextBox).text
+        assert "its devices have 30 min to confirm once it is in the cloud" in title
         await pilot.press("p")  # not confirmed yet: the rest waits
         await settle(pilot)
         assert len(app.store.outbox()) == 2

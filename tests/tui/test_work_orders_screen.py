@@ -41,8 +41,19 @@ async def test_plan_a_visit_and_work_through_it(app: FieldtechApp) -> None:
         await pilot.press("y")
         await wait_for(pilot, lambda: app.store.document(order.id).data["findings"][0][
             "quote"] == "approved")
+        await pilot.press("t")
+        await settle(pilot)
+        assert isinstance(app.screen, FormScreen)
+        app.screen.query_one("#in-minutes", Input).value = "75"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.store.document(order.id).data["minutes"] == 75)
         await pilot.press("c")
         await wait_for(pilot, lambda: app.store.document(order.id).data["status"] == "done")
+        # closed with time spent: the customer's time entry, and the technician is told
+        await wait_for(pilot, lambda: any("1 h 15 booked as the customer's time entry" in
+                                          str(n.message) for n in app._notifications))
+        [entry] = app.store.documents("time_entry", customer)
+        assert (entry.data["minutes"], entry.data["kind"]) == (75, "visit")
         finding = app.store.document(order.id).data["findings"][0]
         assert finding["quote_cents"] == 4550
         assert app.store.pending_count() >= 5  # every change queued for the cloud

@@ -62,9 +62,64 @@ def batch(state: State, caller: Staff, body: BatchIn) -> dict[str, Any]:
             )
         }
         held = _records(s, body.items)
-        results = [_run(s, ctx, item, kept) for item in body.items]
+        results: list[dict[str, Any]] = []
+        for run in _runs(body.items, kept):
+            if len(run) > 1:
+                results += _run_configs(s, ctx, run, kept)
+            else:
+                results.append(_run(s, ctx, run[0], kept))
         del held
         return {"results": results}
+
+
+def _runs(items: list[BatchItem], kept: dict[str, IdempotencyRow]) -> list[list[BatchItem]]:
+    """The items in order, consecutive new `config.put`s of distinct controllers together (a
+    campaign sends thousands of them), every other item on its own."""
+    runs: list[list[BatchItem]] = []
+    ids: set[str] = set()
+    for item in items:
+        groupable = item.op == "config.put" and item.key not in kept and item.id is not None
+        if groupable and runs and ids and str(item.id) not in ids:
+            runs[-1].append(item)
+            ids.add(str(item.id))
+            continue
+        runs.append([item])
+        ids = {str(item.id)} if groupable else set()
+    return runs
+
+
+def _run_configs(s: Session, ctx: Context, run: list[BatchItem],
+                 kept_keys: dict[str, IdempotencyRow]) -> list[dict[str, Any]]:
+    """Configuration puts of distinct controllers under ONE savepoint and one flush, where
+    each alone pays for its own (two thirds of an item's cost: ~3 ms → ~1 ms). A put refuses
+    (stale revision, invalid) before it changes anything, so a refusal needs no savepoint of
+    its own; if the database refuses the run's writes, each item goes again alone, so only
+    the one it refused is refused."""
+    results = []
+    before = set(kept_keys)
+    try:
+        with s.begin_nested():
+            for item in run:
+                digest = _request_hash(item)
+                if (seen := kept_keys.get(item.key)) is not None:  # a key twice in one batch
+                    results.append(_replay(seen, digest, item))
+                    continue
+                try:
+                    result = {"key": item.key, "op": item.op, "status": "applied",
+                              **_apply(s, ctx, item)}
+                except Problem as problem:
+                    result = _refused(ctx, item, digest, problem, kept_keys, s)
+                else:
+                    kept_keys[item.key] = _keep(ctx, item.key, digest, result)
+                    s.add(kept_keys[item.key])
+                results.append(result)
+        return results
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise
+        for key in set(kept_keys) - before:  # rolled back: nothing of the run is kept
+            del kept_keys[key]
+        return [_run(s, ctx, item, kept_keys) for item in run]
 
 
 def _records(s: Session, items: list[BatchItem]) -> list[Any]:
@@ -96,12 +151,7 @@ def _run(s: Session, ctx: Context, item: BatchItem,
             s.add(kept_keys[item.key])
             return result
     except Problem as problem:
-        outcome = "conflict" if problem.kind is ProblemType.STALE_REVISION else "rejected"
-        result = {"key": item.key, "op": item.op, "status": outcome, "problem": problem.body()}
-        if problem.kind in _KEPT_REJECTIONS:
-            kept_keys[item.key] = _keep(ctx, item.key, digest, result)
-            s.add(kept_keys[item.key])
-        return result
+        return _refused(ctx, item, digest, problem, kept_keys, s)
     except IntegrityError:  # e.g. the same serial registered by someone else at this moment
         problem = Problem(ProblemType.ALREADY_EXISTS, "The record clashes with another one.")
         return {"key": item.key, "op": item.op, "status": "rejected", "problem": problem.body()}
@@ -122,6 +172,16 @@ def _run(s: Session, ctx: Context, item: BatchItem,
             )
         )
         return {"key": item.key, "op": item.op, "status": "rejected", "problem": problem.body()}
+
+
+def _refused(ctx: Context, item: BatchItem, digest: str, problem: Problem,
+             kept_keys: dict[str, IdempotencyRow], s: Session) -> dict[str, Any]:
+    outcome = "conflict" if problem.kind is ProblemType.STALE_REVISION else "rejected"
+    result = {"key": item.key, "op": item.op, "status": outcome, "problem": problem.body()}
+    if problem.kind in _KEPT_REJECTIONS:
+        kept_keys[item.key] = _keep(ctx, item.key, digest, result)
+        s.add(kept_keys[item.key])
+    return result
 
 
 def _apply(s: Session, ctx: Context, item: BatchItem) -> dict[str, Any]:
