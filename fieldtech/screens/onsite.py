@@ -185,6 +185,8 @@ class OnsiteScreen(FieldtechScreen):
         self._relayout(event.size.width)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value is not None:
+            self.services.site.choose(event.row_key.value)
         self._show_current(event.row_key.value)
 
     def _show_current(self, key: str | None) -> None:

@@ -20,14 +20,26 @@ class SiteDevices:
         self.devices: dict[str, DeviceInfo] = {}  # by address: one row each
         self.found_by: dict[str, str] = {}  # how each was found ("mDNS", "typed", …)
         self.passwords: dict[str, str] = {}  # OpenSprinkler passwords typed this session only
+        # The row the user last put the cursor on, by serial: two answers with one serial (a
+        # cloned device, a training rig beside the real one) go to the one they looked at.
+        self.chosen: dict[str, str] = {}
+
+    def choose(self, key: str) -> None:
+        device = self.devices.get(key)
+        if device is not None and device.serial:
+            self.chosen[normalize_serial(device.serial)] = key
 
     def reachable(self, serial: str | None) -> tuple[DeviceInfo, str | None] | None:
-        """The device with this serial found this session (and its password), or None."""
+        """The device with this serial found this session (and its password), or None; the
+        one last chosen on the on-site screen if several answer with this serial."""
         if not serial:
             return None
         wanted = normalize_serial(serial)
-        for key, device in self.devices.items():
-            if key in self.found_by and device.serial and (
-                    normalize_serial(device.serial) == wanted):
-                return device, self.passwords.get(key)
-        return None
+        keys = [key for key, device in self.devices.items()
+                if key in self.found_by and device.serial
+                and normalize_serial(device.serial) == wanted]
+        if not keys:
+            return None
+        key = self.chosen.get(wanted)
+        key = key if key in keys else keys[0]
+        return self.devices[key], self.passwords.get(key)

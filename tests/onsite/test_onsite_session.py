@@ -33,27 +33,35 @@ async def test_a_typed_device_is_still_listed_after_leaving_the_screen(
 
 
 async def test_run_zone_goes_straight_to_a_controller_found_on_site(
-        app: FieldtechApp, sim: Simulator) -> None:
+        app: FieldtechApp, sim: Simulator, tmp_path) -> None:
     device = sim.device("FT1-SIM00001")  # bound to the record app.bound_id
     pending = app.store.pending_count()
-    async with app.run_test(size=SIZE_ONSITE) as pilot:
-        await open_onsite(pilot, device.address)
-        await pilot.press("escape")
-        app.open_controller(app.bound_id)
-        # shown, not only pushed: z acts on the controller once it is read
-        await until(pilot, lambda: isinstance(app.screen, ControllerScreen)
-                    and app.screen.controller is not None, what="opened")
-        await pilot.press("z")
-        await until(pilot, lambda: isinstance(app.screen, FormScreen), what="run form")
-        assert "straight to the device" in app.screen.title_text
-        app.screen.query_one("#in-zone", Input).value = "2"
-        app.screen.query_one("#in-minutes", Input).value = "3"
-        await pilot.press("ctrl+s")
-        async with open_link(DeviceInfo(driver="native", address=device.address)) as link:
+    # A twin answering with the same serial on this host (a demo's simulator, a training rig
+    # beside the real one): the run goes to the device the user picked, not the first found.
+    async with Simulator(count=1, data_dir=tmp_path / "twin") as twin:
+        other = twin.device("FT1-SIM00001")
+        async with app.run_test(size=SIZE_ONSITE) as pilot:
+            await open_onsite(pilot, other.address)  # both found, the twin looked at first
+            await until(pilot, lambda: row_of(app, device.address), what="the device found")
+            select(app, device.address)
+            await pilot.press("escape")
+            app.open_controller(app.bound_id)
+            # shown, not only pushed: z acts on the controller once it is read
+            await until(pilot, lambda: isinstance(app.screen, ControllerScreen)
+                        and app.screen.controller is not None, what="opened")
+            await pilot.press("z")
+            await until(pilot, lambda: isinstance(app.screen, FormScreen), what="run form")
+            assert "straight to the device" in app.screen.title_text
+            app.screen.query_one("#in-zone", Input).value = "2"
+            app.screen.query_one("#in-minutes", Input).value = "3"
+            await pilot.press("ctrl+s")
             await until(pilot, lambda: any("done on site" in str(n.message)
                                            for n in app._notifications), what="ran")
-            assert (await link.read_status()).seconds_left(2) > 100  # really on
-            await link.stop_all()
+            async with open_link(DeviceInfo(driver="native", address=device.address)) as link:
+                assert (await link.read_status()).seconds_left(2) > 100  # really on
+                await link.stop_all()
+            async with open_link(DeviceInfo(driver="native", address=other.address)) as link:
+                assert (await link.read_status()).running == ()  # the twin stayed off
     assert app.store.pending_count() == pending  # a zone run is not an edit of the record
 
 
