@@ -52,11 +52,13 @@ from fieldtech.domain.contracts import (
     parse_month,
 )
 from fieldtech.domain.documents import Document
+from fieldtech.domain.plans import Membership
 
 BASIS = Decimal(10_000)
 MARGIN_BANDS = ((60, "≥ 60 %"), (40, "40–59 %"), (20, "20–39 %"), (None, "< 20 %"))
 LOW_MARGIN = 20  # percent: below it two months running, a customer is flagged
 RENEWAL_WINDOW_DAYS = 30
+MEMBERSHIP_CODES = frozenset(m.value for m in Membership)  # tier codes a customer can carry
 
 
 def round_cents(amount: Decimal) -> int:
@@ -427,6 +429,44 @@ def in_force(a: Agreement, day: date) -> bool:
         return False
     return not (a.status is AgreementStatus.CANCELLED and a.cancelled_on
                 and a.cancelled_on <= day)
+
+
+def membership_given(agreements: Iterable[Agreement], tiers: Mapping[str, MembershipTier],
+                     day: date) -> str | None:
+    """The membership a customer's agreements give on `day`: the one rule behind the fleet's
+    membership column, triage's order and the SLA clocks, applied alike here and in the cloud.
+
+    The tier's code of the latest-started agreement whose service runs that day (a cancelled
+    one runs to the end of its paid term); "none" while it is suspended, before it starts,
+    after it ends, or when its tier's code is not one of the memberships (Membership); None
+    when there are no agreements at all: the customer's membership is then set by hand."""
+    held = sorted(agreements, key=lambda a: (a.start, a.id))
+    if not held:
+        return None
+    running = None
+    for a in held:
+        end = service_end(a)
+        if a.start <= day and (end is None or end >= day):
+            running = a
+    if running is None or (running.status is AgreementStatus.SUSPENDED
+                           and running.suspended_from and running.suspended_from <= day):
+        return Membership.NONE.value
+    tier = tiers.get(running.tier_id)
+    code = tier.code if tier is not None else Membership.NONE.value
+    return code if code in MEMBERSHIP_CODES else Membership.NONE.value
+
+
+def membership_from_documents(documents: Iterable[Document], day: date) -> str | None:
+    """`membership_given` over one customer's agreement documents and the tier documents
+    (others are passed over), as the store and the cloud hold them."""
+    tiers: dict[str, MembershipTier] = {}
+    agreements = []
+    for d in documents:
+        if d.kind == TIER.name:
+            tiers[d.id] = MembershipTier.from_document(d)
+        elif d.kind == AGREEMENT.name:
+            agreements.append(Agreement.from_document(d))
+    return membership_given(agreements, tiers, day)
 
 
 def mrr(book: Book, day: date) -> int:

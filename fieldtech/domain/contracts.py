@@ -437,6 +437,10 @@ def agreement_errors(d: dict[str, Any]) -> list[FieldError]:
         e.append(FieldError("cancelled_on", "Say when it was cancelled."))
     if d.get("status") == AgreementStatus.SUSPENDED and not d.get("suspended_from"):
         e.append(FieldError("suspended_from", "Say from when it is suspended."))
+    for later, words in (("cancelled_on", "It ends"), ("suspended_from", "It is suspended")):
+        if not e and d.get(later) and d[later] < d["start"]:  # ISO dates compare as text
+            e.append(FieldError(later, f"{words} on {d[later]}, before it starts on "
+                                       f"{d['start']}: give a day on or after the start."))
     if d.get("price_override_cents") is not None:
         _money(e, "price_override_cents", d["price_override_cents"])
     check_int(e, "discount_bp", d.get("discount_bp", 0), 0, BP_MAX)
