@@ -12,6 +12,7 @@ Money is integer cents in the account's one currency; percentages are basis poin
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -238,6 +239,20 @@ class Package:
 
 
 DEFAULT_PACKAGES = (Package("Connected service", 1_000, 2_000),)
+
+
+def default_id(account_id: str, what: str) -> str:
+    """The same id for a default tier or package wherever it is made for one account (the
+    cloud when the account is created, any client finding none), so it is one record."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"fieldtech:{account_id}:{what}"))
+
+
+def default_catalogue(account_id: str) -> list[Document]:
+    """The catalogue every account starts from: the tiers above and the provider's package."""
+    return [*(Document("tier", default_id(account_id, f"tier:{t.code}"), t.to_data())
+              for t in DEFAULT_TIERS),
+            *(Document("package", default_id(account_id, f"package:{p.name}"), p.to_data())
+              for p in DEFAULT_PACKAGES)]
 
 
 # -- agreements, time, credits ---------------------------------------------------------------

@@ -100,6 +100,7 @@ class CatalogueScreen(_ContractScreen):
     @work(thread=True, exclusive=True, group="catalogue")
     def _read(self) -> None:
         store = self.services.store
+        contracts.ensure_catalogue(self.services.edits)  # a new account's defaults, once
         tiers = [MembershipTier.from_document(d) for d in store.documents(TIER.name)]
         packages = [Package.from_document(d) for d in store.documents(PACKAGE.name)]
         used = Counter(d.data.get("tier_id") for d in store.documents(AGREEMENT.name))
@@ -171,6 +172,7 @@ class AgreementsScreen(_ContractScreen):
         store = self.services.store
         try:
             customer = store.customer(self.customer_id)
+            contracts.ensure_catalogue(self.services.edits)  # a new account's defaults, once
             tiers = {d.id: MembershipTier.from_document(d) for d in store.documents(TIER.name)}
             agreements = [Agreement.from_document(d)
                           for d in store.documents(AGREEMENT.name, self.customer_id)]
@@ -203,7 +205,7 @@ class AgreementsScreen(_ContractScreen):
         return self.agreements[row]
 
     def _catalogue(self) -> list[MembershipTier] | None:
-        if not self.tiers:
+        if not self.tiers:  # all deleted through the API or another device
             self.notify("The catalogue has no tiers: add one first ($, then c).", timeout=5)
             return None
         return sorted(self.tiers.values(), key=lambda t: (t.price_on(self.today), t.name))

@@ -29,7 +29,6 @@ from fieldtech.domain.billing import (
 )
 from fieldtech.domain.contracts import (
     AGREEMENT,
-    DEFAULT_PACKAGES,
     DEFAULT_TIERS,
     PACKAGE,
     TIER,
@@ -37,7 +36,9 @@ from fieldtech.domain.contracts import (
     AgreementStatus,
     Billing,
     WorkKind,
+    default_catalogue,
 )
+from fieldtech.domain.contracts import default_id as default_id  # callers' name for it
 from fieldtech.domain.documents import Document
 from fieldtech.offline_store.live import incident_records
 from fieldtech.offline_store.store import Store
@@ -50,24 +51,23 @@ def _quiet(_what: str, _done: float) -> None:
     return None
 
 
-def default_id(account_id: str, what: str) -> str:
-    """The same id for a default tier or package on every client of one account, so two
-    technicians seeding offline make one record, not two."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"fieldtech:{account_id}:{what}"))
+def catalogue_namespace(store: Store) -> str:
+    """Whose default ids this store makes: its cloud account's once linked (the ones the cloud
+    made when the account was created), else its local account's."""
+    account = store.account()
+    return store.sync_value("account_id") or (account.id if account else "local")
 
 
-def ensure_catalogue(edits: EditService, account_id: str) -> list[Edit]:
-    """The default tiers and package, if the account has no catalogue yet (queued to sync)."""
+def ensure_catalogue(edits: EditService, account_id: str | None = None) -> list[Edit]:
+    """The default tiers and package, for a kind the store holds none of (queued to sync;
+    deterministic ids, so two devices of one account make the same records)."""
     store = edits.store
+    account_id = account_id or catalogue_namespace(store)
     made: list[Edit] = []
-    if not store.documents(TIER.name):
-        for tier in DEFAULT_TIERS:
-            made.append(edits.create_document(TIER.name, tier.to_data(),
-                                              default_id(account_id, f"tier:{tier.code}")))
-    if not store.documents(PACKAGE.name):
-        for package in DEFAULT_PACKAGES:
-            made.append(edits.create_document(PACKAGE.name, package.to_data(),
-                                              default_id(account_id, f"package:{package.name}")))
+    for kind in (TIER.name, PACKAGE.name):
+        if not store.documents(kind):
+            made += [edits.create_document(kind, d.data, d.id)
+                     for d in default_catalogue(account_id) if d.kind == kind]
     return made
 
 
@@ -258,12 +258,9 @@ def sample_contracts(account_id: str, customers: list[str], seed: int = 7,
 
     rnd = random.Random(seed)
     today = today or date.today()
-    docs = [Document(TIER.name, default_id(account_id, f"tier:{t.code}"), t.to_data())
-            for t in DEFAULT_TIERS]
-    package = DEFAULT_PACKAGES[0]
-    package_id = default_id(account_id, f"package:{package.name}")
-    docs.append(Document(PACKAGE.name, package_id, package.to_data()))
-    tier_ids = [d.id for d in docs[:4]]
+    docs = default_catalogue(account_id)
+    tier_ids = [d.id for d in docs if d.kind == TIER.name]
+    package_id = next(d.id for d in docs if d.kind == PACKAGE.name)
     year_ago = date(today.year - 1, today.month, 1)
     signed = []
     tier_by_code = {t.code: tier_id for t, tier_id in zip(DEFAULT_TIERS, tier_ids, strict=True)}

@@ -78,3 +78,25 @@ def test_an_agreement_made_over_the_api_reaches_the_stores_customer(seeded, tmp_
     assert a.customer(customer.id).membership is Membership.ESSENTIALS
     [row] = [r for r in a.fleet_rows() if r.customer_id == customer.id][:1]
     assert row.membership == "essentials"
+
+
+def test_the_default_catalogue_is_one_record_across_two_devices(seeded, tmp_path) -> None:
+    account, a, b, ea, eb = _two_clients(seeded, tmp_path)
+    assert a.documents("tier") == [] and b.documents("tier") == []
+    # a new contractor's two devices each make the defaults, offline: the same ids
+    assert len(contracts.ensure_catalogue(EditService(a))) == 5
+    assert len(contracts.ensure_catalogue(EditService(b))) == 5
+    assert {d.id for d in a.documents("tier")} == {d.id for d in b.documents("tier")}
+    assert contracts.ensure_catalogue(EditService(a)) == []  # made once
+    assert ea.sync().error is None
+    report = eb.sync()
+    assert report.error is None and report.rejected == 0 and report.conflicts == 0, report
+    assert a.pending_count() == 0 and b.pending_count() == 0
+    tiers = account.get("/v1/documents?kind=tier")["documents"]
+    assert sorted(t["data"]["code"] for t in tiers) == [
+        "essentials", "priority", "proactive", "standard"]  # one of each
+    assert len(account.get("/v1/documents?kind=package")["documents"]) == 1
+    # a third device pulls them and makes none
+    c = Store(tmp_path / "c.db")
+    SyncEngine(c, account.api()).sync()
+    assert len(c.documents("tier")) == 4 and contracts.ensure_catalogue(EditService(c)) == []

@@ -81,3 +81,32 @@ def test_a_membership_set_by_hand_must_be_the_agreements(server: Server, acme: A
     other = acme.customer("No Agreement")
     r = acme.http.patch(f"/v1/customers/{other['id']}", json={"membership": "priority"})
     assert r.status_code == 200 and r.json()["membership"] == "priority"
+
+
+def test_the_default_catalogue_made_on_two_devices_is_one_record(
+    server: Server, acme: Account
+) -> None:
+    from fieldtech.domain.contracts import default_catalogue
+
+    catalogue = default_catalogue(acme.id)  # the ids every device of this account chooses
+    for device in ("first", "second"):  # the second sends the very same records
+        for doc in catalogue:
+            r = acme.http.post("/v1/documents", json={"id": doc.id, "kind": doc.kind,
+                                                      "data": doc.data})
+            assert r.status_code == 201, (device, r.text)
+            assert r.json()["revision"] == 1
+            assert r.json()["data"] == {k: v for k, v in doc.data.items() if v is not None}
+    tiers = acme.http.get("/v1/documents", params={"kind": "tier"}).json()["documents"]
+    prices = {t["data"]["code"]: t["data"]["prices"][0]["monthly_cents"] for t in tiers}
+    assert prices == {"standard": 0, "essentials": 12_500, "priority": 30_000,
+                      "proactive": 75_000}
+    logged = [c["id"] for c in changes(acme, 0)[0] if c["entity"] == "document"]
+    assert sorted(logged) == sorted(d.id for d in catalogue)  # each logged once
+
+    # the same id with other fields is not the same record: refused, nothing changed
+    tier = next(d for d in catalogue if d.data.get("code") == "priority")
+    changed = {**tier.data, "name": "Priority Plus"}
+    problem(acme.http.post("/v1/documents", json={"id": tier.id, "kind": "tier",
+                                                  "data": changed}), 409, "already-exists")
+    held = acme.http.get(f"/v1/documents/{tier.id}").json()
+    assert held["data"]["name"] == "Priority" and held["revision"] == 1

@@ -153,9 +153,21 @@ async def test_a_controllers_customer_agreements_open_on_A(app: FieldtechApp) ->
         await settle(pilot)
         assert isinstance(app.screen, AgreementsScreen)
         assert app.screen.customer_id == row.customer_id
-        await pilot.press("n")  # no catalogue yet: it says where to add one
+        # a new account's store: the default catalogue is made once, on first need
+        assert sorted(d.data["code"] for d in app.store.documents(TIER.name)) == [
+            "essentials", "priority", "proactive", "standard"]
+        await pilot.press("n")
         await pilot.pause()
-        assert isinstance(app.screen, AgreementsScreen)
+        assert isinstance(app.screen, FormScreen)
+        options = [label for label, _ in app.screen.query_one("#in-tier_id")._options]
+        assert "Essentials+ — 125.00 USD/month" in options
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("A")
+        await settle(pilot)
+        assert len(app.store.documents(TIER.name)) == 4  # not made twice
 
 
 def test_catalogue_snapshot(snap_compare, tmp_path) -> None:
