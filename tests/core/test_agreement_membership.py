@@ -143,3 +143,18 @@ def test_the_rule_at_the_edges() -> None:
     assert membership_given([suspended], TIERS, day) == "priority"
     assert membership_given([suspended], TIERS, date(2026, 4, 1)) == "none"
     assert membership_given([_agreement("missing", day)], TIERS, day) == "none"
+
+
+def test_the_demos_agreements_give_its_generated_memberships() -> None:
+    from fieldtech.domain.billing import membership_from_documents
+
+    kinds = ["none", "standard", "essentials", "priority", "proactive"]
+    memberships = {str(n): kinds[n % 5] for n in range(50)}
+    docs = contracts.sample_contracts("acct", list(memberships), entries=0, today=TODAY,
+                                      memberships=memberships)
+    catalogue = [d for d in docs if d.kind == "tier"]
+    for customer_id, membership in memberships.items():
+        theirs = [d for d in docs if d.kind == "agreement"
+                  and d.data["customer_id"] == customer_id]
+        given = membership_from_documents([*catalogue, *theirs], TODAY)
+        assert given == (None if membership == "none" else membership), customer_id
