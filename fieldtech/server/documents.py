@@ -146,10 +146,12 @@ def update_document(
     if changed:
         followers = [row.customer_id, customer_id]
         if kind.name == TIER.name:
-            followers = [] if "code" not in changed else list(s.scalars(
-                select(DocumentRow.customer_id).where(
-                    DocumentRow.account_id == ctx.account_id,
-                    DocumentRow.kind == AGREEMENT.name)))
+            followers = [] if "code" not in changed else [
+                customer for customer, data in s.execute(
+                    select(DocumentRow.customer_id, DocumentRow.data).where(
+                        DocumentRow.account_id == ctx.account_id,
+                        DocumentRow.kind == AGREEMENT.name))
+                if data.get("tier_id") == row.id]
         row.data = merged
         row.customer_id = customer_id
         row.revision += 1

@@ -60,6 +60,14 @@ def test_an_agreement_sets_the_membership_triage_and_the_sla_clock_read(
     assert r.status_code == 200, r.text
     assert acme.http.get(f"/v1/customers/{customer['id']}").json()["membership"] == "priority"
 
+    # the tier's code changed: its customers' membership follows (not one of the five: none)
+    other = acme.customer("Not On This Tier", membership="standard")
+    for code, expected in (("gold", "none"), ("priority", "priority")):
+        r = acme.http.patch(f"/v1/documents/{tier['id']}", json={"data": {"code": code}})
+        assert r.status_code == 200, r.text
+        assert acme.http.get(f"/v1/customers/{customer['id']}").json()["membership"] == expected
+    assert acme.http.get(f"/v1/customers/{other['id']}").json()["membership"] == "standard"
+
 
 def test_a_membership_set_by_hand_must_be_the_agreements(server: Server, acme: Account) -> None:
     customer = acme.customer("Hand Set", membership="standard")
