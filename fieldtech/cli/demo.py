@@ -143,7 +143,10 @@ class DemoCloud:
                 from fieldtech.server.state import utcnow
                 from fieldtech.services.contracts import sample_contracts
 
-                book = sample_contracts(account.account_id, [c.id for c in made.customers])
+                # the agreements give the generated memberships (one source of truth)
+                book = sample_contracts(account.account_id, [c.id for c in made.customers],
+                                        memberships={c.id: c.membership.value
+                                                     for c in made.customers})
                 seed_documents(db, account.account_id, book, utcnow())
                 store.put_synced_documents(book)
             with db.read() as s:

@@ -12,6 +12,7 @@ Money is integer cents in the account's one currency; percentages are basis poin
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -240,6 +241,20 @@ class Package:
 DEFAULT_PACKAGES = (Package("Connected service", 1_000, 2_000),)
 
 
+def default_id(account_id: str, what: str) -> str:
+    """The same id for a default tier or package wherever it is made for one account (the
+    cloud when the account is created, any client finding none), so it is one record."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"fieldtech:{account_id}:{what}"))
+
+
+def default_catalogue(account_id: str) -> list[Document]:
+    """The catalogue every account starts from: the tiers above and the provider's package."""
+    return [*(Document("tier", default_id(account_id, f"tier:{t.code}"), t.to_data())
+              for t in DEFAULT_TIERS),
+            *(Document("package", default_id(account_id, f"package:{p.name}"), p.to_data())
+              for p in DEFAULT_PACKAGES)]
+
+
 # -- agreements, time, credits ---------------------------------------------------------------
 
 
@@ -437,6 +452,10 @@ def agreement_errors(d: dict[str, Any]) -> list[FieldError]:
         e.append(FieldError("cancelled_on", "Say when it was cancelled."))
     if d.get("status") == AgreementStatus.SUSPENDED and not d.get("suspended_from"):
         e.append(FieldError("suspended_from", "Say from when it is suspended."))
+    for later, words in (("cancelled_on", "It ends"), ("suspended_from", "It is suspended")):
+        if not e and d.get(later) and d[later] < d["start"]:  # ISO dates compare as text
+            e.append(FieldError(later, f"{words} on {d[later]}, before it starts on "
+                                       f"{d['start']}: give a day on or after the start."))
     if d.get("price_override_cents") is not None:
         _money(e, "price_override_cents", d["price_override_cents"])
     check_int(e, "discount_bp", d.get("discount_bp", 0), 0, BP_MAX)

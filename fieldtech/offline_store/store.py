@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -42,7 +42,7 @@ from fieldtech.domain.models import (
     Customer,
     new_id,
 )
-from fieldtech.domain.plans import Tier, TierLimits, Usage, usage
+from fieldtech.domain.plans import Membership, Tier, TierLimits, Usage, usage
 from fieldtech.domain.text import natural_key
 from fieldtech.domain.validation import (
     check,
@@ -64,6 +64,9 @@ QUEUED, SENDING, APPLIED, CONFLICT, REJECTED, DRAFT = (
 PENDING_STATES = (QUEUED, SENDING, CONFLICT, REJECTED, DRAFT)
 # What the change log brings that is edited here too (merged, with base copies).
 SYNCED_ENTITIES = ("customer", "controller", "config", "document")
+# The document kinds a customer's membership follows (fieldtech.domain.contracts registers them;
+# named here so the store's start-up does not import the billing modules).
+AGREEMENT_KIND, TIER_KIND = "agreement", "tier"
 
 
 class FleetRow(NamedTuple):
@@ -441,6 +444,12 @@ class Store:
         patch = _changed(current.to_dict(), updated.to_dict())
         if not patch:
             return None
+        if "membership" in patch:
+            given = self.membership_given(customer_id)
+            if given is not None and patch["membership"] != given:
+                raise ValidationError([FieldError("membership", (
+                    f"{current.name}'s membership is set by their agreement "
+                    f"({Membership(given).label} today): change the agreement instead."))])
         _update(db, "customer", customer_id, patch)
         return _append(db, "update", "customer", customer_id, patch,
                        self.revision("customer", customer_id), campaign_id)
@@ -607,7 +616,9 @@ class Store:
             if db.execute("SELECT 1 FROM document WHERE id=?", (document_id,)).fetchone():
                 raise ValidationError([FieldError("id", "A record with this id exists.")])
             _insert_document(db, kind, document_id, data, 0)
-            return _append(db, "create", "document", document_id, data, 0)
+            entry = _append(db, "create", "document", document_id, data, 0)
+            self._follow_agreements_in(db, kind, [customer_id])
+            return entry
 
     def edit_document(self, document_id: str,
                       change: Callable[[Document], dict[str, Any]]) -> OutboxEntry | None:
@@ -627,7 +638,14 @@ class Store:
                 return None
             _update(db, "document", document_id, {"data": json.dumps(updated),
                                                   "customer_id": customer_id})
-            return _append(db, "update", "document", document_id, patch, current.revision)
+            entry = _append(db, "update", "document", document_id, patch, current.revision)
+            followers = [current.customer_id, customer_id]
+            if current.kind == TIER_KIND and patch.keys() & {"code"}:  # its customers' label
+                followers = [d.customer_id for d in self.documents(AGREEMENT_KIND)
+                             if d.data.get("tier_id") == document_id]
+            self._follow_agreements_in(db, AGREEMENT_KIND if current.kind == TIER_KIND
+                                       else current.kind, followers)
+            return entry
 
     def update_document(self, document_id: str, **changes: Any) -> OutboxEntry | None:
         return self.edit_document(document_id, lambda _current: changes)
@@ -636,14 +654,41 @@ class Store:
         """Gone here now, from the cloud at the next sync (`discard` brings it back); one never
         sent goes with its pending edits → None."""
         with self._write() as db:
-            self.document(document_id)  # NotFound if it is gone already
+            gone = self.document(document_id)  # NotFound if it is gone already
             users = referring_kinds()
             if users and (why := still_used(document_id, (
                     (r[0], json.loads(r[1])) for r in db.execute(
                         f"SELECT kind, data FROM document WHERE kind IN "
                         f"({','.join('?' * len(users))})", users)))):
                 raise StillNeeded(why)
-            return _delete_here(db, "document", document_id)
+            entry = _delete_here(db, "document", document_id)
+            self._follow_agreements_in(db, gone.kind, [gone.customer_id])
+            return entry
+
+    def membership_given(self, customer_id: str, day: date | None = None) -> str | None:
+        """The membership the customer's agreements held here give on `day` (today), or None
+        when they have none (then it is set by hand): fieldtech.domain.billing's one rule."""
+        from fieldtech.domain.billing import membership_from_documents
+
+        documents = self.documents(AGREEMENT_KIND, customer_id)
+        if not documents:
+            return None
+        return membership_from_documents([*self.documents(TIER_KIND), *documents],
+                                         day or date.today())
+
+    def _follow_agreements_in(self, db: sqlite3.Connection, kind: str,
+                              customer_ids: Iterable[str | None]) -> None:
+        """After an agreement is written: each customer's membership as their agreements now
+        give it, queued as an edit of the customer in the same transaction (so it syncs, and
+        the fleet column, triage and the SLA clocks read one fact)."""
+        if kind != AGREEMENT_KIND:
+            return
+        for customer_id in dict.fromkeys(c for c in customer_ids if c):
+            given = self.membership_given(customer_id)
+            if given is not None and db.execute(
+                    "SELECT 1 FROM customer WHERE id=? AND membership != ?",
+                    (customer_id, given)).fetchone():
+                self.update_customer_in(db, customer_id, {"membership": Membership(given)})
 
     def document(self, document_id: str) -> Document:
         rows = self._query("SELECT * FROM document WHERE id=?", (document_id,))

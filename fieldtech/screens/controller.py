@@ -56,6 +56,7 @@ class ControllerScreen(ControllerFlows):
         Binding("T", "save_template", "Save as template", id="save_template", show=False),
         Binding("y", "copy_from", "Copy from…", id="copy_from", show=False),
         Binding("h", "log_time", "Log time", id="log_time", show=False),
+        Binding("A", "agreement", "Agreement", id="agreement", show=False),
         Binding("right_square_bracket", "tab(1)", "Next tab", show=False),
         Binding("left_square_bracket", "tab(-1)", "Previous tab", show=False),
     ]
@@ -365,6 +366,13 @@ class ControllerScreen(ControllerFlows):
         """A time entry for this controller's customer (on site, offline too)."""
         if self.controller:
             self.log_time(self.controller)
+
+    def action_agreement(self) -> None:
+        """A: this controller's customer's agreements (sign, change, end)."""
+        from fieldtech.screens.contracts import AgreementsScreen
+
+        if self.controller:
+            self.app.push_screen(AgreementsScreen(self.controller.customer_id))
 
     def action_pin(self) -> None:
         if self.controller:

@@ -62,6 +62,7 @@ class FleetScreen(EditFlows):
         Binding("I", "import_csv", "Import CSV", id="import_csv", show=False),
         Binding("E", "export_csv", "Export CSV", id="export_csv", show=False),
         Binding("J", "work_orders", "Work orders", id="work_orders", show=False),
+        Binding("A", "agreement", "Agreement", id="agreement", show=False),
     ]
 
     FILTER_HELP = help_lines(FLEET_FIELDS, FLEET_FLAGS)
@@ -317,6 +318,13 @@ class FleetScreen(EditFlows):
         from fieldtech.screens.work_orders import WorkOrdersScreen
 
         self.app.push_screen(WorkOrdersScreen(self._customer_under_cursor()))
+
+    def action_agreement(self) -> None:
+        """A: the agreements of the customer under the cursor (sign, change, end)."""
+        from fieldtech.screens.contracts import AgreementsScreen
+
+        if (customer_id := self._customer_under_cursor()) is not None:
+            self.app.push_screen(AgreementsScreen(customer_id))
 
     def action_campaigns(self) -> None:
         from fieldtech.screens.campaign import CampaignsScreen

@@ -1,7 +1,7 @@
 """The business report ($): MRR and its 12-month trend, margins, renewals, suspended accounts
 still costing fees, SLA compliance, included hours. Worked out in a worker from the local
 store (services/contracts.py), with progress shown; [ and ] step through months; x writes the
-month's CSV files."""
+month's CSV files; c opens the catalogue."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from fieldtech.domain.billing import Report, month_days, month_of, previous_month
 from fieldtech.domain.errors import FieldtechError
@@ -21,6 +21,7 @@ from fieldtech.screens.markup import escape
 from fieldtech.screens.messages import Synced
 from fieldtech.screens.services import FieldtechScreen
 from fieldtech.screens.topbar import TopBar
+from fieldtech.widgets.key_bar import KeyBar
 from fieldtech.widgets.text_line import TextBox
 
 
@@ -40,6 +41,7 @@ class ReportScreen(FieldtechScreen):
         Binding("left_square_bracket", "month(-1)", "Previous month", id="report_previous"),
         Binding("right_square_bracket", "month(1)", "Next month", id="report_next"),
         Binding("x", "export", "Export CSV", id="report_export"),
+        Binding("c", "catalogue", "Catalogue", id="report_catalogue"),
     ]
     AUTO_FOCUS = "#report-scroll"
 
@@ -54,7 +56,7 @@ class ReportScreen(FieldtechScreen):
         yield TextBox(f"Business report for {self.month}: working it out…", id="report-status")
         with VerticalScroll(id="report-scroll"):
             yield Static("", id="report-body")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         # After the first paint: the worker holds the GIL for long stretches, and the person
@@ -63,6 +65,12 @@ class ReportScreen(FieldtechScreen):
 
     def action_close(self) -> None:
         self.dismiss()
+
+    def action_catalogue(self) -> None:
+        """c: the membership tiers (and packages) the agreements are made from."""
+        from fieldtech.screens.contracts import CatalogueScreen
+
+        self.app.push_screen(CatalogueScreen(self.today))
 
     def action_month(self, step: int) -> None:
         self.month = next_month(self.month) if step > 0 else previous_month(self.month)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fieldtech.domain.contracts import AGREEMENT, TIER
 from fieldtech.domain.documents import (
     DocumentKind,
     check_document,
@@ -23,6 +24,7 @@ from fieldtech.domain.documents import (
 )
 from fieldtech.domain.errors import NotFound
 from fieldtech.server.journal import Context, audit, log_change
+from fieldtech.server.memberships import follow_agreements
 from fieldtech.server.operations import check_new_id, check_revision, domain_checked, get_customer
 from fieldtech.server.problems import Problem, ProblemType, not_found, validation
 from fieldtech.server.tables import DocumentRow
@@ -102,6 +104,10 @@ def create_document(
     kind = allowed_kind(kind_name, ctx.permissions)
     data = without_nones(data)
     customer_id = _checked(s, ctx, kind, data)
+    held = s.get(DocumentRow, str(document_id))
+    if held is not None and held.account_id == ctx.account_id and held.kind == kind.name \
+            and held.data == data:
+        return held  # the same record made twice (two devices adding the default catalogue)
     check_new_id(s, ctx, DocumentRow, document_id, kind.words)
     row = DocumentRow(
         id=document_id,
@@ -117,7 +123,15 @@ def create_document(
     s.flush()
     log_change(s, ctx, "document", row.id, "upsert", document_json(row))
     audit(s, ctx, f"{kind.name}.create", customer_id=customer_id, detail={"id": row.id})
+    _follow(s, ctx, kind.name, [customer_id])
     return row
+
+
+def _follow(s: Session, ctx: Context, kind: str, customer_ids: list[str | None]) -> None:
+    """An agreement written: its customer's membership follows (fieldtech.server.memberships);
+    a tier's code changed: so do the memberships of the customers on that tier."""
+    if kind in (AGREEMENT.name, TIER.name):
+        follow_agreements(s, ctx, customer_ids)
 
 
 def update_document(
@@ -130,6 +144,14 @@ def update_document(
     customer_id = _checked(s, ctx, kind, merged)
     changed = sorted(k for k in set(merged) | set(row.data) if merged.get(k) != row.data.get(k))
     if changed:
+        followers = [row.customer_id, customer_id]
+        if kind.name == TIER.name:
+            followers = [] if "code" not in changed else [
+                customer for customer, data in s.execute(
+                    select(DocumentRow.customer_id, DocumentRow.data).where(
+                        DocumentRow.account_id == ctx.account_id,
+                        DocumentRow.kind == AGREEMENT.name))
+                if data.get("tier_id") == row.id]
         row.data = merged
         row.customer_id = customer_id
         row.revision += 1
@@ -138,6 +160,7 @@ def update_document(
         log_change(s, ctx, "document", row.id, "upsert", document_json(row))
         audit(s, ctx, f"{kind.name}.update", customer_id=customer_id,
               detail={"id": row.id, "changed": changed})
+        _follow(s, ctx, kind.name, followers)
     return row
 
 
@@ -155,6 +178,7 @@ def delete_document(s: Session, ctx: Context, document_id: str, base_revision: i
     # the kind stays in the log, so a reader without its permission is not shown even the id
     log_change(s, ctx, "document", document_id, "delete", {"kind": kind})
     audit(s, ctx, f"{kind}.delete", customer_id=customer_id, detail={"id": document_id})
+    _follow(s, ctx, kind, [customer_id])
 
 
 

@@ -141,6 +141,10 @@ def update_customer(
     merged.pop("plan", None)  # plans change only through the plan endpoints
     domain_checked(parse_customer, merged)
     changed = {k: v for k, v in changes.items() if getattr(row, k) != v}
+    if "membership" in changed:  # one source of truth: the customer's agreements, if any
+        from fieldtech.server.memberships import check_hand_set
+
+        check_hand_set(s, ctx, row, changed["membership"])
     if changed:
         for key, value in changed.items():
             setattr(row, key, value)

@@ -414,3 +414,11 @@ class DocumentRow(Base):
     revision: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+# --- session 6, issue 15 ---
+
+# A month's billing report reads that month of an account's time entries (and this year's
+# visits), not all 100,000: by the entry's date, the expression the route filters on.
+DOCUMENT_DATE = DocumentRow.data["date"].as_string()
+Index("ix_document_date", DocumentRow.account_id, DocumentRow.kind, DOCUMENT_DATE)

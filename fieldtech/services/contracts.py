@@ -29,13 +29,16 @@ from fieldtech.domain.billing import (
 )
 from fieldtech.domain.contracts import (
     AGREEMENT,
-    DEFAULT_PACKAGES,
     DEFAULT_TIERS,
     PACKAGE,
     TIER,
     TIME_ENTRY,
+    AgreementStatus,
+    Billing,
     WorkKind,
+    default_catalogue,
 )
+from fieldtech.domain.contracts import default_id as default_id  # callers' name for it
 from fieldtech.domain.documents import Document
 from fieldtech.offline_store.live import incident_records
 from fieldtech.offline_store.store import Store
@@ -48,24 +51,23 @@ def _quiet(_what: str, _done: float) -> None:
     return None
 
 
-def default_id(account_id: str, what: str) -> str:
-    """The same id for a default tier or package on every client of one account, so two
-    technicians seeding offline make one record, not two."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"fieldtech:{account_id}:{what}"))
+def catalogue_namespace(store: Store) -> str:
+    """Whose default ids this store makes: its cloud account's once linked (the ones the cloud
+    made when the account was created), else its local account's."""
+    account = store.account()
+    return store.sync_value("account_id") or (account.id if account else "local")
 
 
-def ensure_catalogue(edits: EditService, account_id: str) -> list[Edit]:
-    """The default tiers and package, if the account has no catalogue yet (queued to sync)."""
+def ensure_catalogue(edits: EditService, account_id: str | None = None) -> list[Edit]:
+    """The default tiers and package, for a kind the store holds none of (queued to sync;
+    deterministic ids, so two devices of one account make the same records)."""
     store = edits.store
+    account_id = account_id or catalogue_namespace(store)
     made: list[Edit] = []
-    if not store.documents(TIER.name):
-        for tier in DEFAULT_TIERS:
-            made.append(edits.create_document(TIER.name, tier.to_data(),
-                                              default_id(account_id, f"tier:{tier.code}")))
-    if not store.documents(PACKAGE.name):
-        for package in DEFAULT_PACKAGES:
-            made.append(edits.create_document(PACKAGE.name, package.to_data(),
-                                              default_id(account_id, f"package:{package.name}")))
+    for kind in (TIER.name, PACKAGE.name):
+        if not store.documents(kind):
+            made += [edits.create_document(kind, d.data, d.id)
+                     for d in default_catalogue(account_id) if d.kind == kind]
     return made
 
 
@@ -118,6 +120,33 @@ def log_time(edits: EditService, customer_id: str, minutes: int, kind: WorkKind 
             "minutes": minutes, "kind": str(kind), "who": who, "note": note,
             "controller_id": controller_id, "incident_id": incident_id}
     return edits.create_document(TIME_ENTRY.name, data)
+
+
+def sign_agreement(edits: EditService, customer_id: str, tier_id: str, billing: Billing | str,
+                   start: date, auto_renew: bool = True,
+                   price_override_cents: int | None = None, discount_bp: int = 0,
+                   packages: Iterable[str] = ()) -> Edit:
+    """A new agreement (with these packages from its start). The customer's membership follows
+    it in the same transaction, queued to sync (Store.membership_given has the rule)."""
+    data: dict[str, Any] = {
+        "customer_id": customer_id, "tier_id": tier_id, "billing": str(billing),
+        "start": start.isoformat(), "status": AgreementStatus.ACTIVE.value,
+        "auto_renew": auto_renew, "price_override_cents": price_override_cents,
+        "discount_bp": discount_bp,
+        "packages": [{"package_id": p, "from": start.isoformat()} for p in packages]}
+    return edits.create_document(AGREEMENT.name, data)
+
+
+def change_agreement(edits: EditService, agreement_id: str, changes: dict[str, Any]) -> Edit:
+    """Set fields of an agreement (tier, billing, start, auto-renew, status…; None removes
+    one); the membership follows."""
+    return edits.update_document(agreement_id, changes)
+
+
+def end_agreement(edits: EditService, agreement_id: str, on: date) -> Edit:
+    """Cancel on `on`: service and the membership run to the end of the term already paid."""
+    return edits.update_document(agreement_id, {"status": AgreementStatus.CANCELLED.value,
+                                                "cancelled_on": on.isoformat()})
 
 
 @dataclass(frozen=True)
@@ -216,31 +245,41 @@ def report_csv(r: Report) -> str:
 
 
 def sample_contracts(account_id: str, customers: list[str], seed: int = 7,
-                     entries: int = 2_000, today: date | None = None) -> list[Document]:
+                     entries: int = 2_000, today: date | None = None,
+                     memberships: dict[str, str] | None = None) -> list[Document]:
     """A realistic book for demos and benchmarks: the default catalogue, agreements for about
     60 % of `customers` (tiers, billing and statuses mixed, a package on most), and `entries`
-    time entries over the last 12 months. Same seed, same documents."""
+    time entries over the last 12 months. Same seed, same documents.
+
+    With `memberships` (customer id → membership, as generated), the agreements agree with
+    them instead: an active agreement on that tier for each customer with one, none for the
+    others (so seeding both gives the state the membership rule would have made)."""
     import random
 
     rnd = random.Random(seed)
     today = today or date.today()
-    docs = [Document(TIER.name, default_id(account_id, f"tier:{t.code}"), t.to_data())
-            for t in DEFAULT_TIERS]
-    package = DEFAULT_PACKAGES[0]
-    package_id = default_id(account_id, f"package:{package.name}")
-    docs.append(Document(PACKAGE.name, package_id, package.to_data()))
-    tier_ids = [d.id for d in docs[:4]]
+    docs = default_catalogue(account_id)
+    tier_ids = [d.id for d in docs if d.kind == TIER.name]
+    package_id = next(d.id for d in docs if d.kind == PACKAGE.name)
     year_ago = date(today.year - 1, today.month, 1)
     signed = []
+    tier_by_code = {t.code: tier_id for t, tier_id in zip(DEFAULT_TIERS, tier_ids, strict=True)}
     for customer_id in customers:
-        if rnd.random() > 0.6:
+        if memberships is not None:
+            tier_id = tier_by_code.get(memberships.get(customer_id, "none"))
+            if tier_id is None:
+                continue
+            start = year_ago + timedelta(days=rnd.randrange(0, 365))
+        elif rnd.random() > 0.6:
             continue
-        start = year_ago + timedelta(days=rnd.randrange(0, 400))
+        else:
+            tier_id = rnd.choices(tier_ids, (1, 5, 3, 1))[0]
+            start = year_ago + timedelta(days=rnd.randrange(0, 400))
         data: dict[str, Any] = {
-            "customer_id": customer_id, "tier_id": rnd.choices(tier_ids, (1, 5, 3, 1))[0],
+            "customer_id": customer_id, "tier_id": tier_id,
             "billing": "annual" if rnd.random() < 0.25 else "monthly",
             "start": start.isoformat(), "auto_renew": rnd.random() < 0.8}
-        roll = rnd.random()
+        roll = 1.0 if memberships is not None else rnd.random()
         if roll < 0.05:
             data |= {"status": "suspended",
                      "suspended_from": (start + timedelta(days=40)).isoformat()}

@@ -249,3 +249,22 @@ def test_mrr_is_the_exact_sum_rounded_once(agreements, day) -> None:
     from fieldtech.domain.billing import mrr
 
     assert mrr(book, day) == _half_up(exact)
+
+
+def test_the_trend_in_one_pass_is_each_days_mrr() -> None:
+    """mrr_on reads the agreements once for the 12 months of the trend: each figure must be
+    what that day alone gives (a price change, suspensions, cancellations, annual terms)."""
+    import uuid
+
+    from fieldtech.domain.billing import book_from, mrr_on
+    from fieldtech.services.contracts import sample_contracts
+
+    customers = [str(uuid.UUID(int=i)) for i in range(1, 400)]
+    docs = sample_contracts("acct", customers, seed=11, entries=0, today=date(2026, 6, 15))
+    tier = next(d for d in docs if d.data.get("code") == "priority")
+    tier.data["prices"].append({"from": "2026-03-01", "monthly_cents": 32_000})
+    book = book_from(docs, {})
+    days = [date(2025, m, 28) for m in range(7, 13)] + [date(2026, m, 1) for m in range(1, 7)]
+    together = mrr_on(book, days)
+    assert together == [mrr_on(book, [day])[0] for day in days]
+    assert len(set(together)) > 3  # the figures do move over the year

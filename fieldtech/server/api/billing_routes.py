@@ -3,11 +3,15 @@ arithmetic as `fieldtech report` (fieldtech.domain.billing), over the account's 
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 from sqlalchemy import Text, cast, select
 
 from fieldtech.domain.billing import (
@@ -25,29 +29,58 @@ from fieldtech.domain.documents import Document
 from fieldtech.server.api.common import context
 from fieldtech.server.auth import Staff, State
 from fieldtech.server.documents import allowed_kind
+from fieldtech.server.journal import Context
 from fieldtech.server.problems import Problem, ProblemType
-from fieldtech.server.tables import CustomerRow, DocumentRow, IncidentRow
+from fieldtech.server.tables import DOCUMENT_DATE, CustomerRow, DocumentRow, IncidentRow
 
 router = APIRouter(prefix="/v1/billing", tags=["billing"])
 
 
-@router.get("/report", summary="MRR, margins, renewals, SLA compliance for a month (billing)")
+# Answered as JSON directly: FastAPI's encoding of the return value walked the ~6,000 margins
+# of 10,000 customers in 85–150 ms, json.dumps in 10–20 ms.
+@router.get("/report", summary="MRR, margins, renewals, SLA compliance for a month (billing)",
+            response_class=JSONResponse, responses={200: {"content": {"application/json": {
+                "schema": {"type": "object"}}}}})
 def billing_report(
     state: State,
     caller: Staff,
     month: Annotated[str | None, Query(pattern=MONTH_PATTERN, description="YYYY-MM")] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     ctx = context(state, caller)
     allowed_kind("agreement", ctx.permissions)  # 403 without the billing permission
+    with _collector_paused():
+        return JSONResponse(_report(state, ctx, month))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """A report makes some 100,000 short-lived objects, none of them cyclic: the cyclic
+    collector's full passes over the server's heap cost 0.3 s of one report in 3 (measured
+    at 10,000 customers). Paused for the report; what it would have found is collected
+    after."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _report(state: Any, ctx: Context, month: str | None) -> dict[str, Any]:
     today = ctx.now.date()
     month = month or month_of_day(today)
     first, last = month_days(month)
     since, until, year_start = (d.isoformat() for d in report_window(month))
-    day = DocumentRow.data["date"].as_string()
     # The JSON read as text and decoded here: the JSON type's own decoding took 4 times as
     # long for 6,000 agreements on PostgreSQL (0.28 s against 0.07 s).
     data_text = cast(DocumentRow.data, Text)
-    time_entries = select(DocumentRow.id, data_text).where(
+    # Of a time entry only the four fields a report reads, as columns (no JSON to decode),
+    # by the entry's date (the ix_document_date index).
+    field = DocumentRow.data
+    time_entries = select(DocumentRow.id, field["customer_id"].as_string(), DOCUMENT_DATE,
+                          field["minutes"].as_string(), field["kind"].as_string()).where(
         DocumentRow.account_id == ctx.account_id, DocumentRow.kind == "time_entry")
     with state.db.read() as s:
         docs = [Document(kind, doc_id, json.loads(data)) for kind, doc_id, data in s.execute(
@@ -55,15 +88,17 @@ def billing_report(
                 DocumentRow.account_id == ctx.account_id,
                 DocumentRow.kind.in_([k for k in CONTRACT_KINDS if k != "time_entry"])))]
         # the time this month's report reads, not the account's whole history
-        recent = dict(s.execute(time_entries.where(day.between(since, until))).all())
+        recent = {r[0]: r for r in s.execute(time_entries.where(
+            DOCUMENT_DATE.between(since, until)))}
         if visiting := sorted(visiting_customers(docs)):
             for start in range(0, len(visiting), 1000):
-                recent.update(s.execute(time_entries.where(
+                recent.update((r[0], r) for r in s.execute(time_entries.where(
                     DocumentRow.customer_id.in_(visiting[start:start + 1000]),
-                    day.between(year_start, since),
-                    DocumentRow.data["kind"].as_string() == "visit")).all())
-        docs += [Document("time_entry", doc_id, json.loads(data))
-                 for doc_id, data in recent.items()]
+                    DOCUMENT_DATE.between(year_start, since),
+                    field["kind"].as_string() == "visit")))
+        docs += [Document("time_entry", doc_id, {"customer_id": customer, "date": day,
+                                                 "minutes": int(minutes), "kind": kind})
+                 for doc_id, customer, day, minutes, kind in recent.values()]
         names = dict(s.execute(select(CustomerRow.id, CustomerRow.name).where(
             CustomerRow.account_id == ctx.account_id)).all())
         incidents = [

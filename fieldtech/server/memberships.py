@@ -1,0 +1,64 @@
+"""A customer's membership follows their agreements, in the cloud as in the offline store.
+
+When an agreement is created, changed or deleted (over REST or in a sync batch), the customer's
+`membership` becomes what fieldtech.domain.billing.membership_given says, in the same
+transaction, logged like any customer change: triage's order and the SLA clocks of incidents
+opened from then on read it, and every client pulls it. A membership set by hand on a customer
+who has agreements must be the one they give (a client's own follow-up edit is).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fieldtech.domain.billing import membership_from_documents
+from fieldtech.domain.contracts import AGREEMENT, TIER
+from fieldtech.domain.documents import Document
+from fieldtech.domain.plans import Membership
+from fieldtech.server.journal import Context, audit, log_change
+from fieldtech.server.problems import validation
+from fieldtech.server.tables import CustomerRow, DocumentRow
+from fieldtech.server.views import customer_json
+
+
+def membership_given(s: Session, ctx: Context, customer_id: str) -> str | None:
+    """What the customer's agreements give today (UTC), or None when they have none."""
+    agreements = s.execute(select(DocumentRow.id, DocumentRow.data).where(
+        DocumentRow.account_id == ctx.account_id, DocumentRow.kind == AGREEMENT.name,
+        DocumentRow.customer_id == customer_id)).all()
+    if not agreements:
+        return None
+    tiers = s.execute(select(DocumentRow.id, DocumentRow.data).where(
+        DocumentRow.account_id == ctx.account_id, DocumentRow.kind == TIER.name)).all()
+    return membership_from_documents(
+        [*(Document(TIER.name, i, d) for i, d in tiers),
+         *(Document(AGREEMENT.name, i, d) for i, d in agreements)], ctx.now.date())
+
+
+def follow_agreements(s: Session, ctx: Context, customer_ids: Iterable[str | None]) -> None:
+    """Set each customer's membership to what their agreements now give (after a write)."""
+    for customer_id in dict.fromkeys(c for c in customer_ids if c):
+        given = membership_given(s, ctx, customer_id)
+        row = s.get(CustomerRow, customer_id)
+        if given is None or row is None or row.account_id != ctx.account_id \
+                or row.membership == given:
+            continue
+        before, row.membership = row.membership, given
+        row.revision += 1
+        row.updated_at = ctx.now
+        s.flush()
+        log_change(s, ctx, "customer", row.id, "upsert", customer_json(row))
+        audit(s, ctx, "customer.update", customer_id=row.id,
+              detail={"changed": ["membership"], "from": before, "by": "agreement"})
+
+
+def check_hand_set(s: Session, ctx: Context, row: CustomerRow, membership: str) -> None:
+    """422 if `membership` is not what the customer's agreements give (when they have any)."""
+    given = membership_given(s, ctx, row.id)
+    if given is not None and membership != given:
+        raise validation([("membership", (
+            f"{row.name}'s membership is set by their agreement ({Membership(given).label} "
+            "today): change the agreement instead."))])

@@ -1,0 +1,102 @@
+"""A customer's membership follows their agreement end to end: a real SQLite store, the sync
+engine and the reference server on 127.0.0.1. Signed offline, the agreement and the customer's
+membership reach the cloud with no conflict left over and a second client sees both; an
+agreement made over the API reaches the store's customer (the fleet column) the same way."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+
+from fieldtech.cloud.sync import SyncEngine
+from fieldtech.domain.plans import Membership, Tier
+from fieldtech.offline_store.store import Store
+from fieldtech.services import contracts
+from fieldtech.services.edits import EditService
+
+
+def _two_clients(seeded, tmp_path: Path):
+    account = seeded(3, 3, Tier.CONTRACTOR)
+    a, b = Store(tmp_path / "a.db"), Store(tmp_path / "b.db")
+    ea, eb = SyncEngine(a, account.api()), SyncEngine(b, account.api())
+    ea.sync()
+    eb.sync()
+    return account, a, b, ea, eb
+
+
+def test_signed_offline_the_membership_syncs_with_its_agreement(seeded, tmp_path) -> None:
+    account, a, b, ea, eb = _two_clients(seeded, tmp_path)
+    edits = EditService(a)
+    contracts.ensure_catalogue(edits, account.account_id)
+    tiers = {d.data["code"]: d.id for d in a.documents("tier")}
+    customer = next(c for c in a.customers() if c.membership is not Membership.PROACTIVE)
+    start = date.today() - timedelta(days=5)
+    agreement = contracts.sign_agreement(edits, customer.id, tiers["proactive"], "monthly",
+                                         start).record_id
+    assert a.customer(customer.id).membership is Membership.PROACTIVE  # offline, at once
+
+    report = ea.sync()
+    assert report.error is None and report.conflicts == 0, report
+    assert a.pending_count() == 0 and a.outbox(("rejected", "conflict")) == []
+    held = account.get(f"/v1/customers/{customer.id}")
+    assert held["membership"] == "proactive"
+    assert account.get(f"/v1/documents/{agreement}")["data"]["tier_id"] == tiers["proactive"]
+    assert a.customer(customer.id).membership is Membership.PROACTIVE
+
+    eb.sync()
+    assert b.customer(customer.id).membership is Membership.PROACTIVE
+    assert b.document(agreement).data["start"] == start.isoformat()
+
+    # ended in an earlier month on the second client: both sides say "none" after a sync each
+    contracts.end_agreement(EditService(b), agreement, start)
+    contracts.change_agreement(EditService(b), agreement,
+                               {"start": (start - timedelta(days=62)).isoformat(),
+                                "cancelled_on": (start - timedelta(days=40)).isoformat()})
+    assert b.customer(customer.id).membership is Membership.NONE
+    assert eb.sync().error is None and b.pending_count() == 0
+    assert account.get(f"/v1/customers/{customer.id}")["membership"] == "none"
+    ea.sync()
+    assert a.customer(customer.id).membership is Membership.NONE
+
+
+def test_an_agreement_made_over_the_api_reaches_the_stores_customer(seeded, tmp_path) -> None:
+    account, a, _b, ea, _eb = _two_clients(seeded, tmp_path)
+    contracts.ensure_catalogue(EditService(a), account.account_id)
+    ea.sync()
+    tiers = {d.data["code"]: d.id for d in a.documents("tier")}
+    customer = next(c for c in a.customers() if c.membership is not Membership.ESSENTIALS)
+    r = httpx.post(account.url + "/v1/documents", headers={
+        "Authorization": f"Bearer {account.token}"}, json={
+        "id": str(uuid.uuid4()), "kind": "agreement", "data": {
+            "customer_id": customer.id, "tier_id": tiers["essentials"], "billing": "annual",
+            "start": date.today().isoformat()}})
+    assert r.status_code == 201, r.text
+    assert ea.sync().error is None
+    assert a.customer(customer.id).membership is Membership.ESSENTIALS
+    [row] = [r for r in a.fleet_rows() if r.customer_id == customer.id][:1]
+    assert row.membership == "essentials"
+
+
+def test_the_default_catalogue_is_one_record_across_two_devices(seeded, tmp_path) -> None:
+    account, a, b, ea, eb = _two_clients(seeded, tmp_path)
+    assert a.documents("tier") == [] and b.documents("tier") == []
+    # a new contractor's two devices each make the defaults, offline: the same ids
+    assert len(contracts.ensure_catalogue(EditService(a))) == 5
+    assert len(contracts.ensure_catalogue(EditService(b))) == 5
+    assert {d.id for d in a.documents("tier")} == {d.id for d in b.documents("tier")}
+    assert contracts.ensure_catalogue(EditService(a)) == []  # made once
+    assert ea.sync().error is None
+    report = eb.sync()
+    assert report.error is None and report.rejected == 0 and report.conflicts == 0, report
+    assert a.pending_count() == 0 and b.pending_count() == 0
+    tiers = account.get("/v1/documents?kind=tier")["documents"]
+    assert sorted(t["data"]["code"] for t in tiers) == [
+        "essentials", "priority", "proactive", "standard"]  # one of each
+    assert len(account.get("/v1/documents?kind=package")["documents"]) == 1
+    # a third device pulls them and makes none
+    c = Store(tmp_path / "c.db")
+    SyncEngine(c, account.api()).sync()
+    assert len(c.documents("tier")) == 4 and contracts.ensure_catalogue(EditService(c)) == []
