@@ -26,38 +26,21 @@ from fieldtech.domain.contracts import (
 from fieldtech.domain.errors import FieldtechError
 from fieldtech.domain.plans import Membership
 from fieldtech.forms.contracts import COVERAGE_WORDS, agreement_form, end_form, tier_form
-from fieldtech.screens.flows import EditFlows
+from fieldtech.screens.flows import ListFlows
 from fieldtech.screens.markup import escape
-from fieldtech.screens.messages import Synced
 from fieldtech.screens.topbar import TopBar
 from fieldtech.services import contracts
-from fieldtech.services.edits import Edit
 from fieldtech.widgets.key_bar import KeyBar
 from fieldtech.widgets.record_table import RecordTable
 from fieldtech.widgets.text_line import TextBox
 
 
-class _ContractScreen(EditFlows):
+class _ContractScreen(ListFlows):
     """What both screens share: a title, a table read in a worker, reloaded after each save."""
 
     DEFAULT_CSS = ".contract-title { height: 2; padding: 0 1; }"
     AUTO_FOCUS = "RecordTable"
 
-    def on_mount(self) -> None:
-        self.reload()
-
-    def on_screen_resume(self) -> None:
-        self.reload()
-
-    def on_synced(self, _: Synced) -> None:
-        self.reload()
-
-    def reload(self) -> None:
-        raise NotImplementedError
-
-    def _saved(self, edit: Edit, show: bool) -> None:
-        super()._saved(edit, show)
-        self.reload()
 
     def action_close(self) -> None:
         self.dismiss()

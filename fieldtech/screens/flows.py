@@ -13,7 +13,7 @@ from textual import work
 
 from fieldtech.domain.errors import FieldError, FieldtechError
 from fieldtech.forms.fields import Field
-from fieldtech.screens.messages import ControllerGone, RecordsChanged
+from fieldtech.screens.messages import ControllerGone, RecordsChanged, Synced
 from fieldtech.screens.services import FieldtechScreen
 from fieldtech.services.edits import Deletion, Edit
 
@@ -100,3 +100,24 @@ class EditFlows(FieldtechScreen):
             self.notify(done, timeout=4)
         self.post_message(RecordsChanged())
 
+
+
+class ListFlows(EditFlows):
+    """An editing screen showing a list it reads itself: read again when shown, after a sync
+    and after each save (a list read as a form closed may have run before the save)."""
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    def on_synced(self, _: Synced) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        raise NotImplementedError
+
+    def _saved(self, edit: Edit, show: bool) -> None:
+        super()._saved(edit, show)
+        self.reload()

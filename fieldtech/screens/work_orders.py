@@ -17,9 +17,8 @@ from fieldtech.domain.errors import FieldError, FieldtechError
 from fieldtech.domain.work_orders import checklists
 from fieldtech.forms.fields import Field
 from fieldtech.offline_store.paths import templates_dir
-from fieldtech.screens.flows import EditFlows
+from fieldtech.screens.flows import ListFlows
 from fieldtech.screens.markup import escape
-from fieldtech.screens.messages import Synced
 from fieldtech.screens.topbar import TopBar
 from fieldtech.services.work_orders import Visit, WorkOrderService
 from fieldtech.widgets.key_bar import KeyBar
@@ -27,7 +26,7 @@ from fieldtech.widgets.record_table import RecordTable
 from fieldtech.widgets.text_line import TextBox
 
 
-class WorkOrdersScreen(EditFlows):
+class WorkOrdersScreen(ListFlows):
     """The visits of a day (every day with `a`), in route order; Enter opens one."""
 
     DEFAULT_CSS = "#orders-title { height: 1; padding: 0 1; }"
@@ -60,15 +59,6 @@ class WorkOrdersScreen(EditFlows):
     def service(self) -> WorkOrderService:
         return WorkOrderService(self.services.edits)
 
-    def on_mount(self) -> None:
-        self.reload()
-
-    def on_screen_resume(self) -> None:
-        self.reload()
-
-    def on_synced(self, _: Synced) -> None:
-        self.reload()
-
     def reload(self) -> None:
         self._read(self.day)
 
@@ -86,11 +76,6 @@ class WorkOrdersScreen(EditFlows):
             [(v.data.get("date", ""), v.data.get("technician", ""), v.customer_name, v.city,
               v.data.get("visit", ""), v.data.get("status", ""),
               "{}/{}".format(*v.ticked)) for v in visits], keep_cursor=True)
-
-    def _saved(self, edit: Any, show: bool) -> None:
-        # The list read as the form closed may have run before the save: read it again now.
-        super()._saved(edit, show)
-        self.reload()
 
     def action_all_days(self) -> None:
         self.day = None if self.day else date.today()
@@ -135,7 +120,7 @@ class WorkOrdersScreen(EditFlows):
             lambda: service.create(customer_id, *made)))
 
 
-class WorkOrderScreen(EditFlows):
+class WorkOrderScreen(ListFlows):
     """One visit: Enter or space ticks the item under the cursor."""
 
     DEFAULT_CSS = """
@@ -165,12 +150,6 @@ class WorkOrderScreen(EditFlows):
         yield RecordTable([("", 3), ("Checklist", 0)], empty="No checklist.", id="order-list")
         yield TextBox(id="order-findings")
         yield KeyBar()
-
-    def on_mount(self) -> None:
-        self.reload()
-
-    def on_synced(self, _: Synced) -> None:
-        self.reload()
 
     @property
     def service(self) -> WorkOrderService:
@@ -210,9 +189,6 @@ class WorkOrderScreen(EditFlows):
         service = self.service
         self.save(lambda: act(service))
 
-    def _saved(self, edit: Any, show: bool) -> None:  # stay here: reload this visit
-        super()._saved(edit, show)
-        self.reload()
 
     def action_tick(self) -> None:
         index = self.query_one("#order-list", RecordTable).cursor

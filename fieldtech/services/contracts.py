@@ -113,13 +113,15 @@ def report(store: Store, month: str | None = None, today: date | None = None,
 
 def log_time(edits: EditService, customer_id: str, minutes: int, kind: WorkKind | str,
              day: date | None = None, who: str = "", note: str = "",
-             controller_id: str | None = None, incident_id: str | None = None) -> Edit:
+             controller_id: str | None = None, incident_id: str | None = None,
+             entry_id: str | None = None) -> Edit:
     """A time entry, on site or offline: validated whole (minutes > 0, a known kind) or
-    nothing is written."""
+    nothing is written. `entry_id`: one that another record decides (a work order's time has
+    the same id on every client), else a new one."""
     data = {"customer_id": customer_id, "date": (day or date.today()).isoformat(),
             "minutes": minutes, "kind": str(kind), "who": who, "note": note,
             "controller_id": controller_id, "incident_id": incident_id}
-    return edits.create_document(TIME_ENTRY.name, data)
+    return edits.create_document(TIME_ENTRY.name, data, entry_id)
 
 
 def sign_agreement(edits: EditService, customer_id: str, tier_id: str, billing: Billing | str,

@@ -23,7 +23,6 @@ from fieldtech.domain.work_orders import (
     Checklist,
     new_work_order,
 )
-from fieldtech.offline_store.store import Store
 from fieldtech.services.contracts import log_time
 from fieldtech.services.edits import Edit, EditService
 
@@ -50,19 +49,6 @@ class Visit:
 def time_entry_id(order_id: str) -> str:
     """The id of a work order's time entry: the same on every client."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"fieldtech:work-order-time:{order_id}"))
-
-
-class _EditsMaking(EditService):
-    """`log_time` (services/contracts.py, issue 15's API) with the entry's id chosen here: it
-    creates documents with fresh ids, and a work order's entry must have the order's."""
-
-    def __init__(self, store: Store, document_id: str):
-        super().__init__(store)
-        self.document_id = document_id
-
-    def create_document(self, kind: str, data: dict[str, Any],
-                        document_id: str | None = None) -> Edit:
-        return super().create_document(kind, data, document_id or self.document_id)
 
 
 class WorkOrderService:
@@ -190,10 +176,10 @@ class WorkOrderService:
         if entry is None:
             if minutes <= 0:
                 return None
-            return log_time(_EditsMaking(self.store, entry_id), str(order["customer_id"]),
+            return log_time(self.edits, str(order["customer_id"]),
                             minutes, WorkKind.VISIT, date.fromisoformat(str(order["date"])),
                             who=str(order.get("technician", "")),
-                            note=f"Work order: {order.get('visit', '')}")
+                            note=f"Work order: {order.get('visit', '')}", entry_id=entry_id)
         if minutes <= 0:
             return self.edits.delete_document(entry_id)
         if entry.data.get("minutes") == minutes:
