@@ -4,6 +4,7 @@ of the catalogue; signing, changing and ending an agreement."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -16,8 +17,10 @@ from fieldtech.domain.contracts import (
     Billing,
     Coverage,
     MembershipTier,
+    Package,
     WorkKind,
     agreement_errors,
+    package_errors,
     tier_errors,
     time_entry_errors,
 )
@@ -52,6 +55,7 @@ def time_entry_form(customer_id: str, controller_id: str | None = None,
 # -- the catalogue and agreements (the TUI's catalogue and agreement screens) -------------------
 
 COVERAGE_WORDS = {Coverage.ALWAYS: "24/7", Coverage.BUSINESS_HOURS: "Business hours (9–5)"}
+RATE_KINDS = (WorkKind.ADVANCED.value, WorkKind.CONCIERGE.value, WorkKind.VISIT.value)
 _PRICE = re.compile(r"^\d{1,12}(\.\d{1,2})?$")
 
 
@@ -78,6 +82,7 @@ def tier_form(tier: MembershipTier | None, today: date | None = None
         "response_minutes": 60, "coverage": Coverage.ALWAYS.value,
         "rates_cents": {"basic": 0, "advanced": 17_500, "concierge": 7_500, "visit": 17_500}}
     price = tier.price_on(today) if tier else 0
+    rates = dict(base.get("rates_cents") or {})
     fields = [] if tier else [Field("code", "Code", "", hint="lowercase, e.g. gold (once set, "
                                                              "it stays)")]
     fields += [
@@ -91,23 +96,38 @@ def tier_form(tier: MembershipTier | None, today: date | None = None
               "optional_int", hint="minutes; empty: best effort"),
         Field("coverage", "Coverage", base.get("coverage", Coverage.ALWAYS.value), "select",
               options=[(words, c.value) for c, words in COVERAGE_WORDS.items()]),
+        Field("included_minutes", "Included support", base.get("included_minutes", 0), "int",
+              hint="minutes a month, used before any hour is billed"),
+        *(Field(kind, f"{KIND_WORDS[WorkKind(kind)]} rate",
+                f"{rates.get(kind, 0) / 100:.2f}", hint="dollars an hour; 0: included")
+          for kind in RATE_KINDS),
+        Field("visits_per_year", "Visits a year", base.get("visits_per_year", 0), "int",
+              hint="technician visits included"),
+        Field("monitoring", "Device monitoring", bool(base.get("monitoring", False)), "bool"),
+        Field("included", "Included", base.get("included", ""),
+              hint="what the customer gets, in their words"),
+        Field("not_included", "Not included", base.get("not_included", ""),
+              hint="what is billed or not offered"),
     ]
 
     def build(v: dict[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
         errors: list[FieldError] = []
         cents, bad = parse_price(v["monthly_cents"], "monthly_cents")
         errors += bad
-        try:
-            percent = Decimal(str(v["annual_discount_bp"]).strip().rstrip("%") or "0")
-            discount = int(percent * 100)
-            if not 0 <= percent <= 100 or discount != percent * 100:
-                raise ValueError
-        except (ArithmeticError, ValueError):
-            errors.append(FieldError("annual_discount_bp", "A percentage from 0 to 100, "
-                                                           "like 10 or 12.5."))
+        rates_cents = dict(rates)
+        for kind in RATE_KINDS:
+            rate, bad = parse_price(v[kind], kind, "rate")
+            errors += bad
+            rates_cents[kind] = rates.get(kind, 0) if rate is None else rate
+        discount, bad = parse_percent(v["annual_discount_bp"], "annual_discount_bp")
+        errors += bad
+        if discount is None:
             discount = base["annual_discount_bp"]
         data = {**base, "name": v["name"], "annual_discount_bp": discount,
-                "response_minutes": v["response_minutes"], "coverage": v["coverage"]}
+                "response_minutes": v["response_minutes"], "coverage": v["coverage"],
+                "included_minutes": v["included_minutes"], "rates_cents": rates_cents,
+                "visits_per_year": v["visits_per_year"], "monitoring": v["monitoring"],
+                "included": v["included"], "not_included": v["not_included"]}
         if not tier:
             data["code"] = v["code"]
         steps = [p for p in base["prices"] if p["from"] != v["from"]]
@@ -122,12 +142,18 @@ def tier_form(tier: MembershipTier | None, today: date | None = None
 
 
 def agreement_form(customer_id: str, tiers: list[MembershipTier],
-                   current: Agreement | None = None, today: date | None = None
-                   ) -> tuple[list[Field], Builder]:
-    """Sign (`current` None) or change an agreement: tier, billing, start, auto-renew."""
-    start = current.start if current else (today or date.today())
+                   current: Agreement | None = None, today: date | None = None,
+                   packages: Sequence[Package] = ()) -> tuple[list[Field], Builder]:
+    """Sign (`current` None) or change an agreement: tier, billing, start, auto-renew, a price
+    of its own and a discount, the provider's packages given to the account, and (a change)
+    a suspension. Builds the agreement's fields as `sign_agreement` / `change_agreement` take
+    them (`packages`: the holdings list)."""
+    today = today or date.today()
+    start = current.start if current else today
     options = [(f"{t.name} — {money(t.price_on(start), t.currency)}/month", t.id)
                for t in tiers]
+    override = current.price_override_cents if current else None
+    held = {h.package_id for h in current.holdings if h.end is None} if current else set()
     fields = [
         Field("tier_id", "Tier", current.tier_id if current else tiers[0].id, "select",
               options=options),
@@ -136,13 +162,96 @@ def agreement_form(customer_id: str, tiers: list[MembershipTier],
                                  ("Annual (discounted)", Billing.ANNUAL.value)]),
         Field("start", "Start", start.isoformat(), hint="YYYY-MM-DD"),
         Field("auto_renew", "Auto-renew", current.auto_renew if current else True, "bool"),
+        Field("price_override", "Own price", "" if override is None else f"{override / 100:.2f}",
+              hint="dollars a month; empty: the tier's price"),
+        Field("discount", "Discount", f"{(current.discount_bp if current else 0) / 100:g}",
+              hint="percent off the monthly price"),
+        *(Field(f"package_{i}", f"{p.name}", p.id in held, "bool")
+          for i, p in enumerate(packages)),
+    ]
+    if current is not None and current.status is not AgreementStatus.CANCELLED:
+        fields.append(Field("suspended_from", "Suspended from",
+                            current.suspended_from.isoformat() if current.suspended_from else "",
+                            hint="YYYY-MM-DD; empty: not suspended (provider fees still due)"))
+
+    def build(v: dict[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
+        errors: list[FieldError] = []
+        data: dict[str, Any] = {"tier_id": v["tier_id"], "billing": v["billing"],
+                                "start": v["start"], "auto_renew": v["auto_renew"]}
+        if str(v["price_override"]).strip():
+            cents, bad = parse_price(v["price_override"], "price_override")
+            errors += bad
+            data["price_override_cents"] = cents
+        else:
+            data["price_override_cents"] = None
+        discount, bad = parse_percent(v["discount"], "discount")
+        errors += bad
+        data["discount_bp"] = discount if discount is not None else 0
+        chosen = {p.id for i, p in enumerate(packages) if v[f"package_{i}"]}
+        data["packages"] = _holdings(current, chosen, start if current is None else today)
+        if "suspended_from" in v:
+            suspended = str(v["suspended_from"]).strip()
+            data["status"] = (AgreementStatus.SUSPENDED if suspended
+                              else AgreementStatus.ACTIVE).value
+            data["suspended_from"] = suspended or None
+        kept = _agreement_data(current) if current else {"customer_id": customer_id}
+        return data, errors + agreement_errors(
+            {**kept, **{k: x for k, x in data.items() if x is not None}})
+
+    return fields, build
+
+
+def _holdings(current: Agreement | None, chosen: set[str], today: date) -> list[dict[str, Any]]:
+    """The agreement's packages after the form: a package ticked on holds from `today`, one
+    ticked off ends today; its past stays (the provider's statement reads it)."""
+    out: list[dict[str, Any]] = []
+    open_now: set[str] = set()
+    for h in current.holdings if current else ():
+        item: dict[str, Any] = {"package_id": h.package_id, "from": h.start.isoformat()}
+        if h.retail_cents is not None:
+            item["retail_cents"] = h.retail_cents
+        end = h.end
+        if end is None and h.package_id not in chosen:
+            end = max(today, h.start)
+        if end is None:
+            open_now.add(h.package_id)
+        else:
+            item["to"] = end.isoformat()
+        out.append(item)
+    out += [{"package_id": p, "from": today.isoformat()} for p in sorted(chosen - open_now)]
+    return out
+
+
+def parse_percent(text: Any, path: str) -> tuple[int | None, list[FieldError]]:
+    """'10' or '12.5%' → basis points; a clear error for anything else."""
+    try:
+        percent = Decimal(str(text).strip().rstrip("%").strip() or "0")
+        points = int(percent * 100)
+        if not 0 <= percent <= 100 or points != percent * 100:
+            raise ValueError
+    except (ArithmeticError, ValueError):
+        return None, [FieldError(path, "A percentage from 0 to 100, like 10 or 12.5.")]
+    return points, []
+
+
+def package_form(package: Package) -> tuple[list[Field], Builder]:
+    """The provider's package: its name, what it costs the contractor a month per customer
+    account, and the retail price the provider recommends."""
+    fields = [
+        Field("name", "Name", package.name),
+        Field("wholesale", "Wholesale fee", f"{package.wholesale_cents / 100:.2f}",
+              hint="dollars a month per customer account given it"),
+        Field("retail", "Retail price", f"{package.retail_cents / 100:.2f}",
+              hint="dollars a month the customer pays, by default"),
     ]
 
     def build(v: dict[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:
-        data = {"tier_id": v["tier_id"], "billing": v["billing"], "start": v["start"],
-                "auto_renew": v["auto_renew"]}
-        held = _agreement_data(current) if current else {"customer_id": customer_id}
-        return data, agreement_errors({**held, **data})
+        wholesale, bad = parse_price(v["wholesale"], "wholesale", "fee")
+        retail, worse = parse_price(v["retail"], "retail")
+        data = {**package.to_data(), "name": v["name"],
+                "wholesale_cents": wholesale if wholesale is not None else 0,
+                "retail_cents": retail if retail is not None else 0}
+        return data, bad + worse + ([] if bad or worse else package_errors(data))
 
     return fields, build
 

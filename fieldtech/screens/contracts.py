@@ -25,7 +25,13 @@ from fieldtech.domain.contracts import (
 )
 from fieldtech.domain.errors import FieldtechError
 from fieldtech.domain.plans import Membership
-from fieldtech.forms.contracts import COVERAGE_WORDS, agreement_form, end_form, tier_form
+from fieldtech.forms.contracts import (
+    COVERAGE_WORDS,
+    agreement_form,
+    end_form,
+    package_form,
+    tier_form,
+)
 from fieldtech.screens.flows import ListFlows
 from fieldtech.screens.markup import escape
 from fieldtech.screens.topbar import TopBar
@@ -40,7 +46,6 @@ class _ContractScreen(ListFlows):
 
     DEFAULT_CSS = ".contract-title { height: 2; padding: 0 1; }"
     AUTO_FOCUS = "RecordTable"
-
 
     def action_close(self) -> None:
         self.dismiss()
@@ -60,12 +65,14 @@ class CatalogueScreen(_ContractScreen):
         Binding("escape", "close", "Back", id="catalogue_back"),
         Binding("n", "new_tier", "New tier", id="catalogue_new"),
         Binding("e", "edit_tier", "Edit tier", id="catalogue_edit"),
+        Binding("p", "edit_package", "Edit package", id="catalogue_package"),
     ]
 
     def __init__(self, today: date | None = None):
         super().__init__()
         self.today = today or date.today()
         self.tiers: list[MembershipTier] = []
+        self.packages: list[Package] = []
 
     def compose(self) -> ComposeResult:
         table = RecordTable([("Code", 10), ("Tier", 12), ("Monthly", 14), ("Response", 9),
@@ -92,6 +99,7 @@ class CatalogueScreen(_ContractScreen):
     def _show(self, tiers: list[MembershipTier], packages: list[Package],
               used: Counter[str]) -> None:
         self.tiers = sorted(tiers, key=lambda t: (t.price_on(self.today), t.name))
+        self.packages = sorted(packages, key=lambda p: (p.name, p.id))
         rows = [(t.code, t.name, money(t.price_on(self.today), t.currency),
                  f"{t.response_minutes} min" if t.response_minutes else "best eff.",
                  COVERAGE_WORDS[t.coverage].split(" (")[0],
@@ -110,6 +118,19 @@ class CatalogueScreen(_ContractScreen):
         edits = self.services.edits
         self.open_form("New membership tier", tier_form(None, self.today),
                        lambda data: self.save(lambda: edits.create_document(TIER.name, data)))
+
+    def action_edit_package(self) -> None:
+        """The provider's package: the first, then the next at each p (most accounts have
+        one)."""
+        if not self.packages:
+            self.notify("No provider packages in this account.", timeout=4)
+            return
+        self._package_at = (getattr(self, "_package_at", -1) + 1) % len(self.packages)
+        package, edits = self.packages[self._package_at], self.services.edits
+        more = f" ({self._package_at + 1} of {len(self.packages)}; p again: the next)" if (
+            len(self.packages) > 1) else ""
+        self.open_form(f"Edit package — {package.name}{more}", package_form(package),
+                       lambda data: self.save(lambda: edits.update_document(package.id, data)))
 
     def action_edit_tier(self) -> None:
         row = self._row()
@@ -136,6 +157,7 @@ class AgreementsScreen(_ContractScreen):
         self.today = today or date.today()
         self.agreements: list[Agreement] = []
         self.tiers: dict[str, MembershipTier] = {}
+        self.packages: list[Package] = []
 
     def compose(self) -> ComposeResult:
         table = RecordTable([("Tier", 12), ("Billing", 8), ("Start", 10), ("Status", 10),
@@ -159,9 +181,12 @@ class AgreementsScreen(_ContractScreen):
             tiers = {d.id: MembershipTier.from_document(d) for d in store.documents(TIER.name)}
             agreements = [Agreement.from_document(d)
                           for d in store.documents(AGREEMENT.name, self.customer_id)]
+            packages = sorted((Package.from_document(d) for d in store.documents(PACKAGE.name)),
+                              key=lambda p: (p.name, p.id))
         except FieldtechError as exc:  # the customer was deleted meanwhile
             self.app.call_from_thread(self._title, escape(str(exc)))
             return
+        self.packages = packages
         self.app.call_from_thread(self._show, customer.name, customer.membership, tiers,
                                   agreements)
 
@@ -205,9 +230,12 @@ class AgreementsScreen(_ContractScreen):
         def sign(data: dict[str, Any]) -> None:
             self.save(lambda: contracts.sign_agreement(
                 edits, customer_id, data["tier_id"], data["billing"],
-                date.fromisoformat(data["start"]), bool(data["auto_renew"])))
-        self.open_form("Sign an agreement", agreement_form(customer_id, tiers,
-                                                           today=self.today), sign, "Sign")
+                date.fromisoformat(data["start"]), bool(data["auto_renew"]),
+                data["price_override_cents"], data["discount_bp"],
+                [h["package_id"] for h in data["packages"]]))
+        self.open_form("Sign an agreement",
+                       agreement_form(customer_id, tiers, today=self.today,
+                                      packages=self.packages), sign, "Sign")
 
     def action_change(self) -> None:
         current, tiers = self._chosen(), self._catalogue()
@@ -215,7 +243,8 @@ class AgreementsScreen(_ContractScreen):
             return
         edits = self.services.edits
         self.open_form("Change the agreement",
-                       agreement_form(self.customer_id, tiers, current, self.today),
+                       agreement_form(self.customer_id, tiers, current, self.today,
+                                      self.packages),
                        lambda data: self.save(
                            lambda: contracts.change_agreement(edits, current.id, data)))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from fieldtech.app import FieldtechApp
-from fieldtech.domain.contracts import AGREEMENT, TIER, MembershipTier
+from fieldtech.domain.contracts import AGREEMENT, PACKAGE, TIER, Agreement, MembershipTier
 from fieldtech.domain.plans import Membership
 from fieldtech.screens.contracts import AgreementsScreen, CatalogueScreen
 from fieldtech.screens.controller import ControllerScreen
@@ -140,6 +140,92 @@ async def test_an_agreement_is_signed_changed_and_ended_from_the_fleet(app: Fiel
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, AgreementsScreen)
+
+
+async def test_every_catalogue_field_and_the_providers_package_are_edited_in_the_tui(
+        app: FieldtechApp) -> None:
+    contracts.ensure_catalogue(EditService(app.store), "acct")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.push_screen(CatalogueScreen(TODAY))
+        await settle(pilot)
+        assert "Edit package" in _keys(app)
+        table = app.screen.query_one(RecordTable)
+        table.move_to(1)  # Essentials+
+        await pilot.press("e")
+        await pilot.pause()
+        await _type(pilot, "advanced", "1e12")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, FormScreen)  # refused next to the field, nothing saved
+        assert "Enter a rate in dollars" in str(app.screen.query_one("#err-advanced").render())
+        await _type(pilot, "advanced", "180")
+        await _type(pilot, "concierge", "0")
+        await _type(pilot, "included_minutes", "120")
+        await _type(pilot, "visits_per_year", "1")
+        await _type(pilot, "not_included", "Advanced support at $180/h.")
+        app.screen.query_one("#in-monitoring").value = True
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: _tier(app, "essentials").included_minutes == 120)
+        tier = _tier(app, "essentials")
+        assert (tier.rate("advanced"), tier.rate("concierge")) == (18_000, 0)
+        assert (tier.visits_per_year, tier.monitoring) == (1, True)
+        assert tier.not_included == "Advanced support at $180/h."
+        assert tier.price_on(TODAY) == 12_500  # untouched fields stay
+
+        await pilot.press("p")
+        await pilot.pause()
+        assert isinstance(app.screen, FormScreen)
+        await _type(pilot, "wholesale", "12")
+        await _type(pilot, "retail", "25")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "12.00 USD wholesale" in str(
+            app.screen.query_one(".contract-title").render()))
+        [package] = app.store.documents(PACKAGE.name)
+        assert (package.data["wholesale_cents"], package.data["retail_cents"]) == (1200, 2500)
+
+
+async def test_an_agreements_price_discount_packages_and_suspension(app: FieldtechApp) -> None:
+    contracts.ensure_catalogue(EditService(app.store), "acct")
+    customer_id = app.store.customers()[0].id
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.push_screen(AgreementsScreen(customer_id, TODAY))
+        await settle(pilot)
+        await pilot.press("n")
+        await pilot.pause()
+        await _type(pilot, "tier_id", _tier(app, "priority").id)
+        await _type(pilot, "discount", "120")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "A percentage from 0 to 100" in str(app.screen.query_one("#err-discount")
+                                                   .render())
+        await _type(pilot, "discount", "5")
+        await _type(pilot, "price_override", "280")
+        app.screen.query_one("#in-package_0").value = True  # the provider's package
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: bool(app.store.documents(AGREEMENT.name, customer_id)))
+        [doc] = app.store.documents(AGREEMENT.name, customer_id)
+        agreement = Agreement.from_document(doc)
+        assert (agreement.price_override_cents, agreement.discount_bp) == (28_000, 500)
+        [package] = app.store.documents(PACKAGE.name)
+        assert [(h.package_id, h.start, h.end) for h in agreement.holdings] == [
+            (package.id, TODAY, None)]
+        assert app.store.customer(customer_id).membership is Membership.PRIORITY
+
+        await wait_for(pilot, lambda: bool(app.screen.query_one(RecordTable).rows))
+        await pilot.press("e")  # suspend from today, the package taken away, own price gone
+        await pilot.pause()
+        await _type(pilot, "suspended_from", TODAY.isoformat())
+        await _type(pilot, "price_override", "")
+        app.screen.query_one("#in-package_0").value = False
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.store.documents(AGREEMENT.name, customer_id)[0]
+                       .data.get("status") == "suspended")
+        agreement = Agreement.from_document(app.store.documents(AGREEMENT.name, customer_id)[0])
+        assert agreement.suspended_from == TODAY and agreement.price_override_cents is None
+        assert [(h.start, h.end) for h in agreement.holdings] == [(TODAY, TODAY)]  # its past
+        assert app.store.customer(customer_id).membership is Membership.NONE
 
 
 async def test_a_controllers_customer_agreements_open_on_A(app: FieldtechApp) -> None:
