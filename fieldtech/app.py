@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from fieldtech.screens.controller import ControllerScreen
 
 TOASTS_MAX = 2
+MEMBERSHIPS_EVERY_S = 3600  # memberships the calendar changes (Store.settle_memberships)
+MEMBERSHIPS_FIRST_S = 5.0
 SIGN_IN_CHECK_S = 3  # a `fieldtech login` elsewhere shows within this (one stat() each time)
 FIRST_SCREEN = 60  # rows read before the first paint; a 24-line terminal shows ~20
 
@@ -183,6 +185,10 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
             self.notify(self.settings.problem, severity="warning", timeout=10)
         self.call_after_refresh(self._read_fleet)  # the whole fleet, after that first frame
         self._start_link()
+        # What only the calendar changes (a cancelled term running out): first a moment after
+        # start-up (the fleet is read first), then every hour.
+        self.set_timer(MEMBERSHIPS_FIRST_S, self._settle_memberships)
+        self.set_interval(MEMBERSHIPS_EVERY_S, self._settle_memberships)
         if self.after_first_paint is not None:
             self.call_after_refresh(self.after_first_paint)
         if not self.is_headless:
@@ -202,6 +208,11 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
             return
         if gone:
             self.exit(return_code=1)
+
+    @work(thread=True, group="memberships", exclusive=True)
+    def _settle_memberships(self) -> None:
+        if self.store.settle_memberships():  # queued edits, synced like any other
+            self.call_from_thread(self.post_message, m.RecordsChanged())
 
     # -- the fleet ----------------------------------------------------------------------------
 

@@ -435,9 +435,10 @@ class Store:
             return self.update_customer_in(db, customer_id, changes)
 
     def update_customer_in(self, db: sqlite3.Connection, customer_id: str,
-                           changes: dict[str, Any], campaign_id: str | None = None
-                           ) -> OutboxEntry | None:
-        """`update_customer` inside the caller's transaction (a campaign's `applying`)."""
+                           changes: dict[str, Any], campaign_id: str | None = None,
+                           on: date | None = None) -> OutboxEntry | None:
+        """`update_customer` inside the caller's transaction (a campaign's `applying`). A
+        membership must be the one the agreements give `on` that day (today)."""
         current = self.customer(customer_id)
         updated = replace(current, **changes)
         check(validate_customer(updated))
@@ -445,7 +446,7 @@ class Store:
         if not patch:
             return None
         if "membership" in patch:
-            given = self.membership_given(customer_id)
+            given = self.membership_given(customer_id, on)
             if given is not None and patch["membership"] != given:
                 raise ValidationError([FieldError("membership", (
                     f"{current.name}'s membership is set by their agreement "
@@ -675,6 +676,31 @@ class Store:
             return None
         return membership_from_documents([*self.documents(TIER_KIND), *documents],
                                          day or date.today())
+
+    def settle_memberships(self, day: date | None = None) -> int:
+        """Every customer's membership as their agreements give it on `day` (today): what only
+        the calendar changes — a cancelled term running out, an agreement or a suspension
+        starting on a later day — queued as the customers' edits like any other (the cloud's
+        sweeper makes the same change; the same value merges). → how many changed. Read and
+        written in one transaction, so an agreement saved meanwhile is not undone."""
+        from fieldtech.domain.billing import membership_from_documents
+
+        day = day or date.today()
+        changed = 0
+        with self._write() as db:
+            tiers = self.documents(TIER_KIND)
+            held: dict[str, list[Document]] = {}
+            for d in self.documents(AGREEMENT_KIND):
+                if d.customer_id:
+                    held.setdefault(d.customer_id, []).append(d)
+            memberships = dict(db.execute("SELECT id, membership FROM customer").fetchall())
+            for customer_id, agreements in held.items():
+                given = membership_from_documents([*tiers, *agreements], day)
+                if given is not None and memberships.get(customer_id, given) != given:
+                    self.update_customer_in(db, customer_id, {"membership": Membership(given)},
+                                            on=day)
+                    changed += 1
+        return changed
 
     def _follow_agreements_in(self, db: sqlite3.Connection, kind: str,
                               customer_ids: Iterable[str | None]) -> None:

@@ -38,8 +38,10 @@ def membership_given(s: Session, ctx: Context, customer_id: str) -> str | None:
          *(Document(AGREEMENT.name, i, d) for i, d in agreements)], ctx.now.date())
 
 
-def follow_agreements(s: Session, ctx: Context, customer_ids: Iterable[str | None]) -> None:
-    """Set each customer's membership to what their agreements now give (after a write)."""
+def follow_agreements(s: Session, ctx: Context, customer_ids: Iterable[str | None]) -> int:
+    """Set each customer's membership to what their agreements give on `ctx.now` (after a
+    write, and once a day from the sweeper); → how many changed."""
+    changed = 0
     for customer_id in dict.fromkeys(c for c in customer_ids if c):
         given = membership_given(s, ctx, customer_id)
         row = s.get(CustomerRow, customer_id)
@@ -53,6 +55,8 @@ def follow_agreements(s: Session, ctx: Context, customer_ids: Iterable[str | Non
         log_change(s, ctx, "customer", row.id, "upsert", customer_json(row))
         audit(s, ctx, "customer.update", customer_id=row.id,
               detail={"changed": ["membership"], "from": before, "by": "agreement"})
+        changed += 1
+    return changed
 
 
 def check_hand_set(s: Session, ctx: Context, row: CustomerRow, membership: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from fieldtech.domain.incidents import HEARTBEAT_S
 from fieldtech.server.change_feed import ChangeFeed
@@ -46,6 +46,8 @@ class ServerState:
     heartbeat_s: int = HEARTBEAT_S  # the period devices are told; offline after 3 missed
     sweep_every: float = 10.0  # seconds between sweeps (sweeper.py) in each worker
     change_feed: ChangeFeed | None = None  # long-poll wake-ups; in-process only unless given
+    # The day (UTC) this worker last settled memberships by the calendar (sweeper.py).
+    memberships_settled_on: date | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.devices: DeviceStore = self.device_store or CoreDeviceStore(self.db)

@@ -20,8 +20,9 @@ import anyio.to_thread
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
+from fieldtech.domain.contracts import AGREEMENT
 from fieldtech.domain.incidents import OUT_OF_SYNC_AFTER, IncidentKind, IncidentState, offline_after
-from fieldtech.server import incidents, remote_commands
+from fieldtech.server import incidents, memberships, remote_commands
 from fieldtech.server.heartbeats import device_state_json, paired_controllers
 from fieldtech.server.journal import Context, log_change
 from fieldtech.server.state import ServerState
@@ -31,6 +32,7 @@ from fieldtech.server.tables import (
     CustomerRow,
     DeviceStatusRow,
     DeviceTokenRow,
+    DocumentRow,
     IncidentRow,
 )
 
@@ -45,6 +47,7 @@ class Swept:
     breached: int = 0
     unsnoozed: int = 0
     expired: int = 0
+    memberships: int = 0
 
 
 def sweep(state: ServerState) -> Swept:
@@ -55,6 +58,7 @@ def sweep(state: ServerState) -> Swept:
     _out_of_sync(state, now, done)
     _incident_clocks(state, now, done)
     _expired_commands(state, now, done)
+    _memberships(state, now, done)
     return done
 
 
@@ -215,6 +219,25 @@ def _expired_commands(state: ServerState, now: datetime, done: Swept) -> None:
             for row in s.scalars(select(CommandRow).where(CommandRow.id.in_(ids), *late)):
                 remote_commands.finish(s, ctx, row, "expired", "No result within 10 minutes.")
                 done.expired += 1
+
+
+def _memberships(state: ServerState, now: datetime, done: Swept) -> None:
+    """Once a day in each worker (and at its first sweep): the memberships only the calendar
+    changes — a cancelled term running out, an agreement or a suspension starting that day —
+    by the same rule as when an agreement is written (memberships.follow_agreements)."""
+    if state.memberships_settled_on == now.date():
+        return
+    with state.db.read() as s:
+        found = s.execute(
+            select(DocumentRow.account_id, DocumentRow.customer_id)
+            .where(DocumentRow.kind == AGREEMENT.name, DocumentRow.customer_id.is_not(None))
+            .distinct()
+        ).all()
+    for account_id, customer_ids in _by_account(found).items():
+        with state.db.write(account_id) as s:
+            ctx = Context(account_id=account_id, actor=ACTOR, now=now)
+            done.memberships += memberships.follow_agreements(s, ctx, customer_ids)
+    state.memberships_settled_on = now.date()
 
 
 async def run_sweeper(state: ServerState) -> None:

@@ -158,3 +158,24 @@ def test_the_demos_agreements_give_its_generated_memberships() -> None:
                   and d.data["customer_id"] == customer_id]
         given = membership_from_documents([*catalogue, *theirs], TODAY)
         assert given == (None if membership == "none" else membership), customer_id
+
+
+def test_what_only_the_calendar_changes_is_settled_and_queued(store: Store, shop) -> None:
+    edits, tiers, ana = shop
+    started = TODAY - timedelta(days=90)
+    ended = contracts.sign_agreement(edits, ana.id, tiers["essentials"], "monthly", started)
+    contracts.end_agreement(edits, ended.record_id, TODAY)  # paid to the end of its term
+    bo = Customer(id=new_id(), name="Bo Lind")
+    edits.create_customer(bo)
+    later = TODAY + timedelta(days=20)
+    contracts.sign_agreement(edits, bo.id, tiers["priority"], "monthly", later)  # not yet
+    assert store.customer(ana.id).membership is Membership.ESSENTIALS
+    assert store.customer(bo.id).membership is Membership.NONE
+    assert store.settle_memberships(TODAY) == 0  # nothing the calendar changed today
+
+    before = len(store.outbox())
+    assert store.settle_memberships(TODAY + timedelta(days=40)) == 2
+    assert store.customer(ana.id).membership is Membership.NONE  # the paid term ran out
+    assert store.customer(bo.id).membership is Membership.PRIORITY  # it started
+    assert sorted(e.patch["membership"] for e in store.outbox()[before:]) == ["none", "priority"]
+    assert store.settle_memberships(TODAY + timedelta(days=40)) == 0  # settled once

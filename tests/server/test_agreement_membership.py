@@ -118,3 +118,31 @@ def test_the_default_catalogue_made_on_two_devices_is_one_record(
                                                   "data": changed}), 409, "already-exists")
     held = acme.http.get(f"/v1/documents/{tier.id}").json()
     assert held["data"]["name"] == "Priority" and held["revision"] == 1
+
+
+def test_the_sweeper_settles_what_only_the_calendar_changes(server: Server, acme: Account) -> None:
+    from fieldtech.server.sweeper import sweep
+
+    customer = acme.customer("Runs Out")
+    tier = document(acme, "tier", **DEFAULT_TIER_BY_CODE["essentials"].to_data())
+    today = (utcnow() + server.clock.offset).date()
+    agreement = document(acme, "agreement", customer_id=customer["id"], tier_id=tier["id"],
+                         billing="monthly", start=(today - timedelta(days=40)).isoformat())
+    r = acme.http.patch(f"/v1/documents/{agreement['id']}", json={"data": {
+        "status": "cancelled", "cancelled_on": today.isoformat()}})
+    assert r.status_code == 200, r.text
+    held = acme.http.get(f"/v1/customers/{customer['id']}").json()
+    assert held["membership"] == "essentials"  # service runs to the end of the paid term
+    state = server.app.state.server
+    sweep(state)
+    assert acme.http.get(f"/v1/customers/{customer['id']}").json()["membership"] == "essentials"
+
+    cursor = cursor_now(acme)
+    server.clock.advance(timedelta(days=40))
+    sweep(state)
+    sweep(state)  # once a day, and a second worker's pass changes nothing
+    after = acme.http.get(f"/v1/customers/{customer['id']}").json()
+    assert after["membership"] == "none" and after["revision"] == held["revision"] + 1
+    logged = [c for c in changes(acme, cursor)[0] if c["entity"] == "customer"
+              and c["id"] == customer["id"]]
+    assert [c["data"]["membership"] for c in logged] == ["none"]  # clients pull it

@@ -272,3 +272,29 @@ def test_catalogue_snapshot(snap_compare, tmp_path) -> None:
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=open_catalogue)
+
+
+async def test_the_app_settles_a_membership_the_calendar_ended(app: FieldtechApp,
+                                                               monkeypatch) -> None:
+    # An agreement whose paid term ran out while the app was closed (written as synced,
+    # so nothing followed it): the running app settles the membership by itself.
+    import fieldtech.app
+    from fieldtech.domain.documents import Document
+    from fieldtech.domain.models import new_id
+
+    monkeypatch.setattr(fieldtech.app, "MEMBERSHIPS_FIRST_S", 0.05)
+    contracts.ensure_catalogue(EditService(app.store), "acct")
+    customer = app.store.customers()[0]
+    app.store.update_customer(customer.id, membership=Membership.ESSENTIALS)
+    app.store.put_synced_documents([Document(AGREEMENT.name, new_id(), {
+        "customer_id": customer.id, "tier_id": _tier(app, "essentials").id,
+        "billing": "monthly", "start": (TODAY - timedelta(days=120)).isoformat(),
+        "status": "cancelled", "cancelled_on": (TODAY - timedelta(days=80)).isoformat()})])
+    assert app.store.customer(customer.id).membership is Membership.ESSENTIALS
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.store.customer(customer.id).membership
+                       is Membership.NONE)
+        await wait_for(pilot, lambda: all(r.membership == "none" for r in app.rows
+                                          if r.customer_id == customer.id))
+    assert any(e.entity == "customer" and e.patch.get("membership") == "none"
+               for e in app.store.outbox())  # queued to sync
