@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 
 TOASTS_MAX = 2
 MEMBERSHIPS_EVERY_S = 3600  # memberships the calendar changes (Store.settle_memberships)
-MEMBERSHIPS_FIRST_S = 5.0
 SIGN_IN_CHECK_S = 3  # a `fieldtech login` elsewhere shows within this (one stat() each time)
 FIRST_SCREEN = 60  # rows read before the first paint; a 24-line terminal shows ~20
 
@@ -96,6 +95,7 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
         self.remember_sign_in = remember_sign_in
         # Follows `fieldtech login` in another terminal (None: the demo, tests).
         self.sign_in_watch = sign_in_watch
+        self._memberships_settled = False  # once after start-up, then hourly
         if settings.theme in self.available_themes:
             self.theme = settings.theme
         if settings.keys:
@@ -185,9 +185,8 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
             self.notify(self.settings.problem, severity="warning", timeout=10)
         self.call_after_refresh(self._read_fleet)  # the whole fleet, after that first frame
         self._start_link()
-        # What only the calendar changes (a cancelled term running out): first a moment after
-        # start-up (the fleet is read first), then every hour.
-        self.set_timer(MEMBERSHIPS_FIRST_S, self._settle_memberships)
+        # What only the calendar changes (a cancelled term running out): once the whole fleet
+        # has been read (the end of the first _read_fleet), then every hour.
         self.set_interval(MEMBERSHIPS_EVERY_S, self._settle_memberships)
         if self.after_first_paint is not None:
             self.call_after_refresh(self.after_first_paint)
@@ -281,6 +280,9 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
             gc.unfreeze()
             gc.collect()
         gc.freeze()
+        if not self._memberships_settled:  # after the first whole read, not beside it: its
+            self._memberships_settled = True  # reload would cancel this one
+            self.call_from_thread(self._settle_memberships)
 
     def _fleet_loaded(self, rows: list[FleetRow], index: FleetIndex, header: HeaderWords,
                       recent: list[str], keep: str | None) -> None:

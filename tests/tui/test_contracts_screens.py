@@ -274,15 +274,13 @@ def test_catalogue_snapshot(snap_compare, tmp_path) -> None:
     assert snap_compare(app, terminal_size=SIZE, run_before=open_catalogue)
 
 
-async def test_the_app_settles_a_membership_the_calendar_ended(app: FieldtechApp,
-                                                               monkeypatch) -> None:
+async def test_the_app_settles_a_membership_the_calendar_ended(app: FieldtechApp) -> None:
     # An agreement whose paid term ran out while the app was closed (written as synced,
-    # so nothing followed it): the running app settles the membership by itself.
-    import fieldtech.app
+    # so nothing followed it): the running app settles the membership by itself, once the
+    # fleet is read.
     from fieldtech.domain.documents import Document
     from fieldtech.domain.models import new_id
 
-    monkeypatch.setattr(fieldtech.app, "MEMBERSHIPS_FIRST_S", 0.05)
     contracts.ensure_catalogue(EditService(app.store), "acct")
     customer = app.store.customers()[0]
     app.store.update_customer(customer.id, membership=Membership.ESSENTIALS)
