@@ -41,11 +41,30 @@ from fieldtech.widgets.record_table import RecordTable
 from fieldtech.widgets.text_line import TextBox
 
 
+def _packages(store: Any) -> list[Package]:
+    """The provider's packages, in the order both screens show them."""
+    return sorted((Package.from_document(d) for d in store.documents(PACKAGE.name)),
+                  key=lambda p: (p.name, p.id))
+
+
 class _ContractScreen(ListFlows):
     """What both screens share: a title, a table read in a worker, reloaded after each save."""
 
     DEFAULT_CSS = ".contract-title { height: 2; padding: 0 1; }"
     AUTO_FOCUS = "RecordTable"
+
+    TITLE_TEXT = ""
+
+    def table(self) -> RecordTable:
+        raise NotImplementedError
+
+    def compose(self) -> ComposeResult:
+        table = self.table()
+        yield TopBar(id="topbar")
+        yield TextBox(f"[b]{self.TITLE_TEXT}[/b]", classes="contract-title")
+        yield Static(table.header(), classes="table-header")
+        yield table
+        yield KeyBar()
 
     def action_close(self) -> None:
         self.dismiss()
@@ -73,16 +92,14 @@ class CatalogueScreen(_ContractScreen):
         self.today = today or date.today()
         self.tiers: list[MembershipTier] = []
         self.packages: list[Package] = []
+        self._package_at = -1  # the package `p` edited last
 
-    def compose(self) -> ComposeResult:
-        table = RecordTable([("Code", 10), ("Tier", 12), ("Monthly", 14), ("Response", 9),
-                             ("Coverage", 14), ("In use", 0)],
-                            empty="No tiers yet: n adds one.", id="catalogue-list")
-        yield TopBar(id="topbar")
-        yield TextBox("[b]Membership catalogue[/b]", classes="contract-title")
-        yield Static(table.header(), classes="table-header")
-        yield table
-        yield KeyBar()
+    TITLE_TEXT = "Membership catalogue"
+
+    def table(self) -> RecordTable:
+        return RecordTable([("Code", 10), ("Tier", 12), ("Monthly", 14), ("Response", 9),
+                            ("Coverage", 14), ("In use", 0)],
+                           empty="No tiers yet: n adds one.", id="catalogue-list")
 
     def reload(self) -> None:
         self._read()
@@ -92,14 +109,14 @@ class CatalogueScreen(_ContractScreen):
         store = self.services.store
         contracts.ensure_catalogue(self.services.edits)  # a new account's defaults, once
         tiers = [MembershipTier.from_document(d) for d in store.documents(TIER.name)]
-        packages = [Package.from_document(d) for d in store.documents(PACKAGE.name)]
+        packages = _packages(store)
         used = Counter(d.data.get("tier_id") for d in store.documents(AGREEMENT.name))
         self.app.call_from_thread(self._show, tiers, packages, used)
 
     def _show(self, tiers: list[MembershipTier], packages: list[Package],
               used: Counter[str]) -> None:
         self.tiers = sorted(tiers, key=lambda t: (t.price_on(self.today), t.name))
-        self.packages = sorted(packages, key=lambda p: (p.name, p.id))
+        self.packages = packages
         rows = [(t.code, t.name, money(t.price_on(self.today), t.currency),
                  f"{t.response_minutes} min" if t.response_minutes else "best eff.",
                  COVERAGE_WORDS[t.coverage].split(" (")[0],
@@ -125,7 +142,7 @@ class CatalogueScreen(_ContractScreen):
         if not self.packages:
             self.notify("No provider packages in this account.", timeout=4)
             return
-        self._package_at = (getattr(self, "_package_at", -1) + 1) % len(self.packages)
+        self._package_at = (self._package_at + 1) % len(self.packages)
         package, edits = self.packages[self._package_at], self.services.edits
         more = f" ({self._package_at + 1} of {len(self.packages)}; p again: the next)" if (
             len(self.packages) > 1) else ""
@@ -159,15 +176,12 @@ class AgreementsScreen(_ContractScreen):
         self.tiers: dict[str, MembershipTier] = {}
         self.packages: list[Package] = []
 
-    def compose(self) -> ComposeResult:
-        table = RecordTable([("Tier", 12), ("Billing", 8), ("Start", 10), ("Status", 10),
-                             ("Runs to", 10), ("Renews", 0)],
-                            empty="No agreement: n signs one.", id="agreements-list")
-        yield TopBar(id="topbar")
-        yield TextBox("[b]Agreements[/b]", classes="contract-title")
-        yield Static(table.header(), classes="table-header")
-        yield table
-        yield KeyBar()
+    TITLE_TEXT = "Agreements"
+
+    def table(self) -> RecordTable:
+        return RecordTable([("Tier", 12), ("Billing", 8), ("Start", 10), ("Status", 10),
+                            ("Runs to", 10), ("Renews", 0)],
+                           empty="No agreement: n signs one.", id="agreements-list")
 
     def reload(self) -> None:
         self._read()
@@ -181,18 +195,16 @@ class AgreementsScreen(_ContractScreen):
             tiers = {d.id: MembershipTier.from_document(d) for d in store.documents(TIER.name)}
             agreements = [Agreement.from_document(d)
                           for d in store.documents(AGREEMENT.name, self.customer_id)]
-            packages = sorted((Package.from_document(d) for d in store.documents(PACKAGE.name)),
-                              key=lambda p: (p.name, p.id))
+            packages = _packages(store)
         except FieldtechError as exc:  # the customer was deleted meanwhile
             self.app.call_from_thread(self._title, escape(str(exc)))
             return
-        self.packages = packages
         self.app.call_from_thread(self._show, customer.name, customer.membership, tiers,
-                                  agreements)
+                                  agreements, packages)
 
     def _show(self, name: str, membership: Membership, tiers: dict[str, MembershipTier],
-              agreements: list[Agreement]) -> None:
-        self.tiers = tiers
+              agreements: list[Agreement], packages: list[Package]) -> None:
+        self.tiers, self.packages = tiers, packages
         self.agreements = sorted(agreements, key=lambda a: (a.start, a.id), reverse=True)
         rows = []
         for a in self.agreements:
