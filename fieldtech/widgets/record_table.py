@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from rich.segment import Segment
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.strip import Strip
 
 from fieldtech.widgets.cursor_list import CursorList, Parts, fit
 
@@ -38,12 +40,14 @@ class RecordTable(CursorList):
         self.columns = list(columns)
         self.empty = empty
         self.rows: list[tuple[str, ...]] = []
+        self._filled = False  # no `empty` hint before the first rows are read: still loading
 
     def header(self, width: int = 80) -> str:
         return "".join(self._cells(tuple(title for title, _ in self.columns), width))
 
     def set_rows(self, rows: Sequence[tuple[str, ...]], keep_cursor: bool = False) -> None:
         self.rows = list(rows)
+        self._filled = True
         self.reset_lines(len(self.rows), self.cursor if keep_cursor else 0)
 
     def move_to(self, line: int) -> None:
@@ -59,6 +63,15 @@ class RecordTable(CursorList):
     def action_select(self) -> None:
         if self.rows:
             self.post_message(self.Selected(self, self.cursor))
+
+    def render_line(self, y: int) -> Strip:
+        # An empty table says so on its first line, and what to do (each screen's `empty`):
+        # a blank box looks like a list still loading.
+        if y == 0 and not self.rows and self._filled and self.empty:
+            width = self.scrollable_content_region.width
+            return Strip([Segment(fit(f" {self.empty}", width),
+                                  self.rich_style + self._style("dim"))], width)
+        return super().render_line(y)
 
     def line_parts(self, line: int, width: int) -> Parts:
         return [(cell, "") for cell in self._cells(self.rows[line], width)]

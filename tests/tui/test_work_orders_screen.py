@@ -57,3 +57,17 @@ async def test_plan_a_visit_and_work_through_it(app: FieldtechApp) -> None:
         finding = app.store.document(order.id).data["findings"][0]
         assert finding["quote_cents"] == 4550
         assert app.store.pending_count() >= 5  # every change queued for the cloud
+
+
+async def test_an_empty_list_says_so_and_what_to_do(app: FieldtechApp) -> None:
+    """Every record table's `empty` hint is painted once its rows are read and there are none
+    (it was stored and never shown: an empty day was a blank box)."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("J")
+        await wait_for(pilot, lambda: isinstance(app.screen, WorkOrdersScreen))
+        await settle(pilot)
+        table = app.screen.query_one("#orders-list")
+        assert table.rows == []
+        assert table.render_line(0).text.strip() == "No visits that day: n plans one."
+        assert table.render_line(1).text.strip() == ""
