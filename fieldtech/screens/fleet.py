@@ -117,7 +117,7 @@ class FleetScreen(EditFlows):
         if (query or sort != "customer") and fleet.index is not None:
             index = fleet.index
             shown = index.filter(query) if query else list(range(len(index)))
-            rows = [index.rows[i] for i in index.sort(shown, sort)]
+            rows = list(map(index.rows.__getitem__, index.sort(shown, sort)))
         fleet_list = self.fleet_list
         fleet_list.grouped = sort == "customer"  # sorted by a column: one flat list
         if fleet_list.marked and fleet.rows_by_id:

@@ -10,14 +10,17 @@ from __future__ import annotations
 import re
 from array import array
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
 from itertools import compress, repeat
-from operator import contains, itemgetter, or_
+from operator import attrgetter, contains, itemgetter, not_, or_
+from typing import Any
 
 from fieldtech.domain.text import city_of, natural_key
 from fieldtech.offline_store.store import FleetRow
 from fieldtech.services.queries import FLEET_FIELDS, FLEET_FLAGS, FLEET_SORTS, Query, parse
 
+_VALUE = attrgetter("_value_")
 FINDER_LIMIT = 50
 FUZZY_BELOW = 5
 KEPT_MATCHES = 300_000  # row numbers kept from earlier queries (2.4 MB)
@@ -67,7 +70,8 @@ class FleetIndex:
         self._kept: dict[str, array[int]] = {}  # query → its matches, oldest first
         cities: dict[str, str] = {}
         self._cities = [cities.setdefault(c := city_of(r.address), c) for r in self.rows]
-        self._sort_keys: dict[str, list] = {}  # column -> each row's key, built on first use
+        # Sorting: every row in a column's order, built on the first sort by that column.
+        self._orders: dict[tuple[str, bool], array[int]] = {}
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -81,9 +85,40 @@ class FleetIndex:
             if not terms:
                 return list(range(len(self.rows)))
             return list(self._matching(terms, query.casefold()))  # a copy: the caller's own
-        pool = self._matching(q.words, q.text()) if q.words else range(len(self.rows))
+        keep: Sequence[int] = (self._matching(q.words, q.text()) if q.words
+                               else range(len(self.rows)))
+        # Each condition is decided once a distinct value (5 states, a few hundred cities)
+        # and applied to the rows in C: a row at a time in Python took 130–250 ms at 100,000.
+        for values, test in self._conditions(q):
+            keep = list(compress(keep, map(_Decided(test).__getitem__, values(keep))))
+        return list(keep)
+
+    def _conditions(self, q: Query) -> Iterator[tuple[Callable[[Sequence[int]], Iterator],
+                                                      Callable[[object], bool]]]:
+        """(each kept row's value, the test of one value) for every `field:` and flag."""
         rows, cities = self.rows, self._cities
-        return [i for i in pool if _passes(q, rows[i], cities[i])]
+
+        def column(name: str, then: Callable[[Any], Any] | None = None
+                   ) -> Callable[[Sequence[int]], Iterator]:
+            get = itemgetter(FleetRow._fields.index(name))
+            if then is not None:
+                return lambda keep: map(then, map(get, map(rows.__getitem__, keep)))
+            return lambda keep: map(get, map(rows.__getitem__, keep))
+
+        if "alert" in q.flags:
+            yield column("fault"), bool
+        if "pending" in q.flags:
+            yield column("pending"), bool
+        for name in q.fields:
+            if name == "city":
+                yield (lambda keep: map(cities.__getitem__, keep)), partial(q.matches, "city")
+            elif name == "tag":
+                yield column("tags"), partial(_tagged, q)
+            elif name == "status":  # the state's value: an Enum member hashes in Python
+                yield column("state", _VALUE), partial(q.matches, "status")
+            else:
+                yield (column({"customer": "customer_name"}.get(name, name)),
+                       partial(q.matches, name))
 
     def sort(self, indices: list[int], column: str) -> list[int]:
         """`indices` ordered by a column of FLEET_SORTS ("-name": descending); rows with
@@ -95,26 +130,39 @@ class FleetIndex:
                              + ", ".join(FLEET_SORTS) + ".")
         if column == "customer":  # the list's own order
             return sorted(indices, reverse=True) if descending else list(indices)
-        keys = self._sort_keys.get(column)
-        if keys is None:
-            keys = self._sort_keys[column] = self._column_keys(column)
-        return sorted(indices, key=keys.__getitem__, reverse=descending)
+        order = self._orders.get((column, descending))
+        if order is None:
+            order = self._orders[column, descending] = self._order(column, descending)
+        if len(indices) == len(self.rows):
+            return order.tolist()
+        # A filtered list: the column's order read through a mask of the rows shown — in C,
+        # where sorting the shown rows by their keys again took 40–60 ms at 100,000.
+        shown = bytearray(len(self.rows))
+        for i in indices:
+            shown[i] = 1
+        return list(compress(order, map(shown.__getitem__, order)))
 
-    def _column_keys(self, column: str) -> list:
+    def _order(self, column: str, descending: bool) -> array[int]:
+        """Every row in the column's order, equal keys in list order either way."""
         rows = self.rows
-        if column == "name":
-            return [natural_key(r.name) for r in rows]
+        if column == "serial":
+            # Serials are codes, not names: plain text order, none last (natural keys cost 6x
+            # here). Each is unique, and the folded haystack starts with it: one string sort.
+            hay = self._hay
+            has = list(map(attrgetter("serial"), rows))
+            bound = sorted(compress(range(len(rows)), has), key=hay.__getitem__,
+                           reverse=descending)
+            unbound = list(compress(range(len(rows)), map(not_, has)))
+            return array("i", unbound + bound if descending else bound + unbound)
         if column == "status":
-            order = {s: n for n, s in enumerate(type(rows[0].state))} if rows else {}
-            return [order[r.state] for r in rows]
-        if column == "city":
-            return [natural_key(c) for c in self._cities]
-        if column == "firmware":  # none reported last
-            return [natural_key(r.firmware) if r.firmware else ((2, ""),) for r in rows]
-        if column == "model":
-            return [natural_key(r.model) for r in rows]
-        # Serials are codes, not names: plain text order (natural keys cost 6x here).
-        return [r.serial.casefold() if r.serial else "\uffff" for r in rows]
+            place = {s: n for n, s in enumerate(type(rows[0].state))} if rows else {}
+            ranks = [place[r.state] for r in rows]
+        else:
+            values = (self._cities if column == "city" else
+                      [f or "" for f in map(attrgetter("firmware"), rows)]
+                      if column == "firmware" else list(map(attrgetter(column), rows)))
+            ranks = _ranks(values, natural_key if column != "firmware" else _firmware_key)
+        return array("i", sorted(range(len(rows)), key=ranks.__getitem__, reverse=descending))
 
     def search(self, query: str, limit: int = FINDER_LIMIT) -> list[FleetRow]:
         """The best `limit` rows for a finder query: exact words first, then fuzzy matches.
@@ -236,15 +284,32 @@ def _gather(values: list, indices: Sequence[int]) -> Sequence:
     return [values[i] for i in indices]
 
 
-def _passes(q: Query, row: FleetRow, city: str) -> bool:
-    if "alert" in q.flags and not row.fault:
-        return False
-    if "pending" in q.flags and not row.pending:
-        return False
-    return (q.matches("status", row.state.value) and q.matches("membership", row.membership)
-            and q.matches("model", row.model) and q.matches("customer", row.customer_name)
-            and q.matches("city", city) and q.matches("firmware", row.firmware)
-            and _tagged(q, row.tags))
+class _Decided(dict):
+    """A test's answer for each distinct value, asked once a value (the rest are C lookups)."""
+
+    def __init__(self, test: Callable[[Any], bool]):
+        super().__init__()
+        self.test = test
+
+    def __missing__(self, value: Any) -> bool:
+        answer = self[value] = self.test(value)
+        return answer
+
+
+def _ranks(values: list[str], key: Callable[[str], tuple]) -> list[int]:
+    """Each value's place among the distinct values by `key` (equal keys, equal places). A
+    fleet has few distinct names, models and cities (hundreds at 100,000 controllers): each
+    key is built once a value, not once a row, and the rows then sort by an int."""
+    distinct = set(values)
+    by_key: dict[tuple, int] = {}
+    for value in sorted(distinct, key=key):
+        by_key.setdefault(key(value), len(by_key))  # two spellings of one key: one place
+    place = {value: by_key[key(value)] for value in distinct}
+    return list(map(place.__getitem__, values))
+
+
+def _firmware_key(firmware: str) -> tuple:
+    return natural_key(firmware) if firmware else ((2, ""),)  # none reported last
 
 
 def _tagged(q: Query, tags: str) -> bool:

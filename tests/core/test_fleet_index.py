@@ -97,6 +97,70 @@ def test_sorting_by_name_is_natural_and_city_filters() -> None:
         index.sort([0], "colour")
 
 
+def test_every_sort_is_the_plain_stable_sort_of_its_keys(index: FleetIndex) -> None:
+    """FleetIndex.sort reads a column's order built once (ranks of distinct values, then a
+    mask for a filtered list); it must give exactly the plain stable sort of the keys, each
+    way, for the whole list and for a filtered one, ties in list order."""
+    from fieldtech.domain.text import natural_key
+    from fieldtech.services.queries import FLEET_SORTS
+
+    keys = {
+        "name": lambda r, i: natural_key(r.name),
+        "status": lambda r, i: list(type(r.state)).index(r.state),
+        "city": lambda r, i: natural_key(index.city(i)),
+        "firmware": lambda r, i: natural_key(r.firmware) if r.firmware else ((2, ""),),
+        "model": lambda r, i: natural_key(r.model),
+        "serial": lambda r, i: r.serial.casefold() if r.serial else "\uffff",
+    }
+    every = list(range(len(index)))
+    some = every[::3]
+    for column in FLEET_SORTS:
+        if column == "customer":
+            continue
+        for shown in (every, some):
+            for descending in (False, True):
+                expected = sorted(shown, key=lambda i, c=column: keys[c](index.rows[i], i),
+                                  reverse=descending)
+                got = index.sort(shown, ("-" if descending else "") + column)
+                assert got == expected, (column, descending, len(shown))
+
+
+def test_every_field_filter_is_the_row_at_a_time_reading_of_its_rule(index: FleetIndex) -> None:
+    """The structured filter decides each condition once a distinct value and applies it in
+    C; it must keep exactly the rows the rules keep read a row at a time (queries.py: a field
+    starts with one of its values, a tag of the row starts with one, a flag is set)."""
+    def starts(value: str | None, wanted: str) -> bool:
+        return any((value or "").casefold().startswith(w) for w in wanted.split(","))
+
+    def kept(row: FleetRow, i: int, query: dict[str, str], flags: set[str]) -> bool:
+        have = {"status": row.state.value, "membership": row.membership, "model": row.model,
+                "customer": row.customer_name, "city": index.city(i),
+                "firmware": row.firmware}
+        return (("alert" not in flags or bool(row.fault))
+                and ("pending" not in flags or bool(row.pending))
+                and all(any(t.startswith(w) for t in row.tags.split()
+                            for w in wanted.split(",")) if name == "tag"
+                        else starts(have[name], wanted) for name, wanted in query.items()))
+
+    sample = index.rows[11]
+    city = index.city(11)
+    cases = [({"status": "online"}, set()), ({"status": "off,not"}, set()),
+             ({"membership": sample.membership[:3]}, set()),
+             ({"city": city[:2].lower(), "model": sample.model[:2].lower()}, set()),
+             ({"customer": sample.customer_name.split()[0].lower()}, set()),
+             ({"firmware": ""}, set()), ({}, {"alert"}), ({"status": "online"}, {"pending"}),
+             ({"tag": "h"}, set())]
+    for query, flags in cases:
+        text = " ".join([f"{k}:{v}" for k, v in query.items()] + sorted(flags))
+        expected = [i for i, r in enumerate(index.rows) if kept(r, i, query, flags)]
+        assert index.filter(text) == expected, text
+    assert any(index.filter("status:online")) and any(index.filter(f"city:{city.lower()}"))
+    # words and fields together: the words' matches, narrowed
+    word = sample.name.split()[0].lower()
+    assert index.filter(f"{word} status:online") == [
+        i for i in index.filter(word) if index.rows[i].state.value == "online"]
+
+
 def _ranked_as_documented(index: FleetIndex, query: str) -> list[FleetRow]:
     """FleetIndex.search's ranking, written the slow and obvious way (a row at a time)."""
     import re

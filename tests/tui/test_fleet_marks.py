@@ -105,3 +105,36 @@ async def test_filter_fields_are_on_the_help_screen(app: FieldtechApp) -> None:
         for word in ("city:", "model:", "firmware:", "membership:", "status:", "Mark",
                      "Mark range", "Mark all shown", "Sort", "Views", "Save view"):
             assert word in text, word
+
+
+async def test_the_lists_lines_and_finding_a_record_grouped_and_flat(app: FieldtechApp) -> None:
+    """FleetList builds its lines in C and finds a record's line by bisection: the lines must
+    be the row-at-a-time reading (a header where the customer changes, then its controllers;
+    flat: controllers only) and every record's line must be its own, both ways."""
+    from fieldtech.widgets.fleet_list import CONTROLLER, CUSTOMER
+
+    def expected_lines(rows, grouped: bool) -> list[tuple[int, int]]:
+        lines, last = [], None
+        for i, r in enumerate(rows):
+            if grouped and r.customer_id != last:
+                lines.append((CUSTOMER, i))
+                last = r.customer_id
+            if r.controller_id:
+                lines.append((CONTROLLER, i))
+        return lines
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        fleet = app.screen.fleet_list
+        for sort in ("customer", "name"):
+            app.screen.set_view("", sort)
+            await settle(pilot)
+            assert fleet.grouped is (sort == "customer")
+            assert list(fleet._lines) == expected_lines(fleet.rows, fleet.grouped)
+            for n, (kind, i) in enumerate(fleet._lines):
+                row = fleet.rows[i]
+                assert fleet.line_of(row.customer_id if kind == CUSTOMER
+                                     else row.controller_id) == n
+            if not fleet.grouped:
+                assert fleet.line_of(fleet.rows[0].customer_id) is None  # no header: none
+        assert fleet.line_of("no-such-record") is None and fleet.line_of("") is None
