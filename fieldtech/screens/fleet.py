@@ -20,6 +20,7 @@ from fieldtech.screens.messages import OpenController, OpenOnsite, RecordsChange
 from fieldtech.screens.topbar import TopBar
 from fieldtech.services import config_files
 from fieldtech.services.campaigns import BulkChange, Kind
+from fieldtech.services.fleet_index import InOrder
 from fieldtech.services.queries import FLEET_FIELDS, FLEET_FLAGS, FLEET_SORTS, help_lines
 from fieldtech.services.settings import VIEW_NAME_MAX, View
 from fieldtech.widgets.filter_box import FilterBox
@@ -117,7 +118,7 @@ class FleetScreen(EditFlows):
         if (query or sort != "customer") and fleet.index is not None:
             index = fleet.index
             shown = index.filter(query) if query else list(range(len(index)))
-            rows = list(map(index.rows.__getitem__, index.sort(shown, sort)))
+            rows = InOrder(index, index.sort(shown, sort))
         fleet_list = self.fleet_list
         fleet_list.grouped = sort == "customer"  # sorted by a column: one flat list
         if fleet_list.marked and fleet.rows_by_id:

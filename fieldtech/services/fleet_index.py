@@ -70,11 +70,26 @@ class FleetIndex:
         self._kept: dict[str, array[int]] = {}  # query → its matches, oldest first
         cities: dict[str, str] = {}
         self._cities = [cities.setdefault(c := city_of(r.address), c) for r in self.rows]
+        self._ids: list[str] | None = None
         # Sorting: every row in a column's order, built on the first sort by that column.
         self._orders: dict[tuple[str, bool], array[int]] = {}
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    @property
+    def ids(self) -> list[str]:
+        """Each row's controller id, in the index's order (made on first use)."""
+        if self._ids is None:
+            self._ids = list(map(itemgetter(0), self.rows))
+        return self._ids
+
+    def position(self, controller_id: str) -> int | None:
+        """The row of a controller (None: not in the fleet), found in C."""
+        try:
+            return self.ids.index(controller_id)
+        except ValueError:
+            return None
 
     def filter(self, query: str) -> list[int]:
         """Indices of rows containing every word of `query`, in list order; `status:offline`,
@@ -282,6 +297,37 @@ def _gather(values: list, indices: Sequence[int]) -> Sequence:
     if len(indices) > 1:
         return itemgetter(*indices)(values)
     return [values[i] for i in indices]
+
+
+class InOrder(Sequence[FleetRow]):
+    """Rows of an index in another order (a sort, a filter): a view, not a new list. At
+    100,000 controllers a list of the rows in an order that is not the memory's took 20–30
+    ms to build, and as much again for the list of their ids; this reads the rows it shows."""
+
+    def __init__(self, index: FleetIndex, order: Sequence[int]):
+        self._index, self._rows, self._order = index, index.rows, order
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __getitem__(self, i: int) -> FleetRow:  # type: ignore[override]  # no slices
+        return self._rows[self._order[i]]
+
+    def __iter__(self) -> Iterator[FleetRow]:
+        return map(self._rows.__getitem__, self._order)
+
+    def place_of(self, controller_id: str) -> int | None:
+        """Where a controller is in this order (None: not shown), found in C."""
+        position = self._index.position(controller_id)
+        if position is None:
+            return None
+        try:
+            return self._order.index(position)
+        except ValueError:
+            return None
+
+    def controller_ids(self) -> set[str]:
+        return set(map(self._index.ids.__getitem__, self._order))
 
 
 class _Decided(dict):

@@ -14,6 +14,7 @@ from textual.message import Message
 from fieldtech.domain.models import ControllerState
 from fieldtech.domain.plans import Membership
 from fieldtech.offline_store.store import FleetRow
+from fieldtech.services.fleet_index import InOrder
 from fieldtech.widgets.cursor_list import CursorList, Parts, fit
 
 STATE_MARK = {
@@ -58,10 +59,20 @@ class FleetList(CursorList):
         self._lines = _Lines((), ())  # line n is (CUSTOMER | CONTROLLER, row index)
         self._ids: list[str] = []  # each row's controller id, and its customer's
         self._customers: list[str] = []
+        self._view: InOrder | None = None  # rows shown as a view of the fleet's index
 
     def set_rows(self, rows: Sequence[FleetRow], keep: str | None = None) -> None:
         """Show `rows` (in order); keep the cursor on `keep`, a controller or customer id.
         A list is kept as it is, not copied (100,000 rows: 20 ms): it must not change after."""
+        if isinstance(rows, InOrder) and not self.grouped:
+            # A sort or filter of the fleet's index, controllers only: a line is a row, and a
+            # record's line and the ids shown are the view's to find (no pass over the rows).
+            self.rows, self._view = rows, rows
+            self._ids, self._customers = [], []
+            self._lines = _Lines.controllers_only(len(rows))
+            self.reset_lines(len(rows), (keep and rows.place_of(keep)) or 0)
+            return
+        self._view = None
         self.rows = rows = rows if isinstance(rows, list) else list(rows)
         self._ids = ids = list(map(_CONTROLLER_ID, rows))  # "": a customer with none yet
         # A flat list has no customer lines to find (each pass over the rows is 5–50 ms at
@@ -80,6 +91,8 @@ class FleetList(CursorList):
         """The line of a controller, or of a customer's header, by id (None: not shown)."""
         if not record_id:
             return None
+        if self._view is not None:
+            return self._view.place_of(record_id)
         for kind, ids in ((CONTROLLER, self._ids), (CUSTOMER, self._customers)):
             try:
                 i = ids.index(record_id)  # its (first) row, found in C
@@ -124,6 +137,8 @@ class FleetList(CursorList):
         return self.rows[i].controller_id or None if kind == CONTROLLER else None
 
     def shown_keys(self) -> set[str]:
+        if self._view is not None:
+            return self._view.controller_ids()
         keys = set(self._ids)
         keys.discard("")
         return keys
@@ -238,6 +253,14 @@ class _Lines:
                             map(add, map(mul, controllers, repeat(2)), repeat(CONTROLLER))))
         self.rows = array("i", map(rshift, both, repeat(1)))
         self.kinds = bytes(map(and_, both, repeat(1)))
+
+    @classmethod
+    def controllers_only(cls, count: int) -> _Lines:
+        """Line n is row n, a controller (a view of the fleet's index)."""
+        lines = cls((), ())
+        lines.rows = array("i", range(count))
+        lines.kinds = bytes([CONTROLLER]) * count
+        return lines
 
     def __len__(self) -> int:
         return len(self.rows)

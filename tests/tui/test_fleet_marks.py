@@ -135,6 +135,14 @@ async def test_the_lists_lines_and_finding_a_record_grouped_and_flat(app: Fieldt
                 row = fleet.rows[i]
                 assert fleet.line_of(row.customer_id if kind == CUSTOMER
                                      else row.controller_id) == n
+            assert fleet.shown_keys() == {r.controller_id for r in fleet.rows
+                                          if r.controller_id}
             if not fleet.grouped:
                 assert fleet.line_of(fleet.rows[0].customer_id) is None  # no header: none
+                # a sorted view keeps the cursor on the same controller as the next sort
+                fleet.move_to(5)
+                here = fleet.current_id
+                app.screen.set_view("", "-name")
+                await settle(pilot)
+                assert fleet.current_id == here and fleet.rows[fleet.cursor].name
         assert fleet.line_of("no-such-record") is None and fleet.line_of("") is None
