@@ -68,6 +68,10 @@ class DemoCloud:
             self.server = EmbeddedServer(f"sqlite:///{self.directory / CLOUD_DB}").start()
             self.url = self.server.url
             self._ensure_account()
+            # The reporting controllers report in before the app connects: its first sync
+            # reads the fleet's states, then not again for minutes, and after the demo was
+            # closed a while their last reports are old (the whole fleet showed offline).
+            self.heartbeat()
             token = CloudAPI(self.url).login(DEMO_EMAIL, DEMO_PASSWORD, "demo")["token"]
         except Exception as exc:  # the app still runs, local only; say why at exit
             self.problem = str(exc) or type(exc).__name__
