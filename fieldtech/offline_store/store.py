@@ -46,7 +46,7 @@ from fieldtech.domain.plans import Membership, Tier, TierLimits, Usage, usage
 from fieldtech.domain.text import natural_key
 from fieldtech.domain.validation import (
     check,
-    validate_config,
+    validate_config_change,
     validate_controller,
     validate_customer,
 )
@@ -518,21 +518,30 @@ class Store:
                             campaign_id)
         return entry
 
-    def edit_config_in(self, db: sqlite3.Connection, current: Controller,
-                       config: ControllerConfig, campaign_id: str | None = None
-                       ) -> OutboxEntry | None:
-        """A new configuration for `current` (as read in the caller's transaction), checked
-        against its zone count: the one outbox row of a campaign's config edit. Only the
-        configuration is compared and validated (a campaign changes nothing else: ~2x
-        faster than `edit_controller_in` over 5,000 controllers)."""
-        if config == current.config:  # (program ids aside, which a campaign never changes)
-            return None
-        check(validate_config(config, current.zone_count))
-        after = config.to_dict()
-        db.execute("UPDATE controller_config SET config=? WHERE controller_id=?",
-                   (json.dumps(after), current.id))
-        return _append(db, "update", "config", current.id, {"config": after},
-                       self._config_revision(current.id), campaign_id)
+    def edit_configs_in(self, db: sqlite3.Connection,
+                        edits: Sequence[tuple[Controller, ControllerConfig]],
+                        campaign_id: str | None = None) -> list[str | None]:
+        """New configurations for controllers as read in the caller's transaction (a batch of a
+        campaign), each checked against its zone count — what it changes only: the rest is
+        the record's own — and written with its outbox row; → each one's outbox entry id, None
+        where nothing changes. Each configuration is encoded once, and each table gets one
+        statement per batch (per record, those were half of applying 5,000)."""
+        changed = [(c, config) for c, config in edits if config != c.config]
+        for c, config in changed:  # (program ids aside, which a campaign never changes)
+            check(validate_config_change(c.config, config, c.zone_count))
+        revisions = dict(db.execute(
+            f"SELECT id, config_revision FROM controller WHERE id IN "
+            f"({','.join('?' * len(changed))})", [c.id for c, _ in changed]).fetchall())
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        texts = [(json.dumps(config.to_dict()), c.id) for c, config in changed]
+        entries = [(new_id(), created, "update", "config", cid, f'{{"config": {text}}}',
+                    revisions.get(cid, 0), campaign_id) for text, cid in texts]
+        db.executemany("UPDATE controller_config SET config=? WHERE controller_id=?", texts)
+        db.executemany(
+            "INSERT INTO outbox (id, created_at, op, entity, entity_id, patch, base_revision, "
+            "campaign_id) VALUES (?,?,?,?,?,?,?,?)", entries)
+        ids = {e[4]: e[0] for e in entries}
+        return [ids.get(c.id) for c, _ in edits]
 
     def controllers(self, controller_ids: Iterable[str]) -> list[Controller]:
         """These controllers with their configuration, in one read per 500 (a campaign's dry
