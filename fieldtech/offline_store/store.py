@@ -1284,7 +1284,8 @@ def _set_revision(db: sqlite3.Connection, entity: str, record_id: str, revision:
 
 
 def _write_part(db: sqlite3.Connection, entity: str, record_id: str, revision: int,
-                data: dict[str, Any]) -> None:
+                data: dict[str, Any], text: str | None = None) -> None:
+    """The local copy of a part as `data` (a configuration: `text` is its JSON if known)."""
     if entity == "customer":
         _upsert(db, "customer", CUSTOMER_COLUMNS, Customer.from_dict(data).to_dict(), revision)
     elif entity == "controller":
@@ -1301,7 +1302,7 @@ def _write_part(db: sqlite3.Connection, entity: str, record_id: str, revision: i
                                                 "customer_id": _customer_of(kind[0], data)})
     else:
         db.execute("UPDATE controller_config SET config=? WHERE controller_id=?",
-                   (json.dumps(data), record_id))
+                   (json.dumps(data) if text is None else text, record_id))
         _set_revision(db, "config", record_id, revision)
 
 
@@ -1483,20 +1484,21 @@ def _record_applied(db: sqlite3.Connection, applied: Applied) -> None:
             if entity == "controller":
                 db.execute("DELETE FROM base WHERE id=? AND entity='config'", (record_id,))
             continue
-        _put_base(db, entity, record_id, revision, data)
+        text = json.dumps(data)  # once: the base and a configuration are the same text
+        _put_base(db, entity, record_id, revision, data, text)
         if _pending(db, entity, record_id):
             _set_revision(db, entity, record_id, revision)
         else:
-            _write_part(db, entity, record_id, revision, data)
+            _write_part(db, entity, record_id, revision, data, text)
         db.execute("DELETE FROM conflict WHERE entity=? AND id=?", (entity, record_id))
 
 
 def _put_base(db: sqlite3.Connection, entity: str, record_id: str, revision: int,
-              data: dict) -> None:
+              data: dict, text: str | None = None) -> None:
     db.execute(
         "INSERT INTO base VALUES (?,?,?,?) ON CONFLICT(entity, id) DO UPDATE SET "
         "revision=excluded.revision, data=excluded.data",
-        (entity, record_id, revision, json.dumps(data)),
+        (entity, record_id, revision, json.dumps(data) if text is None else text),
     )
 
 
