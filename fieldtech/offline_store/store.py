@@ -210,8 +210,19 @@ class Store:
     # -- transactions -------------------------------------------------------------------------
 
     @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Several edits as ONE transaction: each edit made inside joins it (a work order's
+        close and its time entry), so a crash keeps all or none. An error out of it undoes
+        everything; other threads wait until it ends."""
+        with self._write():
+            yield
+
+    @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            if self._conn.in_transaction:  # inside `transaction()` on this thread: join it
+                yield self._conn
+                return
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -892,6 +903,20 @@ class Store:
                 else:
                     db.execute("INSERT INTO sync_state VALUES (?, ?) ON CONFLICT(key) DO "
                                "UPDATE SET value=excluded.value", (key, value))
+
+    def made_elsewhere(self, entry_ids: Iterable[str], entity: str, record_id: str,
+                       revision: int, theirs: dict[str, Any]) -> list[str]:
+        """Our create of a record the cloud already holds (`theirs`, at `revision`), made on
+        another client with the same id (one another record decides: a work order's time
+        entry): from now on they are edits of the cloud's record, merged and sent like any.
+        → their new ids (a new idempotency key: the cloud keeps its refusal of the create)."""
+        renamed = [(new_id(), revision, e) for e in entry_ids]
+        with self._write() as db:
+            _put_base(db, entity, record_id, revision, theirs)
+            db.executemany("UPDATE outbox SET id=?, op='update', base_revision=? WHERE id=?",
+                           renamed)
+            _set_revision(db, entity, record_id, revision)
+        return [r[0] for r in renamed]
 
     def want_refetch(self, entity: str, record_id: str) -> None:
         """Ask the next sync to read this record again from the cloud (not the whole log)."""

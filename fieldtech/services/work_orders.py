@@ -150,9 +150,11 @@ class WorkOrderService:
         """A closed order ("done") books its time as the customer's time entry."""
         if status not in STATUSES:
             raise ValidationError([FieldError("status", "One of " + ", ".join(STATUSES))])
-        edit = self.edits.edit_document(order_id, f"Status {status}",
-                                        lambda doc: {"status": status})
-        if status == "done" and (booked := self.book_time(order_id)) is not None:
+        with self.store.transaction():  # the close and its time entry: both, or neither
+            edit = self.edits.edit_document(order_id, f"Status {status}",
+                                            lambda doc: {"status": status})
+            booked = self.book_time(order_id) if status == "done" else None
+        if booked is not None:
             minutes = int(self.store.document(order_id).data.get("minutes", 0))
             what = (f"{minutes // 60} h {minutes % 60:02d} booked as the customer's time entry"
                     if minutes else "its time entry removed (no time spent)")

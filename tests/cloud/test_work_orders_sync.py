@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from fieldtech.cloud.sync import SyncEngine
+from fieldtech.cloud.sync import SyncEngine, resolve_conflict
 from fieldtech.domain.errors import ValidationError
 from fieldtech.domain.plans import Tier
 from fieldtech.domain.work_orders import checklists
-from fieldtech.offline_store.store import Store
+from fieldtech.offline_store.store import CONFLICT, Store
 from fieldtech.services.edits import EditService
-from fieldtech.services.work_orders import WorkOrderService
+from fieldtech.services.work_orders import WorkOrderService, time_entry_id
 
 DAY = date(2027, 3, 15)
 
@@ -158,3 +158,72 @@ def test_a_work_order_closed_on_two_clients_offline_books_its_time_once(
     entries = account.get("/v1/documents?kind=time_entry")["documents"]
     assert [e["data"]["minutes"] for e in entries] == [60]
     assert [e.data["minutes"] for e in _time_entries(b, order_id)] == [60]
+
+
+@pytest.mark.parametrize("later", ["theirs", "mine"])
+def test_a_work_order_closed_on_two_clients_offline_with_different_minutes_asks(
+        seeded, tmp_path: Path, later: str) -> None:
+    """A closes after 60 min, B after 75, both offline: the second entry to reach the cloud
+    is not refused — it becomes an edit of the first, and the minutes (set differently on
+    each side, neither from the other) are the user's to decide; the choice reaches both."""
+    account = seeded(4, 8, Tier.CONTRACTOR)
+    a, b = Store(tmp_path / "a.db"), Store(tmp_path / "b.db")
+    ea, eb = SyncEngine(a, account.api()), SyncEngine(b, account.api())
+    ea.sync()
+    mine, theirs = WorkOrderService(EditService(a)), WorkOrderService(EditService(b))
+    order_id = mine.create(a.customers()[0].id, checklists(None)["Repair"], DAY,
+                           "Ana").record_id
+    mine.add_minutes(order_id, 60)
+    assert ea.sync().error is None and eb.sync().error is None
+    mine.set_status(order_id, "done")
+    theirs.add_minutes(order_id, 15)
+    theirs.set_status(order_id, "done")
+    first, second = (ea, eb) if later == "theirs" else (eb, ea)
+    store = b if later == "theirs" else a
+    assert first.sync().error is None
+    report = second.sync()
+    assert report.error is None and report.rejected == 0 and report.conflicts == 1
+    entry_id = time_entry_id(order_id)
+    [conflict] = store.conflicts()
+    assert (conflict.entity, conflict.id, conflict.fields) == ("document", entry_id,
+                                                                ("minutes",))
+    [held] = [e for e in store.outbox([CONFLICT]) if e.entity_id == entry_id]
+    assert held.op == "update" and "different minutes" in (held.message or "")
+    # the order itself merged: only B changed its minutes
+    assert store.document(order_id).data["minutes"] == 75
+    resolve_conflict(store, "document", entry_id,
+                     set() if later == "theirs" else {"minutes"})  # 75 min, as the order says
+    assert second.sync().error is None and store.pending_count() == 0
+    assert first.sync().error is None
+    entries = account.get("/v1/documents?kind=time_entry")["documents"]
+    assert [e["data"]["minutes"] for e in entries] == [75]
+    for s in (a, b):
+        assert [e.data["minutes"] for e in _time_entries(s, order_id)] == [75]
+
+
+def test_closing_a_work_order_and_booking_its_time_are_one_transaction(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If booking the time fails (a crash between the two writes), the order is not closed
+    either: closing it again books it."""
+    import fieldtech.services.work_orders as work_orders
+    from fieldtech.offline_store.seed import seed_store
+
+    store = Store(tmp_path / "a.db")
+    seed_store(store, 2, 2)
+    orders = WorkOrderService(EditService(store))
+    order_id = orders.create(store.customers()[0].id, checklists(None)["Repair"], DAY,
+                             "Ana").record_id
+    orders.add_minutes(order_id, 45)
+    before = store.pending_count()
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # what a kill between the two writes leaves undone
+    monkeypatch.setattr(work_orders, "log_time", crash)
+    with pytest.raises(KeyboardInterrupt):
+        orders.set_status(order_id, "done")
+    assert store.document(order_id).data["status"] != "done"
+    assert store.documents("time_entry") == [] and store.pending_count() == before
+    monkeypatch.undo()
+    orders.set_status(order_id, "done")
+    assert store.document(order_id).data["status"] == "done"
+    assert [e.data["minutes"] for e in store.documents("time_entry")] == [45]
