@@ -179,6 +179,33 @@ async def test_a_zone_test_on_site_attaches_to_todays_work_order(
     assert any(e.entity_id == today and "zone_tests" in e.patch for e in app.store.outbox())
 
 
+async def test_a_zone_test_stopped_by_leaving_the_screen_still_goes_to_the_work_order(
+        app: FieldtechApp, sim: Simulator) -> None:
+    """Leaving the on-site screen mid-test stops every zone (as `x` does), and the zones
+    tested so far go to today's work order as they do after `x`."""
+    orders = WorkOrderService(EditService(app.store))
+    customer_id = app.store.controller(app.bound_id).customer_id
+    today = orders.create(customer_id, checklists(None)["Start-up"], date.today(),
+                          "Sam").record_id
+    device = sim.device("FT1-SIM00001")
+    async with app.run_test(size=SIZE_ONSITE) as pilot:
+        await open_onsite(pilot, device.address)
+        await pilot.press("t")
+        app.screen.query_one("#in-zones", Input).value = "1-3"
+        app.screen.query_one("#in-seconds", Input).value = "1"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "▶ Zone 2" in panel(app), timeout=30, what="zone 1 done")
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, OnsiteScreen), what="left")
+        await until(pilot, lambda: app.store.document(today).data["zone_tests"],
+                    what="the results on the work order")
+        await until(pilot, lambda: any("attached to today's work order" in str(n.message)
+                                       for n in app._notifications), what="the notice")
+    tests = app.store.document(today).data["zone_tests"]
+    assert [(t["controller_id"], t["zone"], t["ok"]) for t in tests] == [
+        (app.bound_id, 1, True)]
+
+
 async def test_a_stopped_controller_shows_a_message_and_leaves_the_store_alone(
         app: FieldtechApp, sim: Simulator) -> None:
     device = sim.device("FT1-SIM00001")
