@@ -169,10 +169,11 @@ def campaign(store: Store, campaign_id: str) -> CampaignRow:
     return _campaign(rows[0])
 
 
-def campaigns(store: Store) -> list[CampaignRow]:
-    """Every campaign, the newest first."""
+def campaigns(store: Store, state: str | None = None) -> list[CampaignRow]:
+    """Every campaign (or those in `state`), the newest first."""
+    where, params = ("WHERE state=? ", (state,)) if state else ("", ())
     return [_campaign(r) for r in store._query(
-        "SELECT * FROM campaign ORDER BY created_at DESC, rowid DESC")]
+        f"SELECT * FROM campaign {where}ORDER BY created_at DESC, rowid DESC", params)]
 
 
 def items(store: Store, campaign_id: str) -> list[ItemRow]:
