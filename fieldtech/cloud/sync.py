@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fieldtech.cloud.api import BATCH_LIMIT, PAGE_LIMIT, CloudAPI
+from fieldtech.domain.bulk import collector_paused
 from fieldtech.domain.errors import (
     CloudProblem,
     CloudUnavailable,
@@ -426,7 +427,7 @@ class SyncEngine:
     def _claim(self) -> tuple[list[_Item], bool]:
         """The queued edits no earlier edit holds back, as batch items, marked as sending;
         and whether the claim stopped at CLAIM_ITEMS with more queued behind."""
-        with self.store.locked():
+        with self.store.locked(), collector_paused():  # up to 2,000 records read and built
             waiting = held_back(self.store)
             items: list[_Item] = []
             open_items: dict[tuple[str, str], _Item] = {}  # (entity, id) → item still growing

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from fieldtech.domain.bulk import collector_paused
 from fieldtech.domain.errors import NotFound, StillNeeded
 from fieldtech.domain.models import Controller, new_id
 
@@ -112,14 +113,15 @@ def _apply(store: Store, db: sqlite3.Connection, campaign_id: str, change: Chang
     controllers = {c.id: c for c in store.controllers(
         [r[1] for r in items if r[0] != "customer"])}
     states: list[tuple[str, str | None, str, str, str]] = []
-    for start in range(0, len(items), _BATCH):
-        batch = items[start:start + _BATCH]
-        for (entity, record_id), entry_id in zip(
-                batch, _apply_batch(store, db, batch, change, campaign_id, controllers),
-                strict=True):
-            states.append((QUEUED if entry_id else UNCHANGED, entry_id, campaign_id, entity,
-                           record_id))
-        progress(start + len(batch), len(items))
+    with collector_paused():  # each record's new configuration, as a dict and as text
+        for start in range(0, len(items), _BATCH):
+            batch = items[start:start + _BATCH]
+            for (entity, record_id), entry_id in zip(
+                    batch, _apply_batch(store, db, batch, change, campaign_id, controllers),
+                    strict=True):
+                states.append((QUEUED if entry_id else UNCHANGED, entry_id, campaign_id,
+                               entity, record_id))
+            progress(start + len(batch), len(items))
     db.executemany("UPDATE campaign_item SET state=?, entry_id=? WHERE campaign_id=? "
                    "AND entity=? AND record_id=?", states)
     return sum(1 for s in states if s[1])

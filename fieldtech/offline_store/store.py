@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from fieldtech.domain.bulk import collector_paused
 from fieldtech.domain.documents import (
     Document,
     check_document,
@@ -559,12 +560,13 @@ class Store:
         run reads thousands); ids no longer here are left out."""
         ids = list(controller_ids)
         out: list[Controller] = []
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            out += [_controller(r) for r in self._query(
-                "SELECT c.*, f.config FROM controller c JOIN controller_config f "
-                f"ON f.controller_id = c.id WHERE c.id IN ({','.join('?' * len(chunk))})",
-                chunk)]
+        with collector_paused():  # each with its zones and programs: 100,000s of objects
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                out += [_controller(r) for r in self._query(
+                    "SELECT c.*, f.config FROM controller c JOIN controller_config f "
+                    f"ON f.controller_id = c.id WHERE c.id IN ({','.join('?' * len(chunk))})",
+                    chunk)]
         order = {cid: n for n, cid in enumerate(ids)}
         return sorted(out, key=lambda c: order[c.id])
 
