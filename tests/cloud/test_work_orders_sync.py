@@ -140,15 +140,8 @@ def test_closing_a_work_order_books_its_time_once(seeded, tmp_path: Path) -> Non
 
 def test_a_work_order_closed_on_two_clients_offline_books_its_time_once(
         seeded, tmp_path: Path) -> None:
-    account = seeded(4, 8, Tier.CONTRACTOR)
-    a, b = Store(tmp_path / "a.db"), Store(tmp_path / "b.db")
-    ea, eb = SyncEngine(a, account.api()), SyncEngine(b, account.api())
-    ea.sync()
-    mine, theirs = WorkOrderService(EditService(a)), WorkOrderService(EditService(b))
-    order_id = mine.create(a.customers()[0].id, checklists(None)["Repair"], DAY,
-                           "Ana").record_id
-    mine.add_minutes(order_id, 60)
-    assert ea.sync().error is None and eb.sync().error is None
+    account, (_, ea, mine), (b, eb, theirs), order_id = _an_order_of_60_min_on_two_clients(
+        seeded, tmp_path)
     mine.set_status(order_id, "done")  # both offline: each makes the entry (the same id)
     theirs.set_status(order_id, "done")
     assert ea.sync().applied == 2
@@ -166,15 +159,8 @@ def test_a_work_order_closed_on_two_clients_offline_with_different_minutes_asks(
     """A closes after 60 min, B after 75, both offline: the second entry to reach the cloud
     is not refused — it becomes an edit of the first, and the minutes (set differently on
     each side, neither from the other) are the user's to decide; the choice reaches both."""
-    account = seeded(4, 8, Tier.CONTRACTOR)
-    a, b = Store(tmp_path / "a.db"), Store(tmp_path / "b.db")
-    ea, eb = SyncEngine(a, account.api()), SyncEngine(b, account.api())
-    ea.sync()
-    mine, theirs = WorkOrderService(EditService(a)), WorkOrderService(EditService(b))
-    order_id = mine.create(a.customers()[0].id, checklists(None)["Repair"], DAY,
-                           "Ana").record_id
-    mine.add_minutes(order_id, 60)
-    assert ea.sync().error is None and eb.sync().error is None
+    account, (a, ea, mine), (b, eb, theirs), order_id = _an_order_of_60_min_on_two_clients(
+        seeded, tmp_path)
     mine.set_status(order_id, "done")
     theirs.add_minutes(order_id, 15)
     theirs.set_status(order_id, "done")
@@ -227,3 +213,18 @@ def test_closing_a_work_order_and_booking_its_time_are_one_transaction(
     orders.set_status(order_id, "done")
     assert store.document(order_id).data["status"] == "done"
     assert [e.data["minutes"] for e in store.documents("time_entry")] == [45]
+
+
+def _an_order_of_60_min_on_two_clients(seeded, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """An account, two clients (store, sync engine, work orders) that both hold a work order
+    with 60 minutes spent, synced; → (account, (a, ea, mine), (b, eb, theirs), order id)."""
+    account = seeded(4, 8, Tier.CONTRACTOR)
+    a, b = Store(tmp_path / "a.db"), Store(tmp_path / "b.db")
+    ea, eb = SyncEngine(a, account.api()), SyncEngine(b, account.api())
+    ea.sync()
+    mine, theirs = WorkOrderService(EditService(a)), WorkOrderService(EditService(b))
+    order_id = mine.create(a.customers()[0].id, checklists(None)["Repair"], DAY,
+                           "Ana").record_id
+    mine.add_minutes(order_id, 60)
+    assert ea.sync().error is None and eb.sync().error is None
+    return account, (a, ea, mine), (b, eb, theirs), order_id
