@@ -161,6 +161,7 @@ class Store:
         """
         self.path = Path(path)
         self._lock = threading.RLock()
+        self._joined = 0  # > 0 inside `transaction()`: edits join it
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if self.path.exists() and not self.path.is_file():
@@ -216,12 +217,16 @@ class Store:
         close and its time entry), so a crash keeps all or none. An error out of it undoes
         everything; other threads wait until it ends."""
         with self._write():
-            yield
+            self._joined += 1
+            try:
+                yield
+            finally:
+                self._joined -= 1
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            if self._conn.in_transaction:  # inside `transaction()` on this thread: join it
+            if self._joined:  # inside `transaction()` (on this thread: the lock is ours)
                 yield self._conn
                 return
             self._conn.execute("BEGIN IMMEDIATE")
