@@ -545,6 +545,13 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
             if manual:
                 self.call_from_thread(self.notify, "A sync is already running.", timeout=2)
             return
+        # A work order closed on two clients offline: its time entry follows the merged order.
+        from fieldtech.services.work_orders import WorkOrderService  # not at start-up
+
+        orders = WorkOrderService(self.services.edits)
+        if report.conflicts and (settled := orders.follow_orders()):
+            report.conflicts -= settled
+            self.call_from_thread(self.sync_now)  # sent now, not at the next periodic sync
         current = self.services.fleet.current
         gone = bool(current) and self.store.record_data("controller", current) is None
         self.call_from_thread(self._synced, report, self._read_header(), manual,

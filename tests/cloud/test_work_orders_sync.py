@@ -154,11 +154,12 @@ def test_a_work_order_closed_on_two_clients_offline_books_its_time_once(
 
 
 @pytest.mark.parametrize("later", ["theirs", "mine"])
-def test_a_work_order_closed_on_two_clients_offline_with_different_minutes_asks(
+def test_a_work_order_closed_on_two_clients_offline_with_different_minutes(
         seeded, tmp_path: Path, later: str) -> None:
-    """A closes after 60 min, B after 75, both offline: the second entry to reach the cloud
-    is not refused — it becomes an edit of the first, and the minutes (set differently on
-    each side, neither from the other) are the user's to decide; the choice reaches both."""
+    """A closes after 60 min, B after 75 (A never changed the minutes): the second entry to
+    reach the cloud is not refused — it becomes an edit of the first, a conflict on its
+    minutes, which then follows the order's minutes as the sync merged them (75), whichever
+    client came second."""
     account, (a, ea, mine), (b, eb, theirs), order_id = _an_order_of_60_min_on_two_clients(
         seeded, tmp_path)
     mine.set_status(order_id, "done")
@@ -175,16 +176,37 @@ def test_a_work_order_closed_on_two_clients_offline_with_different_minutes_asks(
                                                                 ("minutes",))
     [held] = [e for e in store.outbox([CONFLICT]) if e.entity_id == entry_id]
     assert held.op == "update" and "different minutes" in (held.message or "")
-    # the order itself merged: only B changed its minutes
-    assert store.document(order_id).data["minutes"] == 75
-    resolve_conflict(store, "document", entry_id,
-                     set() if later == "theirs" else {"minutes"})  # 75 min, as the order says
+    assert store.document(order_id).data["minutes"] == 75  # the order merged: only B set it
+    assert WorkOrderService(EditService(store)).follow_orders() == 1
+    assert store.conflicts() == []
     assert second.sync().error is None and store.pending_count() == 0
     assert first.sync().error is None
     entries = account.get("/v1/documents?kind=time_entry")["documents"]
     assert [e["data"]["minutes"] for e in entries] == [75]
     for s in (a, b):
         assert [e.data["minutes"] for e in _time_entries(s, order_id)] == [75]
+
+
+def test_an_entry_whose_order_is_in_conflict_too_is_the_persons_to_settle(
+        seeded, tmp_path: Path) -> None:
+    """Both clients added time (70 and 75): the order's minutes are in conflict, and so is
+    its entry; nothing decides for the person, who keeps one on the pending screen."""
+    account, (_, ea, mine), (b, eb, theirs), order_id = _an_order_of_60_min_on_two_clients(
+        seeded, tmp_path)
+    mine.add_minutes(order_id, 10)
+    mine.set_status(order_id, "done")
+    theirs.add_minutes(order_id, 15)
+    theirs.set_status(order_id, "done")
+    assert ea.sync().error is None
+    assert eb.sync().conflicts == 2
+    assert theirs.follow_orders() == 0
+    assert {(c.id, c.fields) for c in b.conflicts()} == {
+        (order_id, ("minutes",)), (time_entry_id(order_id), ("minutes",))}
+    for entity_id in (order_id, time_entry_id(order_id)):
+        resolve_conflict(b, "document", entity_id, set())  # 75: mine, on both
+    assert eb.sync().error is None and b.pending_count() == 0
+    entries = account.get("/v1/documents?kind=time_entry")["documents"]
+    assert [e["data"]["minutes"] for e in entries] == [75]
 
 
 def test_closing_a_work_order_and_booking_its_time_are_one_transaction(
@@ -228,3 +250,25 @@ def _an_order_of_60_min_on_two_clients(seeded, tmp_path: Path):  # type: ignore[
     mine.add_minutes(order_id, 60)
     assert ea.sync().error is None and eb.sync().error is None
     return account, (a, ea, mine), (b, eb, theirs), order_id
+
+
+async def test_the_app_lets_the_entry_follow_its_order_after_a_sync(
+        seeded, tmp_path: Path) -> None:
+    """The same two closes, the second client being the app: its sync settles the entry by
+    the order and sends it at once; nothing is left for the person."""
+    from tests.cloud.test_tui_sync import sync_with_key, tui
+    from tests.tui.conftest import SIZE, wait_for
+
+    account, (_, ea, mine), (b, _, theirs), order_id = _an_order_of_60_min_on_two_clients(
+        seeded, tmp_path)
+    mine.set_status(order_id, "done")
+    theirs.add_minutes(order_id, 15)
+    theirs.set_status(order_id, "done")
+    assert ea.sync().error is None
+    app = tui(tmp_path, b, account.api)
+    async with app.run_test(size=SIZE) as pilot:
+        await sync_with_key(pilot)
+        await wait_for(pilot, lambda: b.pending_count() == 0 and not app.link.busy)
+    assert b.conflicts() == []
+    entries = account.get("/v1/documents?kind=time_entry")["documents"]
+    assert [e["data"]["minutes"] for e in entries] == [75]
