@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 TOASTS_MAX = 2
 MEMBERSHIPS_EVERY_S = 3600  # memberships the calendar changes (Store.settle_memberships)
+CANARIES_EVERY_S = 15.0  # a canary's time limit, kept to the minute on any screen
 SIGN_IN_CHECK_S = 3  # a `fieldtech login` elsewhere shows within this (one stat() each time)
 FIRST_SCREEN = 60  # rows read before the first paint; a 24-line terminal shows ~20
 
@@ -188,6 +189,7 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
         # What only the calendar changes (a cancelled term running out): once the whole fleet
         # has been read (the end of the first _read_fleet), then every hour.
         self.set_interval(MEMBERSHIPS_EVERY_S, self._settle_memberships)
+        self.set_interval(CANARIES_EVERY_S, self._check_canaries)
         if self.after_first_paint is not None:
             self.call_after_refresh(self.after_first_paint)
         if not self.is_headless:
@@ -211,6 +213,14 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
     @work(thread=True, group="memberships", exclusive=True)
     def _settle_memberships(self) -> None:
         if self.store.settle_memberships():  # queued edits, synced like any other
+            self.call_from_thread(self.post_message, m.RecordsChanged())
+
+    @work(thread=True, group="canaries", exclusive=True)
+    def _check_canaries(self) -> None:
+        for status in self.services.campaigns.check_canaries():
+            what = status.campaign.summary.split(":")[0]  # "rain delay of 48 h"
+            self.call_from_thread(self.notify, f"Campaign stopped ({what}): "
+                                  f"{status.canary_words()}.", severity="warning", timeout=20)
             self.call_from_thread(self.post_message, m.RecordsChanged())
 
     # -- the fleet ----------------------------------------------------------------------------
@@ -535,6 +545,13 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
             if manual:
                 self.call_from_thread(self.notify, "A sync is already running.", timeout=2)
             return
+        # A work order closed on two clients offline: its time entry follows the merged order.
+        from fieldtech.services.work_orders import WorkOrderService  # not at start-up
+
+        orders = WorkOrderService(self.services.edits)
+        if report.conflicts and (settled := orders.follow_orders()):
+            report.conflicts -= settled
+            self.call_from_thread(self.sync_now)  # sent now, not at the next periodic sync
         current = self.services.fleet.current
         gone = bool(current) and self.store.record_data("controller", current) is None
         self.call_from_thread(self._synced, report, self._read_header(), manual,

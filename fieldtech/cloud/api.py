@@ -142,11 +142,12 @@ class CloudAPI:
         return page
 
     def record(self, entity: str, record_id: str) -> dict[str, Any] | None:
-        """One customer, controller or controller's configuration as the change log carries
-        it; None when the cloud has no such record (any more)."""
+        """One customer, controller, controller's configuration or document as the change log
+        carries it; None when the cloud has no such record (any more)."""
         path = {"customer": f"/v1/customers/{record_id}",
                 "controller": f"/v1/controllers/{record_id}",
-                "config": f"/v1/controllers/{record_id}/config"}[entity]
+                "config": f"/v1/controllers/{record_id}/config",
+                "document": f"/v1/documents/{record_id}"}[entity]
         try:
             return self._call("GET", path)
         except CloudProblem as exc:

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fieldtech.cloud.api import BATCH_LIMIT, PAGE_LIMIT, CloudAPI
+from fieldtech.domain.bulk import collector_paused
 from fieldtech.domain.errors import (
     CloudProblem,
     CloudUnavailable,
@@ -426,7 +427,7 @@ class SyncEngine:
     def _claim(self) -> tuple[list[_Item], bool]:
         """The queued edits no earlier edit holds back, as batch items, marked as sending;
         and whether the claim stopped at CLAIM_ITEMS with more queued behind."""
-        with self.store.locked():
+        with self.store.locked(), collector_paused():  # up to 2,000 records read and built
             waiting = held_back(self.store)
             items: list[_Item] = []
             open_items: dict[tuple[str, str], _Item] = {}  # (entity, id) → item still growing
@@ -584,10 +585,12 @@ class SyncEngine:
             applied.append(Applied(ids, [(op.split(".")[0], rid, 0, None)]))
             report.applied += len(ids)
             return True
-        if op == "document.create" and slug == ALREADY_EXISTS and (
-                same := self._made_alike(rid)) is not None:
-            applied.append(Applied(ids, [("document", rid, *same)]))
-            report.applied += len(ids)
+        if op == "document.create" and slug == ALREADY_EXISTS:
+            if (same := self._made_alike(rid)) is not None:
+                applied.append(Applied(ids, [("document", rid, *same)]))
+                report.applied += len(ids)
+            else:
+                self._made_elsewhere(ids, rid, report)
             return False
         if slug == STORE_FAILED:  # the cloud's trouble, not the edit's: no person needed
             self.store.set_entries(ids, QUEUED, f"{message} Sent again with the next sync.")
@@ -605,6 +608,27 @@ class SyncEngine:
         """
         base, mine = self.store.base("document", rid), self.store.record_data("document", rid)
         return base if base is not None and mine is not None and base[1] == mine[1] else None
+
+    def _made_elsewhere(self, ids: list[str], rid: str, report: SyncReport) -> None:
+        """A document made here with an id the cloud already has, made otherwise on another
+        client (a work order closed on two clients offline, with different minutes): ours
+        becomes an edit of the cloud's copy, and as neither was made from the other, every
+        field they set differently is the user's to decide (keep mine / take theirs) — never
+        a refusal. (The pull left the cloud's copy out: it did not merge with ours.)"""
+        cloud = self.api.record("document", rid)
+        mine = self.store.record_data("document", rid)
+        if cloud is None or mine is None:  # gone from the cloud, or from here, since
+            self.store.set_entries(ids, QUEUED, "Sent again with the next sync.")
+            return
+        revision, theirs = from_cloud("document", cloud)
+        merge = three_way(None, theirs, mine[1])
+        fields = ", ".join(describe_path(f) for f in merge.conflicts)
+        with self.store.transaction():
+            ids = self.store.made_elsewhere(ids, "document", rid, revision, theirs)
+            self.store.record_conflict(ids, "document", rid, revision, theirs, merge.conflicts,
+                                       f"Made here and on another client, with different "
+                                       f"{fields}.", merge.merged)
+        report.conflicts += 1
 
     def _conflict(self, item: _Item, op: str, rid: str, problem: dict[str, Any],
                   report: SyncReport) -> None:

@@ -71,10 +71,10 @@ class Zone:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Self:
-        d = _known(cls, d)
-        if d.get("suspended_until"):
-            d["suspended_until"] = date.fromisoformat(str(d["suspended_until"]))
-        return cls(**d)
+        zone = cls(**_known(cls, d, copy=False))  # (the most numerous record: no copy)
+        if zone.suspended_until and not isinstance(zone.suspended_until, date):
+            zone.suspended_until = date.fromisoformat(str(zone.suspended_until))
+        return zone
 
 
 @dataclass
@@ -326,7 +326,16 @@ def _plain(obj: Any) -> dict[str, Any]:
     return {name: values[name] for name in _names(type(obj))}
 
 
-def _known(cls: type, d: dict[str, Any]) -> dict[str, Any]:
-    """Only the keys `cls` has: records from newer peers may carry fields we do not know."""
-    names = _names(cls)
+_NAME_SETS: dict[type, frozenset[str]] = {}
+
+
+def _known(cls: type, d: dict[str, Any], copy: bool = True) -> dict[str, Any]:
+    """Only the keys `cls` has (a copy, or `d` itself when it has no others and `copy` is
+    False): records from newer peers may carry fields we do not know. (A set, checked whole
+    first: a tuple's `in` per key was 40 % of reading 5,000 controllers for a campaign.)"""
+    names = _NAME_SETS.get(cls)
+    if names is None:
+        names = _NAME_SETS[cls] = frozenset(_names(cls))
+    if names.issuperset(d):
+        return dict(d) if copy else d
     return {k: v for k, v in d.items() if k in names}

@@ -246,6 +246,18 @@ def validate_config(config: ControllerConfig, zone_count: int) -> list[FieldErro
     return e
 
 
+def validate_config_change(before: ControllerConfig, after: ControllerConfig,
+                           zone_count: int) -> list[FieldError]:
+    """`validate_config` of the parts of `after` that are not `before`'s own (the same
+    objects): what an edit brings is checked, what the record already had is not checked again
+    (a rain delay on 5,000 controllers checked ~70,000 unchanged zones and programs, a third
+    of applying it). A whole new list of zones or programs is checked whole."""
+    if after.zones is before.zones and after.programs is before.programs:
+        return validate_config(ControllerConfig(rain_delay_until=after.rain_delay_until),
+                               zone_count)
+    return validate_config(after, zone_count)
+
+
 def validate_controller(c: Controller) -> list[FieldError]:
     e: list[FieldError] = []
     _name(e, "name", c.name, "controller")

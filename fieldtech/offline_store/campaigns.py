@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from fieldtech.domain.bulk import collector_paused
 from fieldtech.domain.errors import NotFound, StillNeeded
 from fieldtech.domain.models import Controller, new_id
 
@@ -109,29 +110,48 @@ def _apply(store: Store, db: sqlite3.Connection, campaign_id: str, change: Chang
         "SELECT entity, record_id FROM campaign_item WHERE campaign_id=? AND state=? "
         + ("AND position < ? " if up_to is not None else "") + "ORDER BY position",
         (campaign_id, WAITING, *([up_to] if up_to is not None else []))).fetchall()
-    controllers = _read_controllers(store, [r[1] for r in items if r[0] != "customer"])
-    changed = 0
+    controllers = {c.id: c for c in store.controllers(
+        [r[1] for r in items if r[0] != "customer"])}
     states: list[tuple[str, str | None, str, str, str]] = []
-    for done, (entity, record_id) in enumerate(items, 1):
-        entry = _apply_one(store, db, entity, record_id, change, campaign_id, controllers)
-        if entry is not None:
-            changed += 1
-        states.append((QUEUED if entry else UNCHANGED, entry.id if entry else None,
-                       campaign_id, entity, record_id))
-        if done % 100 == 0 or done == len(items):
-            progress(done, len(items))
+    with collector_paused():  # each record's new configuration, as a dict and as text
+        for start in range(0, len(items), _BATCH):
+            batch = items[start:start + _BATCH]
+            for (entity, record_id), entry_id in zip(
+                    batch, _apply_batch(store, db, batch, change, campaign_id, controllers),
+                    strict=True):
+                states.append((QUEUED if entry_id else UNCHANGED, entry_id, campaign_id,
+                               entity, record_id))
+            progress(start + len(batch), len(items))
     db.executemany("UPDATE campaign_item SET state=?, entry_id=? WHERE campaign_id=? "
                    "AND entity=? AND record_id=?", states)
-    return changed
+    return sum(1 for s in states if s[1])
 
 
-def _read_controllers(store: Store, ids: list[str]) -> dict[str, Controller]:
-    return {c.id: c for c in store.controllers(ids)}
+# Records applied between two progress steps: 50 steps over 5,000, each one statement per table.
+_BATCH = 100
 
 
-def _apply_one(store: Store, db: sqlite3.Connection, entity: str, record_id: str,
-               change: Change, campaign_id: str,
-               controllers: dict[str, Controller]) -> OutboxEntry | None:
+def _apply_batch(store: Store, db: sqlite3.Connection, batch: Sequence[tuple[str, str]],
+                 change: Change, campaign_id: str,
+                 controllers: dict[str, Controller]) -> list[str | None]:
+    """Each record's outbox entry id (None: deleted since the dry run, or nothing changes)."""
+    configs = [(controllers[rid], change(controllers[rid])["config"])
+               for entity, rid in batch if entity == "config" and rid in controllers]
+    written = dict(zip((c.id for c, _ in configs),
+                       store.edit_configs_in(db, configs, campaign_id), strict=True))
+    out: list[str | None] = []
+    for entity, record_id in batch:
+        if entity == "config":
+            out.append(written.get(record_id))
+            continue
+        entry = _apply_record(store, db, entity, record_id, change, campaign_id, controllers)
+        out.append(entry.id if entry else None)
+    return out
+
+
+def _apply_record(store: Store, db: sqlite3.Connection, entity: str, record_id: str,
+                  change: Change, campaign_id: str,
+                  controllers: dict[str, Controller]) -> OutboxEntry | None:
     if entity == "customer":
         try:
             customer = store.customer(record_id)
@@ -141,8 +161,6 @@ def _apply_one(store: Store, db: sqlite3.Connection, entity: str, record_id: str
     current = controllers.get(record_id)
     if current is None:  # deleted since the dry run
         return None
-    if entity == "config":
-        return store.edit_config_in(db, current, change(current)["config"], campaign_id)
     return store.edit_controller_in(db, current, change, campaign_id)
 
 
@@ -153,10 +171,11 @@ def campaign(store: Store, campaign_id: str) -> CampaignRow:
     return _campaign(rows[0])
 
 
-def campaigns(store: Store) -> list[CampaignRow]:
-    """Every campaign, the newest first."""
+def campaigns(store: Store, state: str | None = None) -> list[CampaignRow]:
+    """Every campaign (or those in `state`), the newest first."""
+    where, params = ("WHERE state=? ", (state,)) if state else ("", ())
     return [_campaign(r) for r in store._query(
-        "SELECT * FROM campaign ORDER BY created_at DESC, rowid DESC")]
+        f"SELECT * FROM campaign {where}ORDER BY created_at DESC, rowid DESC", params)]
 
 
 def items(store: Store, campaign_id: str) -> list[ItemRow]:

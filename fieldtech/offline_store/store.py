@@ -20,6 +20,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from fieldtech.domain.bulk import collector_paused
 from fieldtech.domain.documents import (
     Document,
     check_document,
@@ -47,7 +48,7 @@ from fieldtech.domain.plans import Membership, Tier, TierLimits, Usage, usage
 from fieldtech.domain.text import natural_key
 from fieldtech.domain.validation import (
     check,
-    validate_config,
+    validate_config_change,
     validate_controller,
     validate_customer,
 )
@@ -161,6 +162,7 @@ class Store:
         """
         self.path = Path(path)
         self._lock = threading.RLock()
+        self._joined = 0  # > 0 inside `transaction()`: edits join it
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if self.path.exists() and not self.path.is_file():
@@ -211,8 +213,23 @@ class Store:
     # -- transactions -------------------------------------------------------------------------
 
     @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Several edits as ONE transaction: each edit made inside joins it (a work order's
+        close and its time entry), so a crash keeps all or none. An error out of it undoes
+        everything; other threads wait until it ends."""
+        with self._write():
+            self._joined += 1
+            try:
+                yield
+            finally:
+                self._joined -= 1
+
+    @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            if self._joined:  # inside `transaction()` (on this thread: the lock is ours)
+                yield self._conn
+                return
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -527,33 +544,43 @@ class Store:
                             campaign_id)
         return entry
 
-    def edit_config_in(self, db: sqlite3.Connection, current: Controller,
-                       config: ControllerConfig, campaign_id: str | None = None
-                       ) -> OutboxEntry | None:
-        """A new configuration for `current` (as read in the caller's transaction), checked
-        against its zone count: the one outbox row of a campaign's config edit. Only the
-        configuration is compared and validated (a campaign changes nothing else: ~2x
-        faster than `edit_controller_in` over 5,000 controllers)."""
-        if config == current.config:  # (program ids aside, which a campaign never changes)
-            return None
-        check(validate_config(config, current.zone_count))
-        after = config.to_dict()
-        db.execute("UPDATE controller_config SET config=? WHERE controller_id=?",
-                   (json.dumps(after), current.id))
-        return _append(db, "update", "config", current.id, {"config": after},
-                       self._config_revision(current.id), campaign_id)
+    def edit_configs_in(self, db: sqlite3.Connection,
+                        edits: Sequence[tuple[Controller, ControllerConfig]],
+                        campaign_id: str | None = None) -> list[str | None]:
+        """New configurations for controllers as read in the caller's transaction (a batch of a
+        campaign), each checked against its zone count — what it changes only: the rest is
+        the record's own — and written with its outbox row; → each one's outbox entry id, None
+        where nothing changes. Each configuration is encoded once, and each table gets one
+        statement per batch (per record, those were half of applying 5,000)."""
+        changed = [(c, config) for c, config in edits if config != c.config]
+        for c, config in changed:  # (program ids aside, which a campaign never changes)
+            check(validate_config_change(c.config, config, c.zone_count))
+        revisions = dict(db.execute(
+            f"SELECT id, config_revision FROM controller WHERE id IN "
+            f"({','.join('?' * len(changed))})", [c.id for c, _ in changed]).fetchall())
+        created = datetime.now(UTC).isoformat(timespec="seconds")
+        texts = [(json.dumps(config.to_dict()), c.id) for c, config in changed]
+        entries = [(new_id(), created, "update", "config", cid, f'{{"config": {text}}}',
+                    revisions.get(cid, 0), campaign_id) for text, cid in texts]
+        db.executemany("UPDATE controller_config SET config=? WHERE controller_id=?", texts)
+        db.executemany(
+            "INSERT INTO outbox (id, created_at, op, entity, entity_id, patch, base_revision, "
+            "campaign_id) VALUES (?,?,?,?,?,?,?,?)", entries)
+        ids = {e[4]: e[0] for e in entries}
+        return [ids.get(c.id) for c, _ in edits]
 
     def controllers(self, controller_ids: Iterable[str]) -> list[Controller]:
         """These controllers with their configuration, in one read per 500 (a campaign's dry
         run reads thousands); ids no longer here are left out."""
         ids = list(controller_ids)
         out: list[Controller] = []
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            out += [_controller(r) for r in self._query(
-                "SELECT c.*, f.config FROM controller c JOIN controller_config f "
-                f"ON f.controller_id = c.id WHERE c.id IN ({','.join('?' * len(chunk))})",
-                chunk)]
+        with collector_paused():  # each with its zones and programs: 100,000s of objects
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                out += [_controller(r) for r in self._query(
+                    "SELECT c.*, f.config FROM controller c JOIN controller_config f "
+                    f"ON f.controller_id = c.id WHERE c.id IN ({','.join('?' * len(chunk))})",
+                    chunk)]
         order = {cid: n for n, cid in enumerate(ids)}
         return sorted(out, key=lambda c: order[c.id])
 
@@ -893,6 +920,20 @@ class Store:
                     db.execute("INSERT INTO sync_state VALUES (?, ?) ON CONFLICT(key) DO "
                                "UPDATE SET value=excluded.value", (key, value))
 
+    def made_elsewhere(self, entry_ids: Iterable[str], entity: str, record_id: str,
+                       revision: int, theirs: dict[str, Any]) -> list[str]:
+        """Our create of a record the cloud already holds (`theirs`, at `revision`), made on
+        another client with the same id (one another record decides: a work order's time
+        entry): from now on they are edits of the cloud's record, merged and sent like any.
+        → their new ids (a new idempotency key: the cloud keeps its refusal of the create)."""
+        renamed = [(new_id(), revision, e) for e in entry_ids]
+        with self._write() as db:
+            _put_base(db, entity, record_id, revision, theirs)
+            db.executemany("UPDATE outbox SET id=?, op='update', base_revision=? WHERE id=?",
+                           renamed)
+            _set_revision(db, entity, record_id, revision)
+        return [r[0] for r in renamed]
+
     def want_refetch(self, entity: str, record_id: str) -> None:
         """Ask the next sync to read this record again from the cloud (not the whole log)."""
         with self._write() as db:
@@ -1026,8 +1067,11 @@ class Store:
         if not applied:
             return
         with self._write() as db:
+            puts = [one for one in applied if _config_put(one)]
             for one in applied:
-                _record_applied(db, one)
+                if not _config_put(one):
+                    _record_applied(db, one)
+            _record_config_puts(db, puts)
 
     def rebase(self, entity: str, record_id: str, revision: int, theirs: dict[str, Any],
                merged: dict[str, Any], entry_ids: Iterable[str] = ()) -> None:
@@ -1284,7 +1328,8 @@ def _set_revision(db: sqlite3.Connection, entity: str, record_id: str, revision:
 
 
 def _write_part(db: sqlite3.Connection, entity: str, record_id: str, revision: int,
-                data: dict[str, Any]) -> None:
+                data: dict[str, Any], text: str | None = None) -> None:
+    """The local copy of a part as `data` (a configuration: `text` is its JSON if known)."""
     if entity == "customer":
         _upsert(db, "customer", CUSTOMER_COLUMNS, Customer.from_dict(data).to_dict(), revision)
     elif entity == "controller":
@@ -1301,7 +1346,7 @@ def _write_part(db: sqlite3.Connection, entity: str, record_id: str, revision: i
                                                 "customer_id": _customer_of(kind[0], data)})
     else:
         db.execute("UPDATE controller_config SET config=? WHERE controller_id=?",
-                   (json.dumps(data), record_id))
+                   (json.dumps(data) if text is None else text, record_id))
         _set_revision(db, "config", record_id, revision)
 
 
@@ -1483,20 +1528,53 @@ def _record_applied(db: sqlite3.Connection, applied: Applied) -> None:
             if entity == "controller":
                 db.execute("DELETE FROM base WHERE id=? AND entity='config'", (record_id,))
             continue
-        _put_base(db, entity, record_id, revision, data)
+        text = json.dumps(data)  # once: the base and a configuration are the same text
+        _put_base(db, entity, record_id, revision, data, text)
         if _pending(db, entity, record_id):
             _set_revision(db, entity, record_id, revision)
         else:
-            _write_part(db, entity, record_id, revision, data)
+            _write_part(db, entity, record_id, revision, data, text)
         db.execute("DELETE FROM conflict WHERE entity=? AND id=?", (entity, record_id))
 
 
+def _config_put(applied: Applied) -> bool:
+    """A configuration the cloud took as it was sent (a campaign's thousands)."""
+    return applied.refused is None and len(applied.parts) == 1 and (
+        applied.parts[0][0] == "config" and applied.parts[0][3] is not None)
+
+
+def _record_config_puts(db: sqlite3.Connection, puts: Sequence[Applied]) -> None:
+    """`_record_applied` of many configuration puts of distinct controllers, one statement per
+    table for all of them (per record, those six statements were half the client's share of
+    pushing a campaign)."""
+    if not puts:
+        return
+    db.executemany("UPDATE outbox SET state=?, sent=NULL, message=NULL WHERE id=?",
+                   [(APPLIED, e) for one in puts for e in one.entry_ids])
+    parts = [(rid, revision, json.dumps(data)) for one in puts
+             for _, rid, revision, data in one.parts]
+    db.executemany("INSERT INTO base VALUES ('config',?,?,?) ON CONFLICT(entity, id) DO UPDATE "
+                   "SET revision=excluded.revision, data=excluded.data", parts)
+    ids = [p[0] for p in parts]
+    pending: set[str] = set()
+    for chunk in _chunks(ids, 500):
+        pending.update(r[0] for r in db.execute(
+            f"SELECT DISTINCT entity_id FROM outbox WHERE entity_id IN "
+            f"({','.join('?' * len(chunk))}) AND state != ? AND (entity='config' OR "
+            "(entity='controller' AND op='create'))", (*chunk, APPLIED)))
+    db.executemany("UPDATE controller_config SET config=? WHERE controller_id=?",
+                   [(text, rid) for rid, _, text in parts if rid not in pending])
+    db.executemany("UPDATE controller SET config_revision=? WHERE id=?",
+                   [(revision, rid) for rid, revision, _ in parts])
+    db.executemany("DELETE FROM conflict WHERE entity='config' AND id=?", [(i,) for i in ids])
+
+
 def _put_base(db: sqlite3.Connection, entity: str, record_id: str, revision: int,
-              data: dict) -> None:
+              data: dict, text: str | None = None) -> None:
     db.execute(
         "INSERT INTO base VALUES (?,?,?,?) ON CONFLICT(entity, id) DO UPDATE SET "
         "revision=excluded.revision, data=excluded.data",
-        (entity, record_id, revision, json.dumps(data)),
+        (entity, record_id, revision, json.dumps(data) if text is None else text),
     )
 
 

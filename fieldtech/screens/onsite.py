@@ -699,33 +699,39 @@ class OnsiteScreen(FieldtechScreen):
                     self.show_panel(f"{title}\n{now}\nTested: {tested}")
         except asyncio.CancelledError:
             # test_zones stopped every zone on the way out (its finally), before we get here
+            self._attach_to_visit(key, results)  # with x, or by leaving: those tested so far
             self.show_panel("■ Stopped: every zone is off.")
-            if self.is_current:  # stopped with x (not by leaving): the zones tested so far
-                self._attach_to_visit(key, results)
             raise
         except FieldtechError as exc:
             self._failed("Zone test failed", exc)
 
-    @work(thread=True, group="zonetest-visit")
     def _attach_to_visit(self, key: str, results: list[tuple[int, bool, str]]) -> None:
         """The results go to today's open work order of the controller's customer, if any;
-        the technician is told which."""
+        the technician is told which. The app's worker, not this screen's: leaving the screen
+        stops the test and takes the screen's workers with it, and the zones tested so far
+        still go to the visit."""
         row = self._record_row(self.devices[key]) if key in self.devices else None
         if row is None or not row.controller_id or not results:
             return
-        try:
-            visit = WorkOrderService(self.services.edits).attach_site_test(
-                row.controller_id, date.today(), list(results))
-        except FieldtechError as exc:
-            self.app.call_from_thread(self._failed, "Zone tests not attached", exc)
-            return
-        if visit is not None:
-            tested = len(results)
-            self.app.call_from_thread(
-                self.notify, f"{tested} zone test{'s' if tested > 1 else ''} attached to "
-                f"today's work order: {visit.data.get('visit')} for {visit.customer_name}.",
-                timeout=6)
-            self.app.call_from_thread(self.post_message, RecordsChanged())
+        app, edits, controller_id = self.app, self.services.edits, row.controller_id
+        tested = list(results)
+
+        def attach() -> None:
+            try:
+                visit = WorkOrderService(edits).attach_site_test(controller_id, date.today(),
+                                                                 tested)
+            except FieldtechError as exc:
+                app.call_from_thread(app.notify, f"Zone tests not attached: {exc}",
+                                     severity="error", timeout=8)
+                return
+            if visit is not None:
+                n = len(tested)
+                app.call_from_thread(
+                    app.notify, f"{n} zone test{'s' if n > 1 else ''} attached to today's "
+                    f"work order: {visit.data.get('visit')} for {visit.customer_name}.",
+                    timeout=6)
+                app.call_from_thread(app.post_message, RecordsChanged())
+        app.run_worker(attach, thread=True, group="zonetest-visit", exit_on_error=False)
 
     def action_stop(self) -> None:
         running = [w for w in self.workers if w.group == "zonetest" and w.is_running]

@@ -440,6 +440,18 @@ class CampaignService:
             counts = stored.refresh(self.store, row.id)
         return counts
 
+    def check_canaries(self) -> list[Status]:
+        """Every campaign whose canary waits, looked at now (the app does it every few
+        seconds, whatever the screen): its clock starts once it is all in the cloud, and one
+        whose time is up stops at the minute, not when someone next opens it. → the status
+        of each one this look stopped."""
+        stopped = []
+        for row in stored.campaigns(self.store, stored.CANARY):
+            self._refresh(row)
+            if stored.campaign(self.store, row.id).state == stored.STOPPED:
+                stopped.append(self.status(row.id))
+        return stopped
+
     def items(self, campaign_id: str) -> list[ItemRow]:
         return stored.items(self.store, campaign_id)
 

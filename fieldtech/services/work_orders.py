@@ -150,15 +150,41 @@ class WorkOrderService:
         """A closed order ("done") books its time as the customer's time entry."""
         if status not in STATUSES:
             raise ValidationError([FieldError("status", "One of " + ", ".join(STATUSES))])
-        edit = self.edits.edit_document(order_id, f"Status {status}",
-                                        lambda doc: {"status": status})
-        if status == "done" and (booked := self.book_time(order_id)) is not None:
+        with self.store.transaction():  # the close and its time entry: both, or neither
+            edit = self.edits.edit_document(order_id, f"Status {status}",
+                                            lambda doc: {"status": status})
+            booked = self.book_time(order_id) if status == "done" else None
+        if booked is not None:
             minutes = int(self.store.document(order_id).data.get("minutes", 0))
             what = (f"{minutes // 60} h {minutes % 60:02d} booked as the customer's time entry"
                     if minutes else "its time entry removed (no time spent)")
             return replace(edit, summary=f"{edit.summary} · {what}",
                            queued=edit.queued or booked.queued)
         return edit
+
+    def follow_orders(self) -> int:
+        """Time entries in conflict because two clients closed their order offline with
+        different minutes: each takes its order's minutes as the sync merged them (a person
+        expects the booked time to be the order's). Left to the person when the order's own
+        minutes are in conflict too, or the entry differs in more than its minutes. → how
+        many were settled (their edits are queued for the next sync)."""
+        from fieldtech.cloud.sync import resolve_conflict  # (httpx: not for every screen)
+
+        conflicts = {c.id: c for c in self.store.conflicts() if c.entity == "document"}
+        settled = 0
+        for order in self.store.documents(KIND) if conflicts else []:
+            conflict = conflicts.get(time_entry_id(order.id))
+            minutes = int(order.data.get("minutes", 0))
+            if (conflict is None or conflict.fields != ("minutes",) or minutes <= 0
+                    or "minutes" in getattr(conflicts.get(order.id), "fields", ())):
+                continue
+            take = {"minutes"} if conflict.theirs.get("minutes") == minutes else set()
+            with self.store.transaction():
+                resolve_conflict(self.store, "document", conflict.id, take)
+                if self.store.document(conflict.id).data.get("minutes") != minutes:
+                    self.edits.update_document(conflict.id, {"minutes": minutes})
+            settled += 1
+        return settled
 
     def book_time(self, order_id: str) -> Edit | None:
         """The order's minutes as ONE time entry of its customer (issue 15's, billed by its

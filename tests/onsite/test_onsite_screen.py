@@ -165,18 +165,46 @@ async def test_a_zone_test_on_site_attaches_to_todays_work_order(
         await pilot.press("ctrl+s")
         await until(pilot, lambda: "All 2 zones tested" in panel(app), timeout=30,
                     what="the zone test done")
-        await until(pilot, lambda: app.store.document(today).data["zone_tests"],
-                    what="the results on the work order")
-        await until(pilot, lambda: any("attached to today's work order" in str(n.message)
-                                       for n in app._notifications), what="the notice")
-    tests = app.store.document(today).data["zone_tests"]
-    assert [(t["controller_id"], t["zone"], t["ok"]) for t in tests] == [
-        (app.bound_id, 2, True), (app.bound_id, 3, True)]
+        tests = await _attached(pilot, app, today)
+    assert tests == [(app.bound_id, 2, True), (app.bound_id, 3, True)]
     assert app.store.document(tomorrow).data["zone_tests"] == []
     assert app.store.document(done).data["zone_tests"] == []
     notice = next(str(n.message) for n in app._notifications if "work order" in str(n.message))
     assert notice.startswith("2 zone tests attached to today's work order: Start-up for ")
     assert any(e.entity_id == today and "zone_tests" in e.patch for e in app.store.outbox())
+
+
+async def test_a_zone_test_stopped_by_leaving_the_screen_still_goes_to_the_work_order(
+        app: FieldtechApp, sim: Simulator) -> None:
+    """Leaving the on-site screen mid-test stops every zone (as `x` does), and the zones
+    tested so far go to today's work order as they do after `x`."""
+    orders = WorkOrderService(EditService(app.store))
+    customer_id = app.store.controller(app.bound_id).customer_id
+    today = orders.create(customer_id, checklists(None)["Start-up"], date.today(),
+                          "Sam").record_id
+    device = sim.device("FT1-SIM00001")
+    async with app.run_test(size=SIZE_ONSITE) as pilot:
+        await open_onsite(pilot, device.address)
+        await pilot.press("t")
+        app.screen.query_one("#in-zones", Input).value = "1-3"
+        app.screen.query_one("#in-seconds", Input).value = "1"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "▶ Zone 2" in panel(app), timeout=30, what="zone 1 done")
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, OnsiteScreen), what="left")
+        tests = await _attached(pilot, app, today)
+    assert tests == [(app.bound_id, 1, True)]
+
+
+async def _attached(pilot, app: FieldtechApp, order_id: str) -> list[tuple[str, int, bool]]:
+    """Wait for a zone test's results on the work order, and the notice that says so; →
+    (controller, zone, passed) of each."""
+    await until(pilot, lambda: app.store.document(order_id).data["zone_tests"],
+                what="the results on the work order")
+    await until(pilot, lambda: any("attached to today's work order" in str(n.message)
+                                   for n in app._notifications), what="the notice")
+    return [(t["controller_id"], t["zone"], t["ok"])
+            for t in app.store.document(order_id).data["zone_tests"]]
 
 
 async def test_a_stopped_controller_shows_a_message_and_leaves_the_store_alone(

@@ -61,3 +61,43 @@ async def test_a_rain_delay_campaign_from_marks_to_discard(app: FieldtechApp) ->
         await wait_for(pilot, lambda: app.store.pending_count() == 0)
         after = {c.id: c.config.rain_delay_until for c in app.store.controllers(list(before))}
         assert after == before
+
+
+async def test_a_canary_out_of_time_stops_at_the_minute_on_any_screen(
+        app: FieldtechApp, monkeypatch) -> None:
+    """Nobody looks at the campaign: the app's own timer starts the canary's clock once it is
+    in the cloud and stops the campaign when its time is up, with a notice, on the fleet."""
+    from datetime import UTC, datetime, timedelta
+
+    import fieldtech.app
+    from fieldtech.offline_store import campaigns as stored
+    from fieldtech.offline_store.store import APPLIED
+    from fieldtech.services.campaigns import BulkChange, Kind
+
+    monkeypatch.setattr(fieldtech.app, "CANARIES_EVERY_S", 0.1)
+    now = [datetime.now(UTC).replace(microsecond=0)]
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        service = app.services.campaigns
+        service.clock = lambda: now[0]
+        ids = [r.controller_id for r in app.store.fleet_rows() if r.controller_id][:5]
+        campaign_id = service.start(service.dry_run(BulkChange(Kind.RAIN_DELAY, hours=24), ids),
+                                    canary=2)
+        await pilot.pause(0.5)
+        assert stored.campaign(app.store, campaign_id).canary_since is None  # not sent yet
+        app.store.set_entries([e.id for e in app.store.outbox()], APPLIED)  # as a sync does
+        await wait_for(pilot, lambda: stored.campaign(app.store, campaign_id).canary_since)
+        now[0] += timedelta(minutes=29)
+        await pilot.pause(0.5)
+        assert stored.campaign(app.store, campaign_id).state == stored.CANARY
+        now[0] += timedelta(minutes=2)
+        await wait_for(pilot, lambda: stored.campaign(app.store, campaign_id).state
+                       == stored.STOPPED)
+        await wait_for(pilot, lambda: any("Campaign stopped" in str(n.message)
+                                          for n in app._notifications))
+        assert not isinstance(app.screen, CampaignScreen)
+    notice = next(str(n.message) for n in app._notifications if "stopped" in str(n.message))
+    assert "2 of the canary not confirmed by their devices within 30 min" in notice
+    states = [i.state for i in stored.items(app.store, campaign_id)]
+    assert states == [stored.FAILED] * 2 + [stored.WAITING] * 3  # the rest: never applied
+    assert app.store.outbox() == []
