@@ -79,6 +79,7 @@ class FleetIndex:
                     initials.setdefault(start, array("i")).append(i)
         self._initials = initials
         self._kept: dict[str, array[int]] = {}  # query → its matches, oldest first
+        self._reading: _Reading | None = None  # the last first word looked for in the text
         cities: dict[str, str] = {}
         self._cities = [cities.setdefault(c := city_of(r.address), c) for r in self.rows]
         self._sort_keys: dict[str, list] = {}  # column -> each row's key, built on first use
@@ -225,8 +226,11 @@ class FleetIndex:
         every = array("l")
         read_all = [False]
 
+        if self._reading is None or self._reading.word != term:
+            self._reading = _Reading(self._text, self._starts, term)
+
         def anywhere() -> Iterator[int]:
-            for n, i in enumerate(_lines_holding(self._text, self._starts, term)):
+            for n, i in enumerate(self._reading):
                 if rest and n >= READ_AT_MOST:
                     return  # the other words are rare in these rows: see below
                 if not rest or all(t in hay[i] for t in rest):
@@ -308,6 +312,28 @@ def _narrow(hay: list[str], rows: Iterable[int], terms: list[str]) -> Iterable[i
         rows = list(rows)
         rows = compress(rows, map(contains, _gather(hay, rows), repeat(t)))
     return rows
+
+
+class _Reading:
+    """The rows holding a word, as far as they have been read from the text: the next keys
+    of a query ("rosa p", "rosa pa") mostly keep its first word, and read these again."""
+
+    def __init__(self, text: str, starts: array[int], word: str):
+        self.word = word
+        self._rows = array("l")
+        self._more: Iterator[int] | None = _lines_holding(text, starts, word)
+
+    def __iter__(self) -> Iterator[int]:
+        rows, n = self._rows, 0
+        while True:
+            if n < len(rows):
+                yield rows[n]
+                n += 1
+            elif self._more is None or (i := next(self._more, None)) is None:
+                self._more = None  # every row holding it read
+                return
+            else:
+                rows.append(i)
 
 
 def _first(tiers: list[Iterable[int]], limit: int) -> list[int]:
