@@ -12,7 +12,7 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
-from itertools import compress, repeat
+from itertools import accumulate, chain, compress, islice, repeat, tee
 from operator import attrgetter, contains, itemgetter, not_, or_
 from typing import Any
 
@@ -23,6 +23,9 @@ from fieldtech.services.queries import FLEET_FIELDS, FLEET_FLAGS, FLEET_SORTS, Q
 _VALUE = attrgetter("_value_")
 FINDER_LIMIT = 50
 FUZZY_BELOW = 5
+# Rows holding the first word read from the text, at most, before a query of several words
+# goes back to a pass over every row (a row costs ~2 µs that way, ~0.1 µs in the pass).
+READ_AT_MOST = 2_000
 KEPT_MATCHES = 300_000  # row numbers kept from earlier queries (2.4 MB)
 
 
@@ -31,8 +34,10 @@ class FleetIndex:
 
     At 100,000 controllers every test runs in C over those strings (`map`, `compress`) and the
     ranking stops at the first `limit` of each tier: a Python loop per row cost 10–90 ms a
-    keystroke there. Fuzzy matching scans one string of every row's names with a regular
-    expression instead of a set of letters a row (76 MB at 100,000).
+    keystroke there. A query no earlier one narrows (a pass over every row, 9-14 ms) looks for
+    each tier's first rows in one string of every row instead, and stops there. Fuzzy matching
+    scans one string of every row's names with a regular expression instead of a set of
+    letters a row (76 MB at 100,000).
     """
 
     def __init__(self, rows: Sequence[FleetRow]):
@@ -52,22 +57,32 @@ class FleetIndex:
         # a newline and tabs apart (a search word never holds one, so none spans two fields).
         self._hay = [f"{(r.serial or '').casefold()}\n{n}\t{k}\t{fold(r.address)}"
                      for r, n, k in zip(self.rows, self._names, self._customers, strict=True)]
-        # Fuzzy matching looks at names only (near misses in addresses and serials are noise):
-        # every row's "name<tab>customer", one a line, and where each line starts.
-        self._short = "\n".join(f"{n}\t{k}" for n, k in zip(self._names, self._customers,
-                                                             strict=True)) + "\n"
-        self._line_starts = array("l", [0])
-        for n, k in zip(self._names, self._customers, strict=True):
-            self._line_starts.append(self._line_starts[-1] + len(n) + len(k) + 2)
-        # Rows by the first letter of their serial and of their name: the ranking's first tier
-        # ("starts with") reads only these (in a seeded fleet of 100,000 no serial or name
-        # starts with "r", where 98,000 rows hold an "r").
+        # The same, every row in one string, each after a newline: a search for a word, or
+        # for a newline and the word (a serial or a name starting with it), finds the rows in
+        # list order in C and can stop at the first 50 (a pass over the 100,000 strings above
+        # took 9-14 ms for "oa"; this, 2-4 ms when it must read to the end).
+        self._text = "".join(f"\n{h}" for h in self._hay)
+        self._starts = array("i", accumulate((len(h) + 1 for h in self._hay), initial=0))
+        # Fuzzy matching and "a word starts with" look at names only (near misses in addresses
+        # and serials are noise): every row's " name customer", one a line (a word of either
+        # starts after a space), and where each line starts.
+        self._short = "".join(f" {n} {k}\n" for n, k in zip(self._names, self._customers,
+                                                             strict=True))
+        self._line_starts = array("i", accumulate(
+            (len(n) + len(k) + 3 for n, k in zip(self._names, self._customers, strict=True)),
+            initial=0))
+        # Rows by the first letter, and the first two, of their serial and of their name: the
+        # ranking's first tier ("starts with") reads only these (in a seeded fleet of 100,000
+        # no serial or name starts with "r", where 98,000 rows hold an "r"; 22,000 start with
+        # "o", none with "oa").
         initials: dict[str, array[int]] = {}
         for i, (h, n) in enumerate(zip(self._hay, self._names, strict=True)):
-            for letter in {h[:1], n[:1]} - {"", "\n"}:
-                initials.setdefault(letter, array("l")).append(i)
+            for start in {h[:1], n[:1], h[:2], n[:2]} - {"", "\n"}:
+                if "\n" not in start:
+                    initials.setdefault(start, array("i")).append(i)
         self._initials = initials
         self._kept: dict[str, array[int]] = {}  # query → its matches, oldest first
+        self._reading: _Reading | None = None  # the last first word looked for in the text
         cities: dict[str, str] = {}
         self._cities = [cities.setdefault(c := city_of(r.address), c) for r in self.rows]
         self._ids: list[str] | None = None
@@ -191,9 +206,15 @@ class FleetIndex:
         terms = q.split()
         if not terms:
             return []
-        hits = self._matching(terms, q)
-        ranked = self._best(hits, q, terms, limit)
-        if len(hits) < FUZZY_BELOW:  # few exact hits: also show near misses (typos, no vowels)
+        hits: Sequence[int] | None
+        if self._narrows(q):
+            hits = self._matching(terms, q)
+            ranked = self._best(hits, q, terms, limit)
+        else:  # every row would be read: look in the text instead
+            ranked, hits = self._found(q, terms, limit)
+        # (No hits known: the list is full of exact hits.)
+        if hits is not None and len(hits) < FUZZY_BELOW:
+            # Few exact hits: also show near misses (typos, no vowels).
             ranked += self._fuzzy(terms, set(hits), limit - len(ranked))
         return [self.rows[i] for i in ranked]
 
@@ -205,25 +226,35 @@ class FleetIndex:
         order. Earlier queries' matches are kept (8 bytes a row, KEPT_MATCHES at most): a
         backspace finds its query there, and a longer query narrows the longest one it
         extends instead of scanning every row (100,000 rows: 5–13 ms a scan)."""
-        kept = self._kept
-        if (hits := kept.pop(key, None)) is None:
+        if (hits := self._kept.pop(key, None)) is None:
             hay = self._hay
-            base = max((k for k in kept if key.startswith(k)), key=len, default=None)
-            # (Narrowing a pool of most rows costs more than a scan of them all, which needs
-            # no look-up a row.)
-            if base is not None and len(kept[base]) < len(hay) // 4:
-                found: Iterable[int] = kept[base]
+            base = self._base(key)
+            if base is not None:
+                found: Iterable[int] = self._kept[base]
             else:
                 found = compress(range(len(hay)), map(contains, hay, repeat(terms[0])))
                 terms = terms[1:]
-            for t in terms:
-                found = list(found)
-                found = compress(found, map(contains, _gather(hay, found), repeat(t)))
-            hits = array("l", found)
+            hits = array("l", _narrow(hay, found, terms))
+        self._keep(key, hits)
+        return hits
+
+    def _base(self, key: str) -> str | None:
+        """The longest earlier query that `key` extends and whose matches are few enough to
+        narrow (narrowing a pool of most rows costs more than a scan of them all, which needs
+        no look-up a row)."""
+        base = max((k for k in self._kept if key.startswith(k)), key=len, default=None)
+        return base if base is not None and len(self._kept[base]) < len(self.rows) // 4 else None
+
+    def _narrows(self, key: str) -> bool:
+        """Are `key`'s matches kept, or narrowed from an earlier query's (no scan of all)?"""
+        return key in self._kept or self._base(key) is not None
+
+    def _keep(self, key: str, hits: array[int]) -> None:
+        kept = self._kept
+        kept.pop(key, None)
         kept[key] = hits  # the newest last
         while sum(map(len, kept.values())) > KEPT_MATCHES and len(kept) > 1:
             del kept[next(iter(kept))]
-        return hits
 
     def _best(self, hits: Sequence[int], query: str, terms: list[str], limit: int) -> list[int]:
         """The first `limit` hits by rank tier, tier after tier, each read only as far as
@@ -245,30 +276,75 @@ class FleetIndex:
                 (i for i in self._starting(hits, term, terms)
                  if all(t in f"{names[i]}\t{customers[i]}" for t in rest)),
             ]
-        out: list[int] = []
-        taken: set[int] = set()
-        for tier in tiers:
-            for i in tier:
-                if i not in taken:
-                    out.append(i)
-                    taken.add(i)
-                    if len(out) >= limit:
-                        return out
-        return out
+        return _first(tiers, limit)
 
-    def _starting(self, hits: Sequence[int], prefix: str, terms: list[str]) -> Iterator[int]:
-        """Those of `hits` (the rows holding every one of `terms`) whose serial or name starts
-        with `prefix`, lazily, in list order; read from the fewer of `hits` and the rows with
-        a serial or a name that starts with its first letter."""
-        initial = self._initials.get(prefix[0], array("l"))
-        pool: Sequence[int] = hits if len(hits) <= len(initial) else initial
+    def _found(self, query: str, terms: list[str], limit: int
+               ) -> tuple[list[int], Sequence[int] | None]:
+        """`search` where no earlier query narrows (a pass over every row: 9-14 ms). The first
+        `limit` hits are looked for in the text: if there are no more, these are every hit,
+        ranked by `_best` and kept; else each tier of `_best` is found from the initials and
+        in the text, read only until the list is full, and the hits are None."""
+        hay, names, customers = self._hay, self._names, self._customers
+        term, rest = terms[0], terms[1:]
+        every = array("l")
+        read_all = [False]
+
+        if self._reading is None or self._reading.word != term:
+            self._reading = _Reading(self._text, self._starts, term)
+
+        def anywhere() -> Iterator[int]:
+            for n, i in enumerate(self._reading):
+                if rest and n >= READ_AT_MOST:
+                    return  # the other words are rare in these rows: see below
+                if not rest or all(t in hay[i] for t in rest):
+                    every.append(i)
+                    yield i
+            read_all[0] = True
+
+        hits = anywhere()
+        first = list(islice(hits, limit))
+        if read_all[0]:  # a rare word: these are all
+            self._keep(query, every)
+            return self._best(every, query, terms, limit), every
+        if len(first) < limit:  # words common apart, rare together ("os- ft1")
+            found = self._matching(terms, query)
+            return self._best(found, query, terms, limit), found
+
+        def holding(rows: Iterable[int]) -> Iterator[int]:
+            return (i for i in rows if all(t in hay[i] for t in rest)) if rest else iter(rows)
+
+        # A word of the names starts with the first word: up to the last hit read, those of
+        # the hits read; after it, from the names' text.
+        word = " " + term
+        words_start = chain(
+            (i for i in first if word in f" {names[i]} {customers[i]}"),
+            holding(_lines_holding(self._short, self._line_starts, word, first[-1] + 1)))
+        # The serial or the name starts with the first word (read once for two tiers).
+        starting, starting_too = tee(holding(self._starting(None, term)))
+        tiers: list[Iterable[int]] = [starting, words_start, chain(first, hits)]
+        if rest:
+            tiers[:0] = [
+                holding(self._starting(None, query)),
+                (i for i in starting_too
+                 if all(t in f"{names[i]}\t{customers[i]}" for t in rest)),
+            ]
+        return _first(tiers, limit), None
+
+    def _starting(self, hits: Sequence[int] | None, prefix: str, terms: Sequence[str] = ()
+                  ) -> Iterator[int]:
+        """Those of `hits` (the rows holding every one of `terms`; None: every row) whose
+        serial or name starts with `prefix`, lazily, in list order; read from the fewer of
+        `hits` and the rows with a serial or a name that starts as it does."""
+        initial = self._initials.get(prefix[:2], array("i"))
+        pool: Sequence[int] = hits if hits is not None and len(hits) <= len(initial) \
+            else initial
         # Lazily: the first tier is read only until the list is full.
         found = compress(pool, map(or_,
                                    map(str.startswith, map(self._hay.__getitem__, pool),
                                        repeat(prefix)),
                                    map(str.startswith, map(self._names.__getitem__, pool),
                                        repeat(prefix))))
-        if pool is hits or (len(terms) == 1 and terms[0] == prefix):
+        if pool is hits or not terms or (len(terms) == 1 and terms[0] == prefix):
             return found  # (a row whose name starts with the one word holds it)
         hay = self._hay
         return (i for i in found if all(t in hay[i] for t in terms))
@@ -280,16 +356,81 @@ class FleetIndex:
         others = [re.compile(".*?".join(map(re.escape, t))) for t in terms[1:]]
         text, starts = self._short, self._line_starts
         out: list[int] = []
-        at = 0
+        if limit <= 0:
+            return out
         # Over every row's names at once: the regular expression skips to the first letter in
         # C and never crosses a line; Python sees only the lines that match.
-        while len(out) < limit and (found := first.search(text, at)):
-            i = bisect_right(starts, found.start()) - 1
-            at = starts[i + 1]
-            line = text[starts[i]:at]
-            if i not in exclude and all(p.search(line) for p in others):
+        for i in _lines_matching(text, starts, first):
+            if i not in exclude and all(p.search(text, starts[i], starts[i + 1])
+                                        for p in others):
                 out.append(i)
+                if len(out) >= limit:
+                    break
         return out
+
+
+def _narrow(hay: list[str], rows: Iterable[int], terms: list[str]) -> Iterable[int]:
+    """Those of `rows` whose folded text holds every one of `terms` (tested in C)."""
+    for t in terms:
+        rows = list(rows)
+        rows = compress(rows, map(contains, _gather(hay, rows), repeat(t)))
+    return rows
+
+
+class _Reading:
+    """The rows holding a word, as far as they have been read from the text: the next keys
+    of a query ("rosa p", "rosa pa") mostly keep its first word, and read these again."""
+
+    def __init__(self, text: str, starts: array[int], word: str):
+        self.word = word
+        self._rows = array("l")
+        self._more: Iterator[int] | None = _lines_holding(text, starts, word)
+
+    def __iter__(self) -> Iterator[int]:
+        rows, n = self._rows, 0
+        while True:
+            if n < len(rows):
+                yield rows[n]
+                n += 1
+            elif self._more is None or (i := next(self._more, None)) is None:
+                self._more = None  # every row holding it read
+                return
+            else:
+                rows.append(i)
+
+
+def _first(tiers: list[Iterable[int]], limit: int) -> list[int]:
+    """The first `limit` distinct rows of the tiers, tier after tier."""
+    out: list[int] = []
+    taken: set[int] = set()
+    for tier in tiers:
+        for i in tier:
+            if i not in taken:
+                out.append(i)
+                taken.add(i)
+                if len(out) >= limit:
+                    return out
+    return out
+
+
+def _lines_holding(text: str, starts: array[int], words: str, line: int = 0
+                   ) -> Iterator[int]:
+    """The lines of `text` (line i from starts[i]) from `line` on that hold `words`, in
+    order, lazily."""
+    return _lines_matching(text, starts, re.compile(re.escape(words)), line)
+
+
+def _lines_matching(text: str, starts: array[int], pattern: re.Pattern[str], line: int = 0
+                    ) -> Iterator[int]:
+    """The lines of `text` from `line` on where `pattern` matches, in order, lazily: the
+    search for the next runs in C from the line after the last one found (a pattern never
+    spans two lines)."""
+    search = pattern.search
+    at = starts[line]
+    while found := search(text, at):
+        i = bisect_right(starts, found.start()) - 1
+        yield i
+        at = starts[i + 1]
 
 
 def _gather(values: list, indices: Sequence[int]) -> Sequence:

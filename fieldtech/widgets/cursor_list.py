@@ -262,15 +262,28 @@ class CursorList(ScrollView, can_focus=True):
         size = Size(self.size.width, max(self._count, self.size.height))
         if size == self.virtual_size:
             return
-        styles = self.styles
-        if styles.overflow_y in ("scroll", "hidden") and styles.overflow_x in ("scroll", "hidden"):
-            # Its scrollbars never come or go (the finder's results): no layout, just their
-            # new size, reported in the frame that paints the new lines.
+        if self._scrollbars_stay(size):
+            # No scrollbar comes or goes (the finder's results, a zone table of 8 after one
+            # of 12): no layout, just their new size, reported in the frame that paints the
+            # new lines.
             self.set_reactive(Widget.virtual_size, size)
             self._scroll_update(size)
             self.refresh()
         else:
             self.virtual_size = size
+            # Show or hide the bar now, as the layout would: done by the layout, it asks for
+            # a second layout, a frame later (~40 ms after the switch to a 24-zone table).
+            self._scroll_update(size)
+
+    def _scrollbars_stay(self, size: Size) -> bool:
+        """Would the scrollbars shown stay the same with content of `size`? (Lines are
+        fitted to the width: only the vertical bar can come or go.)"""
+        styles = self.styles
+        if styles.overflow_x == "auto":
+            return False
+        if styles.overflow_y != "auto":
+            return True
+        return (size.height > self.container_size.height) == self.show_vertical_scrollbar
 
     def _style(self, name: str) -> Style:
         style = self._styles.get(name)

@@ -399,3 +399,37 @@ async def test_finder_keystroke_is_painted_in_one_event_loop_turn(app: Fieldtech
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen.controller.id == results.rows[0].controller_id
+
+
+async def test_switch_to_a_zone_table_that_scrolls_is_one_layout(app: FieldtechApp) -> None:
+    """s + digit between an 8-zone and a 24-zone controller: the zone table's scrollbar comes
+    (and goes) in the layout the switch makes anyway, not in a second one a frame later."""
+    from textual.screen import Screen
+
+    layouts: list[Screen] = []
+    refresh_layout = Screen._refresh_layout
+
+    def counted_layout(screen, *args, **kwargs) -> None:
+        layouts.append(screen)
+        refresh_layout(screen, *args, **kwargs)
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        few = next(r for r in app.rows if r.controller_id and r.zone_count <= 8)
+        many = next(r for r in app.rows if r.controller_id and r.zone_count >= 24)
+        await open_by_id(pilot, app, few.controller_id)
+        await open_by_id(pilot, app, many.controller_id)
+        Screen._refresh_layout = counted_layout
+        try:
+            for shown in (few, many, few):
+                await pilot.press("s")
+                await settle(pilot)
+                layouts.clear()
+                await pilot.press("1")
+                await settle(pilot)
+                table = app.screen.query_one("#zone-table")
+                assert app.screen.controller.id == shown.controller_id
+                assert table.show_vertical_scrollbar == (shown.zone_count > table.size.height)
+                assert len(layouts) == 1, f"{len(layouts)} layouts to show {shown.name}"
+        finally:
+            Screen._refresh_layout = refresh_layout
