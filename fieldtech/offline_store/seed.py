@@ -12,7 +12,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ from fieldtech.domain.plans import (
     TierLimits,
     smallest_tier_for,
 )
-from fieldtech.offline_store.store import CONTROLLER_COLUMNS, CUSTOMER_COLUMNS, Store, _chunks
+from fieldtech.offline_store.store import Store, put_synced_rows
 
 FIRST = ("Ana", "Ben", "Carla", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas",
          "Kara", "Luis", "Maya", "Nils", "Olga", "Pablo", "Quinn", "Rosa", "Sam", "Tara",
@@ -216,40 +215,10 @@ def _bulk_load(store: Store) -> Iterator[None]:
 def _write_rows(db: sqlite3.Connection, customers: list[Customer],
                 controllers: Iterable[tuple[GeneratedController, int, ControllerState,
                                             str | None]]) -> None:
-    """Customers and controllers as synced (revision 1, a base copy of each part), with
-    executemany over prepared tuples, a few thousand rows at a time. A controller seeded
-    before with the same seed is replaced."""
-    customer_cols = (*CUSTOMER_COLUMNS, "revision")
-    customer_row = itemgetter(*CUSTOMER_COLUMNS)
-    datas = [c.to_dict() for c in customers]
-    db.executemany(
-        f"INSERT INTO customer ({','.join(customer_cols)}) VALUES "
-        f"({','.join('?' * len(customer_cols))}) ON CONFLICT(id) DO UPDATE SET "
-        + ",".join(f"{c}=excluded.{c}" for c in customer_cols if c != "id"),
-        [(*customer_row(d), 1) for d in datas])
-    db.executemany(_PUT_BASE, [("customer", d["id"], 1, json.dumps(d)) for d in datas])
-    cols = (*CONTROLLER_COLUMNS, "state", "fault", "revision", "config_revision")
-    controller_row = itemgetter(*CONTROLLER_COLUMNS)
-    insert = f"INSERT INTO controller ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})"
-    for chunk in _chunks(controllers, 2000):
-        ids = [(c.id,) for c, *_ in chunk]
-        db.executemany("DELETE FROM controller_config WHERE controller_id=?", ids)
-        db.executemany("DELETE FROM controller WHERE id=?", ids)
-        rows, configs, bases = [], [], []
-        for made, rev, state, fault in chunk:
-            record = made.record()
-            config = made.config_json()
-            rows.append((*controller_row(record), state.value, fault, rev, rev))
-            configs.append((made.id, config))
-            bases.append(("controller", made.id, rev, json.dumps(record)))
-            bases.append(("config", made.id, rev, config))
-        db.executemany(insert, rows)
-        db.executemany("INSERT INTO controller_config VALUES (?, ?)", configs)
-        db.executemany(_PUT_BASE, bases)
-
-
-_PUT_BASE = ("INSERT INTO base VALUES (?,?,?,?) ON CONFLICT(entity, id) DO UPDATE SET "
-             "revision=excluded.revision, data=excluded.data")
+    """Customers and controllers as synced (revision 1), from the plain values drawn."""
+    put_synced_rows(db, ((c, 1) for c in customers),
+                    ((made.record(), made.config_json(), rev, state, fault)
+                     for made, rev, state, fault in controllers))
 
 
 def seed_count_error(customers: int, controllers: int) -> str | None:

@@ -125,23 +125,21 @@ def test_seed_new_store_leaves_an_existing_store_alone(tmp_path: Path) -> None:
     assert _contents(path) == before
 
 
-# The child seeds 3,000 controllers and kills itself (SIGKILL: nothing runs after it) in the
-# middle of the second batch of rows, when customers and 2,000 controllers are in the file.
+# The child seeds 3,000 controllers and kills itself (SIGKILL: nothing runs after it) once the
+# first 2,000 are written, in the middle of the load.
 KILLED_HALF_WAY = """
 import os, signal, sys
-from fieldtech.offline_store import seed
+from fieldtech.offline_store import seed, store
 
-whole = seed._write_rows
+whole = store._chunks
 
-def half_way(db, customers, controllers):
-    def rows():
-        for n, row in enumerate(controllers):
-            if n == 2500:
-                os.kill(os.getpid(), signal.SIGKILL)
-            yield row
-    whole(db, customers, rows())
+def half_way(rows, size=5000):
+    for n, chunk in enumerate(whole(rows, size)):
+        if n == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+        yield chunk
 
-seed._write_rows = half_way
+store._chunks = half_way
 seed.seed_new_store(sys.argv[1], 50, 3000)
 """
 
@@ -165,16 +163,21 @@ def test_a_seed_killed_half_way_leaves_no_store_that_looks_whole(tmp_path: Path)
 
 def test_a_seed_that_fails_removes_what_it_wrote(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from fieldtech.offline_store import seed
+    from fieldtech.offline_store import store
 
-    def broken(*args: object, **kwargs: object) -> None:
-        raise OSError(28, "No space left on device")
+    whole = store._chunks
 
-    monkeypatch.setattr(seed, "_write_rows", broken)
+    def failing(rows: object, size: int = 5000) -> object:
+        for n, chunk in enumerate(whole(rows, size)):
+            if n == 1:
+                raise OSError(28, "No space left on device")
+            yield chunk
+
+    monkeypatch.setattr(store, "_chunks", failing)
     path = tmp_path / "fieldtech.db"
     with pytest.raises(OSError, match="No space"):
-        seed_new_store(path, 5, 10)
-    assert list(tmp_path.iterdir()) == []
+        seed_new_store(path, 5, 3000)
+    assert list(tmp_path.iterdir()) == []  # what it had written, removed
 
 
 def test_lazy_and_whole_generation_draw_the_same_controllers() -> None:
