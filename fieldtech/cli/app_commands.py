@@ -176,7 +176,7 @@ def _signed_in_refusal(store: Any, path: Path) -> str | None:
     from fieldtech.cloud.session import load_session
     from fieldtech.domain.errors import NotSignedIn
 
-    if held := store.sync_value("account_id"):
+    if store is not None and (held := store.sync_value("account_id")):
         return (f"{path} holds cloud account {held}; a generated account would be mixed into "
                 "it and never sent. Seed another --data-dir.")
     try:
@@ -197,22 +197,30 @@ def run_seed(args: argparse.Namespace) -> int:
 
     from fieldtech.offline_store import Store
     from fieldtech.offline_store.paths import data_dir, store_path
-    from fieldtech.offline_store.seed import seed_count_error, seed_store
+    from fieldtech.offline_store.seed import seed_count_error, seed_new_store, seed_store
 
     if problem := seed_count_error(args.customers, args.controllers):
         print(f"fieldtech seed: {problem}", file=sys.stderr)
         return 2
     path = store_path(data_dir(args.data_dir))
-    with Store(path) as store:
-        if refusal := _signed_in_refusal(store, path):
+    counts = (args.customers, args.controllers, args.seed)
+    if not path.exists():  # a bulk load into a new file, moved into place when whole
+        if refusal := _signed_in_refusal(None, path):
             print(f"fieldtech seed: {refusal}", file=sys.stderr)
             return 1
-        if store.counts() != (0, 0) and not args.force:
-            print(f"fieldtech seed: {path} already holds data; add --force to add more.",
-                  file=sys.stderr)
-            return 1
         start = time.perf_counter()
-        customers, controllers = seed_store(store, args.customers, args.controllers, args.seed)
+        customers, controllers = seed_new_store(path, *counts)
+    else:
+        with Store(path) as store:
+            if refusal := _signed_in_refusal(store, path):
+                print(f"fieldtech seed: {refusal}", file=sys.stderr)
+                return 1
+            if store.counts() != (0, 0) and not args.force:
+                print(f"fieldtech seed: {path} already holds data; add --force to add more.",
+                      file=sys.stderr)
+                return 1
+            start = time.perf_counter()
+            customers, controllers = seed_store(store, *counts)
     print(f"Seeded {customers} customers and {controllers} controllers into {path} "
           f"in {time.perf_counter() - start:.1f} s.")
     return 0

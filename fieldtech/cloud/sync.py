@@ -305,7 +305,8 @@ class SyncEngine:
         pulled = 0
         # The next page is fetched while this one is written: the cloud, the link and the
         # local disk work at the same time (a first sync of 10,000 controllers is ~50 pages).
-        with ThreadPoolExecutor(1, thread_name_prefix="fieldtech-pull") as fetcher:
+        with ThreadPoolExecutor(1, thread_name_prefix="fieldtech-pull") as fetcher, \
+                self.store.large_writes():
             upcoming = fetcher.submit(self.api.changes, cursor, self.page_size)
             while True:
                 page = upcoming.result()

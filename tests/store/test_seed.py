@@ -1,0 +1,191 @@
+"""The seeder (issue 17: 100,000 controllers): the same accounts as before, written as rows and
+JSON text directly, and a new store bulk-loaded beside its path and moved there whole."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from fieldtech.offline_store import Store
+from fieldtech.offline_store.seed import (
+    SEEDING_SUFFIX,
+    _draw_controllers,
+    _generate,
+    _uuid4_text,
+    generate_account,
+    seed_new_store,
+    seed_store,
+)
+
+DAY = date(2026, 6, 1)
+
+
+def _account_digest(customers: int, controllers: int, seed: int) -> str:
+    made = generate_account(customers, controllers, seed=seed, today=DAY)
+    h = hashlib.sha256(json.dumps(made.account.to_dict()).encode())
+    for customer in made.customers:
+        h.update(json.dumps(customer.to_dict()).encode())
+    for controller, rev, state, fault in made.controllers:
+        data = controller.to_dict()
+        for program in data["config"]["programs"]:
+            program.pop("id")  # a new uuid on every run, not drawn from the seed
+        h.update(json.dumps([data, rev, state.value, fault]).encode())
+    return h.hexdigest()
+
+
+@pytest.mark.parametrize(("customers", "controllers", "seed", "digest"), [
+    (5, 24, 7, "e216de47ffa28a5b816d6fcb733ebad646eae1b8897da336e20bff20bd542357"),
+    (30, 7000, 21, "0774afd5b6308f62391a818557a9c6433d6808d68c5661c45043fa7508f08e53"),
+])
+def test_a_seed_makes_the_account_it_made_before_the_draws_were_written_out(
+        customers: int, controllers: int, seed: int, digest: str) -> None:
+    """The digests were taken from the seeder that drew with random.choice, sample, randrange
+    and choices: every demo, snapshot and bench account stays the same."""
+    assert _account_digest(customers, controllers, seed) == digest
+
+
+def test_the_rows_written_are_the_json_of_the_controllers() -> None:
+    """Seeding writes each configuration's text without building the objects: it must be the
+    very text json.dumps makes of the Controller the cloud gets."""
+    import random
+
+    made = generate_account(40, 40)
+    drawn = list(_draw_controllers(random.Random(5), made.customers * 50, DAY))
+    assert any(z[-1] for c, *_ in drawn for z in c.zones)  # zone suspensions …
+    assert any(c.rain_delay_until for c, *_ in drawn)  # … and rain delays are in it
+    for made_controller, *_ in drawn:
+        controller = made_controller.controller()
+        data = controller.to_dict()
+        assert made_controller.config_json() == json.dumps(data.pop("config"))
+        assert made_controller.record() == data
+    numbers = [random.Random(3).getrandbits(128) for _ in range(50)] + [0, (1 << 128) - 1]
+    import uuid
+    assert [_uuid4_text(n) for n in numbers] == [str(uuid.UUID(int=n, version=4))
+                                                 for n in numbers]
+
+
+def _contents(path: Path) -> dict[str, list]:
+    """Every row of the tables seeding writes, program ids left out (new on every run)."""
+    def plain(value: object) -> object:
+        if isinstance(value, str) and value.startswith("{"):
+            data = json.loads(value)
+            for program in data.get("programs", []):
+                program.pop("id")
+            return data
+        return value
+
+    with closing(sqlite3.connect(path)) as db:
+        return {table: [[plain(v) for v in row] for row in
+                        db.execute(f"SELECT * FROM {table} ORDER BY 1, 2")]
+                for table in ("account", "customer", "controller", "controller_config", "base",
+                              "outbox", "sync_state")}
+
+
+def _indexes(path: Path) -> list[tuple[str, str]]:
+    with closing(sqlite3.connect(path)) as db:
+        return db.execute("SELECT name, coalesce(sql, '') FROM sqlite_master WHERE "
+                          "type='index' ORDER BY name").fetchall()
+
+
+def test_a_new_store_is_bulk_loaded_into_the_store_seed_store_writes(tmp_path: Path) -> None:
+    bulk, usual = tmp_path / "bulk" / "store.db", tmp_path / "usual.db"
+    assert seed_new_store(bulk, 40, 900, seed=3, today=DAY) == (40, 900)
+    assert sorted(p.name for p in bulk.parent.iterdir()) == ["store.db"]  # nothing left over
+    with Store(usual) as store:
+        seed_store(store, 40, 900, seed=3, today=DAY)
+    assert _contents(bulk) == _contents(usual)
+    assert _indexes(bulk) == _indexes(usual)  # dropped for the load, all built again
+    with closing(sqlite3.connect(bulk)) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    with Store(bulk) as a, Store(usual) as b:
+        assert a.fleet_rows() == b.fleet_rows()
+        assert a.usage() == b.usage()
+        row = a.fleet_rows()[5]
+        a.update_controller(row.controller_id, notes="Gate code 1234")  # a normal edit
+        assert a.pending_count() == 1
+
+
+def test_seed_new_store_leaves_an_existing_store_alone(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    with Store(path) as store:
+        seed_store(store, 2, 3)
+    before = _contents(path)
+    with pytest.raises(FileExistsError):
+        seed_new_store(path, 5, 10)
+    assert _contents(path) == before
+
+
+# The child seeds 3,000 controllers and kills itself (SIGKILL: nothing runs after it) once the
+# first 2,000 are written, in the middle of the load.
+KILLED_HALF_WAY = """
+import os, signal, sys
+from fieldtech.offline_store import seed, store
+
+whole = store._chunks
+
+def half_way(rows, size=5000):
+    for n, chunk in enumerate(whole(rows, size)):
+        if n == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+        yield chunk
+
+store._chunks = half_way
+seed.seed_new_store(sys.argv[1], 50, 3000)
+"""
+
+
+def test_a_seed_killed_half_way_leaves_no_store_that_looks_whole(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "fieldtech.db"
+    child = subprocess.run([sys.executable, "-c", KILLED_HALF_WAY, str(path)],
+                           capture_output=True, text=True, timeout=120)
+    assert child.returncode == -9, child.stderr
+    leftover = path.with_name(path.name + SEEDING_SUFFIX)
+    assert leftover.exists()  # what it wrote, which the next seed removes
+    assert not path.exists()
+    with Store(path) as store:  # the app, opened now, finds an empty store, not a half one
+        assert store.counts() == (0, 0) and store.account() is None
+    path.unlink()
+    assert seed_new_store(path, 50, 3000) == (50, 3000)  # the next seed starts over
+    assert not leftover.exists()
+    with Store(path) as store:
+        assert store.counts() == (50, 3000)
+
+
+def test_a_seed_that_fails_removes_what_it_wrote(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from fieldtech.offline_store import store
+
+    whole = store._chunks
+
+    def failing(rows: object, size: int = 5000) -> object:
+        for n, chunk in enumerate(whole(rows, size)):
+            if n == 1:
+                raise OSError(28, "No space left on device")
+            yield chunk
+
+    monkeypatch.setattr(store, "_chunks", failing)
+    path = tmp_path / "fieldtech.db"
+    with pytest.raises(OSError, match="No space"):
+        seed_new_store(path, 5, 3000)
+    assert list(tmp_path.iterdir()) == []  # what it had written, removed
+
+
+def test_lazy_and_whole_generation_draw_the_same_controllers() -> None:
+    made, lazily = _generate(30, 500, 9, None, "Greenline Irrigation", DAY, lazy=True)
+    whole = generate_account(30, 500, seed=9, today=DAY)
+    assert made.customers == whole.customers
+    for (drawn, *rest), (controller, *whole_rest) in zip(lazily, whole.controllers,
+                                                         strict=True):
+        assert rest == whole_rest
+        assert drawn.record() == {k: v for k, v in controller.to_dict().items()
+                                  if k != "config"}
