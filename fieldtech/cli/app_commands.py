@@ -198,6 +198,7 @@ def run_seed(args: argparse.Namespace) -> int:
     from fieldtech.offline_store import Store
     from fieldtech.offline_store.paths import data_dir, store_path
     from fieldtech.offline_store.seed import seed_count_error, seed_new_store, seed_store
+    from fieldtech.offline_store.store import prepare_folder
 
     if problem := seed_count_error(args.customers, args.controllers):
         print(f"fieldtech seed: {problem}", file=sys.stderr)
@@ -205,6 +206,7 @@ def run_seed(args: argparse.Namespace) -> int:
     path = store_path(data_dir(args.data_dir))
     counts = (args.customers, args.controllers, args.seed)
     if not path.exists():  # a bulk load into a new file, moved into place when whole
+        prepare_folder(path)  # a data dir that cannot be is said first, as for the app
         if refusal := _signed_in_refusal(None, path):
             print(f"fieldtech seed: {refusal}", file=sys.stderr)
             return 1

@@ -34,7 +34,7 @@ from fieldtech.domain.plans import (
     TierLimits,
     smallest_tier_for,
 )
-from fieldtech.offline_store.store import Store, put_synced_rows
+from fieldtech.offline_store.store import Store, prepare_folder, put_synced_rows
 
 FIRST = ("Ana", "Ben", "Carla", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas",
          "Kara", "Luis", "Maya", "Nils", "Olga", "Pablo", "Quinn", "Rosa", "Sam", "Tara",
@@ -170,7 +170,7 @@ def seed_new_store(
     path = Path(path)
     if path.exists():
         raise FileExistsError(17, "a store is there already", str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    prepare_folder(path)  # StoreUnavailable, saying why, for a folder that cannot be
     work = path.with_name(path.name + SEEDING_SUFFIX)
     for leftover in (work, *(work.with_name(work.name + s) for s in ("-journal", "-wal", "-shm"))):
         leftover.unlink(missing_ok=True)

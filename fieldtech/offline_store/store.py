@@ -143,6 +143,26 @@ class StoreUnavailable(FieldtechError, RuntimeError):
     the newer-schema refusal always was.)"""
 
 
+def prepare_folder(path: Path) -> None:
+    """The folder of a store at `path`, made if missing. StoreUnavailable, saying why, when
+    it cannot be (a file where a folder should be, no permission) or `path` is a folder."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() and not path.is_file():
+            raise IsADirectoryError(21, "it is a folder, not a file", str(path))
+    except OSError as exc:
+        raise _folder_unusable(path, exc) from exc
+
+
+def _folder_unusable(path: Path, exc: OSError) -> StoreUnavailable:
+    reason = {FileExistsError: "it is a file, not a folder",
+              NotADirectoryError: "part of that path is a file, not a folder",
+              }.get(type(exc), exc.strerror or str(exc))
+    return StoreUnavailable(
+        f"Cannot keep the local store in {exc.filename or path}: {reason}. "
+        "Choose another folder with --data-dir or FIELDTECH_DATA_DIR.")
+
+
 def _unusable_store(path: Path, exc: Exception) -> str:
     if isinstance(exc, RuntimeError):  # the schema check's own message says what to do
         return f"Cannot open {path}: {exc}"
@@ -164,22 +184,15 @@ class Store:
         self.path = Path(path)
         self._lock = threading.RLock()
         self._joined = 0  # > 0 inside `transaction()`: edits join it
+        prepare_folder(self.path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            if self.path.exists() and not self.path.is_file():
-                raise IsADirectoryError(21, "it is a folder, not a file", str(self.path))
             # isolation_level=None: we say BEGIN/COMMIT ourselves, so a transaction is exactly
             # what `_write` wraps and nothing more.
             self._conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=10
             )
         except OSError as exc:
-            reason = {FileExistsError: "it is a file, not a folder",
-                      NotADirectoryError: "part of that path is a file, not a folder",
-                      }.get(type(exc), exc.strerror or str(exc))
-            raise StoreUnavailable(
-                f"Cannot keep the local store in {exc.filename or self.path}: {reason}. "
-                "Choose another folder with --data-dir or FIELDTECH_DATA_DIR.") from exc
+            raise _folder_unusable(self.path, exc) from exc
         except sqlite3.Error as exc:
             raise StoreUnavailable(_unusable_store(self.path, exc)) from exc
         try:
