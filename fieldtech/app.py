@@ -308,6 +308,9 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
         if self.screen is not screen:
             self.push_screen(screen)
         screen.load(controller_id)
+        for fleet in self.screen_stack:  # covered: its cursor follows now, not at Esc
+            if isinstance(fleet, FleetScreen):
+                fleet.follow_current()
 
     def controller_screen(self) -> ControllerScreen:
         """The one controller screen, built on first use."""
