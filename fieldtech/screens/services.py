@@ -139,8 +139,8 @@ class FieldtechScreen(Screen):
             if isinstance(frame, LayoutUpdate):
                 self._kept_frame = self.app.size, frame
 
+    # Textual calls each class's own `_on_…` handler, Screen's after these: no super() here.
     def _on_screen_suspend(self) -> None:
-        super()._on_screen_suspend()
         self._kept_frame = None
         self._warm_soon()
 
@@ -148,7 +148,6 @@ class FieldtechScreen(Screen):
         kept, self._kept_frame = self._kept_frame, None
         changed = (self._layout_required or self._scroll_required or self._repaint_required
                    or self._dirty_widgets)  # while too deep under others to be rendered
-        super()._on_screen_resume(event)
         if kept is not None and not changed and kept[0] == self.app.size and (
                 self.app.screen is self):
             self.app._display(self, kept[1])

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from textual.screen import Screen
 
 from fieldtech.app import FieldtechApp
 from fieldtech.screens.fleet import FleetScreen
@@ -103,9 +104,14 @@ async def test_back_from_a_controller_the_fleet_kept_while_covered_is_written_fi
         assert kept is not None
         shown: list[object] = []
         monkeypatch.setattr(app, "_display", lambda screen, update: shown.append(update))
+        resumed = []
+        resume = Screen._on_screen_resume
+        monkeypatch.setattr(Screen, "_on_screen_resume",
+                            lambda screen, event: (resumed.append(screen), resume(screen, event)))
         await pilot.press("escape")
         await settle(pilot)
         monkeypatch.undo()
         assert app.screen is fleet and shown and shown[0] is kept[1]  # first, before Textual's
+        assert resumed == [fleet]  # Textual's own resume once (its styles: ~20 ms a time)
         assert fleet.fleet_list.current_id == target.controller_id
         assert cells(kept[1]) == cells(fleet._compositor.render_update(full=True))
