@@ -106,8 +106,11 @@ class FrameWriter(WriterThread):
                 except (OSError, ValueError):
                     ready = []
                 if ready:
-                    self._file.write(text)
-                    self._file.flush()
+                    try:
+                        self._file.write(text)
+                        self._file.flush()
+                    except OSError:  # the terminal has gone: the app notices and exits
+                        pass
                     return True
         self.write(text)
         return False
