@@ -318,6 +318,9 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
         if self.screen is not screen:
             self.push_screen(screen)
         screen.load(controller_id)
+        for fleet in self.screen_stack:  # covered: its cursor follows now, not at Esc
+            if isinstance(fleet, FleetScreen):
+                fleet.follow_current()
 
     def controller_screen(self) -> ControllerScreen:
         """The one controller screen, built on first use."""
@@ -385,7 +388,9 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
         shortcuts = fleet.shortcuts(self.settings.pinned, showing)
         screen = self.controller_screen()
         if missing := screen.uncached([row.controller_id for row, _ in shortcuts]):
-            self._prefetch(screen, missing)
+            # After the switcher's frame: a thread reading beside it took the interpreter
+            # from that frame (`s` ~20 ms later, traced).
+            self.call_after_refresh(self._prefetch, screen, missing)
         await self._pick(shortcuts)
 
     @work(thread=True, group="prefetch")

@@ -83,8 +83,12 @@ class FleetScreen(EditFlows):
         self.show_rows(rows=fleet.rows or fleet.first_rows)
 
     def on_screen_resume(self) -> None:
-        # Back from a controller: the cursor goes to the one last opened, once; a later reload
-        # (a sync) keeps it wherever the person has moved it since.
+        self.follow_current()
+
+    def follow_current(self) -> None:
+        """The cursor goes to the controller last opened, once; a later reload (a sync) keeps
+        it wherever the person has moved it since. Done when a controller opens over this
+        screen (the app), so the frame kept for coming back (Esc) shows it already."""
         current = self.services.fleet.current
         if current and current != self._followed:
             self._followed = current

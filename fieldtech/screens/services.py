@@ -12,7 +12,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from textual import events
+from textual._compositor import LayoutUpdate
 from textual.dom import DOMNode
+from textual.geometry import Size
 from textual.screen import Screen
 from textual.signal import Signal
 from textual.timer import Timer
@@ -113,20 +116,41 @@ class FieldtechScreen(Screen):
         if self._covered():
             self._compositor._dirty_regions.clear()
             self._dirty_widgets.clear()
-            if self._warm_timer is None:
-                self._warm_timer = self.set_timer(WARM_AFTER_S, self._warm, name="warm")
+            self._kept_frame = None  # changed since: rendered again a moment later
+            self._warm_soon()
             return
         super()._compositor_refresh()
 
     _warm_timer: Timer | None = None
+    _kept_frame: tuple[Size, LayoutUpdate] | None = None
+
+    def _warm_soon(self) -> None:
+        if self._warm_timer is None:
+            self._warm_timer = self.set_timer(WARM_AFTER_S, self._warm, name="warm")
 
     def _warm(self) -> None:
-        """Render what changed here while covered, and throw the frame away: coming back
-        (Esc) then composes lines already rendered, and its first frame is out sooner (the
-        fleet: ~15 ms less on this machine). Off the key's path: a moment after the change."""
+        """Render this covered screen, changes and all, and keep the frame: coming back (Esc)
+        writes it at once (issue 18), before Textual has composed its own frame, which then
+        differs from it in nothing (or writes what changed since). Off the key's path: a
+        moment after the change, or after this screen was covered."""
         self._warm_timer = None
         if self._covered() and not self._layout_required:
-            self._compositor.render_update(full=True)
+            frame = self._compositor.render_update(full=True)
+            if isinstance(frame, LayoutUpdate):
+                self._kept_frame = self.app.size, frame
+
+    # Textual calls each class's own `_on_…` handler, Screen's after these: no super() here.
+    def _on_screen_suspend(self) -> None:
+        self._kept_frame = None
+        self._warm_soon()
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        kept, self._kept_frame = self._kept_frame, None
+        changed = (self._layout_required or self._scroll_required or self._repaint_required
+                   or self._dirty_widgets)  # while too deep under others to be rendered
+        if kept is not None and not changed and kept[0] == self.app.size and (
+                self.app.screen is self):
+            self.app._display(self, kept[1])
 
     def _covered(self) -> bool:
         """Is an opaque screen above this one in the stack?"""

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from textual._compositor import ChopsUpdate, CompositorUpdate, LayoutUpdate
+from rich.control import Control
+from textual._ansi_sequences import SYNC_END, SYNC_START
+from textual._compositor import ChopsUpdate, LayoutUpdate
 from textual._time import get_time
 from textual.app import App
 from textual.driver import Driver
@@ -19,16 +20,6 @@ if TYPE_CHECKING:
     from textual.timer import Timer
 
 COALESCE_S = 0.06  # while keys stream (held), at most one frame this often
-
-
-class _Written(CompositorUpdate):
-    """A frame already turned into the sequence that writes it."""
-
-    def __init__(self, sequence: str):
-        self.sequence = sequence
-
-    def render_segments(self, console: Console) -> str:
-        return self.sequence
 
 
 class SparingTerminal(App):
@@ -75,7 +66,20 @@ class SparingTerminal(App):
             self.post_display_hook()  # nothing differs: nothing to write, not even a sync
             return
         self._written_at = get_time()
-        super()._display(self.screen, _Written(sequence))
+        if self._running and not self._closed:
+            # What App._display writes (begin sync, the frame, the cursor, end sync), in one
+            # write, from this thread when nothing is queued before it (TerminalDriver).
+            frame = sequence + Control.move_to(*cursor).segment.text
+            if self._sync_available:
+                frame = SYNC_START + frame + SYNC_END
+            self._previous_cursor_position = cursor
+            driver = self._driver
+            if isinstance(driver, TerminalDriver):
+                driver.write_frame(frame)
+            else:
+                driver.write(frame)
+                driver.flush()
+        self.post_display_hook()
 
     def _shadow_lost(self) -> None:
         """The terminal was used by something else (suspended): its cells are not known."""

@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from textual.screen import Screen
 
 from fieldtech.app import FieldtechApp
 from fieldtech.screens.fleet import FleetScreen
 from fieldtech.screens.services import WARM_AFTER_S
+from fieldtech.terminal.shadow import TerminalShadow
 from fieldtech.widgets.cursor_list import CursorList
 from fieldtech.widgets.fleet_list import FleetList
 from tests.tui.conftest import SIZE, settle
@@ -75,3 +77,41 @@ async def test_a_change_of_focus_rebuilds_the_cursors_line_only(
             await settle(pilot)
         assert not fleet_list.has_focus
         assert calls["_render"] == 1, calls  # the cursor's line, in its unfocused colours
+
+
+def cells(update: object) -> list:
+    """What a full frame shows, cell by cell."""
+    shadow = TerminalShadow(None)
+    shadow.apply(update, *SIZE)
+    return shadow.target
+
+
+async def test_back_from_a_controller_the_fleet_kept_while_covered_is_written_first(
+        app: FieldtechApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Esc writes the fleet's frame rendered while it was covered, before Textual composes
+    its own; that frame is the fleet as it shows (the cursor already on the controller)."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first, target = app.rows[5], app.rows[9]
+        app.open_controller(first.controller_id)  # a controller over the fleet
+        await settle(pilot)
+        app.open_controller(target.controller_id)  # another, the fleet still covered
+        await settle(pilot)
+        await pilot.pause(WARM_AFTER_S + 0.2)
+        fleet = app.screen_stack[-2]
+        assert isinstance(fleet, FleetScreen)
+        kept = fleet._kept_frame
+        assert kept is not None
+        shown: list[object] = []
+        monkeypatch.setattr(app, "_display", lambda screen, update: shown.append(update))
+        resumed = []
+        resume = Screen._on_screen_resume
+        monkeypatch.setattr(Screen, "_on_screen_resume",
+                            lambda screen, event: (resumed.append(screen), resume(screen, event)))
+        await pilot.press("escape")
+        await settle(pilot)
+        monkeypatch.undo()
+        assert app.screen is fleet and shown and shown[0] is kept[1]  # first, before Textual's
+        assert resumed == [fleet]  # Textual's own resume once (its styles: ~20 ms a time)
+        assert fleet.fleet_list.current_id == target.controller_id
+        assert cells(kept[1]) == cells(fleet._compositor.render_update(full=True))
