@@ -553,9 +553,7 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
         # A work order closed on two clients offline: its time entry follows the merged order.
         from fieldtech.services.work_orders import WorkOrderService  # not at start-up
 
-        orders = WorkOrderService(self.services.edits)
-        if report.conflicts and (settled := orders.follow_orders()):
-            report.conflicts -= settled
+        if WorkOrderService(self.services.edits).settle_after_sync(report):
             self.call_from_thread(self.sync_now)  # sent now, not at the next periodic sync
         current = self.services.fleet.current
         gone = bool(current) and self.store.record_data("controller", current) is None

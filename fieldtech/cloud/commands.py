@@ -469,6 +469,8 @@ def _sync(args: argparse.Namespace) -> int:
     from fieldtech.cloud.sync import SyncEngine
     from fieldtech.offline_store.paths import data_dir, store_path
     from fieldtech.offline_store.store import Store
+    from fieldtech.services.edits import EditService
+    from fieldtech.services.work_orders import WorkOrderService
 
     who = signed_in()
     with Store(store_path(data_dir(args.data_dir))) as store, who.api() as api:
@@ -479,7 +481,12 @@ def _sync(args: argparse.Namespace) -> int:
                 f"This store holds another cloud account ({held}) than the one you are signed "
                 f"in to ({wanted}). Use another --data-dir for this account.", EXIT_REFUSED)
         progress = None if args.quiet else _ProgressLines(sys.stderr)
-        report = SyncEngine(store, api, progress=progress).sync()
+        engine = SyncEngine(store, api, progress=progress)
+        report = engine.sync()
+        # What the merge decides for the person (a work order's time entry follows the order
+        # as merged) is settled and sent now, as the app does, not left on the pending screen.
+        if not report.error and WorkOrderService(EditService(store)).settle_after_sync(report):
+            report = report.then(engine.sync())
         if progress is not None:
             progress.done()
         left = store.pending_count()

@@ -24,7 +24,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -180,6 +180,19 @@ class SyncReport:
     @property
     def needs_attention(self) -> bool:
         return bool(self.error) or self.outstanding.needs_a_person
+
+    def then(self, later: SyncReport) -> SyncReport:
+        """This sync and `later`, run at once after it, as one: the counts of both, and what
+        waits (and any stop) as `later` leaves it."""
+        return replace(
+            later, pulled=self.pulled + later.pulled, applied=self.applied + later.applied,
+            merged=self.merged + later.merged, conflicts=self.conflicts + later.conflicts,
+            rejected=self.rejected + later.rejected,
+            needs_upgrade=self.needs_upgrade + later.needs_upgrade,
+            changed_ids=self.changed_ids | later.changed_ids, live=self.live or later.live,
+            seconds=self.seconds + later.seconds, requests=self.requests + later.requests,
+            bytes_sent=self.bytes_sent + later.bytes_sent,
+            bytes_received=self.bytes_received + later.bytes_received)
 
     def summary(self) -> str:
         """E.g. "3 applied, 2 updated from the cloud. 1 conflict waiting, 1 needs a plan

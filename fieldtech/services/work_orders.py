@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fieldtech.domain.contracts import WorkKind
 from fieldtech.domain.documents import Document
@@ -25,6 +25,9 @@ from fieldtech.domain.work_orders import (
 )
 from fieldtech.services.contracts import log_time
 from fieldtech.services.edits import Edit, EditService
+
+if TYPE_CHECKING:  # httpx stays out of the screens that only plan visits
+    from fieldtech.cloud.sync import SyncReport
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,14 @@ class WorkOrderService:
             return replace(edit, summary=f"{edit.summary} · {what}",
                            queued=edit.queued or booked.queued)
         return edit
+
+    def settle_after_sync(self, report: SyncReport) -> int:
+        """What a sync's merge decides for the person (`follow_orders`), after a sync that met
+        conflicts; those settled are no longer counted in `report.conflicts`. → how many
+        (their edits are queued: the caller sends them at once, every front end alike)."""
+        settled = self.follow_orders() if report.conflicts else 0
+        report.conflicts -= settled
+        return settled
 
     def follow_orders(self) -> int:
         """Time entries in conflict because two clients closed their order offline with

@@ -237,6 +237,32 @@ def test_closing_a_work_order_and_booking_its_time_are_one_transaction(
     assert [e.data["minutes"] for e in store.documents("time_entry")] == [45]
 
 
+def test_fieldtech_sync_settles_the_entry_by_its_order_as_the_app_does(
+        seeded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """The second client is `fieldtech sync` (cron, a technician's laptop): the entry follows
+    the merged order and is sent in the same run; nothing is left for the person (exit 0)."""
+    from fieldtech.cli import main
+    from fieldtech.offline_store.paths import store_path
+
+    account, (_, ea, mine), (b, _, theirs), order_id = _an_order_of_60_min_on_two_clients(
+        seeded, tmp_path)
+    mine.set_status(order_id, "done")  # A: 60 min
+    theirs.add_minutes(order_id, 15)
+    theirs.set_status(order_id, "done")  # B: 75 min, both offline
+    b.close()
+    assert ea.sync().error is None
+    folder = tmp_path / "b-laptop"
+    folder.mkdir()
+    (tmp_path / "b.db").rename(store_path(folder))
+    monkeypatch.setenv("FIELDTECH_TOKEN", account.token)
+    monkeypatch.setenv("FIELDTECH_CLOUD_URL", account.url)
+    assert main(["--data-dir", str(folder), "sync", "--quiet"]) == 0, capsys.readouterr().err
+    with Store(store_path(folder)) as laptop:
+        assert laptop.conflicts() == [] and laptop.pending_count() == 0
+    entries = account.get("/v1/documents?kind=time_entry")["documents"]
+    assert [e["data"]["minutes"] for e in entries] == [75]
+
+
 def _an_order_of_60_min_on_two_clients(seeded, tmp_path: Path):  # type: ignore[no-untyped-def]
     """An account, two clients (store, sync engine, work orders) that both hold a work order
     with 60 minutes spent, synced; → (account, (a, ea, mine), (b, eb, theirs), order id)."""
