@@ -215,9 +215,15 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
         if self.store.settle_memberships():  # queued edits, synced like any other
             self.call_from_thread(self.post_message, m.RecordsChanged())
 
-    @work(thread=True, group="canaries", exclusive=True)
+    @work(thread=True, group="canaries", exclusive=True, exit_on_error=False)
     def _check_canaries(self) -> None:
-        for status in self.services.campaigns.check_canaries():
+        try:
+            stopped = self.services.campaigns.check_canaries()
+        except Exception as exc:  # a busy store, a bug: say so, try again at the next check
+            self.call_from_thread(self.notify, f"Checking campaigns failed: {exc}",
+                                  severity="error")
+            return
+        for status in stopped:
             what = status.campaign.summary.split(":")[0]  # "rain delay of 48 h"
             self.call_from_thread(self.notify, f"Campaign stopped ({what}): "
                                   f"{status.canary_words()}.", severity="warning", timeout=20)
@@ -553,8 +559,12 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
         # A work order closed on two clients offline: its time entry follows the merged order.
         from fieldtech.services.work_orders import WorkOrderService  # not at start-up
 
-        if WorkOrderService(self.services.edits).settle_after_sync(report):
-            self.call_from_thread(self.sync_now)  # sent now, not at the next periodic sync
+        try:
+            if WorkOrderService(self.services.edits).settle_after_sync(report):
+                self.call_from_thread(self.sync_now)  # sent now, not at the next sync
+        except Exception as exc:  # the conflicts stay the person's: say why, keep the app
+            self.call_from_thread(self.notify, f"Settling time entries failed: {exc}",
+                                  severity="error")
         current = self.services.fleet.current
         gone = bool(current) and self.store.record_data("controller", current) is None
         self.call_from_thread(self._synced, report, self._read_header(), manual,

@@ -211,7 +211,12 @@ def run_seed(args: argparse.Namespace) -> int:
             print(f"fieldtech seed: {refusal}", file=sys.stderr)
             return 1
         start = time.perf_counter()
-        customers, controllers = seed_new_store(path, *counts)
+        try:
+            customers, controllers = seed_new_store(path, *counts)
+        except FileExistsError:
+            print(f"fieldtech seed: a store appeared at {path} while seeding (the app?); it "
+                  "is left as it is. Seed again with --force to add to it.", file=sys.stderr)
+            return 1
     else:
         with Store(path) as store:
             if refusal := _signed_in_refusal(store, path):

@@ -639,6 +639,10 @@ class SyncEngine:
         fields = ", ".join(describe_path(f) for f in merge.conflicts)
         with self.store.transaction():
             ids = self.store.made_elsewhere(ids, "document", rid, revision, theirs)
+            if not merge.conflicts:  # made alike (or apart only where one side is silent)
+                self.store.rebase("document", rid, revision, theirs, merge.merged, ids)
+                report.merged += 1
+                return
             self.store.record_conflict(ids, "document", rid, revision, theirs, merge.conflicts,
                                        f"Made here and on another client, with different "
                                        f"{fields}.", merge.merged)

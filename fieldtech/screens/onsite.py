@@ -720,7 +720,7 @@ class OnsiteScreen(FieldtechScreen):
             try:
                 visit = WorkOrderService(edits).attach_site_test(controller_id, date.today(),
                                                                  tested)
-            except FieldtechError as exc:
+            except Exception as exc:  # a refusal, a busy store: the technician is told
                 app.call_from_thread(app.notify, f"Zone tests not attached: {exc}",
                                      severity="error", timeout=8)
                 return

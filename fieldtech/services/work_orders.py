@@ -170,7 +170,8 @@ class WorkOrderService:
         conflicts; those settled are no longer counted in `report.conflicts`. → how many
         (their edits are queued: the caller sends them at once, every front end alike)."""
         settled = self.follow_orders() if report.conflicts else 0
-        report.conflicts -= settled
+        # Earlier syncs' conflicts may be among them: this sync's count never goes below 0.
+        report.conflicts = max(0, report.conflicts - settled)
         return settled
 
     def follow_orders(self) -> int:
@@ -187,8 +188,9 @@ class WorkOrderService:
             conflict = conflicts.get(time_entry_id(order.id))
             minutes = int(order.data.get("minutes", 0))
             if (conflict is None or conflict.fields != ("minutes",) or minutes <= 0
-                    or "minutes" in getattr(conflicts.get(order.id), "fields", ())):
-                continue
+                    or "minutes" in getattr(conflicts.get(order.id), "fields", ())
+                    or self.store.record_data("document", conflict.id) is None):
+                continue  # (an entry deleted here since: the person's to settle)
             take = {"minutes"} if conflict.theirs.get("minutes") == minutes else set()
             with self.store.transaction():
                 resolve_conflict(self.store, "document", conflict.id, take)

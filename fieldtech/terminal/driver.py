@@ -82,6 +82,9 @@ class KeyParser(XTermParser):
         return max(0.0, self._timeout_time - get_time())
 
 
+WRITE_NOW_MAX = 4096  # characters a frame may have to be written by the app's own thread
+
+
 class FrameWriter(WriterThread):
     """Textual's writer thread, which also lets the app's thread write a frame itself when
     nothing is queued or being written (order kept: everything before it is on its way)."""
@@ -100,7 +103,9 @@ class FrameWriter(WriterThread):
         """Write `text` in this thread if nothing is ahead of it and the terminal can take it
         without waiting; False if it was queued instead."""
         with self._lock:
-            if not self._pending and self.is_alive():
+            # Larger than a pty's buffer: a slow link could block the app's thread in write();
+            # Textual's writer thread is there for that (a screen's frame is 3-7 KB).
+            if not self._pending and self.is_alive() and len(text) <= WRITE_NOW_MAX:
                 try:
                     _, ready, _ = select.select([], [self._file], [], 0)
                 except (OSError, ValueError):

@@ -125,6 +125,30 @@ def test_seed_new_store_leaves_an_existing_store_alone(tmp_path: Path) -> None:
     assert _contents(path) == before
 
 
+def test_a_store_the_app_makes_while_seeding_is_never_replaced(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app opened on the same data dir during a long seed makes its store and an edit:
+    the seed must not move its file over them (nor leave the app's -wal beside another
+    database): it stops and says so, and removes what it wrote."""
+    from fieldtech.offline_store import seed
+
+    path = tmp_path / "fieldtech.db"
+    whole = seed.seed_store
+
+    def with_the_app_meanwhile(*args: object, **kwargs: object) -> object:
+        made = whole(*args, **kwargs)
+        with Store(path) as app_store:  # the app, started meanwhile, and its first edit
+            seed_store(app_store, 1, 1)
+        return made
+
+    monkeypatch.setattr(seed, "seed_store", with_the_app_meanwhile)
+    with pytest.raises(FileExistsError):
+        seed_new_store(path, 5, 10)
+    assert _contents(path) and not path.with_name(path.name + SEEDING_SUFFIX).exists()
+    with Store(path) as store:
+        assert store.counts() == (1, 1)  # the app's, untouched
+
+
 # The child seeds 3,000 controllers and kills itself (SIGKILL: nothing runs after it) once the
 # first 2,000 are written, in the middle of the load.
 KILLED_HALF_WAY = """
