@@ -69,7 +69,7 @@ class FleetList(CursorList):
             # record's line and the ids shown are the view's to find (no pass over the rows).
             self.rows, self._view = rows, rows
             self._ids, self._customers = [], []
-            self._lines = _Lines.controllers_only(len(rows))
+            self._lines = _Lines((), range(len(rows)))  # line n is row n
             self.reset_lines(len(rows), (keep and rows.place_of(keep)) or 0)
             return
         self._view = None
@@ -253,14 +253,6 @@ class _Lines:
                             map(add, map(mul, controllers, repeat(2)), repeat(CONTROLLER))))
         self.rows = array("i", map(rshift, both, repeat(1)))
         self.kinds = bytes(map(and_, both, repeat(1)))
-
-    @classmethod
-    def controllers_only(cls, count: int) -> _Lines:
-        """Line n is row n, a controller (a view of the fleet's index)."""
-        lines = cls((), ())
-        lines.rows = array("i", range(count))
-        lines.kinds = bytes([CONTROLLER]) * count
-        return lines
 
     def __len__(self) -> int:
         return len(self.rows)
