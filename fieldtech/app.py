@@ -270,10 +270,12 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
         recent = store.recent()
         self.call_from_thread(self._fleet_loaded, rows, index, self._read_header(), recent, keep)
         # After the first paint: the controller screen and forms, so the first switch is as
-        # quick as the rest.
+        # quick as the rest; the controller screen is built too, off the first digit's path.
         import fieldtech.screens.controller
         import fieldtech.screens.forms
         import fieldtech.screens.triage  # noqa: F401
+
+        self.call_from_thread(self.call_after_refresh, self._build_controller_screen)
 
         # And triage's first open: reading and ordering 2,000 incidents takes ~40–100 ms,
         # which its first paint would wait for. Once: later opens keep the rows they had.
@@ -319,11 +321,11 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
 
     def open_controller(self, controller_id: str) -> None:
         self.services.fleet.opened(controller_id)
-        self.call_after_refresh(self._touch_recent, controller_id)  # not before the paint
         screen = self.controller_screen()
         if self.screen is not screen:
             self.push_screen(screen)
         screen.load(controller_id)
+        screen.after_frame(self._touch_recent, controller_id)  # a thread: not beside the paint
         for fleet in self.screen_stack:  # covered: its cursor follows now, not at Esc
             if isinstance(fleet, FleetScreen):
                 fleet.follow_current()
@@ -337,6 +339,11 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
         screen = self.get_screen("controller")
         assert isinstance(screen, ControllerScreen)
         return screen
+
+    def _build_controller_screen(self) -> None:
+        """Compose and mount the controller screen ahead, hidden: the first digit pushed and
+        built it, ~100 ms of its frame (issue 18, traced)."""
+        self.controller_screen().build_ahead()
 
     def _controller_showing(self) -> bool:
         return self.is_screen_installed("controller") and self.screen is self.get_screen(

@@ -11,6 +11,7 @@ from typing import ClassVar
 
 from rich.segment import Segment
 from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
 from textual.message import Message
 from textual.strip import Strip
 
@@ -41,6 +42,9 @@ class RecordTable(CursorList):
         self.empty = empty
         self.rows: list[tuple[str, ...]] = []
         self._filled = False  # no `empty` hint before the first rows are read: still loading
+        # Lines drawn, by what they show and how: a refill with rows seen before (switching
+        # back to a controller, a zone list that did not change) draws none of them again.
+        self._drawn: LRUCache[tuple[object, ...], Strip] = LRUCache(256)
 
     def header(self, width: int = 80) -> str:
         return "".join(self._cells(tuple(title for title, _ in self.columns), width))
@@ -74,7 +78,19 @@ class RecordTable(CursorList):
         return super().render_line(y)
 
     def line_parts(self, line: int, width: int) -> Parts:
-        return [(cell, "") for cell in self._cells(self.rows[line], width)]
+        # One piece: the cells share the line's style, and each segment costs the compositor
+        # and the terminal's diff something on every frame.
+        return [("".join(self._cells(self.rows[line], width)), "")]
+
+    def _render(self, line: int, width: int) -> Strip:
+        base = self.rich_style
+        key = (self.rows[line], width, base,
+               self._style("cursor") if line == self.cursor else None)
+        strip = self._drawn.get(key)
+        if strip is None:
+            strip = self._drawn[key] = super()._render(line, width)
+        self._base = base
+        return strip
 
     def _cells(self, values: tuple[str, ...], width: int) -> list[str]:
         fixed = sum(w + 1 for _, w in self.columns if w)

@@ -433,3 +433,83 @@ async def test_switch_to_a_zone_table_that_scrolls_is_one_layout(app: FieldtechA
                 assert len(layouts) == 1, f"{len(layouts)} layouts to show {shown.name}"
         finally:
             Screen._refresh_layout = refresh_layout
+
+
+async def test_the_controller_screen_is_built_ahead_and_shows_the_controller_picked(
+        tmp_path) -> None:
+    """Issue 18: once the fleet is read the controller screen is composed and mounted, hidden;
+    the first s + digit then builds nothing and shows the controller picked, tables filled."""
+    from tests.tui.conftest import make_app
+
+    app = make_app(tmp_path)
+    rows = [r for r in app.store.fleet_rows() if r.controller_id]
+    for r in (rows[40], rows[12], rows[3]):  # rows[3] most recent
+        app.store.touch_recent(r.controller_id)
+    composed: list[ControllerScreen] = []
+    compose = ControllerScreen.compose
+
+    def counted_compose(screen):
+        composed.append(screen)
+        return compose(screen)
+
+    ControllerScreen.compose = counted_compose
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = app.get_screen("controller")
+            assert isinstance(app.screen, FleetScreen) and screen not in app.screen_stack
+            assert composed == [screen] and screen.is_running and screen.controller is None
+            await pilot.press("s", "2")
+            await settle(pilot)
+            assert composed == [screen], "the first digit composed the screen again"
+            assert app.screen is screen and screen.controller.id == rows[12].controller_id
+            assert rows[12].name in header(app) and rows[12].customer_name in header(app)
+            zones = screen.query_one("#zone-table")
+            assert zones.row_count == rows[12].zone_count and zones.size.height > 0
+            assert zones.rows[0][1] in "".join(
+                seg.text for seg in zones.render_line(0))  # painted, not only filled
+    finally:
+        ControllerScreen.compose = compose
+        app.store.close()
+
+
+async def test_the_fresh_read_after_a_cached_switch_waits_for_its_frame(
+        app: FieldtechApp) -> None:
+    """A switch to a cached controller paints it, then reads it again from the store: after
+    the frame (a thread beside it slows the frame), and never showing a controller other
+    than the one last picked."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        a, b = app.rows[2], app.rows[11]
+        await open_by_id(pilot, app, a.controller_id)
+        await open_by_id(pilot, app, b.controller_id)
+        screen = app.screen
+        assert isinstance(screen, ControllerScreen)
+        await pilot.press("s")
+        await settle(pilot)
+        order: list[str] = []
+        display, read = app._display, screen._read
+
+        def painted(shown_on, renderable) -> None:
+            if renderable is not None:
+                order.append("paint")
+            display(shown_on, renderable)
+
+        def reading(controller_id: str) -> None:
+            order.append(f"read {controller_id}")
+            read(controller_id)
+
+        app._display, screen._read = painted, reading
+        try:
+            await pilot.press("1")
+            await settle(pilot)
+        finally:
+            del app._display, screen._read
+        assert screen.controller.id == a.controller_id
+        assert f"read {a.controller_id}" in order, "no fresh read after the cached switch"
+        assert order.index("paint") < order.index(f"read {a.controller_id}"), order
+        # A read of b that ends now (started before the switch to a) is kept, not shown.
+        late = screen._read_one(b.controller_id)
+        screen._read_done(late)
+        await settle(pilot)
+        assert screen.controller.id == a.controller_id and a.name in header(app)
