@@ -157,8 +157,9 @@ class ControllerScreen(ControllerFlows):
             callback()
 
     def _compositor_refresh(self) -> None:
+        painting = bool(self._compositor._dirty_regions)  # else Textual writes nothing
         super()._compositor_refresh()
-        if self._after_frame and self.app.screen is self:
+        if painting and self._after_frame and self.app.screen is self:
             self.call_later(self._run_after_frame)  # once this frame's handler has returned
 
     def _read_if_wanted(self, controller_id: str) -> None:
