@@ -1,6 +1,6 @@
 """The TUI's budgets in a real pty at 80×24 on a 10,000-controller store (issue 2).
 
-    python bench/bench_tui.py [--controllers 10000] [--runs 5] [--no-bytecode]
+    python bench/bench_tui.py [--controllers 10000] [--runs 5] [--no-bytecode] [--switch-only]
 
 Prints: start-to-first-paint (fieldtech vs a bare Textual "hello" app, same run), keypress to a
 switched controller fully painted (s + digit), finder keystroke to results painted and the search
