@@ -996,6 +996,40 @@ class Store:
         if r is None:
             return
         entry = _entry(r)
+        held = (db.execute("SELECT kind, customer_id FROM document WHERE id=?",
+                           (entry.entity_id,)).fetchone() if entry.entity == "document" else None)
+        self._discard_one(db, entry)
+        if entry.entity == "document":
+            kind, customer_id = held or db.execute(
+                "SELECT kind, customer_id FROM document WHERE id=?",
+                (entry.entity_id,)).fetchone() or (None, None)
+            if kind == AGREEMENT_KIND and customer_id:
+                self._membership_after_discard(db, entry, customer_id)
+
+    def _membership_after_discard(self, db: sqlite3.Connection, entry: OutboxEntry,
+                                  customer_id: str) -> None:
+        """An agreement's edit undone: the membership edit queued with it (the next entry, in
+        the same transaction) goes too, so the customer's membership is again what it was —
+        then follows the agreements left, if any (an agreement's change undone: its tier)."""
+        paired = db.execute(
+            "SELECT id, patch FROM outbox WHERE seq=? AND op='update' AND entity='customer' "
+            "AND entity_id=? AND state NOT IN (?, ?)",
+            (entry.seq + 1, customer_id, SENDING, APPLIED)).fetchone()
+        if paired is not None and json.loads(paired[1]).keys() == {"membership"}:
+            self._discard_one(db, _entry(db.execute(
+                "SELECT * FROM outbox WHERE id=?", (paired[0],)).fetchone()))
+            if _base(db, "customer", customer_id) is None:
+                # never synced, so there is no base to go back to: the value before is the
+                # last one still queued for it (its create holds the first)
+                before = next((p["membership"] for (p,) in (
+                    (json.loads(x[0]),) for x in db.execute(
+                        "SELECT patch FROM outbox WHERE entity='customer' AND entity_id=? "
+                        "ORDER BY seq DESC", (customer_id,))) if "membership" in p), None)
+                if before is not None:
+                    _update(db, "customer", customer_id, {"membership": before})
+        self._follow_agreements_in(db, AGREEMENT_KIND, [customer_id])
+
+    def _discard_one(self, db: sqlite3.Connection, entry: OutboxEntry) -> None:
         rid, entity = entry.entity_id, entry.entity
         if entry.op == "create":
             if entity == "customer" and (n := db.execute(
@@ -1007,7 +1041,7 @@ class Store:
                     f"{'them' if n > 1 else 'it'} first.")
             _forget_new(db, entity, rid)
             return
-        db.execute("DELETE FROM outbox WHERE id=?", (entry_id,))
+        db.execute("DELETE FROM outbox WHERE id=?", (entry.id,))
         base = _base(db, entity, rid)
         base_rev = db.execute("SELECT revision FROM base WHERE entity=? AND id=?",
                               (entity, rid)).fetchone()
