@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import random
+import signal
 import sqlite3
+import sys
+import threading
+import traceback
 import uuid
 from bisect import bisect
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from fieldtech.domain.limits import ZONES_MAX
 from fieldtech.domain.models import (
@@ -34,7 +39,13 @@ from fieldtech.domain.plans import (
     TierLimits,
     smallest_tier_for,
 )
-from fieldtech.offline_store.store import Store, prepare_folder, put_synced_rows
+from fieldtech.offline_store.store import (
+    CONTROLLER_COLUMNS,
+    Store,
+    prepare_folder,
+    put_controller_rows,
+    put_synced_rows,
+)
 
 FIRST = ("Ana", "Ben", "Carla", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas",
          "Kara", "Luis", "Maya", "Nils", "Olga", "Pablo", "Quinn", "Rosa", "Sam", "Tara",
@@ -134,17 +145,26 @@ def seed_store(
     tier: Tier | None = None,
     account_name: str = "Greenline Irrigation",
     today: date | None = None,
+    *,
+    new_store: bool = False,
 ) -> tuple[int, int]:
     """Fill `store` with an account of `customers` customers sharing `controllers` controllers.
 
     Records are written as if pulled from the cloud (revision 1, a base copy, no outbox rows).
     Returns (customers, controllers) written; ValueError for a count out of 1–SEED_MAX.
+    `new_store` (seed_new_store's): the store was made for this seed, so it holds no
+    controller to replace, and the controllers are drawn in a child process while this one
+    writes those drawn already (where processes can fork).
     """
     if problem := seed_count_error(customers, controllers):
         raise ValueError(problem)
     made, lazily = _generate(customers, controllers, seed, tier, account_name, today, lazy=True)
-    with store._write() as db:
-        _write_rows(db, made.customers, lazily)
+    apart = new_store and hasattr(os, "fork") and threading.active_count() == 1
+    with store._write() as db, \
+            (_made_apart if apart else nullcontext)(_controller_batches(lazily)) as batches:
+        put_synced_rows(db, ((c, 1) for c in made.customers), ())
+        for rows, configs in batches:
+            _write_batch(db, rows, configs, replace=not new_store)
     store.set_account(made.account, controllers_used=controllers,
                       enthusiast_used=made.enthusiast)
     return len(made.customers), controllers
@@ -176,7 +196,8 @@ def seed_new_store(
         leftover.unlink(missing_ok=True)
     try:
         with Store(work) as store, _bulk_load(store):
-            made = seed_store(store, customers, controllers, seed, tier, account_name, today)
+            made = seed_store(store, customers, controllers, seed, tier, account_name, today,
+                              new_store=True)
         with open(work, "rb") as done:
             os.fsync(done.fileno())
         # Linked, not renamed over: a store the app made at `path` meanwhile (a seed of
@@ -223,13 +244,106 @@ def _bulk_load(store: Store) -> Iterator[None]:
             db.execute(f"PRAGMA {pragma}")
 
 
-def _write_rows(db: sqlite3.Connection, customers: list[Customer],
-                controllers: Iterable[tuple[GeneratedController, int, ControllerState,
-                                            str | None]]) -> None:
-    """Customers and controllers as synced (revision 1), from the plain values drawn."""
-    put_synced_rows(db, ((c, 1) for c in customers),
-                    ((made.record(), made.config_json(), rev, state, fault)
-                     for made, rev, state, fault in controllers))
+# A batch of controllers: their rows (store._CONTROLLER_ROW's values) and (id, configuration
+# text), made where they are drawn (a child process for a new store).
+Batch = tuple[list[tuple[Any, ...]], list[tuple[str, str]]]
+_BATCH = 2000
+
+
+def _controller_batches(controllers: Iterable[tuple[GeneratedController, int, ControllerState,
+                                                    str | None]]) -> Iterator[Batch]:
+    """The controllers drawn, as synced, _BATCH at a time: rows and JSON text made from the
+    plain values drawn."""
+    rows: list[tuple[Any, ...]] = []
+    configs: list[tuple[str, str]] = []
+    for made, rev, state, fault in controllers:
+        rows.append(made.row(state, fault, rev))
+        configs.append((made.id, made.config_json()))
+        if len(rows) == _BATCH:
+            yield rows, configs
+            rows, configs = [], []
+    if rows:
+        yield rows, configs
+
+
+def _write_batch(db: sqlite3.Connection, rows: list[tuple[Any, ...]],
+                 configs: list[tuple[str, str]], replace: bool) -> None:
+    """A batch into the store, with each part's base copy: the record's JSON text made from
+    its row (Controller.to_dict()'s, without the configuration), the configuration's as is."""
+    bases = []
+    for row, (rid, config) in zip(rows, configs, strict=True):
+        rev = row[-1]
+        bases.append(("controller", rid, rev, _record_json(row)))
+        bases.append(("config", rid, rev, config))
+    put_controller_rows(db, rows, configs, bases, replace=replace)
+
+
+def _record_json(row: tuple[Any, ...]) -> str:
+    """json.dumps(Controller.to_dict()) without the configuration, from the controller's row
+    (its first values are CONTROLLER_COLUMNS')."""
+    return json.dumps(dict(zip(CONTROLLER_COLUMNS, row[:len(CONTROLLER_COLUMNS)], strict=True)))
+
+
+@contextmanager
+def _made_apart(batches: Iterator[Batch]) -> Iterator[Iterator[Batch]]:
+    """`batches`, made in a forked child and sent through a pipe (marshal), while this process
+    writes the ones received: drawing and encoding on one core, SQLite on the other (a
+    thread would not do: SQLite lets go of the GIL for one row at a time). The child holds
+    the random generator's state as it was, so it draws exactly what this process would
+    have. It ends with its last batch, or when this process stops reading (a broken pipe:
+    this one failed or was killed); it never touches the store."""
+    import fcntl  # where processes fork (not Windows)
+
+    read, write = os.pipe()
+    with suppress(OSError, AttributeError):  # a larger pipe: fewer switches between the two
+        fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, 1 << 20)  # type: ignore[attr-defined]
+    pid = os.fork()
+    if pid == 0:  # the child: nothing of the parent's runs here (os._exit, no cleanup)
+        status = 1
+        try:
+            os.close(read)
+            with open(write, "wb") as out:
+                for batch in batches:
+                    data = marshal.dumps(batch)
+                    out.write(len(data).to_bytes(8, "little"))
+                    out.write(data)
+                out.write(bytes(8))
+            status = 0
+        except (BrokenPipeError, KeyboardInterrupt):
+            pass
+        except BaseException:
+            traceback.print_exc()
+            sys.stderr.flush()
+        finally:
+            os._exit(status)
+    os.close(write)
+
+    def received(into: BinaryIO) -> Iterator[Batch]:
+        while True:
+            head = into.read(8)
+            size = int.from_bytes(head, "little")
+            if size == 0 and len(head) == 8:
+                return
+            data = into.read(size)
+            if len(head) < 8 or len(data) < size:  # it failed (its error is on stderr)
+                raise RuntimeError("the seed's drawing process ended before its last batch "
+                                   f"(status {os.waitstatus_to_exitcode(reap())})")
+            yield marshal.loads(data)
+
+    def reap() -> int:
+        nonlocal pid
+        reaped, pid = pid, 0
+        return os.waitpid(reaped, 0)[1] if reaped else 0
+
+    try:
+        with open(read, "rb") as into:
+            yield received(into)
+    except BaseException:
+        if pid:
+            os.kill(pid, signal.SIGKILL)  # its batches are of no use now
+        raise
+    finally:
+        reap()
 
 
 def seed_count_error(customers: int, controllers: int) -> str | None:
@@ -263,9 +377,13 @@ def _uuid(rnd: random.Random) -> str:
     return _uuid4_text(rnd.getrandbits(128))
 
 
-def _fresh_id() -> str:
-    """models.new_id() (a random uuid4, not drawn from the seed), for 175,000 program ids."""
-    return _uuid4_text(int.from_bytes(os.urandom(16)))
+def _fresh_ids() -> Iterator[str]:
+    """models.new_id()'s (random uuid4s, not drawn from the seed), for 175,000 program ids:
+    1,024 from each read of os.urandom."""
+    while True:
+        block = os.urandom(16 * 1024)
+        for i in range(0, len(block), 16):
+            yield _uuid4_text(int.from_bytes(block[i:i + 16]))
 
 
 def _uuid4_text(number: int) -> str:
@@ -314,6 +432,7 @@ class GeneratedController:
     location: str
     notes: str
     zones: list[tuple[Any, ...]]  # each Zone's fields, in their order
+    zone_texts: list[str]  # each zone's JSON text, as json.dumps(Zone.to_dict()) makes it
     programs: list[dict[str, Any]]  # each as Program.to_dict() makes it
     rain_delay_until: datetime | None
 
@@ -332,23 +451,33 @@ class GeneratedController:
                 "tags": ""}
 
     def config_json(self) -> str:
-        """json.dumps(controller().config.to_dict()), the same text, at a third of the cost
-        (a test holds the two equal)."""
-        zones = ", ".join([_ZONE_JSON % (
-            number, _quote(name), "true" if enabled else "false", run,
-            "null" if cycle is None else cycle, "null" if soak is None else soak,
-            "true" if master else "false", pct,
-            "null" if until is None else f'"{until.isoformat()}"')
-            for number, name, enabled, run, cycle, soak, master, pct, until in self.zones])
+        """json.dumps(controller().config.to_dict()), the same text, from the zones' texts
+        made as they were drawn (a test holds the two equal)."""
         rain = self.rain_delay_until
-        return (f'{{"zones": [{zones}], "programs": {json.dumps(self.programs)}, '
-                f'"rain_delay_until": {"null" if rain is None else _quote(rain.isoformat())}}}')
+        return (f'{{"zones": [{", ".join(self.zone_texts)}], "programs": '
+                f'{json.dumps(self.programs)}, "rain_delay_until": '
+                f'{"null" if rain is None else _quote(rain.isoformat())}}}')
+
+    def row(self, state: ControllerState, fault: str | None, rev: int) -> tuple[Any, ...]:
+        """Its row in the controller table (store._CONTROLLER_ROW's columns)."""
+        return (self.id, self.customer_id, self.name, self.model, self.zone_count, self.serial,
+                self.timezone, self.location, self.notes, "", state.value, fault, rev, rev)
 
 
-_ZONE_JSON = ('{"number": %d, "name": %s, "enabled": %s, "run_minutes": %d, "cycle_minutes": %s, '
-              '"soak_minutes": %s, "master_valve": %s, "seasonal_adjust_pct": %d, '
-              '"suspended_until": %s}')
 _quote = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+# A zone's JSON text is made of pieces chosen by the same draws as its values (see
+# _draw_controllers), in the order and spelling of json.dumps(Zone.to_dict()): its number and
+# name, then enabled and run minutes, cycle and soak minutes, master valve and seasonal
+# adjustment; its suspension's date, if any, ends it.
+_ZONE_HEADS = [[f'{{"number": {z}, "name": {_quote(f"{name} {z}"[:32])}, "enabled": '
+                for z in range(ZONES_MAX + 1)] for name in ZONES]
+_ENABLED_RUN = [[f'{enabled}, "run_minutes": {run}, "cycle_minutes": ' for run in RUN_MINUTES]
+                for enabled in ("false", "true")]
+_CYCLE_SOAK = [[f'{"null" if cycle is None else cycle}, "soak_minutes": '
+                f'{"null" if cycle is None else soak}, "master_valve": ' for soak in SOAK_MINUTES]
+               for cycle in CYCLE_MINUTES]
+_MASTER_PCT = [[f'{master}, "seasonal_adjust_pct": {pct}, "suspended_until": '
+                for pct in SEASONAL_PCT] for master in ("false", "true")]
 # A choice of n things draws k = n.bit_length() random bits until they make a number below n,
 # exactly as random.choice does (so the accounts stay those seeded before); per zone this is
 # written out in the loop: 1.2 million zones at 100,000 controllers, and a call a draw was
@@ -390,39 +519,46 @@ def _draw_controllers(rnd: random.Random, owners: Iterable[Customer], today: dat
 
     nz, kz, nr, kr, nc, kc, ns, ks, np, kp = _NZ, _KZ, _NR, _KR, _NC, _KC, _NS, _KS, _NP, _KP
     zone_names = [[f"{name} {z}"[:32] for z in range(ZONES_MAX + 1)] for name in ZONES]
+    heads, enabled_run, cycle_soak, master_pct = _ZONE_HEADS, _ENABLED_RUN, _CYCLE_SOAK, \
+        _MASTER_PCT
+    fresh_ids = _fresh_ids()
     for n, customer in enumerate(owners):
         model, zone_count = MODELS[below(len(MODELS))]
         linked = chance() > 0.06
         serial = f"FT1-{bits(32):08X}" if linked else None
         if model.startswith("OS") and linked:
             serial = f"OS-{bits(48):012X}"
-        zones = []
+        zones, texts = [], []
         for z in range(1, zone_count + 1):
-            r = bits(kz)
-            while r >= nz:
-                r = bits(kz)
-            name = zone_names[r][z]
-            r = bits(kr)
-            while r >= nr:
-                r = bits(kr)
-            run = RUN_MINUTES[r]
+            rn = bits(kz)
+            while rn >= nz:
+                rn = bits(kz)
+            rr = bits(kr)
+            while rr >= nr:
+                rr = bits(kr)
             enabled = chance() > 0.05
-            r = bits(kc)
-            while r >= nc:
-                r = bits(kc)
-            cycle = CYCLE_MINUTES[r]
-            soak = None
+            rc = bits(kc)
+            while rc >= nc:
+                rc = bits(kc)
+            cycle = CYCLE_MINUTES[rc]
+            soak = rs = None
             if cycle is not None:
-                r = bits(ks)
-                while r >= ns:
-                    r = bits(ks)
-                soak = SOAK_MINUTES[r]
+                rs = bits(ks)
+                while rs >= ns:
+                    rs = bits(ks)
+                soak = SOAK_MINUTES[rs]
             master = z == 1 and chance() < 0.3
-            r = bits(kp)
-            while r >= np:
-                r = bits(kp)
-            until = today + timedelta(days=1 + below(60)) if chance() < 0.02 else None
-            zones.append((z, name, enabled, run, cycle, soak, master, SEASONAL_PCT[r], until))
+            rp = bits(kp)
+            while rp >= np:
+                rp = bits(kp)
+            until, end = None, "null}"
+            if chance() < 0.02:
+                until = today + timedelta(days=1 + below(60))
+                end = f'"{until.isoformat()}"}}'
+            zones.append((z, zone_names[rn][z], enabled, RUN_MINUTES[rr], cycle, soak, master,
+                          SEASONAL_PCT[rp], until))
+            texts.append(f"{heads[rn][z]}{enabled_run[enabled][rr]}{cycle_soak[rc][rs or 0]}"
+                         f"{master_pct[master][rp]}{end}")
         programs = []
         for p in range((1, 1, 2, 3)[below(4)]):
             kind = _KINDS[below(len(_KINDS))]
@@ -434,14 +570,14 @@ def _draw_controllers(rnd: random.Random, owners: Iterable[Customer], today: dat
                 "schedule": kind.value, "days": days, "interval_days": interval,
                 "start_times": [f"{h:02d}:{(0, 15, 30, 45)[below(4)]:02d}" for h in hours],
                 "zone_minutes": {_NUMBERS[z[0]]: z[3] for z in zones if chance() < 0.6},
-                "id": _fresh_id()})
+                "id": next(fresh_ids)})
         rain = midnight + timedelta(hours=28 + below(68)) if chance() < 0.05 else None
         made = GeneratedController(
             id=_uuid(rnd), customer_id=customer.id,
             name=SITES[below(len(SITES))] + (f" {n % 7 + 1}" if chance() < 0.3 else ""),
             model=model, zone_count=zone_count, serial=serial,
             timezone=TIMEZONES[below(len(TIMEZONES))], location=customer.address,
-            notes=_NOTES[below(len(_NOTES))], zones=zones, programs=programs,
+            notes=_NOTES[below(len(_NOTES))], zones=zones, zone_texts=texts, programs=programs,
             rain_delay_until=rain)
         state = ControllerState.NOT_LINKED
         if linked:

@@ -19,6 +19,7 @@ from fieldtech.offline_store.seed import (
     SEEDING_SUFFIX,
     _draw_controllers,
     _generate,
+    _record_json,
     _uuid4_text,
     generate_account,
     seed_new_store,
@@ -61,11 +62,12 @@ def test_the_rows_written_are_the_json_of_the_controllers() -> None:
     drawn = list(_draw_controllers(random.Random(5), made.customers * 50, DAY))
     assert any(z[-1] for c, *_ in drawn for z in c.zones)  # zone suspensions …
     assert any(c.rain_delay_until for c, *_ in drawn)  # … and rain delays are in it
-    for made_controller, *_ in drawn:
+    for made_controller, rev, state, fault in drawn:
         controller = made_controller.controller()
         data = controller.to_dict()
         assert made_controller.config_json() == json.dumps(data.pop("config"))
         assert made_controller.record() == data
+        assert _record_json(made_controller.row(state, fault, rev)) == json.dumps(data)
     numbers = [random.Random(3).getrandbits(128) for _ in range(50)] + [0, (1 << 128) - 1]
     import uuid
     assert [_uuid4_text(n) for n in numbers] == [str(uuid.UUID(int=n, version=4))
@@ -150,20 +152,20 @@ def test_a_store_the_app_makes_while_seeding_is_never_replaced(
 
 
 # The child seeds 3,000 controllers and kills itself (SIGKILL: nothing runs after it) once the
-# first 2,000 are written, in the middle of the load.
+# first 2,000 are written, in the middle of the load (its own child drawing them meanwhile).
 KILLED_HALF_WAY = """
 import os, signal, sys
-from fieldtech.offline_store import seed, store
+from fieldtech.offline_store import seed
 
-whole = store._chunks
+whole, batches = seed.put_controller_rows, []
 
-def half_way(rows, size=5000):
-    for n, chunk in enumerate(whole(rows, size)):
-        if n == 1:
-            os.kill(os.getpid(), signal.SIGKILL)
-        yield chunk
+def half_way(*args, **kwargs):
+    batches.append(1)
+    if len(batches) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    whole(*args, **kwargs)
 
-store._chunks = half_way
+seed.put_controller_rows = half_way
 seed.seed_new_store(sys.argv[1], 50, 3000)
 """
 
@@ -187,17 +189,17 @@ def test_a_seed_killed_half_way_leaves_no_store_that_looks_whole(tmp_path: Path)
 
 def test_a_seed_that_fails_removes_what_it_wrote(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from fieldtech.offline_store import store
+    from fieldtech.offline_store import seed
 
-    whole = store._chunks
+    whole, batches = seed.put_controller_rows, []
 
-    def failing(rows: object, size: int = 5000) -> object:
-        for n, chunk in enumerate(whole(rows, size)):
-            if n == 1:
-                raise OSError(28, "No space left on device")
-            yield chunk
+    def failing(*args: object, **kwargs: object) -> None:
+        batches.append(1)
+        if len(batches) == 2:
+            raise OSError(28, "No space left on device")
+        whole(*args, **kwargs)
 
-    monkeypatch.setattr(store, "_chunks", failing)
+    monkeypatch.setattr(seed, "put_controller_rows", failing)
     path = tmp_path / "fieldtech.db"
     with pytest.raises(OSError, match="No space"):
         seed_new_store(path, 5, 3000)
