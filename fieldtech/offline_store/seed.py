@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import marshal
 import os
+import queue
 import random
 import signal
 import sqlite3
@@ -18,7 +19,7 @@ from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from fieldtech.domain.limits import ZONES_MAX
 from fieldtech.domain.models import (
@@ -317,18 +318,20 @@ def _made_apart(batches: Iterator[Batch]) -> Iterator[Iterator[Batch]]:
         finally:
             os._exit(status)
     os.close(write)
+    # A thread here takes each batch out of the pipe as it comes (it waits in read() without
+    # the GIL): a pipe holds 1 MB, a batch 6 MB, so without it the child would wait for every
+    # batch to be written before it could send the next one.
+    ahead: queue.Queue[bytes | None] = queue.Queue(_BATCHES_AHEAD)  # b"": the last one came
+    reader = threading.Thread(target=_take_batches, args=(read, ahead), daemon=True,
+                              name="seed-batches")
+    reader.start()
 
-    def received(into: BinaryIO) -> Iterator[Batch]:
-        while True:
-            head = into.read(8)
-            size = int.from_bytes(head, "little")
-            if size == 0 and len(head) == 8:
-                return
-            data = into.read(size)
-            if len(head) < 8 or len(data) < size:  # it failed (its error is on stderr)
-                raise RuntimeError("the seed's drawing process ended before its last batch "
-                                   f"(status {os.waitstatus_to_exitcode(reap())})")
+    def received() -> Iterator[Batch]:
+        while data := ahead.get():
             yield marshal.loads(data)
+        if data is None:  # it failed (its error is on stderr)
+            raise RuntimeError("the seed's drawing process ended before its last batch "
+                               f"(status {os.waitstatus_to_exitcode(reap())})")
 
     def reap() -> int:
         nonlocal pid
@@ -336,14 +339,34 @@ def _made_apart(batches: Iterator[Batch]) -> Iterator[Iterator[Batch]]:
         return os.waitpid(reaped, 0)[1] if reaped else 0
 
     try:
-        with open(read, "rb") as into:
-            yield received(into)
+        yield received()
     except BaseException:
         if pid:
             os.kill(pid, signal.SIGKILL)  # its batches are of no use now
         raise
     finally:
         reap()
+        while reader.is_alive():  # ends at the pipe's end, once it is not waiting to put
+            with suppress(queue.Empty):
+                ahead.get(timeout=0.05)
+
+
+_BATCHES_AHEAD = 4  # how far the drawing child may run ahead of the writing (~25 MB)
+
+
+def _take_batches(read: int, into: queue.Queue[bytes | None]) -> None:
+    """The batches the child sends on `read`, each put into `into` as it came; b"" after the
+    last, None if the pipe ended before (the child failed or was killed)."""
+    end: bytes | None = None
+    with open(read, "rb") as pipe:
+        while len(head := pipe.read(8)) == 8:
+            if not (size := int.from_bytes(head, "little")):
+                end = b""
+                break
+            if len(data := pipe.read(size)) < size:
+                break
+            into.put(data)
+    into.put(end)
 
 
 def seed_count_error(customers: int, controllers: int) -> str | None:
@@ -433,12 +456,12 @@ class GeneratedController:
     notes: str
     zones: list[tuple[Any, ...]]  # each Zone's fields, in their order
     zone_texts: list[str]  # each zone's JSON text, as json.dumps(Zone.to_dict()) makes it
-    programs: list[dict[str, Any]]  # each as Program.to_dict() makes it
+    programs: list[str]  # each program's JSON text, as json.dumps(Program.to_dict()) makes it
     rain_delay_until: datetime | None
 
     def controller(self) -> Controller:
-        config = ControllerConfig(zones=[Zone(*z) for z in self.zones],
-                                  programs=[Program.from_dict(p) for p in self.programs],
+        programs = [Program.from_dict(json.loads(p)) for p in self.programs]
+        config = ControllerConfig(zones=[Zone(*z) for z in self.zones], programs=programs,
                                   rain_delay_until=self.rain_delay_until)
         return Controller(self.id, self.customer_id, self.name, self.model, self.zone_count,
                           self.serial, self.timezone, self.location, self.notes, config=config)
@@ -455,7 +478,7 @@ class GeneratedController:
         made as they were drawn (a test holds the two equal)."""
         rain = self.rain_delay_until
         return (f'{{"zones": [{", ".join(self.zone_texts)}], "programs": '
-                f'{json.dumps(self.programs)}, "rain_delay_until": '
+                f'[{", ".join(self.programs)}], "rain_delay_until": '
                 f'{"null" if rain is None else _quote(rain.isoformat())}}}')
 
     def row(self, state: ControllerState, fault: str | None, rev: int) -> tuple[Any, ...]:
@@ -478,6 +501,12 @@ _CYCLE_SOAK = [[f'{"null" if cycle is None else cycle}, "soak_minutes": '
                for cycle in CYCLE_MINUTES]
 _MASTER_PCT = [[f'{master}, "seasonal_adjust_pct": {pct}, "suspended_until": '
                 for pct in SEASONAL_PCT] for master in ("false", "true")]
+# A program's, likewise: its name and kind, then its days (a list of ints is written alike by
+# str and json.dumps), interval, start times, the zones' minutes and its id.
+_PROGRAM_NAMES = ("Lawns", "Beds", "Drip", "Trees")
+_PROGRAM_HEADS = [[f'{{"name": "{name}", "enabled": true, "schedule": "{kind.value}", "days": '
+                   for kind in ScheduleKind] for name in _PROGRAM_NAMES]
+_ZONE_MINUTES = [[f'"{z}": {run}' for run in RUN_MINUTES] for z in range(ZONES_MAX + 1)]
 # A choice of n things draws k = n.bit_length() random bits until they make a number below n,
 # exactly as random.choice does (so the accounts stay those seeded before); per zone this is
 # written out in the loop: 1.2 million zones at 100,000 controllers, and a call a draw was
@@ -490,8 +519,6 @@ _NP, _KP = len(SEASONAL_PCT), len(SEASONAL_PCT).bit_length()
 _STATES = (ControllerState.ONLINE, ControllerState.OFFLINE, ControllerState.OUT_OF_SYNC,
            ControllerState.WAITING)
 _STATE_CUM_WEIGHTS = (85, 93, 97, 100)  # what random.choices makes of weights 85, 8, 4, 3
-_KINDS = tuple(ScheduleKind)
-_NUMBERS = tuple(str(n) for n in range(ZONES_MAX + 1))
 _NOTES = ("", "", "Gate code 4412", "Dog in yard", "Valve box behind shed")
 
 
@@ -521,6 +548,7 @@ def _draw_controllers(rnd: random.Random, owners: Iterable[Customer], today: dat
     zone_names = [[f"{name} {z}"[:32] for z in range(ZONES_MAX + 1)] for name in ZONES]
     heads, enabled_run, cycle_soak, master_pct = _ZONE_HEADS, _ENABLED_RUN, _CYCLE_SOAK, \
         _MASTER_PCT
+    program_heads, zone_minutes, n_kinds = _PROGRAM_HEADS, _ZONE_MINUTES, len(ScheduleKind)
     fresh_ids = _fresh_ids()
     for n, customer in enumerate(owners):
         model, zone_count = MODELS[below(len(MODELS))]
@@ -528,7 +556,7 @@ def _draw_controllers(rnd: random.Random, owners: Iterable[Customer], today: dat
         serial = f"FT1-{bits(32):08X}" if linked else None
         if model.startswith("OS") and linked:
             serial = f"OS-{bits(48):012X}"
-        zones, texts = [], []
+        zones, texts, minutes = [], [], []
         for z in range(1, zone_count + 1):
             rn = bits(kz)
             while rn >= nz:
@@ -559,18 +587,17 @@ def _draw_controllers(rnd: random.Random, owners: Iterable[Customer], today: dat
                           SEASONAL_PCT[rp], until))
             texts.append(f"{heads[rn][z]}{enabled_run[enabled][rr]}{cycle_soak[rc][rs or 0]}"
                          f"{master_pct[master][rp]}{end}")
+            minutes.append(zone_minutes[z][rr])
         programs = []
         for p in range((1, 1, 2, 3)[below(4)]):
-            kind = _KINDS[below(len(_KINDS))]
+            head = program_heads[p % 4][below(n_kinds)]
             days = sorted(sample(0, 7, 1 + below(4)))
             interval = 2 + below(3)
             hours = sorted(sample(3, 5, 1 + below(2)))
-            programs.append({
-                "name": ("Lawns", "Beds", "Drip", "Trees")[p % 4], "enabled": True,
-                "schedule": kind.value, "days": days, "interval_days": interval,
-                "start_times": [f"{h:02d}:{(0, 15, 30, 45)[below(4)]:02d}" for h in hours],
-                "zone_minutes": {_NUMBERS[z[0]]: z[3] for z in zones if chance() < 0.6},
-                "id": next(fresh_ids)})
+            starts = ", ".join([f'"{h:02d}:{(0, 15, 30, 45)[below(4)]:02d}"' for h in hours])
+            some = ", ".join([m for m in minutes if chance() < 0.6])
+            programs.append(f'{head}{days}, "interval_days": {interval}, "start_times": '
+                            f'[{starts}], "zone_minutes": {{{some}}}, "id": "{next(fresh_ids)}"}}')
         rain = midnight + timedelta(hours=28 + below(68)) if chance() < 0.05 else None
         made = GeneratedController(
             id=_uuid(rnd), customer_id=customer.id,
