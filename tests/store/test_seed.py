@@ -97,12 +97,34 @@ def _indexes(path: Path) -> list[tuple[str, str]]:
                           "type='index' ORDER BY name").fetchall()
 
 
-def test_a_new_store_is_bulk_loaded_into_the_store_seed_store_writes(tmp_path: Path) -> None:
+def _forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The children os.fork makes from now on (their pids)."""
+    import os
+
+    made, fork = [], os.fork
+
+    def counted() -> int:
+        pid = fork()
+        if pid:
+            made.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", counted)
+    return made
+
+
+def test_a_new_store_is_bulk_loaded_into_the_store_seed_store_writes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bulk load (its controllers drawn in a child process) writes what seeding a store
+    that exists writes (drawn and written in one process)."""
     bulk, usual = tmp_path / "bulk" / "store.db", tmp_path / "usual.db"
-    assert seed_new_store(bulk, 40, 900, seed=3, today=DAY) == (40, 900)
+    forks = _forks(monkeypatch)
+    assert seed_new_store(bulk, 40, 4100, seed=3, today=DAY) == (40, 4100)  # 3 batches
+    assert len(forks) == 1
     assert sorted(p.name for p in bulk.parent.iterdir()) == ["store.db"]  # nothing left over
     with Store(usual) as store:
-        seed_store(store, 40, 900, seed=3, today=DAY)
+        seed_store(store, 40, 4100, seed=3, today=DAY)
+    assert len(forks) == 1
     assert _contents(bulk) == _contents(usual)
     assert _indexes(bulk) == _indexes(usual)  # dropped for the load, all built again
     with closing(sqlite3.connect(bulk)) as db:
@@ -204,6 +226,27 @@ def test_a_seed_that_fails_removes_what_it_wrote(tmp_path: Path,
     with pytest.raises(OSError, match="No space"):
         seed_new_store(path, 5, 3000)
     assert list(tmp_path.iterdir()) == []  # what it had written, removed
+
+
+def test_a_drawing_process_that_fails_fails_the_seed(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child drawing the controllers stops after its first batch (an error there): the
+    seed says so instead of linking a store that lacks the rest, and leaves nothing."""
+    from fieldtech.offline_store import seed
+
+    forks, whole = _forks(monkeypatch), seed._controller_batches
+
+    def first_only(controllers: object) -> object:
+        batches = whole(controllers)
+        yield next(batches)
+        raise MemoryError("drawing")
+
+    monkeypatch.setattr(seed, "_controller_batches", first_only)
+    path = tmp_path / "fieldtech.db"
+    with pytest.raises(RuntimeError, match="drawing process ended before its last batch"):
+        seed_new_store(path, 5, 5000)
+    assert len(forks) == 1
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_lazy_and_whole_generation_draw_the_same_controllers() -> None:
