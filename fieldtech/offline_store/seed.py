@@ -41,7 +41,6 @@ from fieldtech.domain.plans import (
     smallest_tier_for,
 )
 from fieldtech.offline_store.store import (
-    CONTROLLER_COLUMNS,
     Store,
     prepare_folder,
     put_controller_rows,
@@ -280,9 +279,14 @@ def _write_batch(db: sqlite3.Connection, rows: list[tuple[Any, ...]],
 
 
 def _record_json(row: tuple[Any, ...]) -> str:
-    """json.dumps(Controller.to_dict()) without the configuration, from the controller's row
-    (its first values are CONTROLLER_COLUMNS')."""
-    return json.dumps(dict(zip(CONTROLLER_COLUMNS, row[:len(CONTROLLER_COLUMNS)], strict=True)))
+    """json.dumps(Controller.to_dict()) without the configuration, the same text (a test
+    holds them equal), from the controller's row: its first values are CONTROLLER_COLUMNS'."""
+    rid, customer, name, model, zones, serial, timezone, location, notes, tags = row[:10]
+    q = _quote
+    return (f'{{"id": {q(rid)}, "customer_id": {q(customer)}, "name": {q(name)}, "model": '
+            f'{q(model)}, "zone_count": {zones}, "serial": '
+            f'{"null" if serial is None else q(serial)}, "timezone": {q(timezone)}, '
+            f'"location": {q(location)}, "notes": {q(notes)}, "tags": {q(tags)}}}')
 
 
 @contextmanager
