@@ -30,7 +30,6 @@ from fieldtech.domain.models import (
     Customer,
     Program,
     ScheduleKind,
-    Zone,
 )
 from fieldtech.domain.plans import (
     CustomerPlan,
@@ -458,15 +457,12 @@ class GeneratedController:
     timezone: str
     location: str
     notes: str
-    zones: list[tuple[Any, ...]]  # each Zone's fields, in their order
-    zone_texts: list[str]  # each zone's JSON text, as json.dumps(Zone.to_dict()) makes it
+    zones: list[str]  # each zone's JSON text, as json.dumps(Zone.to_dict()) makes it
     programs: list[str]  # each program's JSON text, as json.dumps(Program.to_dict()) makes it
     rain_delay_until: datetime | None
 
     def controller(self) -> Controller:
-        programs = [Program.from_dict(json.loads(p)) for p in self.programs]
-        config = ControllerConfig(zones=[Zone(*z) for z in self.zones], programs=programs,
-                                  rain_delay_until=self.rain_delay_until)
+        config = ControllerConfig.from_dict(json.loads(self.config_json()))
         return Controller(self.id, self.customer_id, self.name, self.model, self.zone_count,
                           self.serial, self.timezone, self.location, self.notes, config=config)
 
@@ -481,7 +477,7 @@ class GeneratedController:
         """json.dumps(controller().config.to_dict()), the same text, from the zones' texts
         made as they were drawn (a test holds the two equal)."""
         rain = self.rain_delay_until
-        return (f'{{"zones": [{", ".join(self.zone_texts)}], "programs": '
+        return (f'{{"zones": [{", ".join(self.zones)}], "programs": '
                 f'[{", ".join(self.programs)}], "rain_delay_until": '
                 f'{"null" if rain is None else _quote(rain.isoformat())}}}')
 
@@ -549,10 +545,10 @@ def _draw_controllers(rnd: random.Random, owners: Iterable[Customer], today: dat
         return picked
 
     nz, kz, nr, kr, nc, kc, ns, ks, np, kp = _NZ, _KZ, _NR, _KR, _NC, _KC, _NS, _KS, _NP, _KP
-    zone_names = [[f"{name} {z}"[:32] for z in range(ZONES_MAX + 1)] for name in ZONES]
     heads, enabled_run, cycle_soak, master_pct = _ZONE_HEADS, _ENABLED_RUN, _CYCLE_SOAK, \
         _MASTER_PCT
     program_heads, zone_minutes, n_kinds = _PROGRAM_HEADS, _ZONE_MINUTES, len(ScheduleKind)
+    cycles = CYCLE_MINUTES
     fresh_ids = _fresh_ids()
     for n, customer in enumerate(owners):
         model, zone_count = MODELS[below(len(MODELS))]
@@ -560,7 +556,7 @@ def _draw_controllers(rnd: random.Random, owners: Iterable[Customer], today: dat
         serial = f"FT1-{bits(32):08X}" if linked else None
         if model.startswith("OS") and linked:
             serial = f"OS-{bits(48):012X}"
-        zones, texts, minutes = [], [], []
+        zones, minutes = [], []
         for z in range(1, zone_count + 1):
             rn = bits(kz)
             while rn >= nz:
@@ -572,24 +568,19 @@ def _draw_controllers(rnd: random.Random, owners: Iterable[Customer], today: dat
             rc = bits(kc)
             while rc >= nc:
                 rc = bits(kc)
-            cycle = CYCLE_MINUTES[rc]
-            soak = rs = None
-            if cycle is not None:
+            rs = 0
+            if cycles[rc] is not None:  # a soak is drawn
                 rs = bits(ks)
                 while rs >= ns:
                     rs = bits(ks)
-                soak = SOAK_MINUTES[rs]
             master = z == 1 and chance() < 0.3
             rp = bits(kp)
             while rp >= np:
                 rp = bits(kp)
-            until, end = None, "null}"
+            end = "null}"
             if chance() < 0.02:
-                until = today + timedelta(days=1 + below(60))
-                end = f'"{until.isoformat()}"}}'
-            zones.append((z, zone_names[rn][z], enabled, RUN_MINUTES[rr], cycle, soak, master,
-                          SEASONAL_PCT[rp], until))
-            texts.append(f"{heads[rn][z]}{enabled_run[enabled][rr]}{cycle_soak[rc][rs or 0]}"
+                end = f'"{(today + timedelta(days=1 + below(60))).isoformat()}"}}'
+            zones.append(f"{heads[rn][z]}{enabled_run[enabled][rr]}{cycle_soak[rc][rs]}"
                          f"{master_pct[master][rp]}{end}")
             minutes.append(zone_minutes[z][rr])
         programs = []
@@ -608,7 +599,7 @@ def _draw_controllers(rnd: random.Random, owners: Iterable[Customer], today: dat
             name=SITES[below(len(SITES))] + (f" {n % 7 + 1}" if chance() < 0.3 else ""),
             model=model, zone_count=zone_count, serial=serial,
             timezone=TIMEZONES[below(len(TIMEZONES))], location=customer.address,
-            notes=_NOTES[below(len(_NOTES))], zones=zones, zone_texts=texts, programs=programs,
+            notes=_NOTES[below(len(_NOTES))], zones=zones, programs=programs,
             rain_delay_until=rain)
         state = ControllerState.NOT_LINKED
         if linked:
