@@ -3,8 +3,8 @@
     python bench/bench_seed.py                                  # this tree, 3 runs
     python bench/bench_seed.py --against /work/main --runs 4    # alternating with another tree
 
-Each run is the CLI in its own process (`python -m fieldtech --data-dir NEW seed ...`, the
-tree on PYTHONPATH), into a data dir that does not exist yet: the wall time from start to
+Each run is the CLI in its own process (`python -m fieldtech --data-dir NEW seed ...` run in
+the tree, which -m puts first on sys.path), into a data dir that does not exist yet: the wall time from start to
 exit, and the CPU time of the process and its children (user + system; on 2 cores the two can
 add up to more than the wall time). With --against, the trees take turns, so both see the same
 load; the load average is printed before each run (the machine may be shared). The seeded
@@ -38,7 +38,7 @@ def seed_once(tree: Path, data_dir: Path, customers: int, controllers: int) -> t
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "fieldtech", "--data-dir", str(data_dir), "seed",
                     "--customers", str(customers), "--controllers", str(controllers)],
-                   env=env, check=True, stdout=subprocess.DEVNULL)
+                   env=env, cwd=tree, check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
