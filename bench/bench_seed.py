@@ -4,11 +4,11 @@
     python bench/bench_seed.py --against /work/main --runs 4    # alternating with another tree
 
 Each run is the CLI in its own process (`python -m fieldtech --data-dir NEW seed ...` run in
-the tree, which -m puts first on sys.path), into a data dir that does not exist yet: the wall time from start to
-exit, and the CPU time of the process and its children (user + system; on 2 cores the two can
-add up to more than the wall time). With --against, the trees take turns, so both see the same
-load; the load average is printed before each run (the machine may be shared). The seeded
-stores are removed after each run (800 MB each at 100,000).
+the tree, which -m puts first on sys.path), into a data dir that does not exist yet: the wall
+time from start to exit, and the CPU time of the process and its children (user + system; on
+2 cores the two can add up to more than the wall time). With --against, the trees take turns,
+so both see the same load; the load average is printed before each run (the machine may be
+shared). The seeded stores are removed after each run (800 MB each at 100,000).
 """
 
 from __future__ import annotations

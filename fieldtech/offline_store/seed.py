@@ -68,7 +68,7 @@ MODELS = (("FT-8", 8), ("FT-16", 16), ("FT-24", 24), ("FT-4", 4), ("OS-3.3", 8),
 FAULTS = ("Zone 4: no current (broken wire?)", "Flow sensor: high flow", "Rain sensor fault",
           "Master valve stuck", "Low voltage (24 VAC transformer?)")
 # The most `seed` generates at once: ten times the largest account we measure (10,000), about
-# 20 s; more would only fill the disk and the memory before anything is written.
+# 10 s; more would only fill the disk (800 MB at 100,000).
 SEED_MAX = 100_000
 TIMEZONES = ("America/Los_Angeles", "America/Denver", "America/Phoenix", "America/Chicago")
 RUN_MINUTES = (5, 8, 10, 12, 15, 20, 30)
