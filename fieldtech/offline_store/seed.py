@@ -30,6 +30,7 @@ from fieldtech.domain.models import (
     Customer,
     Program,
     ScheduleKind,
+    Zone,
 )
 from fieldtech.domain.plans import (
     CustomerPlan,
@@ -109,8 +110,8 @@ def generate_account(
 def _generate(customers: int, controllers: int, seed: int, tier: Tier | None,
               account_name: str, today: date | None, lazy: bool) -> Any:
     """generate_account's account, and with `lazy` its controllers one at a time as they are
-    made (the same ones, drawn in the same order): seeding writes 100,000 without holding
-    them all (650 MB resident before)."""
+    made (the same ones, drawn in the same order, their zones as JSON text only): seeding
+    writes 100,000 without holding them all (650 MB resident before)."""
     rnd = random.Random(seed)
     today = today or datetime.now(UTC).date()
     customers = max(1, min(customers, controllers or 1))
@@ -128,7 +129,8 @@ def _generate(customers: int, controllers: int, seed: int, tier: Tier | None,
         for _ in range(max(0, controllers - customers))
     ]
     made_controllers = _unique_serials(
-        _draw_controllers(rnd, (made_customers[owner] for owner in owners[:controllers]), today))
+        _draw_controllers(rnd, (made_customers[owner] for owner in owners[:controllers]), today,
+                          values=not lazy))
     made = GeneratedAccount(account, made_customers, [])
     if lazy:
         return made, made_controllers
@@ -480,12 +482,17 @@ class GeneratedController:
     timezone: str
     location: str
     notes: str
-    zones: list[str]  # each zone's JSON text, as json.dumps(Zone.to_dict()) makes it
+    zones: list[str]  # drawn for a store: each zone's JSON text, as json.dumps(Zone.to_dict())
+    zone_values: list[tuple[Any, ...]] | None  # drawn as objects: each Zone's fields
     programs: list[str]  # each program's JSON text, as json.dumps(Program.to_dict()) makes it
     rain_delay_until: datetime | None
 
     def controller(self) -> Controller:
-        config = ControllerConfig.from_dict(json.loads(self.config_json()))
+        if self.zone_values is None:
+            raise ValueError("drawn for a store: its zones are JSON text only (config_json)")
+        programs = [Program.from_dict(json.loads(p)) for p in self.programs]
+        config = ControllerConfig(zones=[Zone(*z) for z in self.zone_values], programs=programs,
+                                  rain_delay_until=self.rain_delay_until)
         return Controller(self.id, self.customer_id, self.name, self.model, self.zone_count,
                           self.serial, self.timezone, self.location, self.notes, config=config)
 
@@ -499,6 +506,8 @@ class GeneratedController:
     def config_json(self) -> str:
         """json.dumps(controller().config.to_dict()), the same text, from the zones' texts
         made as they were drawn (a test holds the two equal)."""
+        if self.zone_values is not None:
+            raise ValueError("drawn as objects: controller() has the configuration")
         rain = self.rain_delay_until
         return (f'{{"zones": [{", ".join(self.zones)}], "programs": '
                 f'[{", ".join(self.programs)}], "rain_delay_until": '
@@ -546,9 +555,12 @@ _NOTES = ("", "", "Gate code 4412", "Dog in yard", "Valve box behind shed")
 
 
 def _draw_controllers(rnd: random.Random, owners: Iterable[Customer], today: date,
+                      values: bool = True,
                       ) -> Iterator[tuple[GeneratedController, int, ControllerState, str | None]]:
     """Each owner's next controller (revision 1, its state and fault), drawing from `rnd` in
-    the same order, with the same numbers, as Random.choice, sample, randrange and choices."""
+    the same order, with the same numbers, as Random.choice, sample, randrange and choices.
+    With `values` its zones are their fields (for controller()), without their JSON text
+    (for config_json(): all a store is written from), drawn alike."""
     bits, chance = rnd.getrandbits, rnd.random
     midnight = datetime(today.year, today.month, today.day, tzinfo=UTC)
 
@@ -572,6 +584,7 @@ def _draw_controllers(rnd: random.Random, owners: Iterable[Customer], today: dat
         _MASTER_PCT
     program_heads, zone_minutes, n_kinds = _PROGRAM_HEADS, _ZONE_MINUTES, len(ScheduleKind)
     cycles = CYCLE_MINUTES
+    zone_names = [[f"{name} {z}"[:32] for z in range(ZONES_MAX + 1)] for name in ZONES]
     fresh_ids = _fresh_ids()
     for n, customer in enumerate(owners):
         model, zone_count = MODELS[below(len(MODELS))]
@@ -579,7 +592,7 @@ def _draw_controllers(rnd: random.Random, owners: Iterable[Customer], today: dat
         serial = f"FT1-{bits(32):08X}" if linked else None
         if model.startswith("OS") and linked:
             serial = f"OS-{bits(48):012X}"
-        zones, minutes = [], []
+        zones, minutes, kept = [], [], [] if values else None
         for z in range(1, zone_count + 1):
             rn = bits(kz)
             while rn >= nz:
@@ -600,11 +613,17 @@ def _draw_controllers(rnd: random.Random, owners: Iterable[Customer], today: dat
             rp = bits(kp)
             while rp >= np:
                 rp = bits(kp)
-            end = "null}"
+            until, end = None, "null}"
             if chance() < 0.02:
-                end = f'"{(today + timedelta(days=1 + below(60))).isoformat()}"}}'
-            zones.append(f"{heads[rn][z]}{enabled_run[enabled][rr]}{cycle_soak[rc][rs]}"
-                         f"{master_pct[master][rp]}{end}")
+                until = today + timedelta(days=1 + below(60))
+                end = f'"{until.isoformat()}"}}'
+            if kept is None:
+                zones.append(f"{heads[rn][z]}{enabled_run[enabled][rr]}{cycle_soak[rc][rs]}"
+                             f"{master_pct[master][rp]}{end}")
+            else:
+                kept.append((z, zone_names[rn][z], enabled, RUN_MINUTES[rr], cycles[rc],
+                             None if cycles[rc] is None else SOAK_MINUTES[rs], master,
+                             SEASONAL_PCT[rp], until))
             minutes.append(zone_minutes[z][rr])
         programs = []
         for p in range((1, 1, 2, 3)[below(4)]):
@@ -622,7 +641,7 @@ def _draw_controllers(rnd: random.Random, owners: Iterable[Customer], today: dat
             name=SITES[below(len(SITES))] + (f" {n % 7 + 1}" if chance() < 0.3 else ""),
             model=model, zone_count=zone_count, serial=serial,
             timezone=TIMEZONES[below(len(TIMEZONES))], location=customer.address,
-            notes=_NOTES[below(len(_NOTES))], zones=zones, programs=programs,
+            notes=_NOTES[below(len(_NOTES))], zones=zones, zone_values=kept, programs=programs,
             rain_delay_until=rain)
         state = ControllerState.NOT_LINKED
         if linked:
