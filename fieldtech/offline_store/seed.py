@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import marshal
 import os
@@ -329,6 +330,7 @@ def _made_apart(batches: Iterator[Batch]) -> Iterator[Iterator[Batch]]:
     pid = os.fork()
     if pid == 0:  # the child: nothing of the parent's runs here (os._exit, no cleanup)
         status = 1
+        gc.disable()  # it makes no cycles, and ends soon: no collections while it draws
         try:
             os.close(read)
             with open(write, "wb") as out:
