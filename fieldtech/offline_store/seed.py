@@ -541,6 +541,7 @@ _PROGRAM_NAMES = ("Lawns", "Beds", "Drip", "Trees")
 _PROGRAM_HEADS = [[f'{{"name": "{name}", "enabled": true, "schedule": "{kind.value}", "days": '
                    for kind in ScheduleKind] for name in _PROGRAM_NAMES]
 _ZONE_MINUTES = [[f'"{z}": {run}' for run in RUN_MINUTES] for z in range(ZONES_MAX + 1)]
+_START_TIMES = [[f'"{h:02d}:{m:02d}"' for m in (0, 15, 30, 45)] for h in range(8)]
 # A choice of n things draws k = n.bit_length() random bits until they make a number below n,
 # exactly as random.choice does (so the accounts stay those seeded before); per zone this is
 # written out in the loop: 1.2 million zones at 100,000 controllers, and a call a draw was
@@ -576,15 +577,20 @@ def _draw_controllers(rnd: random.Random, owners: Iterable[Customer], today: dat
     def sample(first: int, n: int, k: int) -> list[int]:  # Random.sample(range(first, ...))
         pool, picked = list(range(first, first + n)), []
         for i in range(k):
-            j = below(n - i)
+            m = n - i
+            b = m.bit_length()
+            j = bits(b)  # below(m), written out
+            while j >= m:
+                j = bits(b)
             picked.append(pool[j])
-            pool[j] = pool[n - i - 1]
+            pool[j] = pool[m - 1]
         return picked
 
     nz, kz, nr, kr, nc, kc, ns, ks, np, kp = _NZ, _KZ, _NR, _KR, _NC, _KC, _NS, _KS, _NP, _KP
     heads, enabled_run, cycle_soak, master_pct = _ZONE_HEADS, _ENABLED_RUN, _CYCLE_SOAK, \
         _MASTER_PCT
     program_heads, zone_minutes, n_kinds = _PROGRAM_HEADS, _ZONE_MINUTES, len(ScheduleKind)
+    start_times = _START_TIMES
     cycles = CYCLE_MINUTES
     zone_names = [[f"{name} {z}"[:32] for z in range(ZONES_MAX + 1)] for name in ZONES]
     fresh_ids = _fresh_ids()
@@ -633,7 +639,7 @@ def _draw_controllers(rnd: random.Random, owners: Iterable[Customer], today: dat
             days = sorted(sample(0, 7, 1 + below(4)))
             interval = 2 + below(3)
             hours = sorted(sample(3, 5, 1 + below(2)))
-            starts = ", ".join([f'"{h:02d}:{(0, 15, 30, 45)[below(4)]:02d}"' for h in hours])
+            starts = ", ".join([start_times[h][below(4)] for h in hours])
             some = ", ".join([m for m in minutes if chance() < 0.6])
             programs.append(f'{head}{days}, "interval_days": {interval}, "start_times": '
                             f'[{starts}], "zone_minutes": {{{some}}}, "id": "{next(fresh_ids)}"}}')
