@@ -231,11 +231,12 @@ def _flushed_meanwhile(path: Path, every_s: float = 1.0) -> Iterator[None]:
     waiting in fdatasync, without the GIL): the fsync before it is linked into place then
     has the last second's pages to write, not 800 MB (0.45 s at the end of a seed)."""
     stop = threading.Event()
+    sync = getattr(os, "fdatasync", os.fsync)  # fdatasync is not on every system (Windows)
     with open(path, "rb") as file:
 
         def flush() -> None:
             while not stop.wait(every_s):
-                os.fdatasync(file.fileno())
+                sync(file.fileno())
 
         flusher = threading.Thread(target=flush, daemon=True, name="seed-flush")
         flusher.start()
