@@ -1395,13 +1395,8 @@ def put_synced_rows(db: sqlite3.Connection, customers: Iterable[tuple[Customer, 
         datas = [(c.to_dict(), rev) for c, rev in chunk]
         db.executemany(_UPSERT_CUSTOMER, [(*customer_row(d), rev) for d, rev in datas])
         db.executemany(_PUT_BASE, [("customer", d["id"], rev, json.dumps(d)) for d, rev in datas])
-    cols = (*CONTROLLER_COLUMNS, "state", "fault", "revision", "config_revision")
-    insert = f"INSERT INTO controller ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})"
     controller_row = itemgetter(*CONTROLLER_COLUMNS)
     for chunk in _chunks(controllers, 2000):
-        ids = [(record["id"],) for record, *_ in chunk]
-        db.executemany("DELETE FROM controller_config WHERE controller_id=?", ids)
-        db.executemany("DELETE FROM controller WHERE id=?", ids)
         rows, configs, bases = [], [], []
         for record, config, rev, state, fault in chunk:
             rid = record["id"]
@@ -1409,9 +1404,27 @@ def put_synced_rows(db: sqlite3.Connection, customers: Iterable[tuple[Customer, 
             configs.append((rid, config))
             bases.append(("controller", rid, rev, json.dumps(record)))
             bases.append(("config", rid, rev, config))
-        db.executemany(insert, rows)
-        db.executemany("INSERT INTO controller_config VALUES (?, ?)", configs)
-        db.executemany(_PUT_BASE, bases)
+        put_controller_rows(db, rows, configs, bases)
+
+
+_CONTROLLER_ROW = (*CONTROLLER_COLUMNS, "state", "fault", "revision", "config_revision")
+_INSERT_CONTROLLER = (f"INSERT INTO controller ({','.join(_CONTROLLER_ROW)}) VALUES "
+                      f"({','.join('?' * len(_CONTROLLER_ROW))})")
+
+
+def put_controller_rows(db: sqlite3.Connection, rows: list[tuple[Any, ...]],
+                        configs: list[tuple[str, str]], bases: list[tuple[str, str, int, str]],
+                        replace: bool = True) -> None:
+    """Controllers' rows (_CONTROLLER_ROW's values), their (id, configuration text) and their
+    base copies (each part's), in `db`'s transaction; with `replace`, a controller held
+    already is deleted first (a store known to be new skips that: the seeder's bulk load)."""
+    if replace:
+        ids = [(rid,) for rid, _config in configs]
+        db.executemany("DELETE FROM controller_config WHERE controller_id=?", ids)
+        db.executemany("DELETE FROM controller WHERE id=?", ids)
+    db.executemany(_INSERT_CONTROLLER, rows)
+    db.executemany("INSERT INTO controller_config VALUES (?, ?)", configs)
+    db.executemany(_PUT_BASE, bases)
 
 
 def _chunks(rows: Iterable[Any], size: int = _BULK_CHUNK) -> Iterator[list[Any]]:
