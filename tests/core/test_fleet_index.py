@@ -97,10 +97,17 @@ def test_sorting_by_name_is_natural_and_city_filters() -> None:
         index.sort([0], "colour")
 
 
-def test_every_sort_is_the_plain_stable_sort_of_its_keys(index: FleetIndex) -> None:
+@pytest.mark.parametrize("ahead", [False, True], ids=["on first sort", "built ahead"])
+def test_every_sort_is_the_plain_stable_sort_of_its_keys(index: FleetIndex,
+                                                         ahead: bool) -> None:
     """FleetIndex.sort reads a column's order built once (ranks of distinct values, then a
-    mask for a filtered list); it must give exactly the plain stable sort of the keys, each
+    mask for a filtered list), on the first sort by it or ahead (`prepare`, what the fleet
+    screen does after a read); it must give exactly the plain stable sort of the keys, each
     way, for the whole list and for a filtered one, ties in list order."""
+    if ahead:
+        index = FleetIndex(index.rows)
+        index.prepare(lambda: False)
+        assert index.prepared
     from fieldtech.domain.text import natural_key
     from fieldtech.services.queries import FLEET_SORTS
 
@@ -123,6 +130,13 @@ def test_every_sort_is_the_plain_stable_sort_of_its_keys(index: FleetIndex) -> N
                                   reverse=descending)
                 got = index.sort(shown, ("-" if descending else "") + column)
                 assert got == expected, (column, descending, len(shown))
+
+
+def test_building_orders_ahead_stops_when_cancelled(index: FleetIndex) -> None:
+    fresh = FleetIndex(index.rows)
+    asked = []
+    fresh.prepare(lambda: len(asked) > 2 or bool(asked.append(1)))
+    assert not fresh.prepared and 0 < len(fresh._orders) < 12
 
 
 def test_every_field_filter_is_the_row_at_a_time_reading_of_its_rule(index: FleetIndex) -> None:
