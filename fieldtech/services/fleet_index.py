@@ -88,16 +88,22 @@ class FleetIndex:
         # What filters and sorts read, a list a column, each distinct value one object: the
         # rows lie in memory in the table's order, not the list's, and a pass over them read
         # 100,000 tuples scattered over 17 MB (18-25 ms); a pass over a column, 1-3 ms.
-        self._columns = _columns(self.rows, self._cities)
-        # Each row's controller id: where a sort or filter puts the cursor's record (built on
-        # first use, it was a pass over the rows in the first sort's 50 ms).
-        self.ids = list(map(itemgetter(0), self.rows))
+        self._columns = _columns(self.rows, self._names, self._customers, self._cities)
+        self._ids: list[str] | None = None
         # Sorting: every row in a column's order, built on the first sort by that column or
         # ahead of it (`prepare`, after the fleet is read).
         self._orders: dict[tuple[str, bool], array[int]] = {}
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    @property
+    def ids(self) -> list[str]:
+        """Each row's controller id, in the index's order (made on first use, or by
+        `prepare`: a pass over the rows, part of the first sort's 50 ms)."""
+        if self._ids is None:
+            self._ids = list(map(itemgetter(0), self.rows))
+        return self._ids
 
     def position(self, controller_id: str) -> int | None:
         """The row of a controller (None: not in the fleet), found in C."""
@@ -169,6 +175,7 @@ class FleetIndex:
         """Build every column's order both ways, one at a time, until `cancelled()`: the
         first sort by a column then costs what a later one does (100,000 rows: the first took
         40-90 ms painted, a later one 13-22). Meant for a thread after the fleet is read."""
+        self.ids  # noqa: B018  (where a sort puts the cursor's record)
         for column in FLEET_SORTS:
             for descending in (False, True):
                 if cancelled():
@@ -188,7 +195,7 @@ class FleetIndex:
             # Serials are codes, not names: plain text order, none last (natural keys cost 6x
             # here). Each is unique, and the folded haystack starts with it: one string sort.
             hay = self._hay
-            has = self._columns["serial"]
+            has = self._columns["serial"]  # 1: it has one
             bound = sorted(compress(range(n), has), key=hay.__getitem__, reverse=descending)
             unbound = list(compress(range(n), map(not_, has)))
             return array("i", unbound + bound if descending else bound + unbound)
@@ -489,10 +496,12 @@ class _Decided(dict):
         return answer
 
 
-def _columns(rows: list[FleetRow], cities: list[str]) -> dict[str, Sequence]:
+def _columns(rows: list[FleetRow], names: list[str], customers: list[str],
+             cities: list[str]) -> dict[str, Sequence]:
     """Each column filters and sorts read, by the name `field:` uses, one value a row in
     the rows' order; equal values are one object (a pass then reads a few objects, not one
-    a row), `fault` and `pending` only whether there is one."""
+    a row); `fault`, `pending` and `serial` only whether there is one. Names are the folded
+    ones the search holds (a name's natural order and `customer:` test fold it anyway)."""
     shared: dict[Any, Any] = {}
 
     def column(name: str, then: Callable[[Any], Any] | None = None) -> list:
@@ -501,13 +510,13 @@ def _columns(rows: list[FleetRow], cities: list[str]) -> dict[str, Sequence]:
             values = list(map(then, values))
         return list(map(shared.setdefault, values, values))
 
-    return {"status": column("state", _VALUE), "name": column("name"),
-            "model": column("model"), "customer": column("customer_name"),
-            "membership": column("membership"), "firmware": column("firmware", _or_blank),
-            "tags": column("tags"), "city": cities,
-            "serial": list(map(attrgetter("serial"), rows)),
-            "fault": bytes(map(bool, map(attrgetter("fault"), rows))),
-            "pending": bytes(map(bool, map(attrgetter("pending"), rows)))}
+    def has(name: str) -> bytes:
+        return bytes(map(bool, map(itemgetter(FleetRow._fields.index(name)), rows)))
+
+    return {"status": column("state", _VALUE), "name": names, "model": column("model"),
+            "customer": customers, "membership": column("membership"),
+            "firmware": column("firmware", _or_blank), "tags": column("tags"), "city": cities,
+            "serial": has("serial"), "fault": has("fault"), "pending": has("pending")}
 
 
 def _or_blank(text: str | None) -> str:
