@@ -123,7 +123,7 @@ class FleetScreen(EditFlows):
         sort = getattr(self, "sort", "customer")
         if (query or sort != "customer") and fleet.index is not None:
             index = fleet.index
-            shown = index.filter(query) if query else list(range(len(index)))
+            shown = index.filter(query) if query else range(len(index))
             rows = InOrder(index, index.sort(shown, sort))
         fleet_list = self.fleet_list
         fleet_list.grouped = sort == "customer"  # sorted by a column: one flat list

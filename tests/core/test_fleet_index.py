@@ -129,7 +129,7 @@ def test_every_sort_is_the_plain_stable_sort_of_its_keys(index: FleetIndex,
                 expected = sorted(shown, key=lambda i, c=column: keys[c](index.rows[i], i),
                                   reverse=descending)
                 got = index.sort(shown, ("-" if descending else "") + column)
-                assert got == expected, (column, descending, len(shown))
+                assert list(got) == expected, (column, descending, len(shown))
 
 
 def test_building_orders_ahead_stops_when_cancelled(index: FleetIndex) -> None:
@@ -264,3 +264,14 @@ def test_search_without_earlier_queries_ranks_as_documented(index: FleetIndex,
                     if all(any(t in f.casefold() for f in (r.serial or "", r.name,
                                                            r.customer_name, r.address))
                            for t in key.split())], key
+
+
+def test_a_coded_column_gives_back_every_value() -> None:
+    """Few-valued columns are kept as a code a row (a byte up to 256 values, else 4 bytes):
+    each row's code must stand for its own value, in both forms."""
+    from fieldtech.services.fleet_index import _coded
+
+    for values in (["b", "a", "b", None, "c"] * 7, [f"v{i % 300}" for i in range(900)]):
+        coded = _coded(iter(values))
+        assert [coded.values[c] for c in coded.codes] == values
+        assert isinstance(coded.codes, bytes) is (len(set(values)) <= 256)
