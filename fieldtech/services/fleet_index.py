@@ -179,7 +179,7 @@ class FleetIndex:
     def prepare(self, cancelled: Callable[[], bool] = lambda: False) -> None:
         """Build every column's order both ways, one at a time, until `cancelled()`: the
         first sort by a column then costs what a later one does (100,000 rows: the first took
-        40-90 ms painted, a later one 13-22). Meant for a thread after the fleet is read."""
+        40-90 ms painted, a later one 2-9 ms). Meant for a thread after the fleet is read."""
         self.ids  # noqa: B018  (where a sort puts the cursor's record)
         for column in FLEET_SORTS:
             for descending in (False, True):
