@@ -16,6 +16,7 @@ from itertools import accumulate, chain, compress, islice, repeat, tee
 from operator import attrgetter, contains, itemgetter, not_, or_
 from typing import Any, NamedTuple
 
+from fieldtech.domain.models import ControllerState
 from fieldtech.domain.text import city_of, natural_key
 from fieldtech.offline_store.store import FleetRow
 from fieldtech.services.queries import FLEET_FIELDS, FLEET_FLAGS, FLEET_SORTS, Query, parse
@@ -207,7 +208,7 @@ class FleetIndex:
         values = self._columns[column]
         if isinstance(values, _Coded):  # each code's rank, then each row's
             if column == "status":
-                place = {s.value: n for n, s in enumerate(type(self.rows[0].state))}
+                place = {s.value: k for k, s in enumerate(ControllerState)}
                 ranked = [place[v] for v in values.values]
             else:
                 ranked = _ranks(values.values, natural_key if column != "firmware"

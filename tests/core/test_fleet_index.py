@@ -275,3 +275,11 @@ def test_a_coded_column_gives_back_every_value() -> None:
         coded = _coded(iter(values))
         assert [coded.values[c] for c in coded.codes] == values
         assert isinstance(coded.codes, bytes) is (len(set(values)) <= 256)
+
+
+def test_an_empty_fleet_builds_its_orders_and_sorts() -> None:
+    """A new store has no controllers: the fleet screen still builds the orders ahead."""
+    empty = FleetIndex([])
+    empty.prepare(lambda: False)
+    assert empty.prepared and list(empty.sort([], "status")) == []
+    assert empty.filter("status:online alert tag:x") == []
