@@ -32,6 +32,12 @@ device primed in the database as if it had reported once (a first report is news
 steady state); `--fault-rate` makes that share of heartbeats toggle a fault (each one opens or
 resolves an incident: the full path); `--long-polls` clients wait on GET /v1/changes?wait=25.
 
+`--first-reports` (with `--full-report`) skips the priming: every device's first report is news,
+all of one account, as after an outage (docs/server.md, "Incidents", has the figures):
+
+    python bench/bench_server_load.py --backend postgres --workers 2 --devices 6000 --rate 400 \
+        --heartbeats-only --full-report --first-reports --duration 15 --warmup 0
+
 PostgreSQL comes from FIELDTECH_TEST_POSTGRES_URL (see .ci/postgres.sh); a fresh database is
 made and dropped.
 """
@@ -645,7 +651,7 @@ def bench_backend(
                 raise SystemExit(f"server did not start: {server_log.read().decode()}")
             time.sleep(0.2)
         user_token, tokens = make_fleet(base, email, db_url, args.devices)
-        if args.full_report:
+        if args.full_report and not args.first_reports:
             prime(db_url)
         with asyncio.Runner(loop_factory=_loop_factory(args.uvloop)) as runner:
             devices, contractor, cpu = runner.run(
@@ -722,6 +728,10 @@ def main() -> int:
                         help="Devices only heartbeat (issue 10's budget), no config polls.")
     parser.add_argument("--full-report", action="store_true",
                         help="CONTRACT-10's full heartbeat, after one priming beat per device.")
+    parser.add_argument("--first-reports", action="store_true",
+                        help="With --full-report: no priming, so every device's first report "
+                             "is news (the full path, under its account's lock): the storm "
+                             "after an outage or an upgrade, all of one account.")
     parser.add_argument("--fault-rate", type=float, default=0.0,
                         help="Share of full heartbeats that toggle a fault (an incident).")
     parser.add_argument("--long-polls", type=int, default=0,

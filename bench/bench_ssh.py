@@ -1,7 +1,7 @@
 """Issue 18: what each action costs an SSH user, in bytes and in time.
 
     python bench/bench_ssh.py [--controllers 10000] [--idle 60] [--pty-only]
-                              [--rtt 80,300] [--loss 0.02]
+                              [--rtt 80,300] [--loss 0.02] [--held 5] [--first-s 5]
 
 1. In a real pty at 80×24 (the SSH profile: 256 colours): bytes each action writes, frames,
    and ms to its first and last byte; start-up (and how often the first customer row is
@@ -213,8 +213,32 @@ def pty_part(args: argparse.Namespace, work: Path, first_customer: bytes) -> Non
                           s_key.size + digit.size, s_key.frames + digit.frames))
     for size in ((30, 100), (24, 80)):
         results.append(session.send(b"", f"resize to {size[1]}×{size[0]}", resize=size))
+    held = [session.send(key * 60, f"60 × {name} held (30/s), again", gap=1 / 30)
+            for _ in range(args.held) for key, name in ((DOWN, "Down"), (UP, "Up"))]
+    switcher = first_s(args) if args.first_s else []
     session.close()
     print_table("action (pty, 80×24, SSH profile)", results)
+    for label, runs in (("held keys' last byte, ms after the last key", held),
+                        ("first s after start-up, ms to its last byte", switcher)):
+        if runs:
+            last = sorted(r.last_ms for r in runs)
+            print(f"\n{label} ({len(last)}): median {last[len(last) // 2]:.0f}, max "
+                  f"{last[-1]:.0f}, all {' '.join(f'{ms:.0f}' for ms in last)}; bytes "
+                  f"{min(r.size for r in runs):,}–{max(r.size for r in runs):,}")
+
+
+def first_s(args: argparse.Namespace) -> list[Result]:
+    """`s` as the first key after start-up, in `args.first_s` fresh starts."""
+    results = []
+    work = Path(tempfile.mkdtemp(prefix="ft-bench-first-s-"))
+    first_customer, _ = seeded(work, args.controllers)
+    for _ in range(args.first_s):
+        session = Session([sys.executable, "-m", "fieldtech"], env_for(work, ssh=True))
+        session.read_until(first_customer)
+        session.drain_quiet(1.0)
+        results.append(session.send(b"s", "first s"))
+        session.close()
+    return results
 
 
 @dataclass
@@ -414,6 +438,10 @@ def main() -> None:
     parser.add_argument("--pty-only", action="store_true")
     parser.add_argument("--rtt", default="80,300", help="round trips to measure, ms")
     parser.add_argument("--loss", type=float, default=0.02, help="loss on the 80 ms link")
+    parser.add_argument("--held", type=int, default=0,
+                        help="in the pty, hold Down then Up this many times more (last byte)")
+    parser.add_argument("--first-s", type=int, default=0,
+                        help="in the pty, this many fresh starts timing the first s")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ft-bench-ssh-"))
     first_customer, _ = seeded(work, args.controllers)

@@ -310,6 +310,16 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
             if isinstance(screen, FleetScreen):
                 screen.show_rows(keep=keep)
         self.services.header.set(header)
+        self.call_after_refresh(self._switcher_ahead)
+
+    async def _switcher_ahead(self) -> None:
+        """The fleet's switcher, mounted, filled and rendered off the screen before the first
+        `s` (its mount and first render were ~20 ms of that key's frame)."""
+        screen = self.screen
+        if isinstance(screen, FleetScreen) and not screen.query(Switcher):
+            switcher = Switcher(classes="overlay", parked=True)
+            await screen.mount(switcher)
+            switcher.prepare(self.services.fleet.shortcuts(self.settings.pinned, None))
 
     def _triage_ready(self, incidents: list[TriageRow]) -> None:
         from fieldtech.screens.triage import TriageScreen

@@ -48,8 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _opening_the_app(sys.argv[1:] if argv is None else argv)
+    if args is None:
+        args = build_parser().parse_args(argv)
     if args.data_dir:  # one data dir for the whole run: every command, and what it starts
         os.environ["FIELDTECH_DATA_DIR"] = args.data_dir
     handler = getattr(args, "handler", None)
@@ -66,6 +67,19 @@ def main(argv: list[str] | None = None) -> int:
     except FieldtechError as exc:  # written for the user (e.g. a store that cannot be opened)
         print(f"fieldtech: {exc}", file=sys.stderr)
         return EXIT_PROBLEM
+
+
+def _opening_the_app(argv: list[str]) -> argparse.Namespace | None:
+    """The arguments of `fieldtech [--data-dir DIR]`, the app itself, read without building
+    every command's parser (importing their modules: ~9 ms of the app's start); None for
+    anything else."""
+    if not argv:
+        return argparse.Namespace(data_dir=None)
+    if len(argv) == 1 and argv[0].startswith("--data-dir="):
+        return argparse.Namespace(data_dir=argv[0].partition("=")[2])
+    if len(argv) == 2 and argv[0] == "--data-dir" and not argv[1].startswith("-"):
+        return argparse.Namespace(data_dir=argv[1])
+    return None
 
 
 def _version() -> str:

@@ -52,7 +52,9 @@ def run_report(args: argparse.Namespace) -> int:
         elif args.what == "statements":
             out = contracts.statements_csv(book, month) if args.csv else "\n\n".join(
                 "\n".join(statement_lines(statement(book, c, month), book.names))
-                for c in book.customers())
+                for c in book.customers()) or (
+                f"No customer statements for {month}: no customer has an agreement here "
+                "(A on a customer in the app signs one).")
         else:
             p = provider_statement(book, month)
             out = contracts.provider_csv(book, month) if args.csv else "\n".join(

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import marshal
 import os
+import queue
 import random
+import signal
 import sqlite3
+import sys
+import threading
+import traceback
 import uuid
 from bisect import bisect
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -34,7 +41,12 @@ from fieldtech.domain.plans import (
     TierLimits,
     smallest_tier_for,
 )
-from fieldtech.offline_store.store import Store, prepare_folder, put_synced_rows
+from fieldtech.offline_store.store import (
+    Store,
+    prepare_folder,
+    put_controller_rows,
+    put_synced_rows,
+)
 
 FIRST = ("Ana", "Ben", "Carla", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas",
          "Kara", "Luis", "Maya", "Nils", "Olga", "Pablo", "Quinn", "Rosa", "Sam", "Tara",
@@ -58,7 +70,7 @@ MODELS = (("FT-8", 8), ("FT-16", 16), ("FT-24", 24), ("FT-4", 4), ("OS-3.3", 8),
 FAULTS = ("Zone 4: no current (broken wire?)", "Flow sensor: high flow", "Rain sensor fault",
           "Master valve stuck", "Low voltage (24 VAC transformer?)")
 # The most `seed` generates at once: ten times the largest account we measure (10,000), about
-# 20 s; more would only fill the disk and the memory before anything is written.
+# 10 s; more would only fill the disk (800 MB at 100,000).
 SEED_MAX = 100_000
 TIMEZONES = ("America/Los_Angeles", "America/Denver", "America/Phoenix", "America/Chicago")
 RUN_MINUTES = (5, 8, 10, 12, 15, 20, 30)
@@ -99,8 +111,8 @@ def generate_account(
 def _generate(customers: int, controllers: int, seed: int, tier: Tier | None,
               account_name: str, today: date | None, lazy: bool) -> Any:
     """generate_account's account, and with `lazy` its controllers one at a time as they are
-    made (the same ones, drawn in the same order): seeding writes 100,000 without holding
-    them all (650 MB resident before)."""
+    made (the same ones, drawn in the same order, their zones as JSON text only): seeding
+    writes 100,000 without holding them all (650 MB resident before)."""
     rnd = random.Random(seed)
     today = today or datetime.now(UTC).date()
     customers = max(1, min(customers, controllers or 1))
@@ -118,7 +130,8 @@ def _generate(customers: int, controllers: int, seed: int, tier: Tier | None,
         for _ in range(max(0, controllers - customers))
     ]
     made_controllers = _unique_serials(
-        _draw_controllers(rnd, (made_customers[owner] for owner in owners[:controllers]), today))
+        _draw_controllers(rnd, (made_customers[owner] for owner in owners[:controllers]), today,
+                          values=not lazy))
     made = GeneratedAccount(account, made_customers, [])
     if lazy:
         return made, made_controllers
@@ -134,17 +147,28 @@ def seed_store(
     tier: Tier | None = None,
     account_name: str = "Greenline Irrigation",
     today: date | None = None,
+    *,
+    new_store: bool = False,
 ) -> tuple[int, int]:
     """Fill `store` with an account of `customers` customers sharing `controllers` controllers.
 
     Records are written as if pulled from the cloud (revision 1, a base copy, no outbox rows).
     Returns (customers, controllers) written; ValueError for a count out of 1–SEED_MAX.
+    `new_store` (seed_new_store's): the store was made for this seed, so it holds no
+    controller to replace, the controllers are drawn in a child process while this one
+    writes those drawn already (where processes can fork), and the file is flushed to disk
+    as it is written.
     """
     if problem := seed_count_error(customers, controllers):
         raise ValueError(problem)
     made, lazily = _generate(customers, controllers, seed, tier, account_name, today, lazy=True)
-    with store._write() as db:
-        _write_rows(db, made.customers, lazily)
+    apart = new_store and hasattr(os, "fork") and threading.active_count() == 1
+    drawn = _controller_batches(lazily)
+    with store._write() as db, (_made_apart(drawn) if apart else nullcontext(drawn)) as batches, \
+            (_flushed_meanwhile(store.path) if new_store else nullcontext()):
+        put_synced_rows(db, ((c, 1) for c in made.customers), ())
+        for rows, configs in batches:
+            _write_batch(db, rows, configs, replace=not new_store)
     store.set_account(made.account, controllers_used=controllers,
                       enthusiast_used=made.enthusiast)
     return len(made.customers), controllers
@@ -176,9 +200,10 @@ def seed_new_store(
         leftover.unlink(missing_ok=True)
     try:
         with Store(work) as store, _bulk_load(store):
-            made = seed_store(store, customers, controllers, seed, tier, account_name, today)
+            made = seed_store(store, customers, controllers, seed, tier, account_name, today,
+                              new_store=True)
         with open(work, "rb") as done:
-            os.fsync(done.fileno())
+            os.fsync(done.fileno())  # what is left to flush: the last second's pages
         # Linked, not renamed over: a store the app made at `path` meanwhile (a seed of
         # 100,000 takes seconds) is never replaced, nor its edits lost.
         if any(Path(f"{path}{s}").exists() for s in ("", "-wal", "-journal")):
@@ -198,6 +223,28 @@ def seed_new_store(
 
 
 SEEDING_SUFFIX = ".seeding"  # beside the store while `seed_new_store` writes it
+
+
+@contextmanager
+def _flushed_meanwhile(path: Path, every_s: float = 1.0) -> Iterator[None]:
+    """The file at `path` flushed to disk every `every_s` while the load writes it (a thread
+    waiting in fdatasync, without the GIL): the fsync before it is linked into place then
+    has the last second's pages to write, not 800 MB (0.45 s at the end of a seed)."""
+    stop = threading.Event()
+    sync = getattr(os, "fdatasync", os.fsync)  # fdatasync is not on every system (Windows)
+    with open(path, "rb") as file:
+
+        def flush() -> None:
+            while not stop.wait(every_s):
+                sync(file.fileno())
+
+        flusher = threading.Thread(target=flush, daemon=True, name="seed-flush")
+        flusher.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            flusher.join()
 
 
 @contextmanager
@@ -223,13 +270,134 @@ def _bulk_load(store: Store) -> Iterator[None]:
             db.execute(f"PRAGMA {pragma}")
 
 
-def _write_rows(db: sqlite3.Connection, customers: list[Customer],
-                controllers: Iterable[tuple[GeneratedController, int, ControllerState,
-                                            str | None]]) -> None:
-    """Customers and controllers as synced (revision 1), from the plain values drawn."""
-    put_synced_rows(db, ((c, 1) for c in customers),
-                    ((made.record(), made.config_json(), rev, state, fault)
-                     for made, rev, state, fault in controllers))
+# A batch of controllers: their rows (store._CONTROLLER_ROW's values) and (id, configuration
+# text), made where they are drawn (a child process for a new store).
+Batch = tuple[list[tuple[Any, ...]], list[tuple[str, str]]]
+_BATCH = 2000
+
+
+def _controller_batches(controllers: Iterable[tuple[GeneratedController, int, ControllerState,
+                                                    str | None]]) -> Iterator[Batch]:
+    """The controllers drawn, as synced, _BATCH at a time: rows and JSON text made from the
+    plain values drawn."""
+    rows: list[tuple[Any, ...]] = []
+    configs: list[tuple[str, str]] = []
+    for made, rev, state, fault in controllers:
+        rows.append(made.row(state, fault, rev))
+        configs.append((made.id, made.config_json()))
+        if len(rows) == _BATCH:
+            yield rows, configs
+            rows, configs = [], []
+    if rows:
+        yield rows, configs
+
+
+def _write_batch(db: sqlite3.Connection, rows: list[tuple[Any, ...]],
+                 configs: list[tuple[str, str]], replace: bool) -> None:
+    """A batch into the store, with each part's base copy: the record's JSON text made from
+    its row (Controller.to_dict()'s, without the configuration), the configuration's as is."""
+    bases = []
+    for row, (rid, config) in zip(rows, configs, strict=True):
+        rev = row[-1]
+        bases.append(("controller", rid, rev, _record_json(row)))
+        bases.append(("config", rid, rev, config))
+    put_controller_rows(db, rows, configs, bases, replace=replace)
+
+
+def _record_json(row: tuple[Any, ...]) -> str:
+    """json.dumps(Controller.to_dict()) without the configuration, the same text (a test
+    holds them equal), from the controller's row: its first values are CONTROLLER_COLUMNS'."""
+    rid, customer, name, model, zones, serial, timezone, location, notes, tags = row[:10]
+    q = _quote
+    return (f'{{"id": {q(rid)}, "customer_id": {q(customer)}, "name": {q(name)}, "model": '
+            f'{q(model)}, "zone_count": {zones}, "serial": '
+            f'{"null" if serial is None else q(serial)}, "timezone": {q(timezone)}, '
+            f'"location": {q(location)}, "notes": {q(notes)}, "tags": {q(tags)}}}')
+
+
+@contextmanager
+def _made_apart(batches: Iterator[Batch]) -> Iterator[Iterator[Batch]]:
+    """`batches`, made in a forked child and sent through a pipe (marshal), while this process
+    writes the ones received: drawing and encoding on one core, SQLite on the other (a
+    thread would not do: SQLite lets go of the GIL for one row at a time). The child holds
+    the random generator's state as it was, so it draws exactly what this process would
+    have. It ends with its last batch, or when this process stops reading (a broken pipe:
+    this one failed or was killed); it never touches the store."""
+    import fcntl  # where processes fork (not Windows)
+
+    read, write = os.pipe()
+    with suppress(OSError, AttributeError):  # a larger pipe: fewer switches between the two
+        fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, 1 << 20)  # type: ignore[attr-defined]
+    pid = os.fork()
+    if pid == 0:  # the child: nothing of the parent's runs here (os._exit, no cleanup)
+        status = 1
+        gc.disable()  # it makes no cycles, and ends soon: no collections while it draws
+        try:
+            os.close(read)
+            with open(write, "wb") as out:
+                for batch in batches:
+                    data = marshal.dumps(batch)
+                    out.write(len(data).to_bytes(8, "little"))
+                    out.write(data)
+                out.write(bytes(8))
+            status = 0
+        except (BrokenPipeError, KeyboardInterrupt):
+            pass
+        except BaseException:
+            traceback.print_exc()
+            sys.stderr.flush()
+        finally:
+            os._exit(status)
+    os.close(write)
+    # A thread here takes each batch out of the pipe as it comes (it waits in read() without
+    # the GIL): a pipe holds 1 MB, a batch 6 MB, so without it the child would wait for every
+    # batch to be written before it could send the next one.
+    ahead: queue.Queue[bytes | None] = queue.Queue(_BATCHES_AHEAD)  # b"": the last one came
+    reader = threading.Thread(target=_take_batches, args=(read, ahead), daemon=True,
+                              name="seed-batches")
+    reader.start()
+
+    def received() -> Iterator[Batch]:
+        while data := ahead.get():
+            yield marshal.loads(data)
+        if data is None:  # it failed (its error is on stderr)
+            raise RuntimeError("the seed's drawing process ended before its last batch "
+                               f"(status {os.waitstatus_to_exitcode(reap())})")
+
+    def reap() -> int:
+        nonlocal pid
+        reaped, pid = pid, 0
+        return os.waitpid(reaped, 0)[1] if reaped else 0
+
+    try:
+        yield received()
+    except BaseException:
+        if pid:
+            os.kill(pid, signal.SIGKILL)  # its batches are of no use now
+        raise
+    finally:
+        reap()
+        while reader.is_alive():  # ends at the pipe's end, once it is not waiting to put
+            with suppress(queue.Empty):
+                ahead.get(timeout=0.05)
+
+
+_BATCHES_AHEAD = 4  # how far the drawing child may run ahead of the writing (~25 MB)
+
+
+def _take_batches(read: int, into: queue.Queue[bytes | None]) -> None:
+    """The batches the child sends on `read`, each put into `into` as it came; b"" after the
+    last, None if the pipe ended before (the child failed or was killed)."""
+    end: bytes | None = None
+    with open(read, "rb") as pipe:
+        while len(head := pipe.read(8)) == 8:
+            if not (size := int.from_bytes(head, "little")):
+                end = b""
+                break
+            if len(data := pipe.read(size)) < size:
+                break
+            into.put(data)
+    into.put(end)
 
 
 def seed_count_error(customers: int, controllers: int) -> str | None:
@@ -263,9 +431,13 @@ def _uuid(rnd: random.Random) -> str:
     return _uuid4_text(rnd.getrandbits(128))
 
 
-def _fresh_id() -> str:
-    """models.new_id() (a random uuid4, not drawn from the seed), for 175,000 program ids."""
-    return _uuid4_text(int.from_bytes(os.urandom(16)))
+def _fresh_ids() -> Iterator[str]:
+    """models.new_id()'s (random uuid4s, not drawn from the seed), for 175,000 program ids:
+    1,024 from each read of os.urandom."""
+    while True:
+        block = os.urandom(16 * 1024)
+        for i in range(0, len(block), 16):
+            yield _uuid4_text(int.from_bytes(block[i:i + 16]))
 
 
 def _uuid4_text(number: int) -> str:
@@ -313,13 +485,16 @@ class GeneratedController:
     timezone: str
     location: str
     notes: str
-    zones: list[tuple[Any, ...]]  # each Zone's fields, in their order
-    programs: list[dict[str, Any]]  # each as Program.to_dict() makes it
+    zones: list[str]  # drawn for a store: each zone's JSON text, as json.dumps(Zone.to_dict())
+    zone_values: list[tuple[Any, ...]] | None  # drawn as objects: each Zone's fields
+    programs: list[str]  # each program's JSON text, as json.dumps(Program.to_dict()) makes it
     rain_delay_until: datetime | None
 
     def controller(self) -> Controller:
-        config = ControllerConfig(zones=[Zone(*z) for z in self.zones],
-                                  programs=[Program.from_dict(p) for p in self.programs],
+        if self.zone_values is None:
+            raise ValueError("drawn for a store: its zones are JSON text only (config_json)")
+        programs = [Program.from_dict(json.loads(p)) for p in self.programs]
+        config = ControllerConfig(zones=[Zone(*z) for z in self.zone_values], programs=programs,
                                   rain_delay_until=self.rain_delay_until)
         return Controller(self.id, self.customer_id, self.name, self.model, self.zone_count,
                           self.serial, self.timezone, self.location, self.notes, config=config)
@@ -332,23 +507,42 @@ class GeneratedController:
                 "tags": ""}
 
     def config_json(self) -> str:
-        """json.dumps(controller().config.to_dict()), the same text, at a third of the cost
-        (a test holds the two equal)."""
-        zones = ", ".join([_ZONE_JSON % (
-            number, _quote(name), "true" if enabled else "false", run,
-            "null" if cycle is None else cycle, "null" if soak is None else soak,
-            "true" if master else "false", pct,
-            "null" if until is None else f'"{until.isoformat()}"')
-            for number, name, enabled, run, cycle, soak, master, pct, until in self.zones])
+        """json.dumps(controller().config.to_dict()), the same text, from the zones' texts
+        made as they were drawn (a test holds the two equal)."""
+        if self.zone_values is not None:
+            raise ValueError("drawn as objects: controller() has the configuration")
         rain = self.rain_delay_until
-        return (f'{{"zones": [{zones}], "programs": {json.dumps(self.programs)}, '
-                f'"rain_delay_until": {"null" if rain is None else _quote(rain.isoformat())}}}')
+        return (f'{{"zones": [{", ".join(self.zones)}], "programs": '
+                f'[{", ".join(self.programs)}], "rain_delay_until": '
+                f'{"null" if rain is None else _quote(rain.isoformat())}}}')
+
+    def row(self, state: ControllerState, fault: str | None, rev: int) -> tuple[Any, ...]:
+        """Its row in the controller table (store._CONTROLLER_ROW's columns)."""
+        return (self.id, self.customer_id, self.name, self.model, self.zone_count, self.serial,
+                self.timezone, self.location, self.notes, "", state.value, fault, rev, rev)
 
 
-_ZONE_JSON = ('{"number": %d, "name": %s, "enabled": %s, "run_minutes": %d, "cycle_minutes": %s, '
-              '"soak_minutes": %s, "master_valve": %s, "seasonal_adjust_pct": %d, '
-              '"suspended_until": %s}')
 _quote = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+# A zone's JSON text is made of pieces chosen by the same draws as its values (see
+# _draw_controllers), in the order and spelling of json.dumps(Zone.to_dict()): its number and
+# name, then enabled and run minutes, cycle and soak minutes, master valve and seasonal
+# adjustment; its suspension's date, if any, ends it.
+_ZONE_HEADS = [[f'{{"number": {z}, "name": {_quote(f"{name} {z}"[:32])}, "enabled": '
+                for z in range(ZONES_MAX + 1)] for name in ZONES]
+_ENABLED_RUN = [[f'{enabled}, "run_minutes": {run}, "cycle_minutes": ' for run in RUN_MINUTES]
+                for enabled in ("false", "true")]
+_CYCLE_SOAK = [[f'{"null" if cycle is None else cycle}, "soak_minutes": '
+                f'{"null" if cycle is None else soak}, "master_valve": ' for soak in SOAK_MINUTES]
+               for cycle in CYCLE_MINUTES]
+_MASTER_PCT = [[f'{master}, "seasonal_adjust_pct": {pct}, "suspended_until": '
+                for pct in SEASONAL_PCT] for master in ("false", "true")]
+# A program's, likewise: its name and kind, then its days (a list of ints is written alike by
+# str and json.dumps), interval, start times, the zones' minutes and its id.
+_PROGRAM_NAMES = ("Lawns", "Beds", "Drip", "Trees")
+_PROGRAM_HEADS = [[f'{{"name": "{name}", "enabled": true, "schedule": "{kind.value}", "days": '
+                   for kind in ScheduleKind] for name in _PROGRAM_NAMES]
+_ZONE_MINUTES = [[f'"{z}": {run}' for run in RUN_MINUTES] for z in range(ZONES_MAX + 1)]
+_START_TIMES = [[f'"{h:02d}:{m:02d}"' for m in (0, 15, 30, 45)] for h in range(8)]
 # A choice of n things draws k = n.bit_length() random bits until they make a number below n,
 # exactly as random.choice does (so the accounts stay those seeded before); per zone this is
 # written out in the loop: 1.2 million zones at 100,000 controllers, and a call a draw was
@@ -361,15 +555,16 @@ _NP, _KP = len(SEASONAL_PCT), len(SEASONAL_PCT).bit_length()
 _STATES = (ControllerState.ONLINE, ControllerState.OFFLINE, ControllerState.OUT_OF_SYNC,
            ControllerState.WAITING)
 _STATE_CUM_WEIGHTS = (85, 93, 97, 100)  # what random.choices makes of weights 85, 8, 4, 3
-_KINDS = tuple(ScheduleKind)
-_NUMBERS = tuple(str(n) for n in range(ZONES_MAX + 1))
 _NOTES = ("", "", "Gate code 4412", "Dog in yard", "Valve box behind shed")
 
 
 def _draw_controllers(rnd: random.Random, owners: Iterable[Customer], today: date,
+                      values: bool = True,
                       ) -> Iterator[tuple[GeneratedController, int, ControllerState, str | None]]:
     """Each owner's next controller (revision 1, its state and fault), drawing from `rnd` in
-    the same order, with the same numbers, as Random.choice, sample, randrange and choices."""
+    the same order, with the same numbers, as Random.choice, sample, randrange and choices.
+    With `values` its zones are their fields (for controller()), without their JSON text
+    (for config_json(): all a store is written from), drawn alike."""
     bits, chance = rnd.getrandbits, rnd.random
     midnight = datetime(today.year, today.month, today.day, tzinfo=UTC)
 
@@ -383,65 +578,79 @@ def _draw_controllers(rnd: random.Random, owners: Iterable[Customer], today: dat
     def sample(first: int, n: int, k: int) -> list[int]:  # Random.sample(range(first, ...))
         pool, picked = list(range(first, first + n)), []
         for i in range(k):
-            j = below(n - i)
+            m = n - i
+            b = m.bit_length()
+            j = bits(b)  # below(m), written out
+            while j >= m:
+                j = bits(b)
             picked.append(pool[j])
-            pool[j] = pool[n - i - 1]
+            pool[j] = pool[m - 1]
         return picked
 
     nz, kz, nr, kr, nc, kc, ns, ks, np, kp = _NZ, _KZ, _NR, _KR, _NC, _KC, _NS, _KS, _NP, _KP
+    heads, enabled_run, cycle_soak, master_pct = _ZONE_HEADS, _ENABLED_RUN, _CYCLE_SOAK, \
+        _MASTER_PCT
+    program_heads, zone_minutes, n_kinds = _PROGRAM_HEADS, _ZONE_MINUTES, len(ScheduleKind)
+    start_times = _START_TIMES
+    cycles = CYCLE_MINUTES
     zone_names = [[f"{name} {z}"[:32] for z in range(ZONES_MAX + 1)] for name in ZONES]
+    fresh_ids = _fresh_ids()
     for n, customer in enumerate(owners):
         model, zone_count = MODELS[below(len(MODELS))]
         linked = chance() > 0.06
         serial = f"FT1-{bits(32):08X}" if linked else None
         if model.startswith("OS") and linked:
             serial = f"OS-{bits(48):012X}"
-        zones = []
+        zones, minutes, kept = [], [], [] if values else None
         for z in range(1, zone_count + 1):
-            r = bits(kz)
-            while r >= nz:
-                r = bits(kz)
-            name = zone_names[r][z]
-            r = bits(kr)
-            while r >= nr:
-                r = bits(kr)
-            run = RUN_MINUTES[r]
+            rn = bits(kz)
+            while rn >= nz:
+                rn = bits(kz)
+            rr = bits(kr)
+            while rr >= nr:
+                rr = bits(kr)
             enabled = chance() > 0.05
-            r = bits(kc)
-            while r >= nc:
-                r = bits(kc)
-            cycle = CYCLE_MINUTES[r]
-            soak = None
-            if cycle is not None:
-                r = bits(ks)
-                while r >= ns:
-                    r = bits(ks)
-                soak = SOAK_MINUTES[r]
+            rc = bits(kc)
+            while rc >= nc:
+                rc = bits(kc)
+            rs = 0
+            if cycles[rc] is not None:  # a soak is drawn
+                rs = bits(ks)
+                while rs >= ns:
+                    rs = bits(ks)
             master = z == 1 and chance() < 0.3
-            r = bits(kp)
-            while r >= np:
-                r = bits(kp)
-            until = today + timedelta(days=1 + below(60)) if chance() < 0.02 else None
-            zones.append((z, name, enabled, run, cycle, soak, master, SEASONAL_PCT[r], until))
+            rp = bits(kp)
+            while rp >= np:
+                rp = bits(kp)
+            until, end = None, "null}"
+            if chance() < 0.02:
+                until = today + timedelta(days=1 + below(60))
+                end = f'"{until.isoformat()}"}}'
+            if kept is None:
+                zones.append(f"{heads[rn][z]}{enabled_run[enabled][rr]}{cycle_soak[rc][rs]}"
+                             f"{master_pct[master][rp]}{end}")
+            else:
+                kept.append((z, zone_names[rn][z], enabled, RUN_MINUTES[rr], cycles[rc],
+                             None if cycles[rc] is None else SOAK_MINUTES[rs], master,
+                             SEASONAL_PCT[rp], until))
+            minutes.append(zone_minutes[z][rr])
         programs = []
         for p in range((1, 1, 2, 3)[below(4)]):
-            kind = _KINDS[below(len(_KINDS))]
+            head = program_heads[p % 4][below(n_kinds)]
             days = sorted(sample(0, 7, 1 + below(4)))
             interval = 2 + below(3)
             hours = sorted(sample(3, 5, 1 + below(2)))
-            programs.append({
-                "name": ("Lawns", "Beds", "Drip", "Trees")[p % 4], "enabled": True,
-                "schedule": kind.value, "days": days, "interval_days": interval,
-                "start_times": [f"{h:02d}:{(0, 15, 30, 45)[below(4)]:02d}" for h in hours],
-                "zone_minutes": {_NUMBERS[z[0]]: z[3] for z in zones if chance() < 0.6},
-                "id": _fresh_id()})
+            starts = ", ".join([start_times[h][below(4)] for h in hours])
+            some = ", ".join([m for m in minutes if chance() < 0.6])
+            programs.append(f'{head}{days}, "interval_days": {interval}, "start_times": '
+                            f'[{starts}], "zone_minutes": {{{some}}}, "id": "{next(fresh_ids)}"}}')
         rain = midnight + timedelta(hours=28 + below(68)) if chance() < 0.05 else None
         made = GeneratedController(
             id=_uuid(rnd), customer_id=customer.id,
             name=SITES[below(len(SITES))] + (f" {n % 7 + 1}" if chance() < 0.3 else ""),
             model=model, zone_count=zone_count, serial=serial,
             timezone=TIMEZONES[below(len(TIMEZONES))], location=customer.address,
-            notes=_NOTES[below(len(_NOTES))], zones=zones, programs=programs,
+            notes=_NOTES[below(len(_NOTES))], zones=zones, zone_values=kept, programs=programs,
             rain_delay_until=rain)
         state = ControllerState.NOT_LINKED
         if linked:

@@ -996,6 +996,40 @@ class Store:
         if r is None:
             return
         entry = _entry(r)
+        held = (db.execute("SELECT kind, customer_id FROM document WHERE id=?",
+                           (entry.entity_id,)).fetchone() if entry.entity == "document" else None)
+        self._discard_one(db, entry)
+        if entry.entity == "document":
+            kind, customer_id = held or db.execute(
+                "SELECT kind, customer_id FROM document WHERE id=?",
+                (entry.entity_id,)).fetchone() or (None, None)
+            if kind == AGREEMENT_KIND and customer_id:
+                self._membership_after_discard(db, entry, customer_id)
+
+    def _membership_after_discard(self, db: sqlite3.Connection, entry: OutboxEntry,
+                                  customer_id: str) -> None:
+        """An agreement's edit undone: the membership edit queued with it (the next entry, in
+        the same transaction) goes too, so the customer's membership is again what it was —
+        then follows the agreements left, if any (an agreement's change undone: its tier)."""
+        paired = db.execute(
+            "SELECT id, patch FROM outbox WHERE seq=? AND op='update' AND entity='customer' "
+            "AND entity_id=? AND state NOT IN (?, ?)",
+            (entry.seq + 1, customer_id, SENDING, APPLIED)).fetchone()
+        if paired is not None and json.loads(paired[1]).keys() == {"membership"}:
+            self._discard_one(db, _entry(db.execute(
+                "SELECT * FROM outbox WHERE id=?", (paired[0],)).fetchone()))
+            if _base(db, "customer", customer_id) is None:
+                # never synced, so there is no base to go back to: the value before is the
+                # last one still queued for it (its create holds the first)
+                before = next((p["membership"] for (p,) in (
+                    (json.loads(x[0]),) for x in db.execute(
+                        "SELECT patch FROM outbox WHERE entity='customer' AND entity_id=? "
+                        "ORDER BY seq DESC", (customer_id,))) if "membership" in p), None)
+                if before is not None:
+                    _update(db, "customer", customer_id, {"membership": before})
+        self._follow_agreements_in(db, AGREEMENT_KIND, [customer_id])
+
+    def _discard_one(self, db: sqlite3.Connection, entry: OutboxEntry) -> None:
         rid, entity = entry.entity_id, entry.entity
         if entry.op == "create":
             if entity == "customer" and (n := db.execute(
@@ -1007,7 +1041,7 @@ class Store:
                     f"{'them' if n > 1 else 'it'} first.")
             _forget_new(db, entity, rid)
             return
-        db.execute("DELETE FROM outbox WHERE id=?", (entry_id,))
+        db.execute("DELETE FROM outbox WHERE id=?", (entry.id,))
         base = _base(db, entity, rid)
         base_rev = db.execute("SELECT revision FROM base WHERE entity=? AND id=?",
                               (entity, rid)).fetchone()
@@ -1361,13 +1395,8 @@ def put_synced_rows(db: sqlite3.Connection, customers: Iterable[tuple[Customer, 
         datas = [(c.to_dict(), rev) for c, rev in chunk]
         db.executemany(_UPSERT_CUSTOMER, [(*customer_row(d), rev) for d, rev in datas])
         db.executemany(_PUT_BASE, [("customer", d["id"], rev, json.dumps(d)) for d, rev in datas])
-    cols = (*CONTROLLER_COLUMNS, "state", "fault", "revision", "config_revision")
-    insert = f"INSERT INTO controller ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})"
     controller_row = itemgetter(*CONTROLLER_COLUMNS)
     for chunk in _chunks(controllers, 2000):
-        ids = [(record["id"],) for record, *_ in chunk]
-        db.executemany("DELETE FROM controller_config WHERE controller_id=?", ids)
-        db.executemany("DELETE FROM controller WHERE id=?", ids)
         rows, configs, bases = [], [], []
         for record, config, rev, state, fault in chunk:
             rid = record["id"]
@@ -1375,9 +1404,27 @@ def put_synced_rows(db: sqlite3.Connection, customers: Iterable[tuple[Customer, 
             configs.append((rid, config))
             bases.append(("controller", rid, rev, json.dumps(record)))
             bases.append(("config", rid, rev, config))
-        db.executemany(insert, rows)
-        db.executemany("INSERT INTO controller_config VALUES (?, ?)", configs)
-        db.executemany(_PUT_BASE, bases)
+        put_controller_rows(db, rows, configs, bases)
+
+
+_CONTROLLER_ROW = (*CONTROLLER_COLUMNS, "state", "fault", "revision", "config_revision")
+_INSERT_CONTROLLER = (f"INSERT INTO controller ({','.join(_CONTROLLER_ROW)}) VALUES "
+                      f"({','.join('?' * len(_CONTROLLER_ROW))})")
+
+
+def put_controller_rows(db: sqlite3.Connection, rows: list[tuple[Any, ...]],
+                        configs: list[tuple[str, str]], bases: list[tuple[str, str, int, str]],
+                        replace: bool = True) -> None:
+    """Controllers' rows (_CONTROLLER_ROW's values), their (id, configuration text) and their
+    base copies (each part's), in `db`'s transaction; with `replace`, a controller held
+    already is deleted first (a store known to be new skips that: the seeder's bulk load)."""
+    if replace:
+        ids = [(rid,) for rid, _config in configs]
+        db.executemany("DELETE FROM controller_config WHERE controller_id=?", ids)
+        db.executemany("DELETE FROM controller WHERE id=?", ids)
+    db.executemany(_INSERT_CONTROLLER, rows)
+    db.executemany("INSERT INTO controller_config VALUES (?, ?)", configs)
+    db.executemany(_PUT_BASE, bases)
 
 
 def _chunks(rows: Iterable[Any], size: int = _BULK_CHUNK) -> Iterator[list[Any]]:

@@ -133,13 +133,17 @@ class Switcher(Vertical):
     """
 
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None):
+    def __init__(self, *, id: str | None = None, classes: str | None = None,
+                 parked: bool = False):
         super().__init__(id=id, classes=f"dialog {classes or ''}".strip())
         self.shortcuts: Shortcuts = []
         self.finder = False
         self.purpose: tuple[str, str] | None = None  # (title, what Enter does) if not opening
         self._picked: Picked | None = None
         self._return_focus: Widget | None = None
+        self._items_text: str | None = None
+        if parked:
+            self._park()
 
     def compose(self) -> ComposeResult:
         yield TextBox(id="switcher-title", classes="dialog-title")
@@ -152,29 +156,75 @@ class Switcher(Vertical):
     def is_open(self) -> bool:
         return self._picked is not None
 
+    # -- parked: laid out and rendered, off the screen (the overlay's closed state) ----------
+
+    PARKED_Y = 10_000  # rows below the screen's top: never in view
+
+    @property
+    def parked(self) -> bool:
+        return self.styles.offset.y.value == self.PARKED_Y
+
+    def _park(self) -> None:
+        """Move the closed overlay off the screen instead of hiding it: its widgets keep their
+        sizes and their rendered lines, so opening it moves lines already rendered (hidden,
+        each opening rendered them all again: ~12 ms of the `s` key's frame)."""
+        self.styles.offset = (0, self.PARKED_Y)
+
+    def _unpark(self) -> None:
+        if self.styles.clear_rule("offset"):  # back to its place in the CSS
+            self.refresh(layout=True, repaint=False)  # moved, not changed
+
+    def allow_focus_children(self) -> bool:
+        return not self.parked and super().allow_focus_children()  # Tab never lands here
+
+    def prepare(self, shortcuts: Shortcuts) -> None:
+        """Fill the parked switcher with what `s` will show, and render its lines once it is
+        laid out: the first `s` then renders nothing new but the search box's focus."""
+        self._fill(shortcuts, finder=False, purpose=None)
+        self.call_after_refresh(self._render_ahead)
+
+    def _render_ahead(self) -> None:
+        if not (self.parked and self.is_attached) or self.is_open:
+            return
+        for widget in self.walk_children(with_self=True):
+            if widget.display and widget.region:  # in the screen's map, off the screen
+                widget.render_lines(widget.region.reset_offset)
+
+    def _fill(self, shortcuts: Shortcuts, finder: bool,
+              purpose: tuple[str, str] | None) -> None:
+        """What the switcher shows for `shortcuts` (finder: the finder), changing only what
+        differs (each change renders again)."""
+        self.shortcuts, self.finder, self.purpose = shortcuts, finder, purpose
+        title = purpose[0] if purpose else "Find a controller" if finder else "Switch to…"
+        self.query_one("#switcher-title", TextBox).update(escape(title))
+        self.query_one("#finder-hint", TextBox).update(self._hint())
+        items = self.query_one("#switcher-items", Static)
+        text = self._shortcut_text()
+        if text != self._items_text:
+            items.update(text)
+            self._items_text = text
+        if items.display == finder:
+            items.display = not finder
+        # The finder's results keep their place while it is open (empty until you type):
+        # a list that appeared with the first letter would cost a layout or two.
+        self.query_one("#finder-list", FleetList).set_class(not finder, "hidden")
+
     def open(self, shortcuts: Shortcuts, picked: Picked, finder: bool = False,
              purpose: tuple[str, str] | None = None) -> None:
         """Show the switcher (or, with `finder`, the finder); `picked` gets the choice.
         `purpose`: (title, what Enter does) when the choice is not opened, e.g. a copy source."""
-        self.shortcuts, self.finder, self._picked = shortcuts, finder, picked
-        self.purpose = purpose
+        self._picked = picked
         box = self.query_one("#finder-input", SearchBox)
         box.shortcuts = 0 if finder else len(shortcuts)
         box.digits_open = not finder
         with self.app.batch_update():
             if box.value:
                 box.value = ""  # posts Changed: the results hide again
-            title = purpose[0] if purpose else "Find a controller" if finder else "Switch to…"
-            self.query_one("#switcher-title", TextBox).update(escape(title))
-            self.query_one("#finder-hint", TextBox).update(self._hint())
-            items = self.query_one("#switcher-items", Static)
-            items.update(self._shortcut_text())
-            items.display = not finder
-            # The finder's results keep their place while it is open (empty until you type):
-            # a list that appeared with the first letter would cost a layout or two.
-            self.query_one("#finder-list", FleetList).set_class(not finder, "hidden")
+            self._fill(shortcuts, finder, purpose)
             self._return_focus = self.screen.focused
-            self.display = True
+            if not self.display:  # the dialog's (setting it again renders it again)
+                self.display = True
+            self._unpark()
             _focus_now(box)
 
     def _close(self, controller_id: str | None) -> None:
@@ -188,7 +238,11 @@ class Switcher(Vertical):
         batch = self.app.batch_update()
         batch.__enter__()
         try:
-            self.display = False
+            if self.has_class("overlay"):
+                self._park()
+                self.call_after_refresh(self._render_ahead)  # for the next opening
+            else:
+                self.display = False
             if picked is not None:
                 picked(controller_id)
             back = self._return_focus

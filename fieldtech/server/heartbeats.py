@@ -3,10 +3,11 @@
 The common heartbeat (nothing changed) is one statement in device_store.py. It falls through to
 `apply_heartbeat` here when the report's visible part differs from the last one (its digest),
 the controller was offline, commands wait, results come in, uptime went down (a reboot) or the
-device just caught up with the cloud's revision. Everything of one heartbeat is one transaction
-under the account lock: the state, its incidents and their change-log entries commit together,
-so a crash loses or doubles none of them (the device's next heartbeat simply finds the change
-again).
+device just caught up with the cloud's revision. Everything of one heartbeat is in one
+transaction under the account lock — shared with the other news of that account that arrived
+in the same batch (`apply_heartbeats`) —: the state, its incidents and their change-log entries
+commit together, so a crash loses or doubles none of them (the device's next heartbeat simply
+finds the change again).
 """
 
 from __future__ import annotations
@@ -119,35 +120,91 @@ def apply_heartbeat(
     db: Database, digest: str, report: HeartbeatIn, now: datetime, heartbeat_s: int = HEARTBEAT_S
 ) -> dict[str, Any] | None:
     """Record a heartbeat with all it changes; None for an unknown device token."""
-    with db.read() as s:
-        found = s.execute(
-            select(ControllerRow.id, ControllerRow.account_id)
-            .join(DeviceTokenRow, DeviceTokenRow.controller_id == ControllerRow.id)
-            .where(DeviceTokenRow.token_hash == digest)
-        ).first()
+    found = _devices(db, [digest]).get(digest)
     if found is None:
         return None
-    controller_id, account_id = found
-    with db.write(account_id) as s:
-        controller = s.get(ControllerRow, controller_id)
-        if controller is None:
-            return None  # deleted in between: its token went with it
-        st = s.get_one(DeviceStatusRow, controller_id, with_for_update=True)
-        ctx = Context(account_id=account_id or "", actor=f"device:{controller.serial}", now=now)
-        customer = s.get_one(CustomerRow, controller.customer_id) if account_id else None
-        commands = _apply(s, ctx, controller, customer, st, report)
-        return answer(
-            controller_id=controller.id,
-            serial=controller.serial,
-            config_revision=controller.config_revision,
-            last_contact=st.last_contact,
-            applied_revision=st.applied_revision,
-            locally_modified=st.locally_modified,
-            firmware=st.firmware,
-            now=now,
-            commands=commands,
-            heartbeat_s=heartbeat_s,
-        )
+    with db.write(found[1]) as s:
+        return _apply_one(s, found, report, now, heartbeat_s)
+
+
+Item = tuple[str, HeartbeatIn, datetime, int]  # (token digest, report, now, heartbeat_s)
+
+
+def apply_heartbeats(db: Database, items: list[Item]) -> list[dict[str, Any] | Exception | None]:
+    """`apply_heartbeat` for many at once: the news of one account in ONE transaction under its
+    lock, instead of one each (a fleet of one account reporting news together — back from an
+    outage — queued on that lock one heartbeat at a time, ~50 a second). → each item's answer,
+    None (unknown token) or the error it raised: if one fails, its account's items are applied
+    again one transaction each, so the others still land and it alone fails."""
+    found = _devices(db, [digest for digest, *_ in items])
+    results: list[dict[str, Any] | Exception | None] = [None] * len(items)
+    accounts: dict[str | None, list[int]] = {}
+    for n, (digest, *_) in enumerate(items):
+        if digest in found:
+            accounts.setdefault(found[digest][1], []).append(n)
+    for account_id, ns in accounts.items():
+        try:
+            with db.write(account_id) as s:
+                held = _load(s, [found[items[n][0]][0] for n in ns])  # noqa: F841 (kept alive)
+                for n in ns:
+                    results[n] = _apply_one(s, found[items[n][0]], *items[n][1:], loaded=True)
+        except Exception:  # rolled back: each again on its own, below
+            for n in ns:
+                try:
+                    results[n] = apply_heartbeat(db, *items[n])
+                except Exception as error:  # that item's answer is its error
+                    results[n] = error
+    return results
+
+
+def _devices(db: Database, digests: list[str]) -> dict[str, tuple[str, str | None]]:
+    """Token digest → (controller id, account id) of the devices known."""
+    with db.read() as s:
+        return {digest: (cid, account_id) for digest, cid, account_id in s.execute(
+            select(DeviceTokenRow.token_hash, ControllerRow.id, ControllerRow.account_id)
+            .join(ControllerRow, DeviceTokenRow.controller_id == ControllerRow.id)
+            .where(DeviceTokenRow.token_hash.in_(set(digests)))
+        )}
+
+
+def _load(s: Any, controller_ids: list[str]) -> list[Any]:
+    """A batch's controllers, their customers and their states (locked, in one order) read in
+    three statements, not three per heartbeat: the session then finds each by its key while
+    the caller holds what this returns (its identity map keeps only what is referenced)."""
+    ids = sorted(set(controller_ids))
+    controllers = s.scalars(select(ControllerRow).where(ControllerRow.id.in_(ids))).all()
+    customers = s.scalars(select(CustomerRow).where(
+        CustomerRow.id.in_({c.customer_id for c in controllers}))).all()
+    states = s.scalars(select(DeviceStatusRow).where(DeviceStatusRow.controller_id.in_(ids))
+                       .order_by(DeviceStatusRow.controller_id).with_for_update()).all()
+    return [*controllers, *customers, *states]
+
+
+def _apply_one(s: Any, device: tuple[str, str | None], report: HeartbeatIn, now: datetime,
+               heartbeat_s: int, loaded: bool = False) -> dict[str, Any] | None:
+    """One heartbeat inside its account's transaction (the account row already locked);
+    `loaded`: its rows are in the session already, its state locked (`_load`)."""
+    controller_id, account_id = device
+    controller = s.get(ControllerRow, controller_id)
+    if controller is None:
+        return None  # deleted in between: its token went with it
+    st = (s.get_one(DeviceStatusRow, controller.id) if loaded
+          else s.get_one(DeviceStatusRow, controller.id, with_for_update=True))
+    ctx = Context(account_id=account_id or "", actor=f"device:{controller.serial}", now=now)
+    customer = s.get_one(CustomerRow, controller.customer_id) if account_id else None
+    commands = _apply(s, ctx, controller, customer, st, report)
+    return answer(
+        controller_id=controller.id,
+        serial=controller.serial,
+        config_revision=controller.config_revision,
+        last_contact=st.last_contact,
+        applied_revision=st.applied_revision,
+        locally_modified=st.locally_modified,
+        firmware=st.firmware,
+        now=now,
+        commands=commands,
+        heartbeat_s=heartbeat_s,
+    )
 
 
 def _apply(
@@ -186,6 +243,7 @@ def _apply(
     if report.applied_revision is not None:
         st.applied_revision = report.applied_revision
     in_sync = st.applied_revision is None or st.applied_revision == controller.config_revision
+    was_out_of_sync = st.out_of_sync_since is not None
     st.out_of_sync_since = None if in_sync else (st.out_of_sync_since or ctx.now)
     old_faults = st.faults
     if report.faults is not None:
@@ -203,7 +261,7 @@ def _apply(
             s, ctx, kind=IncidentKind.REBOOTED, customer=customer, controller=controller,
             detail=f"Restarted (uptime {report.uptime_s} s, was {before['uptime_s']} s).",
         )
-    if in_sync:
+    if in_sync and was_out_of_sync:  # the sweeper opens one only while out_of_sync_since is set
         incidents.recover(s, ctx, controller.id, IncidentKind.OUT_OF_SYNC)
     if report.faults is not None:
         _faults_changed(s, ctx, controller, customer, old_faults or [], st.faults or [])

@@ -41,6 +41,7 @@ ESC = "\x1b"
 SEQUENCE_STARTS = "[O"  # CSI and SS3: what may follow ESC in a key's or a report's sequence
 ESCAPE_GRACE = 0.005  # an ESC ending a read waits this long for the rest of a sequence
 KEY_STREAM_S = 0.06  # keys closer than this are held (auto-repeat is 25–40 a second)
+KEY_QUIET_GAPS = 1.25  # held keys have stopped once none came for this many of their intervals
 
 
 def escape_keys(data: str) -> Iterator[tuple[str, bool]]:
@@ -210,10 +211,19 @@ class TerminalDriver(LinuxDriver):
         if isinstance(message, events.Key):
             now = get_time()
             self._key_gap, self._last_key_at = now - self._last_key_at, now
+            if self._key_gap < KEY_STREAM_S:  # one assignment: read by the app's thread
+                self._held_gaps = (*self._held_gaps[-4:], self._key_gap)
         super().process_message(message)
 
     _last_key_at = 0.0
     _key_gap = 1.0
+    _held_gaps: tuple[float, ...] = ()  # the last intervals between held keys
+
+    def keys_stopped_at(self) -> float:
+        """When held keys have stopped if no other comes before: the last key's time plus
+        KEY_QUIET_GAPS of their usual interval (the lower median of the last five)."""
+        gaps = sorted(self._held_gaps) or [KEY_STREAM_S]
+        return self._last_key_at + KEY_QUIET_GAPS * gaps[(len(gaps) - 1) // 2]
 
     def keys_streaming(self, now: float) -> bool:
         """Whether keys are arriving faster than a person types them one by one (held)."""

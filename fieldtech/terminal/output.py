@@ -45,15 +45,26 @@ class SparingTerminal(App):
         now = get_time()
         if self._flush_timer is not None:
             return  # a frame is already due: it will write this one too
-        due = self._written_at + COALESCE_S
-        if now < due and isinstance(driver, TerminalDriver) and driver.keys_streaming(now):
-            # Keys held or typed fast: one frame per COALESCE_S, not one per key.
-            self._flush_timer = self.set_timer(due - now, self._flush_frame, name="coalesce")
+        if (now < self._written_at + COALESCE_S and isinstance(driver, TerminalDriver)
+                and driver.keys_streaming(now)):
+            self._coalesce()  # keys held or typed fast: one frame per COALESCE_S, not per key
             return
         self._flush_frame()
 
     _flush_timer: Timer | None = None
     _written_at = 0.0
+
+    def _coalesce(self) -> None:
+        """Write the pending frame at its slot, or sooner once the held keys have stopped (the
+        last key's frame waited up to COALESCE_S for its slot); a key read since moves that."""
+        self._flush_timer = None
+        driver, now = self._driver, get_time()
+        if isinstance(driver, TerminalDriver):
+            at = min(self._written_at + COALESCE_S, driver.keys_stopped_at())
+            if at - now > 0.001:
+                self._flush_timer = self.set_timer(at - now, self._coalesce, name="coalesce")
+                return
+        self._flush_frame()
 
     def _flush_frame(self) -> None:
         self._flush_timer = None

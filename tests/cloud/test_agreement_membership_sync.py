@@ -100,3 +100,34 @@ def test_the_default_catalogue_is_one_record_across_two_devices(seeded, tmp_path
     c = Store(tmp_path / "c.db")
     SyncEngine(c, account.api()).sync()
     assert len(c.documents("tier")) == 4 and contracts.ensure_catalogue(EditService(c)) == []
+
+
+def test_an_agreements_edit_discarded_takes_its_membership_edit_along(seeded, tmp_path) -> None:
+    account, a, _b, ea, _eb = _two_clients(seeded, tmp_path)
+    edits = EditService(a)
+    contracts.ensure_catalogue(edits, account.account_id)
+    tiers = {d.data["code"]: d.id for d in a.documents("tier")}
+    customer = next(c for c in a.customers() if not a.documents("agreement", c.id)
+                    and c.membership not in (Membership.PRIORITY, Membership.ESSENTIALS))
+    assert ea.sync().error is None and a.pending_count() == 0
+    # signed, then discarded before any sync (e.g. refused): the membership as synced is back
+    # and nothing is left to send
+    signed = contracts.sign_agreement(edits, customer.id, tiers["priority"], "monthly",
+                                      date.today())
+    a.discard(signed.queued.id)
+    assert a.customer(customer.id).membership is customer.membership
+    assert a.pending_count() == 0
+
+    # synced, then a change of tier discarded: the membership follows the synced tier again
+    signed = contracts.sign_agreement(edits, customer.id, tiers["priority"], "monthly",
+                                      date.today())
+    assert ea.sync().error is None and a.pending_count() == 0
+    changed = contracts.change_agreement(edits, signed.record_id,
+                                         {"tier_id": tiers["essentials"]})
+    assert a.customer(customer.id).membership is Membership.ESSENTIALS
+    a.discard(changed.queued.id)
+    assert a.document(signed.record_id).data["tier_id"] == tiers["priority"]
+    assert a.customer(customer.id).membership is Membership.PRIORITY
+    assert a.pending_count() == 0
+    assert ea.sync().error is None
+    assert account.get(f"/v1/customers/{customer.id}")["membership"] == "priority"

@@ -179,3 +179,19 @@ def test_what_only_the_calendar_changes_is_settled_and_queued(store: Store, shop
     assert store.customer(bo.id).membership is Membership.PRIORITY  # it started
     assert sorted(e.patch["membership"] for e in store.outbox()[before:]) == ["none", "priority"]
     assert store.settle_memberships(TODAY + timedelta(days=40)) == 0  # settled once
+
+
+def test_discarding_an_agreement_takes_the_membership_edit_queued_with_it(
+        store: Store, shop) -> None:
+    edits, tiers, ana = shop
+    edits.update_customer(ana.id, Customer(id=ana.id, name="Ana Chen",
+                                           membership=Membership.STANDARD))  # by hand
+    queued = [e.id for e in store.outbox()]
+    signed = contracts.sign_agreement(edits, ana.id, tiers["priority"], "monthly", TODAY)
+    assert store.customer(ana.id).membership is Membership.PRIORITY
+    store.discard(signed.queued.id)
+    # never synced: no base to go back to; the value set by hand before is back, and nothing
+    # is left to send but what was queued before the agreement
+    assert store.customer(ana.id).membership is Membership.STANDARD
+    assert [e.id for e in store.outbox()] == queued
+

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from fieldtech.offline_store import Store
 
 
@@ -125,3 +127,55 @@ def test_simulate_refuses_sizes_it_cannot_build_before_building_anything(
         result = run("--data-dir", str(tmp_path), "simulate", *flags)
         assert result.returncode == 2 and words in result.stderr, result.stderr
     assert not (tmp_path / "simulator").exists()
+
+
+def test_the_app_starts_without_garbage_collection_until_its_first_paint(
+        tmp_path: Path, monkeypatch) -> None:
+    """Start-up turns the collector off (its passes over start-up's objects cost 45-80 ms of
+    the start) and on again once the first screenful is painted, and after a start that
+    failed: an app left without it would grow for as long as it runs."""
+    import gc
+
+    from fieldtech.app import FieldtechApp
+    from fieldtech.cli import app_commands
+
+    monkeypatch.setenv("FIELDTECH_CONFIG_DIR", str(tmp_path / "config"))
+    seen: dict[str, bool] = {}
+
+    def run(app: FieldtechApp) -> None:
+        seen["starting"] = gc.isenabled()
+        app.after_first_paint()  # what the app calls after its first frame
+        seen["painted"] = gc.isenabled()
+        gc.disable()  # a run that never painted: _launch must still turn it on
+        raise RuntimeError("the terminal went away")
+
+    monkeypatch.setattr(FieldtechApp, "run", run)
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        app_commands._launch(tmp_path / "data")
+    assert seen == {"starting": False, "painted": True} and gc.isenabled()
+
+
+def test_opening_the_app_reads_its_arguments_as_the_full_parser_does() -> None:
+    """`fieldtech [--data-dir DIR]` skips building every command's parser (start-up): it must
+    read those arguments as the full parser does, and leave everything else to it."""
+    from fieldtech.cli import _opening_the_app, build_parser
+
+    for argv in ([], ["--data-dir", "/tmp/d"], ["--data-dir=/tmp/d"], ["--data-dir="]):
+        fast, full = _opening_the_app(argv), build_parser().parse_args(argv)
+        assert fast is not None and full.command is None, argv
+        assert fast.data_dir == full.data_dir and getattr(full, "handler", None) is None
+    for argv in (["seed"], ["--data-dir", "/tmp/d", "seed"], ["--version"], ["--help"],
+                 ["--data-dir", "--version"], ["demo"], ["--data-dir"]):
+        assert _opening_the_app(argv) is None, argv
+
+
+def test_fieldtech_with_a_data_dir_opens_the_app_there(tmp_path: Path, monkeypatch) -> None:
+    from fieldtech import cli
+    from fieldtech.cli import app_commands
+
+    opened = []
+    monkeypatch.setattr(app_commands, "run_app", lambda args: opened.append(args.data_dir))
+    monkeypatch.setenv("FIELDTECH_DATA_DIR", "elsewhere")  # (put back after the test)
+    assert cli.main(["--data-dir", str(tmp_path)]) == 0
+    assert opened == [str(tmp_path)] and cli.os.environ["FIELDTECH_DATA_DIR"] == str(tmp_path)

@@ -110,6 +110,11 @@ def _run(*args: str):
 def test_report_command_prints_text_and_csv_and_says_what_is_wrong(tmp_path) -> None:
     from fieldtech.domain.documents import Document
 
+    where = ("--data-dir", str(tmp_path))
+    Store(tmp_path / "fieldtech.db").close()
+    empty = _run(*where, "report", "statements", "--no-sync", "--month", "2026-04")
+    assert empty.returncode == 0, empty.stderr  # said, not a blank line
+    assert empty.stdout.startswith("No customer statements for 2026-04: no customer has an")
     with Store(tmp_path / "fieldtech.db") as store:
         edits = EditService(store)
         contracts.ensure_catalogue(edits, "acct-1")
@@ -123,7 +128,6 @@ def test_report_command_prints_text_and_csv_and_says_what_is_wrong(tmp_path) -> 
             "membership": "essentials", "opened_at": "2026-04-02T10:00:00Z",
             "response_due_at": "2026-04-02T10:30:00Z",
             "acknowledged_at": "2026-04-02T10:45:00Z"}}], 1)
-    where = ("--data-dir", str(tmp_path))
     text = _run(*where, "report", "--no-sync", "--month", "2026-04")
     assert text.returncode == 0, text.stderr
     # 12 × 125.00 × 0.90 = 1,350.00 a year → 112.50 a month

@@ -97,10 +97,17 @@ def test_sorting_by_name_is_natural_and_city_filters() -> None:
         index.sort([0], "colour")
 
 
-def test_every_sort_is_the_plain_stable_sort_of_its_keys(index: FleetIndex) -> None:
+@pytest.mark.parametrize("ahead", [False, True], ids=["on first sort", "built ahead"])
+def test_every_sort_is_the_plain_stable_sort_of_its_keys(index: FleetIndex,
+                                                         ahead: bool) -> None:
     """FleetIndex.sort reads a column's order built once (ranks of distinct values, then a
-    mask for a filtered list); it must give exactly the plain stable sort of the keys, each
+    mask for a filtered list), on the first sort by it or ahead (`prepare`, what the fleet
+    screen does after a read); it must give exactly the plain stable sort of the keys, each
     way, for the whole list and for a filtered one, ties in list order."""
+    if ahead:
+        index = FleetIndex(index.rows)
+        index.prepare(lambda: False)
+        assert index.prepared
     from fieldtech.domain.text import natural_key
     from fieldtech.services.queries import FLEET_SORTS
 
@@ -122,7 +129,14 @@ def test_every_sort_is_the_plain_stable_sort_of_its_keys(index: FleetIndex) -> N
                 expected = sorted(shown, key=lambda i, c=column: keys[c](index.rows[i], i),
                                   reverse=descending)
                 got = index.sort(shown, ("-" if descending else "") + column)
-                assert got == expected, (column, descending, len(shown))
+                assert list(got) == expected, (column, descending, len(shown))
+
+
+def test_building_orders_ahead_stops_when_cancelled(index: FleetIndex) -> None:
+    fresh = FleetIndex(index.rows)
+    asked = []
+    fresh.prepare(lambda: len(asked) > 2 or bool(asked.append(1)))
+    assert not fresh.prepared and 0 < len(fresh._orders) < 12
 
 
 def test_every_field_filter_is_the_row_at_a_time_reading_of_its_rule(index: FleetIndex) -> None:
@@ -250,3 +264,22 @@ def test_search_without_earlier_queries_ranks_as_documented(index: FleetIndex,
                     if all(any(t in f.casefold() for f in (r.serial or "", r.name,
                                                            r.customer_name, r.address))
                            for t in key.split())], key
+
+
+def test_a_coded_column_gives_back_every_value() -> None:
+    """Few-valued columns are kept as a code a row (a byte up to 256 values, else 4 bytes):
+    each row's code must stand for its own value, in both forms."""
+    from fieldtech.services.fleet_index import _coded
+
+    for values in (["b", "a", "b", None, "c"] * 7, [f"v{i % 300}" for i in range(900)]):
+        coded = _coded(iter(values))
+        assert [coded.values[c] for c in coded.codes] == values
+        assert isinstance(coded.codes, bytes) is (len(set(values)) <= 256)
+
+
+def test_an_empty_fleet_builds_its_orders_and_sorts() -> None:
+    """A new store has no controllers: the fleet screen still builds the orders ahead."""
+    empty = FleetIndex([])
+    empty.prepare(lambda: False)
+    assert empty.prepared and list(empty.sort([], "status")) == []
+    assert empty.filter("status:online alert tag:x") == []

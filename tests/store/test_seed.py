@@ -19,6 +19,7 @@ from fieldtech.offline_store.seed import (
     SEEDING_SUFFIX,
     _draw_controllers,
     _generate,
+    _record_json,
     _uuid4_text,
     generate_account,
     seed_new_store,
@@ -54,18 +55,26 @@ def test_a_seed_makes_the_account_it_made_before_the_draws_were_written_out(
 
 def test_the_rows_written_are_the_json_of_the_controllers() -> None:
     """Seeding writes each configuration's text without building the objects: it must be the
-    very text json.dumps makes of the Controller the cloud gets."""
+    very text json.dumps makes of the Controller the cloud gets (drawn alike as objects; the
+    programs' ids are new on every draw, not from the seed)."""
     import random
+    import re
+
+    def same_ids(text: str) -> str:
+        return re.sub(r'"id": "[0-9a-f-]{36}"}', '"id": ""}', text)
 
     made = generate_account(40, 40)
-    drawn = list(_draw_controllers(random.Random(5), made.customers * 50, DAY))
-    assert any(z[-1] for c, *_ in drawn for z in c.zones)  # zone suspensions …
-    assert any(c.rain_delay_until for c, *_ in drawn)  # … and rain delays are in it
-    for made_controller, *_ in drawn:
-        controller = made_controller.controller()
+    as_text = list(_draw_controllers(random.Random(5), made.customers * 50, DAY, values=False))
+    as_objects = list(_draw_controllers(random.Random(5), made.customers * 50, DAY))
+    controllers = [c.controller() for c, *_ in as_objects]
+    assert any(z.suspended_until for c in controllers for z in c.config.zones)  # suspensions …
+    assert any(c.config.rain_delay_until for c in controllers)  # … and rain delays are in it
+    for (made_controller, rev, state, fault), controller in zip(as_text, controllers,
+                                                                 strict=True):
         data = controller.to_dict()
-        assert made_controller.config_json() == json.dumps(data.pop("config"))
+        assert same_ids(made_controller.config_json()) == same_ids(json.dumps(data.pop("config")))
         assert made_controller.record() == data
+        assert _record_json(made_controller.row(state, fault, rev)) == json.dumps(data)
     numbers = [random.Random(3).getrandbits(128) for _ in range(50)] + [0, (1 << 128) - 1]
     import uuid
     assert [_uuid4_text(n) for n in numbers] == [str(uuid.UUID(int=n, version=4))
@@ -95,12 +104,34 @@ def _indexes(path: Path) -> list[tuple[str, str]]:
                           "type='index' ORDER BY name").fetchall()
 
 
-def test_a_new_store_is_bulk_loaded_into_the_store_seed_store_writes(tmp_path: Path) -> None:
+def _forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The children os.fork makes from now on (their pids)."""
+    import os
+
+    made, fork = [], os.fork
+
+    def counted() -> int:
+        pid = fork()
+        if pid:
+            made.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", counted)
+    return made
+
+
+def test_a_new_store_is_bulk_loaded_into_the_store_seed_store_writes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bulk load (its controllers drawn in a child process) writes what seeding a store
+    that exists writes (drawn and written in one process)."""
     bulk, usual = tmp_path / "bulk" / "store.db", tmp_path / "usual.db"
-    assert seed_new_store(bulk, 40, 900, seed=3, today=DAY) == (40, 900)
+    forks = _forks(monkeypatch)
+    assert seed_new_store(bulk, 40, 4100, seed=3, today=DAY) == (40, 4100)  # 3 batches
+    assert len(forks) == 1
     assert sorted(p.name for p in bulk.parent.iterdir()) == ["store.db"]  # nothing left over
     with Store(usual) as store:
-        seed_store(store, 40, 900, seed=3, today=DAY)
+        seed_store(store, 40, 4100, seed=3, today=DAY)
+    assert len(forks) == 1
     assert _contents(bulk) == _contents(usual)
     assert _indexes(bulk) == _indexes(usual)  # dropped for the load, all built again
     with closing(sqlite3.connect(bulk)) as db:
@@ -150,20 +181,20 @@ def test_a_store_the_app_makes_while_seeding_is_never_replaced(
 
 
 # The child seeds 3,000 controllers and kills itself (SIGKILL: nothing runs after it) once the
-# first 2,000 are written, in the middle of the load.
+# first 2,000 are written, in the middle of the load (its own child drawing them meanwhile).
 KILLED_HALF_WAY = """
 import os, signal, sys
-from fieldtech.offline_store import seed, store
+from fieldtech.offline_store import seed
 
-whole = store._chunks
+whole, batches = seed.put_controller_rows, []
 
-def half_way(rows, size=5000):
-    for n, chunk in enumerate(whole(rows, size)):
-        if n == 1:
-            os.kill(os.getpid(), signal.SIGKILL)
-        yield chunk
+def half_way(*args, **kwargs):
+    batches.append(1)
+    if len(batches) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    whole(*args, **kwargs)
 
-store._chunks = half_way
+seed.put_controller_rows = half_way
 seed.seed_new_store(sys.argv[1], 50, 3000)
 """
 
@@ -187,21 +218,42 @@ def test_a_seed_killed_half_way_leaves_no_store_that_looks_whole(tmp_path: Path)
 
 def test_a_seed_that_fails_removes_what_it_wrote(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from fieldtech.offline_store import store
+    from fieldtech.offline_store import seed
 
-    whole = store._chunks
+    whole, batches = seed.put_controller_rows, []
 
-    def failing(rows: object, size: int = 5000) -> object:
-        for n, chunk in enumerate(whole(rows, size)):
-            if n == 1:
-                raise OSError(28, "No space left on device")
-            yield chunk
+    def failing(*args: object, **kwargs: object) -> None:
+        batches.append(1)
+        if len(batches) == 2:
+            raise OSError(28, "No space left on device")
+        whole(*args, **kwargs)
 
-    monkeypatch.setattr(store, "_chunks", failing)
+    monkeypatch.setattr(seed, "put_controller_rows", failing)
     path = tmp_path / "fieldtech.db"
     with pytest.raises(OSError, match="No space"):
         seed_new_store(path, 5, 3000)
     assert list(tmp_path.iterdir()) == []  # what it had written, removed
+
+
+def test_a_drawing_process_that_fails_fails_the_seed(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child drawing the controllers stops after its first batch (an error there): the
+    seed says so instead of linking a store that lacks the rest, and leaves nothing."""
+    from fieldtech.offline_store import seed
+
+    forks, whole = _forks(monkeypatch), seed._controller_batches
+
+    def first_only(controllers: object) -> object:
+        batches = whole(controllers)
+        yield next(batches)
+        raise MemoryError("drawing")
+
+    monkeypatch.setattr(seed, "_controller_batches", first_only)
+    path = tmp_path / "fieldtech.db"
+    with pytest.raises(RuntimeError, match="drawing process ended before its last batch"):
+        seed_new_store(path, 5, 5000)
+    assert len(forks) == 1
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_lazy_and_whole_generation_draw_the_same_controllers() -> None:

@@ -126,10 +126,13 @@ async def test_the_lists_lines_and_finding_a_record_grouped_and_flat(app: Fieldt
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         fleet = app.screen.fleet_list
-        for sort in ("customer", "name"):
+        # customer again: the grouped list's lines kept from before the sort, not rebuilt
+        for sort in ("customer", "name", "customer"):
             app.screen.set_view("", sort)
             await settle(pilot)
             assert fleet.grouped is (sort == "customer")
+            if fleet.grouped:
+                assert fleet.rows is app.services.fleet.rows
             assert list(fleet._lines) == expected_lines(fleet.rows, fleet.grouped)
             for n, (kind, i) in enumerate(fleet._lines):
                 row = fleet.rows[i]
@@ -146,3 +149,40 @@ async def test_the_lists_lines_and_finding_a_record_grouped_and_flat(app: Fieldt
                 await settle(pilot)
                 assert fleet.current_id == here and fleet.rows[fleet.cursor].name
         assert fleet.line_of("no-such-record") is None and fleet.line_of("") is None
+
+
+async def test_back_to_the_grouped_list_after_a_reload_shows_the_new_rows(
+        app: FieldtechApp) -> None:
+    """The grouped list's lines are kept for going back from a sort or a filter: a reload
+    (a new customer) in between must show the new list, not the kept one."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        fleet = screen.fleet_list
+        before = len(fleet._lines)
+        screen.set_view("", "name")
+        await settle(pilot)
+        from fieldtech.domain.models import Customer, new_id
+        app.services.edits.create_customer(Customer(id=new_id(), name="Aaron Zebra Kept Lines"))
+        app.load_fleet()
+        await settle(pilot)
+        screen.set_view("", "customer")
+        await settle(pilot)
+        assert fleet.rows is app.services.fleet.rows and len(fleet._lines) == before + 1
+        assert any(r.customer_name == "Aaron Zebra Kept Lines" for r in fleet.rows)
+
+
+async def test_the_fleet_screen_builds_the_columns_orders_after_the_read(
+        app: FieldtechApp) -> None:
+    """After the fleet is read, every column's order is built ahead (a thread), so the first
+    `O` by a column reads a built order; the list it shows is the plain sort of its rows."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await app.workers.wait_for_complete()
+        index = app.services.fleet.index
+        assert index is not None and index.prepared
+        await pilot.press("O", "O")  # customer → name → status
+        await settle(pilot)
+        rows = list(app.screen.fleet_list.rows)
+        states = list(type(rows[0].state))
+        assert rows == sorted(index.rows, key=lambda r: states.index(r.state))

@@ -25,7 +25,49 @@ def switcher_open(app: FieldtechApp) -> bool:
     """The switcher shows over the current screen (no screen change) and has the keys."""
     found = app.screen.query(Switcher)
     return bool(found) and found.first().is_open and found.first().display and (
-        app.focused is app.screen.query_one("#finder-input"))
+        not found.first().parked) and app.focused is app.screen.query_one("#finder-input")
+
+
+async def test_the_fleets_switcher_waits_rendered_off_the_screen(app: FieldtechApp) -> None:
+    """Over SSH the first `s` mounted and rendered the switcher (~20 ms of its frame): it is
+    mounted ahead, filled and rendered, off the screen. There it shows nothing, takes no
+    focus (Tab), and `s` shows what it showed before, rendering none of its text again."""
+    from textual.widget import Widget
+
+    from fieldtech.widgets.text_line import TextBox
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        switcher = screen.query_one(Switcher)
+        assert switcher.parked and not switcher.is_open
+        assert not any(w in screen._compositor.visible_widgets
+                       for w in switcher.walk_children(with_self=True))
+        for _ in range(4):
+            await pilot.press("tab")
+            assert app.focused is None or switcher not in app.focused.ancestors_with_self
+        renders: list[Widget] = []
+        text_render, static_render = TextBox.render, Static.render
+
+        def counted(render):
+            def wrapped(self):
+                renders.append(self)
+                return render(self)
+            return wrapped
+
+        TextBox.render, Static.render = counted(text_render), counted(static_render)
+        try:
+            await pilot.press("s")
+            await settle(pilot)
+        finally:
+            TextBox.render, Static.render = text_render, static_render
+        assert switcher_open(app) and screen.query_one(Switcher) is switcher
+        assert not [w for w in renders if switcher in w.ancestors_with_self], renders
+        shown = [str(w.render()) for w in switcher.query(TextBox)]
+        assert shown[0] == "Switch to…" and "1–9 open" in shown[1]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert switcher.parked and not switcher.is_open and isinstance(app.screen, FleetScreen)
 
 
 async def test_switcher_key_then_digit_opens_that_recent_controller(app: FieldtechApp) -> None:
