@@ -678,10 +678,27 @@ class SyncEngine:
             self.store.rebase(entity, rid, revision, theirs, merge.merged, ids)
             report.merged += len(ids)
             return
+        if self._membership_followed(item, entity, rid, merge.conflicts):
+            # The cloud sets a membership from the agreements it holds, as this store does:
+            # two agreements signed here between syncs made the cloud move it twice, and our
+            # edits, stale after the first, are not the person's to decide. Theirs is the base
+            # now; what the agreements give here stays until the cloud's next change is pulled.
+            self.store.rebase(entity, rid, revision, theirs, mine_part[1])
+            self.store.set_entries(ids, APPLIED, "Set by the cloud from the agreements.")
+            report.merged += len(ids)
+            return
         fields = ", ".join(describe_path(f) for f in merge.conflicts)
         self.store.record_conflict(ids, entity, rid, revision, theirs, merge.conflicts,
                                    f"Changed here and in the cloud: {fields}.", merge.merged)
         report.conflicts += 1
+
+    def _membership_followed(self, item: _Item, entity: str, rid: str,
+                             conflicts: tuple[str, ...]) -> bool:
+        """A customer's membership edits only, in conflict on the membership only, for a
+        customer whose agreements here give one: the rule's, not the person's."""
+        return (entity == "customer" and set(conflicts) == {"membership"}
+                and all(e.patch.keys() == {"membership"} for e in item.entries)
+                and self.store.membership_given(rid) is not None)
 
     def _set_plan(self, customer_id: str, plan: str, report: SyncReport) -> Refused | None:
         """The customer's plan as edited here. If the cloud refuses it, the record still went

@@ -1000,34 +1000,40 @@ class Store:
                            (entry.entity_id,)).fetchone() if entry.entity == "document" else None)
         self._discard_one(db, entry)
         if entry.entity == "document":
-            kind, customer_id = held or db.execute(
-                "SELECT kind, customer_id FROM document WHERE id=?",
-                (entry.entity_id,)).fetchone() or (None, None)
-            if kind == AGREEMENT_KIND and customer_id:
-                self._membership_after_discard(db, entry, customer_id)
+            after = db.execute("SELECT kind, customer_id FROM document WHERE id=?",
+                               (entry.entity_id,)).fetchone()
+            # an agreement moved to another customer and moved back: both follow
+            customers = [c for c in dict.fromkeys((held or (None, None))[1:] +
+                                                  (after or (None, None))[1:]) if c]
+            if (held or after or (None,))[0] == AGREEMENT_KIND and customers:
+                self._membership_after_discard(db, entry, customers)
 
     def _membership_after_discard(self, db: sqlite3.Connection, entry: OutboxEntry,
-                                  customer_id: str) -> None:
-        """An agreement's edit undone: the membership edit queued with it (the next entry, in
-        the same transaction) goes too, so the customer's membership is again what it was —
-        then follows the agreements left, if any (an agreement's change undone: its tier)."""
-        paired = db.execute(
-            "SELECT id, patch FROM outbox WHERE seq=? AND op='update' AND entity='customer' "
-            "AND entity_id=? AND state NOT IN (?, ?)",
-            (entry.seq + 1, customer_id, SENDING, APPLIED)).fetchone()
-        if paired is not None and json.loads(paired[1]).keys() == {"membership"}:
-            self._discard_one(db, _entry(db.execute(
-                "SELECT * FROM outbox WHERE id=?", (paired[0],)).fetchone()))
-            if _base(db, "customer", customer_id) is None:
+                                  customers: list[str]) -> None:
+        """An agreement's edit undone: the membership edits queued with it (the entries right
+        after it, in the same transaction: one a customer it concerned) go too, so those
+        customers' memberships are again what they were — then follow the agreements left,
+        if any (an agreement's change undone: its tier)."""
+        seq = entry.seq
+        while (r := db.execute("SELECT * FROM outbox WHERE seq=?", (seq := seq + 1,)).fetchone()
+               ) is not None:
+            paired = _entry(r)
+            if (paired.op, paired.entity) != ("update", "customer") or \
+                    paired.entity_id not in customers or paired.patch.keys() != {"membership"}:
+                break
+            if paired.state in (SENDING, APPLIED):
+                continue  # on its way or in the cloud: the follow below sets it right
+            self._discard_one(db, paired)
+            if _base(db, "customer", paired.entity_id) is None:
                 # never synced, so there is no base to go back to: the value before is the
                 # last one still queued for it (its create holds the first)
                 before = next((p["membership"] for (p,) in (
                     (json.loads(x[0]),) for x in db.execute(
                         "SELECT patch FROM outbox WHERE entity='customer' AND entity_id=? "
-                        "ORDER BY seq DESC", (customer_id,))) if "membership" in p), None)
+                        "ORDER BY seq DESC", (paired.entity_id,))) if "membership" in p), None)
                 if before is not None:
-                    _update(db, "customer", customer_id, {"membership": before})
-        self._follow_agreements_in(db, AGREEMENT_KIND, [customer_id])
+                    _update(db, "customer", paired.entity_id, {"membership": before})
+        self._follow_agreements_in(db, AGREEMENT_KIND, customers)
 
     def _discard_one(self, db: sqlite3.Connection, entry: OutboxEntry) -> None:
         rid, entity = entry.entity_id, entry.entity

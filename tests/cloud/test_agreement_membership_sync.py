@@ -131,3 +131,49 @@ def test_an_agreements_edit_discarded_takes_its_membership_edit_along(seeded, tm
     assert a.pending_count() == 0
     assert ea.sync().error is None
     assert account.get(f"/v1/customers/{customer.id}")["membership"] == "priority"
+
+
+def test_two_agreements_signed_between_syncs_sync_without_a_conflict(seeded, tmp_path) -> None:
+    account, a, _b, ea, _eb = _two_clients(seeded, tmp_path)
+    edits = EditService(a)
+    contracts.ensure_catalogue(edits, account.account_id)
+    tiers = {d.data["code"]: d.id for d in a.documents("tier")}
+    ana = next(c for c in a.customers() if not a.documents("agreement", c.id))
+    contracts.sign_agreement(edits, ana.id, tiers["essentials"], "monthly",
+                             date.today() - timedelta(days=30))
+    contracts.sign_agreement(edits, ana.id, tiers["priority"], "monthly", date.today())
+    # the cloud moves Ana's membership twice in one batch, from its own copy of the rule:
+    # our two membership edits are not a conflict for the person to decide
+    report = ea.sync()
+    assert report.error is None and report.conflicts == 0, report
+    assert a.outbox(("rejected", "conflict")) == [] and a.pending_count() == 0
+    assert account.get(f"/v1/customers/{ana.id}")["membership"] == "priority"
+    assert a.customer(ana.id).membership is Membership.PRIORITY
+    assert ea.sync().error is None
+    assert a.customer(ana.id).membership is Membership.PRIORITY
+
+
+def test_an_agreement_moved_to_another_customer_and_discarded_puts_both_back(
+        seeded, tmp_path) -> None:
+    account, a, _b, ea, _eb = _two_clients(seeded, tmp_path)
+    edits = EditService(a)
+    contracts.ensure_catalogue(edits, account.account_id)
+    tiers = {d.data["code"]: d.id for d in a.documents("tier")}
+    free = [c for c in a.customers() if not a.documents("agreement", c.id)
+            and c.membership not in (Membership.PRIORITY, Membership.ESSENTIALS)]
+    ana, bo = free[0], free[1]
+    contracts.sign_agreement(edits, ana.id, tiers["essentials"], "monthly",
+                             date.today() - timedelta(days=30))
+    later = contracts.sign_agreement(edits, ana.id, tiers["priority"], "monthly", date.today())
+    assert ea.sync().error is None and ea.sync().error is None and a.pending_count() == 0
+    assert a.customer(ana.id).membership is Membership.PRIORITY  # the latest started
+
+    # moved to Bo: Ana's membership edit, then Bo's, queued with it
+    moved = contracts.change_agreement(edits, later.record_id, {"customer_id": bo.id})
+    assert a.customer(ana.id).membership is Membership.ESSENTIALS
+    assert a.customer(bo.id).membership is Membership.PRIORITY
+    a.discard(moved.queued.id)
+    assert a.document(later.record_id).data["customer_id"] == ana.id
+    assert a.customer(ana.id).membership is Membership.PRIORITY
+    assert a.customer(bo.id).membership is bo.membership
+    assert a.pending_count() == 0
