@@ -80,6 +80,7 @@ class ControllerScreen(ControllerFlows):
         self._waiting: str | None = None
         self._wanted: str | None = None  # the controller last asked for: reads of others are late
         self._after_frame: list[Callable[[], object]] = []
+        self._at_exit: set[Callable[[], object]] = set()  # of those, the ones run at exit
         # Recently shown or prefetched controllers: a switch paints from here at once, then
         # the fresh read repaints only if something changed. Bounded; edits forget entries.
         self._cache: OrderedDict[str, Shown] = (
@@ -141,20 +142,34 @@ class ControllerScreen(ControllerFlows):
         else:
             self._read(controller_id)
 
-    def after_frame(self, callback: Callable[..., object], *args: object) -> None:
+    def after_frame(self, callback: Callable[..., object], *args: object,
+                    at_exit: bool = False) -> None:
         """Run `callback(*args)` once this screen's next frame is written. A thread started
         before it (a read, a write) takes the interpreter from the frame, in 5 ms slices: the
         switch's frame came ~10 ms later with the fresh read beside it (traced). Textual's
         `call_after_refresh` runs before the frame when the screen goes idle before the
-        widgets report their changes, which is what a switch does."""
-        self._after_frame.append(partial(callback, *args))
+        widgets report their changes, which is what a switch does. `at_exit`: run it even if
+        the app closes first (a write that must not be lost; a read need not)."""
+        job = partial(callback, *args)
+        if at_exit:
+            self._at_exit.add(job)
+        self._after_frame.append(job)
         if len(self._after_frame) == 1:
             self.set_timer(AFTER_FRAME_AT_MOST_S, self._run_after_frame, name="after-frame")
 
     def _run_after_frame(self) -> None:
         callbacks, self._after_frame = self._after_frame, []
+        self._at_exit.clear()
         for callback in callbacks:
             callback()
+
+    def on_unmount(self) -> None:
+        """The app closing before the frame came: the writes still waiting for it run now."""
+        callbacks, self._after_frame = self._after_frame, []
+        for callback in callbacks:
+            if callback in self._at_exit:
+                callback()
+        self._at_exit.clear()
 
     def _compositor_refresh(self) -> None:
         painting = bool(self._compositor._dirty_regions)  # else Textual writes nothing
@@ -170,7 +185,10 @@ class ControllerScreen(ControllerFlows):
         """Read these controllers (call from a worker) so a switch to one paints at once."""
         for controller_id in controller_ids:
             if controller_id not in self._cache:
-                self._remember(self._read_one(controller_id))
+                forgotten = self._forgotten
+                shown = self._read_one(controller_id)
+                if forgotten == self._forgotten:
+                    self._remember(shown)
 
     def uncached(self, controller_ids: list[str]) -> list[str]:
         """Those of `controller_ids` a switch could not paint at once (to prefetch)."""
@@ -179,6 +197,9 @@ class ControllerScreen(ControllerFlows):
     def forget(self, controller_id: str) -> None:
         """Drop a cached copy (it was just edited): the next show waits for the store."""
         self._cache.pop(controller_id, None)
+        self._forgotten += 1  # a read started before this is not kept: it may predate the edit
+
+    _forgotten = 0
 
     def reload(self, controller_id: str) -> None:
         """Read and repaint even if the record did not change (e.g. it was just pinned)."""
@@ -206,18 +227,21 @@ class ControllerScreen(ControllerFlows):
 
     @work(thread=True, exclusive=True, group="controller")
     def _read(self, controller_id: str) -> None:
+        forgotten = self._forgotten
         try:
             shown = self._read_one(controller_id)
         except NotFound:  # discarded or removed since it was listed
-            self.forget(controller_id)
+            self.app.call_from_thread(self.forget, controller_id)
             self.app.call_from_thread(self.post_message, ControllerGone(controller_id))
             return
-        self.app.call_from_thread(self._read_done, shown)
+        self.app.call_from_thread(self._read_done, shown, forgotten)
 
-    def _read_done(self, shown: Shown) -> None:
+    def _read_done(self, shown: Shown, forgotten: int) -> None:
         if shown[0].id == self._wanted:
             self.show(*shown)
-        else:  # a read started before the next switch: kept for a switch back, not shown
+        elif forgotten == self._forgotten:
+            # a read started before the next switch: kept for a switch back, not shown
+            # (unless a copy was dropped since: it may be from before that edit)
             self._remember(shown)
 
     _styled_for: str | None = None  # built ahead and styled for this theme, not yet shown

@@ -148,42 +148,51 @@ class NewsQueue:
     def __init__(self, db: Database):
         self.db = db
         self._waiting: list[tuple[Item, asyncio.Future[dict[str, Any] | None]]] = []
-        self._lanes = 0
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._lanes: set[asyncio.Task[None]] = set()
 
     async def apply(self, item: Item) -> dict[str, Any] | None:
-        done: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[dict[str, Any] | None] = loop.create_future()
         self._waiting.append((item, done))
-        if self._lanes < self.LANES:
-            self._lanes += 1
-            task = asyncio.get_running_loop().create_task(self._lane())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        # the lanes at work in this loop (one of a loop closed without stopping them would
+        # never end, nor make room)
+        self._lanes = {t for t in self._lanes if not t.done() and t.get_loop() is loop}
+        if len(self._lanes) < self.LANES:
+            self._lanes.add(loop.create_task(self._lane()))
         return await done
 
+    async def close(self) -> None:
+        """Stop the batches under way: their requests end too (the server is stopping)."""
+        for _, done in self._waiting:
+            done.cancel()
+        self._waiting.clear()
+        loop = asyncio.get_running_loop()
+        lanes = [t for t in self._lanes if t.get_loop() is loop]
+        for task in lanes:
+            task.cancel()
+        await asyncio.gather(*lanes, return_exceptions=True)
+        self._lanes.clear()
+
     async def _lane(self) -> None:
-        try:
-            while self._waiting:
-                batch = self._waiting[: self.BATCH]
-                del self._waiting[: self.BATCH]
-                try:
-                    results = await anyio.to_thread.run_sync(
-                        apply_heartbeats, self.db, [item for item, _ in batch])
-                except asyncio.CancelledError:  # the server stopping: its requests end too
-                    for _, done in batch:
-                        done.cancel()
-                    raise
-                except Exception as error:  # each request answers with it (a 500)
-                    results = [error] * len(batch)
-                for (_, done), result in zip(batch, results, strict=True):
-                    if done.done():  # its request went away (the device hung up)
-                        continue
-                    if isinstance(result, Exception):
-                        done.set_exception(result)
-                    else:
-                        done.set_result(result)
-        finally:
-            self._lanes -= 1
+        while self._waiting:
+            batch = self._waiting[: self.BATCH]
+            del self._waiting[: self.BATCH]
+            try:
+                results = await anyio.to_thread.run_sync(
+                    apply_heartbeats, self.db, [item for item, _ in batch])
+            except asyncio.CancelledError:  # the server stopping: its requests end too
+                for _, done in batch:
+                    done.cancel()
+                raise
+            except Exception as error:  # each request answers with it (a 500)
+                results = [error] * len(batch)
+            for (_, done), result in zip(batch, results, strict=True):
+                if done.done():  # its request went away (the device hung up)
+                    continue
+                if isinstance(result, Exception):
+                    done.set_exception(result)
+                else:
+                    done.set_result(result)
 
 
 class CoreDeviceStore:
@@ -208,7 +217,7 @@ class CoreDeviceStore:
         return await self._news.apply((digest, report, now, heartbeat_s))
 
     async def close(self) -> None:
-        pass
+        await self._news.close()
 
     def _config_revision(self, digest: str) -> tuple[str, int] | None:
         with self.db.read_connection() as conn:
@@ -372,6 +381,8 @@ class PostgresDeviceStore:
         return await self._news.apply((digest, report, now, heartbeat_s))
 
     async def close(self) -> None:
+        if self._news is not None:
+            await self._news.close()
         idle, self._idle = self._idle, []
         for conn in idle:
             await conn.close()

@@ -556,7 +556,26 @@ async def test_the_fresh_read_after_a_cached_switch_waits_for_its_frame(
         assert f"read {a.controller_id}" in order, "no fresh read after the cached switch"
         assert order.index("paint") < order.index(f"read {a.controller_id}"), order
         # A read of b that ends now (started before the switch to a) is kept, not shown.
+        started = screen._forgotten
         late = screen._read_one(b.controller_id)
-        screen._read_done(late)
+        screen._read_done(late, started)
         await settle(pilot)
         assert screen.controller.id == a.controller_id and a.name in header(app)
+        assert b.controller_id in screen._cache  # for a switch back
+        # one that started before b's copy was dropped (b edited meanwhile) is not kept: it
+        # may hold b as it was before the edit
+        screen.forget(b.controller_id)
+        screen._read_done(late, started)
+        assert b.controller_id not in screen._cache
+
+
+async def test_a_switch_quit_before_its_frame_is_still_in_the_recents(app: FieldtechApp) -> None:
+    # The recents' write waits for the switch's frame (a write beside it slowed it); quitting
+    # before that frame must not lose it.
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        wanted = next(r.controller_id for r in app.store.fleet_rows()
+                      if r.controller_id not in app.store.recent())
+        app.open_controller(wanted)
+        app.exit()
+    assert app.store.recent()[0] == wanted
