@@ -335,8 +335,7 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
         if self.screen is not screen:
             self.push_screen(screen)
         screen.load(controller_id)
-        # a write: not beside the paint; not lost if the app is quit before the frame
-        screen.after_frame(self._touch_recent, controller_id, at_exit=True)
+        screen.after_frame(self._touch_recent, controller_id)  # a thread: not beside the paint
         for fleet in self.screen_stack:  # covered: its cursor follows now, not at Esc
             if isinstance(fleet, FleetScreen):
                 fleet.follow_current()

@@ -80,7 +80,6 @@ class ControllerScreen(ControllerFlows):
         self._waiting: str | None = None
         self._wanted: str | None = None  # the controller last asked for: reads of others are late
         self._after_frame: list[Callable[[], object]] = []
-        self._at_exit: set[Callable[[], object]] = set()  # of those, the ones run at exit
         # Recently shown or prefetched controllers: a switch paints from here at once, then
         # the fresh read repaints only if something changed. Bounded; edits forget entries.
         self._cache: OrderedDict[str, Shown] = (
@@ -142,34 +141,20 @@ class ControllerScreen(ControllerFlows):
         else:
             self._read(controller_id)
 
-    def after_frame(self, callback: Callable[..., object], *args: object,
-                    at_exit: bool = False) -> None:
+    def after_frame(self, callback: Callable[..., object], *args: object) -> None:
         """Run `callback(*args)` once this screen's next frame is written. A thread started
         before it (a read, a write) takes the interpreter from the frame, in 5 ms slices: the
         switch's frame came ~10 ms later with the fresh read beside it (traced). Textual's
         `call_after_refresh` runs before the frame when the screen goes idle before the
-        widgets report their changes, which is what a switch does. `at_exit`: run it even if
-        the app closes first (a write that must not be lost; a read need not)."""
-        job = partial(callback, *args)
-        if at_exit:
-            self._at_exit.add(job)
-        self._after_frame.append(job)
+        widgets report their changes, which is what a switch does."""
+        self._after_frame.append(partial(callback, *args))
         if len(self._after_frame) == 1:
             self.set_timer(AFTER_FRAME_AT_MOST_S, self._run_after_frame, name="after-frame")
 
     def _run_after_frame(self) -> None:
         callbacks, self._after_frame = self._after_frame, []
-        self._at_exit.clear()
         for callback in callbacks:
             callback()
-
-    def on_unmount(self) -> None:
-        """The app closing before the frame came: the writes still waiting for it run now."""
-        callbacks, self._after_frame = self._after_frame, []
-        for callback in callbacks:
-            if callback in self._at_exit:
-                callback()
-        self._at_exit.clear()
 
     def _compositor_refresh(self) -> None:
         painting = bool(self._compositor._dirty_regions)  # else Textual writes nothing

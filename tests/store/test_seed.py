@@ -8,6 +8,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import threading
 from contextlib import closing
 from datetime import date
 from pathlib import Path
@@ -120,10 +121,26 @@ def _forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return made
 
 
+def _alone(test: str) -> bool:
+    """A seed forks its drawing child only in a process running no other thread (a fork copies
+    none of them, nor any lock one of them holds). The whole suite runs servers in threads, so
+    a test of the fork runs again in a pytest of its own, which must pass. → whether this
+    process may run it itself."""
+    if threading.active_count() == 1:
+        return True
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          f"{__file__}::{test}"], capture_output=True, text=True, timeout=600,
+                         cwd=Path(__file__).parents[2])
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    return False
+
+
 def test_a_new_store_is_bulk_loaded_into_the_store_seed_store_writes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The bulk load (its controllers drawn in a child process) writes what seeding a store
     that exists writes (drawn and written in one process)."""
+    if not _alone("test_a_new_store_is_bulk_loaded_into_the_store_seed_store_writes"):
+        return
     bulk, usual = tmp_path / "bulk" / "store.db", tmp_path / "usual.db"
     forks = _forks(monkeypatch)
     assert seed_new_store(bulk, 40, 4100, seed=3, today=DAY) == (40, 4100)  # 3 batches
@@ -239,6 +256,8 @@ def test_a_drawing_process_that_fails_fails_the_seed(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The child drawing the controllers stops after its first batch (an error there): the
     seed says so instead of linking a store that lacks the rest, and leaves nothing."""
+    if not _alone("test_a_drawing_process_that_fails_fails_the_seed"):
+        return
     from fieldtech.offline_store import seed
 
     forks, whole = _forks(monkeypatch), seed._controller_batches

@@ -568,14 +568,3 @@ async def test_the_fresh_read_after_a_cached_switch_waits_for_its_frame(
         screen._read_done(late, started)
         assert b.controller_id not in screen._cache
 
-
-async def test_a_switch_quit_before_its_frame_is_still_in_the_recents(app: FieldtechApp) -> None:
-    # The recents' write waits for the switch's frame (a write beside it slowed it); quitting
-    # before that frame must not lose it.
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        wanted = next(r.controller_id for r in app.store.fleet_rows()
-                      if r.controller_id not in app.store.recent())
-        app.open_controller(wanted)
-        app.exit()
-    assert app.store.recent()[0] == wanted
