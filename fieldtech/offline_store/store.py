@@ -1027,10 +1027,10 @@ class Store:
             if _base(db, "customer", paired.entity_id) is None:
                 # never synced, so there is no base to go back to: the value before is the
                 # last one still queued for it (its create holds the first)
-                before = next((p["membership"] for (p,) in (
-                    (json.loads(x[0]),) for x in db.execute(
-                        "SELECT patch FROM outbox WHERE entity='customer' AND entity_id=? "
-                        "ORDER BY seq DESC", (paired.entity_id,))) if "membership" in p), None)
+                patches = (json.loads(text) for (text,) in db.execute(
+                    "SELECT patch FROM outbox WHERE entity='customer' AND entity_id=? "
+                    "ORDER BY seq DESC", (paired.entity_id,)))
+                before = next((p["membership"] for p in patches if "membership" in p), None)
                 if before is not None:
                     _update(db, "customer", paired.entity_id, {"membership": before})
         self._follow_agreements_in(db, AGREEMENT_KIND, customers)
