@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from textual import events
 from textual._time import get_time
+from textual.app import App
 from textual.screen import Screen
 from textual.timer import Timer
 
@@ -26,6 +27,7 @@ MIN_GAP_S = 1 / 120  # between two frames drawn this way: a stream of changes co
 # A mixin, not a Screen: Textual inherits a screen's default CSS along the first DOMNode base
 # only, so a Screen here would hide ModalScreen's (its see-through background) from dialogs.
 _Mixin = Screen if TYPE_CHECKING else object
+_AppMixin = App if TYPE_CHECKING else object
 
 
 class PromptFrames(_Mixin):
@@ -58,3 +60,18 @@ class PromptFrames(_Mixin):
     def _compositor_refresh(self) -> None:
         self._drawn_at = get_time()
         super()._compositor_refresh()
+
+
+class DrawAfterBatches(_AppMixin):
+    """Mixed into the app: the screen on top is told when a batch of changes ends.
+
+    Textual draws nothing during `batch_update`, and a screen that went idle during one does
+    not go idle again when it ends (Textual tells the app only). A switch pushes the
+    controller screen inside the switcher's batch: when that screen already showed the chosen
+    controller nothing else woke it, and it was drawn ~0.3 s later, by a timer.
+    """
+
+    def _end_batch(self) -> None:
+        super()._end_batch()
+        if not self._batch_count and self._screen_stack:
+            self.screen.check_idle()

@@ -112,3 +112,39 @@ async def test_a_switch_is_drawn_whole_without_the_frame_timer(app: FieldtechApp
         assert isinstance(app.screen, ControllerScreen)
         assert app.screen.controller.id == second.controller_id
         assert not left_to_draw(app.screen)
+
+
+async def test_back_to_the_controller_just_left_is_drawn_at_once(app: FieldtechApp,
+                                                                 monkeypatch) -> None:
+    """Esc to the fleet, then s 1 back to the controller the screen still shows: nothing on it
+    changes, and the screen went idle while the switcher's batch held the drawing. It waited
+    for the next message that came its way (the threads' timer, 0.3 s later; pushed far off
+    here so that it cannot rescue the frame)."""
+    from fieldtech.screens import controller
+
+    monkeypatch.setattr(controller, "AFTER_FRAME_AT_MOST_S", 60.0)
+    drawn: list[bool] = []
+    refresh = ControllerScreen._compositor_refresh
+
+    def recorded(self: ControllerScreen) -> None:
+        drawn.append(bool(self._compositor._dirty_regions))
+        refresh(self)
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        row = app.rows[3]
+        app.open_controller(row.controller_id)
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        monkeypatch.setattr(ControllerScreen, "_compositor_refresh", recorded)
+        typed(app, "s")
+        await asyncio.sleep(0.2)
+        typed(app, "1")
+        for _ in range(100):  # 5 s at most; drawn in a few ms
+            await asyncio.sleep(0.05)
+            if any(drawn):
+                break
+        assert isinstance(app.screen, ControllerScreen)
+        assert app.screen.controller.id == row.controller_id
+        assert any(drawn), "the controller screen was not drawn"
