@@ -31,6 +31,7 @@ from fieldtech.offline_store.live import TriageRow, fleet_health
 from fieldtech.offline_store.store import FleetRow, Store
 from fieldtech.screens import messages as m
 from fieldtech.screens.fleet import FleetScreen
+from fieldtech.screens.frames import DrawAfterBatches
 from fieldtech.screens.services import HeaderWords, OnSiteOptions, Services
 from fieldtech.screens.switcher import Shortcuts, Switcher, SwitcherScreen
 from fieldtech.services.fleet_index import FleetIndex
@@ -57,7 +58,7 @@ def _raised_at(holder: Any) -> float:
     return toast._notification.raised_at if toast is not None else 0.0
 
 
-class FieldtechApp(KeysInOrder, SparingTerminal, App):
+class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
     CSS_PATH = "app.tcss"
     TITLE = "fieldtech"
     ENABLE_COMMAND_PALETTE = False  # the switcher and finder are our palettes

@@ -30,6 +30,7 @@ from fieldtech.offline_store.store import (
     OutboxEntry,
     Store,
 )
+from fieldtech.screens.frames import PromptFrames
 from fieldtech.screens.markup import escape
 from fieldtech.screens.messages import ControllerGone, RecordsChanged, Synced
 from fieldtech.screens.services import FieldtechScreen
@@ -401,7 +402,7 @@ def _plain(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-class ConflictScreen(ModalScreen[set[str] | None]):
+class ConflictScreen(PromptFrames, ModalScreen[set[str] | None]):
     """Both versions of each conflicting field; dismisses with the fields to take from the
     cloud, or None to decide later."""
 

@@ -22,6 +22,7 @@ from textual.timer import Timer
 
 from fieldtech.cloud.link import CloudLink
 from fieldtech.offline_store.store import Store
+from fieldtech.screens.frames import PromptFrames
 from fieldtech.services.campaigns import CampaignService
 from fieldtech.services.edits import EditService
 from fieldtech.services.fleet import Fleet
@@ -100,7 +101,7 @@ def services_of(node: DOMNode) -> Services:
 WARM_AFTER_S = 0.2  # a covered screen renders its changes this long after them
 
 
-class FieldtechScreen(Screen):
+class FieldtechScreen(PromptFrames, Screen):
     """A screen of the app: its services are one attribute away."""
 
     @property

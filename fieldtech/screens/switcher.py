@@ -23,6 +23,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from fieldtech.offline_store.store import FleetRow
+from fieldtech.screens.frames import PromptFrames
 from fieldtech.screens.markup import escape
 from fieldtech.screens.services import services_of
 from fieldtech.widgets.fleet_list import FleetList
@@ -321,7 +322,7 @@ class Switcher(Vertical):
         self._close(None)
 
 
-class SwitcherScreen(ModalScreen[str | None]):
+class SwitcherScreen(PromptFrames, ModalScreen[str | None]):
     """The switcher as a modal dialog; dismisses with the chosen controller id (or None)."""
 
     def __init__(self, shortcuts: Shortcuts, finder: bool = False,
