@@ -27,6 +27,7 @@ from textual.widgets._toast import Toast, ToastRack
 # The controller screen and the form dialogs (DataTable, TabbedContent, Select, Switch, …) are
 # imported on first use, not here: they are not needed for the first paint of the fleet.
 from fieldtech.cloud.link import CloudFactory, CloudLink, LinkState
+from fieldtech.domain.bulk import collector_paused
 from fieldtech.offline_store.live import TriageRow, fleet_health
 from fieldtech.offline_store.store import FleetRow, Store
 from fieldtech.screens import messages as m
@@ -265,17 +266,27 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
     @work(thread=True, exclusive=True, group="fleet")
     def _read_fleet(self, keep: str | None = None) -> None:
         store = self.store
+        if not self.is_screen_installed("controller"):
+            # Before the whole fleet (seconds at 100,000): the controller screen, built ahead
+            # so that a switch while the rest is read does not compose it in its frame.
+            import fieldtech.screens.controller  # noqa: F401
+
+            self.call_from_thread(self.call_after_refresh, self._build_controller_screen)
+        # No collections while the fleet's rows pile up: the collector's passes over them
+        # held the interpreter 35-120 ms at a time (in the keys pressed meanwhile), half the
+        # read's CPU at 100,000; what it would find is collected after, frozen below first.
+        with collector_paused():
+            self._read_whole_fleet(store, keep)
+
+    def _read_whole_fleet(self, store: Store, keep: str | None) -> None:
         rows = store.fleet_rows()
         index = FleetIndex(rows)
         recent = store.recent()
         self.call_from_thread(self._fleet_loaded, rows, index, self._read_header(), recent, keep)
-        # After the first paint: the controller screen and forms, so the first switch is as
-        # quick as the rest; the controller screen is built too, off the first digit's path.
-        import fieldtech.screens.controller
+        # After the first paint: the forms and triage, so their first use is as quick as the
+        # rest.
         import fieldtech.screens.forms
         import fieldtech.screens.triage  # noqa: F401
-
-        self.call_from_thread(self.call_after_refresh, self._build_controller_screen)
 
         # And triage's first open: reading and ordering 2,000 incidents takes ~40–100 ms,
         # which its first paint would wait for. Once: later opens keep the rows they had.
