@@ -88,8 +88,10 @@ class Term:
         self.screen += data
         return data
 
+    quiet = IDLE * 2  # drain(): the output idle this long before a key is sent
+
     def drain(self) -> None:
-        while self._read(IDLE * 2):
+        while self._read(self.quiet):
             pass
 
     def key(self, keys: bytes) -> tuple[float, int, bytes]:
@@ -233,6 +235,7 @@ def keys_during_read(work: Path, trees: list[Path], app: list[str], first_custom
     for run in range(runs):
         for tree in trees:
             term = Term(app, env_for(work, ssh=False, tree=tree), cwd=tree)
+            term.quiet = 0.1  # a key every ~0.2 s: the read lasts seconds, not minutes
             term.read_until(first_customer)
             painted = time.perf_counter()
             digit_at = 0.3 + run % 4  # seconds after the first paint
