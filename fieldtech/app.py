@@ -11,6 +11,7 @@ import gc
 import select
 import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ from fieldtech.screens import messages as m
 from fieldtech.screens.fleet import FleetScreen
 from fieldtech.screens.services import HeaderWords, OnSiteOptions, Services
 from fieldtech.screens.switcher import Shortcuts, Switcher, SwitcherScreen
+from fieldtech.services.fleet import Fleet
 from fieldtech.services.fleet_index import FleetIndex
 from fieldtech.services.settings import SYNC_EVERY_S, Settings
 from fieldtech.services.triage import open_incidents
@@ -50,6 +52,7 @@ MEMBERSHIPS_EVERY_S = 3600  # memberships the calendar changes (Store.settle_mem
 CANARIES_EVERY_S = 15.0  # a canary's time limit, kept to the minute on any screen
 SIGN_IN_CHECK_S = 3  # a `fieldtech login` elsewhere shows within this (one stat() each time)
 FIRST_SCREEN = 60  # rows read before the first paint; a 24-line terminal shows ~20
+KEYS_QUIET_S = 0.15  # a bulk read waits this long after a key: its frame, then the next key
 
 
 def _raised_at(holder: Any) -> float:
@@ -267,8 +270,10 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
     def _read_fleet(self, keep: str | None = None) -> None:
         store = self.store
         if not self.is_screen_installed("controller"):
-            # Before the whole fleet (seconds at 100,000): the controller screen, built ahead
-            # so that a switch while the rest is read does not compose it in its frame.
+            # Before the whole fleet (seconds at 100,000): the switcher and the controller
+            # screen, built ahead so that `s` and a digit while the rest is read do not mount
+            # and compose them in their frames (the first `s` then: ~100 ms, traced).
+            self.call_from_thread(self.call_after_refresh, self._switcher_ahead)
             import fieldtech.screens.controller  # noqa: F401
 
             self.call_from_thread(self.call_after_refresh, self._build_controller_screen)
@@ -279,10 +284,12 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
             self._read_whole_fleet(store, keep)
 
     def _read_whole_fleet(self, store: Store, keep: str | None) -> None:
-        rows = store.fleet_rows()
-        index = FleetIndex(rows)
+        rows = store.fleet_rows(between=self._keys_first)
+        self._keys_first()
+        index = FleetIndex(rows, between=self._keys_first)
         recent = store.recent()
-        self.call_from_thread(self._fleet_loaded, rows, index, self._read_header(), recent, keep)
+        self.call_from_thread(self._fleet_loaded, rows, index, Fleet.by_id(index),
+                              self._read_header(), recent, keep)
         # After the first paint: the forms and triage, so their first use is as quick as the
         # rest.
         import fieldtech.screens.forms
@@ -313,10 +320,20 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
             self._memberships_settled = True  # reload would cancel this one
             self.call_from_thread(self._settle_memberships)
 
-    def _fleet_loaded(self, rows: list[FleetRow], index: FleetIndex, header: HeaderWords,
-                      recent: list[str], keep: str | None) -> None:
+    def _keys_first(self) -> None:
+        """From a thread reading in bulk, between two chunks: wait while a key is being
+        answered (one came in the last KEYS_QUIET_S), a second at most. Beside the read, the
+        event loop's thread got the interpreter back 5 ms after each wait for it (more under
+        load), several times a key: `s` took 60-120 ms while 100,000 rows were read."""
+        waited = 0.0
+        while time.monotonic() - self.last_key_at < KEYS_QUIET_S and waited < 1.0:
+            time.sleep(0.01)
+            waited += 0.01
+
+    def _fleet_loaded(self, rows: list[FleetRow], index: FleetIndex, by_id: dict[str, FleetRow],
+                      header: HeaderWords, recent: list[str], keep: str | None) -> None:
         fleet = self.services.fleet
-        fleet.loaded(rows, index, recent)
+        fleet.loaded(rows, index, recent, by_id)
         for screen in self.screen_stack:
             if isinstance(screen, FleetScreen):
                 screen.show_rows(keep=keep)

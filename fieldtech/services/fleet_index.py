@@ -42,7 +42,9 @@ class FleetIndex:
     letters a row (76 MB at 100,000).
     """
 
-    def __init__(self, rows: Sequence[FleetRow]):
+    def __init__(self, rows: Sequence[FleetRow], between: Callable[[], object] = lambda: None):
+        """`between()` is called between two steps of the build (a thread building it lets
+        the app answer a key there: `FieldtechApp._keys_first`)."""
         self.rows = [r for r in rows if r.controller_id]  # controllers only
         # Folded once per distinct text: a customer's controllers share one folded name and
         # address (at 100,000 controllers a str per row each was 9 MB more).
@@ -55,6 +57,7 @@ class FleetIndex:
 
         self._names = [fold(r.name) for r in self.rows]
         self._customers = [fold(r.customer_name) for r in self.rows]
+        between()
         # The serial first, so "the serial starts with" is a prefix test of the whole string;
         # a newline and tabs apart (a search word never holds one, so none spans two fields).
         self._hay = [f"{(r.serial or '').casefold()}\n{n}\t{k}\t{fold(r.address)}"
@@ -64,12 +67,14 @@ class FleetIndex:
         # list order in C and can stop at the first 50 (a pass over the 100,000 strings above
         # took 9-14 ms for "oa"; this, 2-4 ms when it must read to the end).
         self._text = "".join(f"\n{h}" for h in self._hay)
+        between()
         self._starts = array("i", accumulate((len(h) + 1 for h in self._hay), initial=0))
         # Fuzzy matching and "a word starts with" look at names only (near misses in addresses
         # and serials are noise): every row's " name customer", one a line (a word of either
         # starts after a space), and where each line starts.
         self._short = "".join(f" {n} {k}\n" for n, k in zip(self._names, self._customers,
                                                              strict=True))
+        between()
         self._line_starts = array("i", accumulate(
             (len(n) + len(k) + 3 for n, k in zip(self._names, self._customers, strict=True)),
             initial=0))
@@ -79,14 +84,18 @@ class FleetIndex:
         # "o", none with "oa").
         initials: dict[str, array[int]] = {}
         for i, (h, n) in enumerate(zip(self._hay, self._names, strict=True)):
+            if not i % 10_000:  # the longest step (~100 ms at 100,000)
+                between()
             for start in {h[:1], n[:1], h[:2], n[:2]} - {"", "\n"}:
                 if "\n" not in start:
                     initials.setdefault(start, array("i")).append(i)
         self._initials = initials
+        between()
         self._kept: dict[str, array[int]] = {}  # query → its matches, oldest first
         self._reading: _Reading | None = None  # the last first word looked for in the text
         cities: dict[str, str] = {}
         self._cities = [cities.setdefault(c := city_of(r.address), c) for r in self.rows]
+        between()
         # What filters and sorts read, a list a column, each distinct value one object: the
         # rows lie in memory in the table's order, not the list's, and a pass over them read
         # 100,000 tuples scattered over 17 MB (18-25 ms); a pass over a column, 1-3 ms.

@@ -31,3 +31,35 @@ def test_the_fleet_reads_in_natural_order_by_customer_then_controller(store: Sto
     assert [r.customer_name.casefold() for r in rows][:5] == ["acme"] * 4 + ["bulk 2"]
     (no_controller,) = [r for r in rows if r.customer_id == empty.id]
     assert no_controller.controller_id == "" and rows[-5] == no_controller  # before "Zed"
+
+
+def test_a_read_given_between_leaves_the_store_free_and_reads_one_moment(store: Store) -> None:
+    """`fleet_rows(between=…)` (the app's whole read, seconds at 100,000) reads on a
+    connection of its own: between two chunks of rows another thread reads and writes the
+    store at once (a controller opened by a switch waited for the whole read), and the rows
+    read are the store as it was when the read began."""
+    import threading
+
+    from fieldtech.offline_store.seed import seed_store
+
+    seed_store(store, customers=30, controllers=4500)
+    before = store.fleet_rows()
+    other = before[-1]
+    seen: list[object] = []
+
+    def meanwhile() -> None:
+        seen.append(store.controller(other.controller_id).name)
+        store.create_customer(Customer(id=new_id(), name="Aardvark Landscaping"))
+        seen.append(len(store.fleet_rows()))
+
+    def between() -> None:
+        if not seen:
+            thread = threading.Thread(target=meanwhile)
+            thread.start()
+            thread.join(10)
+            assert not thread.is_alive(), "the store was held by the read"
+
+    rows = store.fleet_rows(between=between)
+    assert seen == [other.name, len(before) + 1]
+    assert rows == before  # not the customer added meanwhile
+    assert store.fleet_rows(between=lambda: None)[0].customer_name == "Aardvark Landscaping"

@@ -19,11 +19,11 @@ def hold_the_whole_read(app) -> tuple[threading.Event, list[bool]]:
     release, collecting = threading.Event(), []
     fleet_rows = app.store.fleet_rows
 
-    def held(first: int | None = None):
+    def held(first: int | None = None, **kw):
         if first is None:
             collecting.append(gc.isenabled())
             release.wait(10)
-        return fleet_rows(first)
+        return fleet_rows(first, **kw)
 
     app.store.fleet_rows = held
     return release, collecting
@@ -90,3 +90,36 @@ async def test_the_whole_read_runs_without_the_garbage_collector(tmp_path: Path)
     finally:
         app.store.close()
     assert gc.isenabled()
+
+
+async def test_a_switch_is_not_kept_waiting_by_the_whole_read(tmp_path: Path) -> None:
+    """The whole read leaves the store free between its chunks of rows (the controller a
+    digit opens is read at once, not after the fleet: 0.1-0.7 s at 100,000), and waits there
+    while keys are answered."""
+    app = make_app(tmp_path, customers=30, controllers=4500)
+    recent = [r for r in app.store.fleet_rows() if r.controller_id][-1]
+    app.store.touch_recent(recent.controller_id)
+    release, mid_read = threading.Event(), threading.Event()
+    keys_first = app._keys_first
+
+    def held() -> None:  # the read's first pause, rows still to read: held there
+        if threading.current_thread() is not threading.main_thread() and not mid_read.is_set():
+            mid_read.set()
+            release.wait(10)
+        keys_first()
+
+    app._keys_first = held
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, mid_read.is_set)
+            await pilot.press("s", "1")
+            await until(pilot, lambda: isinstance(app.screen, ControllerScreen)
+                        and app.screen.controller is not None)
+            assert app.screen.controller.id == recent.controller_id
+            assert not app.rows and not release.is_set()  # the read still held mid-way
+            release.set()
+            await settle(pilot)
+            assert len(app.rows) == 4500
+    finally:
+        release.set()
+        app.store.close()
