@@ -288,11 +288,16 @@ class FieldtechApp(KeysInOrder, SparingTerminal, App):
         self._keys_first()
         index = FleetIndex(rows, between=self._keys_first)
         recent = store.recent()
-        self.call_from_thread(self._fleet_loaded, rows, index, Fleet.by_id(index),
-                              self._read_header(), recent, keep)
+        by_id = Fleet.by_id(index)
+        self._keys_first()
+        self.call_from_thread(self._fleet_loaded, rows, index, by_id, self._read_header(),
+                              recent, keep)
         # After the first paint: the forms and triage, so their first use is as quick as the
         # rest.
+        self._keys_first()
         import fieldtech.screens.forms
+
+        self._keys_first()
         import fieldtech.screens.triage  # noqa: F401
 
         # And triage's first open: reading and ordering 2,000 incidents takes ~40–100 ms,
