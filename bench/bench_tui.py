@@ -1,6 +1,7 @@
 """The TUI's budgets in a real pty at 80×24 on a 10,000-controller store (issue 2).
 
     python bench/bench_tui.py [--controllers 10000] [--runs 5] [--no-bytecode] [--switch-only]
+    python bench/bench_tui.py --first-read [--against /work/main]   # start; keys during the read
 
 Prints: start-to-first-paint (fieldtech vs a bare Textual "hello" app, same run), keypress to a
 switched controller fully painted (s + digit), finder keystroke to results painted and the search
@@ -56,13 +57,14 @@ BYTECODE = True  # --no-bytecode: the apps run as the environment says (maybe fr
 class Term:
     """A child process on a real pty, 80×24, with timed reads of what it paints."""
 
-    def __init__(self, argv: list[str], env: dict[str, str]):
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path = ROOT):
         LIVE.append(self)
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
         self.started = time.perf_counter()
+        # `-m` puts the working directory first on sys.path: the tree's own, to run that tree.
         self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
-                                     close_fds=True, start_new_session=True)
+                                     cwd=cwd, close_fds=True, start_new_session=True)
         os.close(slave)
         self.screen = b""
 
@@ -86,8 +88,10 @@ class Term:
         self.screen += data
         return data
 
+    quiet = IDLE * 2  # drain(): the output idle this long before a key is sent
+
     def drain(self) -> None:
-        while self._read(IDLE * 2):
+        while self._read(self.quiet):
             pass
 
     def key(self, keys: bytes) -> tuple[float, int, bytes]:
@@ -167,7 +171,7 @@ def plain(painted: bytes) -> bytes:
     return re.sub(rb"\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|[@-Z\\-_])", b"", painted)
 
 
-def env_for(data_dir: Path, ssh: bool) -> dict[str, str]:
+def env_for(data_dir: Path, ssh: bool, tree: Path = ROOT) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTUAL")}
     env.update(TERM="xterm-256color", FIELDTECH_DATA_DIR=str(data_dir),
                FIELDTECH_CONFIG_DIR=str(data_dir / "config"), COLORTERM="truecolor")
@@ -176,7 +180,7 @@ def env_for(data_dir: Path, ssh: bool) -> dict[str, str]:
     if BYTECODE:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(data_dir / "pycache")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), env.get("PYTHONPATH")]))
     env.pop("SSH_CONNECTION", None)
     if ssh:
         env["SSH_CONNECTION"] = "127.0.0.1 50000 127.0.0.1 22"
@@ -185,6 +189,104 @@ def env_for(data_dir: Path, ssh: bool) -> dict[str, str]:
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def time_start(work: Path, trees: list[Path], app: list[str], first_customer: bytes,
+               runs: int) -> float:
+    """Start to first paint, each tree's app after a bare Textual app, in turns; prints the
+    figures and returns this tree's largest resident memory (MB)."""
+    hello_times: dict[Path, list[float]] = {tree: [] for tree in trees}
+    app_times: dict[Path, list[float]] = {tree: [] for tree in trees}
+    # CPU time to the first paint (user + system, 10 ms ticks): what the machine's load
+    # changes least, beside the wall time the budget is about.
+    hello_cpu: dict[Path, list[float]] = {tree: [] for tree in trees}
+    app_cpu: dict[Path, list[float]] = {tree: [] for tree in trees}
+    ticks = os.sysconf("SC_CLK_TCK")
+    rss = 0.0
+    print(f"start-up, {runs} runs a tree, {load()}")
+    for _ in range(runs):
+        for tree in trees:
+            term = Term([sys.executable, "-c", HELLO], env_for(work, ssh=False))
+            hello_times[tree].append(term.read_until(b"HELLO-PAINTED"))
+            hello_cpu[tree].append(term.cpu_ticks() / ticks)
+            term.close()
+            term = Term(app, env_for(work, ssh=False, tree=tree), cwd=tree)
+            app_times[tree].append(term.read_until(first_customer))
+            app_cpu[tree].append(term.cpu_ticks() / ticks)
+            term.drain()
+            if tree == ROOT:
+                rss = max(rss, term.rss_mb())
+            term.close()
+    for tree in trees:
+        hello, start = statistics.median(hello_times[tree]), statistics.median(app_times[tree])
+        ratios = " ".join(f"{a / h:.2f}" for a, h in zip(app_times[tree], hello_times[tree],
+                                                          strict=True))
+        print(f"start to first paint{'' if tree == ROOT else f' ({tree})'}: fieldtech "
+              f"{ms(start)}, bare Textual hello {ms(hello)}, ratio {start / hello:.2f} (budget "
+              f"≤ 1.5, target ≤ 400 ms); each run: {ratios}")
+        cpu, hello_cpu_median = statistics.median(app_cpu[tree]), statistics.median(
+            hello_cpu[tree])
+        print(f"  CPU time to it (median): fieldtech {ms(cpu)}, bare Textual {ms(hello_cpu_median)}"
+              f", ratio {cpu / hello_cpu_median:.2f}")
+    print(f"  {load()}")
+    return rss
+
+
+def keys_during_read(work: Path, trees: list[Path], app: list[str], first_customer: bytes,
+                     runs: int, window: float = 4.0) -> None:
+    """Keys pressed in the first `window` seconds after the first paint, while the whole fleet
+    is still being read (~4 s at 100,000): Down, s (to the switcher painted), Esc, over and
+    over, and once a run s + 1 (to the controller screen painted), a second later each run;
+    then ("after: …") Down, s and Esc three times once it is read, to compare at one load."""
+    times: dict[Path, dict[str, list[tuple[float, float]]]] = {tree: {} for tree in trees}
+    print(f"keys during the first read, {runs} runs a tree, {load()}")
+    for run in range(runs):
+        for tree in trees:
+            term = Term(app, env_for(work, ssh=False, tree=tree), cwd=tree)
+            term.quiet = 0.1  # a key every ~0.2 s: the read lasts seconds, not minutes
+            term.read_until(first_customer)
+            painted = time.perf_counter()
+            digit_at = 0.3 + run % 4  # seconds after the first paint
+            digit_done = False
+            seen = times[tree]
+            while (at := time.perf_counter() - painted) < window:
+                if not digit_done and at >= digit_at:
+                    digit_done = True
+                    seen.setdefault("s", []).append((at, term.key_until(b"s", b"Switch to")))
+                    at = time.perf_counter() - painted
+                    seen.setdefault("1", []).append((at, term.key_until(b"1", b"Programs")))
+                else:
+                    seen.setdefault("Down", []).append((at, term.key(b"\x1b[B")[0]))
+                    at = time.perf_counter() - painted
+                    seen.setdefault("s", []).append((at, term.key_until(b"s", b"Switch to")))
+                at = time.perf_counter() - painted
+                seen.setdefault("Esc", []).append((at, term.key(b"\x1b")[0]))
+            read = time.perf_counter() - term.started + term.wait_idle()
+            seen.setdefault("read", []).append((read, 0.0))
+            for _ in range(3):  # the same keys once the fleet is read, at the same load
+                at = time.perf_counter() - painted
+                seen.setdefault("after: Down", []).append((at, term.key(b"\x1b[B")[0]))
+                at = time.perf_counter() - painted
+                seen.setdefault("after: s", []).append(
+                    (at, term.key_until(b"s", b"Switch to")))
+                at = time.perf_counter() - painted
+                seen.setdefault("after: Esc", []).append((at, term.key(b"\x1b")[0]))
+            term.close()
+    for tree in trees:
+        print(f"  {'this tree' if tree == ROOT else tree}:")
+        for name, figures in times[tree].items():
+            if name == "read":
+                print("    the whole fleet read (the app's CPU idle) at "
+                      + ", ".join(f"{at:.1f}" for at, _ in figures) + " s after start")
+                continue
+            took = sorted(t for _, t in figures)
+            print(f"    {name:4}: median {ms(statistics.median(took))}, max {ms(took[-1])} over "
+                  f"{len(took)}; " + ", ".join(f"{ms(t)} at {at:.1f} s" for at, t in figures))
+    print(f"  {load()}")
 
 
 def main() -> None:
@@ -201,6 +303,12 @@ def main() -> None:
     parser.add_argument("--switch-only", action="store_true",
                         help="Time the switch (s + digit) and nothing else: to compare two trees "
                         "run after run while the machine's load is alike.")
+    parser.add_argument("--first-read", action="store_true",
+                        help="Time the start and keys pressed while the whole fleet is still "
+                        "being read (Down, s, Esc, and one s + digit a run), nothing else.")
+    parser.add_argument("--against", type=Path,
+                        help="Another tree (e.g. /work/main) whose app takes turns with this "
+                        "one's in the start and --first-read figures: both see the same load.")
     args = parser.parse_args()
     global BYTECODE
     BYTECODE = not args.no_bytecode
@@ -232,27 +340,21 @@ def main() -> None:
     import fieldtech
 
     print(f"fieldtech from {Path(fieldtech.__file__).parent}")
-    for argv, marker in (([sys.executable, "-c", HELLO], b"HELLO-PAINTED"),
-                         (app, first_customer)):  # not counted: writes the bytecode caches
-        term = Term(argv, env_for(work, ssh=False))
-        term.read_until(marker)
-        term.close()
+    trees = [ROOT, *([args.against.resolve()] if args.against else [])]
+    for tree in trees:  # not counted: writes the bytecode caches
+        for argv, marker in (([sys.executable, "-c", HELLO], b"HELLO-PAINTED"),
+                             (app, first_customer)):
+            term = Term(argv, env_for(work, ssh=False, tree=tree), cwd=tree)
+            term.read_until(marker)
+            term.close()
 
     # 1. Start-up: first paint of the fleet list vs a bare Textual app, alternating runs.
-    hello_times, app_times, rss = [], [], 0.0
-    for _ in range(0 if args.switch_only else args.runs):
-        term = Term([sys.executable, "-c", HELLO], env_for(work, ssh=False))
-        hello_times.append(term.read_until(b"HELLO-PAINTED"))
-        term.close()
-        term = Term(app, env_for(work, ssh=False))
-        app_times.append(term.read_until(first_customer))
-        term.drain()
-        rss = max(rss, term.rss_mb())
-        term.close()
+    rss = 0.0
     if not args.switch_only:
-        hello, start = statistics.median(hello_times), statistics.median(app_times)
-        print(f"start to first paint: fieldtech {ms(start)}, bare Textual hello {ms(hello)}, "
-              f"ratio {start / hello:.2f} (budget ≤ 1.5, target ≤ 400 ms)")
+        rss = time_start(work, trees, app, first_customer, args.runs)
+    if args.first_read:
+        keys_during_read(work, trees, app, first_customer, args.runs)
+        return
 
     # 2. Two-keystroke switch, 3. finder, 5. memory — default profile.
     term = Term(app, env_for(work, ssh=False))

@@ -11,6 +11,7 @@ import gc
 import select
 import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from textual.widgets._toast import Toast, ToastRack
 # The controller screen and the form dialogs (DataTable, TabbedContent, Select, Switch, …) are
 # imported on first use, not here: they are not needed for the first paint of the fleet.
 from fieldtech.cloud.link import CloudFactory, CloudLink, LinkState
+from fieldtech.domain.bulk import collector_paused
 from fieldtech.offline_store.live import TriageRow, fleet_health
 from fieldtech.offline_store.store import FleetRow, Store
 from fieldtech.screens import messages as m
@@ -34,6 +36,7 @@ from fieldtech.screens.fleet import FleetScreen
 from fieldtech.screens.frames import DrawAfterBatches
 from fieldtech.screens.services import HeaderWords, OnSiteOptions, Services
 from fieldtech.screens.switcher import Shortcuts, Switcher, SwitcherScreen
+from fieldtech.services.fleet import Fleet
 from fieldtech.services.fleet_index import FleetIndex
 from fieldtech.services.settings import SYNC_EVERY_S, Settings
 from fieldtech.services.triage import open_incidents
@@ -50,6 +53,7 @@ MEMBERSHIPS_EVERY_S = 3600  # memberships the calendar changes (Store.settle_mem
 CANARIES_EVERY_S = 15.0  # a canary's time limit, kept to the minute on any screen
 SIGN_IN_CHECK_S = 3  # a `fieldtech login` elsewhere shows within this (one stat() each time)
 FIRST_SCREEN = 60  # rows read before the first paint; a 24-line terminal shows ~20
+KEYS_QUIET_S = 0.15  # a bulk read waits this long after a key: its frame, then the next key
 
 
 def _raised_at(holder: Any) -> float:
@@ -266,17 +270,36 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
     @work(thread=True, exclusive=True, group="fleet")
     def _read_fleet(self, keep: str | None = None) -> None:
         store = self.store
-        rows = store.fleet_rows()
-        index = FleetIndex(rows)
-        recent = store.recent()
-        self.call_from_thread(self._fleet_loaded, rows, index, self._read_header(), recent, keep)
-        # After the first paint: the controller screen and forms, so the first switch is as
-        # quick as the rest; the controller screen is built too, off the first digit's path.
-        import fieldtech.screens.controller
-        import fieldtech.screens.forms
-        import fieldtech.screens.triage  # noqa: F401
+        if not self.is_screen_installed("controller"):
+            # Before the whole fleet (seconds at 100,000): the switcher and the controller
+            # screen, built ahead so that `s` and a digit while the rest is read do not mount
+            # and compose them in their frames (the first `s` then: ~100 ms, traced).
+            self.call_from_thread(self.call_after_refresh, self._switcher_ahead)
+            import fieldtech.screens.controller  # noqa: F401
 
-        self.call_from_thread(self.call_after_refresh, self._build_controller_screen)
+            self.call_from_thread(self.call_after_refresh, self._build_controller_screen)
+        # No collections while the fleet's rows pile up: the collector's passes over them
+        # held the interpreter 35-120 ms at a time (in the keys pressed meanwhile), half the
+        # read's CPU at 100,000; what it would find is collected after, frozen below first.
+        with collector_paused():
+            self._read_whole_fleet(store, keep)
+
+    def _read_whole_fleet(self, store: Store, keep: str | None) -> None:
+        rows = store.fleet_rows(between=self._keys_first)
+        self._keys_first()
+        index = FleetIndex(rows, between=self._keys_first)
+        recent = store.recent()
+        by_id = Fleet.by_id(index)
+        self._keys_first()
+        self.call_from_thread(self._fleet_loaded, rows, index, by_id, self._read_header(),
+                              recent, keep)
+        # After the first paint: the forms and triage, so their first use is as quick as the
+        # rest.
+        self._keys_first()
+        import fieldtech.screens.forms
+
+        self._keys_first()
+        import fieldtech.screens.triage  # noqa: F401
 
         # And triage's first open: reading and ordering 2,000 incidents takes ~40–100 ms,
         # which its first paint would wait for. Once: later opens keep the rows they had.
@@ -303,10 +326,20 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
             self._memberships_settled = True  # reload would cancel this one
             self.call_from_thread(self._settle_memberships)
 
-    def _fleet_loaded(self, rows: list[FleetRow], index: FleetIndex, header: HeaderWords,
-                      recent: list[str], keep: str | None) -> None:
+    def _keys_first(self) -> None:
+        """From a thread reading in bulk, between two chunks: wait while a key is being
+        answered (one came in the last KEYS_QUIET_S), a second at most. Beside the read, the
+        event loop's thread got the interpreter back 5 ms after each wait for it (more under
+        load), several times a key: `s` took 60-120 ms while 100,000 rows were read."""
+        waited = 0.0
+        while time.monotonic() - self.last_key_at < KEYS_QUIET_S and waited < 1.0:
+            time.sleep(0.01)
+            waited += 0.01
+
+    def _fleet_loaded(self, rows: list[FleetRow], index: FleetIndex, by_id: dict[str, FleetRow],
+                      header: HeaderWords, recent: list[str], keep: str | None) -> None:
         fleet = self.services.fleet
-        fleet.loaded(rows, index, recent)
+        fleet.loaded(rows, index, recent, by_id)
         for screen in self.screen_stack:
             if isinstance(screen, FleetScreen):
                 screen.show_rows(keep=keep)

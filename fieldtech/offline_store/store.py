@@ -183,6 +183,8 @@ class Store:
         """
         self.path = Path(path)
         self._lock = threading.RLock()
+        self._apart_lock = threading.Lock()  # the second connection's (`_apart`)
+        self._apart_conn: sqlite3.Connection | None = None
         self._joined = 0  # > 0 inside `transaction()`: edits join it
         prepare_folder(self.path)
         try:
@@ -217,6 +219,9 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+        with self._apart_lock:
+            if self._apart_conn is not None:
+                self._apart_conn.close()
 
     def __enter__(self) -> Store:
         return self
@@ -312,19 +317,56 @@ class Store:
 
     # -- reads --------------------------------------------------------------------------------
 
-    def fleet_rows(self, first: int | None = None) -> list[FleetRow]:
+    def fleet_rows(self, first: int | None = None,
+                   between: Callable[[], object] | None = None) -> list[FleetRow]:
         """Every controller with its customer, sorted by customer then controller name.
 
         `first`: only the first customers' rows, cut to `first` rows — enough to paint the
         first screen of a 10,000-controller fleet long before the whole list is read.
+        `between`: read on a connection of its own, in one read transaction, with the store
+        free meanwhile (at 100,000 the read takes seconds, and a controller's read waited
+        for it), calling `between()` after each few thousand rows (the app waits there while
+        it answers a key).
         """
+        if between is None:
+            return self._fleet_rows(first, self._query, self._each)
+        with self._apart() as conn:
+            def each(sql: str, params: Iterable[Any] = ()) -> Iterator[tuple]:
+                cursor = conn.execute(sql, tuple(params))
+                while chunk := cursor.fetchmany(2000):
+                    yield from chunk
+                    between()
+
+            return self._fleet_rows(
+                first, lambda sql, params=(): conn.execute(sql, tuple(params)).fetchall(), each,
+                between)
+
+    @contextmanager
+    def _apart(self) -> Iterator[sqlite3.Connection]:
+        """The store's second connection, for long reads (made on first use), in one read
+        transaction: what it reads is one moment's store, while the first takes writes."""
+        with self._apart_lock:
+            if self._apart_conn is None:
+                self._apart_conn = sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False, timeout=10)
+                self._apart_conn.execute("PRAGMA query_only=1")
+            conn = self._apart_conn
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")  # a read: ends its snapshot
+
+    def _fleet_rows(self, first: int | None,
+                    query: Callable[..., list[Any]], each: Callable[..., Iterator[Any]],
+                    between: Callable[[], object] = lambda: None) -> list[FleetRow]:
         # Joined in Python: two plain scans beat SQLite's per-row text-key lookups (~3x here).
         if first is None:
-            customer_rows = self._query(
+            customer_rows = query(
                 "SELECT id, name, address, membership, tags FROM customer")
             controller_sql, params = "", ()
         else:
-            customer_rows = self._query(
+            customer_rows = query(
                 "SELECT id, name, address, membership, tags FROM customer "
                 "ORDER BY name COLLATE NOCASE, id LIMIT ?", (first,))
             params = tuple(r[0] for r in customer_rows)
@@ -339,32 +381,42 @@ class Store:
         # For the first screenful, only its controllers' states and edits: a synced fleet of
         # 100,000 holds a device state each, and reading them all took 200 ms before the paint.
         only = "" if first is None else f" AND {{}} IN (SELECT id FROM controller{controller_sql})"
-        pending = dict(self._query(
+        pending = dict(query(
             "SELECT entity_id, count(*) FROM outbox WHERE entity IN ('controller', 'config') "
             f"AND state != ?{only.format('entity_id')} GROUP BY entity_id", (APPLIED, *params)))
         states = {s.value: s for s in ControllerState}
-        firmware = dict(self._query(
+        firmware = dict(query(
             "SELECT controller_id, json_extract(data, '$.firmware') FROM device_state "
             f"WHERE 1{only.format('controller_id')}", params))
-        rows = []
-        for r in self._each(
+        # Each customer's rows apart, sorted apart: one sort of 100,000 rows by (customer,
+        # name) was 200-470 ms in C that kept the interpreter from the app's keys (the fleet
+        # is read in a thread while the first screenful is in use); 20,000 customers sorted,
+        # then a few rows each, give it back between two.
+        by_customer: dict[str, list[FleetRow]] = {k: [] for k in customers}
+        for r in each(
             "SELECT id, customer_id, name, serial, state, fault, zone_count, model, tags "
             "FROM controller" + controller_sql, params
         ):
             k_id, k_name, k_address, k_membership = customers[r[1]]
-            rows.append(FleetRow(r[0], k_id, k_name, one(r[2], r[2]), r[3], states[r[4]], r[5],
-                                 r[6], one(r[7], r[7]), k_address, k_membership,
-                                 pending.get(r[0], 0), firmware.get(r[0]),
-                                 _both(r[8], customer_tags[r[1]])))
-        # A customer with no controller yet still shows, as a row with no controller id.
-        have = {r[1] for r in rows}
-        rows += [FleetRow("", k, name, "", None, ControllerState.NOT_LINKED, None, 0, "", address,
-                          membership, 0, None, customer_tags[k])
-                 for k, (_id, name, address, membership) in customers.items() if k not in have]
-        # Made in the table's order and sorted after: made in list order (every row read
+            by_customer[k_id].append(FleetRow(
+                r[0], k_id, k_name, one(r[2], r[2]), r[3], states[r[4]], r[5], r[6],
+                one(r[7], r[7]), k_address, k_membership, pending.get(r[0], 0),
+                firmware.get(r[0]), _both(r[8], customer_tags[r[1]])))
+        rows: list[FleetRow] = []
+        # Made in the table's order and put in order after: made in list order (every row read
         # first, then sorted) a pass over them read memory in order, 3-7 ms instead of 18-25
         # at 100,000, but held every row twice while reading: +40 MB resident, over budget.
-        rows.sort(key=lambda f: (customer_keys[f[1]], f[1], natural_key(f[3])))
+        for i, k in enumerate(sorted(customers, key=lambda k: (customer_keys[k], k))):
+            if not i % 2000:  # (20,000 customers: ~150 ms under load)
+                between()
+            own = by_customer.pop(k)
+            if len(own) > 1:
+                own.sort(key=_by_name)
+            elif not own:  # a customer with no controller yet still shows, with no controller id
+                _id, name, address, membership = customers[k]
+                own = [FleetRow("", k, name, "", None, ControllerState.NOT_LINKED, None, 0, "",
+                                address, membership, 0, None, customer_tags[k])]
+            rows += own
         return rows if first is None else rows[:first]
 
     def usual_timezone(self, customer_id: str) -> str | None:
@@ -1472,6 +1524,11 @@ def from_cloud(entity: str, data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     if entity == "document":
         return int(data["revision"]), dict(data["data"])
     return int(data["revision"]), data["config"]
+
+
+def _by_name(row: FleetRow) -> tuple[tuple[int, int | str], ...]:
+    """A customer's controllers in natural order of their names."""
+    return natural_key(row[3])
 
 
 def _both(tags: str, more: str) -> str:

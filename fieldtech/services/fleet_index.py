@@ -42,8 +42,14 @@ class FleetIndex:
     letters a row (76 MB at 100,000).
     """
 
-    def __init__(self, rows: Sequence[FleetRow]):
+    def __init__(self, rows: Sequence[FleetRow], between: Callable[[], object] = lambda: None):
+        """`between()` is called after every few thousand rows of each pass of the build (a
+        thread building it lets the app answer a key there: `FieldtechApp._keys_first`)."""
         self.rows = [r for r in rows if r.controller_id]  # controllers only
+
+        def paced(items: Iterable[Any]) -> Iterator[Any]:
+            return _paced(items, between)
+
         # Folded once per distinct text: a customer's controllers share one folded name and
         # address (at 100,000 controllers a str per row each was 9 MB more).
         folded: dict[str, str] = {}
@@ -53,23 +59,24 @@ class FleetIndex:
                 done = folded[text] = text.casefold()
             return done
 
-        self._names = [fold(r.name) for r in self.rows]
-        self._customers = [fold(r.customer_name) for r in self.rows]
+        self._names = [fold(r.name) for r in paced(self.rows)]
+        self._customers = [fold(r.customer_name) for r in paced(self.rows)]
         # The serial first, so "the serial starts with" is a prefix test of the whole string;
         # a newline and tabs apart (a search word never holds one, so none spans two fields).
         self._hay = [f"{(r.serial or '').casefold()}\n{n}\t{k}\t{fold(r.address)}"
-                     for r, n, k in zip(self.rows, self._names, self._customers, strict=True)]
+                     for r, n, k in paced(zip(self.rows, self._names, self._customers,
+                                              strict=True))]
         # The same, every row in one string, each after a newline: a search for a word, or
         # for a newline and the word (a serial or a name starting with it), finds the rows in
         # list order in C and can stop at the first 50 (a pass over the 100,000 strings above
         # took 9-14 ms for "oa"; this, 2-4 ms when it must read to the end).
-        self._text = "".join(f"\n{h}" for h in self._hay)
-        self._starts = array("i", accumulate((len(h) + 1 for h in self._hay), initial=0))
+        self._text = "".join(f"\n{h}" for h in paced(self._hay))
+        self._starts = array("i", accumulate((len(h) + 1 for h in paced(self._hay)), initial=0))
         # Fuzzy matching and "a word starts with" look at names only (near misses in addresses
         # and serials are noise): every row's " name customer", one a line (a word of either
         # starts after a space), and where each line starts.
-        self._short = "".join(f" {n} {k}\n" for n, k in zip(self._names, self._customers,
-                                                             strict=True))
+        self._short = "".join(f" {n} {k}\n" for n, k in paced(zip(self._names, self._customers,
+                                                                   strict=True)))
         self._line_starts = array("i", accumulate(
             (len(n) + len(k) + 3 for n, k in zip(self._names, self._customers, strict=True)),
             initial=0))
@@ -78,7 +85,7 @@ class FleetIndex:
         # no serial or name starts with "r", where 98,000 rows hold an "r"; 22,000 start with
         # "o", none with "oa").
         initials: dict[str, array[int]] = {}
-        for i, (h, n) in enumerate(zip(self._hay, self._names, strict=True)):
+        for i, (h, n) in enumerate(paced(zip(self._hay, self._names, strict=True))):
             for start in {h[:1], n[:1], h[:2], n[:2]} - {"", "\n"}:
                 if "\n" not in start:
                     initials.setdefault(start, array("i")).append(i)
@@ -86,7 +93,7 @@ class FleetIndex:
         self._kept: dict[str, array[int]] = {}  # query → its matches, oldest first
         self._reading: _Reading | None = None  # the last first word looked for in the text
         cities: dict[str, str] = {}
-        self._cities = [cities.setdefault(c := city_of(r.address), c) for r in self.rows]
+        self._cities = [cities.setdefault(c := city_of(r.address), c) for r in paced(self.rows)]
         # What filters and sorts read, a list a column, each distinct value one object: the
         # rows lie in memory in the table's order, not the list's, and a pass over them read
         # 100,000 tuples scattered over 17 MB (18-25 ms); a pass over a column, 1-3 ms.
@@ -509,6 +516,15 @@ class _Decided(dict):
     def __missing__(self, value: Any) -> bool:
         answer = self[value] = self.test(value)
         return answer
+
+
+def _paced(items: Iterable[Any], between: Callable[[], object], every: int = 5_000
+           ) -> Iterator[Any]:
+    """`items`, calling `between()` after each `every` of them (~5 ms of a pass at 100,000)."""
+    it = iter(items)
+    while chunk := list(islice(it, every)):
+        yield from chunk
+        between()
 
 
 def _columns(rows: list[FleetRow], names: list[str], customers: list[str],

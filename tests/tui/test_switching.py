@@ -146,10 +146,10 @@ async def test_switch_works_before_the_whole_fleet_is_read(tmp_path) -> None:
     release = threading.Event()
     fleet_rows = app.store.fleet_rows
 
-    def slow_fleet_rows(first: int | None = None):
+    def slow_fleet_rows(first: int | None = None, **kw):
         if first is None:  # the whole fleet: held until the switch has been made
             release.wait(10)
-        return fleet_rows(first)
+        return fleet_rows(first, **kw)
 
     app.store.fleet_rows = slow_fleet_rows
     try:
