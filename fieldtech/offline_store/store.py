@@ -184,6 +184,7 @@ class Store:
         self.path = Path(path)
         self._lock = threading.RLock()
         self._joined = 0  # > 0 inside `transaction()`: edits join it
+        self._unsaved_recents: dict[str, float] = {}  # controller id → when shown
         prepare_folder(self.path)
         try:
             # isolation_level=None: we say BEGIN/COMMIT ourselves, so a transaction is exactly
@@ -216,7 +217,10 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            try:
+                self.save_recents()
+            finally:
+                self._conn.close()
 
     def __enter__(self) -> Store:
         return self
@@ -1237,14 +1241,31 @@ class Store:
     # -- recents (for the switcher) -----------------------------------------------------------
 
     def touch_recent(self, controller_id: str) -> None:
-        with self._write() as db:
-            db.execute(
-                "INSERT INTO recent VALUES (?, ?) ON CONFLICT(controller_id) "
-                "DO UPDATE SET used_at=excluded.used_at",
-                (controller_id, time.time()),
-            )
+        self.shown_recent(controller_id)
+        self.save_recents()
+
+    def shown_recent(self, controller_id: str) -> None:
+        """`controller_id` was shown now: it leads the recents, written by `save_recents` (the
+        app calls it after the switch's frame: a write beside it slowed the frame) or at the
+        latest by `close`, so quitting right after a switch keeps it. No I/O."""
+        with self._lock:
+            self._unsaved_recents[controller_id] = time.time()
+
+    def save_recents(self) -> None:
+        """Write the recents `shown_recent` holds (nothing to do once `close` wrote them)."""
+        with self._lock:
+            if not self._unsaved_recents:
+                return
+            with self._write() as db:
+                db.executemany(
+                    "INSERT INTO recent VALUES (?, ?) ON CONFLICT(controller_id) "
+                    "DO UPDATE SET used_at=excluded.used_at",
+                    self._unsaved_recents.items(),
+                )
+            self._unsaved_recents.clear()
 
     def recent(self, limit: int = 9) -> list[str]:
+        self.save_recents()  # the recents as they are now, those still held included
         rows = self._query(
             "SELECT r.controller_id FROM recent r JOIN controller c ON c.id = r.controller_id "
             "ORDER BY used_at DESC LIMIT ?",

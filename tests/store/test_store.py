@@ -438,3 +438,15 @@ def test_the_first_screenful_is_the_top_of_the_fleet_with_its_firmware_and_edits
     shown = next(r for r in head if r.controller_id == top.controller_id)
     assert (shown.firmware, shown.pending) == ("2.0.0", 1)
     assert below.controller_id not in {r.controller_id for r in head}
+
+
+def test_a_recent_held_for_after_the_frame_is_written_when_the_store_closes(
+        store: Store, customer: Customer) -> None:
+    shown = [make_controller(customer, name=f"Site {n}") for n in range(2)]
+    for c in shown:
+        store.create_controller(c)
+    store.touch_recent(shown[0].id)
+    store.shown_recent(shown[1].id)  # the app quit before the switch's frame
+    store.close()
+    with Store(store.path) as again:
+        assert again.recent() == [shown[1].id, shown[0].id]
