@@ -49,6 +49,7 @@ from fieldtech.domain.merge import (
 )
 from fieldtech.domain.models import Account
 from fieldtech.domain.plans import Tier, TierLimits
+from fieldtech.offline_store.catalogue import adopt_default_catalogue, catalogue_namespace
 from fieldtech.offline_store.store import (
     APPLIED,
     CONFLICT,
@@ -285,6 +286,8 @@ class SyncEngine:
             if self.check_account:
                 self._same_account()
                 self.check_account = False
+            if self.store.sync_value("account_id") is None:
+                self._become_the_accounts()  # its usage is asked again once the push is in
             usage_stale |= self._resend(report)
             usage_stale |= self.pull(report)
             usage_stale |= self._refetch(report)
@@ -730,6 +733,16 @@ class SyncEngine:
             known = self.store.account()
             name = known.name if known is not None and known.id == ours else ours
             raise WrongAccount(f"“{name}”", f"“{theirs.get('name') or their_id}”")
+
+    def _become_the_accounts(self) -> None:
+        """A store's first sync with an account, before anything is sent: it learns the
+        account, and the default catalogue made here under its local account's ids takes the
+        account's (another device of the account made the same records)."""
+        local = catalogue_namespace(self.store)
+        self.refresh_account()
+        account_id = catalogue_namespace(self.store)
+        if account_id != local:
+            adopt_default_catalogue(self.store, local, account_id)
 
     def refresh_account(self) -> None:
         a = self.api.account()

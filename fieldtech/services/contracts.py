@@ -40,6 +40,7 @@ from fieldtech.domain.contracts import (
 )
 from fieldtech.domain.contracts import default_id as default_id  # callers' name for it
 from fieldtech.domain.documents import Document
+from fieldtech.offline_store.catalogue import catalogue_namespace
 from fieldtech.offline_store.live import incident_records
 from fieldtech.offline_store.store import Store
 from fieldtech.services.edits import Edit, EditService
@@ -49,13 +50,6 @@ Progress = Callable[[str, float], None]  # what is being done, fraction done
 
 def _quiet(_what: str, _done: float) -> None:
     return None
-
-
-def catalogue_namespace(store: Store) -> str:
-    """Whose default ids this store makes: its cloud account's once linked (the ones the cloud
-    made when the account was created), else its local account's."""
-    account = store.account()
-    return store.sync_value("account_id") or (account.id if account else "local")
 
 
 def ensure_catalogue(edits: EditService, account_id: str | None = None) -> list[Edit]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from fieldtech.cloud.sync import SyncEngine
+from fieldtech.domain.models import Account, Customer, new_id
 from fieldtech.domain.plans import Membership, Tier
 from fieldtech.offline_store.store import Store
 from fieldtech.services import contracts
@@ -177,3 +178,41 @@ def test_an_agreement_moved_to_another_customer_and_discarded_puts_both_back(
     assert a.customer(ana.id).membership is Membership.PRIORITY
     assert a.customer(bo.id).membership is bo.membership
     assert a.pending_count() == 0
+
+
+def test_a_catalogue_made_without_a_cloud_joins_the_accounts_when_linked(
+        seeded, tmp_path) -> None:
+    account = seeded(3, 3, Tier.CONTRACTOR)
+    other = Store(tmp_path / "other.db")  # another device of the account made the defaults
+    SyncEngine(other, account.api()).sync()
+    contracts.ensure_catalogue(EditService(other))
+    assert SyncEngine(other, account.api()).sync().error is None
+    # a new laptop used without a cloud, as `fieldtech` starts one: its own defaults, one of
+    # them changed, and an agreement on its Priority tier with its package
+    here = Store(tmp_path / "here.db")
+    here.set_account(Account(id=new_id(), name="My company"))
+    edits = EditService(here)
+    contracts.ensure_catalogue(edits)
+    mine = {d.data["code"]: d.id for d in here.documents("tier")}
+    [package] = here.documents("package")
+    here.update_document(mine["essentials"], name="Essentials (ours)")
+    customer = Customer(id=new_id(), name="Ana Lima", email="ana@mail.example", address="")
+    here.create_customer(customer)
+    agreement = contracts.sign_agreement(edits, customer.id, mine["priority"], "monthly",
+                                         date.today(), packages=[package.id]).record_id
+
+    report = SyncEngine(here, account.api()).sync()  # linked
+    assert report.error is None and report.rejected == 0, report
+    theirs = {t["data"]["code"]: t["id"]
+              for t in account.get("/v1/documents?kind=tier")["documents"]}
+    assert len(account.get("/v1/documents?kind=tier")["documents"]) == 4  # one of each
+    assert len(account.get("/v1/documents?kind=package")["documents"]) == 1
+    assert {d.data["code"]: d.id for d in here.documents("tier")} == theirs
+    held = account.get(f"/v1/documents/{agreement}")["data"]
+    assert held["tier_id"] == theirs["priority"] == here.document(agreement).data["tier_id"]
+    assert held["packages"][0]["package_id"] == here.documents("package")[0].id
+    assert account.get(f"/v1/customers/{customer.id}")["membership"] == "priority"
+    # the tier changed here and made alike elsewhere: the person chooses, nothing is lost
+    assert report.conflicts == 1
+    assert {e.entity_id for e in here.outbox(("conflict",))} == {theirs["essentials"]}
+    assert here.document(theirs["essentials"]).data["name"] == "Essentials (ours)"
