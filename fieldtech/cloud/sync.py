@@ -30,6 +30,7 @@ from typing import Any
 
 from fieldtech.cloud.api import BATCH_LIMIT, PAGE_LIMIT, CloudAPI
 from fieldtech.domain.bulk import collector_paused
+from fieldtech.domain.calendar import ACCOUNT_DEFAULT_TIMEZONE
 from fieldtech.domain.errors import (
     CloudProblem,
     CloudUnavailable,
@@ -758,8 +759,11 @@ class SyncEngine:
             used = int(u["controllers_used"]), int(u["enthusiast_used"])
         except (KeyError, TypeError, ValueError) as exc:
             raise NotACloud(self.api.base_url, f"its account has no {exc}") from None
+        # The contractor's calendar (fieldtech.domain.calendar); an older cloud keeps UTC.
+        timezone = a.get("timezone")
+        timezone = timezone if isinstance(timezone, str) else ACCOUNT_DEFAULT_TIMEZONE
         self.store.set_account(account, controllers_used=used[0], enthusiast_used=used[1])
-        self.store.set_sync_values(account_id=a["id"], usage_at=_now())
+        self.store.set_sync_values(account_id=a["id"], usage_at=_now(), timezone=timezone)
 
     def _maybe_refresh_status(self, report: SyncReport) -> None:
         last = float(self.store.sync_value("status_at") or 0)

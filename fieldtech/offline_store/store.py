@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from fieldtech.domain.bulk import collector_paused
+from fieldtech.domain.calendar import contractor_today
 from fieldtech.domain.documents import (
     Document,
     check_document,
@@ -715,26 +716,33 @@ class Store:
             self._follow_agreements_in(db, gone.kind, [gone.customer_id])
             return entry
 
+    def today(self) -> date:
+        """The contractor's day, which memberships follow (fieldtech.domain.calendar): in the
+        account's time zone once synced, else this computer's."""
+        return contractor_today(self.sync_value("timezone"))
+
     def membership_given(self, customer_id: str, day: date | None = None) -> str | None:
-        """The membership the customer's agreements held here give on `day` (today), or None
-        when they have none (then it is set by hand): fieldtech.domain.billing's one rule."""
+        """The membership the customer's agreements held here give on `day` (the contractor's
+        today), or None when they have none (then it is set by hand): fieldtech.domain.
+        billing's one rule."""
         from fieldtech.domain.billing import membership_from_documents
 
         documents = self.documents(AGREEMENT_KIND, customer_id)
         if not documents:
             return None
         return membership_from_documents([*self.documents(TIER_KIND), *documents],
-                                         day or date.today())
+                                         day or self.today())
 
     def settle_memberships(self, day: date | None = None) -> int:
-        """Every customer's membership as their agreements give it on `day` (today): what only
+        """Every customer's membership as their agreements give it on `day` (the contractor's
+        today): what only
         the calendar changes — a cancelled term running out, an agreement or a suspension
         starting on a later day — queued as the customers' edits like any other (the cloud's
         sweeper makes the same change; the same value merges). → how many changed. Read and
         written in one transaction, so an agreement saved meanwhile is not undone."""
         from fieldtech.domain.billing import membership_from_documents
 
-        day = day or date.today()
+        day = day or self.today()
         changed = 0
         with self._write() as db:
             tiers = self.documents(TIER_KIND)

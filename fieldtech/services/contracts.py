@@ -94,8 +94,9 @@ def time_for_report(store: Store, month: str, contracts: list[Document]) -> list
 
 def report(store: Store, month: str | None = None, today: date | None = None,
            progress: Progress = _quiet) -> Report:
-    """The business report for `month` (default: this month) from the local store."""
-    today = today or date.today()
+    """The business report for `month` (default: this month, the contractor's) from the local
+    store."""
+    today = today or store.today()
     month = month or month_of(today)
     book = load_book(store, month, progress)
     progress("Working out statements", 0.4)
@@ -160,7 +161,7 @@ class CustomerContract:
 def customer_contract(store: Store, customer_id: str, today: date | None = None
                       ) -> CustomerContract:
     """The customer's agreement, hours left and promise, reading only their own records."""
-    today = today or date.today()
+    today = today or store.today()
     month = month_of(today)
     first, last = month_days(month)
     documents = [*store.documents(TIER.name), *store.documents(PACKAGE.name),

@@ -6,8 +6,9 @@ agreement made over the API reaches the store's customer (the fleet column) the 
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -216,3 +217,33 @@ def test_a_catalogue_made_without_a_cloud_joins_the_accounts_when_linked(
     assert report.conflicts == 1
     assert {e.entity_id for e in here.outbox(("conflict",))} == {theirs["essentials"]}
     assert here.document(theirs["essentials"]).data["name"] == "Essentials (ours)"
+
+
+def test_a_membership_follows_the_contractors_calendar_here_and_in_the_cloud(
+        seeded, tmp_path) -> None:
+    account = seeded(3, 3, Tier.CONTRACTOR)
+    now = datetime.now(UTC)
+    # a contractor whose day is not UTC's now: 14 hours ahead of it, or 12 behind
+    zone = "Pacific/Kiritimati" if now.hour >= 10 else "Etc/GMT+12"
+    their_today = now.astimezone(ZoneInfo(zone)).date()
+    assert their_today != now.date()
+    r = httpx.put(account.url + "/v1/account/service-settings", json={"timezone": zone},
+                  headers={"Authorization": f"Bearer {account.token}"})
+    assert r.status_code == 200, r.text
+    store = Store(tmp_path / "a.db")
+    engine = SyncEngine(store, account.api())
+    assert engine.sync().error is None  # the store learns the contractor's time zone
+    edits = EditService(store)
+    contracts.ensure_catalogue(edits)
+    tiers = {d.data["code"]: d.id for d in store.documents("tier")}
+    customer = next(c for c in store.customers() if not store.documents("agreement", c.id)
+                    and c.membership is not Membership.PRIORITY)
+    # starting on the contractor's today (ahead of UTC) or tomorrow (behind it)
+    start = max(their_today, now.date())
+    contracts.sign_agreement(edits, customer.id, tiers["priority"], "monthly", start)
+    expected = "priority" if start == their_today else "none"
+
+    report = engine.sync()
+    assert report.error is None and report.rejected == 0 and report.conflicts == 0, report
+    assert store.customer(customer.id).membership.value == expected
+    assert account.get(f"/v1/customers/{customer.id}")["membership"] == expected
