@@ -54,7 +54,7 @@ from fieldtech.domain.validation import (
     validate_customer,
 )
 from fieldtech.offline_store.live import LIVE_ENTITIES, put_live
-from fieldtech.offline_store.schema import migrate
+from fieldtech.offline_store.schema import migrate, register_functions
 
 _BULK_CHUNK = 5000  # rows per executemany in bulk writes: speed, with memory bounded
 _WAL_CHECKPOINT_PAGES, _CACHE_SIZE = 1000, -2000  # SQLite's defaults, kept outside large_writes
@@ -205,6 +205,7 @@ class Store:
 
     def _prepare(self) -> None:
         self._conn.row_factory = sqlite3.Row
+        register_functions(self._conn)
         # Read before anything writes: a file that is not a database fails here, untouched
         # (switching it to WAL first could leave -wal/-shm files beside it).
         self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -331,7 +332,7 @@ class Store:
         else:
             customer_rows = self._query(
                 "SELECT id, name, address, membership, tags FROM customer "
-                "ORDER BY name COLLATE NOCASE, id LIMIT ?", (first,))
+                "ORDER BY sort_name, id LIMIT ?", (first,))  # the fleet's order
             params = tuple(r[0] for r in customer_rows)
             controller_sql = f" WHERE customer_id IN ({','.join('?' * len(params))})"
         customers = {r[0]: (r[0], r[1], r[2], r[3]) for r in customer_rows}
