@@ -213,10 +213,12 @@ MIGRATIONS: list[str] = [
     UPDATE customer SET sort_name = natural_sort(name);
     DROP INDEX customer_name;
     CREATE INDEX customer_sort_name ON customer(sort_name, id);
-    CREATE TRIGGER customer_sort_name_made AFTER INSERT ON customer BEGIN
+    CREATE TRIGGER customer_sort_name_made AFTER INSERT ON customer
+    WHEN NEW.sort_name IS NOT natural_sort(NEW.name) BEGIN
         UPDATE customer SET sort_name = natural_sort(NEW.name) WHERE id = NEW.id;
     END;
-    CREATE TRIGGER customer_sort_name_renamed AFTER UPDATE OF name ON customer BEGIN
+    CREATE TRIGGER customer_sort_name_renamed AFTER UPDATE OF name, sort_name ON customer
+    WHEN NEW.sort_name IS NOT natural_sort(NEW.name) BEGIN
         UPDATE customer SET sort_name = natural_sort(NEW.name) WHERE id = NEW.id;
     END;
     """,

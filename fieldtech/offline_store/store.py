@@ -46,7 +46,7 @@ from fieldtech.domain.models import (
     new_id,
 )
 from fieldtech.domain.plans import Membership, Tier, TierLimits, Usage, usage
-from fieldtech.domain.text import natural_key
+from fieldtech.domain.text import natural_key, natural_sort_text
 from fieldtech.domain.validation import (
     check,
     validate_config_change,
@@ -1376,7 +1376,8 @@ class _NewRecords:
             return False
         revision, part = from_cloud(entity, data)
         if entity == "customer":
-            self.customers.append((*(part[c] for c in CUSTOMER_COLUMNS), revision))
+            self.customers.append((*(part[c] for c in CUSTOMER_COLUMNS), revision,
+                                   natural_sort_text(part["name"])))
         else:
             if ("customer", part["customer_id"]) not in self.held:
                 return False  # its customer is not here: the one-by-one path says what to do
@@ -1409,10 +1410,13 @@ class _NewRecords:
         self.customers, self.controllers, self.texts, self.bases = [], [], [], []
 
 
+# With its sort name made here: the triggers then find it right and write nothing more (a
+# second write of each row cost ~25 us, 0.5-1 s of seeding 20,000 customers).
 _UPSERT_CUSTOMER = (
-    f"INSERT INTO customer ({','.join(CUSTOMER_COLUMNS)},revision) VALUES "
-    f"({','.join('?' * (len(CUSTOMER_COLUMNS) + 1))}) ON CONFLICT(id) DO UPDATE SET "
-    + ",".join(f"{c}=excluded.{c}" for c in (*CUSTOMER_COLUMNS, "revision") if c != "id"))
+    f"INSERT INTO customer ({','.join(CUSTOMER_COLUMNS)},revision,sort_name) VALUES "
+    f"({','.join('?' * (len(CUSTOMER_COLUMNS) + 2))}) ON CONFLICT(id) DO UPDATE SET "
+    + ",".join(f"{c}=excluded.{c}" for c in (*CUSTOMER_COLUMNS, "revision", "sort_name")
+               if c != "id"))
 _PUT_BASE = ("INSERT INTO base VALUES (?,?,?,?) ON CONFLICT(entity, id) DO UPDATE SET "
              "revision=excluded.revision, data=excluded.data")
 # A controller as `put_synced_rows` takes it: Controller.to_dict() without the configuration,
@@ -1429,7 +1433,8 @@ def put_synced_rows(db: sqlite3.Connection, customers: Iterable[tuple[Customer, 
     customer_row = itemgetter(*CUSTOMER_COLUMNS)
     for chunk in _chunks(customers):
         datas = [(c.to_dict(), rev) for c, rev in chunk]
-        db.executemany(_UPSERT_CUSTOMER, [(*customer_row(d), rev) for d, rev in datas])
+        db.executemany(_UPSERT_CUSTOMER, [(*customer_row(d), rev, natural_sort_text(d["name"]))
+                                          for d, rev in datas])
         db.executemany(_PUT_BASE, [("customer", d["id"], rev, json.dumps(d)) for d, rev in datas])
     controller_row = itemgetter(*CONTROLLER_COLUMNS)
     for chunk in _chunks(controllers, 2000):
