@@ -574,8 +574,8 @@ async def test_the_fresh_read_after_a_cached_switch_waits_for_its_frame(
 async def test_a_switch_quit_before_its_frame_is_in_the_next_runs_recents(
         app: FieldtechApp) -> None:
     # The recents' write waits for the switch's frame (a write beside it slowed it). A thread
-    # worker started at unmount was cancelled by Textual's shutdown before it ran, or ran after
-    # the store was closed: the store holds the switch and writes it as it closes.
+    # worker started at unmount runs only once the app has returned, racing the next read and
+    # the store's close: the store holds the switch and writes it as it closes.
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         wanted = next(r.controller_id for r in app.store.fleet_rows()
