@@ -736,11 +736,11 @@ class Store:
 
     def settle_memberships(self, day: date | None = None) -> int:
         """Every customer's membership as their agreements give it on `day` (the contractor's
-        today): what only
-        the calendar changes — a cancelled term running out, an agreement or a suspension
-        starting on a later day — queued as the customers' edits like any other (the cloud's
-        sweeper makes the same change; the same value merges). → how many changed. Read and
-        written in one transaction, so an agreement saved meanwhile is not undone."""
+        today): what only the calendar changes — a cancelled term running out, an agreement or
+        a suspension starting on a later day — queued as the customers' edits like any other
+        (the cloud's sweeper makes the same change; the same value merges). → how many
+        changed. Read and written in one transaction, so an agreement saved meanwhile is not
+        undone."""
         from fieldtech.domain.billing import membership_from_documents
 
         day = day or self.today()
