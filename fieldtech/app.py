@@ -369,7 +369,8 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
         if self.screen is not screen:
             self.push_screen(screen)
         screen.load(controller_id)
-        screen.after_frame(self._touch_recent, controller_id)  # a thread: not beside the paint
+        self.store.shown_recent(controller_id)  # written when the store closes at the latest
+        screen.after_frame(self._save_recents)  # a thread: not beside the paint
         for fleet in self.screen_stack:  # covered: its cursor follows now, not at Esc
             if isinstance(fleet, FleetScreen):
                 fleet.follow_current()
@@ -394,8 +395,8 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
             "controller")
 
     @work(thread=True, group="recent")
-    def _touch_recent(self, controller_id: str) -> None:
-        self.store.touch_recent(controller_id)
+    def _save_recents(self) -> None:
+        self.store.save_recents()
 
     def controller_gone(self, controller_id: str, why: str = "") -> None:
         """A controller no longer in the store (discarded, removed in the cloud): forget it and

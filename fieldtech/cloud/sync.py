@@ -30,6 +30,7 @@ from typing import Any
 
 from fieldtech.cloud.api import BATCH_LIMIT, PAGE_LIMIT, CloudAPI
 from fieldtech.domain.bulk import collector_paused
+from fieldtech.domain.calendar import ACCOUNT_DEFAULT_TIMEZONE
 from fieldtech.domain.errors import (
     CloudProblem,
     CloudUnavailable,
@@ -49,6 +50,7 @@ from fieldtech.domain.merge import (
 )
 from fieldtech.domain.models import Account
 from fieldtech.domain.plans import Tier, TierLimits
+from fieldtech.offline_store.catalogue import adopt_default_catalogue, catalogue_namespace
 from fieldtech.offline_store.store import (
     APPLIED,
     CONFLICT,
@@ -285,6 +287,8 @@ class SyncEngine:
             if self.check_account:
                 self._same_account()
                 self.check_account = False
+            if self.store.sync_value("account_id") is None:
+                self._become_the_accounts()  # its usage is asked again once the push is in
             usage_stale |= self._resend(report)
             usage_stale |= self.pull(report)
             usage_stale |= self._refetch(report)
@@ -731,6 +735,16 @@ class SyncEngine:
             name = known.name if known is not None and known.id == ours else ours
             raise WrongAccount(f"“{name}”", f"“{theirs.get('name') or their_id}”")
 
+    def _become_the_accounts(self) -> None:
+        """A store's first sync with an account, before anything is sent: it learns the
+        account, and the default catalogue made here under its local account's ids takes the
+        account's (another device of the account made the same records)."""
+        local = catalogue_namespace(self.store)
+        self.refresh_account()
+        account_id = catalogue_namespace(self.store)
+        if account_id != local:
+            adopt_default_catalogue(self.store, local, account_id)
+
     def refresh_account(self) -> None:
         a = self.api.account()
         try:
@@ -745,8 +759,11 @@ class SyncEngine:
             used = int(u["controllers_used"]), int(u["enthusiast_used"])
         except (KeyError, TypeError, ValueError) as exc:
             raise NotACloud(self.api.base_url, f"its account has no {exc}") from None
+        # The contractor's calendar (fieldtech.domain.calendar); an older cloud keeps UTC.
+        timezone = a.get("timezone")
+        timezone = timezone if isinstance(timezone, str) else ACCOUNT_DEFAULT_TIMEZONE
         self.store.set_account(account, controllers_used=used[0], enthusiast_used=used[1])
-        self.store.set_sync_values(account_id=a["id"], usage_at=_now())
+        self.store.set_sync_values(account_id=a["id"], usage_at=_now(), timezone=timezone)
 
     def _maybe_refresh_status(self, report: SyncReport) -> None:
         last = float(self.store.sync_value("status_at") or 0)

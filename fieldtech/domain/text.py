@@ -19,6 +19,15 @@ def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
                  for part in _NUMBER.split(folded) if part)
 
 
+def natural_sort_text(name: str | None) -> str:
+    """`natural_key(name)` as text whose plain (byte, code point) order is the same, for the
+    store's index: the first screenful is read in the order the whole fleet is sorted in.
+    A number is its digit count (4 wide) then its digits, after \x01; text follows \x02;
+    both marks sort below any character a name may hold (no control characters)."""
+    return "".join(f"\x01{len(str(part[1])):04d}{part[1]}" if part[0] == 0 else f"\x02{part[1]}"
+                   for part in natural_key(name or ""))
+
+
 def normalize_tags(text: str) -> str:
     """Tags as stored: lower case, one space apart, each once, sorted ("Spring, HOA" →
     "hoa spring"). Commas and spaces both separate."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from fieldtech.domain.text import natural_sort_text
+
 # Append only: a shipped migration never changes, a new one is added at the end.
 MIGRATIONS: list[str] = [
     # 1: records, base copies, the outbox, sync cursors, recents.
@@ -200,7 +202,32 @@ MIGRATIONS: list[str] = [
     CREATE INDEX controller_state ON controller(state);
     CREATE INDEX customer_name ON customer(name COLLATE NOCASE, id);
     """,
+    # 9 (session 9): the first customers in the fleet's own order, natural ("Bulk 2" before
+    # "Bulk 10"; SQLite's NOCASE put the first screenful in another order than the whole
+    # fleet read a moment later), from an index of a plain column that triggers keep. They
+    # call natural_sort (fieldtech.domain.text.natural_sort_text), which every connection
+    # the Store opens registers: another program may read the file and check it
+    # (integrity_check), but writing a customer's name needs fieldtech.
+    """
+    ALTER TABLE customer ADD COLUMN sort_name TEXT NOT NULL DEFAULT '';
+    UPDATE customer SET sort_name = natural_sort(name);
+    DROP INDEX customer_name;
+    CREATE INDEX customer_sort_name ON customer(sort_name, id);
+    CREATE TRIGGER customer_sort_name_made AFTER INSERT ON customer
+    WHEN NEW.sort_name IS NOT natural_sort(NEW.name) BEGIN
+        UPDATE customer SET sort_name = natural_sort(NEW.name) WHERE id = NEW.id;
+    END;
+    CREATE TRIGGER customer_sort_name_renamed AFTER UPDATE OF name, sort_name ON customer
+    WHEN NEW.sort_name IS NOT natural_sort(NEW.name) BEGIN
+        UPDATE customer SET sort_name = natural_sort(NEW.name) WHERE id = NEW.id;
+    END;
+    """,
 ]
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """The functions the schema's indexes call (before any read or write of those tables)."""
+    conn.create_function("natural_sort", 1, natural_sort_text, deterministic=True)
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -15,17 +15,25 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fieldtech.domain.billing import membership_from_documents
+from fieldtech.domain.calendar import ACCOUNT_DEFAULT_TIMEZONE, contractor_today
 from fieldtech.domain.contracts import AGREEMENT, TIER
 from fieldtech.domain.documents import Document
 from fieldtech.domain.plans import Membership
 from fieldtech.server.journal import Context, audit, log_change
 from fieldtech.server.problems import validation
-from fieldtech.server.tables import CustomerRow, DocumentRow
+from fieldtech.server.tables import CustomerRow, DocumentRow, ServiceSettingsRow
 from fieldtech.server.views import customer_json
 
 
+def account_timezone(s: Session, account_id: str) -> str:
+    """The contractor's time zone: the one its SLA clocks run in (fieldtech.domain.calendar)."""
+    settings = s.get(ServiceSettingsRow, account_id)
+    return settings.timezone if settings else ACCOUNT_DEFAULT_TIMEZONE
+
+
 def membership_given(s: Session, ctx: Context, customer_id: str) -> str | None:
-    """What the customer's agreements give today (UTC), or None when they have none."""
+    """What the customer's agreements give today (the contractor's day), or None when they
+    have none."""
     agreements = s.execute(select(DocumentRow.id, DocumentRow.data).where(
         DocumentRow.account_id == ctx.account_id, DocumentRow.kind == AGREEMENT.name,
         DocumentRow.customer_id == customer_id)).all()
@@ -35,12 +43,13 @@ def membership_given(s: Session, ctx: Context, customer_id: str) -> str | None:
         DocumentRow.account_id == ctx.account_id, DocumentRow.kind == TIER.name)).all()
     return membership_from_documents(
         [*(Document(TIER.name, i, d) for i, d in tiers),
-         *(Document(AGREEMENT.name, i, d) for i, d in agreements)], ctx.now.date())
+         *(Document(AGREEMENT.name, i, d) for i, d in agreements)],
+        contractor_today(account_timezone(s, ctx.account_id), ctx.now))
 
 
 def follow_agreements(s: Session, ctx: Context, customer_ids: Iterable[str | None]) -> int:
     """Set each customer's membership to what their agreements give on `ctx.now` (after a
-    write, and once a day from the sweeper); → how many changed."""
+    write, and from the sweeper once the contractor's day changed); → how many changed."""
     changed = 0
     for customer_id in dict.fromkeys(c for c in customer_ids if c):
         given = membership_given(s, ctx, customer_id)

@@ -46,8 +46,10 @@ class ServerState:
     heartbeat_s: int = HEARTBEAT_S  # the period devices are told; offline after 3 missed
     sweep_every: float = 10.0  # seconds between sweeps (sweeper.py) in each worker
     change_feed: ChangeFeed | None = None  # long-poll wake-ups; in-process only unless given
-    # The day (UTC) this worker last settled memberships by the calendar (sweeper.py).
-    memberships_settled_on: date | None = field(default=None, init=False)
+    # Memberships by the calendar (sweeper.py): each contractor's day when this worker last
+    # looked (None: accounts with no time zone set), and the day it settled each account.
+    memberships_days: dict[str | None, date] | None = field(default=None, init=False)
+    memberships_settled: dict[str, date] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.devices: DeviceStore = self.device_store or CoreDeviceStore(self.db)

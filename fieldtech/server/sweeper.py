@@ -14,12 +14,13 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import anyio.to_thread
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
+from fieldtech.domain.calendar import ACCOUNT_DEFAULT_TIMEZONE, contractor_today
 from fieldtech.domain.contracts import AGREEMENT
 from fieldtech.domain.incidents import OUT_OF_SYNC_AFTER, IncidentKind, IncidentState, offline_after
 from fieldtech.server import incidents, memberships, remote_commands
@@ -34,6 +35,7 @@ from fieldtech.server.tables import (
     DeviceTokenRow,
     DocumentRow,
     IncidentRow,
+    ServiceSettingsRow,
 )
 
 log = logging.getLogger("fieldtech.server")
@@ -222,10 +224,17 @@ def _expired_commands(state: ServerState, now: datetime, done: Swept) -> None:
 
 
 def _memberships(state: ServerState, now: datetime, done: Swept) -> None:
-    """Once a day in each worker (and at its first sweep): the memberships only the calendar
-    changes — a cancelled term running out, an agreement or a suspension starting that day —
-    by the same rule as when an agreement is written (memberships.follow_agreements)."""
-    if state.memberships_settled_on == now.date():
+    """The memberships only the calendar changes — a cancelled term running out, an agreement
+    or a suspension starting that day — settled in each worker (and at its first sweep) once
+    an account's day has turned, in the contractor's time zone (fieldtech.domain.calendar), by
+    the same rule as when an agreement is written (memberships.follow_agreements). Each sweep
+    reads only the accounts' time zones until some contractor's day turns."""
+    with state.db.read() as s:
+        zones = s.execute(select(ServiceSettingsRow.account_id, ServiceSettingsRow.timezone))
+        days: dict[str | None, date] = {account_id: contractor_today(zone, now)
+                                        for account_id, zone in zones}
+    days[None] = contractor_today(ACCOUNT_DEFAULT_TIMEZONE, now)  # accounts that set none
+    if state.memberships_days == days:
         return
     with state.db.read() as s:
         found = s.execute(
@@ -234,10 +243,14 @@ def _memberships(state: ServerState, now: datetime, done: Swept) -> None:
             .distinct()
         ).all()
     for account_id, customer_ids in _by_account(found).items():
+        day = days.get(account_id, days[None])
+        if state.memberships_settled.get(account_id) == day:
+            continue
         with state.db.write(account_id) as s:
             ctx = Context(account_id=account_id, actor=ACTOR, now=now)
             done.memberships += memberships.follow_agreements(s, ctx, customer_ids)
-    state.memberships_settled_on = now.date()
+        state.memberships_settled[account_id] = day
+    state.memberships_days = days
 
 
 async def run_sweeper(state: ServerState) -> None:

@@ -40,6 +40,7 @@ from fieldtech.domain.contracts import (
 )
 from fieldtech.domain.contracts import default_id as default_id  # callers' name for it
 from fieldtech.domain.documents import Document
+from fieldtech.offline_store.catalogue import catalogue_namespace
 from fieldtech.offline_store.live import incident_records
 from fieldtech.offline_store.store import Store
 from fieldtech.services.edits import Edit, EditService
@@ -49,13 +50,6 @@ Progress = Callable[[str, float], None]  # what is being done, fraction done
 
 def _quiet(_what: str, _done: float) -> None:
     return None
-
-
-def catalogue_namespace(store: Store) -> str:
-    """Whose default ids this store makes: its cloud account's once linked (the ones the cloud
-    made when the account was created), else its local account's."""
-    account = store.account()
-    return store.sync_value("account_id") or (account.id if account else "local")
 
 
 def ensure_catalogue(edits: EditService, account_id: str | None = None) -> list[Edit]:
@@ -100,8 +94,9 @@ def time_for_report(store: Store, month: str, contracts: list[Document]) -> list
 
 def report(store: Store, month: str | None = None, today: date | None = None,
            progress: Progress = _quiet) -> Report:
-    """The business report for `month` (default: this month) from the local store."""
-    today = today or date.today()
+    """The business report for `month` (default: this month, the contractor's) from the local
+    store."""
+    today = today or store.today()
     month = month or month_of(today)
     book = load_book(store, month, progress)
     progress("Working out statements", 0.4)
@@ -166,7 +161,7 @@ class CustomerContract:
 def customer_contract(store: Store, customer_id: str, today: date | None = None
                       ) -> CustomerContract:
     """The customer's agreement, hours left and promise, reading only their own records."""
-    today = today or date.today()
+    today = today or store.today()
     month = month_of(today)
     first, last = month_days(month)
     documents = [*store.documents(TIER.name), *store.documents(PACKAGE.name),

@@ -6,12 +6,14 @@ agreement made over the API reaches the store's customer (the fleet column) the 
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 
 from fieldtech.cloud.sync import SyncEngine
+from fieldtech.domain.models import Account, Customer, new_id
 from fieldtech.domain.plans import Membership, Tier
 from fieldtech.offline_store.store import Store
 from fieldtech.services import contracts
@@ -177,3 +179,71 @@ def test_an_agreement_moved_to_another_customer_and_discarded_puts_both_back(
     assert a.customer(ana.id).membership is Membership.PRIORITY
     assert a.customer(bo.id).membership is bo.membership
     assert a.pending_count() == 0
+
+
+def test_a_catalogue_made_without_a_cloud_joins_the_accounts_when_linked(
+        seeded, tmp_path) -> None:
+    account = seeded(3, 3, Tier.CONTRACTOR)
+    other = Store(tmp_path / "other.db")  # another device of the account made the defaults
+    SyncEngine(other, account.api()).sync()
+    contracts.ensure_catalogue(EditService(other))
+    assert SyncEngine(other, account.api()).sync().error is None
+    # a new laptop used without a cloud, as `fieldtech` starts one: its own defaults, one of
+    # them changed, and an agreement on its Priority tier with its package
+    here = Store(tmp_path / "here.db")
+    here.set_account(Account(id=new_id(), name="My company"))
+    edits = EditService(here)
+    contracts.ensure_catalogue(edits)
+    mine = {d.data["code"]: d.id for d in here.documents("tier")}
+    [package] = here.documents("package")
+    here.update_document(mine["essentials"], name="Essentials (ours)")
+    customer = Customer(id=new_id(), name="Ana Lima", email="ana@mail.example", address="")
+    here.create_customer(customer)
+    agreement = contracts.sign_agreement(edits, customer.id, mine["priority"], "monthly",
+                                         date.today(), packages=[package.id]).record_id
+
+    report = SyncEngine(here, account.api()).sync()  # linked
+    assert report.error is None and report.rejected == 0, report
+    theirs = {t["data"]["code"]: t["id"]
+              for t in account.get("/v1/documents?kind=tier")["documents"]}
+    assert len(account.get("/v1/documents?kind=tier")["documents"]) == 4  # one of each
+    assert len(account.get("/v1/documents?kind=package")["documents"]) == 1
+    assert {d.data["code"]: d.id for d in here.documents("tier")} == theirs
+    held = account.get(f"/v1/documents/{agreement}")["data"]
+    assert held["tier_id"] == theirs["priority"] == here.document(agreement).data["tier_id"]
+    assert held["packages"][0]["package_id"] == here.documents("package")[0].id
+    assert account.get(f"/v1/customers/{customer.id}")["membership"] == "priority"
+    # the tier changed here and made alike elsewhere: the person chooses, nothing is lost
+    assert report.conflicts == 1
+    assert {e.entity_id for e in here.outbox(("conflict",))} == {theirs["essentials"]}
+    assert here.document(theirs["essentials"]).data["name"] == "Essentials (ours)"
+
+
+def test_a_membership_follows_the_contractors_calendar_here_and_in_the_cloud(
+        seeded, tmp_path) -> None:
+    account = seeded(3, 3, Tier.CONTRACTOR)
+    now = datetime.now(UTC)
+    # a contractor whose day is not UTC's now: 14 hours ahead of it, or 12 behind
+    zone = "Pacific/Kiritimati" if now.hour >= 10 else "Etc/GMT+12"
+    their_today = now.astimezone(ZoneInfo(zone)).date()
+    assert their_today != now.date()
+    r = httpx.put(account.url + "/v1/account/service-settings", json={"timezone": zone},
+                  headers={"Authorization": f"Bearer {account.token}"})
+    assert r.status_code == 200, r.text
+    store = Store(tmp_path / "a.db")
+    engine = SyncEngine(store, account.api())
+    assert engine.sync().error is None  # the store learns the contractor's time zone
+    edits = EditService(store)
+    contracts.ensure_catalogue(edits)
+    tiers = {d.data["code"]: d.id for d in store.documents("tier")}
+    customer = next(c for c in store.customers() if not store.documents("agreement", c.id)
+                    and c.membership is not Membership.PRIORITY)
+    # starting on the contractor's today (ahead of UTC) or tomorrow (behind it)
+    start = max(their_today, now.date())
+    contracts.sign_agreement(edits, customer.id, tiers["priority"], "monthly", start)
+    expected = "priority" if start == their_today else "none"
+
+    report = engine.sync()
+    assert report.error is None and report.rejected == 0 and report.conflicts == 0, report
+    assert store.customer(customer.id).membership.value == expected
+    assert account.get(f"/v1/customers/{customer.id}")["membership"] == expected

@@ -146,10 +146,11 @@ def test_an_item_the_clouds_database_fails_on_goes_again_next_time(seeded, store
 
 def test_an_account_answer_of_the_wrong_shape_is_a_clear_error(seeded, store: Store) -> None:
     account = seeded(10, 30, Tier.CONTRACTOR)
-    # A first sync: the change log (passes), nothing to push, then the account (wrong shape).
-    with FlakyProxy(account.url, ["ok", "json"]) as proxy:
+    # A first sync: the account (passes: the store becomes its), the change log (passes),
+    # nothing to push, then the account's usage (wrong shape).
+    with FlakyProxy(account.url, ["ok", "ok", "json"]) as proxy:
         report = SyncEngine(store, CloudAPI(proxy.url, account.token)).sync()
-    assert proxy.seen[:2] == ["ok", "json"]
+    assert proxy.seen[:3] == ["ok", "ok", "json"]
     assert report.unreachable and "did not answer as a fieldtech cloud" in report.error
     assert "its account has no" in report.error
     assert store.counts() == (10, 30)  # the pulled page stays

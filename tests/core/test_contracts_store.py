@@ -159,3 +159,30 @@ def test_the_years_included_visits_come_from_the_store_for_a_months_report(
     april = contracts.report(store, "2026-04", today=date(2026, 4, 30))
     # January's visit is outside the two months read, yet counts: the third is billed
     assert april.margins[vera.id].revenue == 75_000 + 17_500
+
+
+def test_linking_renames_only_the_defaults_the_cloud_never_saw(store: Store) -> None:
+    from fieldtech.domain.contracts import default_id
+    from fieldtech.offline_store import APPLIED
+    from fieldtech.offline_store.catalogue import adopt_default_catalogue
+
+    edits = EditService(store)
+    made = contracts.ensure_catalogue(edits, "local-1")
+    ids = {d.data["code"]: d.id for d in store.documents("tier")}
+    sent = next(e for e in made if e.record_id == ids["standard"])
+    store.set_outbox_state(sent.queued.id, APPLIED)  # already in a cloud: keeps its id
+    customer = Customer(id=new_id(), name="Ana")
+    store.create_customer(customer)
+    agreement = contracts.sign_agreement(edits, customer.id, ids["priority"], "monthly",
+                                         date(2026, 1, 1)).record_id
+
+    assert adopt_default_catalogue(store, "local-1", "cloud-1") == 4  # 3 tiers, 1 package
+    theirs = {d.data["code"]: d.id for d in store.documents("tier")}
+    assert theirs["standard"] == ids["standard"]
+    assert theirs["priority"] == default_id("cloud-1", "tier:priority")
+    assert store.document(agreement).data["tier_id"] == theirs["priority"]
+    [queued] = [e for e in store.outbox() if e.entity_id == agreement]
+    assert queued.patch["tier_id"] == theirs["priority"]  # what the push sends
+    assert {e.entity_id for e in store.outbox() if e.entity == "document"} >= {
+        theirs[code] for code in ("essentials", "priority", "proactive")}  # their creates
+    assert adopt_default_catalogue(store, "local-1", "cloud-1") == 0  # once

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -169,3 +169,14 @@ def test_programs_pair_by_id_then_name_never_by_position() -> None:
     device = [Program(name="A", id="x"), Program(name="B", id=b.id), Program(name="Z")]
     # A pairs by name, B by id, C with nothing; the device's Z is only on the device
     assert pair_programs([c, b, a], device) == [(0, None), (1, 1), (2, 0), (None, 2)]
+
+
+def test_the_contractors_day_is_the_one_in_their_time_zone() -> None:
+    from fieldtech.domain.calendar import contractor_today
+
+    at = datetime(2026, 1, 1, 11, 0, tzinfo=UTC)
+    assert contractor_today("Pacific/Kiritimati", at) == date(2026, 1, 2)
+    assert contractor_today("Etc/GMT+12", at) == date(2025, 12, 31)
+    assert contractor_today("UTC", at.replace(tzinfo=None)) == date(2026, 1, 1)  # the cloud's
+    for unknown in ("Mars/Olympus", "", "../../etc/passwd"):  # the account default, no crash
+        assert contractor_today(unknown, at) == date(2026, 1, 1)

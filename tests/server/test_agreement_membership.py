@@ -5,7 +5,7 @@ agreement is refused."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from server_helpers import Account, Server, changes, cursor_now, document, paired_device, problem
 
@@ -146,3 +146,29 @@ def test_the_sweeper_settles_what_only_the_calendar_changes(server: Server, acme
     logged = [c for c in changes(acme, cursor)[0] if c["entity"] == "customer"
               and c["id"] == customer["id"]]
     assert [c["data"]["membership"] for c in logged] == ["none"]  # clients pull it
+
+
+def test_the_sweeper_turns_memberships_at_the_contractors_midnight(
+        server: Server, acme: Account) -> None:
+    from fieldtech.server.sweeper import sweep
+
+    # the contractor is 14 hours ahead of UTC: their day turns at 10:00 UTC
+    r = acme.http.put("/v1/account/service-settings", json={"timezone": "Pacific/Kiritimati"})
+    assert r.status_code == 200, r.text
+    assert acme.http.get("/v1/account").json()["timezone"] == "Pacific/Kiritimati"
+    now = server.clock()
+    before_midnight = datetime.combine(now.date() + timedelta(days=1), time(9, 30))
+    server.clock.advance(before_midnight - now)  # 23:30 the contractor's day, 09:30 UTC
+    their_today = before_midnight.date()
+    customer = acme.customer("Starts Tomorrow")
+    tier = document(acme, "tier", **DEFAULT_TIER_BY_CODE["essentials"].to_data())
+    document(acme, "agreement", customer_id=customer["id"], tier_id=tier["id"],
+             billing="monthly", start=(their_today + timedelta(days=1)).isoformat())
+    state = server.app.state.server
+    sweep(state)
+    waiting = acme.http.get(f"/v1/customers/{customer['id']}").json()["membership"]
+    assert waiting != "essentials"
+
+    server.clock.advance(timedelta(hours=1))  # 00:30 their next day, still 10:30 UTC that day
+    sweep(state)
+    assert acme.http.get(f"/v1/customers/{customer['id']}").json()["membership"] == "essentials"

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fieldtech.domain import ControllerState, Customer, ValidationError, new_id
 from fieldtech.domain.errors import StillNeeded
@@ -438,3 +442,50 @@ def test_the_first_screenful_is_the_top_of_the_fleet_with_its_firmware_and_edits
     shown = next(r for r in head if r.controller_id == top.controller_id)
     assert (shown.firmware, shown.pending) == ("2.0.0", 1)
     assert below.controller_id not in {r.controller_id for r in head}
+
+
+def test_a_recent_held_for_after_the_frame_is_written_when_the_store_closes(
+        store: Store, customer: Customer) -> None:
+    shown = [make_controller(customer, name=f"Site {n}") for n in range(2)]
+    for c in shown:
+        store.create_controller(c)
+    store.touch_recent(shown[0].id)
+    store.shown_recent(shown[1].id)  # the app quit before the switch's frame
+    store.close()
+    with Store(store.path) as again:
+        assert again.recent() == [shown[1].id, shown[0].id]
+
+
+def test_the_first_screenful_is_the_top_of_the_whole_fleet_in_natural_order(
+        tmp_path: Path) -> None:
+    # SQLite's NOCASE order read "Bulk 1", "Bulk 10", "Bulk 100", "Bulk 11"… as the first
+    # customers: the top of the list reordered once the whole fleet was read.
+    path = tmp_path / "s.db"
+    with Store(path) as store:
+        store.set_account(Account(id=new_id(), name="Co"))
+        for n in (*range(1, 121), "02", "Ärger 3", "ärger 20", "10 Main St", "#1"):
+            customer = Customer(id=new_id(), name=f"Bulk {n}" if isinstance(n, int) else n)
+            store.create_customer(customer)
+            store.create_controller(make_controller(customer, name="Yard 1"))
+    with Store(path) as store:  # and as it is read at the next start
+        whole = store.fleet_rows()
+        assert [r.customer_name for r in whole[:3]] == ["02", "10 Main St", "#1"]
+        for first in (1, 20, 60):
+            assert store.fleet_rows(first=first) == whole[:first]
+        plan = " ".join(r[3] for r in store._query(
+            "EXPLAIN QUERY PLAN SELECT id FROM customer ORDER BY sort_name, id LIMIT 60"))
+        assert "customer_sort_name" in plan and "TEMP B-TREE" not in plan  # an index's part
+        renamed = next(r for r in whole if r.customer_name == "Bulk 7")
+        store.update_customer(renamed.customer_id, name="1 Bulk")
+        assert store.fleet_rows(first=1)[0].customer_id == renamed.customer_id
+    with closing(sqlite3.connect(path)) as db:  # another program reads and checks the file
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+@given(st.lists(st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=12),
+                min_size=2, max_size=8))
+def test_the_stores_natural_sort_text_orders_as_natural_key(names: list[str]) -> None:
+    from fieldtech.domain.text import natural_key, natural_sort_text
+
+    by_key = sorted(names, key=lambda n: (natural_key(n), n))
+    assert sorted(names, key=lambda n: (natural_sort_text(n), n)) == by_key

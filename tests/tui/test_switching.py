@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.widgets import Input, Static
 
 from fieldtech.app import FieldtechApp
+from fieldtech.offline_store import Store
 from fieldtech.screens.controller import ControllerScreen
 from fieldtech.screens.fleet import FleetScreen
 from fieldtech.screens.switcher import Switcher
@@ -568,3 +569,19 @@ async def test_the_fresh_read_after_a_cached_switch_waits_for_its_frame(
         screen._read_done(late, started)
         assert b.controller_id not in screen._cache
 
+
+
+async def test_a_switch_quit_before_its_frame_is_in_the_next_runs_recents(
+        app: FieldtechApp) -> None:
+    # The recents' write waits for the switch's frame (a write beside it slowed it). A thread
+    # worker started at unmount runs only once the app has returned, racing the next read and
+    # the store's close: the store holds the switch and writes it as it closes.
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        wanted = next(r.controller_id for r in app.store.fleet_rows()
+                      if r.controller_id not in app.store.recent())
+        app.open_controller(wanted)
+        app.exit()
+    app.store.close()  # as `fieldtech` does once the app has stopped
+    with Store(app.store.path) as next_run:
+        assert next_run.recent()[0] == wanted

@@ -17,6 +17,7 @@ from fieldtech.server.api.common import context, permissions
 from fieldtech.server.auth import Owner, Staff, State, confirm_owner
 from fieldtech.server.documents import may_see
 from fieldtech.server.journal import audit, log_change
+from fieldtech.server.memberships import account_timezone
 from fieldtech.server.problems import Problem, ProblemType
 from fieldtech.server.schemas import TierIn
 from fieldtech.server.state import ServerState
@@ -33,7 +34,7 @@ router = APIRouter(prefix="/v1", tags=["account"])
 MAX_ID = 2**53  # cursors and ids fit every database's integer
 
 
-def account_json(a: AccountRow) -> dict[str, Any]:
+def account_json(a: AccountRow, timezone: str) -> dict[str, Any]:
     limits = quota.limits_of(a)
     u = usage(Tier(a.tier), a.controllers_used, a.enthusiast_used, limits)
     return {
@@ -41,6 +42,7 @@ def account_json(a: AccountRow) -> dict[str, Any]:
         "name": a.name,
         "tier": a.tier,
         "tier_label": Tier(a.tier).label,
+        "timezone": timezone,  # the contractor's calendar (fieldtech.domain.calendar)
         "usage": {
             "controllers_used": u.controllers_used,
             "controllers_limit": u.controllers_limit,
@@ -57,7 +59,8 @@ def account_json(a: AccountRow) -> dict[str, Any]:
 @router.get("/account", summary="Plan tier and usage")
 def get_account(state: State, caller: Staff) -> dict[str, Any]:
     with state.db.read() as s:
-        return account_json(s.get_one(AccountRow, caller.account_id))
+        return account_json(s.get_one(AccountRow, caller.account_id),
+                            account_timezone(s, caller.account_id))
 
 
 @router.put(
@@ -105,7 +108,7 @@ def change_tier(state: State, caller: Owner, body: TierIn) -> dict[str, Any]:
             s.flush()
             log_change(s, ctx, "account", ctx.account_id, "upsert", {"tier": account.tier})
             audit(s, ctx, "account.tier", detail={"from": old, "to": account.tier})
-        return account_json(account)
+        return account_json(account, account_timezone(s, ctx.account_id))
 
 
 MAX_WAIT = 30  # seconds a long-poll may wait (under common proxies' 60 s idle timeouts)

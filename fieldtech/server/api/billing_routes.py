@@ -22,12 +22,14 @@ from fieldtech.domain.billing import (
 )
 from fieldtech.domain.billing import month_of as month_of_day
 from fieldtech.domain.bulk import collector_paused
+from fieldtech.domain.calendar import contractor_today
 from fieldtech.domain.contracts import MONTH_PATTERN, ContractError
 from fieldtech.domain.documents import Document
 from fieldtech.server.api.common import context
 from fieldtech.server.auth import Staff, State
 from fieldtech.server.documents import allowed_kind
 from fieldtech.server.journal import Context
+from fieldtech.server.memberships import account_timezone
 from fieldtech.server.problems import Problem, ProblemType
 from fieldtech.server.tables import DOCUMENT_DATE, CustomerRow, DocumentRow, IncidentRow
 
@@ -51,7 +53,8 @@ def billing_report(
 
 
 def _report(state: Any, ctx: Context, month: str | None) -> dict[str, Any]:
-    today = ctx.now.date()
+    with state.db.read() as s:  # "this month" is the contractor's (fieldtech.domain.calendar)
+        today = contractor_today(account_timezone(s, ctx.account_id), ctx.now)
     month = month or month_of_day(today)
     first, last = month_days(month)
     since, until, year_start = (d.isoformat() for d in report_window(month))

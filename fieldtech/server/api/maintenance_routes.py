@@ -14,7 +14,7 @@ from fieldtech.domain.incidents import response_targets
 from fieldtech.server import operations as ops
 from fieldtech.server.api.common import context
 from fieldtech.server.auth import Staff, State
-from fieldtech.server.journal import audit
+from fieldtech.server.journal import audit, log_change
 from fieldtech.server.problems import not_found, validation
 from fieldtech.server.schemas import MaintenanceIn, ServiceSettingsIn
 from fieldtech.server.tables import MaintenanceWindowRow, ServiceSettingsRow
@@ -134,6 +134,8 @@ def put_service_settings(state: State, caller: Staff, body: ServiceSettingsIn) -
         if row is None:
             row = ServiceSettingsRow(account_id=ctx.account_id)
             s.add(row)
+        if row.timezone != body.timezone:  # the contractor's calendar: clients ask for it
+            log_change(s, ctx, "account", ctx.account_id, "upsert", {"timezone": body.timezone})
         row.timezone = body.timezone
         row.response_targets = targets or None
         audit(s, ctx, "account.service_settings",
