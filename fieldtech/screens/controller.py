@@ -6,6 +6,7 @@ a new screen, which is what keeps a switch within a frame or two.
 
 from __future__ import annotations
 
+import gc
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,7 +17,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.geometry import Size
 from textual.widgets import Static, TabbedContent, TabPane
+from textual.widgets._toast import ToastRack
 
 from fieldtech.domain.errors import NotFound
 from fieldtech.domain.models import Controller, Customer
@@ -34,6 +37,7 @@ from fieldtech.widgets.record_table import RecordTable
 from fieldtech.widgets.text_line import TextBox
 
 CACHE_SIZE = 32
+LAY_OUT_AGAIN_S = 0.05  # the hidden screen built ahead: its widgets' answers to a layout
 # What waits for a frame (a read in a thread) runs after this long at the latest, should no
 # frame come: it only waits so as not to slow the frame down.
 AFTER_FRAME_AT_MOST_S = 0.3
@@ -122,16 +126,48 @@ class ControllerScreen(ControllerFlows):
     def on_mount(self) -> None:
         self._ready = True
         if self not in self.app.screen_stack:  # built ahead: lay it out (nothing is painted)
-            self._refresh_layout(self.app.size)
+            # Not here: the layout in this handler sized no widget (all 0×0), so the first
+            # digit laid the whole screen out at its resume, then again for the 17 widgets
+            # that layout resized, then for the toast rack (three layouts, traced).
+            self.call_later(self._lay_out_ahead)
         self.set_interval(15, self._tick)
         if self._waiting:
             self.load(self._waiting)
+
+    def _lay_out_ahead(self, rounds: int = 3) -> None:
+        """Lay the hidden screen out until it asks for nothing more: its widgets, sized,
+        ask for a layout of their own (as they do on a shown screen, at the next frame)."""
+        if self in self.app.screen_stack:  # shown meanwhile: its resume lays it out
+            return
+        # The toast rack's first `show` (at the first resume) sets `display` from the style
+        # sheet's "none" to an inline one: a layout request, the same one, done here instead.
+        for rack in self.query(ToastRack):  # none when the app shows no notifications
+            rack.display = bool(self.app._notifications)
+        self._refresh_layout(self.app.size)
+        self._layout_required = False
+        self._dirty_widgets.clear()
+        if rounds > 1:  # once the widgets have read what that layout told them
+            self.set_timer(LAY_OUT_AGAIN_S, partial(self._lay_out_again, rounds - 1))
+
+    def _lay_out_again(self, rounds: int) -> None:
+        if self._layout_required:
+            self._lay_out_ahead(rounds)
+
+    def _refresh_layout(self, size: Size | None = None, scroll: bool = False) -> None:
+        # A repaint of the whole screen asked for with the layout (its resume, a focus moved)
+        # goes into the layout's own render: Textual rendered the screen once for the layout
+        # and again, whole, for the repaint, one after the other in the same timer tick.
+        if self._repaint_required and self.is_current and not self.app._batch_count:
+            self._repaint_required = False
+            self._dirty_widgets.add(self)
+        super()._refresh_layout(size, scroll)
 
     # -- loading ------------------------------------------------------------------------------
 
     def load(self, controller_id: str) -> None:
         """Show `controller_id` (read in a worker; shown once the screen is mounted)."""
         self._wanted = controller_id
+        self._pause_gc()
         if not self._ready:
             self._waiting = controller_id
             return
@@ -140,6 +176,22 @@ class ControllerScreen(ControllerFlows):
             self.after_frame(self._read_if_wanted, controller_id)  # the fresh read
         else:
             self._read(controller_id)
+
+    _gc_paused = False
+
+    def _pause_gc(self) -> None:
+        """No garbage collection from a switch until its frame is written: the frame's ~10
+        collections (rendering makes many short-lived objects) cost it 2-9 ms (traced). The
+        first allocation after the frame collects what is due."""
+        if not self._gc_paused and gc.isenabled():
+            gc.disable()
+            self._gc_paused = True
+            self.after_frame(self._resume_gc)
+
+    def _resume_gc(self) -> None:
+        if self._gc_paused:
+            self._gc_paused = False
+            gc.enable()
 
     def after_frame(self, callback: Callable[..., object], *args: object) -> None:
         """Run `callback(*args)` once this screen's next frame is written. A thread started
