@@ -6,6 +6,7 @@ a new screen, which is what keeps a switch within a frame or two.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections import OrderedDict
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from textual import events, work
+from textual._compositor import LayoutUpdate
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
@@ -38,6 +40,8 @@ from fieldtech.widgets.text_line import TextBox
 
 CACHE_SIZE = 32
 LAY_OUT_AGAIN_S = 0.05  # the hidden screen built ahead: its widgets' answers to a layout
+READY_AHEAD_AFTER_S = 0.04  # `s` opened the switcher: its frame first, then digit 1's ahead
+READY_AHEAD_TRIES = 5  # waiting for the prefetch to read digit 1's controller
 # What waits for a frame (a read in a thread) runs after this long at the latest, should no
 # frame come: it only waits so as not to slow the frame down.
 AFTER_FRAME_AT_MOST_S = 0.3
@@ -218,6 +222,60 @@ class ControllerScreen(ControllerFlows):
         if controller_id == self._wanted:  # not when another switch came meanwhile
             self._read(controller_id)
 
+    _expected: str | None = None  # hidden, shown ahead: what digit 1 would open
+
+    def expect(self, controller_ids: list[str]) -> None:
+        """The switcher opens with these candidates, digit 1 first. Hidden (the fleet, not a
+        controller, shows), this screen shows the first one ahead, renders it and keeps the
+        frame: that digit then writes the kept frame at the screen's resume, with nothing to
+        lay out or render (the render was ~10-20 ms of the first digit, traced). Any other
+        choice refills it as usual; anything changed since is rendered after the kept frame."""
+        self._expected = None
+        if not controller_ids or not self._ready or self in self.app.screen_stack:
+            return
+        self._expected = controller_ids[0]
+        # After the switcher's frame and the prefetch's read (a thread): not beside them.
+        self.set_timer(READY_AHEAD_AFTER_S, partial(self._show_ahead, READY_AHEAD_TRIES))
+
+    def _show_ahead(self, tries: int) -> None:
+        self._ahead_frame = None
+        wanted = self._expected
+        if wanted is None or self in self.app.screen_stack:
+            return
+        cached = self._cache.get(wanted)
+        if cached is None:  # the prefetch has not read it yet
+            if tries > 1:
+                self.set_timer(READY_AHEAD_AFTER_S, partial(self._show_ahead, tries - 1))
+            return
+        self._wanted = wanted
+        self.show(*cached)
+        # Once the widgets have reported what the fill changed (from their own queues).
+        self.set_timer(LAY_OUT_AGAIN_S, self._render_ahead)
+
+    def _render_ahead(self) -> None:
+        if self._expected is None or self in self.app.screen_stack:
+            return
+        if self._layout_required:
+            self._refresh_layout(self.app.size)
+        self._layout_required = self._repaint_required = False
+        self._dirty_widgets.clear()
+        frame = self._compositor.render_update(full=True)
+        if isinstance(frame, LayoutUpdate):
+            self._ahead_frame = self.app.size, frame  # written at the resume if unchanged
+
+    _ahead_frame: tuple[Size, LayoutUpdate] | None = None
+
+    def _write_ahead_frame(self) -> None:
+        """After the resume, once the switcher's batch has ended (a frame written during it
+        is dropped): the frame rendered ahead, if nothing changed since. Textual then renders
+        the screen for its resume (its lines kept, nothing new): the diff writes nothing."""
+        kept, self._ahead_frame = self._ahead_frame, None
+        if (kept is not None and kept[0] == self.app.size and self.app.screen is self
+                and not self.app._batch_count and not (
+                    self._layout_required or self._scroll_required or self._dirty_widgets)):
+            self.app._display(self, kept[1])
+        self.check_idle()
+
     def prefetch(self, controller_ids: list[str]) -> None:
         """Read these controllers (call from a worker) so a switch to one paints at once."""
         for controller_id in controller_ids:
@@ -290,6 +348,11 @@ class ControllerScreen(ControllerFlows):
         if self._styled_for is not None:
             event.refresh_styles = self._styled_for != self.app.theme
             self._styled_for = None
+        self._expected = None
+        # The switcher's batch (ends one turn after the key) may still hold the screen's
+        # frame when the screen first goes idle; a switch that refilled nothing (shown ahead)
+        # has no widget reporting a change later to wake it again: wake it after the batch.
+        asyncio.get_running_loop().call_soon(self._write_ahead_frame)
         # The controller may have gone while a screen above was open (discarded there).
         if self.services.fleet.current is None and self.controller is not None:
             self.post_message(ControllerGone(self.controller.id))
@@ -300,6 +363,7 @@ class ControllerScreen(ControllerFlows):
                 self.controller, self.row, self._pending, self._device, self.customer):
             return  # the fresh read found what the cached copy already showed
         self._stale = False
+        self._ahead_frame = None  # it shows what this replaces
         self._remember((controller, row, pending, device, customer))
         self._pending, self._device, self.customer = pending, device, customer
         same = self.controller is not None and self.controller.id == controller.id
@@ -409,6 +473,9 @@ class ControllerScreen(ControllerFlows):
         if self.controller is not None and self.row is not None \
                 and self.controller.customer_id == customer_id:
             self._fill_details(self.controller, self.row)
+            self._ahead_frame = None
+            if self._expected is not None:  # shown ahead: render it again
+                self.set_timer(LAY_OUT_AGAIN_S, self._render_ahead)
 
     def _fill_pending(self, pending: list[OutboxEntry]) -> None:
         self.query_one("#pending-table", RecordTable).set_rows([

@@ -33,6 +33,7 @@ class Frames:
         self.app = app
         self.layouts: list[Screen] = []
         self.paints: list[tuple[Screen, bool]] = []
+        self.frames: list[tuple[Screen, object]] = []
 
     def __enter__(self) -> Frames:
         self._layout = Screen._refresh_layout
@@ -46,6 +47,7 @@ class Frames:
         def counted_display(screen, renderable) -> None:
             if renderable is not None:
                 self.paints.append((screen, gc.isenabled()))
+                self.frames.append((screen, renderable))
             self._display(screen, renderable)
 
         Screen._refresh_layout = counted_layout
@@ -59,6 +61,7 @@ class Frames:
     def clear(self) -> None:
         self.layouts.clear()
         self.paints.clear()
+        self.frames.clear()
 
     def on(self, screen: Screen) -> tuple[int, int]:
         return (sum(s is screen for s in self.layouts),
@@ -82,8 +85,9 @@ async def test_the_controller_screen_built_ahead_is_laid_out_ahead(tmp_path) -> 
         app.store.close()
 
 
-async def test_the_first_digit_lays_the_controller_out_once_and_paints_it_once(
-        tmp_path) -> None:
+async def test_the_first_digit_writes_the_frame_rendered_ahead(tmp_path) -> None:
+    """`s` over the fleet shows digit 1's controller on the hidden controller screen, lays it
+    out and renders it: the digit writes that frame, nothing laid out or rendered first."""
     app = make_app(tmp_path)
     picked = _few_zones(app)[:2]
     for controller_id in reversed(picked):  # picked[0] the most recent: digit 1
@@ -94,13 +98,42 @@ async def test_the_first_digit_lays_the_controller_out_once_and_paints_it_once(
                            and app.get_screen("controller")._ready)
             screen = app.get_screen("controller")
             await pilot.press("s")
-            await settle(pilot)
+            await wait_for(pilot, lambda: screen._ahead_frame is not None)
+            ahead = screen._ahead_frame[1]
+            assert screen not in app.screen_stack and screen.controller.id == picked[0]
             with Frames(app) as frames:
                 await pilot.press("1")
                 await settle(pilot)
             assert app.screen is screen and screen.controller.id == picked[0]
+            assert frames.on(screen)[0] == 0, "laid out again"
+            assert next(f for s, f in frames.frames if s is screen) is ahead
+    finally:
+        app.store.close()
+
+
+async def test_another_digit_never_writes_the_frame_rendered_ahead(tmp_path) -> None:
+    """Digit 2 refills the screen shown ahead with digit 1's controller: one layout at most,
+    one frame, and never the one showing the other controller."""
+    app = make_app(tmp_path)
+    picked = _few_zones(app)[:2]
+    for controller_id in reversed(picked):
+        app.store.touch_recent(controller_id)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.is_screen_installed("controller")
+                           and app.get_screen("controller")._ready)
+            screen = app.get_screen("controller")
+            await pilot.press("s")
+            await wait_for(pilot, lambda: screen._ahead_frame is not None)
+            ahead = screen._ahead_frame[1]
+            with Frames(app) as frames:
+                await pilot.press("2")
+                await settle(pilot)
+            assert app.screen is screen and screen.controller.id == picked[1]
             layouts, paints = frames.on(screen)
             assert layouts <= 1 and paints == 1, frames.on(screen)
+            assert all(f is not ahead for _, f in frames.frames)
+            assert screen._ahead_frame is None
     finally:
         app.store.close()
 
@@ -183,12 +216,14 @@ def pty_app(tmp_path: Path) -> Iterator[PtyApp]:
 
 
 def test_what_a_switch_shows_is_the_screen_written_whole(pty_app: PtyApp) -> None:
-    """After the first digit and switches between controllers, the terminal shows exactly what
-    the app's screen is: a new size makes the app write its screen whole (twice)."""
-    for keys in (b"s", b"1", b"s", b"1", b"s", b"2", b"s", b"1"):
+    """After a digit from the fleet and switches between controllers, the terminal shows exactly
+    what the app's screen is: a new size makes the app write its screen whole (twice)."""
+    # From the fleet (digit 1 shown ahead, then digit 2 instead of it), between controllers.
+    for keys in (b"s", b"1", b"s", b"1", b"s", b"2", b"s", b"1", b"\x1b", b"s", b"2",
+                 b"\x1b", b"s", b"1"):
         pty_app.press(keys)
         pty_app.settle(1.0)  # the fresh read after a cached switch repaints what changed
-        if keys != b"s":
+        if keys in (b"1", b"2"):
             shown = pty_app.cells()
             assert "Zones" in pty_app.text()
             pty_app.resize(24, 81)
