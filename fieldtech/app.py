@@ -445,6 +445,7 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
         showing = fleet.current if self._controller_showing() else None
         shortcuts = fleet.shortcuts(self.settings.pinned, showing)
         screen = self.controller_screen()
+        screen.expect([row.controller_id for row, _ in shortcuts])  # hidden: digit 1 ahead
         if missing := screen.uncached([row.controller_id for row, _ in shortcuts]):
             # After the switcher's frame: a thread reading beside it took the interpreter
             # from that frame (`s` ~20 ms later, traced).

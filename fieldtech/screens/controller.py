@@ -6,6 +6,8 @@ a new screen, which is what keeps a switch within a frame or two.
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,9 +16,12 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from textual import events, work
+from textual._compositor import LayoutUpdate
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.geometry import Size
 from textual.widgets import Static, TabbedContent, TabPane
+from textual.widgets._toast import ToastRack
 
 from fieldtech.domain.errors import NotFound
 from fieldtech.domain.models import Controller, Customer
@@ -34,6 +39,9 @@ from fieldtech.widgets.record_table import RecordTable
 from fieldtech.widgets.text_line import TextBox
 
 CACHE_SIZE = 32
+LAY_OUT_AGAIN_S = 0.05  # the hidden screen built ahead: its widgets' answers to a layout
+READY_AHEAD_AFTER_S = 0.04  # `s` opened the switcher: its frame first, then digit 1's ahead
+READY_AHEAD_TRIES = 5  # waiting for the prefetch to read digit 1's controller
 # What waits for a frame (a read in a thread) runs after this long at the latest, should no
 # frame come: it only waits so as not to slow the frame down.
 AFTER_FRAME_AT_MOST_S = 0.3
@@ -122,16 +130,48 @@ class ControllerScreen(ControllerFlows):
     def on_mount(self) -> None:
         self._ready = True
         if self not in self.app.screen_stack:  # built ahead: lay it out (nothing is painted)
-            self._refresh_layout(self.app.size)
+            # Not here: the layout in this handler sized no widget (all 0×0), so the first
+            # digit laid the whole screen out at its resume, then again for the 17 widgets
+            # that layout resized, then for the toast rack (three layouts, traced).
+            self.call_later(self._lay_out_ahead)
         self.set_interval(15, self._tick)
         if self._waiting:
             self.load(self._waiting)
+
+    def _lay_out_ahead(self, rounds: int = 3) -> None:
+        """Lay the hidden screen out until it asks for nothing more: its widgets, sized,
+        ask for a layout of their own (as they do on a shown screen, at the next frame)."""
+        if self in self.app.screen_stack:  # shown meanwhile: its resume lays it out
+            return
+        # The toast rack's first `show` (at the first resume) sets `display` from the style
+        # sheet's "none" to an inline one: a layout request, the same one, done here instead.
+        for rack in self.query(ToastRack):  # none when the app shows no notifications
+            rack.display = bool(self.app._notifications)
+        self._refresh_layout(self.app.size)
+        self._layout_required = False
+        self._dirty_widgets.clear()
+        if rounds > 1:  # once the widgets have read what that layout told them
+            self.set_timer(LAY_OUT_AGAIN_S, partial(self._lay_out_again, rounds - 1))
+
+    def _lay_out_again(self, rounds: int) -> None:
+        if self._layout_required:
+            self._lay_out_ahead(rounds)
+
+    def _refresh_layout(self, size: Size | None = None, scroll: bool = False) -> None:
+        # A repaint of the whole screen asked for with the layout (its resume, a focus moved)
+        # goes into the layout's own render: Textual rendered the screen once for the layout
+        # and again, whole, for the repaint, one after the other in the same timer tick.
+        if self._repaint_required and self.is_current and not self.app._batch_count:
+            self._repaint_required = False
+            self._dirty_widgets.add(self)
+        super()._refresh_layout(size, scroll)
 
     # -- loading ------------------------------------------------------------------------------
 
     def load(self, controller_id: str) -> None:
         """Show `controller_id` (read in a worker; shown once the screen is mounted)."""
         self._wanted = controller_id
+        self._pause_gc()
         if not self._ready:
             self._waiting = controller_id
             return
@@ -140,6 +180,22 @@ class ControllerScreen(ControllerFlows):
             self.after_frame(self._read_if_wanted, controller_id)  # the fresh read
         else:
             self._read(controller_id)
+
+    _gc_paused = False
+
+    def _pause_gc(self) -> None:
+        """No garbage collection from a switch until its frame is written: the frame's ~10
+        collections (rendering makes many short-lived objects) cost it 2-9 ms (traced). The
+        first allocation after the frame collects what is due."""
+        if not self._gc_paused and gc.isenabled():
+            gc.disable()
+            self._gc_paused = True
+            self.after_frame(self._resume_gc)
+
+    def _resume_gc(self) -> None:
+        if self._gc_paused:
+            self._gc_paused = False
+            gc.enable()
 
     def after_frame(self, callback: Callable[..., object], *args: object) -> None:
         """Run `callback(*args)` once this screen's next frame is written. A thread started
@@ -165,6 +221,60 @@ class ControllerScreen(ControllerFlows):
     def _read_if_wanted(self, controller_id: str) -> None:
         if controller_id == self._wanted:  # not when another switch came meanwhile
             self._read(controller_id)
+
+    _expected: str | None = None  # hidden, shown ahead: what digit 1 would open
+
+    def expect(self, controller_ids: list[str]) -> None:
+        """The switcher opens with these candidates, digit 1 first. Hidden (the fleet, not a
+        controller, shows), this screen shows the first one ahead, renders it and keeps the
+        frame: that digit then writes the kept frame at the screen's resume, with nothing to
+        lay out or render (the render was ~10-20 ms of the first digit, traced). Any other
+        choice refills it as usual; anything changed since is rendered after the kept frame."""
+        self._expected = None
+        if not controller_ids or not self._ready or self in self.app.screen_stack:
+            return
+        self._expected = controller_ids[0]
+        # After the switcher's frame and the prefetch's read (a thread): not beside them.
+        self.set_timer(READY_AHEAD_AFTER_S, partial(self._show_ahead, READY_AHEAD_TRIES))
+
+    def _show_ahead(self, tries: int) -> None:
+        self._ahead_frame = None
+        wanted = self._expected
+        if wanted is None or self in self.app.screen_stack:
+            return
+        cached = self._cache.get(wanted)
+        if cached is None:  # the prefetch has not read it yet
+            if tries > 1:
+                self.set_timer(READY_AHEAD_AFTER_S, partial(self._show_ahead, tries - 1))
+            return
+        self._wanted = wanted
+        self.show(*cached)
+        # Once the widgets have reported what the fill changed (from their own queues).
+        self.set_timer(LAY_OUT_AGAIN_S, self._render_ahead)
+
+    def _render_ahead(self) -> None:
+        if self._expected is None or self in self.app.screen_stack:
+            return
+        if self._layout_required:
+            self._refresh_layout(self.app.size)
+        self._layout_required = self._repaint_required = False
+        self._dirty_widgets.clear()
+        frame = self._compositor.render_update(full=True)
+        if isinstance(frame, LayoutUpdate):
+            self._ahead_frame = self.app.size, frame  # written at the resume if unchanged
+
+    _ahead_frame: tuple[Size, LayoutUpdate] | None = None
+
+    def _write_ahead_frame(self) -> None:
+        """After the resume, once the switcher's batch has ended (a frame written during it
+        is dropped): the frame rendered ahead, if nothing changed since. Textual then renders
+        the screen for its resume (its lines kept, nothing new): the diff writes nothing."""
+        kept, self._ahead_frame = self._ahead_frame, None
+        if (kept is not None and kept[0] == self.app.size and self.app.screen is self
+                and not self.app._batch_count and not (
+                    self._layout_required or self._scroll_required or self._dirty_widgets)):
+            self.app._display(self, kept[1])
+        self.check_idle()
 
     def prefetch(self, controller_ids: list[str]) -> None:
         """Read these controllers (call from a worker) so a switch to one paints at once."""
@@ -238,6 +348,11 @@ class ControllerScreen(ControllerFlows):
         if self._styled_for is not None:
             event.refresh_styles = self._styled_for != self.app.theme
             self._styled_for = None
+        self._expected = None
+        # The switcher's batch (ends one turn after the key) may still hold the screen's
+        # frame when the screen first goes idle; a switch that refilled nothing (shown ahead)
+        # has no widget reporting a change later to wake it again: wake it after the batch.
+        asyncio.get_running_loop().call_soon(self._write_ahead_frame)
         # The controller may have gone while a screen above was open (discarded there).
         if self.services.fleet.current is None and self.controller is not None:
             self.post_message(ControllerGone(self.controller.id))
@@ -248,6 +363,7 @@ class ControllerScreen(ControllerFlows):
                 self.controller, self.row, self._pending, self._device, self.customer):
             return  # the fresh read found what the cached copy already showed
         self._stale = False
+        self._ahead_frame = None  # it shows what this replaces
         self._remember((controller, row, pending, device, customer))
         self._pending, self._device, self.customer = pending, device, customer
         same = self.controller is not None and self.controller.id == controller.id
@@ -357,6 +473,9 @@ class ControllerScreen(ControllerFlows):
         if self.controller is not None and self.row is not None \
                 and self.controller.customer_id == customer_id:
             self._fill_details(self.controller, self.row)
+            self._ahead_frame = None
+            if self._expected is not None:  # shown ahead: render it again
+                self.set_timer(LAY_OUT_AGAIN_S, self._render_ahead)
 
     def _fill_pending(self, pending: list[OutboxEntry]) -> None:
         self.query_one("#pending-table", RecordTable).set_rows([

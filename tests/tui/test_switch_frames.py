@@ -1,0 +1,231 @@
+"""A switch to the controller screen is one layout and one render (issues 17 and 18): the
+screen built ahead is laid out ahead, the data is in before the layout, a repaint of the whole
+screen goes into the layout's render, and no garbage collection runs inside that frame."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from textual.screen import Screen
+
+from fieldtech.app import FieldtechApp
+from fieldtech.offline_store import Store
+from fieldtech.offline_store.seed import seed_store
+from tests.conftest import SEED_DAY
+from tests.tui.conftest import SIZE, make_app, settle, wait_for
+from tests.tui.pty_app import PtyApp
+
+
+def _few_zones(app: FieldtechApp) -> list[str]:
+    """Controllers whose zones fit the table (no scrollbar comes or goes)."""
+    return [r.controller_id for r in app.store.fleet_rows()
+            if r.controller_id and r.zone_count <= 8]
+
+
+class Frames:
+    """Counts the controller screen's layouts and the frames painted, with whether the garbage
+    collector was on at each paint."""
+
+    def __init__(self, app: FieldtechApp) -> None:
+        self.app = app
+        self.layouts: list[Screen] = []
+        self.paints: list[tuple[Screen, bool]] = []
+        self.frames: list[tuple[Screen, object]] = []
+
+    def __enter__(self) -> Frames:
+        self._layout = Screen._refresh_layout
+        self._display = self.app._display
+        layout = self._layout
+
+        def counted_layout(screen, *args, **kwargs) -> None:
+            self.layouts.append(screen)
+            layout(screen, *args, **kwargs)
+
+        def counted_display(screen, renderable) -> None:
+            if renderable is not None:
+                self.paints.append((screen, gc.isenabled()))
+                self.frames.append((screen, renderable))
+            self._display(screen, renderable)
+
+        Screen._refresh_layout = counted_layout
+        self.app._display = counted_display
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        Screen._refresh_layout = self._layout
+        del self.app._display
+
+    def clear(self) -> None:
+        self.layouts.clear()
+        self.paints.clear()
+        self.frames.clear()
+
+    def on(self, screen: Screen) -> tuple[int, int]:
+        return (sum(s is screen for s in self.layouts),
+                sum(s is screen for s, _ in self.paints))
+
+
+async def test_the_controller_screen_built_ahead_is_laid_out_ahead(tmp_path) -> None:
+    """Its widgets have their sizes before the first digit (the layout made while mounting
+    it sized none of them: the first digit laid it out three times)."""
+    app = make_app(tmp_path)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.is_screen_installed("controller")
+                           and app.get_screen("controller")._ready)
+            screen = app.get_screen("controller")
+            assert screen not in app.screen_stack
+            assert screen.query_one("#ctl-header").size.width > 0
+            assert screen.query_one("#zone-table").size.height > 0
+            assert not screen._layout_required
+    finally:
+        app.store.close()
+
+
+async def test_the_first_digit_writes_the_frame_rendered_ahead(tmp_path) -> None:
+    """`s` over the fleet shows digit 1's controller on the hidden controller screen, lays it
+    out and renders it: the digit writes that frame, nothing laid out or rendered first."""
+    app = make_app(tmp_path)
+    picked = _few_zones(app)[:2]
+    for controller_id in reversed(picked):  # picked[0] the most recent: digit 1
+        app.store.touch_recent(controller_id)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.is_screen_installed("controller")
+                           and app.get_screen("controller")._ready)
+            screen = app.get_screen("controller")
+            await pilot.press("s")
+            await wait_for(pilot, lambda: screen._ahead_frame is not None)
+            ahead = screen._ahead_frame[1]
+            assert screen not in app.screen_stack and screen.controller.id == picked[0]
+            with Frames(app) as frames:
+                await pilot.press("1")
+                await settle(pilot)
+            assert app.screen is screen and screen.controller.id == picked[0]
+            assert frames.on(screen)[0] == 0, "laid out again"
+            assert next(f for s, f in frames.frames if s is screen) is ahead
+    finally:
+        app.store.close()
+
+
+async def test_another_digit_never_writes_the_frame_rendered_ahead(tmp_path) -> None:
+    """Digit 2 refills the screen shown ahead with digit 1's controller: one layout at most,
+    one frame, and never the one showing the other controller."""
+    app = make_app(tmp_path)
+    picked = _few_zones(app)[:2]
+    for controller_id in reversed(picked):
+        app.store.touch_recent(controller_id)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.is_screen_installed("controller")
+                           and app.get_screen("controller")._ready)
+            screen = app.get_screen("controller")
+            await pilot.press("s")
+            await wait_for(pilot, lambda: screen._ahead_frame is not None)
+            ahead = screen._ahead_frame[1]
+            with Frames(app) as frames:
+                await pilot.press("2")
+                await settle(pilot)
+            assert app.screen is screen and screen.controller.id == picked[1]
+            layouts, paints = frames.on(screen)
+            assert layouts <= 1 and paints == 1, frames.on(screen)
+            assert all(f is not ahead for _, f in frames.frames)
+            assert screen._ahead_frame is None
+    finally:
+        app.store.close()
+
+
+async def test_a_switch_between_controllers_is_one_layout_and_one_paint(
+        app: FieldtechApp) -> None:
+    """The switcher closing moves the focus, which asks for a repaint of the whole screen:
+    painted with the layout's frame, not rendered again after it."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        a, b = _few_zones(app)[:2]
+        for controller_id in (a, b):
+            app.open_controller(controller_id)
+            await settle(pilot)
+        screen = app.screen
+        with Frames(app) as frames:
+            for shown in (a, b, a):
+                await pilot.press("s")
+                await settle(pilot)
+                frames.clear()
+                await pilot.press("1")
+                await settle(pilot)
+                assert screen.controller.id == shown
+                assert frames.on(screen) == (1, 1), frames.on(screen)
+
+
+async def test_no_garbage_collection_inside_a_switchs_frame(app: FieldtechApp) -> None:
+    """The collector is off from the digit until its frame is written, and on again after."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        a, b = _few_zones(app)[:2]
+        for controller_id in (a, b):
+            app.open_controller(controller_id)
+            await settle(pilot)
+        screen = app.screen
+        with Frames(app) as frames:
+            await pilot.press("s")
+            await settle(pilot)
+            frames.clear()
+            await pilot.press("1")
+            await settle(pilot)
+        assert screen.controller.id == a
+        assert [on for s, on in frames.paints if s is screen] == [False]
+        assert gc.isenabled()
+
+
+async def test_the_collector_left_off_by_someone_else_stays_off(app: FieldtechApp) -> None:
+    """A bulk job that turned the collector off keeps it off: a switch turns on only what it
+    turned off."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        a, b = _few_zones(app)[:2]
+        gc.disable()
+        try:
+            app.open_controller(a)
+            await settle(pilot)
+            app.open_controller(b)
+            await settle(pilot)
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+
+
+@pytest.fixture
+def pty_app(tmp_path: Path) -> Iterator[PtyApp]:
+    store = Store(tmp_path / "fieldtech.db")
+    seed_store(store, 30, 120, today=SEED_DAY)
+    rows = [r for r in store.fleet_rows() if r.controller_id]
+    for r in (rows[40], rows[12], rows[3], rows[7]):  # rows[7] the most recent
+        store.touch_recent(r.controller_id)
+    first = store.fleet_rows()[0].customer_name
+    store.close()
+    app = PtyApp(tmp_path)
+    try:
+        app.wait_for(first)
+        app.wait_for("Switch")  # the key bar
+        yield app
+    finally:
+        app.close()
+
+
+def test_what_a_switch_shows_is_the_screen_written_whole(pty_app: PtyApp) -> None:
+    """After a digit from the fleet and switches between controllers, the terminal shows exactly
+    what the app's screen is: a new size makes the app write its screen whole (twice)."""
+    # From the fleet (digit 1 shown ahead, then digit 2 instead of it), between controllers.
+    for keys in (b"s", b"1", b"s", b"1", b"s", b"2", b"s", b"1", b"\x1b", b"s", b"2",
+                 b"\x1b", b"s", b"1"):
+        pty_app.press(keys)
+        pty_app.settle(1.0)  # the fresh read after a cached switch repaints what changed
+        if keys in (b"1", b"2"):
+            shown = pty_app.cells()
+            assert "Zones" in pty_app.text()
+            pty_app.resize(24, 81)
+            pty_app.resize(24, 80)
+            assert pty_app.cells() == shown
