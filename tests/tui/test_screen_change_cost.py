@@ -184,3 +184,37 @@ async def test_back_from_a_controller_the_fleet_kept_while_covered_is_written_fi
         assert resumed == [fleet]  # Textual's own resume once (its styles: ~20 ms a time)
         assert fleet.fleet_list.current_id == target.controller_id
         assert cells(kept[1]) == cells(fleet._compositor.render_update(full=True))
+
+
+async def test_a_scroll_step_renders_the_lists_scrollbar_only_when_its_thumb_moves(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Held keys: each step scrolls the list, and Textual rendered its scrollbar's lines
+    again at each, though the thumb of a long list moves every few steps only. What the bar
+    shows is still the bar rendered afresh."""
+    from tests.tui.conftest import make_app
+
+    app = make_app(tmp_path, customers=300, controllers=1200)  # 1,500 lines: a small thumb
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            fleet_list = app.screen.query_one("#fleet", FleetList)
+            bar = fleet_list.vertical_scrollbar
+            renders: list[ScrollBar] = []
+            render = ScrollBar.render
+            monkeypatch.setattr(ScrollBar, "render", lambda self: (
+                renders.append(self), render(self))[1])
+            thumbs, steps = set(), 0
+            for _ in range(60):
+                renders.clear()
+                await pilot.press("down")
+                await settle(pilot)
+                steps += renders.count(bar)
+                crop = bar.size.region
+                shown = bar.render_lines(crop)
+                bar._styles_cache.clear()  # the bar rendered afresh
+                assert shown == ScrollBar.render_lines(bar, crop)
+                thumbs.add(tuple(strip.text for strip in shown))
+            assert len(thumbs) > 1  # the thumb did move
+            assert steps <= len(thumbs) + 5, (steps, len(thumbs))  # before: ~40 (a scroll a step)
+    finally:
+        app.store.close()
