@@ -3,13 +3,14 @@
     python bench/trace_keys.py [--keys "s 1 esc s 2 esc"] [--controllers 10000] [--all]
 
 Runs the app in a real pty at 80×24 (the SSH profile), sends each key (`esc`, `down` or the
-key itself) once the screen is quiet, and prints for each key what the app did, in ms from
-the moment its driver read the key: the key's dispatch, actions, screen pushes and pops,
-composes, style updates, layouts, Textual's frame timer, the compositor's render, the
-shadow's diff, each write, worker threads starting and ending, and garbage collections.
-The timestamps come from wrappers around those functions (in the app's process; `--all`
-prints the idle and message-level ones too). Wrapping costs a little: read the gaps, not
-the total, against bench_ssh.py's figures.
+key itself; `down*60`: held, 60 at 30 a second) once the screen is quiet, and prints for
+each what the app did, in ms from the moment its driver read the key (held: the last one):
+the key's dispatch, actions, screen pushes and pops, composes, style updates, layouts,
+Textual's frame timer, the compositor's render, the shadow's diff, a frame held back while
+keys are held (`_coalesce`), each write, worker threads starting and ending, and garbage
+collections. The timestamps come from wrappers around those functions (in the app's
+process; `--all` prints the idle and message-level ones too). Wrapping costs a little: read
+the gaps, not the total, against bench_ssh.py's figures.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ for cls, names in [
         (switcher.Switcher, ["open"]),
         (DOMNode, ["update_node_styles"]),
         (Compositor, ["reflow", "update_widgets", "_render_chops"]),
-        (SparingTerminal, ["_display", "_flush_frame"]),
+        (SparingTerminal, ["_display", "_coalesce", "_flush_frame"]),
         (TerminalShadow, ["apply", "flush"])]:
     for name in names:
         wrap(cls, name)
@@ -120,18 +121,22 @@ sys.exit(main())
 
 
 def timeline(trace: Path, show_all: bool) -> list[list[str]]:
-    """The log cut at each read of a key: per key, its lines in ms from that read."""
-    keys: list[list[str]] = []
-    start = 0.0
-    for line in trace.read_text().splitlines():
-        t, thread, what = line.split("\t", 2)
-        if what.startswith("READ"):
-            start = float(t)
-            keys.append([])
-        if not keys or (not show_all and any(n in what for n in NOISY)):
-            continue
-        keys[-1].append(f"{(float(t) - start) * 1000:8.2f}  {thread:8}  {what}")
-    return keys
+    """The log cut at each action (reads of keys closer than QUIET / 2 are one action, keys
+    held): per action, its lines in ms from its last read (the last key held)."""
+    entries = [line.split("\t", 2) for line in trace.read_text().splitlines()]
+    reads = [i for i, (_, _, what) in enumerate(entries) if what.startswith("READ")]
+    starts = [i for n, i in enumerate(reads)  # each action's last read
+              if n + 1 == len(reads) or float(entries[reads[n + 1]][0]) - float(entries[i][0])
+              > QUIET / 2]
+    actions: list[list[str]] = []
+    for n, first in enumerate(starts):
+        start = float(entries[first][0])
+        end = len(entries) if n + 1 == len(starts) else next(
+            i for i in reads if i > first)  # the next action's first read
+        actions.append([f"{(float(t) - start) * 1000:8.2f}  {thread:8}  {what}"
+                        for t, thread, what in entries[first:end]
+                        if show_all or not any(n in what for n in NOISY)])
+    return actions
 
 
 def main() -> None:
@@ -149,7 +154,10 @@ def main() -> None:
     session.drain_quiet(1.0)
     sent = []
     for key in args.keys.split():
-        result = session.send(KEYS.get(key, key.encode()), key)
+        key, _, times = key.partition("*")  # "down*60": held, 30 a second
+        keys = KEYS.get(key, key.encode())
+        result = (session.send(keys * int(times), f"{key} × {times} held (30/s)", gap=1 / 30)
+                  if times else session.send(keys, key))
         sent.append(result)
         time.sleep(QUIET)
     session.send(b"q", "quit")

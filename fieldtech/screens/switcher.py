@@ -96,12 +96,25 @@ def _focus_now(widget: Widget | None, screen: Screen | None = None) -> None:
     if screen is None:
         return
     blurred = screen.focused
-    screen.set_focus(widget)
+    _set_focus_quietly(screen, widget)
     if blurred is not None and blurred is not widget:
         blurred.has_focus = False
     if widget is not None:
         widget.has_focus = True
     screen.refresh_bindings()
+
+
+def _set_focus_quietly(screen: Screen, widget: Widget | None) -> None:
+    """`screen.set_focus(widget)` without the repaint of the whole screen that Textual's
+    `Screen.focused` (a reactive that repaints) asks for: the screen shows no focus of its
+    own, and that repaint put every line of it through the compositor and the shadow again
+    (~3 ms of the `s` key's frame). The widgets that show the focus repaint themselves."""
+    repainting = screen._repaint_required
+    screen.set_focus(widget)
+    if not repainting:
+        screen._repaint_required = False
+        screen._repaint_regions.clear()
+        screen._dirty_regions.clear()
 
 
 def _end_batch(batch: AbstractContextManager[None], screen: Screen) -> None:

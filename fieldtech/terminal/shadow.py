@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from itertools import compress, repeat
+from operator import ne
 
 from rich.cells import get_character_cell_size
 from rich.color import ColorSystem
@@ -50,14 +52,23 @@ def update_pieces(update: CompositorUpdate) -> Iterator[tuple[int, int, Strip]]:
             yield y, x, strip
 
 
-def strip_cells(segments: Iterable[Segment]) -> list[Cell]:
-    """The cells a strip paints, left to right."""
+def strip_cells(segments: Iterable[Segment],
+                styles: dict[Style, Style] | None = None) -> list[Cell]:
+    """The cells a strip paints, left to right. With `styles`, equal styles are given as one
+    object (the first seen): cells then compare by identity, in C (rich compares two styles
+    by their hashes, in Python: most of a frame's diff)."""
     cells: list[Cell] = []
     for text, style, control in segments:
         if control:
             continue
-        if style is not None and (style.link or style._meta):
-            style = _plain(style)  # compared by how it looks: no link, no mouse metadata
+        if style is not None:
+            if style.link or style._meta:
+                style = _plain(style)  # compared by how it looks: no link, no mouse metadata
+            if styles is not None:
+                style = styles.setdefault(style, style)
+        if text.isascii() and text.isprintable():  # one cell a character
+            cells += zip(text, repeat(style))
+            continue
         for ch in text:
             width = get_character_cell_size(ch)
             if width == 0:  # a combining mark joins the character before it
@@ -91,7 +102,12 @@ def _shows_on_space(style: Style) -> bool:
 
 def _differing(old: Row, new: Row) -> int:
     """How many cells of a line differ."""
-    return sum(a != b for a, b in zip(old, new, strict=True))
+    return sum(map(ne, old, new))
+
+
+def _text(row: Row) -> str:
+    """A line's text (its cells all known)."""
+    return "".join([cell[0] for cell in row])  # type: ignore[index]
 
 
 def _near(new: Row, old: Row) -> bool:
@@ -107,6 +123,7 @@ class TerminalShadow:
         self.resize(width, height)
         self._sgr: dict[tuple[Style | None, Style | None], str] = {}
         self._space: dict[tuple[Style | None, Style | None], Style | None] = {}
+        self._styles: dict[Style, Style] = {}  # each style seen, as one object (strip_cells)
 
     def resize(self, width: int, height: int) -> None:
         """The terminal was resized (or cleared): nothing on it is known."""
@@ -126,15 +143,14 @@ class TerminalShadow:
         """What the app shows is now `update` over what it showed (nothing written yet)."""
         if (width, height) != (self.width, self.height):
             self.resize(width, height)
-        target = self.target
+        target, styles = self.target, self._styles
+        if len(styles) > 4096:  # a bound; styles no longer shown compare by value again
+            styles.clear()
         for y, x, strip in update_pieces(update):
-            if not 0 <= y < height:
+            if not 0 <= y < height or x >= width:
                 continue
-            row = target[y]
-            for i, cell in enumerate(strip_cells(strip), x):
-                if i >= width:
-                    break
-                row[i] = cell
+            cells = strip_cells(strip, styles)[:width - x]
+            target[y][x:x + len(cells)] = cells
 
     def flush(self) -> str:
         """The terminal sequence that makes the terminal show what the app shows."""
@@ -152,14 +168,17 @@ class TerminalShadow:
         changed = [y for y in range(self.height) if target[y] != rows[y]]
         if len(changed) < MIN_SCROLL_LINES:
             return
-        where: dict[tuple, list[int]] = {}
+        # Lines found by their text (cheap to hash), then compared whole (`matched` below).
+        where: dict[str, list[int]] = {}
         for y, row in enumerate(rows):
             if None not in row:
-                where.setdefault(tuple(row), []).append(y)
+                where.setdefault(_text(row), []).append(y)
         shifts: Counter[int] = Counter()
         for y in changed:
-            for old_y in where.get(tuple(target[y]), ()):
-                if old_y != y:
+            if None in target[y]:
+                continue
+            for old_y in where.get(_text(target[y]), ()):
+                if old_y != y and target[y] == rows[old_y]:
                     shifts[old_y - y] += 1
         if not shifts:
             return
@@ -219,10 +238,11 @@ class TerminalShadow:
                     if cell is None or not cell[0]:  # the right half of a wide character
                         continue
                     text, style = cell
-                    if style != self._pen and text == " ":
-                        style = self._space_pen(style)
-                    if style != self._pen:
-                        out.append(self._sgr_change(self._pen, style))
+                    if style is not self._pen:  # (equal styles are one object: apply)
+                        if text == " ":
+                            style = self._space_pen(style)
+                        if style is not self._pen and style != self._pen:
+                            out.append(self._sgr_change(self._pen, style))
                         self._pen = style
                     out.append(text)
                 self._cursor = (end, y) if end < self.width else None
@@ -235,8 +255,8 @@ class TerminalShadow:
         """[start, end) spans of cells to write: the changed ones, joined over short gaps,
         widened so that no wide character is cut."""
         runs: list[list[int]] = []
-        for x in range(self.width):
-            if old[x] != new[x] and new[x] is not None:
+        for x in compress(range(self.width), map(ne, old, new)):  # the cells that differ
+            if new[x] is not None:
                 if runs and x - runs[-1][1] <= REWRITE_GAP and None not in new[runs[-1][1]:x]:
                     runs[-1][1] = x + 1
                 else:

@@ -11,7 +11,8 @@ everything shown"; `MarksChanged` tells the screen, which shows the count.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from math import ceil
+from typing import ClassVar, Self
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -19,11 +20,14 @@ from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar, ScrollBarRender
 from textual.strip import Strip
 from textual.widget import Widget
+
+EIGHTHS = len(ScrollBarRender.VERTICAL_BARS)  # a scrollbar's thumb moves by eighths of a cell
 
 # (text, style name) pieces of one line; the style name is a `list--NAME` component class.
 Parts = list[tuple[str, str]]
@@ -219,11 +223,82 @@ class CursorList(ScrollView, can_focus=True):
     def _marks_changed(self) -> None:
         self.post_message(self.MarksChanged(self, len(self.marked)))
 
+    # -- focus: only the cursor's line shows it -----------------------------------------------
+    # Textual repaints a widget whole when it gains or loses the focus, and again when a
+    # component class's style changes with it (`list--cursor`): the list's lines and its
+    # scrollbar re-rendered, every line of it written through the compositor and the shadow
+    # (~5 ms of the first `s` on the fleet). Only the cursor's line looks different.
+
     def _on_focus(self, event: events.Focus) -> None:
-        if self.has_focus:  # already styled as focused (the switcher closing): no repaint
-            event.prevent_default()
-            if self.parent is not None:
-                self.parent.post_message(events.DescendantFocus(self))
+        event.prevent_default()  # Textual's: has_focus, then a repaint of the whole list
+        self.has_focus = True  # (already, after the switcher closing: nothing to do)
+        if self.parent is not None:
+            self.parent.post_message(events.DescendantFocus(self))
+
+    def _on_blur(self, event: events.Blur) -> None:
+        event.prevent_default()
+        self.has_focus = False
+        if self.parent is not None:
+            self.parent.post_message(events.DescendantBlur(self))
+
+    _restyling = False
+    _repaint_asked = False
+
+    def watch_has_focus(self, has_focus: bool) -> None:
+        bar = self._bar_look()
+        self._restyling = True
+        try:
+            super().watch_has_focus(has_focus)  # the styles again (`refresh` below)
+        finally:
+            self._restyling = False
+        if self._repaint_asked:
+            self._repaint_asked = False
+            if self._keep_lines_restyled():
+                self.refresh_lines(self.cursor)
+            else:  # more than the cursor's colours changed
+                super().refresh()
+        if self._bar_repaint_asked:
+            self._bar_repaint_asked = False
+            if self._bar_look() != bar and self._vertical_scrollbar is not None:
+                self._vertical_scrollbar.refresh()
+
+    _bar_repaint_asked = False
+
+    def _bar_look(self) -> tuple[object, ...]:
+        """What the scrollbar's colours come from (the list's styles: ScrollBar.render)."""
+        styles = self.styles
+        return (styles.scrollbar_color, styles.scrollbar_background,
+                styles.scrollbar_color_hover, styles.scrollbar_background_hover,
+                styles.scrollbar_color_active, styles.scrollbar_background_active,
+                self.background_colors)
+
+    @property
+    def vertical_scrollbar(self) -> ScrollBar:
+        """Textual's, as a `ListScrollBar` (created when first asked for)."""
+        if self._vertical_scrollbar is None:
+            self._vertical_scrollbar = bar = ListScrollBar(
+                vertical=True, name="vertical", thickness=self.scrollbar_size_vertical)
+            bar.display = False
+            self.app._start_widget(self, bar)
+        return self._vertical_scrollbar
+
+    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False,
+                recompose: bool = False) -> Self:
+        if self._restyling and not (regions or layout or recompose):
+            self._repaint_asked |= repaint  # decided once the styles are set (above)
+            return self
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def _refresh_scrollbars(self) -> None:
+        super()._refresh_scrollbars()
+        bar = self._vertical_scrollbar
+        if bar is not None and bar.display and not self._bar_styled:
+            # Textual styles a scrollbar (it is not in the DOM) with the list's next restyle:
+            # the first change of focus (the first `s`), repainting it. Now, as it shows.
+            self._bar_styled = True
+            bar.update_node_styles(animate=False)
+
+    _bar_styled = False
 
     # -- rendering ----------------------------------------------------------------------------
 
@@ -234,10 +309,11 @@ class CursorList(ScrollView, can_focus=True):
     _restyled = False
     _base: Style | None = None
 
-    def _keep_lines_restyled(self) -> None:
-        """Keep the rendered lines whose styles did not change. A change of focus restyles
-        only the cursor's line: leaving the list for a screen and coming back (Esc) re-renders
-        one line, not the whole list (~7 ms of the first frame back)."""
+    def _keep_lines_restyled(self) -> bool:
+        """Keep the rendered lines whose styles did not change (whether only the cursor's
+        line changed). A change of focus restyles only the cursor's line: leaving the list
+        for a screen and coming back (Esc) re-renders one line, not the whole list (~7 ms of
+        the first frame back)."""
         self._restyled = False
         old_styles, old_base = self._styles, self._base
         self._styles, self._base = {}, self.rich_style
@@ -245,10 +321,19 @@ class CursorList(ScrollView, can_focus=True):
                                          for name, style in old_styles.items()
                                          if name != "cursor"):
             self._cache.clear()
-            return
+            return False
         cached = self._cache.keys()  # an LRUCache: not iterable itself
         for key in [key for key in cached if key[1]]:  # (line, is the cursor's, width)
             self._cache.discard(key)
+        return True
+
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size,
+                      layout: bool = True) -> bool:
+        # A layout hands a ScrollView the size of its children (none) as its virtual size,
+        # never its own, so ScrollView saw a change at every layout of the screen and updated
+        # its scrollbar: a repaint of the bar (21 lines, 1-5 ms) in the `s` key's frame. The
+        # list sets its virtual size itself (`_size_to_content`).
+        return super()._size_updated(size, self.virtual_size, container_size, layout)
 
     def on_resize(self) -> None:
         self._size_to_content()
@@ -323,3 +408,52 @@ class CursorList(ScrollView, can_focus=True):
             pad = base + self._style("cursor") if cursor else base
             segments.append(Segment(" " * (width - used), pad))
         return Strip(segments, width)
+
+
+class ListScrollBar(ScrollBar):
+    """A list's scrollbar, not repainted by a restyle of the list that leaves its colours as
+    they were: Textual repaints it as each of the list's scrollbar colours is set again,
+    seven times a change of focus (21 lines, 1–5 ms of the first `s`'s frame). Its lines are
+    kept by what they show: a scroll step moves the thumb of a 12,500-line list only every
+    ~75 steps, and Textual rendered the bar's 21 lines again at each (1–10 ms a step)."""
+
+    def __init__(self, vertical: bool = True, name: str | None = None, *,
+                 thickness: int = 1) -> None:
+        super().__init__(vertical, name, thickness=thickness)
+        self._shown: LRUCache[tuple[object, ...], list[Strip]] = LRUCache(8)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._shown.clear()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        owner = self.parent
+        if not isinstance(owner, CursorList):
+            return super().render_lines(crop)
+        key = (crop, self.size, self.thickness, self._thumb(), self.grabbed is not None,
+               self.mouse_over, owner._bar_look())
+        strips = self._shown.get(key)
+        if strips is None:
+            strips = self._shown[key] = super().render_lines(crop)
+        return strips
+
+    def _thumb(self) -> tuple[int, int]:
+        """Where the thumb starts and ends, in eighths of a cell, as ScrollBarRender.render_bar
+        places it (the bar's look, but for its colours)."""
+        size = self.size.height if self.vertical else self.size.width
+        virtual = ceil(self.window_virtual_size)
+        window = ceil(self.window_size) if self.window_size < self.window_virtual_size else 0
+        if not (window and size and virtual and size != virtual):
+            return -1, -1
+        thumb = max(1, window / (virtual / size))
+        start = int((size - thumb) * (self.position / (virtual - window)) * EIGHTHS)
+        return start, start + ceil(thumb * EIGHTHS)
+
+    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False,
+                recompose: bool = False) -> Self:
+        owner = self.parent
+        if isinstance(owner, CursorList) and owner._restyling and not (
+                regions or layout or recompose):
+            owner._bar_repaint_asked |= repaint  # the list decides once its styles are set
+            return self
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)

@@ -8,11 +8,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from textual._compositor import ChopsUpdate, LayoutUpdate
 from textual.screen import Screen
+from textual.scrollbar import ScrollBar
 
 from fieldtech.app import FieldtechApp
 from fieldtech.screens.fleet import FleetScreen
 from fieldtech.screens.services import WARM_AFTER_S
+from fieldtech.screens.switcher import Switcher
 from fieldtech.terminal.shadow import TerminalShadow
 from fieldtech.widgets.cursor_list import CursorList
 from fieldtech.widgets.fleet_list import FleetList
@@ -79,6 +82,72 @@ async def test_a_change_of_focus_rebuilds_the_cursors_line_only(
         assert calls["_render"] == 1, calls  # the cursor's line, in its unfocused colours
 
 
+def updated_lines(update: object) -> set[int]:
+    """The screen lines a compositor update writes."""
+    if isinstance(update, ChopsUpdate):
+        return {y for y, _, _ in update.spans}
+    assert isinstance(update, LayoutUpdate)
+    return set(update.region.line_range)
+
+
+async def test_opening_the_switcher_repaints_the_lists_cursor_line_not_the_list(
+        app: FieldtechApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`s` on the fleet: the list losing the focus changes its cursor's colours only. Textual
+    repainted the list whole (on blur, and as its cursor's style changed), its scrollbar (as
+    each of the list's scrollbar colours was set again, and at every layout) and the whole
+    screen (its `focused` repaints it): every line through the compositor and the shadow."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        fleet_list = screen.query_one("#fleet", FleetList)
+        switcher = screen.query_one(Switcher)
+        bar = fleet_list.vertical_scrollbar
+        assert bar.display
+        for _ in range(19):  # the cursor below the switcher's box
+            await pilot.press("down")
+        await settle(pilot)
+        lines: set[int] = set()
+        bar_renders: list[ScrollBar] = []
+        with counting(monkeypatch) as calls:
+            display, render = app._display, ScrollBar.render
+            monkeypatch.setattr(app, "_display", lambda screen, update: (
+                lines.update(updated_lines(update)), display(screen, update)))
+            monkeypatch.setattr(ScrollBar, "render", lambda self: (
+                bar_renders.append(self), render(self))[1])
+            await pilot.press("s")
+            await settle(pilot)
+        assert switcher.is_open and not fleet_list.has_focus
+        assert calls["render_line"] == 1, calls  # the cursor's line (before: the list's 21)
+        assert bar not in bar_renders
+        cursor_y = fleet_list.region.y + fleet_list.cursor - fleet_list.scroll_offset.y
+        box = set(switcher.region.line_range)
+        assert cursor_y not in box
+        assert lines - box == {cursor_y, *screen.query_one("KeyBar").region.line_range}, lines
+
+
+async def test_what_the_switcher_leaves_on_the_terminal_is_the_screen_rendered_whole(
+        app: FieldtechApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every frame applied in turn (what the terminal shows) against the app's screen
+    rendered whole, after each change of focus that repaints only the cursor's line."""
+    shown = TerminalShadow(None)
+    display = app._display
+
+    def shadowed(screen: Screen, update: object) -> None:
+        if isinstance(update, LayoutUpdate | ChopsUpdate):
+            shown.apply(update, *SIZE)
+        display(screen, update)
+
+    monkeypatch.setattr(app, "_display", shadowed)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for key in ("s", "escape", "down", "down", "s", "escape", "f", "escape", "tab",
+                    "shift+tab", "s", "1", "escape"):
+            await pilot.press(key)
+            await settle(pilot)
+            whole = cells(app.screen._compositor.render_update(full=True))
+            assert shown.target == whole, key
+
+
 def cells(update: object) -> list:
     """What a full frame shows, cell by cell."""
     shadow = TerminalShadow(None)
@@ -115,3 +184,37 @@ async def test_back_from_a_controller_the_fleet_kept_while_covered_is_written_fi
         assert resumed == [fleet]  # Textual's own resume once (its styles: ~20 ms a time)
         assert fleet.fleet_list.current_id == target.controller_id
         assert cells(kept[1]) == cells(fleet._compositor.render_update(full=True))
+
+
+async def test_a_scroll_step_renders_the_lists_scrollbar_only_when_its_thumb_moves(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Held keys: each step scrolls the list, and Textual rendered its scrollbar's lines
+    again at each, though the thumb of a long list moves every few steps only. What the bar
+    shows is still the bar rendered afresh."""
+    from tests.tui.conftest import make_app
+
+    app = make_app(tmp_path, customers=300, controllers=1200)  # 1,500 lines: a small thumb
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            fleet_list = app.screen.query_one("#fleet", FleetList)
+            bar = fleet_list.vertical_scrollbar
+            renders: list[ScrollBar] = []
+            render = ScrollBar.render
+            monkeypatch.setattr(ScrollBar, "render", lambda self: (
+                renders.append(self), render(self))[1])
+            thumbs, steps = set(), 0
+            for _ in range(60):
+                renders.clear()
+                await pilot.press("down")
+                await settle(pilot)
+                steps += renders.count(bar)
+                crop = bar.size.region
+                shown = bar.render_lines(crop)
+                bar._styles_cache.clear()  # the bar rendered afresh
+                assert shown == ScrollBar.render_lines(bar, crop)
+                thumbs.add(tuple(strip.text for strip in shown))
+            assert len(thumbs) > 1  # the thumb did move
+            assert steps <= len(thumbs) + 5, (steps, len(thumbs))  # before: ~40 (a scroll a step)
+    finally:
+        app.store.close()
