@@ -197,6 +197,9 @@ class ControllerScreen(ControllerFlows):
             self._gc_paused = False
             gc.enable()
 
+    def on_unmount(self) -> None:
+        self._resume_gc()  # the app quit before the switch's frame: the process goes on (tests)
+
     def after_frame(self, callback: Callable[..., object], *args: object) -> None:
         """Run `callback(*args)` once this screen's next frame is written. A thread started
         before it (a read, a write) takes the interpreter from the frame, in 5 ms slices: the

@@ -197,6 +197,22 @@ async def test_the_collector_left_off_by_someone_else_stays_off(app: FieldtechAp
             gc.enable()
 
 
+async def test_quitting_before_a_switchs_frame_turns_the_collector_back_on(
+        app: FieldtechApp) -> None:
+    """The app quits (or its test ends) between a switch and its frame: the process goes on
+    with its collector on (left off, the next test's read found it off)."""
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            app.open_controller(_few_zones(app)[0])
+            await settle(pilot)
+            app.screen._pause_gc()  # what a digit does, its frame not yet written
+            assert not gc.isenabled()
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+
+
 @pytest.fixture
 def pty_app(tmp_path: Path) -> Iterator[PtyApp]:
     store = Store(tmp_path / "fieldtech.db")
