@@ -188,6 +188,8 @@ class Store:
         self._apart_conn: sqlite3.Connection | None = None
         self._joined = 0  # > 0 inside `transaction()`: edits join it
         self._unsaved_recents: dict[str, float] = {}  # controller id → when shown
+        self._recents_lock = threading.Lock()  # not `_lock`: a switch must not wait for a sync
+        self._closed = False
         prepare_folder(self.path)
         try:
             # isolation_level=None: we say BEGIN/COMMIT ourselves, so a transaction is exactly
@@ -220,14 +222,17 @@ class Store:
             migrate(self._conn)
 
     def close(self) -> None:
-        with self._lock:
-            try:
-                self.save_recents()
-            finally:
-                self._conn.close()
-        with self._apart_lock:
-            if self._apart_conn is not None:
-                self._apart_conn.close()
+        try:
+            with self._lock:
+                try:
+                    self.save_recents()
+                finally:
+                    self._conn.close()
+        finally:
+            with self._apart_lock:
+                self._closed = True  # a long read started after this opens no connection
+                if self._apart_conn is not None:
+                    self._apart_conn.close()
 
     def __enter__(self) -> Store:
         return self
@@ -352,6 +357,8 @@ class Store:
         """The store's second connection, for long reads (made on first use), in one read
         transaction: what it reads is one moment's store, while the first takes writes."""
         with self._apart_lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
             if self._apart_conn is None:
                 self._apart_conn = sqlite3.connect(
                     self.path, isolation_level=None, check_same_thread=False, timeout=10)
@@ -1308,22 +1315,30 @@ class Store:
     def shown_recent(self, controller_id: str) -> None:
         """`controller_id` was shown now: it leads the recents, written by `save_recents` (the
         app calls it after the switch's frame: a write beside it slowed the frame) or at the
-        latest by `close`, so quitting right after a switch keeps it. No I/O."""
-        with self._lock:
+        latest by `close`, so quitting right after a switch keeps it. No I/O, and not the
+        store's lock: a sync's write holding it must not hold the switch up."""
+        with self._recents_lock:
             self._unsaved_recents[controller_id] = time.time()
 
     def save_recents(self) -> None:
         """Write the recents `shown_recent` holds (nothing to do once `close` wrote them)."""
         with self._lock:
-            if not self._unsaved_recents:
+            with self._recents_lock:
+                held, self._unsaved_recents = self._unsaved_recents, {}
+            if not held:
                 return
-            with self._write() as db:
-                db.executemany(
-                    "INSERT INTO recent VALUES (?, ?) ON CONFLICT(controller_id) "
-                    "DO UPDATE SET used_at=excluded.used_at",
-                    self._unsaved_recents.items(),
-                )
-            self._unsaved_recents.clear()
+            try:
+                with self._write() as db:
+                    db.executemany(
+                        "INSERT INTO recent VALUES (?, ?) ON CONFLICT(controller_id) "
+                        "DO UPDATE SET used_at=excluded.used_at",
+                        held.items(),
+                    )
+            except BaseException:
+                with self._recents_lock:  # kept for the next try; one shown since is newer
+                    for controller_id, at in held.items():
+                        self._unsaved_recents.setdefault(controller_id, at)
+                raise
 
     def recent(self, limit: int = 9) -> list[str]:
         self.save_recents()  # the recents as they are now, those still held included

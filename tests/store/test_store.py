@@ -456,6 +456,51 @@ def test_a_recent_held_for_after_the_frame_is_written_when_the_store_closes(
         assert again.recent() == [shown[1].id, shown[0].id]
 
 
+def test_a_switch_does_not_wait_for_a_write_holding_the_store(
+        store: Store, customer: Customer) -> None:
+    """A sync's page write holds the store for its transaction; the switch's recents (on the
+    app's event loop) are held without it and written after."""
+    import threading
+
+    controller = make_controller(customer)
+    store.create_controller(controller)
+    inside, done = threading.Event(), threading.Event()
+
+    def long_write() -> None:
+        with store.transaction():
+            inside.set()
+            done.wait(10)
+
+    writer = threading.Thread(target=long_write)
+    writer.start()
+    try:
+        assert inside.wait(10)
+        shown = threading.Thread(target=store.shown_recent, args=(controller.id,))
+        shown.start()
+        shown.join(2)
+        assert not shown.is_alive(), "shown_recent waited for the store's writer"
+    finally:
+        done.set()
+        writer.join()
+    assert store.recent() == [controller.id]
+
+
+def test_recents_that_failed_to_be_written_are_kept_for_the_next_try(
+        store: Store, customer: Customer, monkeypatch: pytest.MonkeyPatch) -> None:
+    controller = make_controller(customer)
+    store.create_controller(controller)
+    store.shown_recent(controller.id)
+
+    def locked(*_a, **_k):
+        raise sqlite3.OperationalError("database is locked")
+
+    with monkeypatch.context() as m:
+        m.setattr(store, "_write", locked)  # another process holds the file (cannot be made
+        with pytest.raises(sqlite3.OperationalError):  # here without waiting its timeout)
+            store.save_recents()
+    assert store.recent() == [controller.id]
+
+
 def test_the_first_screenful_is_the_top_of_the_whole_fleet_in_natural_order(
         tmp_path: Path) -> None:
     # SQLite's NOCASE order read "Bulk 1", "Bulk 10", "Bulk 100", "Bulk 11"… as the first
