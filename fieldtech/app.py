@@ -54,6 +54,7 @@ CANARIES_EVERY_S = 15.0  # a canary's time limit, kept to the minute on any scre
 SIGN_IN_CHECK_S = 3  # a `fieldtech login` elsewhere shows within this (one stat() each time)
 FIRST_SCREEN = 60  # rows read before the first paint; a 24-line terminal shows ~20
 KEYS_QUIET_S = 0.15  # a bulk read waits this long after a key: its frame, then the next key
+KEYS_FIRST_AT_MOST_S = 2.0  # all a whole read waits for keys: held keys never stall it
 
 
 def _raised_at(holder: Any) -> float:
@@ -285,6 +286,7 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
             self._read_whole_fleet(store, keep)
 
     def _read_whole_fleet(self, store: Store, keep: str | None) -> None:
+        self._keys_first_until = time.monotonic() + KEYS_FIRST_AT_MOST_S  # this read's waits
         rows = store.fleet_rows(between=self._keys_first)
         self._keys_first()
         index = FleetIndex(rows, between=self._keys_first)
@@ -326,15 +328,18 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
             self._memberships_settled = True  # reload would cancel this one
             self.call_from_thread(self._settle_memberships)
 
+    _keys_first_until = 0.0
+
     def _keys_first(self) -> None:
         """From a thread reading in bulk, between two chunks: wait while a key is being
-        answered (one came in the last KEYS_QUIET_S), a second at most. Beside the read, the
-        event loop's thread got the interpreter back 5 ms after each wait for it (more under
-        load), several times a key: `s` took 60-120 ms while 100,000 rows were read."""
-        waited = 0.0
-        while time.monotonic() - self.last_key_at < KEYS_QUIET_S and waited < 1.0:
+        answered (one came in the last KEYS_QUIET_S), KEYS_FIRST_AT_MOST_S in all a read (a
+        held key, repeating faster than that, would otherwise hold the read for minutes, and
+        its snapshot with it). Beside the read, the event loop's thread got the interpreter
+        back 5 ms after each wait for it (more under load), several times a key: `s` took
+        60-120 ms while 100,000 rows were read."""
+        while (time.monotonic() - self.last_key_at < KEYS_QUIET_S
+               and time.monotonic() < self._keys_first_until):
             time.sleep(0.01)
-            waited += 0.01
 
     def _fleet_loaded(self, rows: list[FleetRow], index: FleetIndex, by_id: dict[str, FleetRow],
                       header: HeaderWords, recent: list[str], keep: str | None) -> None:

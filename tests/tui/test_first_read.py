@@ -123,3 +123,20 @@ async def test_a_switch_is_not_kept_waiting_by_the_whole_read(tmp_path: Path) ->
     finally:
         release.set()
         app.store.close()
+
+
+def test_keys_held_for_the_whole_read_do_not_hold_it_up(tmp_path: Path, monkeypatch) -> None:
+    """A held key repeats faster than the read's quiet wait: each of the read's ~200 pauses
+    at 100,000 waited its second, and the read (with its snapshot of the store) stalled for
+    minutes. All its pauses together wait KEYS_FIRST_AT_MOST_S."""
+    app = make_app(tmp_path, controllers=0)
+    try:  # a key always in flight
+        monkeypatch.setattr(type(app), "last_key_at", property(lambda self: time.monotonic()),
+                            raising=False)
+        app._keys_first_until = time.monotonic() + 0.2  # what this read may still wait
+        started = time.monotonic()
+        for _ in range(10):  # ten pauses: 10 s if each waited its second
+            app._keys_first()
+        assert time.monotonic() - started < 0.2 + 3.0
+    finally:
+        app.store.close()
