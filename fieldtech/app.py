@@ -41,6 +41,7 @@ from fieldtech.services.fleet_index import FleetIndex
 from fieldtech.services.settings import SYNC_EVERY_S, Settings
 from fieldtech.services.triage import open_incidents
 from fieldtech.terminal.output import SparingTerminal
+from fieldtech.widgets.fleet_list import GroupedLines, grouped_lines
 from fieldtech.widgets.keys_in_order import KeysInOrder
 
 if TYPE_CHECKING:
@@ -293,8 +294,10 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
         recent = store.recent()
         by_id = Fleet.by_id(index)
         self._keys_first()
+        lines = grouped_lines(rows)  # the fleet list's, made here rather than on the event loop
+        self._keys_first()
         self.call_from_thread(self._fleet_loaded, rows, index, by_id, self._read_header(),
-                              recent, keep)
+                              recent, keep, lines)
         # After the first paint: the forms and triage, so their first use is as quick as the
         # rest.
         self._keys_first()
@@ -342,11 +345,14 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
             time.sleep(0.01)
 
     def _fleet_loaded(self, rows: list[FleetRow], index: FleetIndex, by_id: dict[str, FleetRow],
-                      header: HeaderWords, recent: list[str], keep: str | None) -> None:
+                      header: HeaderWords, recent: list[str], keep: str | None,
+                      lines: GroupedLines | None = None) -> None:
         fleet = self.services.fleet
         fleet.loaded(rows, index, recent, by_id)
         for screen in self.screen_stack:
             if isinstance(screen, FleetScreen):
+                if lines is not None:
+                    screen.fleet_list.take_lines(rows, lines)
                 screen.show_rows(keep=keep)
         self.services.header.set(header)
         self.call_after_refresh(self._switcher_ahead)
