@@ -182,20 +182,26 @@ def test_an_agreement_moved_to_another_customer_and_discarded_puts_both_back(
     assert a.pending_count() == 0
 
 
-def test_a_catalogue_made_without_a_cloud_joins_the_accounts_when_linked(
-        seeded, tmp_path) -> None:
+def _a_laptop_without_a_cloud(seeded, tmp_path: Path):
+    """An account whose other device made the default catalogue, and a new laptop used
+    without a cloud, as `fieldtech` starts one, with its own defaults (not linked yet)."""
     account = seeded(3, 3, Tier.CONTRACTOR)
-    other = Store(tmp_path / "other.db")  # another device of the account made the defaults
+    other = Store(tmp_path / "other.db")
     SyncEngine(other, account.api()).sync()
     contracts.ensure_catalogue(EditService(other))
     assert SyncEngine(other, account.api()).sync().error is None
-    # a new laptop used without a cloud, as `fieldtech` starts one: its own defaults, one of
-    # them changed, and an agreement on its Priority tier with its package
     here = Store(tmp_path / "here.db")
     here.set_account(Account(id=new_id(), name="My company"))
     edits = EditService(here)
     contracts.ensure_catalogue(edits)
-    mine = {d.data["code"]: d.id for d in here.documents("tier")}
+    return account, here, edits, {d.data["code"]: d.id for d in here.documents("tier")}
+
+
+def test_a_catalogue_made_without_a_cloud_joins_the_accounts_when_linked(
+        seeded, tmp_path) -> None:
+    # the laptop's defaults, one of them changed, and an agreement on its Priority tier with
+    # its package
+    account, here, edits, mine = _a_laptop_without_a_cloud(seeded, tmp_path)
     [package] = here.documents("package")
     here.update_document(mine["essentials"], name="Essentials (ours)")
     customer = Customer(id=new_id(), name="Ana Lima", email="ana@mail.example", address="")
@@ -254,16 +260,7 @@ def test_a_first_sync_killed_while_adopting_the_catalogue_adopts_it_when_retried
         seeded, tmp_path, monkeypatch) -> None:
     import fieldtech.cloud.sync as sync_module
 
-    account = seeded(3, 3, Tier.CONTRACTOR)
-    other = Store(tmp_path / "other.db")  # another device of the account made the defaults
-    SyncEngine(other, account.api()).sync()
-    contracts.ensure_catalogue(EditService(other))
-    assert SyncEngine(other, account.api()).sync().error is None
-    here = Store(tmp_path / "here.db")
-    here.set_account(Account(id=new_id(), name="My company"))
-    edits = EditService(here)
-    contracts.ensure_catalogue(edits)
-    mine = {d.data["code"]: d.id for d in here.documents("tier")}
+    account, here, edits, mine = _a_laptop_without_a_cloud(seeded, tmp_path)
     customer = Customer(id=new_id(), name="Ana Lima", email="ana@mail.example", address="")
     here.create_customer(customer)
     agreement = contracts.sign_agreement(edits, customer.id, mine["priority"], "monthly",
