@@ -282,7 +282,8 @@ class SyncEngine:
         started = time.perf_counter()
         before = (self.api.requests, self.api.bytes_sent, self.api.bytes_received)
         self._wire_at_start = before[1] + before[2]
-        usage_stale = self.store.sync_value("usage_at") is None  # never asked this cloud
+        # never asked this cloud, or asked by a version that kept no time zone
+        usage_stale = None in (self.store.sync_value("usage_at"), self.store.sync_value("timezone"))
         try:
             if self.check_account:
                 self._same_account()
@@ -738,14 +739,20 @@ class SyncEngine:
     def _become_the_accounts(self) -> None:
         """A store's first sync with an account, before anything is sent: it learns the
         account, and the default catalogue made here under its local account's ids takes the
-        account's (another device of the account made the same records)."""
-        local = catalogue_namespace(self.store)
-        self.refresh_account()
-        account_id = catalogue_namespace(self.store)
-        if account_id != local:
-            adopt_default_catalogue(self.store, local, account_id)
+        account's (another device of the account made the same records). One transaction: a
+        sync killed halfway (or a second process) finds the store still unlinked and does it."""
+        known = self._ask_account()
+        with self.store.transaction():
+            local = catalogue_namespace(self.store)
+            self._keep_account(*known)
+            if known[0].id != local:
+                adopt_default_catalogue(self.store, local, known[0].id)
 
     def refresh_account(self) -> None:
+        self._keep_account(*self._ask_account())
+
+    def _ask_account(self) -> tuple[Account, tuple[int, int], str]:
+        """The account as the cloud holds it: its plan, usage and time zone."""
         a = self.api.account()
         try:
             u = a["usage"]
@@ -761,9 +768,11 @@ class SyncEngine:
             raise NotACloud(self.api.base_url, f"its account has no {exc}") from None
         # The contractor's calendar (fieldtech.domain.calendar); an older cloud keeps UTC.
         timezone = a.get("timezone")
-        timezone = timezone if isinstance(timezone, str) else ACCOUNT_DEFAULT_TIMEZONE
+        return account, used, timezone if isinstance(timezone, str) else ACCOUNT_DEFAULT_TIMEZONE
+
+    def _keep_account(self, account: Account, used: tuple[int, int], timezone: str) -> None:
         self.store.set_account(account, controllers_used=used[0], enthusiast_used=used[1])
-        self.store.set_sync_values(account_id=a["id"], usage_at=_now(), timezone=timezone)
+        self.store.set_sync_values(account_id=account.id, usage_at=_now(), timezone=timezone)
 
     def _maybe_refresh_status(self, report: SyncReport) -> None:
         last = float(self.store.sync_value("status_at") or 0)

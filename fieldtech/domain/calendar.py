@@ -10,7 +10,7 @@ follows its computer's clock, which is the contractor's own.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ACCOUNT_DEFAULT_TIMEZONE = "UTC"  # an account that never set one (and an older cloud)
@@ -25,8 +25,9 @@ def contractor_today(timezone: str | None, now: datetime | None = None) -> date:
         moment = moment.replace(tzinfo=UTC)
     if timezone is None:
         return moment.astimezone().date()
+    zone: tzinfo
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo(ACCOUNT_DEFAULT_TIMEZONE)
+        zone = UTC  # ACCOUNT_DEFAULT_TIMEZONE without a tz database (Windows without tzdata)
     return moment.astimezone(zone).date()

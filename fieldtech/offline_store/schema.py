@@ -204,10 +204,9 @@ MIGRATIONS: list[str] = [
     """,
     # 9 (session 9): the first customers in the fleet's own order, natural ("Bulk 2" before
     # "Bulk 10"; SQLite's NOCASE put the first screenful in another order than the whole
-    # fleet read a moment later), from an index of a plain column that triggers keep. They
-    # call natural_sort (fieldtech.domain.text.natural_sort_text), which every connection
-    # the Store opens registers: another program may read the file and check it
-    # (integrity_check), but writing a customer's name needs fieldtech.
+    # fleet read a moment later), from an index of a plain column (kept by triggers here,
+    # by the store since 10). natural_sort (fieldtech.domain.text.natural_sort_text) is
+    # registered by every connection the Store opens, for this migration's UPDATE.
     """
     ALTER TABLE customer ADD COLUMN sort_name TEXT NOT NULL DEFAULT '';
     UPDATE customer SET sort_name = natural_sort(name);
@@ -221,6 +220,13 @@ MIGRATIONS: list[str] = [
     WHEN NEW.sort_name IS NOT natural_sort(NEW.name) BEGIN
         UPDATE customer SET sort_name = natural_sort(NEW.name) WHERE id = NEW.id;
     END;
+    """,
+    # 10 (session 9): the store writes sort_name itself with every customer; triggers calling
+    # natural_sort made every customer write fail in a process that does not register it (an
+    # older fieldtech still running on the file, another program).
+    """
+    DROP TRIGGER IF EXISTS customer_sort_name_made;
+    DROP TRIGGER IF EXISTS customer_sort_name_renamed;
     """,
 ]
 

@@ -60,6 +60,9 @@ _BULK_CHUNK = 5000  # rows per executemany in bulk writes: speed, with memory bo
 _WAL_CHECKPOINT_PAGES, _CACHE_SIZE = 1000, -2000  # SQLite's defaults, kept outside large_writes
 CUSTOMER_COLUMNS = ("id", "name", "email", "phone", "address", "plan", "self_management",
                     "membership", "tags")
+# sort_name: the name in the fleet's natural order, for the first screenful's index (schema 9),
+# written with the name at every write of a customer (schema 10).
+SORTED_CUSTOMER_COLUMNS = (*CUSTOMER_COLUMNS, "sort_name")
 CONTROLLER_COLUMNS = ("id", "customer_id", "name", "model", "zone_count", "serial", "timezone",
                       "location", "notes", "tags")
 # Outbox states, in the user's words on the pending-changes screen.
@@ -220,6 +223,17 @@ class Store:
         self._conn.execute("PRAGMA foreign_keys=ON")
         with self._lock:
             migrate(self._conn)
+            self._sort_new_names()
+
+    def _sort_new_names(self) -> None:
+        """Customers written since by a process that knows no sort_name (an older fieldtech
+        still running on the file) take their place in the first screenful (an index read)."""
+        rows = self._conn.execute(
+            "SELECT natural_sort(name), id FROM customer WHERE sort_name = '' AND name != ''"
+        ).fetchall()
+        if rows:
+            with self._write() as db:
+                db.executemany("UPDATE customer SET sort_name=? WHERE id=?", rows)
 
     def close(self) -> None:
         try:
@@ -508,7 +522,7 @@ class Store:
         check(validate_customer(customer))
         data = customer.to_dict()
         with self._write() as db:
-            _insert(db, "customer", CUSTOMER_COLUMNS, data)
+            _insert(db, "customer", SORTED_CUSTOMER_COLUMNS, _sorted_customer(data))
             return _append(db, "create", "customer", customer.id, data, 0)
 
     def create_many(self, customers: Iterable[Customer],
@@ -519,7 +533,7 @@ class Store:
         with self._write() as db:
             for customer in customers:
                 data = customer.to_dict()
-                _insert(db, "customer", CUSTOMER_COLUMNS, data)
+                _insert(db, "customer", SORTED_CUSTOMER_COLUMNS, _sorted_customer(data))
                 _append(db, "create", "customer", customer.id, data, 0)
                 queued += 1
             for controller in controllers:
@@ -551,7 +565,7 @@ class Store:
                 raise ValidationError([FieldError("membership", (
                     f"{current.name}'s membership is set by their agreement "
                     f"({Membership(given).label} today): change the agreement instead."))])
-        _update(db, "customer", customer_id, patch)
+        _update(db, "customer", customer_id, _sorted_customer(patch) if "name" in patch else patch)
         return _append(db, "update", "customer", customer_id, patch,
                        self.revision("customer", customer_id), campaign_id)
 
@@ -1142,7 +1156,8 @@ class Store:
                                    if base.get("serial") else ControllerState.NOT_LINKED,
                                    revision=base_rev[0])
             elif entity == "customer":
-                _upsert(db, "customer", CUSTOMER_COLUMNS, base, base_rev[0])
+                _upsert(db, "customer", SORTED_CUSTOMER_COLUMNS, _sorted_customer(base),
+                        base_rev[0])
             elif entity == "document" and entry.patch.get("kind"):
                 _insert_document(db, entry.patch["kind"], rid, base, base_rev[0])
             return
@@ -1610,7 +1625,8 @@ def _write_part(db: sqlite3.Connection, entity: str, record_id: str, revision: i
                 data: dict[str, Any], text: str | None = None) -> None:
     """The local copy of a part as `data` (a configuration: `text` is its JSON if known)."""
     if entity == "customer":
-        _upsert(db, "customer", CUSTOMER_COLUMNS, Customer.from_dict(data).to_dict(), revision)
+        _upsert(db, "customer", SORTED_CUSTOMER_COLUMNS,
+                _sorted_customer(Customer.from_dict(data).to_dict()), revision)
     elif entity == "controller":
         row = {c: data[c] for c in CONTROLLER_COLUMNS if c != "id"}
         current = db.execute("SELECT serial FROM controller WHERE id=?", (record_id,)).fetchone()
@@ -1636,7 +1652,7 @@ def _insert_part(db: sqlite3.Connection, entity: str, record_id: str, revision: 
     page has it (`config`: the cloud's config JSON); otherwise the configuration follows later
     in the log and until then the controller holds the default one (config revision 0)."""
     if entity == "customer":
-        _upsert(db, "customer", CUSTOMER_COLUMNS, data, revision)
+        _upsert(db, "customer", SORTED_CUSTOMER_COLUMNS, _sorted_customer(data), revision)
     elif entity == "controller":
         if db.execute("SELECT 1 FROM customer WHERE id=?", (data["customer_id"],)).fetchone() \
                 is None:
@@ -1755,6 +1771,10 @@ def _controller(r: sqlite3.Row) -> Controller:
     d = {k: r[k] for k in CONTROLLER_COLUMNS}
     d["config"] = json.loads(r["config"])
     return Controller.from_dict(d)
+
+
+def _sorted_customer(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "sort_name": natural_sort_text(data["name"])}
 
 
 def _insert(db: sqlite3.Connection, table: str, columns: tuple[str, ...], data: dict) -> None:

@@ -89,7 +89,8 @@ class CatalogueScreen(_ContractScreen):
 
     def __init__(self, today: date | None = None):
         super().__init__()
-        self.today = today or date.today()
+        self.given_today = today  # None: the contractor's (the store's), read with the tiers
+        self.today = today
         self.tiers: list[MembershipTier] = []
         self.packages: list[Package] = []
         self._package_at = -1  # the package `p` edited last
@@ -111,13 +112,15 @@ class CatalogueScreen(_ContractScreen):
         tiers = [MembershipTier.from_document(d) for d in store.documents(TIER.name)]
         packages = _packages(store)
         used = Counter(d.data.get("tier_id") for d in store.documents(AGREEMENT.name))
-        self.app.call_from_thread(self._show, tiers, packages, used)
+        today = self.given_today or store.today()
+        self.app.call_from_thread(self._show, tiers, packages, used, today)
 
     def _show(self, tiers: list[MembershipTier], packages: list[Package],
-              used: Counter[str]) -> None:
-        self.tiers = sorted(tiers, key=lambda t: (t.price_on(self.today), t.name))
+              used: Counter[str], today: date) -> None:
+        self.today = today
+        self.tiers = sorted(tiers, key=lambda t: (t.price_on(today), t.name))
         self.packages = packages
-        rows = [(t.code, t.name, money(t.price_on(self.today), t.currency),
+        rows = [(t.code, t.name, money(t.price_on(today), t.currency),
                  f"{t.response_minutes} min" if t.response_minutes else "best eff.",
                  COVERAGE_WORDS[t.coverage].split(" (")[0],
                  f"{used[t.id]} agreement{'' if used[t.id] == 1 else 's'}")
@@ -132,6 +135,8 @@ class CatalogueScreen(_ContractScreen):
         self.action_edit_tier()
 
     def action_new_tier(self) -> None:
+        if self.today is None:  # not read yet: the day its price applies from is not known
+            return
         edits = self.services.edits
         self.open_form("New membership tier", tier_form(None, self.today),
                        lambda data: self.save(lambda: edits.create_document(TIER.name, data)))
@@ -171,7 +176,8 @@ class AgreementsScreen(_ContractScreen):
     def __init__(self, customer_id: str, today: date | None = None):
         super().__init__()
         self.customer_id = customer_id
-        self.today = today or date.today()
+        self.given_today = today  # None: the contractor's (the store's), read with the rest
+        self.today = today
         self.agreements: list[Agreement] = []
         self.tiers: dict[str, MembershipTier] = {}
         self.packages: list[Package] = []
@@ -199,11 +205,13 @@ class AgreementsScreen(_ContractScreen):
         except FieldtechError as exc:  # the customer was deleted meanwhile
             self.app.call_from_thread(self._title, escape(str(exc)))
             return
+        today = self.given_today or store.today()
         self.app.call_from_thread(self._show, customer.name, customer.membership, tiers,
-                                  agreements, packages)
+                                  agreements, packages, today)
 
     def _show(self, name: str, membership: Membership, tiers: dict[str, MembershipTier],
-              agreements: list[Agreement], packages: list[Package]) -> None:
+              agreements: list[Agreement], packages: list[Package], today: date) -> None:
+        self.today = today
         self.tiers, self.packages = tiers, packages
         self.agreements = sorted(agreements, key=lambda a: (a.start, a.id), reverse=True)
         rows = []
@@ -225,10 +233,13 @@ class AgreementsScreen(_ContractScreen):
         return self.agreements[row]
 
     def _catalogue(self) -> list[MembershipTier] | None:
+        if self.today is None:  # not read yet
+            return None
         if not self.tiers:  # all deleted through the API or another device
             self.notify("The catalogue has no tiers: add one first ($, then c).", timeout=5)
             return None
-        return sorted(self.tiers.values(), key=lambda t: (t.price_on(self.today), t.name))
+        today = self.today
+        return sorted(self.tiers.values(), key=lambda t: (t.price_on(today), t.name))
 
     def on_record_table_selected(self, _: RecordTable.Selected) -> None:
         self.action_change()

@@ -47,13 +47,14 @@ class ReportScreen(FieldtechScreen):
 
     def __init__(self, month: str | None = None, today: date | None = None):
         super().__init__()
-        self.today = today or date.today()
-        self.month = month or month_of(self.today)
+        self.today = today  # None: the contractor's (the store's), read by the worker
+        self.month = month or (month_of(today) if today else None)
         self.report: Report | None = None
 
     def compose(self) -> ComposeResult:
         yield TopBar(id="topbar")
-        yield TextBox(f"Business report for {self.month}: working it out…", id="report-status")
+        yield TextBox(f"Business report for {self.month or 'this month'}: working it out…",
+                      id="report-status")
         with VerticalScroll(id="report-scroll"):
             yield Static("", id="report-body")
         yield KeyBar()
@@ -73,6 +74,8 @@ class ReportScreen(FieldtechScreen):
         self.app.push_screen(CatalogueScreen(self.today))
 
     def action_month(self, step: int) -> None:
+        if self.month is None:
+            return  # this month is not known yet (the first report is being worked out)
         self.month = next_month(self.month) if step > 0 else previous_month(self.month)
         self._status(f"Business report for {self.month}: working it out…")
         self._compute(self.month)
@@ -97,15 +100,17 @@ class ReportScreen(FieldtechScreen):
     # -- the worker -----------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="report")
-    def _compute(self, month: str) -> None:
+    def _compute(self, month: str | None) -> None:
         from fieldtech.services.contracts import report
         from fieldtech.services.report_text import report_lines
 
         def progress(what: str, done: float) -> None:  # not waiting for the screen to paint
             self.post_message(self.Progress(f"{month}: {what}… {done:.0%}"))
 
+        store = self.services.store
+        month = month or month_of(self.today or store.today())
         try:
-            result = report(self.services.store, month, self.today, progress)
+            result = report(store, month, self.today, progress)
         except FieldtechError as exc:  # e.g. a tier deleted while agreements use it
             self.app.call_from_thread(self._failed, month, str(exc))
             return
@@ -113,6 +118,7 @@ class ReportScreen(FieldtechScreen):
         self.app.call_from_thread(self._show, result, lines)
 
     def _show(self, result: Report, lines: list[str]) -> None:
+        self.month = self.month or result.month
         if result.month != self.month:
             return  # the person moved on to another month meanwhile
         self.report = result
@@ -120,6 +126,7 @@ class ReportScreen(FieldtechScreen):
         self.query_one("#report-body", Static).update(escape("\n".join(lines)))
 
     def _failed(self, month: str, why: str) -> None:
+        self.month = self.month or month
         if month == self.month:
             self._status(f"No report for {month}")
             self.query_one("#report-body", Static).update(escape(why))
@@ -127,7 +134,8 @@ class ReportScreen(FieldtechScreen):
     # -- export ---------------------------------------------------------------------------------
 
     def action_export(self) -> None:
-        self._export(self.month)
+        if self.month is not None:
+            self._export(self.month)
 
     @work(thread=True, group="report-export")
     def _export(self, month: str) -> None:

@@ -124,18 +124,19 @@ def current_owner(caller: Annotated[Caller, Depends(current_staff)]) -> Caller:
     return caller
 
 
-def confirm_owner(s: Session, caller: Caller) -> None:
+def confirm_owner(s: Session, caller: Caller, what: str = "the tier, billing and staff"
+                  ) -> None:
     """Inside the account's locked transaction: the caller is still an owner (another owner
     may have changed that since the token was checked)."""
     role = s.scalar(select(UserRow.account_role).where(UserRow.id == caller.user_id))
     if role != OWNER:
-        raise _not_owner()
+        raise _not_owner(what)
 
 
-def _not_owner() -> Problem:
+def _not_owner(what: str = "the tier, billing and staff") -> Problem:
     return Problem(
         ProblemType.FORBIDDEN,
-        "Only an owner of the account can do this (the tier, billing and staff).",
+        f"Only an owner of the account can do this ({what}).",
         fix="Ask an owner of the account.",
     )
 

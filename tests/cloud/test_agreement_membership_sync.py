@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 
 from fieldtech.cloud.sync import SyncEngine
 from fieldtech.domain.models import Account, Customer, new_id
@@ -181,20 +182,26 @@ def test_an_agreement_moved_to_another_customer_and_discarded_puts_both_back(
     assert a.pending_count() == 0
 
 
-def test_a_catalogue_made_without_a_cloud_joins_the_accounts_when_linked(
-        seeded, tmp_path) -> None:
+def _a_laptop_without_a_cloud(seeded, tmp_path: Path):
+    """An account whose other device made the default catalogue, and a new laptop used
+    without a cloud, as `fieldtech` starts one, with its own defaults (not linked yet)."""
     account = seeded(3, 3, Tier.CONTRACTOR)
-    other = Store(tmp_path / "other.db")  # another device of the account made the defaults
+    other = Store(tmp_path / "other.db")
     SyncEngine(other, account.api()).sync()
     contracts.ensure_catalogue(EditService(other))
     assert SyncEngine(other, account.api()).sync().error is None
-    # a new laptop used without a cloud, as `fieldtech` starts one: its own defaults, one of
-    # them changed, and an agreement on its Priority tier with its package
     here = Store(tmp_path / "here.db")
     here.set_account(Account(id=new_id(), name="My company"))
     edits = EditService(here)
     contracts.ensure_catalogue(edits)
-    mine = {d.data["code"]: d.id for d in here.documents("tier")}
+    return account, here, edits, {d.data["code"]: d.id for d in here.documents("tier")}
+
+
+def test_a_catalogue_made_without_a_cloud_joins_the_accounts_when_linked(
+        seeded, tmp_path) -> None:
+    # the laptop's defaults, one of them changed, and an agreement on its Priority tier with
+    # its package
+    account, here, edits, mine = _a_laptop_without_a_cloud(seeded, tmp_path)
     [package] = here.documents("package")
     here.update_document(mine["essentials"], name="Essentials (ours)")
     customer = Customer(id=new_id(), name="Ana Lima", email="ana@mail.example", address="")
@@ -247,3 +254,46 @@ def test_a_membership_follows_the_contractors_calendar_here_and_in_the_cloud(
     assert report.error is None and report.rejected == 0 and report.conflicts == 0, report
     assert store.customer(customer.id).membership.value == expected
     assert account.get(f"/v1/customers/{customer.id}")["membership"] == expected
+
+
+def test_a_first_sync_killed_while_adopting_the_catalogue_adopts_it_when_retried(
+        seeded, tmp_path, monkeypatch) -> None:
+    import fieldtech.cloud.sync as sync_module
+
+    account, here, edits, mine = _a_laptop_without_a_cloud(seeded, tmp_path)
+    customer = Customer(id=new_id(), name="Ana Lima", email="ana@mail.example", address="")
+    here.create_customer(customer)
+    agreement = contracts.sign_agreement(edits, customer.id, mine["priority"], "monthly",
+                                         date.today()).record_id
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the process ends while the defaults take the account's ids
+
+    with monkeypatch.context() as m:
+        m.setattr(sync_module, "adopt_default_catalogue", killed)
+        with pytest.raises(KeyboardInterrupt):
+            SyncEngine(here, account.api()).sync()
+    assert here.sync_value("account_id") is None  # still unlinked: the next sync links it
+
+    report = SyncEngine(here, account.api()).sync()
+    assert report.error is None and report.rejected == 0, report
+    theirs = {t["data"]["code"]: t["id"]
+              for t in account.get("/v1/documents?kind=tier")["documents"]}
+    assert len(theirs) == len(account.get("/v1/documents?kind=tier")["documents"]) == 4
+    assert here.document(agreement).data["tier_id"] == theirs["priority"]
+    assert account.get(f"/v1/documents/{agreement}")["data"]["tier_id"] == theirs["priority"]
+
+
+def test_a_store_synced_before_time_zones_learns_the_accounts_while_idle(
+        seeded, tmp_path) -> None:
+    account = seeded(3, 3, Tier.CONTRACTOR)
+    r = httpx.put(account.url + "/v1/account/service-settings",
+                  json={"timezone": "Pacific/Kiritimati"},
+                  headers={"Authorization": f"Bearer {account.token}"})
+    assert r.status_code == 200, r.text
+    store = Store(tmp_path / "a.db")
+    engine = SyncEngine(store, account.api())
+    assert engine.sync().error is None
+    store.set_sync_values(timezone=None)  # as the version before kept it: no time zone
+    assert engine.sync().error is None  # nothing changed in the account meanwhile
+    assert store.sync_value("timezone") == "Pacific/Kiritimati"

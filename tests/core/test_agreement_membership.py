@@ -5,6 +5,9 @@ edges of a term."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date, timedelta
 
 import pytest
@@ -195,3 +198,18 @@ def test_discarding_an_agreement_takes_the_membership_edit_queued_with_it(
     assert store.customer(ana.id).membership is Membership.STANDARD
     assert [e.id for e in store.outbox()] == queued
 
+
+
+def test_the_contractors_day_without_a_time_zone_database(tmp_path) -> None:
+    # Windows without tzdata: no zone is known, not even "UTC"; the day is still given.
+    script = ("import sys\n"
+              "sys.modules['tzdata'] = None  # zoneinfo's fallback when installed\n"
+              "from datetime import datetime\n"
+              "from fieldtech.domain.calendar import contractor_today\n"
+              "noon = datetime(2026, 3, 1, 12)\n"
+              "print(contractor_today('UTC', noon), contractor_today('Europe/Lisbon', noon))\n")
+    env = {**os.environ, "PYTHONTZPATH": str(tmp_path), "PYTHONPATH": os.pathsep.join(sys.path)}
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["2026-03-01", "2026-03-01"]

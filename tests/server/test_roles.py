@@ -168,3 +168,20 @@ def test_the_migrations_build_the_schema_the_code_declares(empty_db: str) -> Non
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
     engine.dispose()
+
+
+def test_only_an_owner_changes_the_accounts_time_zone(server: Server, acme: Account) -> None:
+    # The time zone moves membership dates and billing months; response targets stay staff's.
+    _member, staff = _staff(server, acme)
+    targets = {"essentials": {"response_minutes": 120, "coverage": "24/7"}}
+    r = staff.put("/v1/account/service-settings",
+                  json={"timezone": "UTC", "response_targets": targets})  # the default kept
+    assert r.status_code == 200, r.text
+    problem(staff.put("/v1/account/service-settings", json={"timezone": "Europe/Berlin"}),
+            403, "forbidden")
+    assert acme.http.get("/v1/account/service-settings").json()["overridden"] == ["essentials"]
+    r = acme.http.put("/v1/account/service-settings",
+                      json={"timezone": "Europe/Berlin", "response_targets": targets})
+    assert r.status_code == 200, r.text
+    r = staff.put("/v1/account/service-settings", json={"timezone": "Europe/Berlin"})
+    assert r.status_code == 200 and r.json()["timezone"] == "Europe/Berlin"

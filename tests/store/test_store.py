@@ -534,3 +534,22 @@ def test_the_stores_natural_sort_text_orders_as_natural_key(names: list[str]) ->
 
     by_key = sorted(names, key=lambda n: (natural_key(n), n))
     assert sorted(names, key=lambda n: (natural_sort_text(n), n)) == by_key
+
+
+def test_a_process_that_knows_no_sort_name_still_writes_customers(tmp_path: Path) -> None:
+    # An older fieldtech still running on the file (or another program) registers none of
+    # the store's functions and writes no sort_name; the next open puts its customers in
+    # the first screenful's order.
+    path = tmp_path / "s.db"
+    with Store(path) as store:
+        store.set_account(Account(id=new_id(), name="Co"))
+        for name in ("Bulk 10", "Bulk 20"):
+            store.create_customer(Customer(id=new_id(), name=name))
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("INSERT INTO customer (id, name) VALUES ('k1', 'Bulk 30')")
+        db.execute("UPDATE customer SET email='rosa@mail.example' WHERE id='k1'")
+        db.commit()
+    with Store(path) as store:
+        assert [r.customer_name for r in store.fleet_rows(first=2)] == ["Bulk 10", "Bulk 20"]
+        store.update_customer("k1", name="Bulk 2")
+        assert store.fleet_rows(first=1)[0].customer_name == "Bulk 2"

@@ -296,3 +296,50 @@ async def test_the_app_settles_a_membership_the_calendar_ended(app: FieldtechApp
                                           if r.customer_id == customer.id))
     assert any(e.entity == "customer" and e.patch.get("membership") == "none"
                for e in app.store.outbox())  # queued to sync
+
+
+async def test_the_contract_screens_follow_the_contractors_day(app: FieldtechApp,
+                                                               monkeypatch) -> None:
+    # The account's time zone puts the contractor's day apart from this computer's: prices,
+    # the report and an agreement's start follow the contractor's (the store's), as the
+    # memberships do.
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    import fieldtech.services.contracts as contract_service
+
+    now = datetime.now(UTC)
+    zone, theirs = next((z, now.astimezone(ZoneInfo(z)).date())
+                         for z in ("Pacific/Kiritimati", "Etc/GMT+12")
+                         if now.astimezone(ZoneInfo(z)).date() != date.today())
+    app.store.set_sync_values(timezone=zone)
+    assert app.store.today() == theirs
+    contracts.ensure_catalogue(EditService(app.store), "acct")
+    later = max(theirs, date.today())  # a new price from the later of the two days
+    priority = _tier(app, "priority")
+    app.store.update_document(priority.id, prices=[
+        {"from": "2020-01-01", "monthly_cents": 30_000},
+        {"from": later.isoformat(), "monthly_cents": 31_000}])
+    price = "310.00 USD" if theirs == later else "300.00 USD"
+    days = []
+    build_report = contract_service.build_report
+    monkeypatch.setattr(contract_service, "build_report",
+                        lambda book, month, today, *rest: days.append(today) or build_report(
+                            book, month, today, *rest))
+    customer_id = app.store.customers()[0].id
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.push_screen(ReportScreen())
+        await wait_for(pilot, lambda: days)
+        assert days == [theirs]
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, CatalogueScreen)
+        table = app.screen.query_one(RecordTable)
+        assert next(r[2] for r in table.rows if r[0] == "priority") == price
+        app.push_screen(AgreementsScreen(customer_id))
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, FormScreen)
+        assert app.screen.query_one("#in-start").value == theirs.isoformat()

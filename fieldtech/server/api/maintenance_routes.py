@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter
 from sqlalchemy import select
 
+from fieldtech.domain.calendar import ACCOUNT_DEFAULT_TIMEZONE
 from fieldtech.domain.incidents import response_targets
 from fieldtech.server import operations as ops
 from fieldtech.server.api.common import context
-from fieldtech.server.auth import Staff, State
+from fieldtech.server.auth import Staff, State, confirm_owner
 from fieldtech.server.journal import audit, log_change
 from fieldtech.server.problems import not_found, validation
 from fieldtech.server.schemas import MaintenanceIn, ServiceSettingsIn
@@ -134,6 +135,10 @@ def put_service_settings(state: State, caller: Staff, body: ServiceSettingsIn) -
         if row is None:
             row = ServiceSettingsRow(account_id=ctx.account_id)
             s.add(row)
+        if (row.timezone or ACCOUNT_DEFAULT_TIMEZONE) != body.timezone:
+            # It moves membership dates and billing months (the contractor's calendar): the
+            # owner's to change; the response targets are any staff's.
+            confirm_owner(s, caller, "changing the account's time zone")
         if row.timezone != body.timezone:  # the contractor's calendar: clients ask for it
             log_change(s, ctx, "account", ctx.account_id, "upsert", {"timezone": body.timezone})
         row.timezone = body.timezone
