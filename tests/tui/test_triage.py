@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from fieldtech.app import FieldtechApp
 from fieldtech.offline_store.live import fleet_health
 from fieldtech.screens.controller import ControllerScreen
@@ -19,6 +21,15 @@ from fieldtech.widgets.triage_list import TriageList
 from tests.tui.conftest import SIZE, settle, wait_for
 
 NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture(autouse=True)
+def _now() -> None:
+    """NOW as each test starts, not as the module was collected: the app's clock is the real
+    one, and in the whole suite this file runs ~18 minutes after collection ("due in 1 min"
+    was then late)."""
+    global NOW
+    NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def incident(n: int, row, *, kind: str = "offline", severity: str = "warning",
