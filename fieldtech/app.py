@@ -346,13 +346,12 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
 
     def _fleet_loaded(self, rows: list[FleetRow], index: FleetIndex, by_id: dict[str, FleetRow],
                       header: HeaderWords, recent: list[str], keep: str | None,
-                      lines: GroupedLines | None = None) -> None:
+                      lines: GroupedLines) -> None:
         fleet = self.services.fleet
         fleet.loaded(rows, index, recent, by_id)
         for screen in self.screen_stack:
             if isinstance(screen, FleetScreen):
-                if lines is not None:
-                    screen.fleet_list.take_lines(rows, lines)
+                screen.fleet_list.take_lines(rows, lines)
                 screen.show_rows(keep=keep)
         self.services.header.set(header)
         self.call_after_refresh(self._switcher_ahead)
