@@ -232,7 +232,7 @@ MIGRATIONS: list[str] = [
 
 
 def register_functions(conn: sqlite3.Connection) -> None:
-    """The functions the schema's indexes call (before any read or write of those tables)."""
+    """The functions the migrations call (9's UPDATE: natural_sort), before they run."""
     conn.create_function("natural_sort", 1, natural_sort_text, deterministic=True)
 
 

@@ -85,21 +85,33 @@ async def test_the_controller_screen_built_ahead_is_laid_out_ahead(tmp_path) -> 
         app.store.close()
 
 
-async def test_the_first_digit_writes_the_frame_rendered_ahead(tmp_path) -> None:
-    """`s` over the fleet shows digit 1's controller on the hidden controller screen, lays it
-    out and renders it: the digit writes that frame, nothing laid out or rendered first."""
+def _two_recents(tmp_path) -> tuple[FieldtechApp, list[str]]:
+    """An app whose two most recent controllers have few zones; the first is digit 1."""
     app = make_app(tmp_path)
     picked = _few_zones(app)[:2]
     for controller_id in reversed(picked):  # picked[0] the most recent: digit 1
         app.store.touch_recent(controller_id)
+    return app, picked
+
+
+async def _switcher_open_ahead(app: FieldtechApp, pilot) -> tuple[Screen, object]:
+    """`s` over the fleet, once the controller screen is built: (that screen, the frame it
+    rendered ahead showing digit 1's controller)."""
+    await wait_for(pilot, lambda: app.is_screen_installed("controller")
+                   and app.get_screen("controller")._ready)
+    screen = app.get_screen("controller")
+    await pilot.press("s")
+    await wait_for(pilot, lambda: screen._ahead_frame is not None)
+    return screen, screen._ahead_frame[1]
+
+
+async def test_the_first_digit_writes_the_frame_rendered_ahead(tmp_path) -> None:
+    """`s` over the fleet shows digit 1's controller on the hidden controller screen, lays it
+    out and renders it: the digit writes that frame, nothing laid out or rendered first."""
+    app, picked = _two_recents(tmp_path)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: app.is_screen_installed("controller")
-                           and app.get_screen("controller")._ready)
-            screen = app.get_screen("controller")
-            await pilot.press("s")
-            await wait_for(pilot, lambda: screen._ahead_frame is not None)
-            ahead = screen._ahead_frame[1]
+            screen, ahead = await _switcher_open_ahead(app, pilot)
             assert screen not in app.screen_stack and screen.controller.id == picked[0]
             with Frames(app) as frames:
                 await pilot.press("1")
@@ -114,18 +126,10 @@ async def test_the_first_digit_writes_the_frame_rendered_ahead(tmp_path) -> None
 async def test_another_digit_never_writes_the_frame_rendered_ahead(tmp_path) -> None:
     """Digit 2 refills the screen shown ahead with digit 1's controller: one layout at most,
     one frame, and never the one showing the other controller."""
-    app = make_app(tmp_path)
-    picked = _few_zones(app)[:2]
-    for controller_id in reversed(picked):
-        app.store.touch_recent(controller_id)
+    app, picked = _two_recents(tmp_path)
     try:
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: app.is_screen_installed("controller")
-                           and app.get_screen("controller")._ready)
-            screen = app.get_screen("controller")
-            await pilot.press("s")
-            await wait_for(pilot, lambda: screen._ahead_frame is not None)
-            ahead = screen._ahead_frame[1]
+            screen, ahead = await _switcher_open_ahead(app, pilot)
             with Frames(app) as frames:
                 await pilot.press("2")
                 await settle(pilot)
