@@ -21,8 +21,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from datetime import date
-
     from fieldtech.cli.app_commands import _sync_quietly
     from fieldtech.domain.billing import month_of, provider_statement, statement
     from fieldtech.domain.contracts import parse_month
@@ -31,11 +29,11 @@ def run_report(args: argparse.Namespace) -> int:
     from fieldtech.services import contracts
     from fieldtech.services.report_text import report_lines, statement_lines
 
-    month = args.month or month_of(date.today())
     try:
-        parse_month(month)
+        if args.month:
+            parse_month(args.month)
     except ValueError:
-        print(f"fieldtech report: --month {month!r} is not a month; write it as 2026-03.",
+        print(f"fieldtech report: --month {args.month!r} is not a month; write it as 2026-03.",
               file=sys.stderr)
         return 2
     path = store_path(data_dir(args.data_dir))
@@ -45,6 +43,8 @@ def run_report(args: argparse.Namespace) -> int:
     with Store(path) as store:
         if not args.no_sync:
             _sync_quietly(store)
+        # the contractor's month (the account's time zone, learned at a sync), not this computer's
+        month = args.month or month_of(store.today())
         book = contracts.load_book(store)  # ContractError: main() prints it, exit 1
         if args.what == "summary":
             result = contracts.report(store, month)

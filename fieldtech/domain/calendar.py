@@ -16,11 +16,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 ACCOUNT_DEFAULT_TIMEZONE = "UTC"  # an account that never set one (and an older cloud)
 
 
+def utc_now() -> datetime:
+    """The moment every "today" here is taken at (one place, so a test can move the clock)."""
+    return datetime.now(UTC)
+
+
 def contractor_today(timezone: str | None, now: datetime | None = None) -> date:
     """The contractor's day at `now` (a naive `now` is UTC, as the cloud keeps it). `timezone`
     None: this computer's. A name this computer does not know counts as the account default
     (the cloud refuses to store one it does not know)."""
-    moment = now or datetime.now(UTC)
+    moment = now or utc_now()
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     if timezone is None:

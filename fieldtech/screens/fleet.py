@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -238,7 +237,7 @@ class FleetScreen(EditFlows):
         templates = config_files.templates(templates_dir(self.services.data_dir))
 
         def chosen_kind(kind: Kind) -> None:
-            form = change_form(kind, templates, date.today())
+            form = change_form(kind, templates, self.services.store.today())
             if not form[0]:  # resume: nothing to ask
                 self._dry_run(form[1]({})[0], marked)
                 return

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date
 from typing import Any, ClassVar
 
 from rich.cells import cell_len
@@ -718,8 +717,8 @@ class OnsiteScreen(FieldtechScreen):
 
         def attach() -> None:
             try:
-                visit = WorkOrderService(edits).attach_site_test(controller_id, date.today(),
-                                                                 tested)
+                visit = WorkOrderService(edits).attach_site_test(
+                    controller_id, edits.store.today(), tested)  # the contractor's day
             except Exception as exc:  # a refusal, a busy store: the technician is told
                 app.call_from_thread(app.notify, f"Zone tests not attached: {exc}",
                                      severity="error", timeout=8)

@@ -42,7 +42,10 @@ class WorkOrdersScreen(ListFlows):
     def __init__(self, customer_id: str | None = None, today: date | None = None):
         super().__init__()
         self.customer_id = customer_id  # `n` makes a work order for this customer
-        self.day: date | None = today or date.today()
+        self.given_today = today  # None: the contractor's day (the store's), read with the visits
+        self.today = today
+        self.day: date | None = today  # the day shown; None: today, once read
+        self.all_days = False
         self.visits: list[Visit] = []
 
     def compose(self) -> ComposeResult:
@@ -60,16 +63,21 @@ class WorkOrdersScreen(ListFlows):
         return WorkOrderService(self.services.edits)
 
     def reload(self) -> None:
-        self._read(self.day)
+        self._read(None if self.all_days else self.day)
 
     @work(thread=True, exclusive=True, group="orders")
     def _read(self, day: date | None) -> None:
+        today = self.given_today or self.services.store.today()
+        if not self.all_days:
+            day = day or today
         visits = self.service.day(day)
-        self.app.call_from_thread(self._show, visits)
+        self.app.call_from_thread(self._show, visits, today, day)
 
-    def _show(self, visits: list[Visit]) -> None:
-        self.visits = visits
-        when = self.day.isoformat() if self.day else "every day"
+    def _show(self, visits: list[Visit], today: date, day: date | None) -> None:
+        self.visits, self.today = visits, today
+        if day is not None:
+            self.day = day
+        when = day.isoformat() if day else "every day"
         self.query_one("#orders-title", TextBox).update(
             f"[b]Work orders[/b] — {when}, {len(visits)} visits in route order (city, address)")
         self.query_one("#orders-list", RecordTable).set_rows(
@@ -78,11 +86,15 @@ class WorkOrdersScreen(ListFlows):
               "{}/{}".format(*v.ticked)) for v in visits], keep_cursor=True)
 
     def action_all_days(self) -> None:
-        self.day = None if self.day else date.today()
+        self.all_days = not self.all_days
+        self.day = None  # back from every day: today
         self.reload()
 
     def action_day(self, step: int) -> None:
-        self.day = date.fromordinal((self.day or date.today()).toordinal() + step)
+        base = self.day or self.today
+        if base is None:  # before the first read: not known yet which day is today
+            return
+        self.all_days, self.day = False, date.fromordinal(base.toordinal() + step)
         self.reload()
 
     def action_close(self) -> None:
@@ -105,7 +117,8 @@ class WorkOrdersScreen(ListFlows):
         customer_id = self.customer_id
         fields = [Field("visit", "Visit", next(iter(found)), "select",
                         options=[(name, name) for name in found]),
-                  Field("date", "Date", (self.day or date.today()).isoformat(),
+                  Field("date", "Date", (self.day or self.today
+                                         or self.services.store.today()).isoformat(),
                         hint="YYYY-MM-DD"),
                   Field("technician", "Technician", self.services.link.user_email or "")]
 

@@ -112,8 +112,8 @@ def log_time(edits: EditService, customer_id: str, minutes: int, kind: WorkKind 
              entry_id: str | None = None) -> Edit:
     """A time entry, on site or offline: validated whole (minutes > 0, a known kind) or
     nothing is written. `entry_id`: one that another record decides (a work order's time has
-    the same id on every client), else a new one."""
-    data = {"customer_id": customer_id, "date": (day or date.today()).isoformat(),
+    the same id on every client), else a new one. `day` None: the contractor's today."""
+    data = {"customer_id": customer_id, "date": (day or edits.store.today()).isoformat(),
             "minutes": minutes, "kind": str(kind), "who": who, "note": note,
             "controller_id": controller_id, "incident_id": incident_id}
     return edits.create_document(TIME_ENTRY.name, data, entry_id)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from textual.widgets import Input, OptionList, Select, Static
 
@@ -146,14 +147,21 @@ async def test_a_zone_test_on_site_attaches_to_todays_work_order(
         app: FieldtechApp, sim: Simulator) -> None:
     """The customer of the controller on site has a visit today: the zone test's results go
     to that work order, and the technician is told so. A visit of another day, or one done
-    already, gets nothing."""
+    already, gets nothing. "Today" is the contractor's (the account's time zone, set here a
+    day apart from this computer's): this computer's day is another day."""
+    now = datetime.now(UTC)
+    zone = next(z for z in ("Pacific/Kiritimati", "Etc/GMT+12")
+                if now.astimezone(ZoneInfo(z)).date() != date.today())
+    app.store.set_sync_values(timezone=zone)
+    theirs = app.store.today()
     orders = WorkOrderService(EditService(app.store))
     customer_id = app.store.controller(app.bound_id).customer_id
     checklist = checklists(None)["Start-up"]
-    today = orders.create(customer_id, checklist, date.today(), "Sam").record_id
-    tomorrow = orders.create(customer_id, checklist, date.today() + timedelta(days=1),
+    today = orders.create(customer_id, checklist, theirs, "Sam").record_id
+    computers = orders.create(customer_id, checklist, date.today(), "Sam").record_id
+    tomorrow = orders.create(customer_id, checklist, theirs + timedelta(days=1),
                              "Sam").record_id
-    done = orders.create(customer_id, checklist, date.today(), "Sam").record_id
+    done = orders.create(customer_id, checklist, theirs, "Sam").record_id
     orders.set_status(done, "done")
     device = sim.device("FT1-SIM00001")
     async with app.run_test(size=SIZE_ONSITE) as pilot:
@@ -168,6 +176,7 @@ async def test_a_zone_test_on_site_attaches_to_todays_work_order(
         tests = await _attached(pilot, app, today)
     assert tests == [(app.bound_id, 2, True), (app.bound_id, 3, True)]
     assert app.store.document(tomorrow).data["zone_tests"] == []
+    assert app.store.document(computers).data["zone_tests"] == []
     assert app.store.document(done).data["zone_tests"] == []
     notice = next(str(n.message) for n in app._notifications if "work order" in str(n.message))
     assert notice.startswith("2 zone tests attached to today's work order: Start-up for ")
