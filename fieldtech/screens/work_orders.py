@@ -78,9 +78,12 @@ class WorkOrdersScreen(ListFlows):
         if day is not None:
             self.day = day
         when = day.isoformat() if day else "every day"
+        table = self.query_one("#orders-list", RecordTable)
+        table.empty = ("No visits that day: n plans one." if day else
+                       "No visits planned: n plans one (from a customer's line, J).")
         self.query_one("#orders-title", TextBox).update(
             f"[b]Work orders[/b] — {when}, {len(visits)} visits in route order (city, address)")
-        self.query_one("#orders-list", RecordTable).set_rows(
+        table.set_rows(
             [(v.data.get("date", ""), v.data.get("technician", ""), v.customer_name, v.city,
               v.data.get("visit", ""), v.data.get("status", ""),
               "{}/{}".format(*v.ticked)) for v in visits], keep_cursor=True)

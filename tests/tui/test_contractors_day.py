@@ -72,6 +72,8 @@ async def test_the_work_orders_day_and_a_new_visits_date_are_the_contractors(
         await wait_for(pilot, lambda: "2026-04-02" in screen.query_one(title, TextBox).text)
         await pilot.press("a")
         await wait_for(pilot, lambda: "every day" in screen.query_one(title, TextBox).text)
+        table = screen.query_one("#orders-list")
+        assert table.render_line(0).text.strip().startswith("No visits planned: n plans one")
         await pilot.press("a")  # back from every day: the contractor's today
         await wait_for(pilot, lambda: "2026-04-01" in screen.query_one(title, TextBox).text)
         await pilot.press("left_square_bracket")
