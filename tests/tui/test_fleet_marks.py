@@ -62,7 +62,7 @@ async def test_star_over_the_whole_fleet_then_space_then_a_new_controller(
     """`*` on the whole fleet marks every controller (a customer with none adds nothing); the
     marks stay a set of their own (space unmarks one; `*` then marks all again, and again
     unmarks all); after a reload, `*` takes the new fleet's controllers, not the ones kept
-    for the last `*`."""
+    for the last `*`, and so does `*` over a sort of the whole fleet."""
     from fieldtech.domain.models import Customer, new_id
 
     app.services.edits.create_customer(Customer(id=new_id(), name="Aaron No Controller"))
@@ -93,6 +93,12 @@ async def test_star_over_the_whole_fleet_then_space_then_a_new_controller(
         await pilot.press("asterisk")
         await settle(pilot)
         assert fleet.marked == now and f"{len(now)} marked" in topbar_text(app)
+        await pilot.press("asterisk")
+        app.screen.set_view("", "name")  # a sort: every controller, in another order
+        await settle(pilot)
+        await pilot.press("asterisk")
+        await settle(pilot)
+        assert fleet.marked == now and fleet.shown_keys() == now
 
 
 async def test_sorting_by_name_is_natural_and_flat(app: FieldtechApp) -> None:
