@@ -13,6 +13,8 @@ from typing import Any
 
 from fieldtech.server.db import Database
 
+EMBEDDED_STOP_GRACE_S = 0.5
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
@@ -32,8 +34,11 @@ class EmbeddedServer:
         self.app = create_app(db_url, **app_options)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # Its clients are this process's own (the app, the demo's controllers), stopping with
+        # it: a long-poll still open is cut at once, not given the deployed server's grace.
+        options = uvicorn_options() | {"timeout_graceful_shutdown": EMBEDDED_STOP_GRACE_S}
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, lifespan="on",
-                                **uvicorn_options())
+                                **options)
         self._server = uvicorn.Server(config)
         # uvicorn installs signal handlers only in the main thread; in a thread it leaves the
         # app's own (the TUI's) alone.

@@ -32,6 +32,11 @@ MAX_HEADERS = 100
 HEADER_TIMEOUT_S = 10.0  # from connecting (or the previous answer) to the end of the headers
 BODY_TIMEOUT_S = 30.0  # to send the whole body: 4 MB at about 1 Mbit/s
 KEEP_ALIVE_S = 5  # an idle connection between requests
+# On stop, requests still running get this long, then are cancelled: a long-poll (up to 30 s)
+# otherwise held a stop (a deploy, the demo's quit: 10 s) to its end. Its client polls again
+# (on another process, behind a load balancer); a batch cut here rolls back and is retried
+# under its idempotency key.
+STOP_GRACE_S = 3.0
 
 
 def uvicorn_options() -> dict[str, Any]:
@@ -39,6 +44,7 @@ def uvicorn_options() -> dict[str, Any]:
     return {
         "http": LimitedHttpProtocol,
         "timeout_keep_alive": KEEP_ALIVE_S,
+        "timeout_graceful_shutdown": STOP_GRACE_S,
         "server_header": False,  # no need to tell which server (and version) answers
         "log_level": "warning",
         "access_log": False,
