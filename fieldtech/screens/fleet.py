@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -13,20 +13,21 @@ from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
 from fieldtech.domain.errors import FieldError, FieldtechError
-from fieldtech.forms.fields import Field
-from fieldtech.forms.records import customer_form, new_controller_form
 from fieldtech.offline_store.paths import templates_dir
 from fieldtech.screens.flows import EditFlows
 from fieldtech.screens.messages import OpenController, OpenOnsite, RecordsChanged
 from fieldtech.screens.topbar import TopBar
-from fieldtech.services import config_files
-from fieldtech.services.campaigns import BulkChange, Kind
 from fieldtech.services.fleet_index import FleetIndex, InOrder
 from fieldtech.services.queries import FLEET_FIELDS, FLEET_FLAGS, FLEET_SORTS, help_lines
 from fieldtech.services.settings import VIEW_NAME_MAX, View
 from fieldtech.widgets.filter_box import FilterBox
 from fieldtech.widgets.fleet_list import FleetList
 from fieldtech.widgets.key_bar import KeyBar
+
+# The forms, the config files and the campaigns load with the first key that needs them: they
+# are not needed for the first paint (tests/tui/test_start_imports.py).
+if TYPE_CHECKING:
+    from fieldtech.services.campaigns import BulkChange, Kind
 
 WELCOME = """[b]Welcome to fieldtech.[/b]
 
@@ -138,9 +139,10 @@ class FleetScreen(EditFlows):
     def _build_orders(self, index: FleetIndex) -> None:
         """Every column's order, built ahead once the fleet is read: the first `O` by a
         column is then as quick as the next (100,000 rows: 40-90 ms painted, now 2-9). A newer
-        index (a reload) cancels this one's."""
+        index (a reload) cancels this one's. It waits while keys are answered (the app's key
+        waits), as the read before it did: its C sorts kept a key waiting up to ~40 ms."""
         worker = get_current_worker()
-        index.prepare(lambda: worker.is_cancelled)
+        index.prepare(lambda: worker.is_cancelled, self.services.key_waits())
 
     def action_filter(self) -> None:
         self.query_one("#filter", FilterBox).open()
@@ -199,6 +201,8 @@ class FleetScreen(EditFlows):
         options = [(f"{v.name} — {v.filter or 'everything'}"
                     + (f", by {v.sort}" if v.sort and v.sort != "customer" else ""), v)
                    for v in views]
+        from fieldtech.forms.fields import Field
+
         field = Field("view", "View", views[0], kind="select", options=options)
         self.open_form("Saved views", ([field], lambda values: (values["view"], [])),
                        lambda view: self.set_view(view.filter, view.sort), action="Show")
@@ -218,6 +222,8 @@ class FleetScreen(EditFlows):
             settings.save_view(view)
             settings.save()
             self.notify(f"View “{view.name}” saved (V lists the views).", timeout=3)
+        from fieldtech.forms.fields import Field
+
         field = Field("name", "Name", "", hint=f"filter “{query or 'everything'}”, "
                                                   f"sorted by {self.sort}")
         self.open_form("Save this view", ([field], build), keep)
@@ -228,6 +234,7 @@ class FleetScreen(EditFlows):
         """B: a bulk change on the marked controllers — which change, what it sets, then its
         dry run on a screen of its own (nothing is written before `a` or `n` there)."""
         from fieldtech.forms.campaigns import change_form, kind_form
+        from fieldtech.services import config_files
 
         marked = [r.controller_id for r in self.services.fleet.rows
                   if r.controller_id in self.fleet_list.marked]
@@ -260,6 +267,7 @@ class FleetScreen(EditFlows):
     def action_new_controllers(self) -> None:
         """C: N controllers for the customer under the cursor, from a template, one form."""
         from fieldtech.forms.campaigns import bulk_controllers_form
+        from fieldtech.services import config_files
 
         customer_id = self._customer_under_cursor()
         if customer_id is None:
@@ -365,6 +373,8 @@ class FleetScreen(EditFlows):
     # -- edits ----------------------------------------------------------------------------------
 
     def action_new_customer(self) -> None:
+        from fieldtech.forms.records import customer_form
+
         edits = self.services.edits
         self.open_form("New customer", customer_form(None), lambda customer: self.save(
             lambda: edits.create_customer(customer)))
@@ -372,6 +382,8 @@ class FleetScreen(EditFlows):
     def action_edit_customer(self) -> None:
         if (customer_id := self._customer_under_cursor()) is None:
             return
+        from fieldtech.forms.records import customer_form
+
         edits = self.services.edits
         customer = self.services.store.customer(customer_id)
         self.open_form(f"Customer — {customer.name}", customer_form(customer),
@@ -386,6 +398,8 @@ class FleetScreen(EditFlows):
         usage = self.services.header.words[1]  # last known usage, as the top bar shows it
         if warning := (usage.controller_warning() if usage else None):
             self.notify(warning, severity="warning", timeout=8)
+        from fieldtech.forms.records import new_controller_form
+
         edits = self.services.edits
         defaults = edits.new_controller_defaults(customer_id)
         self.open_form(f"New controller for {customer.name} (no hardware needed)",
