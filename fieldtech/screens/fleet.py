@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.widget import AwaitMount
 from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
@@ -72,8 +73,7 @@ class FleetScreen(EditFlows):
     AUTO_FOCUS = "#fleet"  # never the hidden filter box; show_rows unfocuses an empty list
 
     def compose(self) -> ComposeResult:
-        yield TopBar(id="topbar")
-        yield FilterBox(placeholder="Filter: name, customer, address or serial", id="filter")
+        yield TopBar(id="topbar")  # the `/` filter box goes under it when first opened
         yield Static(WELCOME, id="empty")
         yield FleetList(id="fleet")
         yield KeyBar()
@@ -101,6 +101,21 @@ class FleetScreen(EditFlows):
     def fleet_list(self) -> FleetList:
         return self.query_one("#fleet", FleetList)
 
+    def _filter_box(self) -> FilterBox | None:
+        """The `/` filter box; None until first opened (`_add_filter_box`)."""
+        return next(iter(self.query("#filter").results(FilterBox)), None)
+
+    def _add_filter_box(self) -> tuple[FilterBox, AwaitMount]:
+        """Mount the filter box on first use, under the top bar (where it was composed):
+        Textual's Input styles took 10-16 ms to parse before the first paint, for a box that
+        is hidden until `/`. It is in the DOM at once; the AwaitMount says when it is ready."""
+        box = FilterBox(placeholder="Filter: name, customer, address or serial", id="filter")
+        return box, self.mount(box, after="#topbar")
+
+    def _filter_text(self) -> str:
+        box = self._filter_box()
+        return box.value if box is not None else ""
+
     def show_rows(self, keep: str | None = None, rows: list | None = None,
                   stay: bool = True) -> None:
         """Show the app's rows (or `rows`, the first screenful), through the filter if typed.
@@ -120,7 +135,7 @@ class FleetScreen(EditFlows):
             self.set_focus(None)
         elif not (self.focused and self.focused.id in ("filter", "finder-input")):
             self.fleet_list.focus()  # but never away from a filter or switcher being typed in
-        query = self.query_one("#filter", Input).value
+        query = self._filter_text()
         sort = getattr(self, "sort", "customer")
         if (query or sort != "customer") and fleet.index is not None:
             index = fleet.index
@@ -144,8 +159,12 @@ class FleetScreen(EditFlows):
         worker = get_current_worker()
         index.prepare(lambda: worker.is_cancelled, self.services.key_waits())
 
-    def action_filter(self) -> None:
-        self.query_one("#filter", FilterBox).open()
+    async def action_filter(self) -> None:
+        box = self._filter_box()
+        if box is None:
+            box, mounted = self._add_filter_box()
+            await mounted
+        box.open()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
@@ -156,7 +175,7 @@ class FleetScreen(EditFlows):
             self.fleet_list.focus()
 
     def action_clear_filter(self) -> None:
-        if self.query_one("#filter", FilterBox).close():
+        if (box := self._filter_box()) is not None and box.close():
             self.show_rows()
             self.fleet_list.focus()
 
@@ -179,17 +198,20 @@ class FleetScreen(EditFlows):
         """O: the next column (customer, name, status, …); the order says itself."""
         columns = list(FLEET_SORTS)
         now = self.sort.lstrip("-")
-        self.set_view(self.query_one("#filter", Input).value,
+        self.set_view(self._filter_text(),
                       columns[(columns.index(now) + 1) % len(columns)])
         self.notify(f"Sorted by {self.sort} (O: the next column).", timeout=2)
 
     def set_view(self, query: str, sort: str) -> None:
         self.sort = sort if sort.lstrip("-") in FLEET_SORTS else "customer"
-        box = self.query_one("#filter", FilterBox)
-        if query:
-            box.add_class("visible")
-        with box.prevent(Input.Changed):
-            box.value = query
+        box = self._filter_box()
+        if box is None and query:  # a saved view's filter
+            box, _ = self._add_filter_box()
+        if box is not None:
+            if query:
+                box.add_class("visible")
+            with box.prevent(Input.Changed):
+                box.value = query
         self.show_rows(stay=True)
 
     def action_views(self) -> None:
@@ -208,7 +230,7 @@ class FleetScreen(EditFlows):
                        lambda view: self.set_view(view.filter, view.sort), action="Show")
 
     def action_save_view(self) -> None:
-        query = self.query_one("#filter", Input).value
+        query = self._filter_text()
         settings = self.services.settings
 
         def build(values: dict) -> tuple[View, list]:

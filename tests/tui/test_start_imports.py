@@ -86,3 +86,38 @@ def test_the_first_paint_loads_only_what_it_shows(tmp_path: Path) -> None:
     assert {"fieldtech.screens.fleet", "fieldtech.terminal.output", "textual"} <= loaded
     early = sorted(m for m in NOT_BEFORE_THE_FIRST_PAINT if m in loaded)
     assert not early, f"loaded before the first paint: {early}"
+
+
+async def test_the_filter_box_comes_with_the_first_slash_or_a_saved_views_filter(
+        tmp_path: Path) -> None:
+    """The `/` box is an Input, whose styles took 10-16 ms to parse before the first paint:
+    it is mounted when first needed, in its old place, and filters as before."""
+    from tests.tui.conftest import SIZE, make_app, settle
+
+    app = make_app(tmp_path)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            assert not screen.query("#filter")  # (the switcher's own box is built ahead)
+            offline = {r.controller_id for r in app.store.fleet_rows()
+                       if r.controller_id and r.state.value == "offline"}
+            await pilot.press("slash", *"status:offline")
+            await settle(pilot)
+            box = screen.query_one("#filter")
+            assert box.has_class("visible") and app.focused is box
+            assert [w.id for w in screen.children][:2] == ["topbar", "filter"]
+            assert {r.controller_id for r in screen.fleet_list.rows} == offline
+        (tmp_path / "again").mkdir()
+        app2 = make_app(tmp_path / "again")  # the same seed: the same offline controllers
+        async with app2.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            app2.screen.set_view("status:offline", "name")  # a saved view, chosen (V)
+            await settle(pilot)
+            box = app2.screen.query_one("#filter")
+            assert box.has_class("visible") and box.value == "status:offline"
+            assert {r.controller_id for r in app2.screen.fleet_list.rows} == offline
+            assert app2.screen.sort == "name"
+        app2.store.close()
+    finally:
+        app.store.close()
