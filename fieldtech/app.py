@@ -39,7 +39,6 @@ from fieldtech.screens.switcher import Shortcuts, Switcher, SwitcherScreen
 from fieldtech.services.fleet import Fleet
 from fieldtech.services.fleet_index import FleetIndex
 from fieldtech.services.settings import SYNC_EVERY_S, Settings
-from fieldtech.services.triage import open_incidents
 from fieldtech.terminal.output import SparingTerminal
 from fieldtech.widgets.fleet_list import GroupedLines, grouped_lines
 from fieldtech.widgets.keys_in_order import KeysInOrder
@@ -96,6 +95,7 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
                                zone_test_seconds)
         # The cloud, if any: `cloud` makes a new CloudAPI per use (the link closes it).
         self.services = Services(self, store, settings, data_dir, CloudLink(store, cloud), onsite)
+        self.services.key_waits = self.key_waits
         self.account_label = account_label
         self.after_first_paint = after_first_paint
         self.sync_every_s = sync_every_s  # None: sync only on demand
@@ -309,6 +309,8 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
         # And triage's first open: reading and ordering 2,000 incidents takes ~40–100 ms,
         # which its first paint would wait for. Once: later opens keep the rows they had.
         if not self.is_screen_installed("triage"):
+            from fieldtech.services.triage import open_incidents
+
             incidents = open_incidents(store, datetime.now(UTC))
             self.call_from_thread(self._triage_ready, incidents)
 
@@ -340,8 +342,17 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
         its snapshot with it). Beside the read, the event loop's thread got the interpreter
         back 5 ms after each wait for it (more under load), several times a key: `s` took
         60-120 ms while 100,000 rows were read."""
+        self._wait_for_keys(self._keys_first_until)
+
+    def key_waits(self, at_most: float = KEYS_FIRST_AT_MOST_S) -> Callable[[], None]:
+        """The same wait for another job in bulk (the fleet screen's column orders), with
+        its own `at_most` seconds in all, counted from now."""
+        until = time.monotonic() + at_most
+        return lambda: self._wait_for_keys(until)
+
+    def _wait_for_keys(self, until: float) -> None:
         while (time.monotonic() - self.last_key_at < KEYS_QUIET_S
-               and time.monotonic() < self._keys_first_until):
+               and time.monotonic() < until):
             time.sleep(0.01)
 
     def _fleet_loaded(self, rows: list[FleetRow], index: FleetIndex, by_id: dict[str, FleetRow],
