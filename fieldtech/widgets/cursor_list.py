@@ -11,6 +11,7 @@ everything shown"; `MarksChanged` tells the screen, which shows the count.
 
 from __future__ import annotations
 
+from collections.abc import Set
 from math import ceil
 from typing import ClassVar, Self
 
@@ -100,7 +101,7 @@ class CursorList(ScrollView, can_focus=True):
         """The record a line is, for marks (None: this line cannot be marked)."""
         return None
 
-    def shown_keys(self) -> set[str]:
+    def shown_keys(self) -> Set[str]:
         """Every record the list shows (what `*` marks); subclasses may say it faster."""
         return {k for n in range(self._count) if (k := self.line_key(n)) is not None}
 
@@ -192,10 +193,14 @@ class CursorList(ScrollView, can_focus=True):
         """Mark every line shown (through the filter); when all are marked already, unmark
         them."""
         keys = self.shown_keys()
-        if keys and keys <= self.marked:
-            self.marked -= keys
+        marked = self.marked
+        if keys and keys <= marked:
+            # all of them marked only (a set the size of the fleet: ~10 ms to take apart)
+            self.marked = set() if len(marked) == len(keys) else marked - keys
+        elif not marked:
+            self.marked = set(keys)  # a set's copy is ~2 ms at 100,000, adding them ~10 ms
         else:
-            self.marked |= keys
+            marked |= keys
         self._repaint_all()
 
     def clear_marks(self) -> None:

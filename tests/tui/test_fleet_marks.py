@@ -57,6 +57,50 @@ async def test_star_marks_everything_the_filter_shows_and_no_more(app: Fieldtech
         assert not fleet.marked and "marked" not in topbar_text(app)
 
 
+async def test_star_over_the_whole_fleet_then_space_then_a_new_controller(
+        app: FieldtechApp) -> None:
+    """`*` on the whole fleet marks every controller (a customer with none adds nothing); the
+    marks stay a set of their own (space unmarks one; `*` then marks all again, and again
+    unmarks all); after a reload, `*` takes the new fleet's controllers, not the ones kept
+    for the last `*`, and so does `*` over a sort of the whole fleet."""
+    from fieldtech.domain.models import Customer, new_id
+
+    app.services.edits.create_customer(Customer(id=new_id(), name="Aaron No Controller"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        fleet = app.screen.fleet_list
+        every = {r.controller_id for r in app.store.fleet_rows() if r.controller_id}
+        await pilot.press("asterisk")
+        await settle(pilot)
+        assert fleet.marked == every and "" not in fleet.marked
+        one = next(iter(every))
+        fleet.move_to(fleet.line_of(one))
+        await pilot.press("space")  # the cursor's controller unmarked: one fewer
+        await settle(pilot)
+        assert fleet.marked == every - {one} and fleet.shown_keys() == every
+        await pilot.press("asterisk")  # not all marked: mark all
+        await settle(pilot)
+        assert fleet.marked == every
+        await pilot.press("asterisk")  # all marked: unmark all
+        await settle(pilot)
+        assert not fleet.marked and f"{len(every)} marked" not in topbar_text(app)
+        model = app.store.controller(next(iter(every)))
+        added = app.services.edits.create_controllers(model, 1)
+        app.load_fleet()
+        await settle(pilot)
+        now = {r.controller_id for r in app.store.fleet_rows() if r.controller_id}
+        assert len(now) == len(every) + 1, added
+        await pilot.press("asterisk")
+        await settle(pilot)
+        assert fleet.marked == now and f"{len(now)} marked" in topbar_text(app)
+        await pilot.press("asterisk")
+        app.screen.set_view("", "name")  # a sort: every controller, in another order
+        await settle(pilot)
+        await pilot.press("asterisk")
+        await settle(pilot)
+        assert fleet.marked == now and fleet.shown_keys() == now
+
+
 async def test_sorting_by_name_is_natural_and_flat(app: FieldtechApp) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
