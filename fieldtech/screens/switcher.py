@@ -254,7 +254,6 @@ class Switcher(Vertical):
         try:
             if self.has_class("overlay"):
                 self._park()
-                self.call_after_refresh(self._render_ahead)  # for the next opening
             else:
                 self.display = False
             if picked is not None:
@@ -262,7 +261,14 @@ class Switcher(Vertical):
             back = self._return_focus
             _focus_now(back if back is not None and back.is_attached else None, screen)
         finally:
-            asyncio.get_running_loop().call_soon(_end_batch, batch, screen)
+            asyncio.get_running_loop().call_soon(self._after_close, batch, screen)
+
+    def _after_close(self, batch: AbstractContextManager[None], screen: Screen) -> None:
+        _end_batch(batch, screen)
+        if self.has_class("overlay") and self.is_attached:
+            # Its lines for the next opening, after the switch's frame: asked for inside the
+            # batch, Textual ran this at the first idle, before that frame (2-6 ms, traced).
+            self.call_after_refresh(self._render_ahead)
 
     def _hint(self) -> str:
         if self.finder:
