@@ -201,6 +201,10 @@ async def test_a_switch_between_controllers_writes_the_twins_frame_rendered_ahea
             assert frames.on(twin)[0] == 0, "laid out again"
             assert next(f for s, f in frames.frames if s is twin) is ahead
             assert not any(s is left for s, _ in frames.frames)
+            # the screen swapped out has its focus back (after the frame): on its table
+            await wait_for(pilot, lambda left=left: left.focused is not None
+                           and left.focused.id == "zone-table" and left.focused.has_focus)
+            assert twin.focused.id == "zone-table" and twin.focused.has_focus
 
 
 async def test_the_twins_share_what_they_read(app: FieldtechApp) -> None:
