@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from functools import partial
 from typing import ClassVar
 
 from textual import events
@@ -31,6 +32,9 @@ from fieldtech.widgets.text_line import TextBox
 
 Shortcuts = list[tuple[FleetRow, bool]]  # (row, pinned), keys 1–9 in order
 Picked = Callable[[str | None], None]  # the chosen controller id, None if cancelled
+# A screen the choice swapped out gets its focus back after the frame and before a digit
+# could swap it in again (rendered ahead ≥ 90 ms after the next `s`: controller.py).
+FOCUS_BACK_LATER_S = 0.06
 
 
 class SearchBox(Input):
@@ -254,15 +258,26 @@ class Switcher(Vertical):
         try:
             if self.has_class("overlay"):
                 self._park()
-                self.call_after_refresh(self._render_ahead)  # for the next opening
             else:
                 self.display = False
             if picked is not None:
                 picked(controller_id)
             back = self._return_focus
-            _focus_now(back if back is not None and back.is_attached else None, screen)
+            back = back if back is not None and back.is_attached else None
+            if screen in self.app.screen_stack:
+                _focus_now(back, screen)
+            else:  # swapped out by the choice (a controller screen's twin came in): restyled
+                # a moment later, not on the frame's path (2-10 ms, traced)
+                screen.set_timer(FOCUS_BACK_LATER_S, partial(_focus_now, back, screen))
         finally:
-            asyncio.get_running_loop().call_soon(_end_batch, batch, screen)
+            asyncio.get_running_loop().call_soon(self._after_close, batch, screen)
+
+    def _after_close(self, batch: AbstractContextManager[None], screen: Screen) -> None:
+        _end_batch(batch, screen)
+        if self.has_class("overlay") and self.is_attached:
+            # Its lines for the next opening, after the switch's frame: asked for inside the
+            # batch, Textual ran this at the first idle, before that frame (2-6 ms, traced).
+            self.call_after_refresh(self._render_ahead)
 
     def _hint(self) -> str:
         if self.finder:
