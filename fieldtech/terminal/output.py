@@ -12,6 +12,7 @@ from textual._time import get_time
 from textual.app import App
 from textual.driver import Driver
 from textual.drivers.linux_driver import LinuxDriver
+from textual.signal import Signal
 
 from fieldtech.terminal.driver import TerminalDriver
 from fieldtech.terminal.shadow import TerminalShadow
@@ -35,13 +36,18 @@ class SparingTerminal(App):
     def _display(self, screen: Any, renderable: Any) -> None:
         driver = self._driver
         if (not isinstance(renderable, LayoutUpdate | ChopsUpdate) or driver is None
-                or self.is_headless or driver.is_inline or self._batch_count):
+                or driver.is_inline or self._batch_count):
             super()._display(screen, renderable)
             return
         if self._shadow is None:
             self._shadow = TerminalShadow(self.console._color_system)
             self.app_resume_signal.subscribe(self, lambda _app: self._shadow_lost())
         self._shadow.apply(renderable, *self.size)
+        if self.is_headless:  # tests: the frames counted as a terminal would get them
+            if self._shadow.flush():
+                self._frame_written()
+            super()._display(screen, renderable)
+            return
         now = get_time()
         if self._flush_timer is not None:
             return  # a frame is already due: it will write this one too
@@ -53,6 +59,7 @@ class SparingTerminal(App):
 
     _flush_timer: Timer | None = None
     _written_at = 0.0
+    frames_written = 0  # frames that changed the terminal: one rendered ahead holds meanwhile
 
     def _coalesce(self) -> None:
         """Write the pending frame at its slot, or sooner once the held keys have stopped (the
@@ -77,6 +84,7 @@ class SparingTerminal(App):
             self.post_display_hook()  # nothing differs: nothing to write, not even a sync
             return
         self._written_at = get_time()
+        self._frame_written()
         if self._running and not self._closed:
             # What App._display writes (begin sync, the frame, the cursor, end sync), in one
             # write, from this thread when nothing is queued before it (TerminalDriver).
@@ -91,6 +99,20 @@ class SparingTerminal(App):
                 driver.write(frame)
                 driver.flush()
         self.post_display_hook()
+
+    _frame_written_signal: Signal[App] | None = None
+
+    @property
+    def frame_written_signal(self) -> Signal[App]:
+        """Published as each frame that changes the terminal is written (frames_written)."""
+        if self._frame_written_signal is None:
+            self._frame_written_signal = Signal(self, "frame-written")
+        return self._frame_written_signal
+
+    def _frame_written(self) -> None:
+        self.frames_written += 1
+        if self._frame_written_signal is not None:
+            self._frame_written_signal.publish(self)
 
     def _shadow_lost(self) -> None:
         """The terminal was used by something else (suspended): its cells are not known."""
