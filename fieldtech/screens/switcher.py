@@ -29,6 +29,7 @@ from fieldtech.offline_store.store import FleetRow
 from fieldtech.screens.frames import PromptFrames
 from fieldtech.screens.markup import escape
 from fieldtech.screens.services import services_of
+from fieldtech.terminal.shadow import FrameAhead
 from fieldtech.widgets.fleet_list import FleetList
 from fieldtech.widgets.key_bar import KeyBar
 from fieldtech.widgets.text_line import TextBox
@@ -163,6 +164,7 @@ class _AheadFrame(NamedTuple):
     written: int | None  # the app's frames written when it was rendered
     focused: Widget | None  # the focus it was rendered from
     shortcuts: Shortcuts
+    written_ahead: FrameAhead | None  # what writing it writes, worked out too
 
 
 class Switcher(Vertical):
@@ -338,8 +340,10 @@ class Switcher(Vertical):
                         widget._repaint_required = False
                 screen._compositor._dirty_regions.clear()
         if isinstance(frame, LayoutUpdate):
+            frame_ahead = getattr(app, "frame_ahead", None)
             self._ahead = _AheadFrame(app.size, frame, cursor, written, back,
-                                      list(self.shortcuts))
+                                      list(self.shortcuts),
+                                      frame_ahead(frame) if frame_ahead else None)
 
     def _write_ahead(self, shortcuts: Shortcuts) -> None:
         """Write the frame rendered ahead for this opening if it still holds: nothing was
@@ -352,7 +356,10 @@ class Switcher(Vertical):
                 and kept.focused is screen.focused and kept.shortcuts == shortcuts
                 and not app._batch_count and not _has_changes(screen)):
             app.cursor_position = kept.cursor
-            app._display(screen, kept.frame)
+            if (display_ahead := getattr(app, "display_ahead", None)) is not None:
+                display_ahead(screen, kept.frame, kept.written_ahead)
+            else:
+                app._display(screen, kept.frame)
 
     def _fill(self, shortcuts: Shortcuts, finder: bool,
               purpose: tuple[str, str] | None) -> None:

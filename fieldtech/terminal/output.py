@@ -15,7 +15,7 @@ from textual.drivers.linux_driver import LinuxDriver
 from textual.signal import Signal
 
 from fieldtech.terminal.driver import TerminalDriver
-from fieldtech.terminal.shadow import TerminalShadow
+from fieldtech.terminal.shadow import FrameAhead, TerminalShadow
 
 if TYPE_CHECKING:
     from textual.timer import Timer
@@ -57,6 +57,25 @@ class SparingTerminal(App):
             return
         self._flush_frame()
 
+    def frame_ahead(self, update: LayoutUpdate) -> FrameAhead | None:
+        """What writing `update` would write, worked out now (`display_ahead` writes it)."""
+        if self._shadow is None or self.is_headless:
+            return None
+        return self._shadow.ahead(update, *self.size)
+
+    def display_ahead(self, screen: Any, update: LayoutUpdate, ahead: FrameAhead | None) -> None:
+        """`_display(screen, update)`, with the sequence worked out ahead if it still holds."""
+        shadow, driver = self._shadow, self._driver
+        sequence = None
+        if (ahead is not None and shadow is not None and self._flush_timer is None
+                and not self._batch_count and isinstance(driver, TerminalDriver)
+                and not driver.keys_streaming(get_time())):
+            sequence = shadow.take(ahead)
+        if sequence is None:
+            self._display(screen, update)
+        else:
+            self._flush_frame(sequence)
+
     _flush_timer: Timer | None = None
     _written_at = 0.0
     frames_written = 0  # frames that changed the terminal: one rendered ahead holds meanwhile
@@ -73,12 +92,13 @@ class SparingTerminal(App):
                 return
         self._flush_frame()
 
-    def _flush_frame(self) -> None:
+    def _flush_frame(self, sequence: str | None = None) -> None:
         self._flush_timer = None
         shadow = self._shadow
         if shadow is None or self._driver is None:
             return
-        sequence = shadow.flush()
+        if sequence is None:
+            sequence = shadow.flush()
         cursor = self.screen.outer_size.clamp_offset(self.cursor_position)
         if not sequence and cursor == self._previous_cursor_position:
             self.post_display_hook()  # nothing differs: nothing to write, not even a sync
