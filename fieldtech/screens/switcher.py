@@ -217,7 +217,7 @@ class Switcher(Vertical):
     # -- parked: laid out and rendered, off the screen (the overlay's closed state) ----------
 
     PARKED_Y = 10_000  # rows below the screen's top: never in view
-    # Rendering ahead (~5-15 ms) waits for the screen to be quiet and for a pause in the keys
+    # Rendering ahead (~10-25 ms) waits for the screen to be quiet and for a pause in the keys
     # longer than typing's or scrolling's, so that it rarely delays a key.
     REHEARSE_AFTER_S = 0.25  # no frame written for this long
     REHEARSE_AFTER_KEY_S = 1.0  # and no key
