@@ -32,6 +32,7 @@ import termios
 import textwrap
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import astuple, dataclass
 from functools import partial
 from pathlib import Path
@@ -40,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_tui import LIVE, Term, env_for, plain  # noqa: E402
+from bench_tui import LIVE, Term, env_for, load, plain  # noqa: E402
 
 from fieldtech.offline_store import Store  # noqa: E402
 from fieldtech.offline_store.seed import seed_store  # noqa: E402
@@ -194,10 +195,11 @@ def print_table(title: str, results: list[Result]) -> None:
 
 def pty_part(args: argparse.Namespace, work: Path, first_customer: bytes) -> None:
     app = [sys.executable, "-m", "fieldtech"]
-    warm = Session(app, env_for(work, ssh=True))  # writes the bytecode caches; not counted
+    # Writes the bytecode caches; not counted.
+    warm = Session(app, env_for(work, ssh=True, tree=args.tree), cwd=args.tree)
     warm.read_until(first_customer)
     warm.close()
-    session = Session(app, env_for(work, ssh=True))
+    session = Session(app, env_for(work, ssh=True, tree=args.tree), cwd=args.tree)
     session.read_until(first_customer)
     session.drain_quiet(0.5)
     start = Result("start-up", 0, (time.perf_counter() - session.started) * 1000,
@@ -221,24 +223,38 @@ def pty_part(args: argparse.Namespace, work: Path, first_customer: bytes) -> Non
     for label, runs in (("held keys' last byte, ms after the last key", held),
                         ("first s after start-up, ms to its last byte", switcher)):
         if runs:
-            last = sorted(r.last_ms for r in runs)
-            print(f"\n{label} ({len(last)}): median {last[len(last) // 2]:.0f}, max "
-                  f"{last[-1]:.0f}, all {' '.join(f'{ms:.0f}' for ms in last)}; bytes "
-                  f"{min(r.size for r in runs):,}–{max(r.size for r in runs):,}")
+            print_spread(label, runs)
 
 
 def first_s(args: argparse.Namespace) -> list[Result]:
     """`s` as the first key after start-up, in `args.first_s` fresh starts."""
-    results = []
     work = Path(tempfile.mkdtemp(prefix="ft-bench-first-s-"))
     first_customer, _ = seeded(work, args.controllers)
-    for _ in range(args.first_s):
-        session = Session([sys.executable, "-m", "fieldtech"], env_for(work, ssh=True))
-        session.read_until(first_customer)
-        session.drain_quiet(1.0)
-        results.append(session.send(b"s", "first s"))
+    return first_keys(args.first_s, lambda: Session(
+        [sys.executable, "-m", "fieldtech"], env_for(work, ssh=True, tree=args.tree),
+        cwd=args.tree), first_customer)
+
+
+def first_keys(starts: int, start: Callable[[], Session], ready: bytes, quiet: float = 1.0,
+               keys: tuple[bytes, ...] = (b"s",)) -> list[Result]:
+    """`keys` (`s`, then any others) as the first keys after start-up, in `starts` fresh
+    starts: one result a key a start, in order."""
+    results = []
+    for _ in range(starts):
+        session = start()
+        session.read_until(ready, timeout=60)
+        session.drain_quiet(quiet)
+        for key in keys:
+            results.append(session.send(key, f"first {key.decode()}", quiet=quiet))
         session.close()
     return results
+
+
+def print_spread(label: str, runs: list[Result]) -> None:
+    last = sorted(r.last_ms for r in runs)
+    print(f"\n{label} ({len(last)}): median {last[len(last) // 2]:.0f}, max "
+          f"{last[-1]:.0f}, all {' '.join(f'{ms:.0f}' for ms in last)}; bytes "
+          f"{min(r.size for r in runs):,}–{max(r.size for r in runs):,}", flush=True)
 
 
 @dataclass
@@ -351,8 +367,8 @@ def ssh_part(args: argparse.Namespace, work: Path, first_customer: bytes) -> Non
     lines = work / "lines.txt"
     lines.write_text("".join(f"line {n}: the quick brown fox jumps over the lazy dog\n"
                              for n in range(10_000)))
-    fieldtech = (f"cd {ROOT} && TERM=xterm-256color FIELDTECH_DATA_DIR={work} "
-                 f"FIELDTECH_CONFIG_DIR={work / 'config'} PYTHONPATH={ROOT} "
+    fieldtech = (f"cd {args.tree} && TERM=xterm-256color FIELDTECH_DATA_DIR={work} "
+                 f"FIELDTECH_CONFIG_DIR={work / 'config'} PYTHONPATH={args.tree} "
                  f"PYTHONPYCACHEPREFIX={work / 'pycache'} exec {sys.executable} -m fieldtech")
     try:
         for rtt, loss in [(float(r), 0.0) for r in args.rtt.split(",")] + [(80.0, args.loss)]:
@@ -360,7 +376,7 @@ def ssh_part(args: argparse.Namespace, work: Path, first_customer: bytes) -> Non
             # Quiet long enough for a retransmission, short of htop's 1.5 s refresh.
             quiet = min(1.2, 0.4 + 2.5 * rtt / 1000 + (0.5 if loss else 0))
             name = f"{rtt:.0f} ms RTT" + (f", {loss:.0%} loss" if loss else "")
-            print(f"\n### {name}\n")
+            print(f"\n### {name} ({load()})\n")
             print("| program | action | first byte ms | last byte ms | pty B | wire B up/down "
                   "| packets up/down |")
             print("|---|---|---|---|---|---|---|")
@@ -389,6 +405,15 @@ def ssh_part(args: argparse.Namespace, work: Path, first_customer: bytes) -> Non
                 for result, wire in actions_with_wire(session, link, actions):
                     show(program, result, wire)
                 session.close()
+            if args.first_s and (rtt, loss) == (80.0, 0.0):
+                # Fresh starts over this link: `s` once the app is quiet, then digit 1.
+                runs = first_keys(args.first_s, lambda: Session(
+                    link.argv(fieldtech), env_for(work, ssh=False)), first_customer,
+                    quiet=quiet + 0.5, keys=(b"s", b"1"))
+                print_spread(f"over ssh at {name}: the first s after start-up, ms to its "
+                             "last byte", runs[::2])
+                print_spread(f"over ssh at {name}: then digit 1, ms to its last byte",
+                             runs[1::2])
     finally:
         link.close()
 
@@ -441,8 +466,12 @@ def main() -> None:
     parser.add_argument("--held", type=int, default=0,
                         help="in the pty, hold Down then Up this many times more (last byte)")
     parser.add_argument("--first-s", type=int, default=0,
-                        help="in the pty, this many fresh starts timing the first s")
+                        help="this many fresh starts timing the first s: in the pty, and over "
+                             "ssh at 80 ms (then digit 1)")
+    parser.add_argument("--tree", type=Path, default=ROOT,
+                        help="the fieldtech tree to run (e.g. /work/main; default: this one)")
     args = parser.parse_args()
+    print(f"tree {args.tree}, {load()}")
     work = Path(tempfile.mkdtemp(prefix="ft-bench-ssh-"))
     first_customer, _ = seeded(work, args.controllers)
     pty_part(args, work, first_customer)

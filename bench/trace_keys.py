@@ -108,7 +108,7 @@ for cls, names in [
         (Screen, ["_on_timer_update", "_refresh_layout", "_compositor_refresh",
                   "_on_screen_resume", "_on_idle", "_compose", "_on_update", "mount"]),
         (services.FieldtechScreen, ["_warm", "_on_screen_resume"]),
-        (switcher.Switcher, ["open"]),
+        (switcher.Switcher, ["open", "_rehearse"]),
         (DOMNode, ["update_node_styles"]),
         (Compositor, ["reflow", "update_widgets", "_render_chops"]),
         (SparingTerminal, ["_display", "_coalesce", "_flush_frame"]),

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import events, on, work
 from textual.app import App
@@ -39,7 +39,6 @@ from fieldtech.screens.switcher import Shortcuts, Switcher, SwitcherScreen
 from fieldtech.services.fleet import Fleet
 from fieldtech.services.fleet_index import FleetIndex
 from fieldtech.services.settings import SYNC_EVERY_S, Settings
-from fieldtech.services.triage import open_incidents
 from fieldtech.terminal.output import SparingTerminal
 from fieldtech.widgets.fleet_list import GroupedLines, grouped_lines
 from fieldtech.widgets.keys_in_order import KeysInOrder
@@ -56,6 +55,8 @@ SIGN_IN_CHECK_S = 3  # a `fieldtech login` elsewhere shows within this (one stat
 FIRST_SCREEN = 60  # rows read before the first paint; a 24-line terminal shows ~20
 KEYS_QUIET_S = 0.15  # a bulk read waits this long after a key: its frame, then the next key
 KEYS_FIRST_AT_MOST_S = 2.0  # all a whole read waits for keys: held keys never stall it
+TWIN = "controller-twin"  # the second controller screen, shown ahead (`_swap_in_twin`)
+TWIN_AFTER_S = 0.5  # after the first controller's frame: its compose is off a key's path
 
 
 def _raised_at(holder: Any) -> float:
@@ -96,6 +97,7 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
                                zone_test_seconds)
         # The cloud, if any: `cloud` makes a new CloudAPI per use (the link closes it).
         self.services = Services(self, store, settings, data_dir, CloudLink(store, cloud), onsite)
+        self.services.key_waits = self.key_waits
         self.account_label = account_label
         self.after_first_paint = after_first_paint
         self.sync_every_s = sync_every_s  # None: sync only on demand
@@ -309,6 +311,8 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
         # And triage's first open: reading and ordering 2,000 incidents takes ~40–100 ms,
         # which its first paint would wait for. Once: later opens keep the rows they had.
         if not self.is_screen_installed("triage"):
+            from fieldtech.services.triage import open_incidents
+
             incidents = open_incidents(store, datetime.now(UTC))
             self.call_from_thread(self._triage_ready, incidents)
 
@@ -340,8 +344,17 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
         its snapshot with it). Beside the read, the event loop's thread got the interpreter
         back 5 ms after each wait for it (more under load), several times a key: `s` took
         60-120 ms while 100,000 rows were read."""
+        self._wait_for_keys(self._keys_first_until)
+
+    def key_waits(self, at_most: float = KEYS_FIRST_AT_MOST_S) -> Callable[[], None]:
+        """The same wait for another job in bulk (the fleet screen's column orders), with
+        its own `at_most` seconds in all, counted from now."""
+        until = time.monotonic() + at_most
+        return lambda: self._wait_for_keys(until)
+
+    def _wait_for_keys(self, until: float) -> None:
         while (time.monotonic() - self.last_key_at < KEYS_QUIET_S
-               and time.monotonic() < self._keys_first_until):
+               and time.monotonic() < until):
             time.sleep(0.01)
 
     def _fleet_loaded(self, rows: list[FleetRow], index: FleetIndex, by_id: dict[str, FleetRow],
@@ -375,13 +388,22 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
 
     def open_controller(self, controller_id: str) -> None:
         self.services.fleet.opened(controller_id)
-        screen = self.controller_screen()
+        screen = self._swap_in_twin(controller_id) or self.controller_screen()
         if self.screen is not screen:
             self.push_screen(screen)
+        # The fleet's cursor follows after the frame (finding a row among 100,000 was 3-6 ms
+        # of the switch, traced) and before the fleet shows again (`action_fleet`).
+        screen.after_frame(self._fleet_follows)
+        if not self.is_screen_installed(TWIN):
+            screen.after_frame(self.set_timer, TWIN_AFTER_S, self._build_twin)
         screen.load(controller_id)
         self.store.shown_recent(controller_id)  # written when the store closes at the latest
         screen.after_frame(self._save_recents)  # a thread: not beside the paint
-        for fleet in self.screen_stack:  # covered: its cursor follows now, not at Esc
+
+    def _fleet_follows(self) -> None:
+        """A covered fleet's cursor goes to the controller opened over it now, not at Esc: the
+        frame it keeps for coming back then shows it already."""
+        for fleet in self.screen_stack:
             if isinstance(fleet, FleetScreen):
                 fleet.follow_current()
 
@@ -394,6 +416,37 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
         screen = self.get_screen("controller")
         assert isinstance(screen, ControllerScreen)
         return screen
+
+    def _swap_in_twin(self, controller_id: str) -> ControllerScreen | None:
+        """From a controller to the one its hidden twin shows ahead (digit 1): the twin takes
+        the shown screen's place and name, and the shown one becomes the twin."""
+        if not self.is_screen_installed(TWIN):
+            return None
+        shown, twin = self.controller_screen(), cast("ControllerScreen", self.get_screen(TWIN))
+        if self.screen is not shown or not twin.holds_ahead(controller_id):
+            return None
+        shown.swapped_out()
+        self.switch_screen(twin)
+        self._installed_screens["controller"], self._installed_screens[TWIN] = twin, shown
+        return twin
+
+    def _hidden_controller_screen(self) -> ControllerScreen:
+        """The controller screen not shown (the twin if the other shows): `s` shows digit 1's
+        controller on it ahead."""
+        screen = self.controller_screen()
+        if self.screen is screen and self.is_screen_installed(TWIN):
+            return cast("ControllerScreen", self.get_screen(TWIN))
+        return screen
+
+    def _build_twin(self) -> None:
+        """A second controller screen, built ahead once a controller has been shown: a switch
+        between controllers then swaps in the one rendered ahead (issue 17)."""
+        from fieldtech.screens.controller import ControllerScreen
+
+        if not self.is_screen_installed(TWIN):
+            twin = ControllerScreen(self.store, twin_of=self.controller_screen())
+            self.install_screen(twin, TWIN)
+            twin.build_ahead()
 
     def _build_controller_screen(self) -> None:
         """Compose and mount the controller screen ahead, hidden: the first digit pushed and
@@ -454,7 +507,7 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
         fleet = self.services.fleet
         showing = fleet.current if self._controller_showing() else None
         shortcuts = fleet.shortcuts(self.settings.pinned, showing)
-        screen = self.controller_screen()
+        screen = self._hidden_controller_screen()
         screen.expect([row.controller_id for row, _ in shortcuts])  # hidden: digit 1 ahead
         if missing := screen.uncached([row.controller_id for row, _ in shortcuts]):
             # After the switcher's frame: a thread reading beside it took the interpreter
@@ -501,6 +554,7 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
             self.notify("No previous controller yet.", timeout=2)
 
     def action_fleet(self) -> None:
+        self._fleet_follows()  # if the last switch's frame has not been written yet
         while len(self.screen_stack) > 2:
             self.pop_screen()
         if not isinstance(self.screen, FleetScreen):

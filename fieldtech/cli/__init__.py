@@ -7,10 +7,14 @@ inside the handlers, which keeps `fieldtech --help` and the TUI's start-up fast.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # argparse (and gettext with it) is loaded only to read other commands
+    import argparse
 
 EXIT_PROBLEM = 1  # as the cloud commands' "refused": fix something, then run it again
 
@@ -26,6 +30,8 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="fieldtech",
         description="Fleet, offline configuration, on-site discovery and cloud sync for "
@@ -69,16 +75,16 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_PROBLEM
 
 
-def _opening_the_app(argv: list[str]) -> argparse.Namespace | None:
+def _opening_the_app(argv: list[str]) -> SimpleNamespace | None:
     """The arguments of `fieldtech [--data-dir DIR]`, the app itself, read without building
     every command's parser (importing their modules: ~9 ms of the app's start); None for
     anything else."""
     if not argv:
-        return argparse.Namespace(data_dir=None)
+        return SimpleNamespace(data_dir=None)
     if len(argv) == 1 and argv[0].startswith("--data-dir="):
-        return argparse.Namespace(data_dir=argv[0].partition("=")[2])
+        return SimpleNamespace(data_dir=argv[0].partition("=")[2])
     if len(argv) == 2 and argv[0] == "--data-dir" and not argv[1].startswith("-"):
-        return argparse.Namespace(data_dir=argv[1])
+        return SimpleNamespace(data_dir=argv[1])
     return None
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import shutil
@@ -10,7 +9,10 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
 
 DEMO_CUSTOMERS, DEMO_CONTROLLERS = 110, 236  # Silver (250): close enough to see the quota
 DEMO_ZONE_TEST_SECONDS = 5  # a demo zone test should not take four minutes

@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, urlsplit
 
-import tomli_w
-
 from fieldtech.cloud import credentials
 from fieldtech.cloud.credentials import (
     TOKEN_ENV,
@@ -145,6 +143,8 @@ def save_session(session: Session, directory: Path | None = None) -> Path:
         data["account_name"] = session.account_name
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
+    import tomli_w  # only to save: not on the start's path
+
     tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
     os.replace(tmp, path)
     return path

@@ -21,6 +21,11 @@ TAGS_MAX, TAG_MAX = 20, 24
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 TAGS_TEXT_MAX = TAGS_MAX * (TAG_MAX + 1)
 MANUAL_RUN_SECONDS_MAX = 64800  # 18 h, the OpenSprinkler limit
+# How long a campaign's canary devices have to confirm it once it is in the cloud: a device
+# asks for its configuration with every heartbeat (about a minute), so this allows for a
+# reboot or a flaky link several times over, and a person still sees the result within a
+# coffee break (settings.toml `canary_limit_minutes` changes it).
+CANARY_LIMIT_MINUTES = 30
 
 # A plan code is four hex characters, a dash, four more: 45F2-644E.
 PLAN_CODE_RE = re.compile(r"^[0-9A-F]{4}-[0-9A-F]{4}$")

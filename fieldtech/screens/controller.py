@@ -31,6 +31,7 @@ from fieldtech.offline_store.store import FleetRow, OutboxEntry, Store
 from fieldtech.screens.controller_flows import ControllerFlows
 from fieldtech.screens.markup import escape
 from fieldtech.screens.messages import ControllerGone, OpenOnsite
+from fieldtech.screens.switcher import Switcher
 from fieldtech.screens.topbar import TopBar
 from fieldtech.services.triage import span
 from fieldtech.widgets.fleet_list import STATE_MARK
@@ -48,6 +49,17 @@ AFTER_FRAME_AT_MOST_S = 0.3
 # A controller as shown: the record, its fleet row, its pending edits, its live state, and
 # its customer (a technician on site calls them).
 Shown = tuple[Controller, FleetRow, list[OutboxEntry], dict[str, Any] | None, Customer | None]
+
+
+class Kept:
+    """What the controller screens have read, shared by the shown one and its twin."""
+
+    def __init__(self) -> None:
+        # Recently shown or prefetched controllers: a switch paints from here at once, then
+        # the fresh read repaints only if something changed. Bounded; edits forget entries.
+        self.cache: OrderedDict[str, Shown] = OrderedDict()
+        self.contracts: dict[str, str] = {}  # customer id → agreement · hours left · promise
+        self.forgotten = 0  # copies dropped: a read started before one is not kept
 
 
 class ControllerScreen(ControllerFlows):
@@ -75,7 +87,7 @@ class ControllerScreen(ControllerFlows):
     ]
     TABS = ("zones", "programs", "details-tab", "pending")
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, twin_of: ControllerScreen | None = None) -> None:
         super().__init__()
         self.store = store  # its own reference: prefetching may run before it is mounted
         self.controller: Controller | None = None
@@ -88,11 +100,8 @@ class ControllerScreen(ControllerFlows):
         self._waiting: str | None = None
         self._wanted: str | None = None  # the controller last asked for: reads of others are late
         self._after_frame: list[Callable[[], object]] = []
-        # Recently shown or prefetched controllers: a switch paints from here at once, then
-        # the fresh read repaints only if something changed. Bounded; edits forget entries.
-        self._cache: OrderedDict[str, Shown] = (
-            OrderedDict())
-        self._contracts: dict[str, str] = {}  # customer id → agreement · hours left · promise
+        # What this screen and its twin read, shared: what one forgets, both do.
+        self._kept = twin_of._kept if twin_of is not None else Kept()
 
     def compose(self) -> ComposeResult:
         yield TopBar(id="topbar")
@@ -119,6 +128,9 @@ class ControllerScreen(ControllerFlows):
                 yield Static(tables["pending"].header(), classes="table-header")
                 yield tables["pending"]
         yield KeyBar()
+        # Parked, laid out and rendered with the screen: `s` over it mounts nothing (a twin
+        # swapped in had none, and the first `s` over it mounted and rendered one, ~20 ms).
+        yield Switcher(classes="overlay", parked=True)
 
     def build_ahead(self) -> None:
         """Compose and mount this screen before it is first shown, and lay it out at the
@@ -137,6 +149,15 @@ class ControllerScreen(ControllerFlows):
         self.set_interval(15, self._tick)
         if self._waiting:
             self.load(self._waiting)
+
+    def _on_resize(self, event: events.Resize) -> None:
+        # Textual calls each class's `_on_resize`, Screen's after this one. Hidden (built
+        # ahead, the twin), its size concerns it alone: Screen's laid out the screens under
+        # the top one again too, and the fleet dropped the frame it keeps for Esc.
+        if self not in self.app.screen_stack:
+            event.prevent_default()
+            event.stop()
+            self._screen_resized(event.size)
 
     def _lay_out_ahead(self, rounds: int = 3) -> None:
         """Lay the hidden screen out until it asks for nothing more: its widgets, sized,
@@ -268,6 +289,19 @@ class ControllerScreen(ControllerFlows):
 
     _ahead_frame: tuple[Size, LayoutUpdate] | None = None
 
+    def holds_ahead(self, controller_id: str) -> bool:
+        """Hidden, does this screen show `controller_id` (digit 1 of the switcher open over
+        its twin) laid out and rendered? Then the switch swaps it in for the shown screen and
+        writes that frame: nothing refilled, laid out or rendered on the digit's path."""
+        return (self._expected == controller_id and self._ahead_frame is not None
+                and self.controller is not None and self.controller.id == controller_id
+                and self not in self.app.screen_stack)
+
+    def swapped_out(self) -> None:
+        """Its twin takes its place: styled for the app's theme, it needs no restyle when it
+        comes back (Textual restyles a screen whole at each resume: 20-47 ms, traced)."""
+        self._styled_for = self.app.theme
+
     def _write_ahead_frame(self) -> None:
         """After the resume, once the switcher's batch has ended (a frame written during it
         is dropped): the frame rendered ahead, if nothing changed since. Textual then renders
@@ -295,9 +329,19 @@ class ControllerScreen(ControllerFlows):
     def forget(self, controller_id: str) -> None:
         """Drop a cached copy (it was just edited): the next show waits for the store."""
         self._cache.pop(controller_id, None)
-        self._forgotten += 1  # a read started before this is not kept: it may predate the edit
+        self._kept.forgotten += 1  # a read started before this is not kept: it may predate it
 
-    _forgotten = 0
+    @property
+    def _cache(self) -> OrderedDict[str, Shown]:
+        return self._kept.cache
+
+    @property
+    def _contracts(self) -> dict[str, str]:
+        return self._kept.contracts
+
+    @property
+    def _forgotten(self) -> int:
+        return self._kept.forgotten
 
     def reload(self, controller_id: str) -> None:
         """Read and repaint even if the record did not change (e.g. it was just pinned)."""

@@ -3,29 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.widget import AwaitMount
 from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
 from fieldtech.domain.errors import FieldError, FieldtechError
-from fieldtech.forms.fields import Field
-from fieldtech.forms.records import customer_form, new_controller_form
 from fieldtech.offline_store.paths import templates_dir
 from fieldtech.screens.flows import EditFlows
 from fieldtech.screens.messages import OpenController, OpenOnsite, RecordsChanged
 from fieldtech.screens.topbar import TopBar
-from fieldtech.services import config_files
-from fieldtech.services.campaigns import BulkChange, Kind
 from fieldtech.services.fleet_index import FleetIndex, InOrder
 from fieldtech.services.queries import FLEET_FIELDS, FLEET_FLAGS, FLEET_SORTS, help_lines
 from fieldtech.services.settings import VIEW_NAME_MAX, View
 from fieldtech.widgets.filter_box import FilterBox
 from fieldtech.widgets.fleet_list import FleetList
 from fieldtech.widgets.key_bar import KeyBar
+
+# The forms, the config files and the campaigns load with the first key that needs them: they
+# are not needed for the first paint (tests/tui/test_start_imports.py).
+if TYPE_CHECKING:
+    from fieldtech.services.campaigns import BulkChange, Kind
 
 WELCOME = """[b]Welcome to fieldtech.[/b]
 
@@ -70,8 +72,7 @@ class FleetScreen(EditFlows):
     AUTO_FOCUS = "#fleet"  # never the hidden filter box; show_rows unfocuses an empty list
 
     def compose(self) -> ComposeResult:
-        yield TopBar(id="topbar")
-        yield FilterBox(placeholder="Filter: name, customer, address or serial", id="filter")
+        yield TopBar(id="topbar")  # the `/` filter box goes under it when first opened
         yield Static(WELCOME, id="empty")
         yield FleetList(id="fleet")
         yield KeyBar()
@@ -99,6 +100,21 @@ class FleetScreen(EditFlows):
     def fleet_list(self) -> FleetList:
         return self.query_one("#fleet", FleetList)
 
+    def _filter_box(self) -> FilterBox | None:
+        """The `/` filter box; None until first opened (`_add_filter_box`)."""
+        return next(iter(self.query("#filter").results(FilterBox)), None)
+
+    def _add_filter_box(self) -> tuple[FilterBox, AwaitMount]:
+        """Mount the filter box on first use, under the top bar (where it was composed):
+        Textual's Input styles took 10-16 ms to parse before the first paint, for a box that
+        is hidden until `/`. It is in the DOM at once; the AwaitMount says when it is ready."""
+        box = FilterBox(placeholder="Filter: name, customer, address or serial", id="filter")
+        return box, self.mount(box, after="#topbar")
+
+    def _filter_text(self) -> str:
+        box = self._filter_box()
+        return box.value if box is not None else ""
+
     def show_rows(self, keep: str | None = None, rows: list | None = None,
                   stay: bool = True) -> None:
         """Show the app's rows (or `rows`, the first screenful), through the filter if typed.
@@ -118,7 +134,7 @@ class FleetScreen(EditFlows):
             self.set_focus(None)
         elif not (self.focused and self.focused.id in ("filter", "finder-input")):
             self.fleet_list.focus()  # but never away from a filter or switcher being typed in
-        query = self.query_one("#filter", Input).value
+        query = self._filter_text()
         sort = getattr(self, "sort", "customer")
         if (query or sort != "customer") and fleet.index is not None:
             index = fleet.index
@@ -137,12 +153,17 @@ class FleetScreen(EditFlows):
     def _build_orders(self, index: FleetIndex) -> None:
         """Every column's order, built ahead once the fleet is read: the first `O` by a
         column is then as quick as the next (100,000 rows: 40-90 ms painted, now 2-9). A newer
-        index (a reload) cancels this one's."""
+        index (a reload) cancels this one's. It waits while keys are answered (the app's key
+        waits), as the read before it did: its C sorts kept a key waiting up to ~40 ms."""
         worker = get_current_worker()
-        index.prepare(lambda: worker.is_cancelled)
+        index.prepare(lambda: worker.is_cancelled, self.services.key_waits())
 
-    def action_filter(self) -> None:
-        self.query_one("#filter", FilterBox).open()
+    async def action_filter(self) -> None:
+        box = self._filter_box()
+        if box is None:
+            box, mounted = self._add_filter_box()
+            await mounted
+        box.open()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
@@ -153,7 +174,7 @@ class FleetScreen(EditFlows):
             self.fleet_list.focus()
 
     def action_clear_filter(self) -> None:
-        if self.query_one("#filter", FilterBox).close():
+        if (box := self._filter_box()) is not None and box.close():
             self.show_rows()
             self.fleet_list.focus()
 
@@ -176,17 +197,20 @@ class FleetScreen(EditFlows):
         """O: the next column (customer, name, status, …); the order says itself."""
         columns = list(FLEET_SORTS)
         now = self.sort.lstrip("-")
-        self.set_view(self.query_one("#filter", Input).value,
+        self.set_view(self._filter_text(),
                       columns[(columns.index(now) + 1) % len(columns)])
         self.notify(f"Sorted by {self.sort} (O: the next column).", timeout=2)
 
     def set_view(self, query: str, sort: str) -> None:
         self.sort = sort if sort.lstrip("-") in FLEET_SORTS else "customer"
-        box = self.query_one("#filter", FilterBox)
-        if query:
-            box.add_class("visible")
-        with box.prevent(Input.Changed):
-            box.value = query
+        box = self._filter_box()
+        if box is None and query:  # a saved view's filter
+            box, _ = self._add_filter_box()
+        if box is not None:
+            if query:
+                box.add_class("visible")
+            with box.prevent(Input.Changed):
+                box.value = query
         self.show_rows(stay=True)
 
     def action_views(self) -> None:
@@ -198,12 +222,14 @@ class FleetScreen(EditFlows):
         options = [(f"{v.name} — {v.filter or 'everything'}"
                     + (f", by {v.sort}" if v.sort and v.sort != "customer" else ""), v)
                    for v in views]
+        from fieldtech.forms.fields import Field
+
         field = Field("view", "View", views[0], kind="select", options=options)
         self.open_form("Saved views", ([field], lambda values: (values["view"], [])),
                        lambda view: self.set_view(view.filter, view.sort), action="Show")
 
     def action_save_view(self) -> None:
-        query = self.query_one("#filter", Input).value
+        query = self._filter_text()
         settings = self.services.settings
 
         def build(values: dict) -> tuple[View, list]:
@@ -217,6 +243,8 @@ class FleetScreen(EditFlows):
             settings.save_view(view)
             settings.save()
             self.notify(f"View “{view.name}” saved (V lists the views).", timeout=3)
+        from fieldtech.forms.fields import Field
+
         field = Field("name", "Name", "", hint=f"filter “{query or 'everything'}”, "
                                                   f"sorted by {self.sort}")
         self.open_form("Save this view", ([field], build), keep)
@@ -227,6 +255,7 @@ class FleetScreen(EditFlows):
         """B: a bulk change on the marked controllers — which change, what it sets, then its
         dry run on a screen of its own (nothing is written before `a` or `n` there)."""
         from fieldtech.forms.campaigns import change_form, kind_form
+        from fieldtech.services import config_files
 
         marked = [r.controller_id for r in self.services.fleet.rows
                   if r.controller_id in self.fleet_list.marked]
@@ -259,6 +288,7 @@ class FleetScreen(EditFlows):
     def action_new_controllers(self) -> None:
         """C: N controllers for the customer under the cursor, from a template, one form."""
         from fieldtech.forms.campaigns import bulk_controllers_form
+        from fieldtech.services import config_files
 
         customer_id = self._customer_under_cursor()
         if customer_id is None:
@@ -364,6 +394,8 @@ class FleetScreen(EditFlows):
     # -- edits ----------------------------------------------------------------------------------
 
     def action_new_customer(self) -> None:
+        from fieldtech.forms.records import customer_form
+
         edits = self.services.edits
         self.open_form("New customer", customer_form(None), lambda customer: self.save(
             lambda: edits.create_customer(customer)))
@@ -371,6 +403,8 @@ class FleetScreen(EditFlows):
     def action_edit_customer(self) -> None:
         if (customer_id := self._customer_under_cursor()) is None:
             return
+        from fieldtech.forms.records import customer_form
+
         edits = self.services.edits
         customer = self.services.store.customer(customer_id)
         self.open_form(f"Customer — {customer.name}", customer_form(customer),
@@ -385,6 +419,8 @@ class FleetScreen(EditFlows):
         usage = self.services.header.words[1]  # last known usage, as the top bar shows it
         if warning := (usage.controller_warning() if usage else None):
             self.notify(warning, severity="warning", timeout=8)
+        from fieldtech.forms.records import new_controller_form
+
         edits = self.services.edits
         defaults = edits.new_controller_defaults(customer_id)
         self.open_form(f"New controller for {customer.name} (no hardware needed)",

@@ -7,17 +7,19 @@ happened through `RecordsChanged` / `ControllerGone` and reloads.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 
 from fieldtech.domain.errors import FieldError, FieldtechError
-from fieldtech.forms.fields import Field
 from fieldtech.screens.messages import ControllerGone, RecordsChanged, Synced
 from fieldtech.screens.services import FieldtechScreen
-from fieldtech.services.edits import Deletion, Edit
 
-Form = tuple[list[Field], Any]
+if TYPE_CHECKING:  # the forms and the edit service load on first use, after the first paint
+    from fieldtech.forms.fields import Field
+    from fieldtech.services.edits import Deletion, Edit
+
+Form = tuple["list[Field]", Any]
 
 
 class EditFlows(FieldtechScreen):

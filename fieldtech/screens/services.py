@@ -7,8 +7,10 @@ tell the app what happened with the messages in `messages.py`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -23,8 +25,6 @@ from textual.timer import Timer
 from fieldtech.cloud.link import CloudLink
 from fieldtech.offline_store.store import Store
 from fieldtech.screens.frames import PromptFrames
-from fieldtech.services.campaigns import CampaignService
-from fieldtech.services.edits import EditService
 from fieldtech.services.fleet import Fleet
 from fieldtech.services.settings import Settings
 from fieldtech.services.site import SiteDevices
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from fieldtech.domain.plans import Usage
     from fieldtech.offline_store.live import FleetHealth
     from fieldtech.screens.topbar import TopBar
+    from fieldtech.services.campaigns import CampaignService
+    from fieldtech.services.edits import EditService
 
 # Account name, plan usage, pending edits, what needs a look (offline, incidents, conflicts).
 HeaderWords = tuple[str, "Usage | None", int, "FleetHealth | None"]
@@ -75,9 +77,6 @@ class Services:
     def __init__(self, owner: DOMNode, store: Store, settings: Settings, data_dir: Path,
                  link: CloudLink, onsite: OnSiteOptions):
         self.store = store
-        self.edits = EditService(store)
-        self.campaigns = CampaignService(
-            store, canary_limit=timedelta(minutes=settings.canary_limit_minutes))
         self.settings = settings
         self.data_dir = data_dir
         self.link = link
@@ -85,6 +84,28 @@ class Services:
         self.onsite = onsite
         self.site = SiteDevices()  # found on site this session, kept across screens
         self.header = Header(owner, link)
+        # A wait for a thread working in bulk, to call between two chunks: it returns once no
+        # key is being answered (the app's; none in a bare test).
+        self.key_waits: Callable[[], Callable[[], None]] = lambda: _no_wait
+
+    # Built on first use: their modules (and the config diff, the campaigns' store) are not
+    # needed for the first paint (tests/tui/test_start_imports.py).
+    @cached_property
+    def edits(self) -> EditService:
+        from fieldtech.services.edits import EditService
+
+        return EditService(self.store)
+
+    @cached_property
+    def campaigns(self) -> CampaignService:
+        from fieldtech.services.campaigns import CampaignService
+
+        return CampaignService(
+            self.store, canary_limit=timedelta(minutes=self.settings.canary_limit_minutes))
+
+
+def _no_wait() -> None:
+    pass
 
 
 class ServiceHost(Protocol):

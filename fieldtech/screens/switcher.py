@@ -8,17 +8,21 @@ dialog for screens that have no overlay (forms, on site) and for picking a copy 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import ClassVar
+from functools import partial
+from typing import ClassVar, NamedTuple
 
 from textual import events
+from textual._compositor import LayoutUpdate
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.geometry import Size
+from textual.geometry import Offset, Size
 from textual.reactive import Reactive
 from textual.screen import ModalScreen, Screen
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
@@ -26,11 +30,16 @@ from fieldtech.offline_store.store import FleetRow
 from fieldtech.screens.frames import PromptFrames
 from fieldtech.screens.markup import escape
 from fieldtech.screens.services import services_of
+from fieldtech.terminal.shadow import FrameAhead
 from fieldtech.widgets.fleet_list import FleetList
+from fieldtech.widgets.key_bar import KeyBar
 from fieldtech.widgets.text_line import TextBox
 
 Shortcuts = list[tuple[FleetRow, bool]]  # (row, pinned), keys 1–9 in order
 Picked = Callable[[str | None], None]  # the chosen controller id, None if cancelled
+# A screen the choice swapped out gets its focus back after the frame and before a digit
+# could swap it in again (rendered ahead ≥ 90 ms after the next `s`: controller.py).
+FOCUS_BACK_LATER_S = 0.06
 
 
 class SearchBox(Input):
@@ -117,10 +126,49 @@ def _set_focus_quietly(screen: Screen, widget: Widget | None) -> None:
         screen._dirty_regions.clear()
 
 
+def _show_focus(screen: Screen, widget: Widget | None, blurred: Widget | None) -> None:
+    """What a change of focus shows (the focus styles, the key bar's keys), without the
+    focus itself: no Focus or Blur messages, nothing a widget does on them."""
+    screen.set_reactive(Screen.focused, widget)
+    if blurred is not None:
+        blurred.has_focus = False
+    if widget is not None:
+        widget.has_focus = True
+    screen._update_focus_styles(widget, blurred)
+    for bar in screen.query(KeyBar):  # now: the signal reaches it from its message queue
+        bar._bindings_changed(screen)
+
+
+def _lay_out_now(screen: Screen) -> None:
+    """Lay the screen out now, with the places its widgets have now: Textual learns of a
+    move from the moved widget's message queue, a turn later."""
+    screen._clear_arrangement_cache()
+    screen._refresh_layout(screen.app.size)
+
+
 def _end_batch(batch: AbstractContextManager[None], screen: Screen) -> None:
     batch.__exit__(None, None, None)
     if screen.is_attached:
         screen.check_idle()  # the screen paints what it was told during the batch
+
+
+def _rehearsing(_controller_id: str | None) -> None:
+    """The switcher shows itself open to render its frame ahead: nothing is picked."""
+
+
+def _has_changes(screen: Screen) -> bool:
+    return bool(screen._layout_required or screen._scroll_required
+                or screen._repaint_required or screen._dirty_widgets)
+
+
+class _AheadFrame(NamedTuple):
+    size: Size
+    frame: LayoutUpdate
+    cursor: Offset  # the terminal's cursor
+    written: int | None  # the app's frames written when it was rendered
+    focused: Widget | None  # the focus it was rendered from
+    shortcuts: Shortcuts
+    written_ahead: FrameAhead | None  # what writing it writes, worked out too
 
 
 class Switcher(Vertical):
@@ -173,6 +221,13 @@ class Switcher(Vertical):
     # -- parked: laid out and rendered, off the screen (the overlay's closed state) ----------
 
     PARKED_Y = 10_000  # rows below the screen's top: never in view
+    # Rendering ahead (~10-25 ms) waits for the screen to be quiet and for a pause in the keys
+    # longer than typing's or scrolling's, so that it rarely delays a key.
+    REHEARSE_AFTER_S = 0.25  # no frame written for this long
+    REHEARSE_AFTER_KEY_S = 1.0  # and no key
+    REHEARSALS_PER_KEY = 3  # then wait for a key (a frame written after each would loop)
+
+    _ahead: _AheadFrame | None = None  # the `s` key's frame, rendered ahead
 
     @property
     def parked(self) -> bool:
@@ -203,6 +258,112 @@ class Switcher(Vertical):
         for widget in self.walk_children(with_self=True):
             if widget.display and widget.region:  # in the screen's map, off the screen
                 widget.render_lines(widget.region.reset_offset)
+        self._rehearse_soon()
+
+    def on_mount(self) -> None:
+        self.app.screen_change_signal.subscribe(self, self._screen_changed)
+        written = getattr(self.app, "frame_written_signal", None)
+        if written is not None:
+            written.subscribe(self, lambda _app: self._rehearse_soon(), immediate=True)
+
+    def on_unmount(self) -> None:
+        self.app.screen_change_signal.unsubscribe(self)
+        written = getattr(self.app, "frame_written_signal", None)
+        if written is not None:
+            written.unsubscribe(self)
+
+    def _screen_changed(self, screen: Screen) -> None:
+        if screen is self.screen and self.parked:  # back on top: what it shows has changed
+            self._rehearse_soon()
+
+    _rehearse_timer: Timer | None = None
+    _rehearsals = (0.0, 0)  # (the last key's time, rehearsals since)
+
+    def _rehearse_soon(self) -> None:
+        """Render the `s` key's frame ahead once the screen has been quiet a moment."""
+        self._ahead = None
+        if self._rehearse_timer is not None:
+            self._rehearse_timer.reset()
+        elif self.parked:
+            self._rehearse_timer = self.set_timer(self.REHEARSE_AFTER_S, self._rehearse,
+                                                  name="rehearse the switcher")
+
+    def _rehearse(self) -> None:
+        """Render the frame `s` will write, ahead, and keep it (issue 18): `s` then writes it
+        at once, before its own handling (the focus's styles), layout, render and diff
+        (~20-35 ms, doubled under load, traced); Textual's own frame for it follows and
+        differs in nothing. The open state is shown to the compositor only, in a batch
+        (nothing drawn), and taken back before it ends."""
+        self._rehearse_timer = None
+        screen, app = self.screen, self.app
+        if (not (self.parked and self.is_attached and screen is app.screen) or self.is_open
+                or self.finder or self.purpose):
+            return
+        typed = time.monotonic() - getattr(app, "last_key_at", 0.0)
+        if app._batch_count or _has_changes(screen) or typed < self.REHEARSE_AFTER_KEY_S:
+            self._rehearse_timer = self.set_timer(  # busy, or keys typed: later
+                max(self.REHEARSE_AFTER_S, self.REHEARSE_AFTER_KEY_S - typed), self._rehearse,
+                name="rehearse the switcher")
+            return
+        # A frame written after each would start another: a few, then wait for a key.
+        key_at = getattr(app, "last_key_at", 0.0)
+        since = self._rehearsals[1] + 1 if self._rehearsals[0] == key_at else 1
+        self._rehearsals = (key_at, since)
+        if since > self.REHEARSALS_PER_KEY:
+            return
+        box = self.query_one("#finder-input", SearchBox)
+        back = screen.focused
+        # Where Input puts the terminal's cursor as it takes the focus: before the layout
+        # moves it into view (so the `s` key's frame has it there too).
+        cursor = screen.outer_size.clamp_offset(box.cursor_screen_offset)
+        written = getattr(app, "frames_written", 0)
+        cursor_visible = box._cursor_visible
+        touched = [*self.walk_children(with_self=True), *screen.query(KeyBar), back]
+        waiting = {widget for widget in touched if widget and widget._repaint_required}
+        with app.batch_update():
+            self._picked = _rehearsing
+            try:
+                self.styles.clear_rule("offset")
+                _show_focus(screen, box, back)
+                box._cursor_visible = True  # Input shows it as it takes the focus
+                _lay_out_now(screen)
+                frame = screen._compositor.render_update(full=True)
+            finally:
+                self._picked = None
+                box._cursor_visible = cursor_visible
+                _show_focus(screen, back, box)
+                self._park()
+                # Laid out closed again before the batch ends: the refresh Textual queued
+                # for the layout above must not draw the open switcher's map.
+                _lay_out_now(screen)
+                # Back as the terminal shows it: nothing to lay out or draw again (a frame
+                # that wrote nothing, ~5 ms on the event loop).
+                self._layout_required = False
+                for widget in touched:
+                    if widget is not None and widget not in waiting:
+                        widget._repaint_required = False
+                screen._compositor._dirty_regions.clear()
+        if isinstance(frame, LayoutUpdate):
+            frame_ahead = getattr(app, "frame_ahead", None)
+            self._ahead = _AheadFrame(app.size, frame, cursor, written, back,
+                                      list(self.shortcuts),
+                                      frame_ahead(frame) if frame_ahead else None)
+
+    def _write_ahead(self, shortcuts: Shortcuts) -> None:
+        """Write the frame rendered ahead for this opening if it still holds: nothing was
+        written since (the screen shows what it rendered over), nothing waits to be drawn,
+        the same shortcuts and focus."""
+        kept, self._ahead = self._ahead, None
+        screen, app = self.screen, self.app
+        if (kept is not None and kept.size == app.size and screen is app.screen
+                and kept.written == getattr(app, "frames_written", 0)
+                and kept.focused is screen.focused and kept.shortcuts == shortcuts
+                and not app._batch_count and not _has_changes(screen)):
+            app.cursor_position = kept.cursor
+            if (display_ahead := getattr(app, "display_ahead", None)) is not None:
+                display_ahead(screen, kept.frame, kept.written_ahead)
+            else:
+                app._display(screen, kept.frame)
 
     def _fill(self, shortcuts: Shortcuts, finder: bool,
               purpose: tuple[str, str] | None) -> None:
@@ -227,6 +388,9 @@ class Switcher(Vertical):
              purpose: tuple[str, str] | None = None) -> None:
         """Show the switcher (or, with `finder`, the finder); `picked` gets the choice.
         `purpose`: (title, what Enter does) when the choice is not opened, e.g. a copy source."""
+        if not finder and purpose is None:
+            self._write_ahead(shortcuts)
+        self._ahead = None
         self._picked = picked
         box = self.query_one("#finder-input", SearchBox)
         box.shortcuts = 0 if finder else len(shortcuts)
@@ -254,15 +418,26 @@ class Switcher(Vertical):
         try:
             if self.has_class("overlay"):
                 self._park()
-                self.call_after_refresh(self._render_ahead)  # for the next opening
             else:
                 self.display = False
             if picked is not None:
                 picked(controller_id)
             back = self._return_focus
-            _focus_now(back if back is not None and back.is_attached else None, screen)
+            back = back if back is not None and back.is_attached else None
+            if screen in self.app.screen_stack:
+                _focus_now(back, screen)
+            else:  # swapped out by the choice (a controller screen's twin came in): restyled
+                # a moment later, not on the frame's path (2-10 ms, traced)
+                screen.set_timer(FOCUS_BACK_LATER_S, partial(_focus_now, back, screen))
         finally:
-            asyncio.get_running_loop().call_soon(_end_batch, batch, screen)
+            asyncio.get_running_loop().call_soon(self._after_close, batch, screen)
+
+    def _after_close(self, batch: AbstractContextManager[None], screen: Screen) -> None:
+        _end_batch(batch, screen)
+        if self.has_class("overlay") and self.is_attached:
+            # Its lines for the next opening, after the switch's frame: asked for inside the
+            # batch, Textual ran this at the first idle, before that frame (2-6 ms, traced).
+            self.call_after_refresh(self._render_ahead)
 
     def _hint(self) -> str:
         if self.finder:

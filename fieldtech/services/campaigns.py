@@ -51,11 +51,8 @@ KIND_LABELS = {Kind.RAIN_DELAY: "Rain delay", Kind.SEASONAL: "Seasonal adjustmen
                Kind.TAGS: "Add or remove tags"}
 
 
-# How long a canary's devices have to confirm it once it is in the cloud: a device asks for
-# its configuration with every heartbeat (about a minute), so this allows for a reboot or a
-# flaky link several times over, and a person still sees the result within a coffee break.
-CANARY_LIMIT_MINUTES = 30
-CANARY_LIMIT = timedelta(minutes=CANARY_LIMIT_MINUTES)
+# How long a canary's devices have to confirm it once it is in the cloud (domain/limits.py).
+CANARY_LIMIT = timedelta(minutes=L.CANARY_LIMIT_MINUTES)
 
 
 def _duration(seconds: int) -> str:

@@ -7,8 +7,8 @@ previous one only searches the previous matches.
 
 from __future__ import annotations
 
+import heapq
 import re
-import time
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -29,6 +29,10 @@ FUZZY_BELOW = 5
 # goes back to a pass over every row (a row costs ~2 µs that way, ~0.1 µs in the pass).
 READ_AT_MOST = 2_000
 KEPT_MATCHES = 300_000  # row numbers kept from earlier queries (2.4 MB)
+# An order built ahead, in a thread: a C sort of 100,000 strings keeps the interpreter ~40 ms
+# (a key pressed then waits for it); sorted in runs of ORDER_RUN (~5 ms each) and merged
+# ORDER_SLICE rows at a time (~10 ms), with the app's key wait between any two.
+ORDER_RUN, ORDER_SLICE = 20_000, 10_000
 
 
 class FleetIndex:
@@ -194,35 +198,43 @@ class FleetIndex:
             shown[i] = 1
         return list(compress(order, map(shown.__getitem__, order)))
 
-    def prepare(self, cancelled: Callable[[], bool] = lambda: False) -> None:
+    def prepare(self, cancelled: Callable[[], bool] = lambda: False,
+                between: Callable[[], object] = lambda: None) -> None:
         """Build every column's order both ways, one at a time, until `cancelled()`: the
         first sort by a column then costs what a later one does (100,000 rows: the first took
-        40-90 ms painted, a later one 2-9 ms). Meant for a thread after the fleet is read."""
+        40-90 ms painted, a later one 2-9 ms). Meant for a thread after the fleet is read;
+        `between()` (the app's key wait) is called between two orders and between the pieces
+        of the serials' (one C sort of 100,000 strings: ~40 ms), so keys are answered first;
+        what else keeps the interpreter in one C call is ≤ ~15 ms at 100,000."""
         self.ids  # noqa: B018  (where a sort puts the cursor's record)
         for column in FLEET_SORTS:
             for descending in (False, True):
+                between()
                 if cancelled():
                     return
                 if column != "customer" and (column, descending) not in self._orders:
-                    self._orders[column, descending] = self._order(column, descending)
-                    # each order is one C call that keeps the interpreter (up to ~40 ms at
-                    # 100,000): the app's thread gets it between two, not after all twelve
-                    time.sleep(0)
+                    self._orders[column, descending] = self._order(column, descending,
+                                                                   between)
 
     @property
     def prepared(self) -> bool:
         """Is every column's order built, both ways?"""
         return len(self._orders) == 2 * (len(FLEET_SORTS) - 1)
 
-    def _order(self, column: str, descending: bool) -> array[int]:
-        """Every row in the column's order, equal keys in list order either way."""
+    def _order(self, column: str, descending: bool,
+               between: Callable[[], object] | None = None) -> array[int]:
+        """Every row in the column's order, equal keys in list order either way; with
+        `between` (a thread building ahead), the serials are sorted in pieces with
+        `between()` after each, else in one C call (a key waiting for it)."""
         n = len(self.rows)
         if column == "serial":
             # Serials are codes, not names: plain text order, none last (natural keys cost 6x
             # here). Each is unique, and the folded haystack starts with it: one string sort.
             hay = self._hay
             has = self._columns["serial"]  # 1: it has one
-            bound = sorted(compress(range(n), has), key=hay.__getitem__, reverse=descending)
+            serials = list(compress(range(n), has))
+            bound = (_sorted(serials, hay.__getitem__, descending, between) if between
+                     else sorted(serials, key=hay.__getitem__, reverse=descending))
             unbound = list(compress(range(n), map(not_, has)))
             return array("i", unbound + bound if descending else bound + unbound)
         values = self._columns[column]
@@ -236,6 +248,7 @@ class FleetIndex:
             ranks = list(map(ranked.__getitem__, values.codes))
         else:
             ranks = _ranks(values, natural_key)
+        # ints: one C sort of 100,000 keeps the interpreter ~10 ms, as a merge's slice does
         return array("i", sorted(range(n), key=ranks.__getitem__, reverse=descending))
 
     def search(self, query: str, limit: int = FINDER_LIMIT) -> list[FleetRow]:
@@ -582,6 +595,25 @@ def _decoded(test: Callable[[Any], bool], values: list, code: int) -> bool:
 
 def _or_blank(text: str | None) -> str:
     return text or ""
+
+
+def _sorted(items: Sequence[int], key: Callable[[int], Any], reverse: bool,
+            between: Callable[[], object]) -> list[int]:
+    """`sorted(items, key=key, reverse=reverse)`, ties in list order as there, in pieces:
+    runs of ORDER_RUN sorted in C, then merged ORDER_SLICE at a time (heapq.merge is stable:
+    a tie comes from the earlier run first), `between()` after each piece."""
+    runs = []
+    for start in range(0, len(items), ORDER_RUN):
+        runs.append(sorted(items[start:start + ORDER_RUN], key=key, reverse=reverse))
+        between()
+    if len(runs) < 2:
+        return runs[0] if runs else []
+    merged = heapq.merge(*runs, key=key, reverse=reverse)
+    ordered: list[int] = []
+    while piece := list(islice(merged, ORDER_SLICE)):
+        ordered += piece
+        between()
+    return ordered
 
 
 def _ranks(values: Sequence[str], key: Callable[[str], tuple]) -> list[int]:

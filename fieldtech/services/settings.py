@@ -11,10 +11,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import tomli_w
-
+from fieldtech.domain.limits import CANARY_LIMIT_MINUTES
 from fieldtech.offline_store.paths import config_dir
-from fieldtech.services.campaigns import CANARY_LIMIT_MINUTES
 
 PINNED_MAX = 9  # the switcher shows digits 1-9
 SYNC_EVERY_S = 60  # background sync period when signed in; 0 = only on demand (S)
@@ -106,6 +104,8 @@ class Settings:
             data["views"] = {v.name: {"filter": v.filter, "sort": v.sort} for v in self.views}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
+        import tomli_w  # only to save: not on the start's path
+
         tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
         os.replace(tmp, self.path)  # atomic: a crash leaves the old file or the new one
 

@@ -12,9 +12,10 @@ from textual._time import get_time
 from textual.app import App
 from textual.driver import Driver
 from textual.drivers.linux_driver import LinuxDriver
+from textual.signal import Signal
 
 from fieldtech.terminal.driver import TerminalDriver
-from fieldtech.terminal.shadow import TerminalShadow
+from fieldtech.terminal.shadow import FrameAhead, TerminalShadow
 
 if TYPE_CHECKING:
     from textual.timer import Timer
@@ -35,13 +36,18 @@ class SparingTerminal(App):
     def _display(self, screen: Any, renderable: Any) -> None:
         driver = self._driver
         if (not isinstance(renderable, LayoutUpdate | ChopsUpdate) or driver is None
-                or self.is_headless or driver.is_inline or self._batch_count):
+                or driver.is_inline or self._batch_count):
             super()._display(screen, renderable)
             return
         if self._shadow is None:
             self._shadow = TerminalShadow(self.console._color_system)
             self.app_resume_signal.subscribe(self, lambda _app: self._shadow_lost())
         self._shadow.apply(renderable, *self.size)
+        if self.is_headless:  # tests: the frames counted as a terminal would get them
+            if self._shadow.flush():
+                self._frame_written()
+            super()._display(screen, renderable)
+            return
         now = get_time()
         if self._flush_timer is not None:
             return  # a frame is already due: it will write this one too
@@ -51,8 +57,28 @@ class SparingTerminal(App):
             return
         self._flush_frame()
 
+    def frame_ahead(self, update: LayoutUpdate) -> FrameAhead | None:
+        """What writing `update` would write, worked out now (`display_ahead` writes it)."""
+        if self._shadow is None or self.is_headless:
+            return None
+        return self._shadow.ahead(update, *self.size)
+
+    def display_ahead(self, screen: Any, update: LayoutUpdate, ahead: FrameAhead | None) -> None:
+        """`_display(screen, update)`, with the sequence worked out ahead if it still holds."""
+        shadow, driver = self._shadow, self._driver
+        sequence = None
+        if (ahead is not None and shadow is not None and self._flush_timer is None
+                and not self._batch_count and isinstance(driver, TerminalDriver)
+                and not driver.keys_streaming(get_time())):
+            sequence = shadow.take(ahead)
+        if sequence is None:
+            self._display(screen, update)
+        else:
+            self._flush_frame(sequence)
+
     _flush_timer: Timer | None = None
     _written_at = 0.0
+    frames_written = 0  # frames that changed the terminal: one rendered ahead holds meanwhile
 
     def _coalesce(self) -> None:
         """Write the pending frame at its slot, or sooner once the held keys have stopped (the
@@ -66,17 +92,19 @@ class SparingTerminal(App):
                 return
         self._flush_frame()
 
-    def _flush_frame(self) -> None:
+    def _flush_frame(self, sequence: str | None = None) -> None:
         self._flush_timer = None
         shadow = self._shadow
         if shadow is None or self._driver is None:
             return
-        sequence = shadow.flush()
+        if sequence is None:
+            sequence = shadow.flush()
         cursor = self.screen.outer_size.clamp_offset(self.cursor_position)
         if not sequence and cursor == self._previous_cursor_position:
             self.post_display_hook()  # nothing differs: nothing to write, not even a sync
             return
         self._written_at = get_time()
+        self._frame_written()
         if self._running and not self._closed:
             # What App._display writes (begin sync, the frame, the cursor, end sync), in one
             # write, from this thread when nothing is queued before it (TerminalDriver).
@@ -91,6 +119,20 @@ class SparingTerminal(App):
                 driver.write(frame)
                 driver.flush()
         self.post_display_hook()
+
+    _frame_written_signal: Signal[App] | None = None
+
+    @property
+    def frame_written_signal(self) -> Signal[App]:
+        """Published as each frame that changes the terminal is written (frames_written)."""
+        if self._frame_written_signal is None:
+            self._frame_written_signal = Signal(self, "frame-written")
+        return self._frame_written_signal
+
+    def _frame_written(self) -> None:
+        self.frames_written += 1
+        if self._frame_written_signal is not None:
+            self._frame_written_signal.publish(self)
 
     def _shadow_lost(self) -> None:
         """The terminal was used by something else (suspended): its cells are not known."""

@@ -7,6 +7,7 @@ import pytest
 from fieldtech.offline_store import Store
 from fieldtech.offline_store.seed import seed_store
 from fieldtech.offline_store.store import FleetRow
+from fieldtech.services import fleet_index
 from fieldtech.services.fleet_index import FINDER_LIMIT, FleetIndex
 
 
@@ -97,15 +98,20 @@ def test_sorting_by_name_is_natural_and_city_filters() -> None:
         index.sort([0], "colour")
 
 
-@pytest.mark.parametrize("ahead", [False, True], ids=["on first sort", "built ahead"])
-def test_every_sort_is_the_plain_stable_sort_of_its_keys(index: FleetIndex,
-                                                         ahead: bool) -> None:
+@pytest.mark.parametrize("ahead", ["", "ahead", "in pieces"],
+                         ids=["on first sort", "built ahead", "built ahead in pieces"])
+def test_every_sort_is_the_plain_stable_sort_of_its_keys(index: FleetIndex, ahead: str,
+                                                         monkeypatch) -> None:
     """FleetIndex.sort reads a column's order built once (ranks of distinct values, then a
     mask for a filtered list), on the first sort by it or ahead (`prepare`, what the fleet
-    screen does after a read); it must give exactly the plain stable sort of the keys, each
-    way, for the whole list and for a filtered one, ties in list order."""
+    screen does after a read, the serials sorted in runs and merged, pausing between pieces);
+    it must give exactly the plain stable sort of the keys, each way, for the whole list and
+    for a filtered one, ties in list order."""
     if ahead:
         index = FleetIndex(index.rows)
+        if ahead == "in pieces":  # 600 rows in runs of 70, merged 50 at a time
+            monkeypatch.setattr(fleet_index, "ORDER_RUN", 70)
+            monkeypatch.setattr(fleet_index, "ORDER_SLICE", 50)
         index.prepare(lambda: False)
         assert index.prepared
     from fieldtech.domain.text import natural_key
@@ -130,6 +136,25 @@ def test_every_sort_is_the_plain_stable_sort_of_its_keys(index: FleetIndex,
                                   reverse=descending)
                 got = index.sort(shown, ("-" if descending else "") + column)
                 assert list(got) == expected, (column, descending, len(shown))
+
+
+def test_building_orders_ahead_waits_for_keys_between_its_pieces(index: FleetIndex,
+                                                                  monkeypatch) -> None:
+    """The fleet screen builds the orders in a thread, with the app's key wait as `between`:
+    it is asked before every order and between the pieces of the serials' (one C sort of
+    100,000 strings kept a key waiting ~40 ms)."""
+    monkeypatch.setattr(fleet_index, "ORDER_RUN", 70)
+    monkeypatch.setattr(fleet_index, "ORDER_SLICE", 50)
+    fresh = FleetIndex(index.rows)
+    built: list[int] = []
+    fresh.prepare(lambda: False, lambda: built.append(len(fresh._orders)))
+    assert fresh.prepared
+    serials = len(index.rows) - sum(1 for r in index.rows if not r.serial)  # rows with one
+    runs, slices = -(-serials // 70), -(-serials // 50)
+    orders = 2 * len(fleet_index.FLEET_SORTS)
+    assert len(built) == orders + 2 * (runs + slices), (len(built), runs, slices)
+    # the pieces came while the serials' orders were being built (each asked more than once)
+    assert sorted(built.count(k) for k in set(built))[-2:] == [1 + runs + slices] * 2
 
 
 def test_building_orders_ahead_stops_when_cancelled(index: FleetIndex) -> None:

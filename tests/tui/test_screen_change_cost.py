@@ -19,7 +19,7 @@ from fieldtech.screens.switcher import Switcher
 from fieldtech.terminal.shadow import TerminalShadow
 from fieldtech.widgets.cursor_list import CursorList
 from fieldtech.widgets.fleet_list import FleetList
-from tests.tui.conftest import SIZE, settle
+from tests.tui.conftest import SIZE, settle, wait_for
 
 
 @contextmanager
@@ -108,10 +108,12 @@ async def test_opening_the_switcher_repaints_the_lists_cursor_line_not_the_list(
         await settle(pilot)
         lines: set[int] = set()
         bar_renders: list[ScrollBar] = []
+        ahead = switcher._ahead.frame if switcher._ahead else None  # written whole, first
         with counting(monkeypatch) as calls:
             display, render = app._display, ScrollBar.render
             monkeypatch.setattr(app, "_display", lambda screen, update: (
-                lines.update(updated_lines(update)), display(screen, update)))
+                update is ahead or lines.update(updated_lines(update)),
+                display(screen, update)))
             monkeypatch.setattr(ScrollBar, "render", lambda self: (
                 bar_renders.append(self), render(self))[1])
             await pilot.press("s")
@@ -218,3 +220,41 @@ async def test_a_scroll_step_renders_the_lists_scrollbar_only_when_its_thumb_mov
             assert steps <= len(thumbs) + 5, (steps, len(thumbs))  # before: ~40 (a scroll a step)
     finally:
         app.store.close()
+
+
+async def test_the_switchers_frame_rendered_ahead_is_the_frame_s_draws(
+        app: FieldtechApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fleet renders the `s` key's frame ahead (the switcher open, the search box
+    focused, the list's cursor line and the key bar as they then show, the terminal's
+    cursor) and `s` writes it first; what Textual then draws for `s` is that frame, cell for
+    cell. Rendering it ahead leaves the fleet as it was: the switcher parked, the list
+    focused, nothing more written."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        switcher = screen.query_one(Switcher)
+        fleet_list = screen.query_one("#fleet", FleetList)
+        for _ in range(3):
+            await pilot.press("down")
+        await wait_for(pilot, lambda: switcher._ahead is not None)
+        kept = switcher._ahead
+        assert switcher.parked and not switcher.is_open and fleet_list.has_focus
+        assert screen.focused is fleet_list
+        closed = cells(screen._compositor.render_update(full=True))
+        assert closed != cells(kept.frame)
+        await settle(pilot)
+        shown: list[object] = []
+        display = app._display
+        monkeypatch.setattr(app, "_display", lambda screen, update: (
+            shown.append(update), display(screen, update)))
+        await pilot.press("s")
+        await settle(pilot)
+        monkeypatch.undo()
+        assert switcher.is_open and not fleet_list.has_focus
+        assert shown and shown[0] is kept.frame  # first, before Textual's own
+        assert cells(kept.frame) == cells(screen._compositor.render_update(full=True))
+        assert screen.outer_size.clamp_offset(app.cursor_position) == kept.cursor
+        await pilot.press("escape")
+        await settle(pilot)
+        assert switcher.parked and screen.focused is fleet_list
+        assert cells(screen._compositor.render_update(full=True)) == closed

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from textual.screen import Screen
 
-from fieldtech.app import FieldtechApp
+from fieldtech.app import TWIN, FieldtechApp
 from fieldtech.offline_store import Store
 from fieldtech.offline_store.seed import seed_store
+from fieldtech.screens.controller import ControllerScreen
 from tests.conftest import SEED_DAY
 from tests.tui.conftest import SIZE, make_app, settle, wait_for
 from tests.tui.pty_app import PtyApp
@@ -85,6 +86,16 @@ async def test_the_controller_screen_built_ahead_is_laid_out_ahead(tmp_path) -> 
         app.store.close()
 
 
+async def _two_shown(app: FieldtechApp, pilot) -> tuple[str, str]:
+    """Two controllers with few zones opened in turn (b shows): s + 1 then opens a."""
+    await settle(pilot)
+    a, b = _few_zones(app)[:2]
+    for controller_id in (a, b):
+        app.open_controller(controller_id)
+        await settle(pilot)
+    return a, b
+
+
 def _two_recents(tmp_path) -> tuple[FieldtechApp, list[str]]:
     """An app whose two most recent controllers have few zones; the first is digit 1."""
     app = make_app(tmp_path)
@@ -143,15 +154,13 @@ async def test_another_digit_never_writes_the_frame_rendered_ahead(tmp_path) -> 
 
 
 async def test_a_switch_between_controllers_is_one_layout_and_one_paint(
-        app: FieldtechApp) -> None:
+        app: FieldtechApp, monkeypatch: pytest.MonkeyPatch) -> None:
     """The switcher closing moves the focus, which asks for a repaint of the whole screen:
-    painted with the layout's frame, not rendered again after it."""
+    painted with the layout's frame, not rendered again after it (the screen refilled: no
+    twin to swap in)."""
+    monkeypatch.setattr(FieldtechApp, "_build_twin", lambda app: None)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        a, b = _few_zones(app)[:2]
-        for controller_id in (a, b):
-            app.open_controller(controller_id)
-            await settle(pilot)
+        a, b = await _two_shown(app, pilot)
         screen = app.screen
         with Frames(app) as frames:
             for shown in (a, b, a):
@@ -164,14 +173,64 @@ async def test_a_switch_between_controllers_is_one_layout_and_one_paint(
                 assert frames.on(screen) == (1, 1), frames.on(screen)
 
 
-async def test_no_garbage_collection_inside_a_switchs_frame(app: FieldtechApp) -> None:
-    """The collector is off from the digit until its frame is written, and on again after."""
+async def _twin_ready(app: FieldtechApp, pilot) -> ControllerScreen:
+    """The second controller screen, built ahead once a controller has shown."""
+    await wait_for(pilot, lambda: app.is_screen_installed(TWIN) and app.get_screen(TWIN)._ready)
+    twin = app.get_screen(TWIN)
+    assert isinstance(twin, ControllerScreen) and twin not in app.screen_stack
+    return twin
+
+
+async def test_a_switch_between_controllers_writes_the_twins_frame_rendered_ahead(
+        app: FieldtechApp) -> None:
+    """`s` over a controller shows digit 1's controller on the hidden twin, laid out and
+    rendered; the digit swaps the twin in and writes that frame: nothing refilled, laid out or
+    rendered on its path. The screen swapped out is the twin for the next switch."""
+    async with app.run_test(size=SIZE) as pilot:
+        a, b = await _two_shown(app, pilot)
+        for shown in (a, b, a):
+            twin, left = await _twin_ready(app, pilot), app.screen
+            await pilot.press("s")
+            await wait_for(pilot, lambda twin=twin: twin._ahead_frame is not None)
+            ahead = twin._ahead_frame[1]
+            assert twin.controller.id == shown
+            with Frames(app) as frames:
+                await pilot.press("1")
+                await settle(pilot)
+            assert app.screen is twin and app.controller_screen() is twin
+            assert app.get_screen(TWIN) is left and left not in app.screen_stack
+            assert twin.controller.id == shown
+            assert frames.on(twin)[0] == 0, "laid out again"
+            assert next(f for s, f in frames.frames if s is twin) is ahead
+            assert not any(s is left for s, _ in frames.frames)
+            # the screen swapped out has its focus back (after the frame): on its table
+            await wait_for(pilot, lambda left=left: left.focused is not None
+                           and left.focused.id == "zone-table" and left.focused.has_focus)
+            assert twin.focused.id == "zone-table" and twin.focused.has_focus
+
+
+async def test_the_twins_share_what_they_read(app: FieldtechApp) -> None:
+    """A copy one controller screen forgets (an edit) is gone for the other too."""
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         a, b = _few_zones(app)[:2]
-        for controller_id in (a, b):
-            app.open_controller(controller_id)
-            await settle(pilot)
+        app.open_controller(a)
+        await settle(pilot)
+        twin = await _twin_ready(app, pilot)
+        app.open_controller(b)
+        await settle(pilot)
+        assert a in twin._cache and b in twin._cache
+        app.controller_screen().forget(a)
+        assert a not in twin._cache and twin._forgotten == app.controller_screen()._forgotten
+
+
+async def test_no_garbage_collection_inside_a_switchs_frame(
+        app: FieldtechApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The collector is off from the digit until its frame is written, and on again after
+    (the screen refilled, not swapped: its frame is rendered on the digit's path)."""
+    monkeypatch.setattr(FieldtechApp, "_build_twin", lambda app: None)
+    async with app.run_test(size=SIZE) as pilot:
+        a, _ = await _two_shown(app, pilot)
         screen = app.screen
         with Frames(app) as frames:
             await pilot.press("s")
@@ -238,9 +297,10 @@ def pty_app(tmp_path: Path) -> Iterator[PtyApp]:
 def test_what_a_switch_shows_is_the_screen_written_whole(pty_app: PtyApp) -> None:
     """After a digit from the fleet and switches between controllers, the terminal shows exactly
     what the app's screen is: a new size makes the app write its screen whole (twice)."""
-    # From the fleet (digit 1 shown ahead, then digit 2 instead of it), between controllers.
-    for keys in (b"s", b"1", b"s", b"1", b"s", b"2", b"s", b"1", b"\x1b", b"s", b"2",
-                 b"\x1b", b"s", b"1"):
+    # From the fleet (digit 1 shown ahead, then digit 2 instead of it), between controllers
+    # (digit 1: the twin swapped in with its frame rendered ahead; 2: the screen refilled).
+    for keys in (b"s", b"1", b"s", b"1", b"s", b"1", b"s", b"2", b"s", b"1", b"\x1b", b"s",
+                 b"2", b"\x1b", b"s", b"1", b"s", b"1"):
         pty_app.press(keys)
         pty_app.settle(1.0)  # the fresh read after a cached switch repaints what changed
         if keys in (b"1", b"2"):

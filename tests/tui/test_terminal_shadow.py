@@ -128,3 +128,25 @@ def test_spaces_are_written_in_the_colour_at_hand_unless_their_colour_shows() ->
     assert ours == textual  # underlined spaces keep their colour
     _, _, frames = both([full([under.crop_extend(0, W, red)] + [Strip.blank(W, red)] * (H - 1))])
     assert "4" in frames[0].split("ab", 1)[1].split("cd")[0]  # the underline is written
+
+
+def test_a_frame_worked_out_ahead_writes_what_it_would_have_then() -> None:
+    """`ahead` works a frame out without changing the shadow; `take` then gives the very
+    sequence `frame` would have written and leaves the shadow as `frame` would; a change to
+    the shadow in between makes it stale (None: the frame is worked out again)."""
+    lines = [line(f"row {y} of the list", STYLES[y % 3]) for y in range(H)]
+    moved = [*lines[1:], line("a new row", STYLES[1])]
+    dialog = [*moved[:3], *(line(f"| box {y} |", STYLES[2]) for y in range(4)), *moved[7:]]
+    shadow, plain = TerminalShadow(ColorSystem.EIGHT_BIT), TerminalShadow(ColorSystem.EIGHT_BIT)
+    for update in (full(lines), full(moved)):
+        shadow.frame(update, W, H)
+        plain.frame(update, W, H)
+    ahead = shadow.ahead(full(dialog), W, H)
+    assert shadow.rows == plain.rows and shadow.target == plain.target  # unchanged
+    expected = plain.frame(full(dialog), W, H)
+    assert expected and shadow.take(ahead) == expected
+    assert shadow.rows == plain.rows and shadow.target == plain.target
+    assert shadow.frame(full(dialog), W, H) == ""  # it shows the dialog: nothing to write
+    stale = shadow.ahead(full(moved), W, H)
+    shadow.apply(partial(2, 5, line("x", STYLES[0], 3)), W, H)
+    assert shadow.take(stale) is None
