@@ -31,15 +31,15 @@ KIND_WORDS = {WorkKind.BASIC: "Basic support", WorkKind.ADVANCED: "Advanced supp
               WorkKind.CONCIERGE: "Concierge", WorkKind.VISIT: "Technician visit"}
 
 
-def time_entry_form(customer_id: str, controller_id: str | None = None,
-                    today: date | None = None) -> tuple[list[Field], Builder]:
+def time_entry_form(customer_id: str, controller_id: str | None, today: date
+                    ) -> tuple[list[Field], Builder]:
     """Minutes, kind, date and a note; builds the time entry's fields, checked by the domain
     (minutes > 0, a real date) before the dialog closes."""
     fields = [
         Field("minutes", "Minutes", 30, "int", hint="time worked, 1 to 1440"),
         Field("kind", "Kind", WorkKind.ADVANCED.value, "select",
               options=[(words, kind.value) for kind, words in KIND_WORDS.items()]),
-        Field("date", "Date", (today or date.today()).isoformat(), hint="YYYY-MM-DD"),
+        Field("date", "Date", today.isoformat(), hint="YYYY-MM-DD"),
         Field("note", "Note", ""),
     ]
 
@@ -71,12 +71,11 @@ def parse_price(text: Any, path: str, what: str = "price") -> tuple[int | None, 
     return cents, []
 
 
-def tier_form(tier: MembershipTier | None, today: date | None = None
-              ) -> tuple[list[Field], Builder]:
+def tier_form(tier: MembershipTier | None, today: date) -> tuple[list[Field], Builder]:
     """A new tier (`tier` None) or a change to one: name, monthly price and the day it applies
     from (running terms keep their price; a new step is added to the tier's prices), annual
-    discount, response target and coverage. Builds the tier's document data."""
-    today = today or date.today()
+    discount, response target and coverage. Builds the tier's document data. `today`: the
+    contractor's (the store's), as every default day here."""
     base = tier.to_data() if tier else {
         "code": "", "name": "", "prices": [], "annual_discount_bp": 1000,
         "response_minutes": 60, "coverage": Coverage.ALWAYS.value,
@@ -142,13 +141,12 @@ def tier_form(tier: MembershipTier | None, today: date | None = None
 
 
 def agreement_form(customer_id: str, tiers: list[MembershipTier],
-                   current: Agreement | None = None, today: date | None = None,
+                   current: Agreement | None = None, *, today: date,
                    packages: Sequence[Package] = ()) -> tuple[list[Field], Builder]:
     """Sign (`current` None) or change an agreement: tier, billing, start, auto-renew, a price
     of its own and a discount, the provider's packages given to the account, and (a change)
     a suspension. Builds the agreement's fields as `sign_agreement` / `change_agreement` take
     them (`packages`: the holdings list)."""
-    today = today or date.today()
     start = current.start if current else today
     options = [(f"{t.name} — {money(t.price_on(start), t.currency)}/month", t.id)
                for t in tiers]
@@ -256,9 +254,9 @@ def package_form(package: Package) -> tuple[list[Field], Builder]:
     return fields, build
 
 
-def end_form(current: Agreement, today: date | None = None) -> tuple[list[Field], Builder]:
+def end_form(current: Agreement, today: date) -> tuple[list[Field], Builder]:
     """The day an agreement is cancelled (service runs to the end of the paid term)."""
-    fields = [Field("cancelled_on", "Cancelled on", (today or date.today()).isoformat(),
+    fields = [Field("cancelled_on", "Cancelled on", today.isoformat(),
                     hint="YYYY-MM-DD; service runs to the end of the term already paid")]
 
     def build(v: dict[str, Any]) -> tuple[dict[str, Any], list[FieldError]]:

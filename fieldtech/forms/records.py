@@ -40,7 +40,7 @@ from fieldtech.services import config_files
 TAGS_HINT = "words, e.g. hoa spring (the fleet filters tag:hoa)"
 
 
-def zone_form(zone: Zone, zone_count: int) -> tuple[list[Field], Builder]:
+def zone_form(zone: Zone, zone_count: int, today: date) -> tuple[list[Field], Builder]:
     fields = [
         Field("name", "Name", zone.name),
         Field("enabled", "Enabled", zone.enabled, "bool"),
@@ -59,7 +59,7 @@ def zone_form(zone: Zone, zone_count: int) -> tuple[list[Field], Builder]:
     def build(v: dict[str, Any]) -> tuple[Zone, list[FieldError]]:
         errors: list[FieldError] = []
         until = _date(v.pop("suspended_until"), "suspended_until", errors)
-        if until is not None and until != zone.suspended_until and until < date.today():
+        if until is not None and until != zone.suspended_until and until < today:
             # A suspension that ended already would do nothing (and the table hides it).
             errors.append(FieldError("suspended_until", f"{until} has passed: give a later "
                                      "date, or leave it blank for not suspended."))

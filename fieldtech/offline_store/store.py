@@ -56,6 +56,7 @@ from fieldtech.domain.validation import (
 from fieldtech.offline_store.live import LIVE_ENTITIES, put_live
 from fieldtech.offline_store.schema import migrate, register_functions
 
+TIMEZONE_KEPT_S = 30.0  # another process on this store (a sync there) is seen this late
 _BULK_CHUNK = 5000  # rows per executemany in bulk writes: speed, with memory bounded
 _WAL_CHECKPOINT_PAGES, _CACHE_SIZE = 1000, -2000  # SQLite's defaults, kept outside large_writes
 CUSTOMER_COLUMNS = ("id", "name", "email", "phone", "address", "plan", "self_management",
@@ -192,6 +193,9 @@ class Store:
         self._joined = 0  # > 0 inside `transaction()`: edits join it
         self._unsaved_recents: dict[str, float] = {}  # controller id → when shown
         self._recents_lock = threading.Lock()  # not `_lock`: a switch must not wait for a sync
+        # The account's time zone as last read (value, when): `today()` is asked on the event
+        # loop (a form's default date) and must not wait for the store's lock behind a sync.
+        self._timezone: tuple[str | None, float] | None = None
         self._closed = False
         prepare_folder(self.path)
         try:
@@ -793,7 +797,10 @@ class Store:
     def today(self) -> date:
         """The contractor's day, which memberships follow (fieldtech.domain.calendar): in the
         account's time zone once synced, else this computer's."""
-        return contractor_today(self.sync_value("timezone"))
+        known = self._timezone
+        if known is None or time.monotonic() - known[1] > TIMEZONE_KEPT_S:
+            known = self._timezone = (self.sync_value("timezone"), time.monotonic())
+        return contractor_today(known[0])
 
     def membership_given(self, customer_id: str, day: date | None = None) -> str | None:
         """The membership the customer's agreements held here give on `day` (the contractor's
@@ -989,6 +996,8 @@ class Store:
 
     def set_sync_values(self, **values: str | None) -> None:
         """Set (or, with None, forget) sync facts: cursor, last sync time, account id…"""
+        if "timezone" in values:
+            self._timezone = None  # read again at the next `today()`
         with self._write() as db:
             for key, value in values.items():
                 if value is None:

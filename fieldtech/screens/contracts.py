@@ -54,6 +54,7 @@ class _ContractScreen(ListFlows):
     AUTO_FOCUS = "RecordTable"
 
     TITLE_TEXT = ""
+    today: date | None = None  # the contractor's day, read with the rows (or given)
 
     def table(self) -> RecordTable:
         raise NotImplementedError
@@ -71,6 +72,11 @@ class _ContractScreen(ListFlows):
 
     def _title(self, text: str) -> None:
         self.query_one(".contract-title", TextBox).update(text)
+
+    def _today(self) -> date:
+        """The day a form starts from: the one read with the rows (or given), else the
+        contractor's (the store's, kept in memory: no wait on the event loop)."""
+        return self.today or self.services.store.today()
 
     def _row(self) -> int | None:
         table = self.query_one(RecordTable)
@@ -138,7 +144,7 @@ class CatalogueScreen(_ContractScreen):
         if self.today is None:  # not read yet: the day its price applies from is not known
             return
         edits = self.services.edits
-        self.open_form("New membership tier", tier_form(None, self.today),
+        self.open_form("New membership tier", tier_form(None, self._today()),
                        lambda data: self.save(lambda: edits.create_document(TIER.name, data)))
 
     def action_edit_package(self) -> None:
@@ -159,7 +165,7 @@ class CatalogueScreen(_ContractScreen):
         if row is None or row >= len(self.tiers):
             return
         tier, edits = self.tiers[row], self.services.edits
-        self.open_form(f"Edit tier — {tier.name}", tier_form(tier, self.today),
+        self.open_form(f"Edit tier — {tier.name}", tier_form(tier, self._today()),
                        lambda data: self.save(lambda: edits.update_document(tier.id, data)))
 
 
@@ -257,7 +263,7 @@ class AgreementsScreen(_ContractScreen):
                 data["price_override_cents"], data["discount_bp"],
                 [h["package_id"] for h in data["packages"]]))
         self.open_form("Sign an agreement",
-                       agreement_form(customer_id, tiers, today=self.today,
+                       agreement_form(customer_id, tiers, today=self._today(),
                                       packages=self.packages), sign, "Sign")
 
     def action_change(self) -> None:
@@ -266,8 +272,8 @@ class AgreementsScreen(_ContractScreen):
             return
         edits = self.services.edits
         self.open_form("Change the agreement",
-                       agreement_form(self.customer_id, tiers, current, self.today,
-                                      self.packages),
+                       agreement_form(self.customer_id, tiers, current,
+                                      today=self._today(), packages=self.packages),
                        lambda data: self.save(
                            lambda: contracts.change_agreement(edits, current.id, data)))
 
@@ -276,6 +282,6 @@ class AgreementsScreen(_ContractScreen):
         if current is None:
             return
         edits = self.services.edits
-        self.open_form("End the agreement", end_form(current, self.today),
+        self.open_form("End the agreement", end_form(current, self._today()),
                        lambda data: self.save(lambda: contracts.end_agreement(
                            edits, current.id, date.fromisoformat(data["cancelled_on"]))), "End")

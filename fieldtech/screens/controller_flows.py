@@ -42,7 +42,7 @@ class ControllerFlows(RemoteFlows):
     def edit_zone(self, controller: Controller, zone: Zone) -> None:
         edits = self.services.edits
         self.open_form(f"Zone {zone.number} — {controller.name}",
-                       zone_form(zone, controller.zone_count),
+                       zone_form(zone, controller.zone_count, self.services.store.today()),
                        lambda z: self.save(lambda: edits.set_zone(controller.id, z), show=True))
 
     def edit_program(self, controller: Controller, index: int | None) -> None:
@@ -96,7 +96,8 @@ class ControllerFlows(RemoteFlows):
 
         edits = self.services.edits
         self.open_form(f"Log time — {controller.name}",
-                       time_entry_form(controller.customer_id, controller.id),
+                       time_entry_form(controller.customer_id, controller.id,
+                                       self.services.store.today()),
                        lambda data: self.save(
                            lambda: edits.create_document("time_entry", data)), "Log")
 

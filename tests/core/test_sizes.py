@@ -123,7 +123,7 @@ def test_a_suspension_date_in_the_past_is_refused_in_the_form() -> None:
     from fieldtech.forms.records import zone_form
 
     zone = Zone(1, "Lawn")
-    _fields, build = zone_form(zone, 8)
+    _fields, build = zone_form(zone, 8, date.today())
     typed = {"name": "Lawn", "enabled": True, "run_minutes": 10, "cycle_minutes": None,
              "soak_minutes": None, "master_valve": False, "seasonal_adjust_pct": 100}
     _zone, errors = build({**typed, "suspended_until": "2020-01-01"})

@@ -37,7 +37,10 @@ def their_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_time_entry_without_a_day_is_on_the_contractors_day(store: Store,
                                                                their_clock: None) -> None:
+    # today() keeps the zone in memory; a sync that learns the account's zone is seen at once
+    assert store.today() == calendar.contractor_today(None)
     store.set_sync_values(timezone=ZONE)
+    assert store.today() == THEIRS
     edits = EditService(store)
     ana = Customer(id=new_id(), name="Ana Chen")
     edits.create_customer(ana)
@@ -94,3 +97,29 @@ async def test_a_winterizations_default_date_counts_from_the_contractors_day(
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: bool(app.screen.query("#in-until")))
         assert app.screen.query_one("#in-until", Input).value == "2026-07-30"  # + 120 days
+
+
+async def test_a_controllers_log_time_and_zone_suspension_use_the_contractors_day(
+        app: FieldtechApp, their_clock: None) -> None:
+    """`h` on a controller offers the contractor's date; a zone's suspension is refused as
+    past against the contractor's day (their 2026-03-31 is yesterday), not this computer's."""
+    from fieldtech.screens.controller import ControllerScreen
+
+    app.store.set_sync_values(timezone=ZONE)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_controller(next(r for r in app.rows if r.controller_id).controller_id)
+        await wait_for(pilot, lambda: isinstance(app.screen, ControllerScreen))
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormScreen))
+        assert app.screen.query_one("#in-date", Input).value == "2026-04-01"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, ControllerScreen))
+        await pilot.press("e")  # the zone under the cursor
+        await wait_for(pilot, lambda: isinstance(app.screen, FormScreen))
+        form = app.screen
+        form.query_one("#in-suspended_until", Input).value = "2026-03-31"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is form and "2026-03-31 has passed" in form.query_one(
+            "#err-suspended_until").render().plain
