@@ -90,6 +90,7 @@ async def test_star_over_the_whole_fleet_then_space_then_a_new_controller(
         await settle(pilot)
         now = {r.controller_id for r in app.store.fleet_rows() if r.controller_id}
         assert len(now) == len(every) + 1, added
+        assert not fleet._keys and fleet._keys_of is None  # the last fleet's set let go
         await pilot.press("asterisk")
         await settle(pilot)
         assert fleet.marked == now and f"{len(now)} marked" in topbar_text(app)
