@@ -10,12 +10,16 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from fieldtech.app import KEYS_QUIET_S
 from tests.tui.conftest import SIZE, make_app, settle
 
 
 async def test_the_orders_built_ahead_wait_while_a_key_is_answered(tmp_path: Path) -> None:
+    # The build's pieces ask the app's key wait, and a key pressed mid-build holds the next
+    # piece until the key is KEYS_QUIET_S old.
     app = make_app(tmp_path)
     asked: list[float] = []  # when the build asked (monotonic)
+    waited: list[float] = []  # how long the app's wait held it, a key pressed just before
     key_waits = app.services.key_waits
 
     def watched() -> object:
@@ -23,6 +27,11 @@ async def test_the_orders_built_ahead_wait_while_a_key_is_answered(tmp_path: Pat
 
         def between() -> None:
             asked.append(time.monotonic())
+            if len(asked) == 3:  # a key comes in mid-build: the build waits for it
+                app.last_key_at = time.monotonic()
+                wait()
+                waited.append(time.monotonic() - asked[-1])
+                return
             wait()
         return between
 
@@ -33,6 +42,7 @@ async def test_the_orders_built_ahead_wait_while_a_key_is_answered(tmp_path: Pat
             index = app.services.fleet.index
             assert index is not None and index.prepared
             assert len(asked) >= 12  # before each of the twelve orders at least
+            assert waited and waited[0] >= KEYS_QUIET_S * 0.9  # held until the key is old
             # A reload's new index: its build asks again.
             asked.clear()
             app.load_fleet()
