@@ -63,6 +63,8 @@ def main() -> int:
     if args.against:
         trees[f"{args.against}"] = args.against.resolve()
     figures: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
+    print(f"seeds run in sessions of their own at the bench's nice {os.nice(0)} (autogroup; a "
+          "user's session runs at 0, sharing the machine with what else runs)", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-seed-", dir=args.dir) as tmp:
         for run in range(args.runs):
             for name, tree in trees.items():

@@ -64,6 +64,22 @@ def bench_priority() -> None:
         Path("/proc/self/autogroup").write_text(str(os.nice(0)))  # the bench's, inherited
 
 
+_PRIORITY_SHOWN: list[bool] = []
+
+
+def show_priority(pid: int) -> None:
+    """Print once what priority the apps got: the figures are taken at it (a user's own
+    session runs at nice 0, sharing the machine with whatever else runs)."""
+    if _PRIORITY_SHOWN:
+        return
+    _PRIORITY_SHOWN.append(True)
+    try:
+        group = Path(f"/proc/{pid}/autogroup").read_text().strip()
+    except OSError:
+        group = "no autogroup on this kernel: the process's nice applies"
+    print(f"apps' priority: {group} (the bench's nice {os.nice(0)})", flush=True)
+
+
 class Term:
     """A child process on a real pty, 80×24, with timed reads of what it paints."""
 
@@ -76,6 +92,7 @@ class Term:
         self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
                                      cwd=cwd, close_fds=True, start_new_session=True,
                                      preexec_fn=bench_priority)
+        show_priority(self.proc.pid)
         os.close(slave)
         self.screen = b""
 

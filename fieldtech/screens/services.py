@@ -7,10 +7,10 @@ tell the app what happened with the messages in `messages.py`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -87,21 +87,33 @@ class Services:
         # A wait for a thread working in bulk, to call between two chunks: it returns once no
         # key is being answered (the app's; none in a bare test).
         self.key_waits: Callable[[], Callable[[], None]] = lambda: _no_wait
+        self._building = threading.Lock()
+        self._edits: EditService | None = None
+        self._campaigns: CampaignService | None = None
 
     # Built on first use: their modules (and the config diff, the campaigns' store) are not
-    # needed for the first paint (tests/tui/test_start_imports.py).
-    @cached_property
+    # needed for the first paint (tests/tui/test_start_imports.py). Threads ask for them too
+    # (a sync's settling, the canaries' check): one is built, under a lock.
+    @property
     def edits(self) -> EditService:
-        from fieldtech.services.edits import EditService
+        if self._edits is None:
+            from fieldtech.services.edits import EditService
 
-        return EditService(self.store)
+            with self._building:
+                if self._edits is None:
+                    self._edits = EditService(self.store)
+        return self._edits
 
-    @cached_property
+    @property
     def campaigns(self) -> CampaignService:
-        from fieldtech.services.campaigns import CampaignService
+        if self._campaigns is None:
+            from fieldtech.services.campaigns import CampaignService
 
-        return CampaignService(
-            self.store, canary_limit=timedelta(minutes=self.settings.canary_limit_minutes))
+            with self._building:
+                if self._campaigns is None:
+                    self._campaigns = CampaignService(self.store, canary_limit=timedelta(
+                        minutes=self.settings.canary_limit_minutes))
+        return self._campaigns
 
 
 def _no_wait() -> None:

@@ -50,7 +50,8 @@ sys.exit(main(["--data-dir", sys.argv[2]]))
 
 def _modules_at_first_paint(data_dir: Path, out: Path) -> set[str]:
     master, slave = pty.openpty()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTUAL")}
+    env = {k: v for k, v in os.environ.items()  # a developer's token or data dir: not here
+           if not k.startswith(("TEXTUAL", "FIELDTECH_"))}
     env.update(TERM="xterm-256color", FIELDTECH_CONFIG_DIR=str(data_dir / "config"),
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])))
     env.pop("SSH_CONNECTION", None)
