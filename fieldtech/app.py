@@ -423,7 +423,7 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
         if not self.is_screen_installed(TWIN):
             return None
         shown, twin = self.controller_screen(), cast("ControllerScreen", self.get_screen(TWIN))
-        if self.screen is not shown or not twin.holds_ahead(controller_id):
+        if self.screen is not shown or not twin.holds_ahead(controller_id, shown.active_tab):
             return None
         shown.swapped_out()
         self.switch_screen(twin)
@@ -507,8 +507,10 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
         fleet = self.services.fleet
         showing = fleet.current if self._controller_showing() else None
         shortcuts = fleet.shortcuts(self.settings.pinned, showing)
-        screen = self._hidden_controller_screen()
-        screen.expect([row.controller_id for row, _ in shortcuts])  # hidden: digit 1 ahead
+        screen, shown = self._hidden_controller_screen(), self.controller_screen()
+        # Hidden: digit 1 shown ahead, over the other controller screen on the tab it shows.
+        screen.expect([row.controller_id for row, _ in shortcuts],
+                      shown.active_tab if shown is not screen else None)
         if missing := screen.uncached([row.controller_id for row, _ in shortcuts]):
             # After the switcher's frame: a thread reading beside it took the interpreter
             # from that frame (`s` ~20 ms later, traced).
@@ -543,6 +545,12 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
     def _picked(self, controller_id: str | None) -> None:
         if controller_id:
             self.open_controller(controller_id)
+        # Shown ahead for this opening and not swapped in or pushed by the choice (another
+        # digit, the finder, Esc): dropped, and what was to render it ahead stopped.
+        for name in ("controller", TWIN):
+            if self.is_screen_installed(name) and (
+                    hidden := self.get_screen(name)) not in self.screen_stack:
+                cast("ControllerScreen", hidden).drop_ahead()
 
     def action_previous(self) -> None:
         # From another screen (the fleet, after Esc), "back" is the controller last shown.

@@ -20,6 +20,7 @@ from textual._compositor import LayoutUpdate
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
+from textual.timer import Timer
 from textual.widgets import Static, TabbedContent, TabPane
 from textual.widgets._toast import ToastRack
 
@@ -41,6 +42,7 @@ from fieldtech.widgets.text_line import TextBox
 
 CACHE_SIZE = 32
 LAY_OUT_AGAIN_S = 0.05  # the hidden screen built ahead: its widgets' answers to a layout
+LAY_OUT_ROUNDS = 3  # layouts until they ask for none (widgets sized by one ask for another)
 READY_AHEAD_AFTER_S = 0.04  # `s` opened the switcher: its frame first, then digit 1's ahead
 READY_AHEAD_TRIES = 5  # waiting for the prefetch to read digit 1's controller
 # What waits for a frame (a read in a thread) runs after this long at the latest, should no
@@ -159,7 +161,7 @@ class ControllerScreen(ControllerFlows):
             event.stop()
             self._screen_resized(event.size)
 
-    def _lay_out_ahead(self, rounds: int = 3) -> None:
+    def _lay_out_ahead(self, rounds: int = LAY_OUT_ROUNDS) -> None:
         """Lay the hidden screen out until it asks for nothing more: its widgets, sized,
         ask for a layout of their own (as they do on a shown screen, at the next frame)."""
         if self in self.app.screen_stack:  # shown meanwhile: its resume lays it out
@@ -247,19 +249,36 @@ class ControllerScreen(ControllerFlows):
             self._read(controller_id)
 
     _expected: str | None = None  # hidden, shown ahead: what digit 1 would open
+    _expected_tab: str | None = None  # and on which tab: the other controller screen's
+    _ahead_timers: tuple[Timer, ...] = ()  # showing or rendering it ahead, to come
 
-    def expect(self, controller_ids: list[str]) -> None:
-        """The switcher opens with these candidates, digit 1 first. Hidden (the fleet, not a
-        controller, shows), this screen shows the first one ahead, renders it and keeps the
-        frame: that digit then writes the kept frame at the screen's resume, with nothing to
-        lay out or render (the render was ~10-20 ms of the first digit, traced). Any other
-        choice refills it as usual; anything changed since is rendered after the kept frame."""
-        self._expected = None
+    def expect(self, controller_ids: list[str], tab: str | None = None) -> None:
+        """The switcher opens with these candidates, digit 1 first. Hidden (the fleet or the
+        other controller screen shows), this screen shows the first one ahead, renders it and
+        keeps the frame: that digit then writes the kept frame at the screen's resume, with
+        nothing to lay out or render (the render was ~10-20 ms of the first digit, traced).
+        Any other choice refills it as usual; anything changed since is rendered after the
+        kept frame. `tab`: the shown controller screen's tab, which a switch from it keeps."""
+        self.drop_ahead()
         if not controller_ids or not self._ready or self in self.app.screen_stack:
             return
-        self._expected = controller_ids[0]
+        self._expected, self._expected_tab = controller_ids[0], tab
         # After the switcher's frame and the prefetch's read (a thread): not beside them.
-        self.set_timer(READY_AHEAD_AFTER_S, partial(self._show_ahead, READY_AHEAD_TRIES))
+        self._ahead_later(READY_AHEAD_AFTER_S, partial(self._show_ahead, READY_AHEAD_TRIES))
+
+    def drop_ahead(self) -> None:
+        """The switcher it was shown ahead for has closed (a pick, a cancel): nothing shown
+        ahead applies any more. A later switch to that controller (`b`, the finder) must not
+        write a frame from then (its time texts minutes old), and what was to be shown or
+        rendered ahead is not (~10-20 ms in whatever frame it fell into)."""
+        self._expected = self._expected_tab = None
+        self._ahead_frame = None
+        for timer in self._ahead_timers:
+            timer.stop()
+        self._ahead_timers = ()
+
+    def _ahead_later(self, delay: float, callback: Callable[[], object]) -> None:
+        self._ahead_timers = (*self._ahead_timers, self.set_timer(delay, callback))
 
     def _show_ahead(self, tries: int) -> None:
         self._ahead_frame = None
@@ -269,16 +288,41 @@ class ControllerScreen(ControllerFlows):
         cached = self._cache.get(wanted)
         if cached is None:  # the prefetch has not read it yet
             if tries > 1:
-                self.set_timer(READY_AHEAD_AFTER_S, partial(self._show_ahead, tries - 1))
+                self._ahead_later(READY_AHEAD_AFTER_S, partial(self._show_ahead, tries - 1))
             return
         self._wanted = wanted
-        self.show(*cached)
+        rounds = 1
+        if self._expected_tab is None:  # over the fleet: shown as this screen was left
+            self.show(*cached)
+        else:  # over the other controller screen: shown as a switch there would refill it
+            rounds = 1 if self._take_tab(self._expected_tab) else LAY_OUT_ROUNDS
+            self.show(*cached, anew=True)
+        self._fill_header()  # its time texts (a running zone, an outage) as of now
         # Once the widgets have reported what the fill changed (from their own queues).
-        self.set_timer(LAY_OUT_AGAIN_S, self._render_ahead)
+        self._ahead_later(LAY_OUT_AGAIN_S, partial(self._render_ahead, rounds))
 
-    def _render_ahead(self) -> None:
+    def _take_tab(self, tab: str) -> bool:
+        """Hidden, show `tab` as the shown screen does (a switch keeps the tab). Without the
+        underline's slide: a frame rendered ahead would have caught it half-way. Whether it
+        showed that tab already (else its widgets, first sized by the next layout, ask for
+        another)."""
+        tabs = self.query_one(TabbedContent)
+        if tabs.active == tab:
+            return True
+        app = self.app
+        level, app.animation_level = app.animation_level, "none"
+        try:
+            tabs.active = tab  # Textual moves the underline as it changes
+        finally:
+            app.animation_level = level
+        return False
+
+    def _render_ahead(self, rounds: int = 1) -> None:
         if self._expected is None or self in self.app.screen_stack:
             return
+        if self._ahead_frame is not None and not (
+                self._layout_required or self._repaint_required or self._dirty_widgets):
+            return  # nothing asked for since the last round
         if self._layout_required:
             self._refresh_layout(self.app.size)
         self._layout_required = self._repaint_required = False
@@ -286,16 +330,19 @@ class ControllerScreen(ControllerFlows):
         frame = self._compositor.render_update(full=True)
         if isinstance(frame, LayoutUpdate):
             self._ahead_frame = self.app.size, frame  # written at the resume if unchanged
+        if rounds > 1:  # once the widgets have answered that layout (a tab shown first here)
+            self._ahead_later(LAY_OUT_AGAIN_S, partial(self._render_ahead, rounds - 1))
 
     _ahead_frame: tuple[Size, LayoutUpdate] | None = None
 
-    def holds_ahead(self, controller_id: str) -> bool:
+    def holds_ahead(self, controller_id: str, tab: str) -> bool:
         """Hidden, does this screen show `controller_id` (digit 1 of the switcher open over
-        its twin) laid out and rendered? Then the switch swaps it in for the shown screen and
-        writes that frame: nothing refilled, laid out or rendered on the digit's path."""
+        its twin) on `tab` (the twin's), laid out and rendered? Then the switch swaps it in
+        for the shown screen and writes that frame: nothing refilled, laid out or rendered on
+        the digit's path."""
         return (self._expected == controller_id and self._ahead_frame is not None
                 and self.controller is not None and self.controller.id == controller_id
-                and self not in self.app.screen_stack)
+                and self.active_tab == tab and self not in self.app.screen_stack)
 
     def swapped_out(self) -> None:
         """Its twin takes its place: styled for the app's theme, it needs no restyle when it
@@ -395,7 +442,7 @@ class ControllerScreen(ControllerFlows):
         if self._styled_for is not None:
             event.refresh_styles = self._styled_for != self.app.theme
             self._styled_for = None
-        self._expected = None
+        self._expected = self._expected_tab = None
         # The switcher's batch (ends one turn after the key) may still hold the screen's
         # frame when the screen first goes idle; a switch that refilled nothing (shown ahead)
         # has no widget reporting a change later to wake it again: wake it after the batch.
@@ -405,15 +452,18 @@ class ControllerScreen(ControllerFlows):
             self.post_message(ControllerGone(self.controller.id))
 
     def show(self, controller: Controller, row: FleetRow, pending: list[OutboxEntry],
-             device: dict[str, Any] | None = None, customer: Customer | None = None) -> None:
-        if not self._stale and (controller, row, pending, device, customer) == (
+             device: dict[str, Any] | None = None, customer: Customer | None = None, *,
+             anew: bool = False) -> None:
+        """`anew`: as a switch from another controller shows it (the cursors on the first
+        rows), even if this screen shows it already (the twin, shown ahead)."""
+        if not self._stale and not anew and (controller, row, pending, device, customer) == (
                 self.controller, self.row, self._pending, self._device, self.customer):
             return  # the fresh read found what the cached copy already showed
         self._stale = False
         self._ahead_frame = None  # it shows what this replaces
         self._remember((controller, row, pending, device, customer))
         self._pending, self._device, self.customer = pending, device, customer
-        same = self.controller is not None and self.controller.id == controller.id
+        same = not anew and self.controller is not None and self.controller.id == controller.id
         self.controller, self.row = controller, row
         self._fill_header()
         self._fill_zones(controller, keep=same)
@@ -522,7 +572,7 @@ class ControllerScreen(ControllerFlows):
             self._fill_details(self.controller, self.row)
             self._ahead_frame = None
             if self._expected is not None:  # shown ahead: render it again
-                self.set_timer(LAY_OUT_AGAIN_S, self._render_ahead)
+                self._ahead_later(LAY_OUT_AGAIN_S, self._render_ahead)
 
     def _fill_pending(self, pending: list[OutboxEntry]) -> None:
         self.query_one("#pending-table", RecordTable).set_rows([
@@ -531,7 +581,8 @@ class ControllerScreen(ControllerFlows):
 
     # -- actions ------------------------------------------------------------------------------
 
-    def _active_tab(self) -> str:
+    @property
+    def active_tab(self) -> str:
         return self.query_one(TabbedContent).active
 
     def action_tab(self, step: int) -> None:
@@ -541,7 +592,7 @@ class ControllerScreen(ControllerFlows):
     def action_edit(self) -> None:
         if self.controller is None:
             return
-        tab = self._active_tab()
+        tab = self.active_tab
         if tab == "zones":
             table = self.query_one("#zone-table", RecordTable)
             if table.row_count:
@@ -564,7 +615,7 @@ class ControllerScreen(ControllerFlows):
     def action_run_zone(self) -> None:
         if self.controller:
             table = self.query_one("#zone-table", RecordTable)
-            zone = table.cursor + 1 if self._active_tab() == "zones" and table.row_count else 1
+            zone = table.cursor + 1 if self.active_tab == "zones" and table.row_count else 1
             self.run_zone(self.controller, zone)
 
     def action_command(self) -> None:
@@ -581,7 +632,7 @@ class ControllerScreen(ControllerFlows):
             self.edit_program(self.controller, None)
 
     def action_delete_program(self) -> None:
-        if self.controller and self._active_tab() == "programs":
+        if self.controller and self.active_tab == "programs":
             table = self.query_one("#program-table", RecordTable)
             if table.row_count:
                 self.delete_program(self.controller, table.cursor)

@@ -426,8 +426,10 @@ class Switcher(Vertical):
             back = back if back is not None and back.is_attached else None
             if screen in self.app.screen_stack:
                 _focus_now(back, screen)
-            else:  # swapped out by the choice (a controller screen's twin came in): restyled
-                # a moment later, not on the frame's path (2-10 ms, traced)
+            elif self.app.is_screen_installed(screen):  # swapped out by the choice (a
+                # controller screen's twin came in), kept: restyled a moment later, not on
+                # the frame's path (2-10 ms, traced). A screen the choice popped (the
+                # SwitcherScreen dialog) is gone: nothing to give the focus back to.
                 screen.set_timer(FOCUS_BACK_LATER_S, partial(_focus_now, back, screen))
         finally:
             asyncio.get_running_loop().call_soon(self._after_close, batch, screen)

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+from fieldtech.app import TWIN, TWIN_AFTER_S
 from fieldtech.screens.controller import ControllerScreen
 from tests.tui.conftest import SIZE, make_app, settle, wait_for
 
@@ -57,7 +58,12 @@ async def test_a_switch_while_the_fleet_is_read_does_not_compose_the_controller_
             assert not app.rows and composed == ["ahead"]
             release.set()
             await settle(pilot)
-            assert app.rows and set(composed) == {"ahead"}  # the twin too, once one showed
+            # The second (twin) controller screen is built ahead too, once a controller has
+            # shown; neither is composed while shown, nor a third.
+            await wait_for(pilot, lambda: app.is_screen_installed(TWIN)
+                           and app.get_screen(TWIN)._ready)
+            await pilot.pause(TWIN_AFTER_S)
+            assert app.rows and composed == ["ahead", "ahead"]
     finally:
         ControllerScreen.compose = compose
         release.set()

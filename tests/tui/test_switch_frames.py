@@ -15,6 +15,7 @@ from fieldtech.app import TWIN, FieldtechApp
 from fieldtech.offline_store import Store
 from fieldtech.offline_store.seed import seed_store
 from fieldtech.screens.controller import ControllerScreen
+from fieldtech.screens.switcher import FOCUS_BACK_LATER_S, Switcher, SwitcherScreen
 from tests.conftest import SEED_DAY
 from tests.tui.conftest import SIZE, make_app, settle, wait_for
 from tests.tui.pty_app import PtyApp
@@ -222,6 +223,125 @@ async def test_the_twins_share_what_they_read(app: FieldtechApp) -> None:
         assert a in twin._cache and b in twin._cache
         app.controller_screen().forget(a)
         assert a not in twin._cache and twin._forgotten == app.controller_screen()._forgotten
+
+
+async def _switch_ahead(app: FieldtechApp, pilot) -> tuple[ControllerScreen, object]:
+    """s + 1 between controllers, once the twin holds digit 1's frame rendered ahead: (the
+    twin, now shown, and that frame)."""
+    twin = await _twin_ready(app, pilot)
+    await pilot.press("s")
+    await wait_for(pilot, lambda: twin._ahead_frame is not None)
+    ahead = twin._ahead_frame[1]
+    await pilot.press("1")
+    await settle(pilot)
+    assert app.screen is twin
+    return twin, ahead
+
+
+def _drawn(app: FieldtechApp, frame) -> str:
+    return frame.render_segments(app.console)
+
+
+async def test_a_switch_to_the_twin_keeps_the_tab_and_shows_the_rows_from_the_top(
+        app: FieldtechApp) -> None:
+    """The one screen refilled by a switch kept its tab and put the cursors on the first
+    rows: the twin shown ahead takes the shown screen's tab before its fill and render, and
+    shows its controller anew even if it showed it before (its cursor where it was left).
+    The frame written is the one rendered ahead, and it is what the screen draws fresh."""
+    async with app.run_test(size=SIZE) as pilot:
+        a, b = await _two_shown(app, pilot)
+        first, _ = await _switch_ahead(app, pilot)  # a, on the zones
+        assert first.controller.id == a and first.active_tab == "zones"
+        await pilot.press("down", "down")
+        assert first.query_one("#zone-table").cursor == 2
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert first.active_tab == "programs"
+
+        with Frames(app) as frames:
+            second, ahead = await _switch_ahead(app, pilot)  # b, the screen left for a
+        assert second is not first and second.controller.id == b
+        assert second.active_tab == "programs"
+        assert second.focused is second.query_one("#program-table") and second.focused.has_focus
+        assert next(f for s, f in frames.frames if s is second) is ahead
+        assert _drawn(app, ahead) == _drawn(app, second._compositor.render_update(full=True))
+
+        again, _ = await _switch_ahead(app, pilot)  # a again, on the screen that showed it
+        assert again is first and again.controller.id == a
+        assert again.active_tab == "programs"
+        assert again.query_one("#zone-table").cursor == 0  # as a refill puts it
+
+
+async def test_a_cancelled_switcher_leaves_no_frame_ahead(app: FieldtechApp) -> None:
+    """Esc drops what the twin showed ahead: a later switch to that controller (b, back)
+    refills the screen shown and never writes a frame from back then."""
+    async with app.run_test(size=SIZE) as pilot:
+        a, _ = await _two_shown(app, pilot)
+        twin, shown = await _twin_ready(app, pilot), app.screen
+        await pilot.press("s")
+        await wait_for(pilot, lambda: twin._ahead_frame is not None)
+        ahead = twin._ahead_frame[1]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert twin._expected is None and twin._ahead_frame is None
+        with Frames(app) as frames:
+            await pilot.press("b")  # back to a, digit 1 of the cancelled switcher
+            await settle(pilot)
+        assert app.screen is shown and shown.controller.id == a
+        assert frames.frames and all(f is not ahead for _, f in frames.frames)
+
+
+async def test_another_choice_stops_what_the_twin_was_to_show_ahead(app: FieldtechApp) -> None:
+    """Digit 2 (or 1 before the twin was ready) refills the screen shown: the twin's show and
+    render ahead, still to come, do not run (~10-20 ms in a later frame), and a frame it had
+    rendered is dropped."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        a, b, c = _few_zones(app)[:3]
+        for controller_id in (c, a, b):  # s: 1 is a, 2 is c
+            app.open_controller(controller_id)
+            await settle(pilot)
+        twin, shown = await _twin_ready(app, pilot), app.screen
+        assert twin.controller is None  # built, never shown
+        await app.action_switcher()
+        assert twin._expected == a
+        shown.query_one(Switcher).action_shortcut(2)  # before the twin's show ahead (40 ms)
+        await pilot.pause(0.3)
+        await settle(pilot)
+        assert app.screen is shown and shown.controller.id == c
+        assert twin.controller is None and twin._ahead_frame is None
+
+        await pilot.press("s")  # 1 is b now, 2 is a
+        await wait_for(pilot, lambda: twin._ahead_frame is not None)
+        await pilot.press("2")
+        await settle(pilot)
+        assert app.screen is shown and shown.controller.id == a
+        assert twin._expected is None and twin._ahead_frame is None
+
+
+async def test_the_switcher_dialog_gets_no_focus_back_once_closed(
+        app: FieldtechApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over a dialog the switcher is a dialog of its own, popped as it closes: the focus goes
+    back later only to a screen swapped out and kept (the twin), never to that one."""
+    later: list[Screen] = []
+    set_timer = Screen.set_timer
+
+    def noted(screen: Screen, delay: float, *args, **kwargs):
+        if delay == FOCUS_BACK_LATER_S:
+            later.append(screen)
+        return set_timer(screen, delay, *args, **kwargs)
+
+    monkeypatch.setattr(Screen, "set_timer", noted)
+    async with app.run_test(size=SIZE) as pilot:
+        await _two_shown(app, pilot)
+        await pilot.press("question_mark")
+        await app.action_switcher()  # what `s` does (over the help, where s is no key)
+        await settle(pilot)
+        assert isinstance(app.screen, SwitcherScreen)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, SwitcherScreen)
+        assert later == []
 
 
 async def test_no_garbage_collection_inside_a_switchs_frame(
