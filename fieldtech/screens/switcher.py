@@ -293,10 +293,15 @@ class Switcher(Vertical):
     def _rehearse_soon(self) -> None:
         """Render the `s` key's frame ahead once the screen has been quiet a moment."""
         self._ahead = None
-        if self._rehearse_timer is not None:
-            self._rehearse_timer.reset()
-        elif self.parked and self.is_attached and self.screen is self.app.screen:
-            # (Covered, it rehearses when its screen is back on top: _screen_changed.)
+        timer = self._rehearse_timer
+        if not (self.parked and self.is_attached and self.screen is self.app.screen):
+            # Covered (or open): it rehearses when its screen is back on top (_screen_changed).
+            if timer is not None:
+                timer.stop()
+                self._rehearse_timer = None
+        elif timer is not None:
+            timer.reset()
+        else:
             self._rehearse_timer = self.set_timer(self.REHEARSE_AFTER_S, self._rehearse,
                                                   name="rehearse the switcher")
 

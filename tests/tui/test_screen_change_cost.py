@@ -359,6 +359,7 @@ async def test_a_covered_switcher_sets_no_rehearsal_timer(
         for _ in range(3):
             await pilot.press("down")
             await settle(pilot)
+            assert switcher._rehearse_timer is None
         assert app.frames_written > written and not timers
         monkeypatch.undo()
         await pilot.press("escape")
@@ -389,3 +390,28 @@ async def test_frames_written_right_after_each_rehearsal_stop_them_until_a_key(
         assert len(rehearsed) == Switcher.REHEARSALS_PER_KEY
         await pilot.press("down")
         await wait_for(pilot, lambda: len(rehearsed) > Switcher.REHEARSALS_PER_KEY)
+
+
+async def test_the_frame_ahead_is_not_written_over_a_switcher_holding_a_search(
+        app: FieldtechApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backstop: text typed into the parked switcher after its rehearsal (its results
+    list shown) makes `s` draw afresh, not write the frame rendered ahead."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        switcher = app.screen.query_one(Switcher)
+        await wait_for(pilot, lambda: switcher._ahead is not None)
+        kept = switcher._ahead
+        switcher.query_one("#finder-input", Input).value = "x"  # off the screen: no frame
+        await settle(pilot)
+        assert switcher._ahead is kept and not switcher._shows_opening(kept.shortcuts)
+        shown: list[object] = []
+        display = app._display
+        monkeypatch.setattr(app, "_display", lambda screen, update: (
+            shown.append(update), display(screen, update)))
+        await pilot.press("s")
+        await settle(pilot)
+        monkeypatch.undo()
+        assert switcher.is_open and kept.frame not in shown
+        whole = cells(app.screen._compositor.render_update(full=True))
+        assert [[c and c[:2] for c in row] for row in app._shadow.target] == [
+            [c and c[:2] for c in row] for row in whole]
