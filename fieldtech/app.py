@@ -457,6 +457,13 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
         return self.is_screen_installed("controller") and self.screen is self.get_screen(
             "controller")
 
+    def switcher_shortcuts(self) -> Shortcuts:
+        """The shortcuts `s` would open the switcher with now: a parked switcher renders
+        its frame ahead with them (Switcher._rehearse)."""
+        fleet = self.services.fleet
+        showing = fleet.current if self._controller_showing() else None
+        return fleet.shortcuts(self.settings.pinned, showing)
+
     @work(thread=True, group="recent")
     def _save_recents(self) -> None:
         self.store.save_recents()

@@ -225,7 +225,11 @@ class Switcher(Vertical):
     # longer than typing's or scrolling's, so that it rarely delays a key.
     REHEARSE_AFTER_S = 0.25  # no frame written for this long
     REHEARSE_AFTER_KEY_S = 1.0  # and no key
-    REHEARSALS_PER_KEY = 3  # then wait for a key (a frame written after each would loop)
+    # A frame written this soon after a rehearsal may be its doing (it would start another):
+    # a few of those, then wait for a key. Frames written while idle (the key bar's pages, a
+    # sync, the clock) come later and count for nothing.
+    REHEARSAL_LOOP_S = 0.1
+    REHEARSALS_PER_KEY = 3
 
     _ahead: _AheadFrame | None = None  # the `s` key's frame, rendered ahead
 
@@ -264,7 +268,7 @@ class Switcher(Vertical):
         self.app.screen_change_signal.subscribe(self, self._screen_changed)
         written = getattr(self.app, "frame_written_signal", None)
         if written is not None:
-            written.subscribe(self, lambda _app: self._rehearse_soon(), immediate=True)
+            written.subscribe(self, lambda _app: self._frame_written(), immediate=True)
 
     def on_unmount(self) -> None:
         self.app.screen_change_signal.unsubscribe(self)
@@ -277,16 +281,57 @@ class Switcher(Vertical):
             self._rehearse_soon()
 
     _rehearse_timer: Timer | None = None
-    _rehearsals = (0.0, 0)  # (the last key's time, rehearsals since)
+    _rehearsed_at = 0.0  # time.monotonic() at the end of the last rehearsal
+    _loops = (0.0, 0)  # (the last key's time, frames written right after a rehearsal since)
+
+    def _frame_written(self) -> None:
+        if time.monotonic() - self._rehearsed_at < self.REHEARSAL_LOOP_S:
+            key_at = getattr(self.app, "last_key_at", 0.0)
+            self._loops = (key_at, self._loops[1] + 1 if self._loops[0] == key_at else 1)
+        self._rehearse_soon()
 
     def _rehearse_soon(self) -> None:
         """Render the `s` key's frame ahead once the screen has been quiet a moment."""
         self._ahead = None
-        if self._rehearse_timer is not None:
-            self._rehearse_timer.reset()
-        elif self.parked:
+        timer = self._rehearse_timer
+        if not (self.parked and self.is_attached and self.screen is self.app.screen):
+            # Covered (or open): it rehearses when its screen is back on top (_screen_changed).
+            if timer is not None:
+                timer.stop()
+                self._rehearse_timer = None
+        elif timer is not None:
+            timer.reset()
+        else:
             self._rehearse_timer = self.set_timer(self.REHEARSE_AFTER_S, self._rehearse,
                                                   name="rehearse the switcher")
+
+    def _shortcuts_for_s(self) -> Shortcuts:
+        """The shortcuts the `s` key would open this switcher with now: the app's to say
+        (its `switcher_shortcuts`); without one, the last opening's."""
+        ask: Callable[[], Shortcuts] | None = getattr(self.app, "switcher_shortcuts", None)
+        return ask() if ask is not None else self.shortcuts
+
+    def _shows_opening(self, shortcuts: Shortcuts) -> bool:
+        """Whether the switcher holds what `open(shortcuts)` shows: nothing typed, the
+        shortcuts listed, no results, the switcher's title and hint (not the finder's)."""
+        box = self.query_one("#finder-input", SearchBox)
+        return (not box.value and not self.finder and self.purpose is None
+                and self.shortcuts == shortcuts and self._items_text == self._shortcut_text()
+                and self.query_one("#finder-list").has_class("hidden")
+                and bool(self.query_one("#switcher-items").display)
+                and self.query_one("#switcher-title", TextBox).text == "Switch to…"
+                and self.query_one("#finder-hint", TextBox).text == self._hint())
+
+    def _show_opening(self, shortcuts: Shortcuts) -> None:
+        """Fill the parked switcher with what `open(shortcuts)` will show: a closing keeps
+        what was typed, its results, the finder's state and the last opening's shortcuts."""
+        box = self.query_one("#finder-input", SearchBox)
+        box.shortcuts, box.digits_open = len(shortcuts), True
+        self._fill(shortcuts, finder=False, purpose=None)
+        if box.value:
+            cursor = self.app.cursor_position
+            box.value = ""  # posts Changed: the results are emptied, as open() does
+            self.app.cursor_position = cursor  # Input moved the terminal's cursor to it
 
     def _rehearse(self) -> None:
         """Render the frame `s` will write, ahead, and keep it (issue 18): `s` then writes it
@@ -296,8 +341,7 @@ class Switcher(Vertical):
         (nothing drawn), and taken back before it ends."""
         self._rehearse_timer = None
         screen, app = self.screen, self.app
-        if (not (self.parked and self.is_attached and screen is app.screen) or self.is_open
-                or self.finder or self.purpose):
+        if not (self.parked and self.is_attached and screen is app.screen) or self.is_open:
             return
         typed = time.monotonic() - getattr(app, "last_key_at", 0.0)
         if app._batch_count or _has_changes(screen) or typed < self.REHEARSE_AFTER_KEY_S:
@@ -305,11 +349,18 @@ class Switcher(Vertical):
                 max(self.REHEARSE_AFTER_S, self.REHEARSE_AFTER_KEY_S - typed), self._rehearse,
                 name="rehearse the switcher")
             return
-        # A frame written after each would start another: a few, then wait for a key.
+        # A frame written right after each would start another: a few, then wait for a key.
         key_at = getattr(app, "last_key_at", 0.0)
-        since = self._rehearsals[1] + 1 if self._rehearsals[0] == key_at else 1
-        self._rehearsals = (key_at, since)
-        if since > self.REHEARSALS_PER_KEY:
+        if self._loops[0] == key_at and self._loops[1] >= self.REHEARSALS_PER_KEY:
+            return
+        shortcuts = self._shortcuts_for_s()
+        if not self._shows_opening(shortcuts):
+            # What it renders must be what `s` shows (not the last opening's search): filled
+            # now, rendered once what that fill posted has been handled and drawn (nothing
+            # to write: the switcher is off the screen).
+            self._show_opening(shortcuts)
+            if self._shows_opening(shortcuts):
+                self.call_after_refresh(self._rehearse)
             return
         box = self.query_one("#finder-input", SearchBox)
         back = screen.focused
@@ -343,6 +394,7 @@ class Switcher(Vertical):
                     if widget is not None and widget not in waiting:
                         widget._repaint_required = False
                 screen._compositor._dirty_regions.clear()
+        self._rehearsed_at = time.monotonic()
         if isinstance(frame, LayoutUpdate):
             frame_ahead = getattr(app, "frame_ahead", None)
             self._ahead = _AheadFrame(app.size, frame, cursor, written, back,
@@ -352,12 +404,15 @@ class Switcher(Vertical):
     def _write_ahead(self, shortcuts: Shortcuts) -> None:
         """Write the frame rendered ahead for this opening if it still holds: nothing was
         written since (the screen shows what it rendered over), nothing waits to be drawn,
-        the same shortcuts and focus."""
+        the same shortcuts and focus, and the switcher still holds what this opening shows
+        (nothing typed, no results: a search since would make `open()` clear them, and
+        Textual would then repaint only what the smaller switcher covers)."""
         kept, self._ahead = self._ahead, None
         screen, app = self.screen, self.app
         if (kept is not None and kept.size == app.size and screen is app.screen
                 and kept.written == getattr(app, "frames_written", 0)
                 and kept.focused is screen.focused and kept.shortcuts == shortcuts
+                and self._shows_opening(shortcuts)
                 and not app._batch_count and not _has_changes(screen)):
             app.cursor_position = kept.cursor
             if (display_ahead := getattr(app, "display_ahead", None)) is not None:

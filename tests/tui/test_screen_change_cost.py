@@ -11,6 +11,7 @@ import pytest
 from textual._compositor import ChopsUpdate, LayoutUpdate
 from textual.screen import Screen
 from textual.scrollbar import ScrollBar
+from textual.widgets import Input
 
 from fieldtech.app import FieldtechApp
 from fieldtech.screens.fleet import FleetScreen
@@ -258,3 +259,159 @@ async def test_the_switchers_frame_rendered_ahead_is_the_frame_s_draws(
         await settle(pilot)
         assert switcher.parked and screen.focused is fleet_list
         assert cells(screen._compositor.render_update(full=True)) == closed
+
+
+async def _s_writes_ahead(app: FieldtechApp, pilot, switcher: Switcher,
+                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wait for the `s` key's frame rendered ahead, press `s`: that frame is written first,
+    and the terminal (the shadow's cells) then shows the screen as rendered whole."""
+    await wait_for(pilot, lambda: switcher._ahead is not None)
+    kept = switcher._ahead
+    shown: list[object] = []
+    display = app._display
+    monkeypatch.setattr(app, "_display", lambda screen, update: (
+        shown.append(update), display(screen, update)))
+    await pilot.press("s")
+    await settle(pilot)
+    monkeypatch.undo()
+    screen = app.screen
+    assert switcher.is_open and shown and shown[0] is kept.frame
+    whole = cells(screen._compositor.render_update(full=True))
+    assert cells(kept.frame) == whole
+    assert [[c and c[:2] for c in row] for row in app._shadow.target] == [
+        [c and c[:2] for c in row] for row in whole]
+
+
+async def test_the_switcher_rendered_ahead_after_a_search_or_the_finder_is_the_empty_one(
+        app: FieldtechApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Closing the switcher keeps what was typed and its results (and the finder its
+    state); the parked switcher is set back to what `s` shows before it renders ahead, so
+    the frame `s` writes first is the empty switcher, not the last search's taller one (the
+    terminal kept that one's results below the new switcher)."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        switcher = app.screen.query_one(Switcher)
+        for keys in (["s", "x", "escape"], ["f", "x", "escape"]):
+            for key in keys:
+                await pilot.press(key)
+                await settle(pilot)
+            assert switcher.parked and switcher.query_one("#finder-input", Input).value
+            await _s_writes_ahead(app, pilot, switcher, monkeypatch)
+            await pilot.press("escape")
+            await settle(pilot)
+
+
+async def test_the_switcher_rendered_ahead_has_the_shortcuts_s_shows(
+        app: FieldtechApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each controller opened leads the recents: the switcher renders ahead with the
+    shortcuts `s` shows now (the app's), not its last opening's, on the fleet and on a
+    controller (where the one shown is not a shortcut)."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for key in ("down", "enter"):
+            await pilot.press(key)
+            await settle(pilot)
+        assert app.screen.query(Switcher)  # the controller's
+        await _s_writes_ahead(app, pilot, app.screen.query_one(Switcher), monkeypatch)
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("escape")  # the fleet: its switcher last filled before any was opened
+        await settle(pilot)
+        assert isinstance(app.screen, FleetScreen)
+        switcher = app.screen.query_one(Switcher)
+        await _s_writes_ahead(app, pilot, switcher, monkeypatch)
+        assert switcher.shortcuts == app.switcher_shortcuts() != []
+
+
+async def test_frames_written_while_idle_do_not_stop_the_rehearsals(
+        app: FieldtechApp) -> None:
+    """Only a frame written right after a rehearsal (one it could have caused) counts
+    towards the few allowed before a key; the key bar's pages, syncs and the clock write
+    frames all along while idle, and after each the `s` key's frame is rendered again."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        switcher = app.screen.query_one(Switcher)
+        fleet_list = app.screen.query_one("#fleet", FleetList)
+        for _ in range(Switcher.REHEARSALS_PER_KEY + 3):
+            await wait_for(pilot, lambda: switcher._ahead is not None)
+            await pilot.pause(Switcher.REHEARSAL_LOOP_S)  # not the rehearsal's own doing
+            written = app.frames_written
+            fleet_list.action_cursor(1)  # a change on screen, no key
+            await settle(pilot)
+            assert app.frames_written > written and switcher._ahead is None
+
+
+async def test_a_covered_switcher_sets_no_rehearsal_timer(
+        app: FieldtechApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fleet's parked switcher, under a controller, waits for its screen to be back on
+    top: frames written on the controller set no timer of its."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        switcher = app.screen.query_one(Switcher)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not isinstance(app.screen, FleetScreen)
+        timers: list[object] = []
+        set_timer = switcher.set_timer
+        monkeypatch.setattr(switcher, "set_timer", lambda *args, **kwargs: (
+            timers.append(kwargs.get("name")), set_timer(*args, **kwargs))[1])
+        written = app.frames_written
+        for _ in range(3):
+            await pilot.press("down")
+            await settle(pilot)
+            assert switcher._rehearse_timer is None
+        assert app.frames_written > written and not timers
+        monkeypatch.undo()
+        await pilot.press("escape")
+        await settle(pilot)
+        await wait_for(pilot, lambda: switcher._ahead is not None)
+
+
+async def test_frames_written_right_after_each_rehearsal_stop_them_until_a_key(
+        app: FieldtechApp) -> None:
+    """A rehearsal that made a frame be written would start another, and so on: a few,
+    then the switcher waits for a key."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        switcher = app.screen.query_one(Switcher)
+        fleet_list = app.screen.query_one("#fleet", FleetList)
+        rehearsed: list[bool] = []
+        rehearse = switcher._rehearse
+
+        def looping() -> None:
+            rehearse()
+            if switcher._ahead is not None:
+                rehearsed.append(True)
+                fleet_list.action_cursor(1)  # a frame written right after it
+
+        switcher._rehearse = looping
+        await wait_for(pilot, lambda: len(rehearsed) >= Switcher.REHEARSALS_PER_KEY)
+        await pilot.pause(4 * Switcher.REHEARSE_AFTER_S)
+        assert len(rehearsed) == Switcher.REHEARSALS_PER_KEY
+        await pilot.press("down")
+        await wait_for(pilot, lambda: len(rehearsed) > Switcher.REHEARSALS_PER_KEY)
+
+
+async def test_the_frame_ahead_is_not_written_over_a_switcher_holding_a_search(
+        app: FieldtechApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backstop: text typed into the parked switcher after its rehearsal (its results
+    list shown) makes `s` draw afresh, not write the frame rendered ahead."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        switcher = app.screen.query_one(Switcher)
+        await wait_for(pilot, lambda: switcher._ahead is not None)
+        kept = switcher._ahead
+        switcher.query_one("#finder-input", Input).value = "x"  # off the screen: no frame
+        await settle(pilot)
+        assert switcher._ahead is kept and not switcher._shows_opening(kept.shortcuts)
+        shown: list[object] = []
+        display = app._display
+        monkeypatch.setattr(app, "_display", lambda screen, update: (
+            shown.append(update), display(screen, update)))
+        await pilot.press("s")
+        await settle(pilot)
+        monkeypatch.undo()
+        assert switcher.is_open and kept.frame not in shown
+        whole = cells(app.screen._compositor.render_update(full=True))
+        assert [[c and c[:2] for c in row] for row in app._shadow.target] == [
+            [c and c[:2] for c in row] for row in whole]

@@ -104,3 +104,22 @@ def test_screen_changes_set_the_pointers_shape_only_when_it_changes(pty_app: Pty
     wrote = [pty_app.press(key) for key in (b"\x1b", b"\r", b"\x1b")]
     assert all(wrote), wrote  # each key changed the screen
     assert pty_app.written.count(b"\x1b]22;") <= 1, pty_app.written.count(b"\x1b]22;")
+
+
+def test_the_switcher_opened_after_a_search_is_the_screen_written_whole(
+        pty_app: PtyApp) -> None:
+    """A closed switcher keeps what was typed and its results; the frame `s` writes ahead
+    (rendered once the screen is quiet) must be the empty switcher `s` shows, not the last
+    search's taller one, whose results box the terminal then kept below the new one."""
+    for keys in (b"s", b"x", b"\x1b"):
+        pty_app.press(keys)
+    end = time.monotonic() + 3.0  # quiet: the switcher's frame is rendered ahead
+    while (left := end - time.monotonic()) > 0:
+        pty_app.read(left)
+    pty_app.press(b"s")
+    pty_app.settle(1.0)
+    shown = pty_app.cells()
+    assert "Switch to" in pty_app.text()
+    pty_app.resize(24, 81)  # written whole: what the app shows
+    pty_app.resize(24, 80)
+    assert pty_app.cells() == shown
