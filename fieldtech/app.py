@@ -511,9 +511,7 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
         self.load_fleet(keep=message.open_id or message.keep)
 
     async def action_switcher(self) -> None:
-        fleet = self.services.fleet
-        showing = fleet.current if self._controller_showing() else None
-        shortcuts = fleet.shortcuts(self.settings.pinned, showing)
+        shortcuts = self.switcher_shortcuts()
         screen, shown = self._hidden_controller_screen(), self.controller_screen()
         # Hidden: digit 1 shown ahead, over the other controller screen on the tab it shows.
         screen.expect([row.controller_id for row, _ in shortcuts],

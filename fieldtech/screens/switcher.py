@@ -294,7 +294,8 @@ class Switcher(Vertical):
         """Render the `s` key's frame ahead once the screen has been quiet a moment."""
         self._ahead = None
         timer = self._rehearse_timer
-        if not (self.parked and self.is_attached and self.screen is self.app.screen):
+        if not (self.parked and self.is_attached and self.app.screen_stack
+                and self.screen is self.app.screen):
             # Covered (or open): it rehearses when its screen is back on top (_screen_changed).
             if timer is not None:
                 timer.stop()
@@ -302,7 +303,14 @@ class Switcher(Vertical):
         elif timer is not None:
             timer.reset()
         else:
-            self._rehearse_timer = self.set_timer(self.REHEARSE_AFTER_S, self._rehearse,
+            self._set_rehearse_timer(self.REHEARSE_AFTER_S)
+
+    def _set_rehearse_timer(self, delay: float) -> None:
+        # In the switcher's own context: set from another widget's callback (a frame written,
+        # a screen change), the timer's task kept that one's context, and with it the widget
+        # Textual holds there as the active one: a closed form was never freed (test_memory).
+        with self._context():
+            self._rehearse_timer = self.set_timer(delay, self._rehearse,
                                                   name="rehearse the switcher")
 
     def _shortcuts_for_s(self) -> Shortcuts:
@@ -341,13 +349,14 @@ class Switcher(Vertical):
         (nothing drawn), and taken back before it ends."""
         self._rehearse_timer = None
         screen, app = self.screen, self.app
-        if not (self.parked and self.is_attached and screen is app.screen) or self.is_open:
+        if (not app.screen_stack  # the app is closing
+                or not (self.parked and self.is_attached and screen is app.screen)
+                or self.is_open):
             return
         typed = time.monotonic() - getattr(app, "last_key_at", 0.0)
         if app._batch_count or _has_changes(screen) or typed < self.REHEARSE_AFTER_KEY_S:
-            self._rehearse_timer = self.set_timer(  # busy, or keys typed: later
-                max(self.REHEARSE_AFTER_S, self.REHEARSE_AFTER_KEY_S - typed), self._rehearse,
-                name="rehearse the switcher")
+            self._set_rehearse_timer(  # busy, or keys typed: later
+                max(self.REHEARSE_AFTER_S, self.REHEARSE_AFTER_KEY_S - typed))
             return
         # A frame written right after each would start another: a few, then wait for a key.
         key_at = getattr(app, "last_key_at", 0.0)
