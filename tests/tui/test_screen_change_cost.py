@@ -244,13 +244,7 @@ async def test_the_switchers_frame_rendered_ahead_is_the_frame_s_draws(
         closed = cells(screen._compositor.render_update(full=True))
         assert closed != cells(kept.frame)
         await settle(pilot)
-        shown: list[object] = []
-        display = app._display
-        monkeypatch.setattr(app, "_display", lambda screen, update: (
-            shown.append(update), display(screen, update)))
-        await pilot.press("s")
-        await settle(pilot)
-        monkeypatch.undo()
+        shown = await _press_s_recording_frames(app, pilot, monkeypatch)
         assert switcher.is_open and not fleet_list.has_focus
         assert shown and shown[0] is kept.frame  # first, before Textual's own
         assert cells(kept.frame) == cells(screen._compositor.render_update(full=True))
@@ -261,12 +255,9 @@ async def test_the_switchers_frame_rendered_ahead_is_the_frame_s_draws(
         assert cells(screen._compositor.render_update(full=True)) == closed
 
 
-async def _s_writes_ahead(app: FieldtechApp, pilot, switcher: Switcher,
-                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """Wait for the `s` key's frame rendered ahead, press `s`: that frame is written first,
-    and the terminal (the shadow's cells) then shows the screen as rendered whole."""
-    await wait_for(pilot, lambda: switcher._ahead is not None)
-    kept = switcher._ahead
+async def _press_s_recording_frames(app: FieldtechApp, pilot,
+                                    monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Press `s` and settle; → every frame the app displayed meanwhile, in order."""
     shown: list[object] = []
     display = app._display
     monkeypatch.setattr(app, "_display", lambda screen, update: (
@@ -274,6 +265,16 @@ async def _s_writes_ahead(app: FieldtechApp, pilot, switcher: Switcher,
     await pilot.press("s")
     await settle(pilot)
     monkeypatch.undo()
+    return shown
+
+
+async def _s_writes_ahead(app: FieldtechApp, pilot, switcher: Switcher,
+                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wait for the `s` key's frame rendered ahead, press `s`: that frame is written first,
+    and the terminal (the shadow's cells) then shows the screen as rendered whole."""
+    await wait_for(pilot, lambda: switcher._ahead is not None)
+    kept = switcher._ahead
+    shown = await _press_s_recording_frames(app, pilot, monkeypatch)
     screen = app.screen
     assert switcher.is_open and shown and shown[0] is kept.frame
     whole = cells(screen._compositor.render_update(full=True))
@@ -404,13 +405,7 @@ async def test_the_frame_ahead_is_not_written_over_a_switcher_holding_a_search(
         switcher.query_one("#finder-input", Input).value = "x"  # off the screen: no frame
         await settle(pilot)
         assert switcher._ahead is kept and not switcher._shows_opening(kept.shortcuts)
-        shown: list[object] = []
-        display = app._display
-        monkeypatch.setattr(app, "_display", lambda screen, update: (
-            shown.append(update), display(screen, update)))
-        await pilot.press("s")
-        await settle(pilot)
-        monkeypatch.undo()
+        shown = await _press_s_recording_frames(app, pilot, monkeypatch)
         assert switcher.is_open and kept.frame not in shown
         whole = cells(app.screen._compositor.render_update(full=True))
         assert [[c and c[:2] for c in row] for row in app._shadow.target] == [
