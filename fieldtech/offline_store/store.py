@@ -802,6 +802,14 @@ class Store:
             known = self._timezone = (self.sync_value("timezone"), time.monotonic())
         return contractor_today(known[0])
 
+    def today_as_known(self) -> date:
+        """The contractor's day from the account's time zone as last read, however long ago
+        (read once if never): for paths that must not wait at all, such as a controller's
+        switch, which `today()`'s read every TIMEZONE_KEPT_S could put behind a sync's
+        lock. The app's start reads it in a thread (settling memberships), so it is known."""
+        known = self._timezone
+        return self.today() if known is None else contractor_today(known[0])
+
     def membership_given(self, customer_id: str, day: date | None = None) -> str | None:
         """The membership the customer's agreements held here give on `day` (the contractor's
         today), or None when they have none (then it is set by hand): fieldtech.domain.

@@ -507,7 +507,7 @@ class ControllerScreen(ControllerFlows):
         self._focus_tab()
 
     def _fill_zones(self, c: Controller, keep: bool) -> None:
-        today = datetime.now(UTC).date()
+        today = self.store.today_as_known()  # a suspension ends on the contractor's day
         self.query_one("#zone-table", RecordTable).set_rows([
             (str(z.number), z.name, "✓" if z.enabled else "✗", str(z.run_minutes),
              f"{z.cycle_minutes}/{z.soak_minutes}" if z.cycle_minutes else "—",
@@ -527,8 +527,9 @@ class ControllerScreen(ControllerFlows):
         now = datetime.now(UTC)
         rain_text = (f"until {escape(_site_time(rain, c.timezone))}" if rain and rain > now
                      else "none")
+        today = self.store.today_as_known()
         suspended = [f"{z.number} {escape(z.name)} until {z.suspended_until}"
-                     for z in c.config.zones if z.suspended_until]
+                     for z in c.config.zones if z.suspended_until and z.suspended_until >= today]
         # The header cuts a long fault at 80 columns: here it is whole.
         status = f"{row.state.label}" + (f" — [red]⚠ {escape(row.fault)}[/red]" if row.fault
                                          else "")

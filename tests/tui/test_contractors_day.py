@@ -7,6 +7,7 @@ in Pacific/Kiritimati (UTC+14), while this computer's own date is whatever today
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -123,3 +124,32 @@ async def test_a_controllers_log_time_and_zone_suspension_use_the_contractors_da
         await settle(pilot)
         assert app.screen is form and "2026-03-31 has passed" in form.query_one(
             "#err-suspended_until").render().plain
+
+
+async def test_a_controllers_zone_suspension_shows_until_the_contractors_day_ends(
+        app: FieldtechApp, their_clock: None) -> None:
+    """A zone suspended until the contractor's yesterday shows no more, one until their today
+    still does, on the zones tab and in the details (UTC's day is a day behind theirs)."""
+    from fieldtech.screens.controller import ControllerScreen
+
+    app.store.set_sync_values(timezone=ZONE)
+    controller_id = next(r.controller_id for r in app.store.fleet_rows() if r.controller_id)
+    edits = EditService(app.store)
+    controller = app.store.controller(controller_id)
+    assert controller is not None and len(controller.config.zones) >= 2
+    first, second = controller.config.zones[:2]
+    edits.set_zone(controller_id, replace(first, suspended_until=date(2026, 3, 31)))
+    edits.set_zone(controller_id, replace(second, suspended_until=THEIRS))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_controller(controller_id)
+        await wait_for(pilot, lambda: isinstance(app.screen, ControllerScreen))
+        await settle(pilot)
+        table = app.screen.query_one("#zone-table")
+        rows = [table.render_line(y).text for y in range(table.size.height)]
+        first_row = next(r for r in rows if r.split()[:1] == [str(first.number)])
+        second_row = next(r for r in rows if r.split()[:1] == [str(second.number)])
+        assert "2026-03-31" not in first_row
+        assert THEIRS.isoformat() in second_row
+        details = app.screen.query_one("#details", TextBox).text
+        assert "until 2026-03-31" not in details and f"until {THEIRS}" in details
