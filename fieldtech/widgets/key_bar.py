@@ -17,7 +17,9 @@ from typing import ClassVar
 from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding
 from textual.geometry import Region
+from textual.keys import key_to_character
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
@@ -25,6 +27,17 @@ from textual.widget import Widget
 
 Key = tuple[str, str, bool]  # (key as shown, description, enabled)
 PAGE_EVERY_S = 6  # long enough to read a line of keys
+
+
+def _typed_into(focused: Widget, binding: Binding, display: str) -> bool:
+    """Whether the focused widget (a search or filter box) takes `binding`'s key as text, so
+    the binding does nothing there. Textual leaves such bindings out when it can tell the
+    key's character from its name, but not for every name ("slash": the switcher's box
+    showed the fleet's "/ Filter", and `/` typed a slash)."""
+    if key_to_character(binding.key) is not None:
+        return False  # Textual has left it out already if the widget takes it
+    character = display if len(display) == 1 and display.isprintable() else None
+    return character is not None and focused.check_consume_key(binding.key, character)
 
 
 class KeyBar(Widget):
@@ -88,8 +101,13 @@ class KeyBar(Widget):
     def _bindings_changed(self, screen: Screen) -> None:
         shown: dict[str, Key] = {}  # one key per action, as the footer shows them
         more: dict[str, Key] = {}
-        for _node, binding, enabled, _tooltip in screen.active_bindings.values():
-            key = (self.app.get_key_display(binding), binding.description, enabled)
+        focused = screen.focused
+        for node, binding, enabled, _tooltip in screen.active_bindings.values():
+            display = self.app.get_key_display(binding)
+            if focused is not None and node is not focused and _typed_into(focused, binding,
+                                                                           display):
+                continue
+            key = (display, binding.description, enabled)
             if binding.show and binding.action not in shown:
                 shown[binding.action] = key
             elif binding.id and binding.description and binding.action not in more:

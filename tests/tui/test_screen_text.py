@@ -138,3 +138,23 @@ async def test_the_plan_code_label_follows_the_cursor_at_once(app: FieldtechApp)
         screen.query_one("#plans-filter").value = second
         await pilot.pause()
         assert screen.selected().name == second and second[:10] in label()
+
+
+async def test_the_key_bar_leaves_out_keys_a_search_box_takes_as_text(
+        app: FieldtechApp) -> None:
+    """With the switcher's search box focused, `/` types a slash: the key bar must not offer
+    the fleet's "/ Filter" (Textual cannot tell "slash" is a character, so keeps it)."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        bar = app.screen.query_one(KeyBar)
+        assert ("/", "Filter", True) in bar.keys  # on the fleet it filters
+        await pilot.press("s")
+        await settle(pilot)
+        assert all(key != "/" for key, _what, _enabled in (*bar.keys, *bar.more)), bar.keys
+        assert any(what == "Cancel" for _key, what, _enabled in bar.keys), bar.keys
+        await pilot.press("slash")
+        await settle(pilot)
+        assert app.screen.query_one("#finder-input").value == "/"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert ("/", "Filter", True) in bar.keys
