@@ -2,6 +2,7 @@
 
     python bench/bench_tui.py [--controllers 10000] [--runs 5] [--no-bytecode] [--switch-only]
     python bench/bench_tui.py --first-read [--against /work/main]   # start; keys during the read
+    python bench/bench_tui.py --start-only [--against /work/main]   # the start, nothing else
 
 Prints: start-to-first-paint (fieldtech vs a bare Textual "hello" app, same run), keypress to a
 switched controller fully painted (s + digit), finder keystroke to results painted and the search
@@ -334,6 +335,9 @@ def main() -> None:
     parser.add_argument("--first-read", action="store_true",
                         help="Time the start and keys pressed while the whole fleet is still "
                         "being read (Down, s, Esc, and one s + digit a run), nothing else.")
+    parser.add_argument("--start-only", action="store_true",
+                        help="Time the start (first paint vs a bare Textual app), nothing else: "
+                        "many starts in turns with --against, where one start says little.")
     parser.add_argument("--against", type=Path,
                         help="Another tree (e.g. /work/main) whose app takes turns with this "
                         "one's in the start and --first-read figures: both see the same load.")
@@ -380,6 +384,8 @@ def main() -> None:
     rss = 0.0
     if not args.switch_only:
         rss = time_start(work, trees, app, first_customer, args.runs)
+    if args.start_only:
+        return
     if args.first_read:
         keys_during_read(work, trees, app, first_customer, args.runs)
         return

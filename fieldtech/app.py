@@ -25,8 +25,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input
 from textual.widgets._toast import Toast, ToastRack
 
-# The controller screen and the form dialogs (DataTable, TabbedContent, Select, Switch, …) are
-# imported on first use, not here: they are not needed for the first paint of the fleet.
+# The controller screen, the switcher and the form dialogs (DataTable, TabbedContent, Select,
+# Switch, …) are imported on first use, not here: they are not needed for the first paint of
+# the fleet (the switcher comes with the controller screen, in the read after that paint).
 from fieldtech.cloud.link import CloudFactory, CloudLink, LinkState
 from fieldtech.domain.bulk import collector_paused
 from fieldtech.offline_store.live import TriageRow, fleet_health
@@ -35,7 +36,6 @@ from fieldtech.screens import messages as m
 from fieldtech.screens.fleet import FleetScreen
 from fieldtech.screens.frames import DrawAfterBatches
 from fieldtech.screens.services import HeaderWords, OnSiteOptions, Services
-from fieldtech.screens.switcher import Shortcuts, Switcher, SwitcherScreen
 from fieldtech.services.fleet import Fleet
 from fieldtech.services.fleet_index import FleetIndex
 from fieldtech.services.settings import SYNC_EVERY_S, Settings
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from fieldtech.cloud.session import SignedIn, SignInWatch
     from fieldtech.cloud.sync import SyncReport
     from fieldtech.screens.controller import ControllerScreen
+    from fieldtech.screens.switcher import Shortcuts
 
 TOASTS_MAX = 2
 MEMBERSHIPS_EVERY_S = 3600  # memberships the calendar changes (Store.settle_memberships)
@@ -372,6 +373,8 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
     async def _switcher_ahead(self) -> None:
         """The fleet's switcher, mounted, filled and rendered off the screen before the first
         `s` (its mount and first render were ~20 ms of that key's frame)."""
+        from fieldtech.screens.switcher import Switcher
+
         screen = self.screen
         if isinstance(screen, FleetScreen) and not screen.query(Switcher):
             switcher = Switcher(classes="overlay", parked=True)
@@ -535,6 +538,8 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
 
         A dialog (a form, the help) gets the switcher as a dialog of its own on top.
         """
+        from fieldtech.screens.switcher import Switcher, SwitcherScreen
+
         screen = self.screen
         if isinstance(screen, ModalScreen):
             if not isinstance(screen, SwitcherScreen):

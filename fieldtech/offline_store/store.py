@@ -18,18 +18,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from fieldtech.domain.bulk import collector_paused
 from fieldtech.domain.calendar import contractor_today
-from fieldtech.domain.documents import (
-    Document,
-    check_document,
-    kind_of,
-    referring_kinds,
-    still_used,
-    without_nones,
-)
 from fieldtech.domain.errors import (
     FieldError,
     FieldtechError,
@@ -55,6 +47,9 @@ from fieldtech.domain.validation import (
 )
 from fieldtech.offline_store.live import LIVE_ENTITIES, put_live
 from fieldtech.offline_store.schema import migrate, register_functions
+
+if TYPE_CHECKING:  # documents are imported where used: not on the app's first paint
+    from fieldtech.domain.documents import Document
 
 TIMEZONE_KEPT_S = 30.0  # another process on this store (a sync there) is seen this late
 _BULK_CHUNK = 5000  # rows per executemany in bulk writes: speed, with memory bounded
@@ -736,6 +731,8 @@ class Store:
     def create_document(self, kind: str, document_id: str, data: dict[str, Any]) -> OutboxEntry:
         """A new document of a registered kind: ValidationError (every field's problem) or
         NotFound (its customer) before anything is written."""
+        from fieldtech.domain.documents import check_document, without_nones
+
         data = check_document(kind, without_nones(data))
         with self._write() as db:
             customer_id = _customer_of(kind, data)
@@ -753,6 +750,8 @@ class Store:
                       change: Callable[[Document], dict[str, Any]]) -> OutboxEntry | None:
         """Set the fields `change(document as stored now)` gives (None removes a field), read
         and written in one transaction; None if nothing changed."""
+        from fieldtech.domain.documents import check_document, without_nones
+
         with self._write() as db:
             current = self.document(document_id)
             updated = check_document(current.kind, without_nones(
@@ -782,6 +781,8 @@ class Store:
     def delete_document(self, document_id: str) -> OutboxEntry | None:
         """Gone here now, from the cloud at the next sync (`discard` brings it back); one never
         sent goes with its pending edits → None."""
+        from fieldtech.domain.documents import referring_kinds, still_used
+
         with self._write() as db:
             gone = self.document(document_id)  # NotFound if it is gone already
             users = referring_kinds()
@@ -892,6 +893,8 @@ class Store:
     def _documents(self, where: list[str], params: list[Any], hint: str = "") -> list[Document]:
         rows = self._query(f"SELECT id, kind, data, revision, customer_id FROM document {hint} "
                            f"WHERE {' AND '.join(where)} ORDER BY id", params)
+        from fieldtech.domain.documents import Document
+
         return [Document(r[1], r[0], json.loads(r[2]), r[3], r[4]) for r in rows]
 
     def put_synced_documents(self, documents: Iterable[Document]) -> int:
@@ -1753,6 +1756,8 @@ def _table(entity: str) -> str:
 
 def _customer_of(kind: str, data: dict[str, Any]) -> str | None:
     """The customer a document belongs to (a kind this version does not know: none)."""
+    from fieldtech.domain.documents import kind_of
+
     try:
         return kind_of(kind).customer_of(data)
     except NotFound:
@@ -1760,6 +1765,8 @@ def _customer_of(kind: str, data: dict[str, Any]) -> str | None:
 
 
 def _kind_words(kind: str) -> str:
+    from fieldtech.domain.documents import kind_of
+
     try:
         return kind_of(kind).words
     except NotFound:
@@ -1773,6 +1780,8 @@ def _insert_document(db: sqlite3.Connection, kind: str, document_id: str, data: 
 
 
 def _document(r: sqlite3.Row) -> Document:
+    from fieldtech.domain.documents import Document
+
     return Document(r["kind"], r["id"], json.loads(r["data"]), r["revision"], r["customer_id"])
 
 
