@@ -16,8 +16,10 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from functools import cache
 from operator import itemgetter
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from fieldtech.domain.bulk import collector_paused
@@ -1754,21 +1756,26 @@ def _table(entity: str) -> str:
     return entity
 
 
+@cache
+def _documents_module() -> ModuleType:
+    """domain.documents, imported on first use (no part of the app's first paint reads one):
+    a function's own `from … import` costs ~1 µs a call, and these run once a document."""
+    from fieldtech.domain import documents
+
+    return documents
+
+
 def _customer_of(kind: str, data: dict[str, Any]) -> str | None:
     """The customer a document belongs to (a kind this version does not know: none)."""
-    from fieldtech.domain.documents import kind_of
-
     try:
-        return kind_of(kind).customer_of(data)
+        return _documents_module().kind_of(kind).customer_of(data)
     except NotFound:
         return None
 
 
 def _kind_words(kind: str) -> str:
-    from fieldtech.domain.documents import kind_of
-
     try:
-        return kind_of(kind).words
+        return _documents_module().kind_of(kind).words
     except NotFound:
         return kind.replace("_", " ")
 
@@ -1780,9 +1787,8 @@ def _insert_document(db: sqlite3.Connection, kind: str, document_id: str, data: 
 
 
 def _document(r: sqlite3.Row) -> Document:
-    from fieldtech.domain.documents import Document
-
-    return Document(r["kind"], r["id"], json.loads(r["data"]), r["revision"], r["customer_id"])
+    return _documents_module().Document(r["kind"], r["id"], json.loads(r["data"]),
+                                        r["revision"], r["customer_id"])
 
 
 def _controller(r: sqlite3.Row) -> Controller:
