@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
@@ -25,8 +26,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input
 from textual.widgets._toast import Toast, ToastRack
 
-# The controller screen and the form dialogs (DataTable, TabbedContent, Select, Switch, …) are
-# imported on first use, not here: they are not needed for the first paint of the fleet.
+# The controller screen, the switcher and the form dialogs (DataTable, TabbedContent, Select,
+# Switch, …) are imported on first use, not here: they are not needed for the first paint of
+# the fleet (the switcher comes with the controller screen, in the read after that paint).
 from fieldtech.cloud.link import CloudFactory, CloudLink, LinkState
 from fieldtech.domain.bulk import collector_paused
 from fieldtech.offline_store.live import TriageRow, fleet_health
@@ -35,7 +37,7 @@ from fieldtech.screens import messages as m
 from fieldtech.screens.fleet import FleetScreen
 from fieldtech.screens.frames import DrawAfterBatches
 from fieldtech.screens.services import HeaderWords, OnSiteOptions, Services
-from fieldtech.screens.switcher import Shortcuts, Switcher, SwitcherScreen
+from fieldtech.screens.style_cache import CachedStylesheet, StyleCache
 from fieldtech.services.fleet import Fleet
 from fieldtech.services.fleet_index import FleetIndex
 from fieldtech.services.settings import SYNC_EVERY_S, Settings
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     from fieldtech.cloud.session import SignedIn, SignInWatch
     from fieldtech.cloud.sync import SyncReport
     from fieldtech.screens.controller import ControllerScreen
+    from fieldtech.screens.switcher import Shortcuts
 
 TOASTS_MAX = 2
 MEMBERSHIPS_EVERY_S = 3600  # memberships the calendar changes (Store.settle_memberships)
@@ -91,8 +94,11 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
                  after_first_paint: Callable[[], None] | None = None,
                  cloud: CloudFactory | None = None, sync_every_s: float | None = SYNC_EVERY_S,
                  remember_sign_in: Callable[[str, str, str], tuple[str, bool]] | None = None,
-                 sign_in_watch: SignInWatch | None = None):
+                 sign_in_watch: SignInWatch | None = None,
+                 style_cache: StyleCache | None = None):
         super().__init__()
+        if style_cache is not None:  # parsed style sheets kept from an earlier start
+            self.stylesheet = CachedStylesheet(style_cache, variables=self.get_css_variables())
         onsite = OnSiteOptions(mdns_interfaces or settings.mdns_interfaces, simulator,
                                zone_test_seconds)
         # The cloud, if any: `cloud` makes a new CloudAPI per use (the link closes it).
@@ -194,6 +200,8 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
         if self.settings.problem:
             self.notify(self.settings.problem, severity="warning", timeout=10)
         self.call_after_refresh(self._read_fleet)  # the whole fleet, after that first frame
+        if isinstance(self.stylesheet, CachedStylesheet):
+            self.call_after_refresh(self._keep_styles)
         self._start_link()
         # What only the calendar changes (a cancelled term running out): once the whole fleet
         # has been read (the end of the first _read_fleet), then every hour.
@@ -203,6 +211,13 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
             self.call_after_refresh(self.after_first_paint)
         if not self.is_headless:
             self.set_interval(2, self._check_terminal)
+
+    @work(thread=True, group="styles", exit_on_error=False)
+    def _keep_styles(self) -> None:
+        """After the first paint: the style sheets parsed for it, kept for the next start."""
+        if isinstance(self.stylesheet, CachedStylesheet):
+            with suppress(OSError):  # a read-only or full disk: the next start parses
+                self.stylesheet.cache.save()
 
     def _check_terminal(self) -> None:
         """Quit when our terminal's other end has gone without a hang-up signal (a pty whose
@@ -372,6 +387,8 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
     async def _switcher_ahead(self) -> None:
         """The fleet's switcher, mounted, filled and rendered off the screen before the first
         `s` (its mount and first render were ~20 ms of that key's frame)."""
+        from fieldtech.screens.switcher import Switcher
+
         screen = self.screen
         if isinstance(screen, FleetScreen) and not screen.query(Switcher):
             switcher = Switcher(classes="overlay", parked=True)
@@ -535,6 +552,8 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
 
         A dialog (a form, the help) gets the switcher as a dialog of its own on top.
         """
+        from fieldtech.screens.switcher import Switcher, SwitcherScreen
+
         screen = self.screen
         if isinstance(screen, ModalScreen):
             if not isinstance(screen, SwitcherScreen):

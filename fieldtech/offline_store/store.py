@@ -16,20 +16,14 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from functools import cache
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, NamedTuple
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from fieldtech.domain.bulk import collector_paused
 from fieldtech.domain.calendar import contractor_today
-from fieldtech.domain.documents import (
-    Document,
-    check_document,
-    kind_of,
-    referring_kinds,
-    still_used,
-    without_nones,
-)
 from fieldtech.domain.errors import (
     FieldError,
     FieldtechError,
@@ -55,6 +49,9 @@ from fieldtech.domain.validation import (
 )
 from fieldtech.offline_store.live import LIVE_ENTITIES, put_live
 from fieldtech.offline_store.schema import migrate, register_functions
+
+if TYPE_CHECKING:  # documents are imported where used: not on the app's first paint
+    from fieldtech.domain.documents import Document
 
 TIMEZONE_KEPT_S = 30.0  # another process on this store (a sync there) is seen this late
 _BULK_CHUNK = 5000  # rows per executemany in bulk writes: speed, with memory bounded
@@ -736,6 +733,8 @@ class Store:
     def create_document(self, kind: str, document_id: str, data: dict[str, Any]) -> OutboxEntry:
         """A new document of a registered kind: ValidationError (every field's problem) or
         NotFound (its customer) before anything is written."""
+        from fieldtech.domain.documents import check_document, without_nones
+
         data = check_document(kind, without_nones(data))
         with self._write() as db:
             customer_id = _customer_of(kind, data)
@@ -753,6 +752,8 @@ class Store:
                       change: Callable[[Document], dict[str, Any]]) -> OutboxEntry | None:
         """Set the fields `change(document as stored now)` gives (None removes a field), read
         and written in one transaction; None if nothing changed."""
+        from fieldtech.domain.documents import check_document, without_nones
+
         with self._write() as db:
             current = self.document(document_id)
             updated = check_document(current.kind, without_nones(
@@ -782,6 +783,8 @@ class Store:
     def delete_document(self, document_id: str) -> OutboxEntry | None:
         """Gone here now, from the cloud at the next sync (`discard` brings it back); one never
         sent goes with its pending edits → None."""
+        from fieldtech.domain.documents import referring_kinds, still_used
+
         with self._write() as db:
             gone = self.document(document_id)  # NotFound if it is gone already
             users = referring_kinds()
@@ -900,6 +903,8 @@ class Store:
     def _documents(self, where: list[str], params: list[Any], hint: str = "") -> list[Document]:
         rows = self._query(f"SELECT id, kind, data, revision, customer_id FROM document {hint} "
                            f"WHERE {' AND '.join(where)} ORDER BY id", params)
+        from fieldtech.domain.documents import Document
+
         return [Document(r[1], r[0], json.loads(r[2]), r[3], r[4]) for r in rows]
 
     def put_synced_documents(self, documents: Iterable[Document]) -> int:
@@ -1759,17 +1764,26 @@ def _table(entity: str) -> str:
     return entity
 
 
+@cache
+def _documents_module() -> ModuleType:
+    """domain.documents, imported on first use (no part of the app's first paint reads one):
+    a function's own `from … import` costs ~1 µs a call, and these run once a document."""
+    from fieldtech.domain import documents
+
+    return documents
+
+
 def _customer_of(kind: str, data: dict[str, Any]) -> str | None:
     """The customer a document belongs to (a kind this version does not know: none)."""
     try:
-        return kind_of(kind).customer_of(data)
+        return _documents_module().kind_of(kind).customer_of(data)
     except NotFound:
         return None
 
 
 def _kind_words(kind: str) -> str:
     try:
-        return kind_of(kind).words
+        return _documents_module().kind_of(kind).words
     except NotFound:
         return kind.replace("_", " ")
 
@@ -1781,7 +1795,8 @@ def _insert_document(db: sqlite3.Connection, kind: str, document_id: str, data: 
 
 
 def _document(r: sqlite3.Row) -> Document:
-    return Document(r["kind"], r["id"], json.loads(r["data"]), r["revision"], r["customer_id"])
+    return _documents_module().Document(r["kind"], r["id"], json.loads(r["data"]),
+                                        r["revision"], r["customer_id"])
 
 
 def _controller(r: sqlite3.Row) -> Controller:
