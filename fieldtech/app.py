@@ -200,8 +200,7 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
         if self.settings.problem:
             self.notify(self.settings.problem, severity="warning", timeout=10)
         self.call_after_refresh(self._read_fleet)  # the whole fleet, after that first frame
-        if isinstance(self.stylesheet, CachedStylesheet):
-            self.call_after_refresh(self._keep_styles)
+        self.call_after_refresh(self._keep_styles)
         self._start_link()
         # What only the calendar changes (a cancelled term running out): once the whole fleet
         # has been read (the end of the first _read_fleet), then every hour.

@@ -37,10 +37,6 @@ PARSER_FILES = (*sorted((_TEXTUAL / "css").glob("*.py")), _TEXTUAL / "color.py",
                 _TEXTUAL / "geometry.py", _TEXTUAL / "style.py", _TEXTUAL / "__init__.py",
                 _RICH / "style.py", _RICH / "color.py", _RICH / "__init__.py")
 
-# The one method of Textual's a CachedStylesheet replaces, as Textual 8 has it: another
-# Textual whose method takes other arguments gets no cache (`fits_textual`), never an error.
-_PARSE_ARGS = ("self", "css", "read_from", "is_default_rules", "tie_breaker", "scope")
-
 Key = tuple[str, tuple[str, str], bool, int, str, tuple[tuple[str, str], ...]]
 
 
@@ -138,12 +134,6 @@ class CachedStylesheet(Stylesheet):
                     and tuple(read_from) != ("", str(hash(css)))):
                 self.cache.put(key, rules)
         return rules
-
-
-def fits_textual() -> bool:
-    """Does Textual's Stylesheet parse one source as CachedStylesheet expects?"""
-    code = Stylesheet._parse_rules.__code__
-    return code.co_varnames[:code.co_argcount] == _PARSE_ARGS
 
 
 def user_cache_dir() -> Path:

@@ -18,7 +18,6 @@ from fieldtech.screens.style_cache import (
     PARSER_FILES,
     CachedStylesheet,
     StyleCache,
-    fits_textual,
     parser_fingerprint,
 )
 
@@ -91,17 +90,6 @@ def test_another_textual_rich_or_python_ignores_the_file(
     touched = parser_fingerprint((copy,))
     monkeypatch.setattr("sys.version", "3.99.0 (another Python)")
     assert parser_fingerprint((copy,)) != touched
-
-
-def test_only_a_textual_that_parses_as_expected_gets_the_cache(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    assert fits_textual()  # the Textual installed: the cache is used
-
-    def other_parse(self, css, read_from, is_default_rules=False, tie_breaker=0, scope="",
-                    strict=False):
-        return []
-    monkeypatch.setattr(textual.css.stylesheet.Stylesheet, "_parse_rules", other_parse)
-    assert not fits_textual()
 
 
 @pytest.mark.parametrize("content", [b"", b"not a pickle at all", pickle.dumps([1, 2, 3]),
