@@ -37,10 +37,10 @@ from fieldtech.screens import messages as m
 from fieldtech.screens.fleet import FleetScreen
 from fieldtech.screens.frames import DrawAfterBatches
 from fieldtech.screens.services import HeaderWords, OnSiteOptions, Services
-from fieldtech.screens.style_cache import CachedStylesheet, StyleCache
 from fieldtech.services.fleet import Fleet
 from fieldtech.services.fleet_index import FleetIndex
 from fieldtech.services.settings import SYNC_EVERY_S, Settings
+from fieldtech.style_cache import CachedStylesheet, StyleCache
 from fieldtech.terminal.output import SparingTerminal
 from fieldtech.widgets.fleet_list import GroupedLines, grouped_lines
 from fieldtech.widgets.keys_in_order import KeysInOrder

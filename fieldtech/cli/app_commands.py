@@ -298,7 +298,7 @@ def _run(directory: Path, label: str | None,
     from fieldtech.domain.models import Account, new_id
     from fieldtech.offline_store import Store
     from fieldtech.offline_store.paths import store_path
-    from fieldtech.screens.style_cache import StyleCache, user_cache_dir
+    from fieldtech.style_cache import StyleCache, user_cache_dir
 
     store = Store(store_path(directory))
     if store.account() is None:  # first run: a local account until one is linked to a cloud

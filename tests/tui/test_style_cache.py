@@ -13,7 +13,7 @@ import textual.css.stylesheet
 from textual.app import App
 from textual.widgets import Static
 
-from fieldtech.screens.style_cache import (
+from fieldtech.style_cache import (
     FILE_NAME,
     PARSER_FILES,
     CachedStylesheet,
