@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
@@ -40,7 +39,6 @@ from fieldtech.screens.services import HeaderWords, OnSiteOptions, Services
 from fieldtech.services.fleet import Fleet
 from fieldtech.services.fleet_index import FleetIndex
 from fieldtech.services.settings import SYNC_EVERY_S, Settings
-from fieldtech.style_cache import CachedStylesheet, StyleCache
 from fieldtech.terminal.output import SparingTerminal
 from fieldtech.widgets.fleet_list import GroupedLines, grouped_lines
 from fieldtech.widgets.keys_in_order import KeysInOrder
@@ -94,11 +92,8 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
                  after_first_paint: Callable[[], None] | None = None,
                  cloud: CloudFactory | None = None, sync_every_s: float | None = SYNC_EVERY_S,
                  remember_sign_in: Callable[[str, str, str], tuple[str, bool]] | None = None,
-                 sign_in_watch: SignInWatch | None = None,
-                 style_cache: StyleCache | None = None):
+                 sign_in_watch: SignInWatch | None = None):
         super().__init__()
-        if style_cache is not None:  # parsed style sheets kept from an earlier start
-            self.stylesheet = CachedStylesheet(style_cache, variables=self.get_css_variables())
         onsite = OnSiteOptions(mdns_interfaces or settings.mdns_interfaces, simulator,
                                zone_test_seconds)
         # The cloud, if any: `cloud` makes a new CloudAPI per use (the link closes it).
@@ -200,7 +195,6 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
         if self.settings.problem:
             self.notify(self.settings.problem, severity="warning", timeout=10)
         self.call_after_refresh(self._read_fleet)  # the whole fleet, after that first frame
-        self.call_after_refresh(self._keep_styles)
         self._start_link()
         # What only the calendar changes (a cancelled term running out): once the whole fleet
         # has been read (the end of the first _read_fleet), then every hour.
@@ -210,13 +204,6 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
             self.call_after_refresh(self.after_first_paint)
         if not self.is_headless:
             self.set_interval(2, self._check_terminal)
-
-    @work(thread=True, group="styles", exit_on_error=False)
-    def _keep_styles(self) -> None:
-        """After the first paint: the style sheets parsed for it, kept for the next start."""
-        if isinstance(self.stylesheet, CachedStylesheet):
-            with suppress(OSError):  # a read-only or full disk: the next start parses
-                self.stylesheet.cache.save()
 
     def _check_terminal(self) -> None:
         """Quit when our terminal's other end has gone without a hang-up signal (a pty whose

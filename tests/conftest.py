@@ -20,7 +20,6 @@ def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may touch the developer's real data, settings or keyring-held tokens."""
     monkeypatch.setenv("FIELDTECH_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("FIELDTECH_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("FIELDTECH_CACHE_DIR", str(tmp_path / "cache"))  # parsed style sheets
     monkeypatch.delenv("SSH_CONNECTION", raising=False)
     monkeypatch.delenv("NO_COLOR", raising=False)
 

@@ -298,14 +298,12 @@ def _run(directory: Path, label: str | None,
     from fieldtech.domain.models import Account, new_id
     from fieldtech.offline_store import Store
     from fieldtech.offline_store.paths import store_path
-    from fieldtech.style_cache import StyleCache, user_cache_dir
 
     store = Store(store_path(directory))
     if store.account() is None:  # first run: a local account until one is linked to a cloud
         store.set_account(Account(id=new_id(), name="My company"))
     try:
         app_options.setdefault("sync_every_s", settings.sync_every_s or None)
-        app_options.setdefault("style_cache", StyleCache(user_cache_dir()))
         app = FieldtechApp(store, settings, directory, account_label=label, **app_options)
 
         def painted() -> None:

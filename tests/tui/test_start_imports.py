@@ -54,7 +54,6 @@ def _modules_at_first_paint(data_dir: Path, out: Path) -> set[str]:
     env = {k: v for k, v in os.environ.items()  # a developer's token or data dir: not here
            if not k.startswith(("TEXTUAL", "FIELDTECH_"))}
     env.update(TERM="xterm-256color", FIELDTECH_CONFIG_DIR=str(data_dir / "config"),
-               FIELDTECH_CACHE_DIR=str(data_dir / "cache"),
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])))
     env.pop("SSH_CONNECTION", None)
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(out), str(data_dir)],
