@@ -1009,8 +1009,6 @@ class Store:
 
     def set_sync_values(self, **values: str | None) -> None:
         """Set (or, with None, forget) sync facts: cursor, last sync time, account id…"""
-        if "timezone" in values:
-            self._timezone = None  # read again at the next `today()`
         with self._write() as db:
             for key, value in values.items():
                 if value is None:
@@ -1018,6 +1016,8 @@ class Store:
                 else:
                     db.execute("INSERT INTO sync_state VALUES (?, ?) ON CONFLICT(key) DO "
                                "UPDATE SET value=excluded.value", (key, value))
+        if "timezone" in values:  # known at once: a switch after a sync reads nothing
+            self._timezone = (values["timezone"], time.monotonic())
 
     def made_elsewhere(self, entry_ids: Iterable[str], entity: str, record_id: str,
                        revision: int, theirs: dict[str, Any]) -> list[str]:

@@ -7,6 +7,7 @@ in Pacific/Kiritimati (UTC+14), while this computer's own date is whatever today
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -48,6 +49,32 @@ def test_a_time_entry_without_a_day_is_on_the_contractors_day(store: Store,
     contracts.log_time(edits, ana.id, 30, "visit")
     [entry] = store.documents("time_entry", ana.id)
     assert entry.data["date"] == THEIRS.isoformat()
+
+
+def test_the_contractors_day_after_a_sync_is_known_without_a_read(store: Store,
+                                                                  their_clock: None) -> None:
+    """A sync that sets the account's zone leaves it known: a switch's `today_as_known()`
+    answers while another thread holds the store (a sync writing), not after it."""
+    store.set_sync_values(timezone=ZONE)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store._lock:  # as a sync's transaction holds it
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait(5)
+    try:
+        answer: list[date] = []
+        asker = threading.Thread(target=lambda: answer.append(store.today_as_known()))
+        asker.start()
+        asker.join(3)
+        assert answer == [THEIRS]
+    finally:
+        release.set()
+        holder.join()
 
 
 def test_the_report_command_defaults_to_the_contractors_month(tmp_path: Path, their_clock: None,
