@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +64,7 @@ class DocumentKind:
 
 _KINDS: dict[str, DocumentKind] = {}
 _loaded = False
+_LOAD_LOCK = threading.RLock()
 
 
 def register(kind: DocumentKind) -> DocumentKind:
@@ -78,11 +80,17 @@ def register(kind: DocumentKind) -> DocumentKind:
 
 
 def _load() -> None:
+    """Import the kind modules once. Under a lock, and marked loaded only after them: the
+    first call may come from two worker threads at once, and the second must not see no
+    kinds (a document's customer read as None). Re-entrant: a kind module's import may ask."""
     global _loaded
-    if not _loaded:
-        _loaded = True
-        for module in KIND_MODULES:
-            importlib.import_module(module)
+    if _loaded:
+        return
+    with _LOAD_LOCK:
+        if not _loaded:
+            for module in KIND_MODULES:
+                importlib.import_module(module)
+            _loaded = True
 
 
 def kinds() -> dict[str, DocumentKind]:
