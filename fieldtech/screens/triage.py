@@ -166,6 +166,10 @@ class TriageScreen(EditFlows):
         if event.input.id == "triage-filter":
             self.table.focus()
 
+    def action_clear_filter(self) -> None:
+        if self.query_one("#triage-filter", FilterBox).close():
+            self.table.focus()
+
     def action_back(self) -> None:
         if self.query_one("#triage-filter", FilterBox).close():
             self.table.focus()

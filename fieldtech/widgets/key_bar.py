@@ -19,7 +19,6 @@ from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.geometry import Region
-from textual.keys import key_to_character
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
@@ -29,15 +28,19 @@ Key = tuple[str, str, bool]  # (key as shown, description, enabled)
 PAGE_EVERY_S = 6  # long enough to read a line of keys
 
 
-def _typed_into(focused: Widget, binding: Binding, display: str) -> bool:
+# Printable keys whose names Textual cannot turn back into their characters (key_to_character
+# gives None for these, and Textual then keeps their bindings beside a focused Input).
+_CHARACTERS = {"plus": "+", "minus": "-", "slash": "/", "at": "@", "backslash": "\\",
+               "underscore": "_"}
+
+
+def _typed_into(focused: Widget, binding: Binding) -> bool:
     """Whether the focused widget (a search or filter box) takes `binding`'s key as text, so
-    the binding does nothing there. Textual leaves such bindings out when it can tell the
-    key's character from its name, but not for every name ("slash": the switcher's box
-    showed the fleet's "/ Filter", and `/` typed a slash)."""
-    if key_to_character(binding.key) is not None:
-        return False  # Textual has left it out already if the widget takes it
-    character = display if len(display) == 1 and display.isprintable() else None
-    return character is not None and focused.check_consume_key(binding.key, character)
+    the binding does nothing there: the switcher's box showed the fleet's "/ Filter", and `/`
+    typed a slash. A priority binding comes before the box, so it works there."""
+    character = _CHARACTERS.get(binding.key)
+    return (character is not None and not binding.priority
+            and focused.check_consume_key(binding.key, character))
 
 
 class KeyBar(Widget):
@@ -103,11 +106,9 @@ class KeyBar(Widget):
         more: dict[str, Key] = {}
         focused = screen.focused
         for node, binding, enabled, _tooltip in screen.active_bindings.values():
-            display = self.app.get_key_display(binding)
-            if focused is not None and node is not focused and _typed_into(focused, binding,
-                                                                           display):
+            if focused is not None and node is not focused and _typed_into(focused, binding):
                 continue
-            key = (display, binding.description, enabled)
+            key = (self.app.get_key_display(binding), binding.description, enabled)
             if binding.show and binding.action not in shown:
                 shown[binding.action] = key
             elif binding.id and binding.description and binding.action not in more:

@@ -158,3 +158,18 @@ async def test_the_key_bar_leaves_out_keys_a_search_box_takes_as_text(
         await pilot.press("escape")
         await settle(pilot)
         assert ("/", "Filter", True) in bar.keys
+
+
+async def test_a_focused_filter_box_says_esc_clears_it(app: FieldtechApp) -> None:
+    """In the fleet's `/` box the key bar offers Esc to clear the filter (it was left empty
+    once "/ Filter" went), and Esc does that: the box closes, the list has the focus."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        bar = app.screen.query_one(KeyBar)
+        await pilot.press("slash", "a", "n", "a")
+        await settle(pilot)
+        assert ("esc", "Clear filter", True) in bar.keys, bar.keys
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen.focused is app.screen.fleet_list
+        assert not app.screen.query_one("#filter").has_class("visible")
