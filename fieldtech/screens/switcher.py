@@ -221,10 +221,14 @@ class Switcher(Vertical):
     # -- parked: laid out and rendered, off the screen (the overlay's closed state) ----------
 
     PARKED_Y = 10_000  # rows below the screen's top: never in view
-    # Rendering ahead (~10-25 ms) waits for the screen to be quiet and for a pause in the keys
-    # longer than typing's or scrolling's, so that it rarely delays a key.
-    REHEARSE_AFTER_S = 0.25  # no frame written for this long
-    REHEARSE_AFTER_KEY_S = 1.0  # and no key
+    # Rendering ahead (~10-25 ms on the event loop) waits for the screen to be quiet: the
+    # key's frames written (a controller's last comes ~0.3 s after its digit, each putting
+    # this off again), no key for a moment (held keys come every 33 ms, typed ones rarely
+    # within 150 ms of the frame before), none read and waiting. An `s` a third of a second
+    # after another key then writes the frame ahead (waiting 1 s, it took the path before:
+    # 53 ms in a pty under load, traced).
+    REHEARSE_AFTER_S = 0.1  # no frame written for this long
+    REHEARSE_AFTER_KEY_S = 0.15  # and no key
     # A frame written this soon after a rehearsal may be its doing (it would start another):
     # a few of those, then wait for a key. Frames written while idle (the key bar's pages, a
     # sync, the clock) come later and count for nothing.
@@ -313,6 +317,11 @@ class Switcher(Vertical):
             self._rehearse_timer = self.set_timer(delay, self._rehearse,
                                                   name="rehearse the switcher")
 
+    @staticmethod
+    def _s_opens_it(focused: Widget | None) -> bool:
+        """Whether `s` reaches the app's binding from this focus (a text box types it)."""
+        return focused is None or not focused.check_consume_key("s", "s")
+
     def _shortcuts_for_s(self) -> Shortcuts:
         """The shortcuts the `s` key would open this switcher with now: the app's to say
         (its `switcher_shortcuts`); without one, the last opening's."""
@@ -354,10 +363,14 @@ class Switcher(Vertical):
                 or self.is_open):
             return
         typed = time.monotonic() - getattr(app, "last_key_at", 0.0)
-        if app._batch_count or _has_changes(screen) or typed < self.REHEARSE_AFTER_KEY_S:
+        key_waiting: Callable[[], bool] | None = getattr(app, "key_waiting", None)
+        if (app._batch_count or _has_changes(screen) or typed < self.REHEARSE_AFTER_KEY_S
+                or (key_waiting is not None and key_waiting())):
             self._set_rehearse_timer(  # busy, or keys typed: later
                 max(self.REHEARSE_AFTER_S, self.REHEARSE_AFTER_KEY_S - typed))
             return
+        if not self._s_opens_it(screen.focused):
+            return  # `s` is typed into the focused box (a filter): nothing to render ahead
         # A frame written right after each would start another: a few, then wait for a key.
         key_at = getattr(app, "last_key_at", 0.0)
         if self._loops[0] == key_at and self._loops[1] >= self.REHEARSALS_PER_KEY:
