@@ -229,6 +229,7 @@ class Switcher(Vertical):
     # 53 ms in a pty under load, traced).
     REHEARSE_AFTER_S = 0.1  # no frame written for this long
     REHEARSE_AFTER_KEY_S = 0.15  # and no key
+    REHEARSE_RETRY_S = 0.03  # a key waiting, or changes not drawn yet: look again after
     # A frame written this soon after a rehearsal may be its doing (it would start another):
     # a few of those, then wait for a key. Frames written while idle (the key bar's pages, a
     # sync, the clock) come later and count for nothing.
@@ -285,6 +286,7 @@ class Switcher(Vertical):
             self._rehearse_soon()
 
     _rehearse_timer: Timer | None = None
+    _retries = 0  # looked again while busy, since it was last free
     _rehearsed_at = 0.0  # time.monotonic() at the end of the last rehearsal
     _loops = (0.0, 0)  # (the last key's time, frames written right after a rehearsal since)
 
@@ -304,9 +306,9 @@ class Switcher(Vertical):
             if timer is not None:
                 timer.stop()
                 self._rehearse_timer = None
-        elif timer is not None:
-            timer.reset()
         else:
+            if timer is not None:  # (reset() would keep its delay: a retry's may be short)
+                timer.stop()
             self._set_rehearse_timer(self.REHEARSE_AFTER_S)
 
     def _set_rehearse_timer(self, delay: float) -> None:
@@ -364,10 +366,17 @@ class Switcher(Vertical):
             return
         typed = time.monotonic() - getattr(app, "last_key_at", 0.0)
         key_waiting: Callable[[], bool] | None = getattr(app, "key_waiting", None)
-        if (app._batch_count or _has_changes(screen) or typed < self.REHEARSE_AFTER_KEY_S
-                or (key_waiting is not None and key_waiting())):
-            self._set_rehearse_timer(  # busy, or keys typed: later
-                max(self.REHEARSE_AFTER_S, self.REHEARSE_AFTER_KEY_S - typed))
+        if app._batch_count or _has_changes(screen) or (
+                key_waiting is not None and key_waiting()):
+            # Busy: soon again, less often while it stays busy (a frame drawn meanwhile
+            # puts it off REHEARSE_AFTER_S).
+            self._set_rehearse_timer(min(self.REHEARSE_AFTER_S,
+                                         self.REHEARSE_RETRY_S * 2 ** self._retries))
+            self._retries += 1
+            return
+        self._retries = 0
+        if typed < self.REHEARSE_AFTER_KEY_S:  # the frames quiet (a frame resets the timer)
+            self._set_rehearse_timer(self.REHEARSE_AFTER_KEY_S - typed)  # and the keys then
             return
         if not self._s_opens_it(screen.focused):
             return  # `s` is typed into the focused box (a filter): nothing to render ahead
