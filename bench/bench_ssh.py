@@ -219,6 +219,9 @@ def pty_part(args: argparse.Namespace, work: Path, first_customer: bytes) -> Non
     held = [session.send(key * 60, f"60 × {name} held (30/s), again", gap=1 / 30)
             for _ in range(args.held) for key, name in ((DOWN, "Down"), (UP, "Up"))]
     after = s_after(session, args.s_after)
+    if args.tapped:
+        after["Down tapped, each 0.17 s after the frame before"] = [
+            session.send(DOWN, "Down tapped", quiet=TAPPED_QUIET) for _ in range(args.tapped)]
     switcher = first_s(args) if args.first_s else []
     session.close()
     print_table("action (pty, 80×24, SSH profile)", results)
@@ -247,6 +250,11 @@ S_AFTER: list[tuple[bytes, float, str]] = [
     (b"s", 0.0, "s after held Down, on the fleet"),
     (ESC, 0.0, "Esc (switcher closed)"),
 ]
+
+
+# Keys tapped this long after the frame before: when the `s` key's frame is rendered ahead
+# (no frame for 0.1 s, no key for 0.15 s), so a key then waits for that rendering.
+TAPPED_QUIET = 0.17
 
 
 def s_after(session: Session, rounds: int) -> dict[str, list[Result]]:
@@ -507,6 +515,9 @@ def main() -> None:
                         help="in the pty, this many rounds of s right after another key (Down, "
                              "a digit, Esc, held Down; S_AFTER), each key once the output is "
                              "quiet: ms to the last byte of each")
+    parser.add_argument("--tapped", type=int, default=0,
+                        help="in the pty, this many Down keys each sent TAPPED_QUIET s after "
+                             "the output before: ms to the last byte of each")
     parser.add_argument("--tree", type=Path, default=ROOT,
                         help="the fieldtech tree to run (e.g. /work/main; default: this one)")
     args = parser.parse_args()
