@@ -2,6 +2,7 @@
 
     python bench/bench_ssh.py [--controllers 10000] [--idle 60] [--pty-only]
                               [--rtt 80,300] [--loss 0.02] [--held 5] [--first-s 5]
+                              [--s-after 5] [--tree /work/main]
 
 1. In a real pty at 80×24 (the SSH profile: 256 colours): bytes each action writes, frames,
    and ms to its first and last byte; start-up (and how often the first customer row is
@@ -217,13 +218,53 @@ def pty_part(args: argparse.Namespace, work: Path, first_customer: bytes) -> Non
         results.append(session.send(b"", f"resize to {size[1]}×{size[0]}", resize=size))
     held = [session.send(key * 60, f"60 × {name} held (30/s), again", gap=1 / 30)
             for _ in range(args.held) for key, name in ((DOWN, "Down"), (UP, "Up"))]
+    after = s_after(session, args.s_after)
+    if args.tapped:
+        after["Down tapped, each 0.17 s after the frame before"] = [
+            session.send(DOWN, "Down tapped", quiet=TAPPED_QUIET) for _ in range(args.tapped)]
     switcher = first_s(args) if args.first_s else []
     session.close()
     print_table("action (pty, 80×24, SSH profile)", results)
     for label, runs in (("held keys' last byte, ms after the last key", held),
-                        ("first s after start-up, ms to its last byte", switcher)):
+                        ("first s after start-up, ms to its last byte", switcher),
+                        *((f"{name}, ms to its last byte", runs)
+                          for name, runs in after.items())):
         if runs:
             print_spread(label, runs)
+
+
+# `s` right after other keys (each sent once the output has been quiet QUIET s, as a person
+# does), and those keys: (keys, gap between them, what the result is called).
+S_AFTER: list[tuple[bytes, float, str]] = [
+    (DOWN, 0.0, "Down on the fleet (one step)"),
+    (b"s", 0.0, "s after Down, on the fleet"),
+    (b"1", 0.0, "digit 1 (controller painted)"),
+    (b"s", 0.0, "s after a digit, on a controller"),
+    (ESC, 0.0, "Esc (switcher closed)"),
+    (b"s", 0.0, "s after Esc closed the switcher, on a controller"),
+    (ESC, 0.0, "Esc (switcher closed)"),
+    (ESC, 0.0, "Esc (controller → fleet)"),
+    (b"s", 0.0, "s after Esc back to the fleet"),
+    (ESC, 0.0, "Esc (switcher closed)"),
+    (DOWN * 20, 1 / 30, "20 × Down held (30/s), last byte after the last key"),
+    (b"s", 0.0, "s after held Down, on the fleet"),
+    (ESC, 0.0, "Esc (switcher closed)"),
+]
+
+
+# Keys tapped this long after the frame before: when the `s` key's frame is rendered ahead
+# (no frame for 0.1 s, no key for 0.15 s), so a key then waits for that rendering.
+TAPPED_QUIET = 0.17
+
+
+def s_after(session: Session, rounds: int) -> dict[str, list[Result]]:
+    """`rounds` times through S_AFTER on a session showing the fleet: each action's results,
+    by name, in the order first met."""
+    results: dict[str, list[Result]] = {}
+    for _ in range(rounds):
+        for keys, gap, label in S_AFTER:
+            results.setdefault(label, []).append(session.send(keys, label, gap=gap))
+    return results
 
 
 def first_s(args: argparse.Namespace) -> list[Result]:
@@ -252,8 +293,10 @@ def first_keys(starts: int, start: Callable[[], Session], ready: bytes, quiet: f
 
 def print_spread(label: str, runs: list[Result]) -> None:
     last = sorted(r.last_ms for r in runs)
-    print(f"\n{label} ({len(last)}): median {last[len(last) // 2]:.0f}, max "
-          f"{last[-1]:.0f}, all {' '.join(f'{ms:.0f}' for ms in last)}; bytes "
+    p90 = last[min(len(last) - 1, int(0.9 * len(last)))]
+    print(f"\n{label} ({len(last)}): median {last[len(last) // 2]:.0f}, p90 {p90:.0f}, max "
+          f"{last[-1]:.0f}, {sum(ms <= 30 for ms in last)} ≤ 30, all "
+          f"{' '.join(f'{ms:.0f}' for ms in last)}; bytes "
           f"{min(r.size for r in runs):,}–{max(r.size for r in runs):,}", flush=True)
 
 
@@ -468,6 +511,13 @@ def main() -> None:
     parser.add_argument("--first-s", type=int, default=0,
                         help="this many fresh starts timing the first s: in the pty, and over "
                              "ssh at 80 ms (then digit 1)")
+    parser.add_argument("--s-after", type=int, default=0,
+                        help="in the pty, this many rounds of s right after another key (Down, "
+                             "a digit, Esc, held Down; S_AFTER), each key once the output is "
+                             "quiet: ms to the last byte of each")
+    parser.add_argument("--tapped", type=int, default=0,
+                        help="in the pty, this many Down keys each sent TAPPED_QUIET s after "
+                             "the output before: ms to the last byte of each")
     parser.add_argument("--tree", type=Path, default=ROOT,
                         help="the fieldtech tree to run (e.g. /work/main; default: this one)")
     args = parser.parse_args()

@@ -108,11 +108,11 @@ for cls, names in [
         (Screen, ["_on_timer_update", "_refresh_layout", "_compositor_refresh",
                   "_on_screen_resume", "_on_idle", "_compose", "_on_update", "mount"]),
         (services.FieldtechScreen, ["_warm", "_on_screen_resume"]),
-        (switcher.Switcher, ["open", "_rehearse"]),
+        (switcher.Switcher, ["open", "_rehearse", "_write_ahead", "_show_opening"]),
         (DOMNode, ["update_node_styles"]),
-        (Compositor, ["reflow", "update_widgets", "_render_chops"]),
+        (Compositor, ["reflow", "update_widgets", "_render_chops", "render_update"]),
         (SparingTerminal, ["_display", "_coalesce", "_flush_frame"]),
-        (TerminalShadow, ["apply", "flush"])]:
+        (TerminalShadow, ["apply", "flush", "ahead"])]:
     for name in names:
         wrap(cls, name)
 from fieldtech.cli import main
@@ -144,6 +144,9 @@ def main() -> None:
     parser.add_argument("--keys", default="s 1 esc s 2 esc")
     parser.add_argument("--controllers", type=int, default=10_000)
     parser.add_argument("--all", action="store_true", help="idle and message-level points too")
+    parser.add_argument("--pause", type=float, default=QUIET,
+                        help="seconds between a key's output going quiet and the next key "
+                             "(what the app does meanwhile, e.g. render ahead, is traced too)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ft-trace-keys-"))
     first_customer, _ = seeded(work, args.controllers)
@@ -159,7 +162,7 @@ def main() -> None:
         result = (session.send(keys * int(times), f"{key} × {times} held (30/s)", gap=1 / 30)
                   if times else session.send(keys, key))
         sent.append(result)
-        time.sleep(QUIET)
+        time.sleep(args.pause)
     session.send(b"q", "quit")
     try:
         session.proc.wait(timeout=10)

@@ -221,10 +221,15 @@ class Switcher(Vertical):
     # -- parked: laid out and rendered, off the screen (the overlay's closed state) ----------
 
     PARKED_Y = 10_000  # rows below the screen's top: never in view
-    # Rendering ahead (~10-25 ms) waits for the screen to be quiet and for a pause in the keys
-    # longer than typing's or scrolling's, so that it rarely delays a key.
-    REHEARSE_AFTER_S = 0.25  # no frame written for this long
-    REHEARSE_AFTER_KEY_S = 1.0  # and no key
+    # Rendering ahead (~10-25 ms on the event loop) waits for the screen to be quiet: the
+    # key's frames written (a controller's last comes ~0.3 s after its digit, each putting
+    # this off again), no key for a moment (held keys come every 33 ms, typed ones rarely
+    # within 150 ms of the frame before), none read and waiting. An `s` a third of a second
+    # after another key then writes the frame ahead (waiting 1 s, it took the path before:
+    # 53 ms in a pty under load, traced).
+    REHEARSE_AFTER_S = 0.1  # no frame written for this long
+    REHEARSE_AFTER_KEY_S = 0.15  # and no key
+    REHEARSE_RETRY_S = 0.03  # a key waiting, or changes not drawn yet: look again after
     # A frame written this soon after a rehearsal may be its doing (it would start another):
     # a few of those, then wait for a key. Frames written while idle (the key bar's pages, a
     # sync, the clock) come later and count for nothing.
@@ -281,6 +286,7 @@ class Switcher(Vertical):
             self._rehearse_soon()
 
     _rehearse_timer: Timer | None = None
+    _retries = 0  # looked again while busy, since it was last free
     _rehearsed_at = 0.0  # time.monotonic() at the end of the last rehearsal
     _loops = (0.0, 0)  # (the last key's time, frames written right after a rehearsal since)
 
@@ -300,9 +306,9 @@ class Switcher(Vertical):
             if timer is not None:
                 timer.stop()
                 self._rehearse_timer = None
-        elif timer is not None:
-            timer.reset()
         else:
+            if timer is not None:  # (reset() would keep its delay: a retry's may be short)
+                timer.stop()
             self._set_rehearse_timer(self.REHEARSE_AFTER_S)
 
     def _set_rehearse_timer(self, delay: float) -> None:
@@ -312,6 +318,11 @@ class Switcher(Vertical):
         with self._context():
             self._rehearse_timer = self.set_timer(delay, self._rehearse,
                                                   name="rehearse the switcher")
+
+    @staticmethod
+    def _s_opens_it(focused: Widget | None) -> bool:
+        """Whether `s` reaches the app's binding from this focus (a text box types it)."""
+        return focused is None or not focused.check_consume_key("s", "s")
 
     def _shortcuts_for_s(self) -> Shortcuts:
         """The shortcuts the `s` key would open this switcher with now: the app's to say
@@ -354,10 +365,21 @@ class Switcher(Vertical):
                 or self.is_open):
             return
         typed = time.monotonic() - getattr(app, "last_key_at", 0.0)
-        if app._batch_count or _has_changes(screen) or typed < self.REHEARSE_AFTER_KEY_S:
-            self._set_rehearse_timer(  # busy, or keys typed: later
-                max(self.REHEARSE_AFTER_S, self.REHEARSE_AFTER_KEY_S - typed))
+        key_waiting: Callable[[], bool] | None = getattr(app, "key_waiting", None)
+        if app._batch_count or _has_changes(screen) or (
+                key_waiting is not None and key_waiting()):
+            # Busy: soon again, less often while it stays busy (a frame drawn meanwhile
+            # puts it off REHEARSE_AFTER_S).
+            self._set_rehearse_timer(min(self.REHEARSE_AFTER_S,
+                                         self.REHEARSE_RETRY_S * 2 ** self._retries))
+            self._retries += 1
             return
+        self._retries = 0
+        if typed < self.REHEARSE_AFTER_KEY_S:  # the frames quiet (a frame resets the timer)
+            self._set_rehearse_timer(self.REHEARSE_AFTER_KEY_S - typed)  # and the keys then
+            return
+        if not self._s_opens_it(screen.focused):
+            return  # `s` is typed into the focused box (a filter): nothing to render ahead
         # A frame written right after each would start another: a few, then wait for a key.
         key_at = getattr(app, "last_key_at", 0.0)
         if self._loops[0] == key_at and self._loops[1] >= self.REHEARSALS_PER_KEY:

@@ -219,6 +219,11 @@ class TerminalDriver(LinuxDriver):
     _key_gap = 1.0
     _held_gaps: tuple[float, ...] = ()  # the last intervals between held keys
 
+    @property
+    def last_key_read_at(self) -> float:
+        """When the last key was read (get_time), before the app has handled it."""
+        return self._last_key_at
+
     def keys_stopped_at(self) -> float:
         """When held keys have stopped if no other comes before: the last key's time plus
         KEY_QUIET_GAPS of their usual interval (the lower median of the last five)."""

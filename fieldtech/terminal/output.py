@@ -76,6 +76,16 @@ class SparingTerminal(App):
         else:
             self._flush_frame(sequence)
 
+    def key_waiting(self) -> bool:
+        """Whether a key has been read that the app has not handled to the end yet: work
+        that could wait (rendering ahead) should let it go first."""
+        driver = self._driver
+        if getattr(self, "_key_in_flight", None) is not None or getattr(
+                self, "_keys_waiting", None):
+            return True  # KeysInOrder: a key routed, or queued behind one
+        return isinstance(driver, TerminalDriver) and (
+            driver.last_key_read_at > getattr(self, "last_key_at", 0.0))
+
     _flush_timer: Timer | None = None
     _written_at = 0.0
     frames_written = 0  # frames that changed the terminal: one rendered ahead holds meanwhile

@@ -410,3 +410,92 @@ async def test_the_frame_ahead_is_not_written_over_a_switcher_holding_a_search(
         whole = cells(app.screen._compositor.render_update(full=True))
         assert [[c and c[:2] for c in row] for row in app._shadow.target] == [
             [c and c[:2] for c in row] for row in whole]
+
+
+# A person's pause before `s`: well within a second of the key before (the frame ahead
+# waited for a second without keys, and `s` took the path before).
+S_SOON_AFTER_A_KEY = 0.6
+
+
+async def _s_soon_after(app: FieldtechApp, pilot, monkeypatch: pytest.MonkeyPatch,
+                        *keys: str) -> Switcher:
+    """Press `keys` (each settled), pause S_SOON_AFTER_A_KEY, press `s`: the frame `s` writes
+    first is the one rendered ahead, and the terminal then shows the screen, cell for cell."""
+    for key in keys:
+        await pilot.press(key)
+        await settle(pilot)
+    await pilot.pause(S_SOON_AFTER_A_KEY)
+    switcher = app.screen.query_one(Switcher)
+    kept = switcher._ahead
+    assert kept is not None, keys
+    shown = await _press_s_recording_frames(app, pilot, monkeypatch)
+    assert switcher.is_open and shown and shown[0] is kept.frame, keys
+    whole = cells(app.screen._compositor.render_update(full=True))
+    assert cells(kept.frame) == whole
+    assert [[c and c[:2] for c in row] for row in app._shadow.target] == [
+        [c and c[:2] for c in row] for row in whole]
+    return switcher
+
+
+async def test_s_soon_after_another_key_writes_the_frame_rendered_ahead(
+        app: FieldtechApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `s` key's frame is rendered ahead once the key before it has been drawn, not a
+    second after it: `s` after Down, after a digit (on the controller), after Esc closed the
+    switcher there, after Esc back to the fleet and after held Down writes it first, and
+    the terminal shows what it would have without it."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        fleet = app.screen
+        await _s_soon_after(app, pilot, monkeypatch, "down")
+        await _s_soon_after(app, pilot, monkeypatch, "escape", "enter")  # a controller
+        first = app.current_controller
+        await _s_soon_after(app, pilot, monkeypatch, "escape", "escape", "down", "enter")
+        assert app.current_controller != first
+        switcher = await _s_soon_after(app, pilot, monkeypatch, "1")  # back to the first
+        assert app.current_controller == first and switcher.screen is app.screen
+        assert not isinstance(app.screen, FleetScreen)
+        await _s_soon_after(app, pilot, monkeypatch, "escape")
+        await _s_soon_after(app, pilot, monkeypatch, "escape", "escape")
+        assert app.screen is fleet
+        await _s_soon_after(app, pilot, monkeypatch, "escape", *["down"] * 12)
+
+
+async def test_no_frame_is_rendered_ahead_while_a_key_waits_to_be_handled(
+        app: FieldtechApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rendering ahead (10-25 ms on the event loop) lets a key read and not yet handled go
+    first: it is put off, not dropped."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        switcher = app.screen.query_one(Switcher)
+        waiting = [True]
+        monkeypatch.setattr(app, "key_waiting", lambda: waiting[0])
+        await pilot.press("down")
+        await settle(pilot)
+        assert switcher._ahead is None
+        await pilot.pause(S_SOON_AFTER_A_KEY)
+        assert switcher._ahead is None and switcher._rehearse_timer is not None
+        waiting[0] = False
+        await wait_for(pilot, lambda: switcher._ahead is not None)
+
+
+async def test_nothing_is_rendered_ahead_while_s_would_be_typed(
+        app: FieldtechApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the fleet's filter box `s` is a letter: the switcher's frame is not rendered ahead
+    (10-25 ms in a pause of the typing, for nothing) until the box gives the focus back."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        switcher = app.screen.query_one(Switcher)
+        for key in ("slash", "x"):
+            await pilot.press(key)
+            await settle(pilot)
+        assert isinstance(app.screen.focused, Input)
+        rendered: list[bool] = []  # each rehearsal due: did it render the frame?
+        rehearse = switcher._rehearse
+        monkeypatch.setattr(switcher, "_rehearse", lambda: (
+            rehearse(), rendered.append(switcher._ahead is not None)))
+        await pilot.pause(3 * S_SOON_AFTER_A_KEY)  # past the second rehearsals waited before
+        assert rendered and not any(rendered)  # due (the box's cursor blinks), and declined
+        await pilot.press("enter")  # the filter kept, the focus back on the list
+        await settle(pilot)
+        assert not isinstance(app.screen.focused, Input)
+        await wait_for(pilot, lambda: switcher._ahead is not None)

@@ -21,6 +21,14 @@ from tests.tui.conftest import SIZE, make_app, settle, wait_for
 from tests.tui.pty_app import PtyApp
 
 
+@pytest.fixture(autouse=True)
+def _no_switcher_rendered_ahead_after_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These count a switch's layouts and frames until it has settled; the switcher's `s`
+    frame, rendered ahead 0.15 s after the key (after its frame, not on its path), fell
+    inside a slow settle (tested in test_screen_change_cost.py)."""
+    monkeypatch.setattr(Switcher, "REHEARSE_AFTER_KEY_S", 30.0)
+
+
 def _few_zones(app: FieldtechApp) -> list[str]:
     """Controllers whose zones fit the table (no scrollbar comes or goes)."""
     return [r.controller_id for r in app.store.fleet_rows()
