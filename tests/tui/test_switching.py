@@ -452,6 +452,9 @@ async def test_switch_to_a_zone_table_that_scrolls_is_one_layout(
     from textual.screen import Screen
 
     monkeypatch.setattr(FieldtechApp, "_build_twin", lambda app: None)
+    # The switcher's frame rendered ahead 0.15 s after the digit lays the screen out too,
+    # after the switch and not on its path (tested in test_screen_change_cost.py).
+    monkeypatch.setattr(Switcher, "REHEARSE_AFTER_KEY_S", 30.0)
 
     layouts: list[Screen] = []
     refresh_layout = Screen._refresh_layout
