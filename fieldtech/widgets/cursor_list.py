@@ -28,6 +28,8 @@ from textual.scrollbar import ScrollBar, ScrollBarRender
 from textual.strip import Strip
 from textual.widget import Widget
 
+from fieldtech.widgets.focus_styles import FocusStyles
+
 EIGHTHS = len(ScrollBarRender.VERTICAL_BARS)  # a scrollbar's thumb moves by eighths of a cell
 
 # (text, style name) pieces of one line; the style name is a `list--NAME` component class.
@@ -88,6 +90,7 @@ class CursorList(ScrollView, can_focus=True):
         self._styles: dict[str, Style] = {}
         self.marked: set[str] = set()  # keys (record ids) of the marked lines
         self._mark_anchor: int | None = None  # the line last marked: a range starts there
+        self._focus_styles = FocusStyles()
 
     # -- for subclasses -----------------------------------------------------------------------
 
@@ -253,7 +256,7 @@ class CursorList(ScrollView, can_focus=True):
         bar = self._bar_look()
         self._restyling = True
         try:
-            super().watch_has_focus(has_focus)  # the styles again (`refresh` below)
+            self._focus_styles.restyle(self)  # the styles again (`refresh` below)
         finally:
             self._restyling = False
         if self._repaint_asked:
