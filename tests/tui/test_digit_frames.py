@@ -4,6 +4,7 @@ its focus (the switcher takes the focus and gives it back)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -154,3 +155,37 @@ async def test_a_new_theme_restyles_the_tables_focus_anew(
             await _s_and_back(pilot)
         assert not matched, matched  # and kept
         assert _looks(table) == new == _looks_fresh(table)
+
+
+async def test_what_follows_a_switch_waits_a_moment_after_its_frame(
+        app: FieldtechApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fresh read (and the rest that waits for the switch's frame) starts a moment after
+    the frame is written, not as soon as its handler returns: the work right after the write
+    held the frame's bytes back from the terminal (traced at 100,000)."""
+    import fieldtech.screens.controller as controller_module
+
+    monkeypatch.setattr(controller_module, "AFTER_FRAME_AT_MOST_S", 60)  # only the frame
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _on_a_controller(app, pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        order: list[str] = []
+        display, read = app._display, screen._read
+
+        def painted(shown_on, renderable) -> None:
+            display(shown_on, renderable)
+            if renderable is not None and not order:
+                order.append("frame")
+                asyncio.get_running_loop().call_later(
+                    controller_module.AFTER_FRAME_GAP_S / 2, order.append, "a moment later")
+
+        def reading(controller_id: str) -> None:
+            order.append("read")
+            read(controller_id)
+
+        monkeypatch.setattr(app, "_display", painted)
+        monkeypatch.setattr(screen, "_read", reading)
+        await pilot.press("2")
+        await settle(pilot)
+        assert app.screen is screen and order[0] == "frame", order
+        assert order.index("a moment later") < order.index("read"), order
