@@ -43,6 +43,7 @@ class FocusStyles:
         else:
             look.put_on(widget)
 
+
 def _matched_by(widget: Widget) -> tuple[object, ...]:
     """What the stylesheet's selectors can see of `widget`: each node from the app down,
     with its type, id, classes and states (hover, focus, disabled, focus within)."""
@@ -76,6 +77,7 @@ class _Look:
                 self.scrollbars[bar.name] = dict(bar.styles.base._rules)
             elif bar.styles.base._rules != rules:
                 Stylesheet.replace_rules(bar, rules)
+
 
 def _scrollbars(widget: Widget) -> list[Widget]:
     """The scrollbars the stylesheet styles with `widget` (those it shows)."""
