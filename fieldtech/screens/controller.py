@@ -48,6 +48,10 @@ READY_AHEAD_TRIES = 5  # waiting for the prefetch to read digit 1's controller
 # What waits for a frame (a read in a thread) runs after this long at the latest, should no
 # frame come: it only waits so as not to slow the frame down.
 AFTER_FRAME_AT_MOST_S = 0.3
+# And a moment after the frame's write: work on the app's thread right after it (the fleet's
+# cursor found among 100,000, a garbage collection, threads starting) held the terminal's
+# bytes back, 5-15 ms after the write at 100,000 (traced: the pty's reader waits for a core).
+AFTER_FRAME_GAP_S = 0.005
 # A controller as shown: the record, its fleet row, its pending edits, its live state, and
 # its customer (a technician on site calls them).
 Shown = tuple[Controller, FleetRow, list[OutboxEntry], dict[str, Any] | None, Customer | None]
@@ -242,7 +246,7 @@ class ControllerScreen(ControllerFlows):
         painting = bool(self._compositor._dirty_regions)  # else Textual writes nothing
         super()._compositor_refresh()
         if painting and self._after_frame and self.app.screen is self:
-            self.call_later(self._run_after_frame)  # once this frame's handler has returned
+            self.set_timer(AFTER_FRAME_GAP_S, self._run_after_frame)
 
     def _read_if_wanted(self, controller_id: str) -> None:
         if controller_id == self._wanted:  # not when another switch came meanwhile

@@ -18,9 +18,11 @@ from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
+from textual.cache import LRUCache
 from textual.geometry import Region
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
 
@@ -62,6 +64,24 @@ class KeyBar(Widget):
     more: reactive[tuple[Key, ...]] = reactive((), layout=False)  # the second line's keys
     # Only the second line turns: repaint that line, not the bar (half the bytes over SSH).
     page: reactive[int] = reactive(0, layout=False, repaint=False)
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Its lines by what they show: the bar goes back and forth between a few sets of keys
+        # (a screen's; the switcher's over it, and back), each drawn once, not at every `s`
+        # and digit (1.5-2 ms of their frames, traced).
+        self._drawn: LRUCache[tuple[object, ...], list[Strip]] = LRUCache(8)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        key = (crop, self.size, self.keys, self.more, self.page, self.background_colors)
+        strips = self._drawn.get(key)
+        if strips is None:
+            strips = self._drawn[key] = super().render_lines(crop)
+        return strips
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._drawn.clear()  # its colours (a theme): what is kept was drawn with the old ones
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)

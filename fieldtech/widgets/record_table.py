@@ -74,7 +74,7 @@ class RecordTable(CursorList):
         if y == 0 and not self.rows and self._filled and self.empty:
             width = self.scrollable_content_region.width
             return Strip([Segment(fit(f" {self.empty}", width),
-                                  self.rich_style + self._style("dim"))], width)
+                                  self.line_style + self._style("dim"))], width)
         return super().render_line(y)
 
     def line_parts(self, line: int, width: int) -> Parts:
@@ -83,7 +83,7 @@ class RecordTable(CursorList):
         return [("".join(self._cells(self.rows[line], width)), "")]
 
     def _render(self, line: int, width: int) -> Strip:
-        base = self.rich_style
+        base = self.line_style
         key = (self.rows[line], width, base,
                self._style("cursor") if line == self.cursor else None)
         strip = self._drawn.get(key)
