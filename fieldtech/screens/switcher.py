@@ -372,7 +372,7 @@ class Switcher(Vertical):
             # puts it off REHEARSE_AFTER_S).
             self._set_rehearse_timer(min(self.REHEARSE_AFTER_S,
                                          self.REHEARSE_RETRY_S * 2 ** self._retries))
-            self._retries += 1
+            self._retries = min(self._retries + 1, 3)  # (2 ** 1024 is no float: a crash)
             return
         self._retries = 0
         if typed < self.REHEARSE_AFTER_KEY_S:  # the frames quiet (a frame resets the timer)
