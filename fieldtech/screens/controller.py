@@ -19,6 +19,7 @@ from textual import events, work
 from textual._compositor import LayoutUpdate
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.geometry import Size
 from textual.timer import Timer
 from textual.widgets import Static, TabbedContent, TabPane
@@ -234,11 +235,19 @@ class ControllerScreen(ControllerFlows):
         `call_after_refresh` runs before the frame when the screen goes idle before the
         widgets report their changes, which is what a switch does."""
         self._after_frame.append(partial(callback, *args))
-        if len(self._after_frame) == 1:
-            self.set_timer(AFTER_FRAME_AT_MOST_S, self._run_after_frame, name="after-frame")
+        if len(self._after_frame) == 1:  # no frame at all (nothing changed): run them anyway
+            self._after_frame_timer = self.set_timer(
+                AFTER_FRAME_AT_MOST_S, self._run_after_frame, name="after-frame")
+
+    _after_frame_timer: Timer | None = None
 
     def _run_after_frame(self) -> None:
+        self._after_frame_timer = None
         callbacks, self._after_frame = self._after_frame, []
+        self._run_callbacks(callbacks)
+
+    @staticmethod
+    def _run_callbacks(callbacks: list[Callable[[], object]]) -> None:
         for callback in callbacks:
             callback()
 
@@ -246,7 +255,13 @@ class ControllerScreen(ControllerFlows):
         painting = bool(self._compositor._dirty_regions)  # else Textual writes nothing
         super()._compositor_refresh()
         if painting and self._after_frame and self.app.screen is self:
-            self.set_timer(AFTER_FRAME_GAP_S, self._run_after_frame)
+            # Those waiting for this frame, taken now: a switch within the gap queues its
+            # own for its own frame (taken at the gap's end, they ran before it).
+            callbacks, self._after_frame = self._after_frame, []
+            if self._after_frame_timer is not None:
+                self._after_frame_timer.stop()
+                self._after_frame_timer = None
+            self.set_timer(AFTER_FRAME_GAP_S, partial(self._run_callbacks, callbacks))
 
     def _read_if_wanted(self, controller_id: str) -> None:
         if controller_id == self._wanted:  # not when another switch came meanwhile
@@ -282,7 +297,12 @@ class ControllerScreen(ControllerFlows):
         self._ahead_timers = ()
 
     def _ahead_later(self, delay: float, callback: Callable[[], object]) -> None:
-        self._ahead_timers = (*self._ahead_timers, self.set_timer(delay, callback))
+        def fire() -> None:  # the timers held are those still to come
+            self._ahead_timers = tuple(t for t in self._ahead_timers if t is not timer)
+            callback()
+
+        timer = self.set_timer(delay, fire)
+        self._ahead_timers = (*self._ahead_timers, timer)
 
     def _show_ahead(self, tries: int) -> None:
         self._ahead_frame = None
@@ -313,6 +333,10 @@ class ControllerScreen(ControllerFlows):
         tabs = self.query_one(TabbedContent)
         if tabs.active == tab:
             return True
+        try:
+            tabs.get_tab(tab)
+        except NoMatches:  # its tabs not mounted yet (the screen built a moment ago, under
+            return False  # load): Textual raises on an unknown tab; holds_ahead says no
         app = self.app
         level, app.animation_level = app.animation_level, "none"
         try:
