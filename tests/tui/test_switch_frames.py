@@ -121,7 +121,8 @@ async def _switcher_open_ahead(app: FieldtechApp, pilot) -> tuple[Screen, object
                    and app.get_screen("controller")._ready)
     screen = app.get_screen("controller")
     await pilot.press("s")
-    await wait_for(pilot, lambda: screen._ahead_frame is not None)
+    # Its last round: under load a round may render again (a new frame) after the first.
+    await wait_for(pilot, lambda: screen._ahead_frame is not None and not screen._ahead_timers)
     return screen, screen._ahead_frame[1]
 
 
