@@ -46,7 +46,10 @@ class FocusStyles:
 
 def _matched_by(widget: Widget) -> tuple[object, ...]:
     """What the stylesheet's selectors can see of `widget`: each node from the app down,
-    with its type, id, classes and states (hover, focus, disabled, focus within)."""
+    with its type, id, classes and states (hover, focus, disabled, focus within). Not a
+    node's place among its siblings (:first-child, :odd, :empty…), which Textual leaves out
+    of its own cache too: no fieldtech style sheet uses them (a rule that does would need
+    them here)."""
     return tuple((type(node), node.id, node.classes, node._pseudo_classes_cache_key,
                   node.has_focus_within if isinstance(node, Widget) else None,
                   frozenset(node.get_pseudo_classes()) if node is widget.app else None)
