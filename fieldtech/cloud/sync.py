@@ -3,9 +3,10 @@
 One `sync()`:
 1. sends again, byte for byte, any batch item that was sent but never answered (a killed
    process, a dropped link) — its idempotency key makes the server apply it at most once;
-2. pulls the change log after the stored cursor, one store transaction per page (pending local
-   edits are rebased, never overwritten), then the single records the user asked back ("take
-   theirs" on a record deleted here): a sync stopped at any point goes on from the last page
+2. pulls the change log after the stored cursor, fetching pages ahead while it writes, each
+   store transaction the pages fetched by then with their cursor (pending local edits are
+   rebased, never overwritten), then the single records the user asked back ("take theirs"
+   on a record deleted here): a sync stopped at any point goes on from the last page
    written, never from the start;
 3. pushes the queued outbox in order, in batches. Applied → new revision and base. Conflict
    (412) → three-way merge against the base: clean merges go back in the queue by themselves,
@@ -21,6 +22,8 @@ with the outbox intact and says why. No textual here: the TUI runs this in a wor
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -64,6 +67,11 @@ from fieldtech.offline_store.store import (
     from_cloud,
 )
 
+# Changes written in one store transaction at most: ~500 controllers with their configurations,
+# a median ~0.1 s holding the store (a page of 500 changes: ~0.05 s; 2,000: ~0.14 s for 4 % less
+# CPU), and pages fetched ahead of the writer.
+WRITE_AT_ONCE = 1_000
+PAGES_AHEAD = 4
 STATUS_EVERY_S = 300.0  # device states: on the first sync, then at most this often
 MAX_ROUNDS = 8  # push rounds per sync (a round sends what no earlier edit blocks)
 # Items claimed at once: what a crash leaves to send again, and what is read and built before
@@ -250,6 +258,74 @@ class _Item:
         return self.body["key"]
 
 
+class _PagesAhead:
+    """The change log's pages from `cursor` on, fetched one after another by a thread of their
+    own, at most PAGES_AHEAD ahead of the writer. `take` waits for the next page, then adds
+    the pages already here (up to `most` changes) as one page. A failed fetch is raised by the
+    `take` after the pages fetched before it, so what came is written first."""
+
+    def __init__(self, api: CloudAPI, cursor: int, page_size: int):
+        self._api, self._cursor, self._page_size = api, cursor, page_size
+        self._pages: queue.Queue[dict[str, Any] | BaseException] = queue.Queue(PAGES_AHEAD)
+        self._held: dict[str, Any] | BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._fetch, name="fieldtech-pull", daemon=True)
+
+    def __enter__(self) -> _PagesAhead:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()  # a fetch under way ends by itself; nothing more is put
+        self._thread.join()
+
+    def _fetch(self) -> None:
+        cursor = self._cursor
+        while not self._stop.is_set():
+            try:
+                page: dict[str, Any] | BaseException = self._api.changes(cursor,
+                                                                         self._page_size)
+            except BaseException as exc:  # handed to the writer's thread, raised there
+                page = exc
+            while not self._stop.is_set():
+                try:
+                    self._pages.put(page, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if isinstance(page, BaseException) or not page.get("more"):
+                return
+            cursor = int(page["cursor"])
+
+    def _next(self, wait: bool) -> dict[str, Any] | BaseException | None:
+        if self._held is not None:
+            page, self._held = self._held, None
+            return page
+        try:
+            return self._pages.get(block=wait)
+        except queue.Empty:
+            return None
+
+    def take(self, most: int) -> dict[str, Any]:
+        page = self._next(wait=True)
+        if isinstance(page, BaseException):
+            raise page
+        assert page is not None
+        changes = page["changes"]
+        while page.get("more") and len(changes) < most:
+            later = self._next(wait=False)
+            if later is None:
+                break
+            if isinstance(later, BaseException):
+                self._held = later  # raised by the next take, after these are written
+                break
+            if changes is page["changes"]:
+                changes = list(changes)
+            changes += later["changes"]
+            page = later
+        return {**page, "changes": changes}
+
+
 class SyncEngine:
     def __init__(
         self,
@@ -321,16 +397,13 @@ class SyncEngine:
         cursor = int(self.store.sync_value("cursor") or 0)
         account_changed = False
         pulled = 0
-        # The next page is fetched while this one is written: the cloud, the link and the
-        # local disk work at the same time (a first sync of 10,000 controllers is ~50 pages).
-        with ThreadPoolExecutor(1, thread_name_prefix="fieldtech-pull") as fetcher, \
-                self.store.large_writes():
-            upcoming = fetcher.submit(self.api.changes, cursor, self.page_size)
+        # Pages are fetched ahead while earlier ones are written, and the pages waiting when the
+        # store is free are written in one transaction: a first sync of 100,000 controllers is
+        # 440 pages, and one commit a page wrote the same index pages again each time (4.7 GB
+        # for an 0.9 GB store; 4.2 GB now).
+        with _PagesAhead(self.api, cursor, self.page_size) as pages, self.store.large_writes():
             while True:
-                page = upcoming.result()
-                if page.get("more"):
-                    upcoming = fetcher.submit(self.api.changes, int(page["cursor"]),
-                                              self.page_size)
+                page = pages.take(WRITE_AT_ONCE)
                 account_changed |= self._apply_page(page, cursor, report)
                 cursor = int(page["cursor"])
                 pulled += len(page["changes"])

@@ -28,6 +28,7 @@ class FlakyProxy:
         # one per request, in order: "500" "429" "drop" "lost" "html" "json" "redirect" "ok"
         self.faults = list(faults)
         self.seen: list[str] = []
+        self.paths: list[str] = []  # each request's path, in order
         self._lock = threading.Lock()
         self._hold: tuple[int, str] | None = None  # (which batch from now, how)
         self._batches = 0
@@ -48,6 +49,7 @@ class FlakyProxy:
                     proxy.arrived.append(time.monotonic())
                     fault = proxy.faults.pop(0) if proxy.faults else "ok"
                     proxy.seen.append(fault)
+                    proxy.paths.append(self.path)
                     hold = None
                     if (self.command, self.path) == ("POST", "/v1/sync/batch") and proxy._hold:
                         proxy._batches += 1

@@ -115,6 +115,34 @@ def test_json_of_the_wrong_shape_is_a_clear_error_and_keeps_the_outbox(
     _assert_cloud_has(account, want)
 
 
+def test_a_cloud_failing_mid_pull_keeps_the_pages_that_came_before(seeded, tmp_path: Path
+                                                                    ) -> None:
+    account = seeded(10, 30, Tier.CONTRACTOR)  # the log: 10 customers, then 30 controllers,
+    # each with its configuration: 70 changes, 7 pages of 10
+    with FlakyProxy(account.url, []) as proxy, Store(tmp_path / "whole.db") as whole:
+        SyncEngine(whole, CloudAPI(proxy.url, account.token), page_size=10).sync()
+        want = sorted((r.controller_id, r.name) for r in whole.fleet_rows())
+    pages = [i for i, path in enumerate(proxy.paths) if path.startswith("/v1/changes")]
+    assert len(pages) == 7, proxy.paths
+    slowed: list[int] = []
+
+    def busy_store(progress: object) -> None:  # pages 2 to 4 and the broken 5th come meanwhile
+        if not slowed:
+            slowed.append(1)
+            time.sleep(0.5)
+
+    with FlakyProxy(account.url, ["ok"] * pages[4] + ["json"]) as proxy, \
+            Store(tmp_path / "cut.db") as store:
+        report = SyncEngine(store, CloudAPI(proxy.url, account.token), page_size=10,
+                            progress=busy_store).sync()
+        assert report.unreachable and "did not answer as a fieldtech cloud" in report.error
+        assert proxy.seen[pages[4]] == "json"
+        # the four pages before the broken one are written, with their cursor
+        assert store.counts() == (10, 15)
+        assert SyncEngine(store, account.api(), page_size=10).sync().error is None
+        assert sorted((r.controller_id, r.name) for r in store.fleet_rows()) == want
+
+
 def test_an_item_the_clouds_database_fails_on_goes_again_next_time(seeded, store: Store,
                                                                      cloud) -> None:
     from sqlalchemy import text

@@ -7,9 +7,11 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from fieldtech.cli import main
+from fieldtech.cloud import sync
 from fieldtech.cloud.link import CloudLink, LinkState
 from fieldtech.cloud.sync import SyncEngine, SyncProgress
 from fieldtech.domain.plans import Tier
@@ -104,9 +106,40 @@ def test_a_first_sync_killed_halfway_goes_on_where_it_stopped(seeded, tmp_path: 
         assert _fleet(store) == want and store.counts() == (60, 240)
 
 
+def test_pages_fetched_while_the_store_is_busy_are_written_together(seeded, tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    account = seeded(60, 240, Tier.SILVER)
+    total = 60 + 2 * 240
+    monkeypatch.setattr(sync, "WRITE_AT_ONCE", 100)
+    with Store(tmp_path / "whole.db") as whole:  # one page a transaction, for comparison
+        SyncEngine(whole, account.api(), page_size=20).sync()
+        want = _fleet(whole)
+    api = account.api()
+    told: list[int] = []
+
+    def busy_writer(progress: SyncProgress) -> None:
+        told.append(progress.records)
+        if len(told) == 1:  # the store is busy: wait until the fetching stops, pages ahead
+            before, deadline = -1, time.monotonic() + 10
+            while api.requests != before and time.monotonic() < deadline:
+                before = api.requests
+                time.sleep(0.3)
+
+    with Store(tmp_path / "grouped.db") as store:
+        report = SyncEngine(store, api, page_size=20, progress=busy_writer).sync()
+        assert report.error is None, report.error
+        steps = [b - a for a, b in zip([0, *told], told, strict=False)]
+        assert steps[0] == 20  # the first page is written as it comes
+        # the pages fetched meanwhile went in together, never more than WRITE_AT_ONCE's worth
+        assert steps[1] >= 2 * 20 and max(steps) < 100 + 20, steps
+        assert told[-1] == total and len(told) < total // 20, told
+        assert _fleet(store) == want and int(store.sync_value("cursor") or 0) > 0
+
+
 def test_a_long_sync_tells_its_progress_to_the_app_and_on_the_command_line(
         seeded, tmp_path: Path, monkeypatch, capsys) -> None:
     account = seeded(50, 250, Tier.SILVER)  # 550 changes: two pages of 500
+    monkeypatch.setattr(sync, "WRITE_AT_ONCE", 500)  # each page written as it comes
     with Store(tmp_path / "app.db") as store:
         link = CloudLink(store, lambda: account.api())
         seen: list[str] = []
