@@ -18,6 +18,7 @@ from textual.widgets.option_list import Option
 
 from fieldtech.offline_store.store import FleetRow
 from fieldtech.screens.frames import PromptFrames
+from fieldtech.screens.keymap_first import KeymapFirst
 from fieldtech.screens.markup import escape
 
 SHOWN = 40  # per kind; typing narrows a 10,000-controller fleet to what matters
@@ -25,7 +26,7 @@ SHOWN = 40  # per kind; typing narrows a 10,000-controller fleet to what matters
 Choice = tuple[str, str]  # ("record" | "new", id)
 
 
-class BindRecordScreen(PromptFrames, ModalScreen[Choice | None]):
+class BindRecordScreen(KeymapFirst, PromptFrames, ModalScreen[Choice | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("down", "move(1)", "Down", show=False),

@@ -20,11 +20,12 @@ from textual.widgets import Button, Input, Label, Select, Static
 from fieldtech.domain.errors import FieldError
 from fieldtech.forms.fields import Builder, Field, field_for
 from fieldtech.screens.frames import PromptFrames
+from fieldtech.screens.keymap_first import KeymapFirst
 from fieldtech.screens.markup import escape
 from fieldtech.widgets.key_bar import KeyBar
 
 
-class FormScreen(PromptFrames, ModalScreen[Any]):
+class FormScreen(KeymapFirst, PromptFrames, ModalScreen[Any]):
     """Edit some fields; dismisses with the record `build` made, or None on cancel.
 
     Its title, choices and errors are plain text: they name records and repeat what was typed.
@@ -161,7 +162,7 @@ class FormScreen(PromptFrames, ModalScreen[Any]):
                              lambda discard: discard and self.dismiss(None))
 
 
-class ConfirmScreen(PromptFrames, ModalScreen[bool]):
+class ConfirmScreen(KeymapFirst, PromptFrames, ModalScreen[bool]):
     """Ask a yes/no question (plain text: it names records); dismisses with the answer."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -210,7 +211,7 @@ def _own_actions(node: object) -> set[str]:
     return actions
 
 
-class HelpScreen(PromptFrames, ModalScreen[None]):
+class HelpScreen(KeymapFirst, PromptFrames, ModalScreen[None]):
     """Every key of the screen below and of the app, with its current (remappable) key."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q", "close", "Close")]

@@ -13,13 +13,14 @@ from textual.widgets import Input, Label, Static
 
 from fieldtech.domain.errors import CloudProblem, CloudUnavailable, FieldtechError
 from fieldtech.screens.frames import PromptFrames
+from fieldtech.screens.keymap_first import KeymapFirst
 from fieldtech.screens.markup import escape
 from fieldtech.screens.messages import SignedIn
 
 DEFAULT_URL = "https://"
 
 
-class LoginScreen(PromptFrames, ModalScreen[bool]):
+class LoginScreen(KeymapFirst, PromptFrames, ModalScreen[bool]):
     """Dismisses with True once signed in, False on Esc."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -31,6 +31,7 @@ from fieldtech.offline_store.store import (
     Store,
 )
 from fieldtech.screens.frames import PromptFrames
+from fieldtech.screens.keymap_first import KeymapFirst
 from fieldtech.screens.markup import escape
 from fieldtech.screens.messages import ControllerGone, RecordsChanged, Synced
 from fieldtech.screens.services import FieldtechScreen
@@ -402,7 +403,7 @@ def _plain(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-class ConflictScreen(PromptFrames, ModalScreen[set[str] | None]):
+class ConflictScreen(KeymapFirst, PromptFrames, ModalScreen[set[str] | None]):
     """Both versions of each conflicting field; dismisses with the fields to take from the
     cloud, or None to decide later."""
 

@@ -25,6 +25,7 @@ from textual.timer import Timer
 from fieldtech.cloud.link import CloudLink
 from fieldtech.offline_store.store import Store
 from fieldtech.screens.frames import PromptFrames
+from fieldtech.screens.keymap_first import KeymapFirst
 from fieldtech.services.fleet import Fleet
 from fieldtech.services.settings import Settings
 from fieldtech.services.site import SiteDevices
@@ -134,7 +135,7 @@ def services_of(node: DOMNode) -> Services:
 WARM_AFTER_S = 0.2  # a covered screen renders its changes this long after them
 
 
-class FieldtechScreen(PromptFrames, Screen):
+class FieldtechScreen(KeymapFirst, PromptFrames, Screen):
     """A screen of the app: its services are one attribute away."""
 
     @property

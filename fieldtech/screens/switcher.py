@@ -28,11 +28,12 @@ from textual.widgets import Input, Static
 
 from fieldtech.offline_store.store import FleetRow
 from fieldtech.screens.frames import PromptFrames
+from fieldtech.screens.keymap_first import KeymapFirst
 from fieldtech.screens.markup import escape
 from fieldtech.screens.services import services_of
 from fieldtech.terminal.shadow import FrameAhead
 from fieldtech.widgets.fleet_list import FleetList
-from fieldtech.widgets.key_bar import KeyBar
+from fieldtech.widgets.key_bar import KeyBar, types_key
 from fieldtech.widgets.text_line import TextBox
 
 Shortcuts = list[tuple[FleetRow, bool]]  # (row, pinned), keys 1–9 in order
@@ -319,10 +320,13 @@ class Switcher(Vertical):
             self._rehearse_timer = self.set_timer(delay, self._rehearse,
                                                   name="rehearse the switcher")
 
-    @staticmethod
-    def _s_opens_it(focused: Widget | None) -> bool:
-        """Whether `s` reaches the app's binding from this focus (a text box types it)."""
-        return focused is None or not focused.check_consume_key("s", "s")
+    def _s_opens_it(self, focused: Widget | None) -> bool:
+        """Whether the switcher's key (`s`, or what the user put it on) reaches the app's
+        binding from this focus: a text box types a letter, not an F-key."""
+        settings = getattr(self.app, "settings", None)
+        keys = settings.keys.get("switcher", "s") if settings is not None else "s"
+        return focused is None or any(not types_key(focused, key.strip())
+                                      for key in keys.split(","))
 
     def _shortcuts_for_s(self) -> Shortcuts:
         """The shortcuts the `s` key would open this switcher with now: the app's to say
@@ -598,7 +602,7 @@ class Switcher(Vertical):
         self._close(None)
 
 
-class SwitcherScreen(PromptFrames, ModalScreen[str | None]):
+class SwitcherScreen(KeymapFirst, PromptFrames, ModalScreen[str | None]):
     """The switcher as a modal dialog; dismisses with the chosen controller id (or None)."""
 
     def __init__(self, shortcuts: Shortcuts, finder: bool = False,

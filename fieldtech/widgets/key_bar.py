@@ -20,6 +20,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.geometry import Region
+from textual.keys import key_to_character
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.strip import Strip
@@ -36,13 +37,18 @@ _CHARACTERS = {"plus": "+", "minus": "-", "slash": "/", "at": "@", "backslash": 
                "underscore": "_"}
 
 
+def types_key(focused: Widget, key: str) -> bool:
+    """Whether the focused widget (a search or filter box) takes `key` as text."""
+    character = _CHARACTERS.get(key) or key_to_character(key)
+    return character is not None and focused.check_consume_key(key, character)
+
+
 def _typed_into(focused: Widget, binding: Binding) -> bool:
-    """Whether the focused widget (a search or filter box) takes `binding`'s key as text, so
-    the binding does nothing there: the switcher's box showed the fleet's "/ Filter", and `/`
-    typed a slash. A priority binding comes before the box, so it works there."""
-    character = _CHARACTERS.get(binding.key)
-    return (character is not None and not binding.priority
-            and focused.check_consume_key(binding.key, character))
+    """Whether the focused widget takes `binding`'s key as text where Textual does not see it
+    (a key named `slash`…), so the binding does nothing there: the switcher's box showed the
+    fleet's "/ Filter", and `/` typed a slash. A priority binding comes before the box."""
+    return (binding.key in _CHARACTERS and not binding.priority
+            and types_key(focused, binding.key))
 
 
 class KeyBar(Widget):

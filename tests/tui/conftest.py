@@ -17,13 +17,15 @@ from tests.conftest import SEED_DAY
 SIZE = (80, 24)
 
 
-def make_app(tmp_path: Path, customers: int = 30, controllers: int = 80) -> FieldtechApp:
+def make_app(tmp_path: Path, customers: int = 30, controllers: int = 80,
+             keys: dict[str, str] | None = None) -> FieldtechApp:
     store = Store(tmp_path / "store.db")
     if controllers:
         seed_store(store, customers, controllers, today=SEED_DAY)
     else:
         store.set_account(Account(id=new_id(), name="My company"))
     settings = Settings.load(tmp_path / "config")
+    settings.keys.update(keys or {})  # as a settings file's [keys] puts bindings elsewhere
     return FieldtechApp(store, settings, tmp_path / "data")
 
 

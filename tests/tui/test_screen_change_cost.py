@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from textual._compositor import ChopsUpdate, LayoutUpdate
@@ -20,7 +21,7 @@ from fieldtech.screens.switcher import Switcher
 from fieldtech.terminal.shadow import TerminalShadow
 from fieldtech.widgets.cursor_list import CursorList
 from fieldtech.widgets.fleet_list import FleetList
-from tests.tui.conftest import SIZE, settle, wait_for
+from tests.tui.conftest import SIZE, make_app, settle, wait_for
 
 
 @contextmanager
@@ -505,3 +506,28 @@ async def test_nothing_is_rendered_ahead_while_s_would_be_typed(
         await settle(pilot)
         assert not isinstance(app.screen.focused, Input)
         await wait_for(pilot, lambda: switcher._ahead is not None)
+
+
+@pytest.mark.parametrize(("key", "ahead"), [("f2", True), ("w", False)])
+async def test_the_switcher_put_on_another_key_is_rendered_ahead_where_that_key_opens_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str, ahead: bool) -> None:
+    """With the switcher put on F2 (settings' [keys]) the filter box does not type that key:
+    the frame is rendered ahead there too. Put on `w`, the box types it: not rendered."""
+    app = make_app(tmp_path, keys={"switcher": key})
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        switcher = app.screen.query_one(Switcher)
+        for typed in ("slash", "x"):
+            await pilot.press(typed)
+            await settle(pilot)
+        assert isinstance(app.screen.focused, Input)
+        rendered: list[bool] = []
+        rehearse = switcher._rehearse
+        monkeypatch.setattr(switcher, "_rehearse", lambda: (
+            rehearse(), rendered.append(switcher._ahead is not None)))
+        await pilot.pause(3 * S_SOON_AFTER_A_KEY)
+        assert rendered and any(rendered) is ahead, rendered
+        await pilot.press(key)
+        await settle(pilot)
+        assert switcher.is_open is ahead  # F2 opened it; `w` was typed into the box
+    app.store.close()
