@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from rich.text import Text
@@ -16,10 +17,11 @@ from fieldtech.cloud.link import LinkState, LinkStatus
 from fieldtech.domain.plans import Tier, Usage
 from fieldtech.screens.controller import ControllerScreen
 from fieldtech.screens.plans import PlansScreen
+from fieldtech.screens.switcher import Switcher
 from fieldtech.screens.topbar import TopBar
 from fieldtech.widgets.key_bar import KeyBar
 from fieldtech.widgets.text_line import TextBox
-from tests.tui.conftest import SIZE, settle, wait_for
+from tests.tui.conftest import SIZE, make_app, settle, wait_for
 
 FAULT = "Zone 4: no current (broken wire?) — check the splice box by the gate [north]"
 
@@ -173,3 +175,46 @@ async def test_a_focused_filter_box_says_esc_clears_it(app: FieldtechApp) -> Non
         await settle(pilot)
         assert app.screen.focused is app.screen.fleet_list
         assert not app.screen.query_one("#filter").has_class("visible")
+
+
+async def test_a_key_moved_off_a_letter_is_offered_and_works_in_a_filter_box(
+        tmp_path: Path) -> None:
+    """The switcher put on F2 (settings' [keys]): in the fleet's filter box, where `s` is a
+    letter, F2 is in the key bar and opens the switcher (Textual dropped `s` as typed text
+    before moving the binding, so it was gone there); the sync put on `y` is typed there."""
+    app = make_app(tmp_path, keys={"switcher": "f2", "sync": "y"})
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        bar = app.screen.query_one(KeyBar)
+        await pilot.press("slash", "a")
+        await settle(pilot)
+        shown = [(key, what) for key, what, _on in (*bar.keys, *bar.more)]
+        assert ("f2", "Switch") in shown, shown
+        assert all(what != "Sync" for _key, what in shown), shown
+        await pilot.press("y")
+        await settle(pilot)
+        assert app.screen.query_one("#filter").value == "ay"
+        await pilot.press("f2")
+        await settle(pilot)
+        assert app.screen.query_one(Switcher).is_open
+    app.store.close()
+
+
+async def test_under_no_color_the_cursor_line_shows_by_reverse_video(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NO_COLOR turns the cursor line's background into a grey (or nothing, on an ANSI
+    theme): the cursor line is in reverse video instead, and only it."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        fleet = app.screen.fleet_list
+        top = fleet.scroll_offset.y
+        lines = {y + top: fleet.render_line(y) for y in range(fleet.size.height)}
+
+        def reversed_at(line: int) -> bool:
+            return any(s.style and s.style.reverse and s.text.strip() for s in lines[line])
+
+        assert reversed_at(fleet.cursor)
+        assert not any(reversed_at(line) for line in lines if line != fleet.cursor)
+    app.store.close()
