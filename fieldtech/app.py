@@ -44,7 +44,8 @@ from fieldtech.widgets.fleet_list import GroupedLines, grouped_lines
 from fieldtech.widgets.keys_in_order import KeysInOrder
 
 if TYPE_CHECKING:
-    from fieldtech.cloud.session import SignedIn, SignInWatch
+    from fieldtech.cloud.saved_sign_in import SignInWatch
+    from fieldtech.cloud.session import SignedIn
     from fieldtech.cloud.sync import SyncReport
     from fieldtech.offline_store.triage_rows import TriageRow
     from fieldtech.screens.controller import ControllerScreen
