@@ -30,7 +30,7 @@ from textual.widgets._toast import Toast, ToastRack
 # the fleet (the switcher comes with the controller screen, in the read after that paint).
 from fieldtech.cloud.link import CloudFactory, CloudLink, LinkState
 from fieldtech.domain.bulk import collector_paused
-from fieldtech.offline_store.live import TriageRow, fleet_health
+from fieldtech.offline_store.live import fleet_health
 from fieldtech.offline_store.store import FleetRow, Store
 from fieldtech.screens import messages as m
 from fieldtech.screens.fleet import FleetScreen
@@ -44,8 +44,10 @@ from fieldtech.widgets.fleet_list import GroupedLines, grouped_lines
 from fieldtech.widgets.keys_in_order import KeysInOrder
 
 if TYPE_CHECKING:
-    from fieldtech.cloud.session import SignedIn, SignInWatch
+    from fieldtech.cloud.saved_sign_in import SignInWatch
+    from fieldtech.cloud.session import SignedIn
     from fieldtech.cloud.sync import SyncReport
+    from fieldtech.offline_store.triage_rows import TriageRow
     from fieldtech.screens.controller import ControllerScreen
     from fieldtech.screens.switcher import Shortcuts
 

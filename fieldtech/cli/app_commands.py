@@ -56,13 +56,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_app(args: argparse.Namespace) -> int:
-    from fieldtech.cloud.session import SignInWatch, has_saved_sign_in, remember_sign_in
+    from fieldtech.cloud.saved_sign_in import SignInWatch, has_saved_sign_in
     from fieldtech.offline_store.paths import data_dir
 
     watch = SignInWatch()
     return _launch(data_dir(args.data_dir),
                    cloud=_saved_cloud(watch) if has_saved_sign_in() else None,
-                   remember_sign_in=remember_sign_in, sign_in_watch=watch)
+                   remember_sign_in=_remember_sign_in, sign_in_watch=watch)
+
+
+def _remember_sign_in(url: str, email: str, token: str) -> tuple[str, bool]:
+    """`session.remember_sign_in`, imported when the app's sign-in screen first keeps a token:
+    the session module (its records, TOML, the keyring's way in) was ~2 ms of every start."""
+    from fieldtech.cloud.session import remember_sign_in
+
+    return remember_sign_in(url, email, token)
 
 
 def _saved_cloud(watch: Any) -> Any:
@@ -360,7 +368,8 @@ def run_triage(args: argparse.Namespace) -> int:
 
 def _sync_quietly(store: Any) -> None:
     """Pull what the cloud knows first; offline or signed out, say so and show the store."""
-    from fieldtech.cloud.session import has_saved_sign_in, signed_in
+    from fieldtech.cloud.saved_sign_in import has_saved_sign_in
+    from fieldtech.cloud.session import signed_in
     from fieldtech.cloud.sync import SyncEngine
     from fieldtech.domain.errors import FieldtechError
 

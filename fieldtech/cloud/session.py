@@ -19,7 +19,6 @@ from urllib.parse import SplitResult, urlsplit
 
 from fieldtech.cloud import credentials
 from fieldtech.cloud.credentials import (
-    TOKEN_ENV,
     URL_ENV,
     InsecureTokenFile,
     KeyringUnavailable,
@@ -28,13 +27,12 @@ from fieldtech.cloud.credentials import (
     env_token,
     keyring_username,
 )
+from fieldtech.cloud.saved_sign_in import session_path
 from fieldtech.domain.errors import NotSignedIn
-from fieldtech.offline_store.paths import config_dir
 
 if TYPE_CHECKING:
     from fieldtech.cloud.api import CloudAPI, RetryPolicy
 
-SESSION_FILE = "cloud.toml"
 HOW_TO_SIGN_IN = (f"Run `fieldtech login URL`, or set {credentials.TOKEN_ENV} and {URL_ENV} "
                   "(for scripts).")
 
@@ -75,10 +73,6 @@ class SignedIn:
 
     def where(self, directory: Path | None = None) -> str:
         return describe(self.storage, directory)
-
-
-def session_path(directory: Path | None = None) -> Path:
-    return (directory or config_dir()) / SESSION_FILE
 
 
 def normalize_url(url: str) -> str:
@@ -256,45 +250,3 @@ def remember_sign_in(url: str, email: str, token: str,
         forget_token(old, directory)
     save_session(new, directory)
     return f"Signed in as {email}; the token is kept in the OS keyring.", True
-
-
-class SignInWatch:
-    """Notices a `fieldtech login` made in another terminal while the app runs: the saved
-    session file changed and now leads to a token other than the one in use. `changed()` stats
-    one file (cheap) and reads the keyring only when the file changed: call it from a worker."""
-
-    def __init__(self, directory: Path | None = None):
-        self.directory = directory
-        self.token_in_use: str | None = None  # the app's own sign-in (L) sets it
-        self._stamp = self._read_stamp()
-
-    def _read_stamp(self) -> tuple[int, int, int] | None:
-        try:
-            st = session_path(self.directory).stat()
-        except OSError:
-            return None
-        return st.st_mtime_ns, st.st_size, st.st_ino
-
-    def changed(self) -> SignedIn | None:
-        """The new sign-in, once, or None: nothing new, signed out (the old token is refused
-        at the next sync, which asks to sign in), unreadable, or FIELDTECH_TOKEN set (it wins
-        over a saved login, so a new login changes nothing)."""
-        stamp = self._read_stamp()
-        if stamp == self._stamp:
-            return None
-        self._stamp = stamp
-        if stamp is None or env_token():
-            return None
-        try:
-            who = signed_in(directory=self.directory)
-        except NotSignedIn:
-            return None
-        if who.token == self.token_in_use:
-            return None  # our own sign-in, written down
-        self.token_in_use = who.token
-        return who
-
-
-def has_saved_sign_in(directory: Path | None = None) -> bool:
-    """Whether the app should try the cloud at start (cheap: no keyring, no network)."""
-    return bool(os.environ.get(TOKEN_ENV)) or session_path(directory).exists()

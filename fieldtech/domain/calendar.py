@@ -11,7 +11,6 @@ follows its computer's clock, which is the contractor's own.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ACCOUNT_DEFAULT_TIMEZONE = "UTC"  # an account that never set one (and an older cloud)
 
@@ -30,6 +29,10 @@ def contractor_today(timezone: str | None, now: datetime | None = None) -> date:
         moment = moment.replace(tzinfo=UTC)
     if timezone is None:
         return moment.astimezone().date()
+    # Imported here: zoneinfo (and sysconfig with it) cost ~2 ms of the app's start, whose
+    # first paint never asks for a day (a store never synced follows this computer's clock).
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     zone: tzinfo
     try:
         zone = ZoneInfo(timezone)

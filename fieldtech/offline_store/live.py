@@ -3,7 +3,8 @@
 These records are the cloud's alone (nobody edits them here: acknowledging an incident or
 sending a command is a request to the cloud, whose answer comes back through the change log).
 The sync engine's pull writes them with the rest of a page (`put_live`, inside the page's
-transaction); the triage screen, the header and `fieldtech triage` read them here.
+transaction); the header reads them here, the triage screen and `fieldtech triage` through
+`triage_rows`.
 """
 
 from __future__ import annotations
@@ -21,64 +22,6 @@ if TYPE_CHECKING:
 
 LIVE_ENTITIES = ("incident", "device_state", "command")
 OPEN_STATES = ("open", "acknowledged", "snoozed")
-SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
-
-# Words a technician reads for each kind the cloud reports (unknown kinds show as sent).
-KIND_WORDS = {
-    "offline": "Offline",
-    "site_offline": "Whole site offline",
-    "out_of_sync": "Out of sync",
-    "rebooted": "Rebooted",
-    "zone_no_current": "Zone: no current",
-    "zone_short_circuit": "Zone: short circuit",
-    "flow_high": "Flow high (leak?)",
-    "flow_low": "Flow low",
-    "rain_sensor": "Rain sensor fault",
-    "master_valve_stuck": "Master valve stuck",
-    "low_voltage": "Low voltage",
-}
-
-
-@dataclass(frozen=True)
-class TriageRow:
-    """One open incident as the triage list shows it, with the names it needs."""
-
-    id: str
-    controller_id: str | None
-    customer_id: str | None
-    kind: str
-    zone: int | None
-    severity: str
-    state: str
-    detail: str
-    opened_at: datetime | None
-    due_at: datetime | None
-    breached_at: datetime | None
-    acknowledged_by: str | None
-    assigned_to: str | None
-    snoozed_until: datetime | None
-    count: int
-    membership: str
-    customer_name: str
-    controller_name: str
-
-    @property
-    def what(self) -> str:
-        words = KIND_WORDS.get(self.kind, self.kind.replace("_", " ").capitalize())
-        return f"{words} (zone {self.zone})" if self.zone else words
-
-    def breaching(self, now: datetime) -> bool:
-        """Past its response time and nobody has responded yet."""
-        if self.state != "open":
-            return False
-        return self.breached_at is not None or (self.due_at is not None and now >= self.due_at)
-
-    def sort_key(self, now: datetime) -> tuple[Any, ...]:
-        # Who needs a response first: by response due time (none last), then severity, age.
-        far = datetime.max.replace(tzinfo=UTC)
-        responded = self.state != "open"
-        return (responded, self.due_at or far, SEVERITY_RANK.get(self.severity, 3),
-                self.opened_at or far, self.id)
 
 
 @dataclass(frozen=True)
@@ -140,36 +83,6 @@ def remember(store: Store, entity: str, data: dict[str, Any]) -> None:
     if record_id:
         with store._write() as db:
             put_live(db, entity, str(record_id), "upsert", data)
-
-
-def triage_rows(store: Store, include_resolved: bool = False) -> list[TriageRow]:
-    """Open incidents (acknowledged and snoozed ones too), with customer and controller."""
-    states = OPEN_STATES + (("resolved",) if include_resolved else ())
-    marks = ",".join("?" * len(states))
-    rows = store._query(
-        "SELECT i.id, i.data, k.name AS customer, k.membership, c.name AS controller "
-        "FROM incident i LEFT JOIN controller c ON c.id = i.controller_id "
-        "LEFT JOIN customer k ON k.id = coalesce(i.customer_id, c.customer_id) "
-        f"WHERE i.state IN ({marks})", states)
-    return [_row(r) for r in rows]
-
-
-def _row(r: sqlite3.Row) -> TriageRow:
-    d = json.loads(r["data"])
-    zone = d.get("zone")
-    return TriageRow(
-        id=r["id"], controller_id=d.get("controller_id"), customer_id=d.get("customer_id"),
-        kind=str(d.get("kind") or "?"), zone=zone if isinstance(zone, int) else None,
-        severity=str(d.get("severity") or "warning"), state=str(d.get("state") or "open"),
-        detail=str(d.get("detail") or ""), opened_at=parse_moment(d.get("opened_at")),
-        due_at=parse_moment(d.get("response_due_at")),
-        breached_at=parse_moment(d.get("breached_at")),
-        acknowledged_by=d.get("acknowledged_by"), assigned_to=d.get("assigned_to"),
-        snoozed_until=parse_moment(d.get("snoozed_until")), count=int(d.get("count") or 1),
-        membership=str(d.get("membership") or r["membership"] or "none"),
-        customer_name=r["customer"] or "(unknown customer)",
-        controller_name=r["controller"] or ("(whole site)" if d.get("controller_id") is None
-                                            else "(unknown controller)"))
 
 
 def fleet_health(store: Store, now: datetime) -> FleetHealth:

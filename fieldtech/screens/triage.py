@@ -20,7 +20,7 @@ from textual.widgets import Input, Static
 from fieldtech.domain.errors import CloudProblem, CloudUnavailable, FieldError, NotSignedIn
 from fieldtech.forms.fields import Field
 from fieldtech.offline_store import live
-from fieldtech.offline_store.live import TriageRow
+from fieldtech.offline_store.triage_rows import TriageRow
 from fieldtech.screens.flows import EditFlows
 from fieldtech.screens.markup import escape
 from fieldtech.screens.messages import OpenController, Synced

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fieldtech.offline_store.live import TriageRow, triage_rows
 from fieldtech.offline_store.store import Store
+from fieldtech.offline_store.triage_rows import TriageRow, triage_rows
 from fieldtech.services.queries import Query
 
 

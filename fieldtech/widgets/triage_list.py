@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.geometry import Region
 from textual.message import Message
 
-from fieldtech.offline_store.live import TriageRow
+from fieldtech.offline_store.triage_rows import TriageRow
 from fieldtech.services.triage import age_text, due_text
 from fieldtech.widgets.cursor_list import CursorList, Parts, fit
 

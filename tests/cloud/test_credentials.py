@@ -214,7 +214,8 @@ def test_connect_talks_to_the_cloud_with_the_stored_token(new_account,
 
 def test_the_app_sign_in_keeps_its_token_in_the_keyring(
         new_account, memory_keyring: MemoryKeyring) -> None:
-    from fieldtech.cloud.session import has_saved_sign_in, remember_sign_in
+    from fieldtech.cloud.saved_sign_in import has_saved_sign_in
+    from fieldtech.cloud.session import remember_sign_in
 
     account = new_account()
     assert not has_saved_sign_in()
@@ -227,7 +228,8 @@ def test_the_app_sign_in_keeps_its_token_in_the_keyring(
 
 def test_the_app_sign_in_without_a_keyring_writes_nothing_and_says_so(
         new_account, no_keyring) -> None:
-    from fieldtech.cloud.session import has_saved_sign_in, remember_sign_in
+    from fieldtech.cloud.saved_sign_in import has_saved_sign_in
+    from fieldtech.cloud.session import remember_sign_in
 
     account = new_account()
     message, kept = remember_sign_in(account.url, account.email, account.token)

@@ -232,7 +232,7 @@ async def test_a_login_in_another_terminal_is_followed_by_the_running_app(
     import sys
 
     from fieldtech.cli import main
-    from fieldtech.cloud.session import SignInWatch
+    from fieldtech.cloud.saved_sign_in import SignInWatch
 
     account = seeded(customers=3, controllers=4)
     store = Store(tmp_path / "mine.db")

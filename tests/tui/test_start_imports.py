@@ -31,6 +31,8 @@ NOT_BEFORE_THE_FIRST_PAINT = (
     "fieldtech.screens.triage", "fieldtech.screens.controller", "fieldtech.cloud.api",
     "fieldtech.cloud.sync", "httpx", "zeroconf", "argparse", "tomli_w", "secrets",
     "fieldtech.screens.switcher", "fieldtech.domain.documents",
+    "fieldtech.offline_store.triage_rows", "zoneinfo", "fieldtech.cloud.session",
+    "tomllib",  # (the child has no settings file: with one, it is read before the paint)
 )
 
 # The app, stopped where its whole fleet's read would start: just after the first paint.
