@@ -4,7 +4,7 @@
 Measures what issues 4 and 17 budget:
   1. initial sync of a 10,000-controller account into an empty store   (target ≤ 10 s,
      and ≤ 8 MB on the wire with gzip; the same sync by a client that asks for no gzip is
-     printed beside it)
+     printed beside it); of 100,000 (`--controllers 100000`)         (target ≤ 60 s)
   2. an idle sync: nothing changed on either side                       (≤ 50 ms and ≤ 2 KB)
   3. pushing 1,000 queued edits (500 controllers: notes + a zone)        (≤ 5 s; bytes out)
 
@@ -124,18 +124,22 @@ def _measure(url: str, args: argparse.Namespace) -> None:
             engine.progress = None
             held = store.counts()
             wire = (first.bytes_sent + first.bytes_received) / 1e6
+            # The budgets: 10,000 controllers in 10 s and 8 MB (issues 4 and 17), 100,000 in
+            # 60 s (issue 17); other counts are measured against the nearer one.
+            budget = (f"target ≤ 10 s: {'met' if initial <= 10 else 'NOT met'}; ≤ 8 MB: "
+                      f"{'met' if wire <= 8 else 'NOT met'}" if args.controllers < 50_000
+                      else f"target ≤ 60 s: {'met' if initial <= 60 else 'NOT met'}")
             print(f"1. initial sync: {initial:.2f} s for {held[1]:,} controllers "
                   f"({first.requests} requests; on the wire {wire:.1f} MB: "
                   f"{first.bytes_received / 1e6:.2f} MB in, {first.bytes_sent / 1e3:.0f} KB "
-                  f"out, gzip) — target ≤ 10 s: {'met' if initial <= 10 else 'NOT met'}; "
-                  f"≤ 8 MB: {'met' if wire <= 8 else 'NOT met'}")
+                  f"out, gzip) — {budget}")
             if plain is not None:
                 plain_wire = (plain.bytes_sent + plain.bytes_received) / 1e6
                 print(f"   the same without gzip: {plain_s:.2f} s, {plain_wire:.1f} MB on the "
                       f"wire ({plain_wire / wire:.1f}× the gzip sync)")
             gaps = [b[0] - a[0] for a, b in itertools.pairwise(ticks)]
             if gaps:
-                print(f"   progress: told {len(ticks)} times (every page), at most "
+                print(f"   progress: told {len(ticks)} times (at each write), at most "
                       f"{max(gaps) * 1000:.0f} ms apart; last: {ticks[-1][1].describe()}")
 
             idle = [engine.sync() for _ in range(args.idle_runs)]
