@@ -30,7 +30,10 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
+# --tree TREE: another checkout's fieldtech (client and server), e.g. to compare with main's
+# in turns; read before the imports below.
+_TREE = next((sys.argv[i + 1] for i, a in enumerate(sys.argv[:-1]) if a == "--tree"), None)
+ROOT = Path(_TREE).resolve() if _TREE else Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fieldtech.cloud.api import CloudAPI  # noqa: E402
@@ -54,25 +57,27 @@ def main() -> int:
     parser.add_argument("--idle-runs", type=int, default=20)
     parser.add_argument("--no-plain", action="store_true",
                         help="skip the initial sync by a client that asks for no gzip")
+    parser.add_argument("--cloud-dir", type=Path,
+                        help="keep the cloud's database here and use it again on later runs "
+                             "with the same counts (setting up 100,000 takes a minute); with "
+                             "--edits, earlier runs' pushes are in its log too")
+    parser.add_argument("--tree", help="run this checkout's fieldtech (client and server)")
     args = parser.parse_args()
     customers = args.customers or max(1, int(args.controllers * 0.45))
+    print(f"fieldtech from {ROOT}")
 
     with tempfile.TemporaryDirectory() as tmp:
-        tmp_path = Path(tmp)
-        db_url = f"sqlite:///{tmp_path / 'cloud.sqlite3'}"
-        t = time.perf_counter()
-        engine = make_engine(db_url)
-        migrate(engine)
-        db = Database(engine)
-        made = generate_account(customers, args.controllers, tier=Tier.PLATINUM)
-        account = create_account(db, email="bench@example.com", password=PASSWORD,
-                                 name="Bench Irrigation", tier=Tier.PLATINUM,
-                                 custom=made.account.custom_limits)
-        seed_account(db, account.account_id, made)
-        engine.dispose()
-        print(f"setup: cloud account with {customers:,} customers and "
-              f"{args.controllers:,} controllers in {time.perf_counter() - t:.1f} s "
-              "(not timed below)")
+        where = args.cloud_dir or Path(tmp)
+        where.mkdir(parents=True, exist_ok=True)
+        path = where / f"cloud-{customers}-{args.controllers}.sqlite3"
+        db_url = f"sqlite:///{path}"
+        if args.cloud_dir and path.exists():
+            print(f"setup: the cloud account in {path}, made before")
+        else:  # made under another name first: a setup stopped halfway is never used
+            partial = path.with_suffix(".partial")
+            partial.unlink(missing_ok=True)
+            _set_up(f"sqlite:///{partial}", customers, args.controllers)
+            partial.replace(path)
         port = free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "fieldtech", "cloud", "serve", "--db", db_url,
@@ -86,6 +91,21 @@ def main() -> int:
             server.terminate()
             server.wait(timeout=10)
     return 0
+
+
+def _set_up(db_url: str, customers: int, controllers: int) -> None:
+    t = time.perf_counter()
+    engine = make_engine(db_url)
+    migrate(engine)
+    db = Database(engine)
+    made = generate_account(customers, controllers, tier=Tier.PLATINUM)
+    account = create_account(db, email="bench@example.com", password=PASSWORD,
+                             name="Bench Irrigation", tier=Tier.PLATINUM,
+                             custom=made.account.custom_limits)
+    seed_account(db, account.account_id, made)
+    engine.dispose()
+    print(f"setup: cloud account with {customers:,} customers and {controllers:,} "
+          f"controllers in {time.perf_counter() - t:.1f} s (not timed below)")
 
 
 def _wait_up(url: str) -> None:
