@@ -96,8 +96,6 @@ class FieldtechApp(KeysInOrder, SparingTerminal, DrawAfterBatches, App):
                  remember_sign_in: Callable[[str, str, str], tuple[str, bool]] | None = None,
                  sign_in_watch: SignInWatch | None = None):
         super().__init__()
-        if self.no_color:  # NO_COLOR: colours become greys or none; the cursor line reverses
-            self.add_class("-no-color")
         onsite = OnSiteOptions(mdns_interfaces or settings.mdns_interfaces, simulator,
                                zone_test_seconds)
         # The cloud, if any: `cloud` makes a new CloudAPI per use (the link closes it).

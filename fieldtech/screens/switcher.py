@@ -323,10 +323,8 @@ class Switcher(Vertical):
     def _s_opens_it(self, focused: Widget | None) -> bool:
         """Whether the switcher's key (`s`, or what the user put it on) reaches the app's
         binding from this focus: a text box types a letter, not an F-key."""
-        settings = getattr(self.app, "settings", None)
-        keys = settings.keys.get("switcher", "s") if settings is not None else "s"
-        return focused is None or any(not types_key(focused, key.strip())
-                                      for key in keys.split(","))
+        keys = getattr(self.app, "_keymap", {}).get("switcher") or "s"  # as Textual reads it
+        return focused is None or any(not types_key(focused, key) for key in keys.split(","))
 
     def _shortcuts_for_s(self) -> Shortcuts:
         """The shortcuts the `s` key would open this switcher with now: the app's to say
