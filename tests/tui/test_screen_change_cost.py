@@ -485,21 +485,29 @@ async def test_no_frame_is_rendered_ahead_while_a_key_waits_to_be_handled(
         await wait_for(pilot, lambda: switcher._ahead is not None)
 
 
+async def _typing_in_the_filter_box(pilot, monkeypatch: pytest.MonkeyPatch
+                                    ) -> tuple[Switcher, list[bool]]:
+    """`x` typed in the fleet's filter box; then each rehearsal due says whether it rendered
+    the switcher's frame (appended to the list returned)."""
+    await settle(pilot)
+    switcher = pilot.app.screen.query_one(Switcher)
+    for key in ("slash", "x"):
+        await pilot.press(key)
+        await settle(pilot)
+    assert isinstance(pilot.app.screen.focused, Input)
+    rendered: list[bool] = []
+    rehearse = switcher._rehearse
+    monkeypatch.setattr(switcher, "_rehearse", lambda: (
+        rehearse(), rendered.append(switcher._ahead is not None)))
+    return switcher, rendered
+
+
 async def test_nothing_is_rendered_ahead_while_s_would_be_typed(
         app: FieldtechApp, monkeypatch: pytest.MonkeyPatch) -> None:
     """In the fleet's filter box `s` is a letter: the switcher's frame is not rendered ahead
     (10-25 ms in a pause of the typing, for nothing) until the box gives the focus back."""
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        switcher = app.screen.query_one(Switcher)
-        for key in ("slash", "x"):
-            await pilot.press(key)
-            await settle(pilot)
-        assert isinstance(app.screen.focused, Input)
-        rendered: list[bool] = []  # each rehearsal due: did it render the frame?
-        rehearse = switcher._rehearse
-        monkeypatch.setattr(switcher, "_rehearse", lambda: (
-            rehearse(), rendered.append(switcher._ahead is not None)))
+        switcher, rendered = await _typing_in_the_filter_box(pilot, monkeypatch)
         await pilot.pause(3 * S_SOON_AFTER_A_KEY)  # past the second rehearsals waited before
         assert rendered and not any(rendered)  # due (the box's cursor blinks), and declined
         await pilot.press("enter")  # the filter kept, the focus back on the list
@@ -515,16 +523,7 @@ async def test_the_switcher_put_on_another_key_is_rendered_ahead_where_that_key_
     the frame is rendered ahead there too. Put on `w`, the box types it: not rendered."""
     app = make_app(tmp_path, keys={"switcher": key})
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        switcher = app.screen.query_one(Switcher)
-        for typed in ("slash", "x"):
-            await pilot.press(typed)
-            await settle(pilot)
-        assert isinstance(app.screen.focused, Input)
-        rendered: list[bool] = []
-        rehearse = switcher._rehearse
-        monkeypatch.setattr(switcher, "_rehearse", lambda: (
-            rehearse(), rendered.append(switcher._ahead is not None)))
+        switcher, rendered = await _typing_in_the_filter_box(pilot, monkeypatch)
         if ahead:
             await wait_for(pilot, lambda: any(rendered))
         else:
