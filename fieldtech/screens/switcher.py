@@ -354,6 +354,13 @@ class Switcher(Vertical):
             box.value = ""  # posts Changed: the results are emptied, as open() does
             self.app.cursor_position = cursor  # Input moved the terminal's cursor to it
 
+    def _layout_pending(self) -> bool:
+        """Whether a widget of the switcher asked for a layout Textual has not done: it tells
+        the screen in its own turn, which may come after the screen's (the items grew from
+        one line to two: a frame rendered before showed one). Rendered now, the frame would
+        show the old arrangement."""
+        return any(widget._layout_required for widget in self.walk_children(with_self=True))
+
     def _rehearse(self) -> None:
         """Render the frame `s` will write, ahead, and keep it (issue 18): `s` then writes it
         at once, before its own handling (the focus's styles), layout, render and diff
@@ -368,7 +375,7 @@ class Switcher(Vertical):
             return
         typed = time.monotonic() - getattr(app, "last_key_at", 0.0)
         key_waiting: Callable[[], bool] | None = getattr(app, "key_waiting", None)
-        if app._batch_count or _has_changes(screen) or (
+        if app._batch_count or _has_changes(screen) or self._layout_pending() or (
                 key_waiting is not None and key_waiting()):
             # Busy: soon again, less often while it stays busy (a frame drawn meanwhile
             # puts it off REHEARSE_AFTER_S).
@@ -445,7 +452,7 @@ class Switcher(Vertical):
         if (kept is not None and kept.size == app.size and screen is app.screen
                 and kept.written == getattr(app, "frames_written", 0)
                 and kept.focused is screen.focused and kept.shortcuts == shortcuts
-                and self._shows_opening(shortcuts)
+                and self._shows_opening(shortcuts) and not self._layout_pending()
                 and not app._batch_count and not _has_changes(screen)):
             app.cursor_position = kept.cursor
             if (display_ahead := getattr(app, "display_ahead", None)) is not None:

@@ -533,3 +533,31 @@ async def test_the_switcher_put_on_another_key_is_rendered_ahead_where_that_key_
         await settle(pilot)
         assert switcher.is_open is ahead  # F2 opened it; `w` was typed into the box
     app.store.close()
+
+
+async def test_no_frame_is_rendered_ahead_over_a_layout_textual_has_not_done_yet(
+        app: FieldtechApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shortcuts grew (back on the fleet, the controller left is offered too): the items'
+    Static asks for its new height in its own turn, which may come after the screen's. A frame
+    rendered before that showed one item where `s` shows two (seen once in the whole suite);
+    the rehearsal waits for the layout, and `s` writes what it then shows."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        switcher = app.screen.query_one(Switcher)
+        await wait_for(pilot, lambda: switcher._ahead is not None)
+        rows = [r for r in app.store.fleet_rows() if r.controller_id][:3]
+        more = [(row, False) for row in rows]
+        monkeypatch.setattr(app, "switcher_shortcuts", lambda: more)
+        switcher._rehearse()  # fills the parked switcher with the three
+        assert switcher._items_text == switcher._shortcut_text()
+        switcher._rehearse()  # again before the Static's turn: as a loaded event loop may
+        early = switcher._ahead  # if rendered then for these: kept while no frame comes
+        await wait_for(pilot, lambda: switcher._ahead is not None
+                       and switcher._ahead.shortcuts == more)
+        kept = switcher._ahead
+        shown = await _press_s_recording_frames(app, pilot, monkeypatch)
+        assert switcher.is_open and shown and shown[0] is kept.frame
+        whole = cells(app.screen._compositor.render_update(full=True))
+        assert cells(kept.frame) == whole
+        if early is not None and early.shortcuts == more:  # not over the old layout
+            assert cells(early.frame) == whole
