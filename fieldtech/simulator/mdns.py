@@ -18,10 +18,16 @@ TXT_VERSION = "1"  # `txtvers` first in the record, as RFC 6763 §6.7 recommends
 
 def service_info(device: NativeDevice, host: str, port: int,
                  name: str | None = None) -> AsyncServiceInfo:
-    """The service for `device`; `name` keeps an instance name changed after a collision."""
+    """The service for `device`; `name` keeps an instance name changed after a collision.
+
+    The port is in the instance name as in the host name: every simulator on one host (a
+    demo, `fieldtech simulate`, each test's) starts at FT1-SIM00001, and with one name each
+    the later ones relied on mDNS probing to rename themselves. On a loaded machine that took
+    longer than discovery waits (the on-site tests failed with a demo running), and a probe
+    answered late leaves two responders on one name."""
     return AsyncServiceInfo(
         SERVICE_TYPE,
-        name or f"fieldtech-{device.serial.lower()}.{SERVICE_TYPE}",
+        name or f"fieldtech-{device.serial.lower()}-{port}.{SERVICE_TYPE}",
         addresses=[socket.inet_aton(host)],
         port=port,
         properties={"txtvers": TXT_VERSION, "serial": device.serial, "model": device.model,

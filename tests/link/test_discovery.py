@@ -94,7 +94,7 @@ async def test_mdns_reports_a_firmware_update(tmp_path: Path) -> None:
         assert event.device is not None and event.device.firmware == "2.0.0"
 
 
-async def test_a_taken_instance_name_gets_the_next_free_one(tmp_path: Path) -> None:
+async def test_two_simulators_with_the_same_serials_are_both_found(tmp_path: Path) -> None:
     # two simulators with the same serials on one link: as `fieldtech simulate` beside a demo
     async with (
         Simulator(count=1, data_dir=tmp_path / "a") as first,
@@ -109,7 +109,8 @@ async def test_a_taken_instance_name_gets_the_next_free_one(tmp_path: Path) -> N
             if event.kind == "found" and event.device and event.device.address in wanted:
                 assert event.device.serial == first.devices[0].serial  # the same serial
                 names[event.device.address] = event.name
-    assert len(set(names.values())) == 2  # the later one renamed itself ("…-2"), no crash
+    # one name each (the port is in it; a name taken anyway is renamed "…-2"), no crash
+    assert len(set(names.values())) == 2
 
 
 def test_txt_keys_are_case_insensitive_and_the_first_one_counts() -> None:
